@@ -1,0 +1,51 @@
+import { join } from 'node:path';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import cookieParser from 'cookie-parser';
+import { Eta } from 'eta';
+import helmet from 'helmet';
+import { AppModule } from './app.module.js';
+import { JsonLogger } from './common/json-logger.js';
+import { requestContext } from './common/request-context.middleware.js';
+import type { AppConfig } from './config/app-config.js';
+
+/** Project root: dist/app.factory.js and src/app.factory.ts both sit one level below it. */
+const ROOT = join(import.meta.dirname, '..');
+
+/** Builds the configured Nest app without listening: main.ts listens, tests use it directly. */
+export async function createApp(config: AppConfig): Promise<NestExpressApplication> {
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
+    logger: new JsonLogger(config.replicaName, config.logLevel),
+    bodyParser: false,
+  });
+
+  // req.ip and req.secure come from X-Forwarded-For/-Proto only when the peer is the trusted proxy.
+  app.set('trust proxy', config.trustProxy);
+  app.disable('x-powered-by');
+  app.use(requestContext(config.replicaName));
+  app.use(
+    helmet({
+      // Plain http on loopback is a supported way to run the demo; don't force https upgrades there.
+      contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } },
+      strictTransportSecurity: config.production,
+    }),
+  );
+  app.use(cookieParser());
+  app.useBodyParser('json', { limit: config.bodyLimit });
+  app.useBodyParser('urlencoded', { limit: config.bodyLimit, extended: false, parameterLimit: 50 });
+  app.useStaticAssets(join(ROOT, 'public'), { prefix: '/static/', maxAge: config.production ? '1h' : 0 });
+
+  const views = join(ROOT, 'views');
+  const eta = new Eta({ views, cache: config.production, autoEscape: true });
+  app.engine('eta', (file: string, data: object, done: (err: unknown, html?: string) => void) => {
+    try {
+      done(null, eta.render(file.slice(views.length), data));
+    } catch (err) {
+      done(err);
+    }
+  });
+  app.setBaseViewsDir(views);
+  app.setViewEngine('eta');
+  app.enableShutdownHooks();
+  return app;
+}

@@ -1,0 +1,27 @@
+import { DataSource, type DataSourceOptions } from 'typeorm';
+import { User } from '../users/user.entity.js';
+import { CreateUsers1763769600000 } from './migrations/1763769600000-create-users.js';
+
+/** One definition for the app and the migration command, so they can't disagree. */
+export function dataSourceOptions(url: string, timeoutMs = 5000): DataSourceOptions {
+  return {
+    type: 'postgres',
+    url,
+    entities: [User],
+    migrations: [CreateUsers1763769600000],
+    // Schema changes only ever come from migrations.
+    synchronize: false,
+    migrationsRun: false,
+    logging: ['error'],
+    extra: {
+      max: 10,
+      // Fail fast when Postgres is unreachable, so requests get a 503 instead of hanging.
+      connectionTimeoutMillis: timeoutMs,
+      query_timeout: timeoutMs * 5,
+    },
+  };
+}
+
+export function createDataSource(url: string): DataSource {
+  return new DataSource(dataSourceOptions(url));
+}

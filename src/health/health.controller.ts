@@ -1,0 +1,66 @@
+import { Controller, Get, HttpStatus, Inject, Res } from '@nestjs/common';
+import type { Response } from 'express';
+import { DataSource } from 'typeorm';
+import { Public } from '../auth/public.decorator.js';
+import { AppConfig } from '../config/app-config.js';
+import { SESSION_BACKEND } from '../session/session.tokens.js';
+import type { SessionBackend } from '../session/session.types.js';
+
+type Check = { ok: true; ms: number } | { ok: false; ms: number; error: string };
+
+@Public()
+@Controller('health')
+export class HealthController {
+  private shuttingDown = false;
+
+  constructor(
+    private readonly config: AppConfig,
+    private readonly db: DataSource,
+    @Inject(SESSION_BACKEND) private readonly backend: SessionBackend,
+  ) {}
+
+  /** Called on SIGTERM: readiness fails at once so the proxy stops sending new work here. */
+  beginShutdown(): void {
+    this.shuttingDown = true;
+  }
+
+  /** The process is up and its event loop turns. Depends on nothing else. */
+  @Get('live')
+  live() {
+    return { status: 'ok', replica: this.config.replicaName };
+  }
+
+  /** Ready to serve: Postgres and the session backend both answer within the backend timeout. */
+  @Get('ready')
+  async ready(@Res({ passthrough: true }) res: Response) {
+    const [database, sessionStore] = await Promise.all([
+      this.check(() => this.db.query('SELECT 1')),
+      this.check(() => this.backend.ping()),
+    ]);
+    const ok = database.ok && sessionStore.ok && !this.shuttingDown;
+    res.status(ok ? HttpStatus.OK : HttpStatus.SERVICE_UNAVAILABLE);
+    return {
+      status: ok ? 'ok' : this.shuttingDown ? 'shutting-down' : 'unavailable',
+      replica: this.config.replicaName,
+      checks: { database, sessionStore: { backend: this.backend.name, ...sessionStore } },
+    };
+  }
+
+  private async check(probe: () => Promise<unknown>): Promise<Check> {
+    const started = Date.now();
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        probe(),
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error('timed out')), this.config.backendTimeoutMs);
+        }),
+      ]);
+      return { ok: true, ms: Date.now() - started };
+    } catch (err) {
+      return { ok: false, ms: Date.now() - started, error: err instanceof Error ? err.message : String(err) };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}

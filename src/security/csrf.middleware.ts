@@ -1,0 +1,48 @@
+import { ForbiddenException, Injectable, type NestMiddleware, UnsupportedMediaTypeException } from '@nestjs/common';
+import { doubleCsrf } from 'csrf-csrf';
+import type { NextFunction, Request, Response } from 'express';
+import { AppConfig } from '../config/app-config.js';
+import { wantsJson } from '../common/request-kind.js';
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * Two defences, one per kind of client:
+ * - Forms (HTML routes): a signed double-submit token (csrf-csrf). The token is bound to the raw
+ *   session cookie, not to the stored session, so it verifies on every replica and a replica that
+ *   does not know the session still answers "please log in" rather than "bad token".
+ * - JSON API: browsers can only send a cross-site POST with a form content type, and mark every
+ *   cross-site request with `Sec-Fetch-Site`. Refusing both keeps the API usable from curl
+ *   (which sends neither) while a hostile page can't drive it.
+ */
+@Injectable()
+export class CsrfMiddleware implements NestMiddleware {
+  private readonly forms;
+
+  constructor(config: AppConfig) {
+    const cookieName = config.session.cookieName;
+    this.forms = doubleCsrf({
+      getSecret: () => config.session.secrets,
+      getSessionIdentifier: (req: Request) => (req.cookies as Record<string, string>)[cookieName] ?? '',
+      cookieName: 'csrf',
+      // Not a credential: useless without the session cookie it is bound to.
+      cookieOptions: { sameSite: 'lax', secure: false, httpOnly: true, path: '/' },
+      getCsrfTokenFromRequest: (req: Request) => (req.body as { _csrf?: unknown } | undefined)?._csrf as string,
+      errorConfig: { message: 'The form has expired or was not sent by this site. Reload the page and try again.' },
+    });
+  }
+
+  use(req: Request, res: Response, next: NextFunction): void {
+    if (!wantsJson(req)) return this.forms.doubleCsrfProtection(req, res, next);
+    if (SAFE_METHODS.has(req.method)) return next();
+    const site = req.get('sec-fetch-site');
+    if (site && site !== 'same-origin' && site !== 'none') {
+      return next(new ForbiddenException('Cross-site requests to the API are refused.'));
+    }
+    const type = req.get('content-type');
+    if (type && !req.is('application/json')) {
+      return next(new UnsupportedMediaTypeException('The API accepts only application/json request bodies.'));
+    }
+    next();
+  }
+}

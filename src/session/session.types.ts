@@ -1,0 +1,77 @@
+import type { Store } from 'express-session';
+
+/** What the session keeps about the user: enough to answer "who is this?" without Postgres. */
+export interface Principal {
+  id: string;
+  username: string;
+  displayName: string;
+}
+
+/** Facts about the session itself, shown in the session list. Times are epoch milliseconds. */
+export interface SessionMeta {
+  createdAt: number;
+  lastSeenAt: number;
+  ip: string;
+  userAgent: string;
+  replica: string;
+}
+
+declare module 'express-session' {
+  interface SessionData {
+    passport?: { user?: Principal };
+    meta?: SessionMeta;
+  }
+}
+
+/** A stored session as the registry sees it. */
+export interface StoredSession {
+  sid: string;
+  userId: string;
+  meta?: SessionMeta;
+}
+
+/** Lists and revokes one user's sessions. Each backend keeps its own per-user index. */
+export interface SessionRegistry {
+  /** Whether this registry sees every replica's sessions, or only this process's. */
+  readonly scope: 'cluster' | 'replica';
+  list(userId: string): Promise<StoredSession[]>;
+  /** Destroys `sid` if it belongs to `userId`; false when it does not (or is already gone). */
+  revoke(userId: string, sid: string): Promise<boolean>;
+  /** Destroys every session of `userId` except `keepSid`; returns how many went. */
+  revokeAllExcept(userId: string, keepSid: string | null): Promise<number>;
+}
+
+/** Fixed-window counters (login attempts). Shared by all replicas when the backend is shared. */
+export interface AttemptCounter {
+  /** Adds one hit to `key` and returns the count within the current window. */
+  hit(key: string, windowMs: number): Promise<number>;
+  peek(key: string): Promise<number>;
+  reset(key: string): Promise<void>;
+}
+
+export interface SessionBackend {
+  readonly name: string;
+  readonly store: Store;
+  readonly registry: SessionRegistry;
+  readonly attempts: AttemptCounter;
+  /** Resolves when the backend answers; used by /health/ready. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface SessionBackendOptions {
+  redisUrl?: string;
+  idleTimeoutMs: number;
+  absoluteTimeoutMs: number;
+  /** Upper bound for one backend call; past it the request gets a 503. */
+  timeoutMs: number;
+  onError(message: string, err: unknown): void;
+}
+
+export type SessionBackendFactory = (options: SessionBackendOptions) => SessionBackend;
+
+/** Milliseconds a stored session may live from now: the idle timeout, capped by the absolute lifetime. */
+export function sessionTtlMs(sess: { meta?: SessionMeta }, o: SessionBackendOptions, now = Date.now()): number {
+  const createdAt = sess.meta?.createdAt ?? now;
+  return Math.min(o.idleTimeoutMs, createdAt + o.absoluteTimeoutMs - now);
+}

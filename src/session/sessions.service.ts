@@ -1,0 +1,59 @@
+import { createHash } from 'node:crypto';
+import { Inject, Injectable, NotFoundException } from '@nestjs/common';
+import { SESSION_BACKEND } from './session.tokens.js';
+import type { SessionBackend } from './session.types.js';
+
+export interface SessionView {
+  /** A hash of the session id: the id itself is a credential and never leaves the server. */
+  id: string;
+  current: boolean;
+  createdAt: string | null;
+  lastSeenAt: string | null;
+  ip: string | null;
+  userAgent: string | null;
+  replica: string | null;
+}
+
+export interface SessionList {
+  /** `replica`: the memory store only knows this replica's sessions; `cluster`: all of them. */
+  scope: 'cluster' | 'replica';
+  sessions: SessionView[];
+}
+
+export const publicSessionId = (sid: string) => createHash('sha256').update(sid).digest('base64url').slice(0, 22);
+const iso = (ms: number | undefined) => (ms ? new Date(ms).toISOString() : null);
+
+@Injectable()
+export class SessionsService {
+  constructor(@Inject(SESSION_BACKEND) private readonly backend: SessionBackend) {}
+
+  async list(userId: string, currentSid: string): Promise<SessionList> {
+    const stored = await this.backend.registry.list(userId);
+    const sessions = stored
+      .map(({ sid, meta }) => ({
+        id: publicSessionId(sid),
+        current: sid === currentSid,
+        createdAt: iso(meta?.createdAt),
+        lastSeenAt: iso(meta?.lastSeenAt),
+        ip: meta?.ip ?? null,
+        userAgent: meta?.userAgent ?? null,
+        replica: meta?.replica ?? null,
+      }))
+      .sort((a, b) => Number(b.current) - Number(a.current) || (b.lastSeenAt ?? '').localeCompare(a.lastSeenAt ?? ''));
+    return { scope: this.backend.registry.scope, sessions };
+  }
+
+  /** Revokes one of the user's sessions by its public id; returns whether it was the caller's own. */
+  async revoke(userId: string, publicId: string, currentSid: string): Promise<{ wasCurrent: boolean }> {
+    const stored = await this.backend.registry.list(userId);
+    const target = stored.find((s) => publicSessionId(s.sid) === publicId);
+    if (!target || !(await this.backend.registry.revoke(userId, target.sid))) {
+      throw new NotFoundException('No such session (it may have ended already).');
+    }
+    return { wasCurrent: target.sid === currentSid };
+  }
+
+  async revokeOthers(userId: string, currentSid: string): Promise<{ revoked: number }> {
+    return { revoked: await this.backend.registry.revokeAllExcept(userId, currentSid) };
+  }
+}

@@ -1,0 +1,59 @@
+import { IsOptional, IsString, Length, Matches } from 'class-validator';
+
+/** No control characters (newlines and tabs allowed only where said). */
+const PLAIN_LINE = /^[^\p{Cc}\p{Cf}]*$/u;
+const PLAIN_TEXT = /^(?:[^\p{Cc}\p{Cf}]|[\n\r\t])*$/u;
+
+export const USERNAME_RULE = /^[A-Za-z0-9_.-]+$/;
+
+export class RegisterDto {
+  // ASCII only: no look-alike letters from other scripts; uniqueness ignores case.
+  @IsString()
+  @Length(3, 32)
+  @Matches(USERNAME_RULE, { message: 'username may contain letters, digits, ".", "_" and "-" only' })
+  username: string;
+
+  @IsString()
+  @Length(10, 128, { message: 'password must be 10 to 128 characters long' })
+  password: string;
+
+  @IsOptional()
+  @IsString()
+  @Length(1, 64)
+  @Matches(PLAIN_LINE, { message: 'displayName must not contain control characters' })
+  displayName?: string;
+}
+
+export class LoginDto {
+  @IsString()
+  @Length(1, 64)
+  username: string;
+
+  @IsString()
+  @Length(1, 128)
+  password: string;
+}
+
+export class UpdateProfileDto {
+  @IsOptional()
+  @IsString()
+  @Length(1, 64)
+  @Matches(PLAIN_LINE, { message: 'displayName must not contain control characters' })
+  displayName?: string;
+
+  @IsOptional()
+  @IsString()
+  @Length(0, 500)
+  @Matches(PLAIN_TEXT, { message: 'bio must not contain control characters' })
+  bio?: string;
+}
+
+export class ChangePasswordDto {
+  @IsString()
+  @Length(1, 128)
+  currentPassword: string;
+
+  @IsString()
+  @Length(10, 128, { message: 'newPassword must be 10 to 128 characters long' })
+  newPassword: string;
+}
