@@ -1,4 +1,5 @@
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import cookieParser from 'cookie-parser';
@@ -10,7 +11,7 @@ import { requestContext } from './common/request-context.middleware.js';
 import type { AppConfig } from './config/app-config.js';
 
 /** Project root: dist/app.factory.js and src/app.factory.ts both sit one level below it. */
-const ROOT = join(import.meta.dirname, '..');
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 /** Builds the configured Nest app without listening: main.ts listens, tests use it directly. */
 export async function createApp(config: AppConfig): Promise<NestExpressApplication> {
@@ -33,7 +34,10 @@ export async function createApp(config: AppConfig): Promise<NestExpressApplicati
   app.use(cookieParser());
   app.useBodyParser('json', { limit: config.bodyLimit });
   app.useBodyParser('urlencoded', { limit: config.bodyLimit, extended: false, parameterLimit: 50 });
-  app.useStaticAssets(join(ROOT, 'public'), { prefix: '/static/', maxAge: config.production ? '1h' : 0 });
+  app.useStaticAssets(join(ROOT, 'public'), {
+    prefix: '/static/',
+    maxAge: config.production ? '1h' : 0,
+  });
 
   const views = join(ROOT, 'views');
   const eta = new Eta({ views, cache: config.production, autoEscape: true });

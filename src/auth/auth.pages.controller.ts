@@ -24,18 +24,32 @@ export class AuthPagesController {
   }
 
   @Post('login')
-  async login(@Req() req: Request, @Res() res: Response, @Body() body: Record<string, unknown>): Promise<void> {
+  async login(
+    @Req() req: Request,
+    @Res() res: Response,
+    @Body() body: Record<string, unknown>,
+  ): Promise<void> {
     const next = localPath(body.next);
     const values = { username: typeof body.username === 'string' ? body.username : '' };
-    const { value, errors } = await validateForm(LoginDto, { username: body.username, password: body.password });
-    if (errors) return res.status(400).render('login', { title: 'Log in', next, values, fields: errors });
+    const { value, errors } = await validateForm(LoginDto, {
+      username: body.username,
+      password: body.password,
+    });
+    if (errors)
+      return res.status(400).render('login', { title: 'Log in', next, values, fields: errors });
     try {
-      const user = await this.auth.validateCredentials(value.username, value.password, req.ip ?? '');
+      const user = await this.auth.validateCredentials(
+        value.username,
+        value.password,
+        req.ip ?? '',
+      );
       await this.auth.startSession(req, user);
       res.redirect(303, next);
     } catch (err) {
       if (!(err instanceof HttpException) || err.getStatus() >= 500) throw err;
-      res.status(err.getStatus()).render('login', { title: 'Log in', next, values, error: err.message });
+      res
+        .status(err.getStatus())
+        .render('login', { title: 'Log in', next, values, error: err.message });
     }
   }
 
@@ -46,11 +60,18 @@ export class AuthPagesController {
   }
 
   @Post('register')
-  async register(@Req() req: Request, @Res() res: Response, @Body() body: Record<string, unknown>): Promise<void> {
+  async register(
+    @Req() req: Request,
+    @Res() res: Response,
+    @Body() body: Record<string, unknown>,
+  ): Promise<void> {
     const values = { username: body.username, displayName: body.displayName };
     const input = { ...body, displayName: body.displayName || undefined };
     const { value, errors } = await validateForm(RegisterDto, input);
-    if (errors) return res.status(400).render('register', { title: 'Create an account', values, fields: errors });
+    if (errors)
+      return res
+        .status(400)
+        .render('register', { title: 'Create an account', values, fields: errors });
     try {
       const user = await this.auth.register(value);
       await this.auth.startSession(req, user);

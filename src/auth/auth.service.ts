@@ -49,7 +49,9 @@ export class AuthService {
    * before login (perhaps planted by an attacker) is worthless afterwards.
    */
   async startSession(req: Request, principal: Principal): Promise<void> {
-    await new Promise<void>((resolve, reject) => req.logIn(principal, (err) => (err ? reject(err) : resolve())));
+    await new Promise<void>((resolve, reject) =>
+      req.logIn(principal, (err) => (err ? reject(err) : resolve())),
+    );
     const now = Date.now();
     req.session.meta = {
       createdAt: now,

@@ -11,7 +11,10 @@ import { LoginDto } from '../users/users.dto.js';
 @Injectable()
 export class LocalAuthGuard extends AuthGuard('local') {
   override async canActivate(context: ExecutionContext): Promise<boolean> {
-    const { errors } = await validateForm(LoginDto, context.switchToHttp().getRequest<Request>().body);
+    const { errors } = await validateForm(
+      LoginDto,
+      context.switchToHttp().getRequest<Request>().body,
+    );
     if (errors) throw validationFailed(errors);
     return (await super.canActivate(context)) as boolean;
   }

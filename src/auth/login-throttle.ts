@@ -29,7 +29,10 @@ export class LoginThrottle {
       if ((await this.backend.attempts.peek(key)) >= limit) {
         const retryAfter = Math.ceil(this.config.login.windowMs / 1000);
         throw new HttpException(
-          { message: `Too many failed login attempts. Try again in up to ${Math.ceil(retryAfter / 60)} minutes.`, retryAfter },
+          {
+            message: `Too many failed login attempts. Try again in up to ${Math.ceil(retryAfter / 60)} minutes.`,
+            retryAfter,
+          },
           HttpStatus.TOO_MANY_REQUESTS,
         );
       }
@@ -37,7 +40,8 @@ export class LoginThrottle {
   }
 
   async recordFailure(username: string, ip: string): Promise<void> {
-    for (const { key } of this.keys(username, ip)) await this.backend.attempts.hit(key, this.config.login.windowMs);
+    for (const { key } of this.keys(username, ip))
+      await this.backend.attempts.hit(key, this.config.login.windowMs);
   }
 
   async recordSuccess(username: string): Promise<void> {

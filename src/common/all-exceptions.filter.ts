@@ -1,4 +1,11 @@
-import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
+import {
+  type ArgumentsHost,
+  Catch,
+  type ExceptionFilter,
+  HttpException,
+  HttpStatus,
+  Logger,
+} from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { STATUS_CODES } from 'node:http';
 import { AppConfig } from '../config/app-config.js';
@@ -30,9 +37,17 @@ export class AllExceptionsFilter implements ExceptionFilter {
     const res = host.switchToHttp().getResponse<Response>();
     const body = this.toBody(exception, req);
 
-    if (body.statusCode >= 500) {
+    if (body.statusCode === 503) {
+      // An outage of a backend: expected, and already explained in the body. No stack needed.
+      this.logger.warn({ msg: body.message, requestId: req.requestId, path: req.path });
+    } else if (body.statusCode >= 500) {
       const err = exception instanceof Error ? exception : new Error(String(exception));
-      this.logger.error({ msg: err.message, requestId: req.requestId, path: req.path, stack: err.stack });
+      this.logger.error({
+        msg: err.message,
+        requestId: req.requestId,
+        path: req.path,
+        stack: err.stack,
+      });
     }
     if (res.headersSent) return void res.end();
     if (body.statusCode === 503) res.setHeader('Retry-After', '1');
@@ -44,22 +59,45 @@ export class AllExceptionsFilter implements ExceptionFilter {
       res.redirect(303, `/login${next}`);
     } else {
       // The error may come before the page middleware ran, so the layout's data is filled in here.
-      const banner = { replica: this.config.replicaName, store: this.config.session.store, profile: this.config.profile };
-      res.status(body.statusCode).render('error', { banner, csrfToken: '', ...res.locals, title: body.error, error: body });
+      const banner = {
+        replica: this.config.replicaName,
+        store: this.config.session.store,
+        profile: this.config.profile,
+      };
+      res
+        .status(body.statusCode)
+        .render('error', { banner, csrfToken: '', ...res.locals, title: body.error, error: body });
     }
   }
 
   private toBody(exception: unknown, req: Request): ErrorBody {
     const backend = unavailableBackend(exception);
     const http =
-      exception instanceof HttpException ? exception : backend ? backendUnavailable(backend) : fromHttpError(exception);
+      exception instanceof HttpException
+        ? exception
+        : backend
+          ? backendUnavailable(backend)
+          : fromHttpError(exception);
     if (!http) {
-      return { statusCode: 500, error: STATUS_CODES[500]!, message: 'Something went wrong on our side.', requestId: req.requestId };
+      return {
+        statusCode: 500,
+        error: STATUS_CODES[500]!,
+        message: 'Something went wrong on our side.',
+        requestId: req.requestId,
+      };
     }
     const status = http.getStatus();
     const response = http.getResponse();
-    const detail = typeof response === 'object' && response !== null ? (response as Record<string, unknown>) : {};
-    const message = typeof response === 'string' ? response : typeof detail.message === 'string' ? detail.message : http.message;
+    const detail =
+      typeof response === 'object' && response !== null
+        ? (response as Record<string, unknown>)
+        : {};
+    const message =
+      typeof response === 'string'
+        ? response
+        : typeof detail.message === 'string'
+          ? detail.message
+          : http.message;
     return {
       statusCode: status,
       error: STATUS_CODES[status] ?? 'Error',
@@ -73,8 +111,18 @@ export class AllExceptionsFilter implements ExceptionFilter {
 /** Errors from Express middleware (http-errors style: `status` plus `expose`) become HttpExceptions. */
 function fromHttpError(exception: unknown): HttpException | undefined {
   if (!(exception instanceof Error)) return undefined;
-  const e = exception as Error & { status?: unknown; statusCode?: unknown; expose?: unknown; type?: unknown };
-  const status = typeof e.status === 'number' ? e.status : typeof e.statusCode === 'number' ? e.statusCode : undefined;
+  const e = exception as Error & {
+    status?: unknown;
+    statusCode?: unknown;
+    expose?: unknown;
+    type?: unknown;
+  };
+  const status =
+    typeof e.status === 'number'
+      ? e.status
+      : typeof e.statusCode === 'number'
+        ? e.statusCode
+        : undefined;
   if (!status || status < 400 || status >= 500) return undefined;
   const messages: Record<string, string> = {
     'entity.parse.failed': 'The request body is not valid JSON.',
@@ -82,6 +130,8 @@ function fromHttpError(exception: unknown): HttpException | undefined {
     'encoding.unsupported': 'The request body has an unsupported encoding.',
     'charset.unsupported': 'The request body has an unsupported charset.',
   };
-  const message = (typeof e.type === 'string' && messages[e.type]) || (e.expose ? e.message : STATUS_CODES[status]);
+  const message =
+    (typeof e.type === 'string' && messages[e.type]) ||
+    (e.expose ? e.message : STATUS_CODES[status]);
   return new HttpException(message ?? 'Bad request', status as HttpStatus);
 }

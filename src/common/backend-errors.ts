@@ -14,7 +14,8 @@ const REDIS_DOWN = new Set([
 
 /** Network errors, Postgres "connection exception" (08xxx) and "operator intervention" (57Pxx). */
 const PG_DOWN_CODES = /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|EHOSTUNREACH|08...|57P0[1-3])$/;
-const PG_DOWN_MESSAGES = /timeout exceeded when trying to connect|Connection terminated|connect ECONNREFUSED/i;
+const PG_DOWN_MESSAGES =
+  /timeout exceeded when trying to connect|Connection terminated|connect ECONNREFUSED/i;
 
 export type Backend = 'session store' | 'database';
 
@@ -24,7 +25,8 @@ export function unavailableBackend(err: unknown): Backend | undefined {
   if (REDIS_DOWN.has(err.constructor.name) || REDIS_DOWN.has(err.name)) return 'session store';
   const code = (err as { code?: unknown }).code;
   const driverCode = (err as { driverError?: { code?: unknown } }).driverError?.code;
-  for (const c of [code, driverCode]) if (typeof c === 'string' && PG_DOWN_CODES.test(c)) return 'database';
+  for (const c of [code, driverCode])
+    if (typeof c === 'string' && PG_DOWN_CODES.test(c)) return 'database';
   if (PG_DOWN_MESSAGES.test(err.message)) return 'database';
   return undefined;
 }

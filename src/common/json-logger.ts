@@ -37,7 +37,11 @@ export class JsonLogger implements LoggerService {
     // Nest passes the context as the last string argument, and a stack before it for errors.
     const args = [...rest];
     const context = typeof args.at(-1) === 'string' ? (args.pop() as string) : undefined;
-    const entry: Record<string, unknown> = { time: new Date().toISOString(), level, replica: this.replica };
+    const entry: Record<string, unknown> = {
+      time: new Date().toISOString(),
+      level,
+      replica: this.replica,
+    };
     if (context) entry.context = context;
     if (message instanceof Error) {
       entry.msg = message.message;

@@ -1,6 +1,5 @@
 import { configSchema, type Env } from './config.schema.js';
 
-
 /** Typed, validated configuration. The only place in the app that reads `process.env`. */
 export class AppConfig {
   readonly env: Env['NODE_ENV'];
@@ -59,7 +58,9 @@ export class AppConfig {
   static fromEnv(source: Record<string, string | undefined> = process.env): AppConfig {
     const result = configSchema.safeParse(source);
     if (!result.success) {
-      const lines = result.error.issues.map((i) => `  - ${i.path.join('.') || '(root)'}: ${i.message}`);
+      const lines = result.error.issues.map(
+        (i) => `  - ${i.path.join('.') || '(root)'}: ${i.message}`,
+      );
       throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
     }
     return new AppConfig(result.data);

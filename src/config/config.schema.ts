@@ -34,20 +34,31 @@ export const configSchema = z
     TRUST_PROXY: z.string().default('loopback'),
     LOGIN_MAX_ATTEMPTS: z.coerce.number().int().positive().default(5),
     LOGIN_WINDOW: seconds(15 * 60),
-    BODY_LIMIT: z.string().regex(/^\d+(b|kb|mb)$/i).default('16kb'),
+    BODY_LIMIT: z
+      .string()
+      .regex(/^\d+(b|kb|mb)$/i)
+      .default('16kb'),
     BACKEND_TIMEOUT_MS: z.coerce.number().int().positive().default(800),
     ARGON2_MEMORY_KIB: z.coerce.number().int().min(1024).default(19456),
     LOG_LEVEL: z.enum(['error', 'warn', 'log', 'debug', 'verbose']).default('log'),
   })
   .superRefine((env, ctx) => {
     if (env.SESSION_STORE === 'redis' && !env.REDIS_URL) {
-      ctx.addIssue({ code: 'custom', path: ['REDIS_URL'], message: 'required when SESSION_STORE=redis' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['REDIS_URL'],
+        message: 'required when SESSION_STORE=redis',
+      });
     }
-    if (env.NODE_ENV === 'production' && env.SESSION_SECRET.some((s) => s === SAMPLE_SECRET || s.includes('change-me'))) {
+    if (
+      env.NODE_ENV === 'production' &&
+      env.SESSION_SECRET.some((s) => s === SAMPLE_SECRET || s.includes('change-me'))
+    ) {
       ctx.addIssue({
         code: 'custom',
         path: ['SESSION_SECRET'],
-        message: 'the sample secret is refused in production; generate one with `openssl rand -base64 48`',
+        message:
+          'the sample secret is refused in production; generate one with `openssl rand -base64 48`',
       });
     }
     if (env.SESSION_ABSOLUTE_TIMEOUT < env.SESSION_IDLE_TIMEOUT) {

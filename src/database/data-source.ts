@@ -12,7 +12,8 @@ export function dataSourceOptions(url: string, timeoutMs = 5000): DataSourceOpti
     // Schema changes only ever come from migrations.
     synchronize: false,
     migrationsRun: false,
-    logging: ['error'],
+    // Failed queries surface as errors (and 503s when Postgres is down); no query log of our own.
+    logging: false,
     extra: {
       max: 10,
       // Fail fast when Postgres is unreachable, so requests get a 503 instead of hanging.

@@ -13,7 +13,9 @@ async function main(): Promise<void> {
   try {
     const applied = await dataSource.runMigrations({ transaction: 'all' });
     const names = applied.map((m) => m.name).join(', ');
-    console.log(applied.length ? `applied ${applied.length} migration(s): ${names}` : 'schema is up to date');
+    console.log(
+      applied.length ? `applied ${applied.length} migration(s): ${names}` : 'schema is up to date',
+    );
   } finally {
     await dataSource.destroy();
   }

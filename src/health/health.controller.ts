@@ -58,7 +58,11 @@ export class HealthController {
       ]);
       return { ok: true, ms: Date.now() - started };
     } catch (err) {
-      return { ok: false, ms: Date.now() - started, error: err instanceof Error ? err.message : String(err) };
+      return {
+        ok: false,
+        ms: Date.now() - started,
+        error: err instanceof Error ? err.message : String(err),
+      };
     } finally {
       clearTimeout(timer);
     }

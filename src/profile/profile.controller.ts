@@ -15,13 +15,21 @@ export class ProfileController {
   }
 
   @Patch()
-  update(@Req() req: Request, @CurrentUser() user: Principal, @Body() body: UpdateProfileDto): Promise<ProfileView> {
+  update(
+    @Req() req: Request,
+    @CurrentUser() user: Principal,
+    @Body() body: UpdateProfileDto,
+  ): Promise<ProfileView> {
     return this.profile.update(req, user, body);
   }
 
   @Post('password')
   @HttpCode(200)
-  changePassword(@Req() req: Request, @CurrentUser() user: Principal, @Body() body: ChangePasswordDto) {
+  changePassword(
+    @Req() req: Request,
+    @CurrentUser() user: Principal,
+    @Body() body: ChangePasswordDto,
+  ) {
     return this.profile.changePassword(req, user, body);
   }
 }

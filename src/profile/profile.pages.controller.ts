@@ -16,12 +16,21 @@ export class ProfilePagesController {
   constructor(private readonly profile: ProfileService) {}
 
   @Get()
-  async page(@CurrentUser() user: Principal, @Res() res: Response, @Query('done') done?: string): Promise<void> {
+  async page(
+    @CurrentUser() user: Principal,
+    @Res() res: Response,
+    @Query('done') done?: string,
+  ): Promise<void> {
     await this.render(res, user, { notice: done ? NOTICES[done] : undefined });
   }
 
   @Post()
-  async update(@Req() req: Request, @Res() res: Response, @CurrentUser() user: Principal, @Body() body: unknown) {
+  async update(
+    @Req() req: Request,
+    @Res() res: Response,
+    @CurrentUser() user: Principal,
+    @Body() body: unknown,
+  ) {
     const { value, errors } = await validateForm(UpdateProfileDto, body);
     if (errors) return this.render(res.status(400), user, { profileFields: errors });
     await this.profile.update(req, user, value);
@@ -29,7 +38,12 @@ export class ProfilePagesController {
   }
 
   @Post('password')
-  async changePassword(@Req() req: Request, @Res() res: Response, @CurrentUser() user: Principal, @Body() body: unknown) {
+  async changePassword(
+    @Req() req: Request,
+    @Res() res: Response,
+    @CurrentUser() user: Principal,
+    @Body() body: unknown,
+  ) {
     const { value, errors } = await validateForm(ChangePasswordDto, body);
     if (errors) return this.render(res.status(400), user, { passwordFields: errors });
     try {
@@ -38,11 +52,22 @@ export class ProfilePagesController {
     } catch (err) {
       if (!(err instanceof HttpException) || err.getStatus() >= 500) throw err;
       const fields = (err.getResponse() as { fields?: FieldErrors }).fields;
-      await this.render(res.status(err.getStatus()), user, { passwordFields: fields, passwordError: err.message });
+      await this.render(res.status(err.getStatus()), user, {
+        passwordFields: fields,
+        passwordError: err.message,
+      });
     }
   }
 
-  private async render(res: Response, user: Principal, extra: Record<string, unknown>): Promise<void> {
-    res.render('profile', { title: 'Your profile', profile: await this.profile.get(user), ...extra });
+  private async render(
+    res: Response,
+    user: Principal,
+    extra: Record<string, unknown>,
+  ): Promise<void> {
+    res.render('profile', {
+      title: 'Your profile',
+      profile: await this.profile.get(user),
+      ...extra,
+    });
   }
 }

@@ -37,9 +37,15 @@ export class ProfileService {
     return toView(user);
   }
 
-  async update(req: Request, principal: Principal, changes: UpdateProfileDto): Promise<ProfileView> {
+  async update(
+    req: Request,
+    principal: Principal,
+    changes: UpdateProfileDto,
+  ): Promise<ProfileView> {
     const user = await this.users.update(principal.id, {
-      ...(changes.displayName !== undefined ? { displayName: changes.displayName.trim() || principal.username } : {}),
+      ...(changes.displayName !== undefined
+        ? { displayName: changes.displayName.trim() || principal.username }
+        : {}),
       ...(changes.bio !== undefined ? { bio: changes.bio } : {}),
     });
     if (!user) throw new NotFoundException('This account no longer exists.');
@@ -49,7 +55,11 @@ export class ProfileService {
   }
 
   /** Verifies the current password, stores the new one, and ends every other session of the user. */
-  async changePassword(req: Request, principal: Principal, input: ChangePasswordDto): Promise<{ revokedSessions: number }> {
+  async changePassword(
+    req: Request,
+    principal: Principal,
+    input: ChangePasswordDto,
+  ): Promise<{ revokedSessions: number }> {
     const hash = await this.users.passwordHashOf(principal.id);
     if (!(await this.hasher.verify(hash, input.currentPassword))) {
       throw new BadRequestException({
@@ -57,8 +67,13 @@ export class ProfileService {
         fields: { currentPassword: ['is wrong'] },
       });
     }
-    await this.users.update(principal.id, { passwordHash: await this.hasher.hash(input.newPassword) });
-    const revokedSessions = await this.backend.registry.revokeAllExcept(principal.id, req.sessionID);
+    await this.users.update(principal.id, {
+      passwordHash: await this.hasher.hash(input.newPassword),
+    });
+    const revokedSessions = await this.backend.registry.revokeAllExcept(
+      principal.id,
+      req.sessionID,
+    );
     return { revokedSessions };
   }
 }

@@ -1,4 +1,9 @@
-import { ForbiddenException, Injectable, type NestMiddleware, UnsupportedMediaTypeException } from '@nestjs/common';
+import {
+  ForbiddenException,
+  Injectable,
+  type NestMiddleware,
+  UnsupportedMediaTypeException,
+} from '@nestjs/common';
 import { doubleCsrf } from 'csrf-csrf';
 import type { NextFunction, Request, Response } from 'express';
 import { AppConfig } from '../config/app-config.js';
@@ -23,12 +28,17 @@ export class CsrfMiddleware implements NestMiddleware {
     const cookieName = config.session.cookieName;
     this.forms = doubleCsrf({
       getSecret: () => config.session.secrets,
-      getSessionIdentifier: (req: Request) => (req.cookies as Record<string, string>)[cookieName] ?? '',
+      getSessionIdentifier: (req: Request) =>
+        (req.cookies as Record<string, string>)[cookieName] ?? '',
       cookieName: 'csrf',
       // Not a credential: useless without the session cookie it is bound to.
       cookieOptions: { sameSite: 'lax', secure: false, httpOnly: true, path: '/' },
-      getCsrfTokenFromRequest: (req: Request) => (req.body as { _csrf?: unknown } | undefined)?._csrf as string,
-      errorConfig: { message: 'The form has expired or was not sent by this site. Reload the page and try again.' },
+      getCsrfTokenFromRequest: (req: Request) =>
+        (req.body as { _csrf?: unknown } | undefined)?._csrf as string,
+      errorConfig: {
+        message:
+          'The form has expired or was not sent by this site. Reload the page and try again.',
+      },
     });
   }
 
@@ -41,7 +51,9 @@ export class CsrfMiddleware implements NestMiddleware {
     }
     const type = req.get('content-type');
     if (type && !req.is('application/json')) {
-      return next(new UnsupportedMediaTypeException('The API accepts only application/json request bodies.'));
+      return next(
+        new UnsupportedMediaTypeException('The API accepts only application/json request bodies.'),
+      );
     }
     next();
   }

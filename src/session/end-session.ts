@@ -8,5 +8,7 @@ export async function endSession(req: Request, res: Response, cookieName: string
   res.clearCookie(cookieName, { path: '/' });
   req.user = undefined;
   if (!req.session) return;
-  await new Promise<void>((resolve, reject) => req.session.destroy((err) => (err ? reject(err) : resolve())));
+  await new Promise<void>((resolve, reject) =>
+    req.session.destroy((err) => (err ? reject(err) : resolve())),
+  );
 }

@@ -1,4 +1,12 @@
-import { Global, Inject, Logger, type MiddlewareConsumer, Module, type NestModule, type OnApplicationShutdown } from '@nestjs/common';
+import {
+  Global,
+  Inject,
+  Logger,
+  type MiddlewareConsumer,
+  Module,
+  type NestModule,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
 import { AppConfig } from '../config/app-config.js';
 import { PageLocalsMiddleware } from '../common/page-locals.middleware.js';
 import { CsrfMiddleware } from '../security/csrf.middleware.js';
@@ -21,14 +29,21 @@ const sessionBackendProvider = {
       idleTimeoutMs: config.session.idleTimeoutMs,
       absoluteTimeoutMs: config.session.absoluteTimeoutMs,
       timeoutMs: config.backendTimeoutMs,
-      onError: (message, err) => logger.warn({ msg: message, error: err instanceof Error ? err.message : String(err) }),
+      onError: (message, err) =>
+        logger.warn({ msg: message, error: err instanceof Error ? err.message : String(err) }),
     });
   },
 };
 
 @Global()
 @Module({
-  providers: [sessionBackendProvider, SessionMiddleware, CsrfMiddleware, PageLocalsMiddleware, SessionsService],
+  providers: [
+    sessionBackendProvider,
+    SessionMiddleware,
+    CsrfMiddleware,
+    PageLocalsMiddleware,
+    SessionsService,
+  ],
   controllers: [SessionsController, SessionsPagesController],
   exports: [SESSION_BACKEND, SessionsService],
 })
@@ -37,7 +52,10 @@ export class SessionModule implements NestModule, OnApplicationShutdown {
 
   configure(consumer: MiddlewareConsumer): void {
     // CSRF first: a forged request is refused before it touches the session store.
-    consumer.apply(CsrfMiddleware, SessionMiddleware, PageLocalsMiddleware).exclude('health/{*rest}').forRoutes('*');
+    consumer
+      .apply(CsrfMiddleware, SessionMiddleware, PageLocalsMiddleware)
+      .exclude('health/{*rest}')
+      .forRoutes('*');
   }
 
   async onApplicationShutdown(): Promise<void> {

@@ -71,7 +71,11 @@ export interface SessionBackendOptions {
 export type SessionBackendFactory = (options: SessionBackendOptions) => SessionBackend;
 
 /** Milliseconds a stored session may live from now: the idle timeout, capped by the absolute lifetime. */
-export function sessionTtlMs(sess: { meta?: SessionMeta }, o: SessionBackendOptions, now = Date.now()): number {
+export function sessionTtlMs(
+  sess: { meta?: SessionMeta },
+  o: SessionBackendOptions,
+  now = Date.now(),
+): number {
   const createdAt = sess.meta?.createdAt ?? now;
   return Math.min(o.idleTimeoutMs, createdAt + o.absoluteTimeoutMs - now);
 }

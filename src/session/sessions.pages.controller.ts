@@ -14,10 +14,18 @@ export class SessionsPagesController {
   ) {}
 
   @Get()
-  async page(@CurrentUser() user: Principal, @Req() req: Request, @Res() res: Response, @Query('revoked') revoked?: string) {
+  async page(
+    @CurrentUser() user: Principal,
+    @Req() req: Request,
+    @Res() res: Response,
+    @Query('revoked') revoked?: string,
+  ) {
     const list = await this.sessions.list(user.id, req.sessionID);
     const count = Number(revoked);
-    const notice = Number.isInteger(count) && count >= 0 && revoked ? `${count} session(s) logged out.` : undefined;
+    const notice =
+      Number.isInteger(count) && count >= 0 && revoked
+        ? `${count} session(s) logged out.`
+        : undefined;
     res.render('sessions', { title: 'Your sessions', ...list, notice });
   }
 
@@ -28,7 +36,12 @@ export class SessionsPagesController {
   }
 
   @Post(':id/revoke')
-  async revoke(@CurrentUser() user: Principal, @Param('id') id: string, @Req() req: Request, @Res() res: Response) {
+  async revoke(
+    @CurrentUser() user: Principal,
+    @Param('id') id: string,
+    @Req() req: Request,
+    @Res() res: Response,
+  ) {
     const { wasCurrent } = await this.sessions.revoke(user.id, id, req.sessionID);
     if (!wasCurrent) return res.redirect(303, '/sessions?revoked=1');
     await endSession(req, res, this.config.session.cookieName);

@@ -20,7 +20,8 @@ export interface SessionList {
   sessions: SessionView[];
 }
 
-export const publicSessionId = (sid: string) => createHash('sha256').update(sid).digest('base64url').slice(0, 22);
+export const publicSessionId = (sid: string) =>
+  createHash('sha256').update(sid).digest('base64url').slice(0, 22);
 const iso = (ms: number | undefined) => (ms ? new Date(ms).toISOString() : null);
 
 @Injectable()
@@ -39,12 +40,20 @@ export class SessionsService {
         userAgent: meta?.userAgent ?? null,
         replica: meta?.replica ?? null,
       }))
-      .sort((a, b) => Number(b.current) - Number(a.current) || (b.lastSeenAt ?? '').localeCompare(a.lastSeenAt ?? ''));
+      .sort(
+        (a, b) =>
+          Number(b.current) - Number(a.current) ||
+          (b.lastSeenAt ?? '').localeCompare(a.lastSeenAt ?? ''),
+      );
     return { scope: this.backend.registry.scope, sessions };
   }
 
   /** Revokes one of the user's sessions by its public id; returns whether it was the caller's own. */
-  async revoke(userId: string, publicId: string, currentSid: string): Promise<{ wasCurrent: boolean }> {
+  async revoke(
+    userId: string,
+    publicId: string,
+    currentSid: string,
+  ): Promise<{ wasCurrent: boolean }> {
     const stored = await this.backend.registry.list(userId);
     const target = stored.find((s) => publicSessionId(s.sid) === publicId);
     if (!target || !(await this.backend.registry.revoke(userId, target.sid))) {

@@ -10,7 +10,9 @@ export class RegisterDto {
   // ASCII only: no look-alike letters from other scripts; uniqueness ignores case.
   @IsString()
   @Length(3, 32)
-  @Matches(USERNAME_RULE, { message: 'username may contain letters, digits, ".", "_" and "-" only' })
+  @Matches(USERNAME_RULE, {
+    message: 'username may contain letters, digits, ".", "_" and "-" only',
+  })
   username: string;
 
   @IsString()

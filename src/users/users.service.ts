@@ -9,12 +9,22 @@ const UNIQUE_VIOLATION = '23505';
 export class UsersService {
   constructor(@InjectRepository(User) private readonly users: Repository<User>) {}
 
-  async create(input: { username: string; displayName: string; passwordHash: string }): Promise<User> {
+  async create(input: {
+    username: string;
+    displayName: string;
+    passwordHash: string;
+  }): Promise<User> {
     try {
       return await this.users.save(this.users.create(input));
     } catch (err) {
-      if (err instanceof QueryFailedError && (err.driverError as { code?: string }).code === UNIQUE_VIOLATION) {
-        throw new ConflictException({ message: 'That username is taken.', fields: { username: ['is taken'] } });
+      if (
+        err instanceof QueryFailedError &&
+        (err.driverError as { code?: string }).code === UNIQUE_VIOLATION
+      ) {
+        throw new ConflictException({
+          message: 'That username is taken.',
+          fields: { username: ['is taken'] },
+        });
       }
       throw err;
     }
@@ -34,11 +44,18 @@ export class UsersService {
   }
 
   async passwordHashOf(id: string): Promise<string | null> {
-    const row = await this.users.createQueryBuilder('u').addSelect('u.passwordHash').where('u.id = :id', { id }).getOne();
+    const row = await this.users
+      .createQueryBuilder('u')
+      .addSelect('u.passwordHash')
+      .where('u.id = :id', { id })
+      .getOne();
     return row?.passwordHash ?? null;
   }
 
-  async update(id: string, changes: Partial<Pick<User, 'displayName' | 'bio' | 'passwordHash'>>): Promise<User | null> {
+  async update(
+    id: string,
+    changes: Partial<Pick<User, 'displayName' | 'bio' | 'passwordHash'>>,
+  ): Promise<User | null> {
     if (Object.keys(changes).length) await this.users.update({ id }, changes);
     return this.findById(id);
   }

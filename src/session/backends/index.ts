@@ -12,4 +12,7 @@ export const sessionBackends = {
 } satisfies Record<string, SessionBackendFactory>;
 
 export type SessionStoreName = keyof typeof sessionBackends;
-export const sessionStoreNames = Object.keys(sessionBackends) as [SessionStoreName, ...SessionStoreName[]];
+export const sessionStoreNames = Object.keys(sessionBackends) as [
+  SessionStoreName,
+  ...SessionStoreName[],
+];

@@ -27,7 +27,10 @@ export class MemorySessionStore extends Store {
   private readonly byUser = new Map<string, Set<string>>();
   private readonly sweeper: NodeJS.Timeout;
 
-  constructor(private readonly options: SessionBackendOptions, sweepIntervalMs = 60_000) {
+  constructor(
+    private readonly options: SessionBackendOptions,
+    sweepIntervalMs = 60_000,
+  ) {
     super();
     this.sweeper = setInterval(() => this.sweep(), sweepIntervalMs);
     this.sweeper.unref();

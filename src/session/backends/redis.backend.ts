@@ -133,7 +133,9 @@ class RedisSessionRegistry implements SessionRegistry {
   }
 
   async revokeAllExcept(userId: string, keepSid: string | null): Promise<number> {
-    const sids = (await this.redis.zRange(userIndexKey(userId), 0, -1)).filter((s) => s !== keepSid);
+    const sids = (await this.redis.zRange(userIndexKey(userId), 0, -1)).filter(
+      (s) => s !== keepSid,
+    );
     for (const sid of sids) await this.store.remove(sid, userId);
     return sids.length;
   }
