@@ -1,5 +1,6 @@
 import { Body, Controller, Get, HttpException, Post, Query, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
+import { AppConfig } from '../config/app-config.js';
 import { localPath } from '../common/page-locals.middleware.js';
 import { validateForm } from '../common/validation.js';
 import { LoginDto, RegisterDto } from '../users/users.dto.js';
@@ -10,7 +11,10 @@ import { Public } from './public.decorator.js';
 @Public()
 @Controller()
 export class AuthPagesController {
-  constructor(private readonly auth: AuthService) {}
+  constructor(
+    private readonly auth: AuthService,
+    private readonly config: AppConfig,
+  ) {}
 
   @Get()
   home(@Req() req: Request, @Res() res: Response): void {
@@ -20,7 +24,9 @@ export class AuthPagesController {
   @Get('login')
   loginPage(@Req() req: Request, @Res() res: Response, @Query('next') next?: string): void {
     if (req.isAuthenticated()) return res.redirect(303, localPath(next));
-    res.render('login', { title: 'Log in', next: localPath(next), values: {}, bounced: !!next });
+    // A session cookie this replica does not recognise: ended, or held by another replica.
+    const unrecognised = !!(req.cookies as Record<string, string>)[this.config.session.cookieName];
+    res.render('login', { title: 'Log in', next: localPath(next), values: {}, unrecognised });
   }
 
   @Post('login')
