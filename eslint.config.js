@@ -40,7 +40,19 @@ export default tseslint.config(
     },
   },
   {
-    files: ['**/*.js', 'cluster/**/*.ts', 'bench/**/*.ts', 'scripts/**', 'src/database/migrate.ts'],
+    // Plain Node scripts.
+    files: ['scripts/**/*.mjs'],
+    languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly' } },
+  },
+  {
+    files: [
+      '**/*.js',
+      '**/*.mjs',
+      'cluster/**/*.ts',
+      'bench/**/*.ts',
+      'scripts/**',
+      'src/database/migrate.ts',
+    ],
     rules: { 'no-console': 'off' },
   },
   prettier,

@@ -25,14 +25,21 @@
 
   async function poll() {
     try {
-      const res = await fetch('/api/whoami', { headers: { accept: 'application/json' }, cache: 'no-store' });
+      const res = await fetch('/api/whoami', {
+        headers: { accept: 'application/json' },
+        cache: 'no-store',
+      });
       const body = await res.json();
       const replica = res.headers.get('x-served-by') || body.servedBy || '?';
       const known = res.ok && body.authenticated === true;
       const t = tally.get(replica) || { known: 0, unknown: 0 };
       t[known ? 'known' : 'unknown']++;
       tally.set(replica, t);
-      draw(replica, known, `${new Date().toLocaleTimeString()} · ${replica} · ${known ? 'recognised' : res.status === 503 ? 'store down (503)' : 'not logged in here'}`);
+      draw(
+        replica,
+        known,
+        `${new Date().toLocaleTimeString()} · ${replica} · ${known ? 'recognised' : res.status === 503 ? 'store down (503)' : 'not logged in here'}`,
+      );
     } catch {
       draw(null, false, `${new Date().toLocaleTimeString()} · no answer`);
     }

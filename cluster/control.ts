@@ -1,0 +1,108 @@
+import { unlink } from 'node:fs/promises';
+import net from 'node:net';
+import type { Cluster, MemberStatus } from './cluster.js';
+
+/**
+ * A running `npm run cluster` listens on a Unix socket in its work dir, so that
+ * `npm run cluster -- kill app-2` from another terminal acts on the processes it owns.
+ */
+export type ControlCommand =
+  { cmd: 'status' } | { cmd: 'kill' | 'restart' | 'stop-member'; member: string } | { cmd: 'stop' };
+export type ControlReply =
+  { ok: true; status: MemberStatus[]; message?: string } | { ok: false; error: string };
+
+export async function serveControl(
+  socketPath: string,
+  cluster: Cluster,
+  onStop: () => void,
+): Promise<net.Server> {
+  await unlink(socketPath).catch(() => undefined);
+  const server = net.createServer((socket) => {
+    let buffer = '';
+    socket.setEncoding('utf8');
+    socket.on('error', () => undefined);
+    socket.on('data', async (chunk: string) => {
+      buffer += chunk;
+      if (!buffer.includes('\n') || buffer.length > 4096) return;
+      const reply = await handle(buffer.split('\n', 1)[0]!, cluster, onStop);
+      socket.end(JSON.stringify(reply) + '\n');
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(socketPath, () => resolve());
+  });
+  return server;
+}
+
+async function handle(line: string, cluster: Cluster, onStop: () => void): Promise<ControlReply> {
+  let command: ControlCommand;
+  try {
+    command = JSON.parse(line) as ControlCommand;
+  } catch {
+    return { ok: false, error: 'not a JSON command' };
+  }
+  try {
+    switch (command.cmd) {
+      case 'status':
+        return { ok: true, status: cluster.status() };
+      case 'kill':
+        await cluster.kill(command.member);
+        return {
+          ok: true,
+          status: cluster.status(),
+          message: `${command.member} killed (SIGKILL)`,
+        };
+      case 'stop-member':
+        await cluster.stopMember(command.member);
+        return {
+          ok: true,
+          status: cluster.status(),
+          message: `${command.member} stopped (SIGTERM)`,
+        };
+      case 'restart':
+        await cluster.restart(command.member);
+        return {
+          ok: true,
+          status: cluster.status(),
+          message: `${command.member} restarted and ready`,
+        };
+      case 'stop':
+        setImmediate(onStop);
+        return { ok: true, status: cluster.status(), message: 'stopping the cluster' };
+      default:
+        return {
+          ok: false,
+          error: `unknown command ${JSON.stringify((command as { cmd?: unknown }).cmd)}`,
+        };
+    }
+  } catch (error) {
+    return { ok: false, error: error instanceof Error ? error.message : String(error) };
+  }
+}
+
+/** Sends one command to a running cluster. Rejects when none is listening on `socketPath`. */
+export function sendControl(
+  socketPath: string,
+  command: ControlCommand,
+  timeoutMs = 120_000,
+): Promise<ControlReply> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(socketPath);
+    let data = '';
+    socket.setEncoding('utf8');
+    socket.setTimeout(timeoutMs, () =>
+      socket.destroy(new Error(`no answer within ${timeoutMs} ms`)),
+    );
+    socket.on('connect', () => socket.write(JSON.stringify(command) + '\n'));
+    socket.on('data', (chunk: string) => (data += chunk));
+    socket.on('end', () => {
+      try {
+        resolve(JSON.parse(data) as ControlReply);
+      } catch {
+        reject(new Error('the running cluster sent an unreadable answer'));
+      }
+    });
+    socket.on('error', reject);
+  });
+}

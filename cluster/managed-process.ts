@@ -1,0 +1,238 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { appendFile, open } from 'node:fs/promises';
+import { readLogTail } from './log-tail.js';
+import { errorMessage, pollUntil, waitAtMost } from './poll.js';
+import { descendantsOf, killAll, signal } from './process-tree.js';
+import { lookupSystemUser } from './system-user.js';
+
+export interface ManagedProcessOptions {
+  /** Shown in errors and in the log file's start lines. */
+  name: string;
+  command: string;
+  args?: readonly string[];
+  /** Merged over process.env. */
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  /** stdout and stderr are appended here. */
+  logFile: string;
+  uid?: number;
+  gid?: number;
+  /**
+   * System user to run as (needs root). Resolved to uid/gid and spawned directly rather than
+   * through `runuser`, which stays in between as the parent: then the PID would be runuser's.
+   */
+  runAs?: string;
+  /** What stop() sends unless told otherwise: the signal that means "shut down cleanly". */
+  stopSignal?: NodeJS.Signals;
+}
+
+export interface ExitStatus {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export interface StopOptions {
+  signal?: NodeJS.Signals;
+  /** How long to wait after `signal` before SIGKILL. */
+  timeoutMs?: number;
+}
+
+export interface ReadyOptions {
+  timeoutMs: number;
+  intervalMs?: number;
+  /** What "ready" means, for the error message, e.g. "answers PING". */
+  what: string;
+}
+
+const LOG_TAIL_LINES = 20;
+
+/** Processes not yet exited, killed if this Node process exits without stopping them. */
+const running = new Set<ManagedProcess>();
+let exitHookInstalled = false;
+
+/**
+ * A child process we own by PID: its output goes to a log file, it can be stopped gracefully
+ * (signal, wait, then SIGKILL) or killed at once, and stopping twice or stopping the dead is fine.
+ * Nothing it forked outlives it (see process-tree.ts). It gets its own process group, so Ctrl-C
+ * in a terminal reaches only our runner, which then stops things in its own order.
+ */
+export class ManagedProcess {
+  /** Resolves when the process has exited and been reaped: its PID is gone by then. */
+  readonly exited: Promise<ExitStatus>;
+  private exitStatus: ExitStatus | undefined;
+
+  private constructor(
+    private readonly options: ManagedProcessOptions,
+    readonly pid: number,
+    exit: Promise<ExitStatus>,
+  ) {
+    this.exited = exit.then((status) => {
+      this.exitStatus = status;
+      running.delete(this);
+      return status;
+    });
+    running.add(this);
+    installExitHook();
+  }
+
+  /** Spawns the process; resolves once it runs, rejects if it could not be started at all. */
+  static async start(options: ManagedProcessOptions): Promise<ManagedProcess> {
+    const ids = options.runAs ? await lookupSystemUser(options.runAs) : options;
+    const commandLine = [options.command, ...(options.args ?? [])].join(' ');
+    const log = await open(options.logFile, 'a');
+    try {
+      await log.write(`--- ${new Date().toISOString()} starting ${options.name}: ${commandLine}\n`);
+      const child = spawn(options.command, options.args ?? [], {
+        cwd: options.cwd,
+        env: { ...process.env, ...options.env },
+        stdio: ['ignore', log.fd, log.fd],
+        detached: true, // own process group: see the class comment
+        uid: ids.uid,
+        gid: ids.gid,
+      });
+      const exit = exitOf(child); // listen before anything can be missed
+      return new ManagedProcess(options, await spawned(child), exit);
+    } catch (error) {
+      const hint =
+        (error as NodeJS.ErrnoException).code === 'ENOENT'
+          ? ' (not installed? scripts/setup installs the system packages)'
+          : '';
+      throw new Error(
+        `${options.name}: could not start ${commandLine}: ${errorMessage(error)}${hint}`,
+        { cause: error },
+      );
+    } finally {
+      await log.close(); // the child has its own copy of the descriptor
+    }
+  }
+
+  get name(): string {
+    return this.options.name;
+  }
+
+  get logFile(): string {
+    return this.options.logFile;
+  }
+
+  get running(): boolean {
+    return this.exitStatus === undefined;
+  }
+
+  /** Sends `signal`, waits up to `timeoutMs`, then SIGKILLs. Never throws for a dead process. */
+  async stop({
+    signal: stopSignal = this.options.stopSignal ?? 'SIGTERM',
+    timeoutMs = 10_000,
+  }: StopOptions = {}): Promise<ExitStatus> {
+    if (this.exitStatus) return this.exitStatus;
+    const forked = await descendantsOf(this.pid); // after the exit they can't be found any more
+    signal(this.pid, stopSignal);
+    const status = await waitAtMost(this.exited, timeoutMs);
+    if (!status) {
+      await this.note(`did not exit within ${timeoutMs} ms of ${stopSignal}; sending SIGKILL`);
+      return this.kill();
+    }
+    await killAll(forked); // a clean exit normally leaves nothing; if it did, it goes now
+    return status;
+  }
+
+  /**
+   * SIGKILL to the process and everything it forked, now: fault injection, or stop's last
+   * resort. Children that die after their parent are reparented to PID 1; where PID 1 reaps
+   * late or never (some containers), they linger as zombies, harmless but visible in ps.
+   */
+  async kill(): Promise<ExitStatus> {
+    if (this.exitStatus) return this.exitStatus;
+    const forked = await descendantsOf(this.pid);
+    signal(this.pid, 'SIGKILL');
+    await killAll(forked);
+    return this.exited;
+  }
+
+  /**
+   * Polls `probe` until it resolves true. Rejects with the log's tail when the process exits
+   * first or the deadline passes; in the second case the process is stopped first, because a
+   * server that never became ready is of no use and must not outlive the failed start.
+   */
+  async waitUntilReady(probe: () => Promise<boolean>, options: ReadyOptions): Promise<void> {
+    const abort = new AbortController();
+    const outcome = await Promise.race([
+      pollUntil(probe, { ...options, signal: abort.signal }),
+      this.exited.then((status) => ({ exited: status })),
+    ]);
+    abort.abort();
+    if ('exited' in outcome) {
+      throw await this.failure(`exited during start-up (${describeExit(outcome.exited)})`);
+    }
+    if (!outcome.ok) {
+      const last = outcome.lastError
+        ? `; last probe error: ${errorMessage(outcome.lastError)}`
+        : '';
+      const error = await this.failure(
+        `was not ready (${options.what}) within ${options.timeoutMs} ms${last}`,
+      );
+      await this.stop({ timeoutMs: 5_000 });
+      throw error;
+    }
+  }
+
+  /** An Error naming this process, with the last lines of its log. */
+  async failure(what: string): Promise<Error> {
+    const tail = await readLogTail(this.logFile, LOG_TAIL_LINES);
+    const indented = tail.replace(/^/gm, '  ');
+    return new Error(
+      `${this.name} (pid ${this.pid}) ${what}.\nLast lines of ${this.logFile}:\n${indented}`,
+    );
+  }
+
+  private async note(text: string): Promise<void> {
+    await appendFile(this.logFile, `--- ${new Date().toISOString()} ${text}\n`).catch(() => {});
+  }
+}
+
+/**
+ * Runs a command that must finish (initdb, migrations) and succeed within `timeoutMs`.
+ * Rejects with the tail of its log otherwise.
+ */
+export async function runToCompletion(
+  options: ManagedProcessOptions,
+  timeoutMs = 60_000,
+): Promise<void> {
+  const command = await ManagedProcess.start(options);
+  const status = await waitAtMost(command.exited, timeoutMs);
+  if (!status) {
+    const error = await command.failure(`did not finish within ${timeoutMs} ms`);
+    await command.kill();
+    throw error;
+  }
+  if (status.code !== 0) throw await command.failure(`failed (${describeExit(status)})`);
+}
+
+export function describeExit({ code, signal }: ExitStatus): string {
+  return signal ? `killed by ${signal}` : `exit code ${code}`;
+}
+
+function exitOf(child: ChildProcess): Promise<ExitStatus> {
+  // Without an 'error' listener, a late error event (e.g. a failed kill) would crash the parent.
+  child.on('error', () => undefined);
+  return new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+}
+
+/** The PID once the OS has started the process; rejects with spawn's error (ENOENT, EPERM, ...). */
+function spawned(child: ChildProcess): Promise<number> {
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('spawn', () => {
+      child.off('error', reject);
+      resolve(child.pid!);
+    });
+  });
+}
+
+/** Last line of defence: if our Node process exits with servers still up, don't orphan them. */
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.once('exit', () => {
+    for (const child of running) signal(child.pid, 'SIGKILL');
+  });
+}
