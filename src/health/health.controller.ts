@@ -1,4 +1,11 @@
-import { Controller, Get, HttpStatus, Inject, Res } from '@nestjs/common';
+import {
+  type BeforeApplicationShutdown,
+  Controller,
+  Get,
+  HttpStatus,
+  Inject,
+  Res,
+} from '@nestjs/common';
 import type { Response } from 'express';
 import { DataSource } from 'typeorm';
 import { Public } from '../auth/public.decorator.js';
@@ -10,7 +17,7 @@ type Check = { ok: true; ms: number } | { ok: false; ms: number; error: string }
 
 @Public()
 @Controller('health')
-export class HealthController {
+export class HealthController implements BeforeApplicationShutdown {
   private shuttingDown = false;
 
   constructor(
@@ -19,8 +26,8 @@ export class HealthController {
     @Inject(SESSION_BACKEND) private readonly backend: SessionBackend,
   ) {}
 
-  /** Called on SIGTERM: readiness fails at once so the proxy stops sending new work here. */
-  beginShutdown(): void {
+  /** On SIGTERM, before the server closes: readiness fails at once, so no new work is sent here. */
+  beforeApplicationShutdown(): void {
     this.shuttingDown = true;
   }
 
