@@ -4,6 +4,7 @@
  * happens when Redis goes away and comes back.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { createClient } from 'redis';
 import { startApp, type RunningApp } from './support/app.js';
 import { startBackends, type Backends } from './support/backends.js';
 import { HttpClient } from './support/http-client.js';
@@ -118,6 +119,18 @@ describe('account flow (redis store)', () => {
     expect(await isLoggedIn(b)).toBe(false);
     expect(await isLoggedIn(a)).toBe(true);
     expect((await a.delete(`/api/sessions/${String(other.id)}`)).status).toBe(404);
+
+    // The per-user index in Redis expires with its sessions instead of living forever.
+    const redis = createClient({ url: backends.redis.url });
+    await redis.connect();
+    try {
+      const userId = ((await whoami(a)).body as { user: { id: string } }).user.id;
+      const ttl = await redis.pTTL(`user-sessions:${userId}`);
+      expect(ttl).toBeGreaterThan(0);
+      expect(ttl).toBeLessThanOrEqual(redisApp.config.session.absoluteTimeoutMs);
+    } finally {
+      await redis.close();
+    }
   });
 
   it('a duplicate username (any case) is a 409 with a field error', async () => {

@@ -38,9 +38,8 @@ const fakes = () => ({
     hash: jest.fn<PasswordHasher['hash']>(),
   },
   throttle: {
-    assertAllowed: jest.fn<LoginThrottle['assertAllowed']>().mockResolvedValue(undefined),
-    recordFailure: jest.fn<LoginThrottle['recordFailure']>().mockResolvedValue(undefined),
-    recordSuccess: jest.fn<LoginThrottle['recordSuccess']>().mockResolvedValue(undefined),
+    take: jest.fn<LoginThrottle['take']>().mockResolvedValue(undefined),
+    succeeded: jest.fn<LoginThrottle['succeeded']>().mockResolvedValue(undefined),
   },
 });
 
@@ -70,13 +69,12 @@ describe('AuthService', () => {
       const principal = await auth.validateCredentials('Alice', 'right password', '10.0.0.1');
 
       expect(principal).toEqual({ id: 'user-alice', username: 'alice', displayName: 'Alice' });
-      expect(f.throttle.assertAllowed).toHaveBeenCalledWith('Alice', '10.0.0.1');
+      expect(f.throttle.take).toHaveBeenCalledWith('Alice', '10.0.0.1');
       expect(f.hasher.verify).toHaveBeenCalledWith(alice.passwordHash, 'right password');
-      expect(f.throttle.recordSuccess).toHaveBeenCalledWith('Alice');
-      expect(f.throttle.recordFailure).not.toHaveBeenCalled();
+      expect(f.throttle.succeeded).toHaveBeenCalledWith('Alice', '10.0.0.1');
     });
 
-    it('answers 401 for a wrong password and counts the failure', async () => {
+    it('answers 401 for a wrong password, having counted the attempt first', async () => {
       f.users.findForLogin.mockResolvedValue(alice);
       f.hasher.verify.mockResolvedValue(false);
 
@@ -84,8 +82,12 @@ describe('AuthService', () => {
         UnauthorizedException,
       );
 
-      expect(f.throttle.recordFailure).toHaveBeenCalledWith('alice', '10.0.0.1');
-      expect(f.throttle.recordSuccess).not.toHaveBeenCalled();
+      expect(f.throttle.take).toHaveBeenCalledWith('alice', '10.0.0.1');
+      // The slot was taken before the (slow) hash check, not after it.
+      expect(f.throttle.take.mock.invocationCallOrder[0]).toBeLessThan(
+        f.hasher.verify.mock.invocationCallOrder[0]!,
+      );
+      expect(f.throttle.succeeded).not.toHaveBeenCalled();
     });
 
     it('still runs the hasher for an unknown username (same time as a wrong password) and answers the same 401', async () => {
@@ -97,7 +99,7 @@ describe('AuthService', () => {
 
       expect(f.hasher.verify).toHaveBeenCalledTimes(1);
       expect(f.hasher.verify).toHaveBeenCalledWith(undefined, 'whatever');
-      expect(f.throttle.recordFailure).toHaveBeenCalledWith('nobody', '10.0.0.1');
+      expect(f.throttle.take).toHaveBeenCalledWith('nobody', '10.0.0.1');
 
       // Same message as a wrong password: the answer does not reveal which usernames exist.
       f.users.findForLogin.mockResolvedValue(alice);
@@ -109,12 +111,12 @@ describe('AuthService', () => {
       expect(body(a!)).toMatchObject({ statusCode: 401, message: 'Wrong username or password.' });
     });
 
-    it('lets a throttle refusal (429) through without looking the user up or counting a failure', async () => {
+    it('lets a throttle refusal (429) through without looking the user up', async () => {
       const tooMany = new HttpException(
         'Too many failed login attempts.',
         HttpStatus.TOO_MANY_REQUESTS,
       );
-      f.throttle.assertAllowed.mockRejectedValue(tooMany);
+      f.throttle.take.mockRejectedValue(tooMany);
 
       await expect(auth.validateCredentials('alice', 'right password', '10.0.0.1')).rejects.toBe(
         tooMany,
@@ -122,7 +124,7 @@ describe('AuthService', () => {
 
       expect(f.users.findForLogin).not.toHaveBeenCalled();
       expect(f.hasher.verify).not.toHaveBeenCalled();
-      expect(f.throttle.recordFailure).not.toHaveBeenCalled();
+      expect(f.throttle.succeeded).not.toHaveBeenCalled();
     });
   });
 

@@ -33,14 +33,11 @@ export class AuthService {
 
   /** The one credential check, used by the passport-local strategy and the login form. */
   async validateCredentials(username: string, password: string, ip: string): Promise<Principal> {
-    await this.throttle.assertAllowed(username, ip);
+    await this.throttle.take(username, ip);
     const user = await this.users.findForLogin(username);
     const ok = await this.hasher.verify(user?.passwordHash, password);
-    if (!user || !ok) {
-      await this.throttle.recordFailure(username, ip);
-      throw new UnauthorizedException('Wrong username or password.');
-    }
-    await this.throttle.recordSuccess(username);
+    if (!user || !ok) throw new UnauthorizedException('Wrong username or password.');
+    await this.throttle.succeeded(username, ip);
     return toPrincipal(user);
   }
 

@@ -4,9 +4,12 @@ import { SESSION_BACKEND } from '../session/session.tokens.js';
 import type { SessionBackend } from '../session/session.types.js';
 
 /**
- * Limits failed logins per username and per client address within a window. The counters live
+ * Limits login attempts per username and per client address within a window. The counters live
  * in the session backend: with Redis all replicas share them; with the memory store each replica
  * counts alone, so N replicas allow N times the attempts (one more thing that breaks on scale-out).
+ *
+ * An attempt takes its slot *before* the password is checked, so parallel guesses can't all slip
+ * through while the first ones are still hashing. A successful login gives the slots back.
  */
 @Injectable()
 export class LoginThrottle {
@@ -17,20 +20,22 @@ export class LoginThrottle {
 
   private keys(username: string, ip: string) {
     const { maxAttempts } = this.config.login;
-    return [
-      { key: `user:${username.toLowerCase()}`, limit: maxAttempts },
+    return {
+      user: { key: `user:${username.toLowerCase()}`, limit: maxAttempts },
       // One address may front many users (NAT), so it gets more room than one username.
-      { key: `ip:${ip}`, limit: maxAttempts * 4 },
-    ];
+      ip: { key: `ip:${ip}`, limit: maxAttempts * 4 },
+    };
   }
 
-  async assertAllowed(username: string, ip: string): Promise<void> {
-    for (const { key, limit } of this.keys(username, ip)) {
-      if ((await this.backend.attempts.peek(key)) >= limit) {
-        const retryAfter = Math.ceil(this.config.login.windowMs / 1000);
+  /** Counts an attempt; throws 429 when either counter is past its limit. */
+  async take(username: string, ip: string): Promise<void> {
+    const { windowMs } = this.config.login;
+    for (const { key, limit } of Object.values(this.keys(username, ip))) {
+      if ((await this.backend.attempts.hit(key, windowMs)) > limit) {
+        const retryAfter = Math.ceil(windowMs / 1000);
         throw new HttpException(
           {
-            message: `Too many failed login attempts. Try again in up to ${Math.ceil(retryAfter / 60)} minutes.`,
+            message: `Too many login attempts. Try again in up to ${Math.ceil(retryAfter / 60)} minutes.`,
             retryAfter,
           },
           HttpStatus.TOO_MANY_REQUESTS,
@@ -39,12 +44,10 @@ export class LoginThrottle {
     }
   }
 
-  async recordFailure(username: string, ip: string): Promise<void> {
-    for (const { key } of this.keys(username, ip))
-      await this.backend.attempts.hit(key, this.config.login.windowMs);
-  }
-
-  async recordSuccess(username: string): Promise<void> {
-    await this.backend.attempts.reset(`user:${username.toLowerCase()}`);
+  /** The attempt was right: the username starts afresh and the address gets its slot back. */
+  async succeeded(username: string, ip: string): Promise<void> {
+    const { user, ip: address } = this.keys(username, ip);
+    await this.backend.attempts.reset(user.key);
+    await this.backend.attempts.release(address.key);
   }
 }

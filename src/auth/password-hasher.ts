@@ -5,12 +5,17 @@ import { AppConfig } from '../config/app-config.js';
 /** argon2id with OWASP's minimum profile (19 MiB, 2 passes, 1 lane) unless configured higher. */
 @Injectable()
 export class PasswordHasher implements OnModuleInit {
-  private dummyHash = '';
+  private dummyHash: Promise<string> | undefined;
 
   constructor(private readonly config: AppConfig) {}
 
+  /** Made at start-up so the first unknown-user login costs no more than any other. */
   async onModuleInit(): Promise<void> {
-    this.dummyHash = await this.hash('not-a-real-password-just-burns-time');
+    await this.dummy();
+  }
+
+  private dummy(): Promise<string> {
+    return (this.dummyHash ??= this.hash('not-a-real-password-just-burns-time'));
   }
 
   hash(password: string): Promise<string> {
@@ -28,7 +33,7 @@ export class PasswordHasher implements OnModuleInit {
    */
   async verify(hash: string | null | undefined, password: string): Promise<boolean> {
     try {
-      const ok = await argon2.verify(hash ?? this.dummyHash, password);
+      const ok = await argon2.verify(hash || (await this.dummy()), password);
       return ok && !!hash;
     } catch {
       return false;

@@ -18,6 +18,8 @@ export interface ErrorBody {
   message: string;
   /** Field name -> problems, for 400s caused by input validation. */
   fields?: Record<string, string[]>;
+  /** Seconds until a retry may succeed (429, 503); also sent as Retry-After. */
+  retryAfter?: number;
   requestId?: string;
 }
 
@@ -50,7 +52,7 @@ export class AllExceptionsFilter implements ExceptionFilter {
       });
     }
     if (res.headersSent) return void res.end();
-    if (body.statusCode === 503) res.setHeader('Retry-After', '1');
+    if (body.retryAfter !== undefined) res.setHeader('Retry-After', String(body.retryAfter));
 
     if (wantsJson(req)) {
       res.status(body.statusCode).json(body);
@@ -103,6 +105,11 @@ export class AllExceptionsFilter implements ExceptionFilter {
       error: STATUS_CODES[status] ?? 'Error',
       message,
       ...(detail.fields ? { fields: detail.fields as Record<string, string[]> } : {}),
+      ...(typeof detail.retryAfter === 'number'
+        ? { retryAfter: detail.retryAfter }
+        : status === 503
+          ? { retryAfter: 1 }
+          : {}),
       requestId: req.requestId,
     };
   }

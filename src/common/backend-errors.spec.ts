@@ -53,6 +53,11 @@ describe('unavailableBackend', () => {
     expect(unavailableBackend(err)).toBe('database');
   });
 
+  it('does not mistake an unrelated error that is merely named TimeoutError for Redis', () => {
+    const abortTimeout = new DOMException('The operation timed out.', 'TimeoutError');
+    expect(unavailableBackend(abortTimeout)).toBeUndefined();
+  });
+
   it('looks inside a TypeORM QueryFailedError at the driver error', () => {
     const wrapped = new QueryFailedError(
       'SELECT 1',

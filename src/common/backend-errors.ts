@@ -1,16 +1,26 @@
 import { ServiceUnavailableException } from '@nestjs/common';
+import {
+  ClientClosedError,
+  ClientOfflineError,
+  ConnectionTimeoutError,
+  DisconnectsClientError,
+  ReconnectStrategyError,
+  SocketClosedUnexpectedlyError,
+  SocketTimeoutError,
+  TimeoutError,
+} from 'redis';
 
-/** node-redis errors that mean "Redis is not reachable right now". */
-const REDIS_DOWN = new Set([
-  'ClientClosedError',
-  'ClientOfflineError',
-  'ConnectionTimeoutError',
-  'SocketClosedUnexpectedlyError',
-  'SocketTimeoutError',
-  'TimeoutError',
-  'ReconnectStrategyError',
-  'DisconnectsClientError',
-]);
+/** node-redis errors that mean "Redis is not reachable right now" (subclasses included). */
+const REDIS_DOWN = [
+  ClientClosedError,
+  ClientOfflineError,
+  ConnectionTimeoutError,
+  SocketClosedUnexpectedlyError,
+  SocketTimeoutError,
+  TimeoutError,
+  ReconnectStrategyError,
+  DisconnectsClientError,
+];
 
 /** Network errors, Postgres "connection exception" (08xxx) and "operator intervention" (57Pxx). */
 const PG_DOWN_CODES = /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|EHOSTUNREACH|08...|57P0[1-3])$/;
@@ -22,7 +32,7 @@ export type Backend = 'session store' | 'database';
 /** Says which backend an error means is down, or undefined when it is some other error. */
 export function unavailableBackend(err: unknown): Backend | undefined {
   if (!(err instanceof Error)) return undefined;
-  if (REDIS_DOWN.has(err.constructor.name) || REDIS_DOWN.has(err.name)) return 'session store';
+  if (REDIS_DOWN.some((cls) => err instanceof cls)) return 'session store';
   const code = (err as { code?: unknown }).code;
   const driverCode = (err as { driverError?: { code?: unknown } }).driverError?.code;
   for (const c of [code, driverCode])

@@ -88,6 +88,17 @@ describe('AppConfig.fromEnv', () => {
     expect(message.split('\n').filter((l) => l.startsWith('  - '))).toHaveLength(3);
   });
 
+  it('reports rules across keys even when another key is invalid', () => {
+    const message = configErrorOf({
+      SESSION_STORE: 'redis',
+      SESSION_SECRET: 'x'.repeat(40),
+      PORT: 'abc',
+    });
+    expect(message).toContain('DATABASE_URL');
+    expect(message).toContain('PORT');
+    expect(message).toContain('REDIS_URL: required when SESSION_STORE=redis');
+  });
+
   it('requires DATABASE_URL and SESSION_SECRET (no defaults for them)', () => {
     const message = configErrorOf({});
 

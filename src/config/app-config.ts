@@ -1,4 +1,4 @@
-import { configSchema, type Env } from './config.schema.js';
+import { configSchema, crossFieldIssues, type Env } from './config.schema.js';
 
 /** Typed, validated configuration. The only place in the app that reads `process.env`. */
 export class AppConfig {
@@ -57,10 +57,17 @@ export class AppConfig {
   /** Parses the environment once; throws one error that lists every bad key. */
   static fromEnv(source: Record<string, string | undefined> = process.env): AppConfig {
     const result = configSchema.safeParse(source);
-    if (!result.success) {
-      const lines = result.error.issues.map(
-        (i) => `  - ${i.path.join('.') || '(root)'}: ${i.message}`,
-      );
+    const issues = [
+      ...(result.success
+        ? []
+        : result.error.issues.map((i) => ({
+            key: i.path.join('.') || '(root)',
+            message: i.message,
+          }))),
+      ...crossFieldIssues(source),
+    ];
+    if (issues.length || !result.success) {
+      const lines = issues.map((i) => `  - ${i.key}: ${i.message}`);
       throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
     }
     return new AppConfig(result.data);

@@ -77,6 +77,13 @@ describe('CsrfMiddleware', () => {
       expect((err as ForbiddenException).getStatus()).toBe(403);
     });
 
+    it('lets a body-less POST through that says it is JSON (curl -X POST -H content-type:json)', async () => {
+      const req = request('POST', '/api/auth/logout', {
+        headers: { 'content-type': 'application/json' },
+      });
+      await expect(run(req)).resolves.toBeUndefined();
+    });
+
     it('refuses a same-site (other subdomain) POST too', async () => {
       const err = await run(
         request('POST', '/api/me/password', {

@@ -49,8 +49,9 @@ export class CsrfMiddleware implements NestMiddleware {
     if (site && site !== 'same-origin' && site !== 'none') {
       return next(new ForbiddenException('Cross-site requests to the API are refused.'));
     }
-    const type = req.get('content-type');
-    if (type && !req.is('application/json')) {
+    // The header itself, not req.is(): that answers null for a body-less POST, which is fine here.
+    const type = req.get('content-type')?.split(';', 1)[0]?.trim().toLowerCase();
+    if (type && type !== 'application/json' && !type.endsWith('+json')) {
       return next(
         new UnsupportedMediaTypeException('The API accepts only application/json request bodies.'),
       );

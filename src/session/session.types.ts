@@ -47,6 +47,8 @@ export interface AttemptCounter {
   hit(key: string, windowMs: number): Promise<number>;
   peek(key: string): Promise<number>;
   reset(key: string): Promise<void>;
+  /** Takes back one hit (an attempt that turned out fine). */
+  release(key: string): Promise<void>;
 }
 
 export interface SessionBackend {

@@ -169,6 +169,11 @@ class MemoryAttemptCounter implements AttemptCounter {
     this.windows.delete(key);
   }
 
+  async release(key: string): Promise<void> {
+    const w = this.windows.get(key);
+    if (w && w.count > 0) w.count--;
+  }
+
   private prune(now: number): void {
     for (const [key, w] of this.windows) if (w.resetAt <= now) this.windows.delete(key);
   }

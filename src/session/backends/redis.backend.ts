@@ -71,6 +71,9 @@ export class RedisSessionStore extends RedisStore {
       if (userId) {
         const absoluteExpiry = (sess.meta?.createdAt ?? now) + this.options.absoluteTimeoutMs;
         tx.zAdd(userIndexKey(userId), { score: absoluteExpiry, value: sid });
+        // The index lives as long as its longest-lived session. GT alone never sets a first
+        // expiry (to Redis "no TTL" is infinite), hence NX first.
+        tx.pExpireAt(userIndexKey(userId), absoluteExpiry, 'NX');
         tx.pExpireAt(userIndexKey(userId), absoluteExpiry, 'GT');
       }
       await tx.exec();
@@ -93,10 +96,12 @@ export class RedisSessionStore extends RedisStore {
     }
   }
 
-  async remove(sid: string, userId: string | undefined): Promise<void> {
+  /** Deletes the session and its index entry; true if the session still existed. */
+  async remove(sid: string, userId: string | undefined): Promise<boolean> {
     const tx = this.redis.multi().del(sessionKey(sid));
     if (userId) tx.zRem(userIndexKey(userId), sid);
-    await tx.exec();
+    const [deleted] = await tx.exec();
+    return Number(deleted) > 0;
   }
 }
 
@@ -128,8 +133,7 @@ class RedisSessionRegistry implements SessionRegistry {
   async revoke(userId: string, sid: string): Promise<boolean> {
     const score = await this.redis.zScore(userIndexKey(userId), sid);
     if (score === null) return false;
-    await this.store.remove(sid, userId);
-    return true;
+    return this.store.remove(sid, userId);
   }
 
   async revokeAllExcept(userId: string, keepSid: string | null): Promise<number> {
@@ -160,6 +164,16 @@ class RedisAttemptCounter implements AttemptCounter {
 
   async reset(key: string): Promise<void> {
     await this.redis.del(attemptsKey(key));
+  }
+
+  async release(key: string): Promise<void> {
+    // Only while the window lives: DECR on a missing key would create one without a TTL.
+    await this.redis.eval(
+      "if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('DECR', KEYS[1]) end return 0",
+      {
+        keys: [attemptsKey(key)],
+      },
+    );
   }
 }
 

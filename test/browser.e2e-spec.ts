@@ -1,0 +1,120 @@
+/**
+ * A real browser (Debian's Chromium, driven by playwright-core; no browser download) through
+ * nginx: with the shared store the profile page stays logged in while the banner names several
+ * replicas; with in-memory sessions the same flow is bounced to the login page.
+ * Screenshots land in test/artifacts/.
+ */
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { PROJECT_ROOT } from '../cluster/paths.js';
+import { startTestCluster, type TestCluster } from './support/cluster.js';
+import { PASSWORD, uniqueName } from './support/steps.js';
+
+const ARTIFACTS = join(PROJECT_ROOT, 'test', 'artifacts');
+let browser: Browser;
+
+beforeAll(async () => {
+  await mkdir(ARTIFACTS, { recursive: true });
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    // No sandbox as root; no background traffic to hosts this machine cannot reach.
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+    ],
+  });
+}, 30_000);
+afterAll(async () => {
+  await browser?.close();
+});
+
+/** Registers through the form, logs out, then logs in through the form. Ends on /profile. */
+async function registerAndLogIn(page: Page, baseUrl: string): Promise<string> {
+  const name = uniqueName('web');
+  await page.goto(`${baseUrl}/register`);
+  await page.fill('input[name=username]', name);
+  await page.fill('input[name=password]', PASSWORD);
+  await page.click('button[type=submit]');
+  await page.goto(`${baseUrl}/login`);
+  // Logged in already on this replica? Log out through the banner's form to test the login form.
+  if (await page.locator('form[action="/logout"] button').count())
+    await page.click('form[action="/logout"] button');
+  await page.goto(`${baseUrl}/login`);
+  await page.fill('input[name=username]', name);
+  await page.fill('input[name=password]', PASSWORD);
+  await page.click('form[action="/login"] button[type=submit]');
+  return name;
+}
+
+/** Reloads /profile `n` times; for each load: the replica in the banner and the final path. */
+async function reloadProfile(page: Page, baseUrl: string, n: number) {
+  const loads: Array<{ replica: string; path: string }> = [];
+  for (let i = 0; i < n; i++) {
+    await page.goto(`${baseUrl}/profile`);
+    loads.push({
+      replica: await page.locator('#served-by').innerText(),
+      path: new URL(page.url()).pathname,
+    });
+  }
+  return loads;
+}
+
+describe.each([
+  ['redis', true],
+  ['naive', false],
+] as const)('browser, profile %s', (profile, staysLoggedIn) => {
+  let cluster: TestCluster;
+  beforeAll(async () => {
+    cluster = await startTestCluster(profile);
+  }, 60_000);
+  afterAll(async () => {
+    await cluster?.teardown();
+  }, 60_000);
+
+  it(
+    staysLoggedIn
+      ? 'stays logged in while the banner names several replicas'
+      : 'is bounced to the login page',
+    async () => {
+      const context = await browser.newContext();
+      const page = await context.newPage();
+      try {
+        await registerAndLogIn(page, cluster.url);
+        const loads = await reloadProfile(page, cluster.url, 6);
+        const replicas = new Set(loads.map((l) => l.replica));
+        if (staysLoggedIn) {
+          expect(loads.every((l) => l.path === '/profile')).toBe(true);
+          expect(replicas.size).toBeGreaterThanOrEqual(2);
+          // Let the live view collect a few answers for the screenshot.
+          // A string expression: it runs in the page, where `document` exists.
+          await page.waitForFunction(
+            "document.querySelectorAll('#live-strip .live-cell').length >= 3",
+            null,
+            {
+              timeout: 10_000,
+            },
+          );
+          expect(await page.locator('#live-strip .live-cell.unknown').count()).toBe(0);
+        } else {
+          expect(loads.some((l) => l.path === '/login')).toBe(true);
+          await page.goto(`${cluster.url}/profile`);
+          if (new URL(page.url()).pathname !== '/login') await page.goto(`${cluster.url}/profile`);
+          expect(new URL(page.url()).pathname).toBe('/login');
+          await expect(page.locator('.notice.warn').innerText()).resolves.toMatch(
+            /does not\s+recognise it/,
+          );
+        }
+        await page.screenshot({ path: join(ARTIFACTS, `browser-${profile}.png`), fullPage: true });
+      } finally {
+        await context.close();
+      }
+    },
+    60_000,
+  );
+});

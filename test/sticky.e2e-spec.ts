@@ -1,0 +1,103 @@
+/**
+ * Profile `sticky` (nginx ip_hash + in-memory sessions): fix 1 and its costs.
+ * Clients are told apart by their source address; each test client binds to its own 127.0.N.1,
+ * because ip_hash keys on the first three octets of an IPv4 address.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { HttpClient } from './support/http-client.js';
+import { eventually, startTestCluster, type TestCluster } from './support/cluster.js';
+import { isLoggedIn, login, register, uniqueName, whoami } from './support/steps.js';
+
+let cluster: TestCluster;
+beforeAll(async () => {
+  cluster = await startTestCluster('sticky');
+}, 60_000);
+afterAll(async () => {
+  await cluster?.teardown();
+}, 60_000);
+
+/** Which replicas served `n` whoami requests of one client, and whether all were authenticated. */
+async function probe(client: HttpClient, n = 6) {
+  const served = new Set<string>();
+  let allAuthenticated = true;
+  for (let i = 0; i < n; i++) {
+    const res = await whoami(client);
+    served.add(res.servedBy!);
+    allAuthenticated &&= (res.body as { authenticated: boolean }).authenticated;
+  }
+  return { served: [...served], allAuthenticated };
+}
+
+const usernames = new Map<HttpClient, string>();
+
+async function loggedInClients(subnets: number[]) {
+  const clients = subnets.map((n) => cluster.client(n));
+  for (const c of clients) {
+    const name = uniqueName('sticky');
+    usernames.set(c, name);
+    expect((await register(c, name)).status).toBe(201);
+  }
+  return clients;
+}
+
+describe('sticky: ip_hash over in-memory sessions', () => {
+  it('each distinct client stays on one replica and stays logged in; clients spread over replicas', async () => {
+    const clients = await loggedInClients([11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22]);
+    const homes = new Set<string>();
+    for (const c of clients) {
+      const { served, allAuthenticated } = await probe(c);
+      expect(served).toHaveLength(1);
+      expect(allAuthenticated).toBe(true);
+      homes.add(served[0]!);
+    }
+    expect(homes.size).toBeGreaterThan(1);
+  });
+
+  it('clients behind one NAT (one /24) all land on one replica: the skew', async () => {
+    // Twelve users, one public address: ip_hash sees one client.
+    const clients = await loggedInClients(Array(12).fill(99));
+    const load = new Map<string, number>(cluster.replicas.map((r) => [r, 0]));
+    for (const c of clients)
+      for (const r of (await probe(c, 3)).served) load.set(r, load.get(r)! + 3);
+    const counts = [...load.values()].sort((a, b) => b - a);
+    // All 36 requests on the busiest replica, none on the other two.
+    expect(counts).toEqual([36, 0, 0]);
+  });
+
+  it("a dead replica loses its clients' sessions, other clients keep theirs; after restart its clients return to it, still logged out", async () => {
+    const clients = await loggedInClients([31, 32, 33, 34, 35, 36, 37, 38, 39, 40]);
+    const homeOf = new Map<HttpClient, string>();
+    for (const c of clients) homeOf.set(c, (await probe(c, 1)).served[0]!);
+    const victim = homeOf.get(clients[0]!)!;
+    const orphans = clients.filter((c) => homeOf.get(c) === victim);
+    const others = clients.filter((c) => homeOf.get(c) !== victim);
+    expect(others.length).toBeGreaterThan(0);
+
+    await cluster.kill(victim);
+    for (const c of orphans) {
+      const res = await whoami(c);
+      expect(res.status).toBe(200); // nginx failed over: no error...
+      expect(res.servedBy).not.toBe(victim);
+      expect((res.body as { authenticated: boolean }).authenticated).toBe(false); // ...but the session is gone
+    }
+    for (const c of others)
+      expect(await probe(c, 2)).toEqual({ served: [homeOf.get(c)], allAuthenticated: true });
+
+    // During the outage an orphan logs in again, on the replica it failed over to.
+    const orphan = orphans[0]!;
+    const relogin = await login(orphan, usernames.get(orphan)!);
+    expect(relogin.status).toBe(200);
+    expect(relogin.servedBy).not.toBe(victim);
+    expect(await isLoggedIn(orphan)).toBe(true);
+
+    await cluster.restart(victim);
+    // nginx takes the replica back once its fail_timeout (2 s) has passed...
+    expect(await eventually(async () => (await whoami(orphan)).servedBy === victim, 10_000)).toBe(
+      true,
+    );
+    // ...and sends its old clients home, to a replica that restarted with empty memory: the
+    // orphan that logged in again during the outage is logged out a second time.
+    for (const c of orphans) expect(await isLoggedIn(c)).toBe(false);
+    for (const c of others) expect(await isLoggedIn(c)).toBe(true);
+  });
+});
