@@ -92,14 +92,7 @@ describe.each([
           expect(loads.every((l) => l.path === '/profile')).toBe(true);
           expect(replicas.size).toBeGreaterThanOrEqual(2);
           // Let the live view collect a few answers for the screenshot.
-          // A string expression: it runs in the page, where `document` exists.
-          await page.waitForFunction(
-            "document.querySelectorAll('#live-strip .live-cell').length >= 3",
-            null,
-            {
-              timeout: 10_000,
-            },
-          );
+          await page.locator('#live-strip .live-cell').nth(2).waitFor({ timeout: 10_000 });
           expect(await page.locator('#live-strip .live-cell.unknown').count()).toBe(0);
         } else {
           expect(loads.some((l) => l.path === '/login')).toBe(true);
