@@ -11,7 +11,7 @@ import { tcpConnect } from './ports.js';
 import { isProfileName, profileNames, profiles } from './profiles.js';
 
 const USAGE = `Usage:
-  npm run cluster -- [--profile ${profileNames.join('|')}] [--port 8080] [--replicas 3] [--work-dir .cluster]
+  npm run cluster -- [--profile ${profileNames.join('|')}] [--port 8080] [--tls-port 8443] [--replicas 3] [--work-dir .cluster]
   npm run cluster -- status                  members of the running cluster
   npm run cluster -- kill <member>           SIGKILL a member (app-2, redis, nginx, postgres): a crash
   npm run cluster -- stop-member <member>    SIGTERM a member: a graceful stop
@@ -30,27 +30,42 @@ function parse(argv: string[]) {
     options: {
       profile: { type: 'string', default: 'redis' },
       port: { type: 'string', default: '8080' },
+      'tls-port': { type: 'string', default: '8443' },
       replicas: { type: 'string', default: '3' },
       'work-dir': { type: 'string', default: join(PROJECT_ROOT, '.cluster') },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
-  const port = Number(values.port);
+  const port = portOption('--port', values.port);
+  const tlsPort = portOption('--tls-port', values['tls-port']);
   const replicas = Number(values.replicas);
   if (!isProfileName(values.profile)) throw new UsageError(`unknown profile "${values.profile}"`);
-  if (!Number.isInteger(port) || port < 1 || port > 65535)
-    throw new UsageError(`--port must be 1-65535, not "${values.port}"`);
+  if (port === tlsPort) throw new UsageError('--port and --tls-port must differ');
   if (!Number.isInteger(replicas) || replicas < 1 || replicas > 9)
     throw new UsageError(`--replicas must be 1-9, not "${values.replicas}"`);
   return {
     ...values,
     profile: values.profile,
     port,
+    tlsPort,
     replicas,
     workDir: resolve(values['work-dir']),
     positionals,
   };
 }
+
+function portOption(flag: string, value: string): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 1 || port > 65535)
+    throw new UsageError(`${flag} must be 1-65535, not "${value}"`);
+  return port;
+}
+
+const inUse = (port: number) =>
+  tcpConnect('127.0.0.1', port, 500).then(
+    () => true,
+    () => false,
+  );
 
 function table(status: MemberStatus[]): string {
   const rows = status.map((m) => [
@@ -94,13 +109,12 @@ async function up(o: ReturnType<typeof parse>): Promise<void> {
       `a cluster is already running from ${o.workDir}: stop it (npm run cluster -- stop) or pass another --work-dir`,
     );
   }
-  if (
-    await tcpConnect('127.0.0.1', o.port, 500).then(
-      () => true,
-      () => false,
-    )
-  ) {
-    throw new UsageError(`port ${o.port} is already in use: pass another --port`);
+  for (const [flag, port] of [
+    ['--port', o.port],
+    ['--tls-port', o.tlsPort],
+  ] as const) {
+    if (await inUse(port))
+      throw new UsageError(`port ${port} is already in use: pass another ${flag}`);
   }
 
   const t0 = Date.now();
@@ -110,6 +124,7 @@ async function up(o: ReturnType<typeof parse>): Promise<void> {
   const cluster: Cluster = await startCluster({
     profile: o.profile,
     port: o.port,
+    tlsPort: o.tlsPort,
     replicas: o.replicas,
     workDir: o.workDir,
     onProgress: say,
@@ -134,6 +149,9 @@ async function up(o: ReturnType<typeof parse>): Promise<void> {
   console.log('');
   console.log(
     `Open ${cluster.url}/ in a browser; from another terminal: npm run cluster -- kill app-2 | restart app-2 | status`,
+  );
+  console.log(
+    `Also over https (self-signed certificate: curl -k, or accept the browser warning): ${cluster.httpsUrl}/`,
   );
   console.log('Ctrl-C stops everything.');
   console.log(`ready ${cluster.url}`);

@@ -9,6 +9,7 @@ import { freePort, waitForPort } from './ports.js';
 import { startPostgres, type PostgresServer } from './postgres.js';
 import { profiles, replicaNames, type Profile, type ProfileName } from './profiles.js';
 import { startRedis, type RedisServer } from './redis.js';
+import { ensureSelfSignedCert, type CertFiles } from './tls.js';
 
 export interface ClusterOptions {
   profile: ProfileName;
@@ -16,6 +17,8 @@ export interface ClusterOptions {
   workDir: string;
   /** nginx's port on 127.0.0.1; 0 picks a free one. */
   port?: number;
+  /** nginx's https port (self-signed certificate); 0 picks a free one. */
+  tlsPort?: number;
   replicas?: number;
   /** Environment for every replica, over the runner's defaults (e.g. LOG_LEVEL). */
   env?: Record<string, string>;
@@ -25,6 +28,13 @@ export interface ClusterOptions {
   readyTimeoutMs?: number;
   /** Throwaway Postgres (fsync off): for tests and benchmarks. */
   fastPostgres?: boolean;
+  /** Extra Postgres settings, e.g. `{ shared_preload_libraries: 'pg_stat_statements' }`. */
+  postgresSettings?: Record<string, string>;
+  /**
+   * A Node script each replica runs instead of dist/main.js, with the same environment: lets the
+   * benchmark put other apps behind the same nginx. It must answer GET /health/ready with 200.
+   */
+  replicaScript?: string;
   onProgress?: (line: string) => void;
 }
 
@@ -49,7 +59,7 @@ interface Member {
   readonly log: string;
   kill(): Promise<void>;
   stop(): Promise<void>;
-  restart(): Promise<void>;
+  restart(env?: Record<string, string>): Promise<void>;
 }
 
 export interface Cluster {
@@ -57,6 +67,10 @@ export interface Cluster {
   /** http://127.0.0.1:<port>, through nginx. */
   readonly url: string;
   readonly port: number;
+  /** https://127.0.0.1:<tlsPort>, through nginx, with a self-signed certificate. */
+  readonly httpsUrl: string;
+  /** The certificate nginx serves (PEM), for clients that want to verify it. */
+  readonly certFile: string;
   readonly workDir: string;
   readonly replicas: readonly string[];
   /** The URL of one replica, bypassing nginx. */
@@ -65,8 +79,11 @@ export interface Cluster {
   kill(member: string): Promise<void>;
   /** Graceful: SIGTERM, in-flight requests finish. */
   stopMember(member: string): Promise<void>;
-  /** Starts a member again on its port and waits until it is ready. */
-  restart(member: string): Promise<void>;
+  /**
+   * Starts a member again on its port and waits until it is ready. For a replica, `env` is
+   * merged into its environment first (e.g. a new SESSION_SECRET list while rotating secrets).
+   */
+  restart(member: string, env?: Record<string, string>): Promise<void>;
   status(): MemberStatus[];
   /** Stops everything, in reverse order of start. Safe to call twice. */
   stop(): Promise<void>;
@@ -104,6 +121,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
         dir: join(workDir, 'postgres'),
         port: await freePort(),
         fast: options.fastPostgres,
+        settings: options.postgresSettings,
         readyTimeoutMs,
       }),
     );
@@ -142,6 +160,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     for (const name of names) {
       const replica = new ReplicaMember(
         name,
+        options.replicaScript ?? distFile('main.js'),
         await freePort(),
         join(logs, `${name}.log`),
         readyTimeoutMs,
@@ -155,7 +174,9 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
           ...(redis ? { REDIS_URL: redis.url } : {}),
           // One secret for all: a cookie signed by one replica must verify on the others.
           SESSION_SECRET: secret,
-          TRUST_PROXY: 'loopback',
+          // Only nginx (which connects from 127.0.0.1) may set X-Forwarded-*: a client that
+          // reaches a replica directly from another address can't claim to be someone else.
+          TRUST_PROXY: '127.0.0.1',
           ...options.env,
           ...options.replicaEnv?.[name],
         },
@@ -166,9 +187,11 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     await timed(`replicas ${names.join(', ')}`, () => Promise.all(replicas.map((r) => r.start())));
 
     const port = options.port || (await freePort());
-    const nginx = await timed(`nginx on 127.0.0.1:${port}`, async () => {
+    const tlsPort = options.tlsPort || (await freePort());
+    const cert = await ensureSelfSignedCert(join(workDir, 'tls'));
+    const nginx = await timed(`nginx on 127.0.0.1:${port} (https :${tlsPort})`, async () => {
       const member = new NginxMember(port, join(workDir, 'nginx'), readyTimeoutMs);
-      await member.configure(profile, replicas);
+      await member.configure(profile, replicas, { ...cert, listen: tlsPort });
       await member.restart();
       return member;
     });
@@ -185,12 +208,14 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       profile,
       url: `http://127.0.0.1:${port}`,
       port,
+      httpsUrl: `https://127.0.0.1:${tlsPort}`,
+      certFile: cert.cert,
       workDir,
       replicas: names,
       replicaUrl: (name) => `http://127.0.0.1:${find(name).port}`,
       kill: (name) => find(name).kill(),
       stopMember: (name) => find(name).stop(),
-      restart: (name) => find(name).restart(),
+      restart: (name, env) => find(name).restart(env),
       status: () =>
         started.map((m) => ({
           name: m.name,
@@ -250,13 +275,14 @@ function serverMember(
   };
 }
 
-/** One app replica: `node dist/main.js`, ready when /health/ready answers 200. */
+/** One app replica: `node dist/main.js` (or `replicaScript`), ready when /health/ready answers 200. */
 class ReplicaMember implements Member {
   readonly kind = 'replica';
   private process: ManagedProcess | undefined;
 
   constructor(
     readonly name: string,
+    private readonly script: string,
     readonly port: number,
     readonly log: string,
     private readonly readyTimeoutMs: number,
@@ -274,7 +300,7 @@ class ReplicaMember implements Member {
     const proc = await ManagedProcess.start({
       name: this.name,
       command: node,
-      args: [distFile('main.js')],
+      args: [this.script],
       env: { ...this.env, PORT: String(this.port) },
       logFile: this.log,
       cwd: PROJECT_ROOT,
@@ -293,8 +319,9 @@ class ReplicaMember implements Member {
     // SIGTERM: Nest closes the server and lets in-flight requests finish.
     await this.process?.stop({ signal: 'SIGTERM', timeoutMs: 10_000 });
   }
-  async restart(): Promise<void> {
+  async restart(env?: Record<string, string>): Promise<void> {
     await this.stop();
+    Object.assign(this.env, env);
     await this.start();
   }
 }
@@ -329,10 +356,15 @@ class NginxMember implements Member {
     return !!this.process?.running;
   }
 
-  async configure(profile: Profile, replicas: ReplicaMember[]): Promise<void> {
+  async configure(
+    profile: Profile,
+    replicas: ReplicaMember[],
+    tls: CertFiles & { listen: number },
+  ): Promise<void> {
     this.conf = await renderNginxConfig({
       prefix: this.prefix,
       listen: this.port,
+      tls,
       policy: profile.upstream,
       servers: replicas.map((r) => ({ host: '127.0.0.1', port: r.port })),
     });

@@ -21,14 +21,24 @@ export interface UpstreamServer {
   port: number;
 }
 
+export interface TlsFiles {
+  listen: number | string;
+  cert: string;
+  key: string;
+}
+
 /** The template's variables for one topology: the same for compose and the native runner. */
 export function nginxTemplateVars(o: {
   listen: number | string;
+  tls: TlsFiles;
   policy: UpstreamPolicy;
   servers: UpstreamServer[];
 }) {
   return {
     NGINX_PORT: String(o.listen),
+    NGINX_TLS_PORT: String(o.tls.listen),
+    NGINX_TLS_CERT: o.tls.cert,
+    NGINX_TLS_KEY: o.tls.key,
     NGINX_UPSTREAM_POLICY: upstreamDirective(o.policy),
     // A replica that fails once is skipped for 2 s, then tried again.
     NGINX_UPSTREAM_SERVERS: o.servers
@@ -48,12 +58,17 @@ export function readTemplate(): Promise<string> {
 export async function renderNginxConfig(o: {
   prefix: string;
   listen: number;
+  tls: TlsFiles & { listen: number };
   policy: UpstreamPolicy;
   servers: UpstreamServer[];
 }): Promise<string> {
   const site = envsubst(
     await readTemplate(),
-    nginxTemplateVars({ ...o, listen: `127.0.0.1:${o.listen}` }),
+    nginxTemplateVars({
+      ...o,
+      listen: `127.0.0.1:${o.listen}`,
+      tls: { ...o.tls, listen: `127.0.0.1:${o.tls.listen}` },
+    }),
   );
   const p = o.prefix;
   await mkdir(join(p, 'logs'), { recursive: true });

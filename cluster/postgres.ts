@@ -24,6 +24,8 @@ export interface PostgresOptions {
   database?: string;
   /** Hard limit for start-up until a query succeeds. */
   readyTimeoutMs?: number;
+  /** Extra server settings (`-c key=value`), e.g. shared_preload_libraries for the benchmark. */
+  settings?: Record<string, string>;
 }
 
 export interface PostgresServer {
@@ -71,6 +73,7 @@ export async function startPostgres(options: PostgresOptions): Promise<PostgresS
     password: options.password ?? 'app',
     database: options.database ?? 'app',
     readyTimeoutMs: options.readyTimeoutMs ?? 30_000,
+    settings: options.settings ?? {},
     bin: await findPostgresBin(),
     owner: isRoot() ? await lookupSystemUser('postgres') : undefined,
   };
@@ -222,9 +225,10 @@ async function initdb(config: PostgresConfig): Promise<void> {
 
 /** Runs the postmaster itself (not pg_ctl, which daemonizes), so its PID is ours to signal. */
 async function launch(config: PostgresConfig): Promise<ManagedProcess> {
-  const settings = config.fast
-    ? { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off' }
-    : {};
+  const settings = {
+    ...(config.fast ? { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off' } : {}),
+    ...config.settings,
+  };
   const server = await ManagedProcess.start({
     name: 'postgres',
     command: config.bin('postgres'),

@@ -45,6 +45,7 @@ describe('envsubst', () => {
   it('renders one server line per replica', () => {
     const vars = nginxTemplateVars({
       listen: 8080,
+      tls: { listen: 8443, cert: '/tls/cert.pem', key: '/tls/key.pem' },
       policy: 'ip-hash',
       servers: [
         { host: 'app-1', port: 3000 },

@@ -24,6 +24,7 @@ const COMPOSE = process.env.DOCKER_COMPOSE ?? 'docker-compose';
 const REPLICAS = replicaNames(3);
 const APP_PORT = 3000;
 const NGINX_PORT = 8080;
+const NGINX_TLS = { listen: 8443, cert: '/etc/nginx/tls/cert.pem', key: '/etc/nginx/tls/key.pem' };
 
 /** The parts of a normalised service definition this spec reads. */
 interface Service {
@@ -199,7 +200,14 @@ describe('docker-compose.yml', () => {
     it('is valid for docker-compose and enables exactly its services', async () => {
       const config = await configFor(name);
       expect(enabledServices(config, name)).toEqual(
-        ['postgres', 'migrate', ...profile.services, ...replicas, `${name}-nginx`].sort(),
+        [
+          'postgres',
+          'migrate',
+          'tls-cert',
+          ...profile.services,
+          ...replicas,
+          `${name}-nginx`,
+        ].sort(),
       );
     });
 
@@ -256,10 +264,16 @@ describe('docker-compose.yml', () => {
       const env = environmentOf(nginx);
       const vars = nginxTemplateVars({
         listen: NGINX_PORT,
+        tls: NGINX_TLS,
         policy: profile.upstream,
         servers: REPLICAS.map((host) => ({ host, port: APP_PORT })),
       });
       expect(env.NGINX_PORT).toBe(vars.NGINX_PORT);
+      expect([env.NGINX_TLS_PORT, env.NGINX_TLS_CERT, env.NGINX_TLS_KEY]).toEqual([
+        vars.NGINX_TLS_PORT,
+        vars.NGINX_TLS_CERT,
+        vars.NGINX_TLS_KEY,
+      ]);
       expect(env.NGINX_UPSTREAM_POLICY).toBe(upstreamDirective(profile.upstream));
       expect(normaliseSpace(env.NGINX_UPSTREAM_SERVERS ?? '')).toBe(
         normaliseSpace(vars.NGINX_UPSTREAM_SERVERS),
@@ -275,13 +289,19 @@ describe('docker-compose.yml', () => {
         typeof v === 'string' ? v : `${v.source}:${v.target}${v.read_only ? ':ro' : ''}`,
       );
       expect(templates).toContain(`${join(ROOT, 'nginx', 'templates')}:/etc/nginx/templates:ro`);
+      // The certificate comes from the one-shot tls-cert service, through a volume.
+      expect(templates).toContain('tls:/etc/nginx/tls:ro');
       const ports = (nginx.ports ?? []).map((p) =>
         typeof p === 'string' ? p : `${p.published}:${p.target}`,
       );
-      expect(ports).toEqual([`${NGINX_PORT}:${NGINX_PORT}`]);
-      expect(dependenciesOf(nginx)).toEqual(
-        Object.fromEntries(replicas.map((r) => [r, 'service_healthy'])),
-      );
+      expect(ports).toEqual([
+        `${NGINX_PORT}:${NGINX_PORT}`,
+        `${NGINX_TLS.listen}:${NGINX_TLS.listen}`,
+      ]);
+      expect(dependenciesOf(nginx)).toEqual({
+        ...Object.fromEntries(replicas.map((r) => [r, 'service_healthy'])),
+        'tls-cert': 'service_completed_successfully',
+      });
     });
 
     if ((profile.services as readonly string[]).includes('redis')) {

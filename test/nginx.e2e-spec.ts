@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { freePort } from '../cluster/ports.js';
 import { renderNginxConfig, testNginxConfig, type UpstreamServer } from '../cluster/nginx.js';
 import { profileNames, profiles } from '../cluster/profiles.js';
+import { ensureSelfSignedCert } from '../cluster/tls.js';
 
 const tempDirs: string[] = [];
 
@@ -30,7 +31,14 @@ describe.each(profileNames)('nginx config for profile %s', (name) => {
     const servers: UpstreamServer[] = [];
     for (let i = 0; i < 3; i++) servers.push({ host: '127.0.0.1', port: await freePort() });
 
-    const conf = await renderNginxConfig({ prefix, listen, policy: profile.upstream, servers });
+    const tls = { ...(await ensureSelfSignedCert(join(prefix, 'tls'))), listen: await freePort() };
+    const conf = await renderNginxConfig({
+      prefix,
+      listen,
+      tls,
+      policy: profile.upstream,
+      servers,
+    });
     await expect(testNginxConfig(prefix, conf)).resolves.toBeUndefined();
 
     const site = await readFile(join(prefix, 'site.conf'), 'utf8');
@@ -44,6 +52,9 @@ describe.each(profileNames)('nginx config for profile %s', (name) => {
     expect(lines).toContain('proxy_set_header X-Forwarded-For $remote_addr;');
     expect(lines).toContain('proxy_set_header X-Request-Id $request_id;');
     expect(lines).toContain(`listen 127.0.0.1:${listen};`);
+    expect(lines).toContain(`listen 127.0.0.1:${tls.listen} ssl;`);
+    expect(lines).toContain(`ssl_certificate ${tls.cert};`);
+    expect(lines).toContain('proxy_set_header X-Forwarded-Proto $scheme;');
     for (const s of servers) {
       expect(lines).toContain(`server ${s.host}:${s.port} max_fails=1 fail_timeout=2s;`);
     }
@@ -63,6 +74,7 @@ describe('nginx -t on a broken config', () => {
     const conf = await renderNginxConfig({
       prefix,
       listen: await freePort(),
+      tls: { ...(await ensureSelfSignedCert(join(prefix, 'tls'))), listen: await freePort() },
       policy: 'round-robin',
       servers: [{ host: '127.0.0.1', port: 70_000 }],
     });

@@ -1,4 +1,6 @@
-import { Store, type SessionData } from 'express-session';
+import type { Request } from 'express';
+import { Store, type Session, type SessionData } from 'express-session';
+import { apply, changesOf, markLoaded, type Json } from '../session-merge.js';
 import type {
   AttemptCounter,
   SessionBackend,
@@ -45,12 +47,28 @@ export class MemorySessionStore extends Store {
     cb(null, entry ? (JSON.parse(entry.json) as SessionData) : null);
   }
 
+  override createSession(req: Request, data: SessionData): Session & SessionData {
+    const loaded = JSON.stringify(data); // before express-session turns data.cookie into a Cookie
+    const session = super.createSession(req, data);
+    markLoaded(session, loaded);
+    return session;
+  }
+
   override set(sid: string, sess: SessionData, cb?: Callback): void {
     const ttl = sessionTtlMs(sess, this.options);
     if (ttl <= 0) return this.destroy(sid, cb);
+    const changes = changesOf(sess);
+    let data: object = sess;
+    if (changes) {
+      // An update: only this request's changes, onto what is stored now; gone stays gone.
+      const current = this.live(sid);
+      if (!current) return cb?.();
+      data = apply(JSON.parse(current.json) as Record<string, Json>, changes);
+      markLoaded(sess, JSON.stringify(sess));
+    }
     this.remove(sid);
-    const userId = sess.passport?.user?.id;
-    this.sessions.set(sid, { json: JSON.stringify(sess), expiresAt: Date.now() + ttl, userId });
+    const userId = (data as SessionData).passport?.user?.id;
+    this.sessions.set(sid, { json: JSON.stringify(data), expiresAt: Date.now() + ttl, userId });
     if (userId) {
       let sids = this.byUser.get(userId);
       if (!sids) this.byUser.set(userId, (sids = new Set()));

@@ -1,5 +1,6 @@
 import { RedisStore } from 'connect-redis';
-import type { SessionData } from 'express-session';
+import type { Request } from 'express';
+import type { Session, SessionData } from 'express-session';
 import { createClient } from 'redis';
 import type {
   AttemptCounter,
@@ -10,6 +11,7 @@ import type {
   StoredSession,
 } from '../session.types.js';
 import { sessionTtlMs } from '../session.types.js';
+import { changesOf, markLoaded, type Change } from '../session-merge.js';
 
 const SESSION_PREFIX = 'sess:';
 const sessionKey = (sid: string) => SESSION_PREFIX + sid;
@@ -40,6 +42,25 @@ function connectRedis(options: SessionBackendOptions) {
 }
 
 type Redis = ReturnType<typeof connectRedis>;
+
+/**
+ * Applies a list of leaf changes to the stored session, atomically; does nothing when the
+ * session is gone (so a request still in flight after logout cannot bring it back).
+ */
+const MERGE_SCRIPT = `
+local current = redis.call('GET', KEYS[1])
+if not current then return 0 end
+local session = cjson.decode(current)
+for _, change in ipairs(cjson.decode(ARGV[1])) do
+  local node, path = session, change.path
+  for i = 1, #path - 1 do
+    if type(node[path[i]]) ~= 'table' then node[path[i]] = {} end
+    node = node[path[i]]
+  end
+  node[path[#path]] = change.value
+end
+redis.call('SET', KEYS[1], cjson.encode(session), 'PX', ARGV[2])
+return 1`;
 type Callback<T = void> = (err?: unknown, value?: T) => void;
 
 /**
@@ -60,10 +81,19 @@ export class RedisSessionStore extends RedisStore {
     });
   }
 
+  override createSession(req: Request, data: SessionData): Session & SessionData {
+    const loaded = JSON.stringify(data); // before express-session turns data.cookie into a Cookie
+    const session = super.createSession(req, data);
+    markLoaded(session, loaded);
+    return session;
+  }
+
   override async set(sid: string, sess: SessionData, cb?: Callback): Promise<void> {
     const now = Date.now();
     const ttlMs = sessionTtlMs(sess, this.options, now);
     if (ttlMs <= 0) return this.destroy(sid, cb);
+    const changes = changesOf(sess);
+    if (changes) return this.update(sid, sess, changes, ttlMs, cb);
     const userId = sess.passport?.user?.id;
     try {
       const tx = this.redis.multi();
@@ -77,6 +107,29 @@ export class RedisSessionStore extends RedisStore {
         tx.pExpireAt(userIndexKey(userId), absoluteExpiry, 'GT');
       }
       await tx.exec();
+      cb?.();
+    } catch (err) {
+      if (!cb) throw err;
+      cb(err);
+    }
+  }
+
+  /** A session loaded from the store: write only what changed, and never re-create it. */
+  private async update(
+    sid: string,
+    sess: SessionData,
+    changes: Change[],
+    ttlMs: number,
+    cb?: Callback,
+  ) {
+    try {
+      if (changes.length) {
+        await this.redis.eval(MERGE_SCRIPT, {
+          keys: [sessionKey(sid)],
+          arguments: [JSON.stringify(changes), String(ttlMs)],
+        });
+      }
+      markLoaded(sess, JSON.stringify(sess));
       cb?.();
     } catch (err) {
       if (!cb) throw err;

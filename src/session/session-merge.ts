@@ -1,0 +1,70 @@
+/**
+ * Saving a session that was loaded from the store writes only what this request changed, onto
+ * what the store holds now — not the whole object as it was when the request began. Two tabs
+ * that change different things both keep their change (no last-write-wins), and a session that
+ * was destroyed meanwhile (logout, revocation, password change) is not brought back by a request
+ * that was still in flight.
+ */
+
+/** The session as it was loaded, serialized; kept on the Session object, invisible to JSON. */
+export const LOADED = Symbol('session as loaded');
+
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+/** One leaf-level change: `value` undefined means "delete this key". */
+export interface Change {
+  path: string[];
+  value?: Json;
+}
+
+const isObject = (v: unknown): v is Record<string, Json> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** What turns `before` into `after`, as leaf paths (objects are walked, anything else replaced). */
+export function diff(
+  before: Json | undefined,
+  after: Json | undefined,
+  path: string[] = [],
+): Change[] {
+  if (isObject(before) && isObject(after)) {
+    const changes: Change[] = [];
+    for (const key of new Set([...Object.keys(before), ...Object.keys(after)])) {
+      changes.push(...diff(before[key], after[key], [...path, key]));
+    }
+    return changes;
+  }
+  if (JSON.stringify(before) === JSON.stringify(after)) return [];
+  return [after === undefined ? { path } : { path, value: after }];
+}
+
+/** Applies `changes` to `target` (mutated and returned). Creates intermediate objects as needed. */
+export function apply(target: Record<string, Json>, changes: Change[]): Record<string, Json> {
+  for (const { path, value } of changes) {
+    let node: Record<string, Json> = target;
+    for (const key of path.slice(0, -1)) {
+      if (!isObject(node[key])) node[key] = {};
+      node = node[key] as Record<string, Json>;
+    }
+    const leaf = path.at(-1)!;
+    if (value === undefined) delete node[leaf];
+    else node[leaf] = value;
+  }
+  return target;
+}
+
+/** The changes a save should write, or undefined for a session that was never in the store. */
+export function changesOf(sess: object): Change[] | undefined {
+  const loaded = (sess as { [LOADED]?: string })[LOADED];
+  if (loaded === undefined) return undefined;
+  return diff(JSON.parse(loaded) as Json, JSON.parse(JSON.stringify(sess)) as Json);
+}
+
+/** Marks `session` as loaded with `data` (call before express-session turns data into objects). */
+export function markLoaded(session: object, serialized: string): void {
+  Object.defineProperty(session, LOADED, {
+    value: serialized,
+    enumerable: false,
+    configurable: true,
+    writable: true,
+  });
+}
