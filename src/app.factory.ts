@@ -9,6 +9,7 @@ import { AppModule } from './app.module.js';
 import { JsonLogger } from './common/json-logger.js';
 import { requestContext } from './common/request-context.middleware.js';
 import type { AppConfig } from './config/app-config.js';
+import { jsonShapeGuard } from './security/json-shape.middleware.js';
 
 /** Project root: dist/app.factory.js and src/app.factory.ts both sit one level below it. */
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -34,6 +35,7 @@ export async function createApp(config: AppConfig): Promise<NestExpressApplicati
   app.use(cookieParser());
   app.useBodyParser('json', { limit: config.bodyLimit });
   app.useBodyParser('urlencoded', { limit: config.bodyLimit, extended: false, parameterLimit: 50 });
+  app.use(jsonShapeGuard);
   app.useStaticAssets(join(ROOT, 'public'), {
     prefix: '/static/',
     maxAge: config.production ? '1h' : 0,

@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startCluster, type Cluster, type ClusterOptions } from '../../cluster/cluster.js';
@@ -8,11 +8,15 @@ import { HttpClient } from './http-client.js';
 export interface TestCluster extends Cluster {
   /** A client with its own cookie jar; `subnet` N binds it to 127.0.N.1 (its own /24 for ip_hash). */
   client(subnet?: number): HttpClient;
+  /** The same, over https through nginx, trusting the cluster's self-signed certificate. */
+  httpsClient(subnet?: number): Promise<HttpClient>;
   /** A client that talks to one replica directly, bypassing nginx, carrying `from`'s cookies. */
   direct(replica: string, from: HttpClient): HttpClient;
   /** Stops everything and removes the work dir; throws if any process it started is still alive. */
   teardown(): Promise<void>;
 }
+
+const address = (subnet?: number) => (subnet === undefined ? undefined : `127.0.${subnet}.1`);
 
 const alive = (pid: number) => {
   try {
@@ -41,12 +45,13 @@ export async function startTestCluster(
   remember();
   return {
     ...cluster,
-    async restart(member: string) {
-      await cluster.restart(member);
+    async restart(member: string, env?: Record<string, string>) {
+      await cluster.restart(member, env);
       remember();
     },
-    client: (subnet?: number) =>
-      new HttpClient(cluster.url, subnet === undefined ? undefined : `127.0.${subnet}.1`),
+    client: (subnet?: number) => new HttpClient(cluster.url, address(subnet)),
+    httpsClient: async (subnet?: number) =>
+      new HttpClient(cluster.httpsUrl, address(subnet), await readFile(cluster.certFile, 'utf8')),
     direct(replica: string, from: HttpClient) {
       const c = new HttpClient(cluster.replicaUrl(replica));
       for (const [k, v] of from.cookies) c.cookies.set(k, v);

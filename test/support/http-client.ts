@@ -1,4 +1,5 @@
-import { request } from 'node:http';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 
 export interface HttpResponse {
   status: number;
@@ -29,6 +30,8 @@ export class HttpClient {
   constructor(
     readonly baseUrl: string,
     readonly localAddress?: string,
+    /** For https: the PEM certificate to trust (the cluster's self-signed one). */
+    readonly ca?: string,
   ) {}
 
   get(path: string, o: RequestOptions = {}) {
@@ -50,7 +53,7 @@ export class HttpClient {
 
   /** A second client with a copy of this jar: the same browser, as it was at this moment. */
   clone(): HttpClient {
-    const copy = new HttpClient(this.baseUrl, this.localAddress);
+    const copy = new HttpClient(this.baseUrl, this.localAddress, this.ca);
     for (const [k, v] of this.cookies) copy.cookies.set(k, v);
     return copy;
   }
@@ -71,9 +74,16 @@ export class HttpClient {
       headers.cookie = [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
     const started = performance.now();
     return new Promise((resolve, reject) => {
+      const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
       const req = request(
         url,
-        { method, headers, localAddress: this.localAddress, timeout: o.timeoutMs ?? 10_000 },
+        {
+          method,
+          headers,
+          localAddress: this.localAddress,
+          timeout: o.timeoutMs ?? 10_000,
+          ca: this.ca,
+        },
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
