@@ -1,0 +1,232 @@
+/**
+ * Security guarantees across replicas: login throttling (shared with Redis, per replica in
+ * memory), logout that stays final against requests still in flight, no lost updates from
+ * parallel tabs, session fixation, and HTTPS with forwarded headers trusted only from nginx.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { HttpClient } from './support/http-client.js';
+import { sleep, startTestCluster, type TestCluster } from './support/cluster.js';
+import {
+  PASSWORD,
+  isLoggedIn,
+  login,
+  logout,
+  register,
+  uniqueName,
+  whoami,
+} from './support/steps.js';
+
+const displayNameOf = async (c: HttpClient) =>
+  ((await whoami(c)).body as { user?: { displayName: string } }).user?.displayName;
+
+describe('login throttling, redis profile: one limit for all replicas', () => {
+  let cluster: TestCluster;
+  beforeAll(async () => {
+    cluster = await startTestCluster('redis', { env: { LOGIN_MAX_ATTEMPTS: '5' } });
+  }, 60_000);
+  afterAll(async () => {
+    await cluster?.teardown();
+  }, 60_000);
+
+  it('5 wrong passwords spread over the replicas lock the username on all of them', async () => {
+    const name = uniqueName('brute');
+    await register(cluster.client(), name);
+    const servedBy = new Set<string>();
+    for (let i = 0; i < 5; i++) {
+      const res = await login(cluster.client(60 + i), name, 'wrong password');
+      expect(res.status).toBe(401);
+      servedBy.add(res.servedBy!);
+    }
+    expect(servedBy.size).toBeGreaterThan(1);
+    for (const replica of cluster.replicas) {
+      const res = await login(cluster.direct(replica, cluster.client()), name); // even the right password
+      expect([replica, res.status]).toEqual([replica, 429]);
+      expect(res.headers['retry-after']).toBe('900');
+    }
+  });
+
+  it('one client address gets 20 attempts over any usernames, then 429; other addresses do not', async () => {
+    const attacker = 70;
+    for (let i = 0; i < 20; i++)
+      expect((await login(cluster.client(attacker), uniqueName('spray'), 'x')).status).toBe(401);
+    expect((await login(cluster.client(attacker), uniqueName('spray'), 'x')).status).toBe(429);
+    expect((await login(cluster.client(71), uniqueName('spray'), 'x')).status).toBe(401);
+  });
+});
+
+describe('login throttling, naive profile: each replica counts alone', () => {
+  let cluster: TestCluster;
+  beforeAll(async () => {
+    cluster = await startTestCluster('naive', { env: { LOGIN_MAX_ATTEMPTS: '5' } });
+  }, 60_000);
+  afterAll(async () => {
+    await cluster?.teardown();
+  }, 60_000);
+
+  it('three replicas allow three times the attempts', async () => {
+    const name = uniqueName('brute');
+    await register(cluster.client(), name);
+    let refused = 0;
+    let failed = 0;
+    for (const replica of cluster.replicas) {
+      for (let i = 0; i < 6; i++) {
+        const status = (
+          await login(cluster.direct(replica, cluster.client()), name, 'wrong password')
+        ).status;
+        if (status === 401) failed++;
+        if (status === 429) refused++;
+      }
+    }
+    // 5 failures per replica before each one refuses: 15 guesses instead of 5.
+    expect({ failed, refused }).toEqual({ failed: 15, refused: 3 });
+  });
+});
+
+describe('sessions under concurrency (redis profile, slow password hashing)', () => {
+  let cluster: TestCluster;
+  beforeAll(async () => {
+    // A costly argon2 (128 MiB) makes a password check take a few hundred ms: the slow request.
+    // A touch interval of 1 s makes every later request write its "last seen" to the session.
+    cluster = await startTestCluster('redis', {
+      env: { ARGON2_MEMORY_KIB: '131072', SESSION_TOUCH_INTERVAL: '1' },
+    });
+  }, 60_000);
+  afterAll(async () => {
+    await cluster?.teardown();
+  }, 60_000);
+
+  /** A request that loads the session, spends a while hashing, then saves the session. */
+  const slowRequest = (c: HttpClient) =>
+    c.post('/api/me/password', {
+      json: { currentPassword: 'not the password', newPassword: 'whatever whatever' },
+    });
+
+  it('logout is final: a request still in flight cannot bring the session back', async () => {
+    const device = cluster.client();
+    await register(device, uniqueName('final'));
+    await sleep(1100); // so the slow request will write to the session when it ends
+    const inFlight = slowRequest(device.clone());
+    await sleep(50);
+    expect((await logout(device.clone())).status).toBe(204);
+    const late = await inFlight;
+    expect(late.status).toBe(400); // it finished after the logout...
+    for (const r of cluster.replicas)
+      expect(await isLoggedIn(cluster.direct(r, device))).toBe(false); // ...and changed nothing
+  });
+
+  it('revocation is final too', async () => {
+    const name = uniqueName('final');
+    const laptop = cluster.client();
+    const phone = cluster.client();
+    await register(laptop, name);
+    await login(phone, name);
+    await sleep(1100);
+    const inFlight = slowRequest(phone.clone());
+    await sleep(50);
+    const list = (await laptop.get('/api/sessions')).body as {
+      sessions: Array<{ id: string; current: boolean }>;
+    };
+    expect(
+      (await laptop.delete(`/api/sessions/${list.sessions.find((s) => !s.current)!.id}`)).status,
+    ).toBe(204);
+    expect((await inFlight).status).toBe(400);
+    expect(await isLoggedIn(phone)).toBe(false);
+  });
+
+  it('two tabs writing at once: neither change is lost', async () => {
+    const tab1 = cluster.client();
+    await register(tab1, uniqueName('tabs'));
+    const tab2 = tab1.clone();
+    await sleep(1100);
+    const started = Date.now();
+    let slowDone = 0;
+    let editDone = 0;
+    const slow = slowRequest(tab1).then((r) => ((slowDone = Date.now()), r));
+    await sleep(50);
+    const edit = tab2
+      .patch('/api/me', { json: { displayName: 'Renamed in tab 2' } })
+      .then((r) => ((editDone = Date.now()), r));
+    expect((await edit).status).toBe(200);
+    expect((await slow).status).toBe(400);
+    // The race really happened: the edit was saved while the slow request still held the old copy.
+    expect(editDone).toBeLessThan(slowDone);
+    expect(await displayNameOf(tab1)).toBe('Renamed in tab 2');
+    // ...and the slow request's own write (last seen) went in as well.
+    const sessions = (await tab1.get('/api/sessions')).body as {
+      sessions: Array<{ current: boolean; lastSeenAt: string }>;
+    };
+    expect(Date.parse(sessions.sessions.find((s) => s.current)!.lastSeenAt)).toBeGreaterThanOrEqual(
+      started,
+    );
+  });
+});
+
+describe('session fixation and HTTPS (redis profile)', () => {
+  let cluster: TestCluster;
+  beforeAll(async () => {
+    cluster = await startTestCluster('redis');
+  }, 60_000);
+  afterAll(async () => {
+    await cluster?.teardown();
+  }, 60_000);
+
+  it('a session id planted before login is worthless after it', async () => {
+    const attacker = cluster.client();
+    await register(attacker, uniqueName('attacker'));
+    const planted = attacker.cookie('sid')!;
+    const victimName = uniqueName('victim');
+    await register(cluster.client(), victimName);
+
+    const victim = cluster.client();
+    victim.cookies.set('sid', planted); // e.g. set through a subdomain or an injected link
+    expect((await login(victim, victimName)).status).toBe(200);
+    expect(victim.cookie('sid')).not.toBe(planted);
+    const withPlanted = cluster.client();
+    withPlanted.cookies.set('sid', planted);
+    expect((await whoami(withPlanted)).body).not.toMatchObject({ user: { username: victimName } });
+
+    const forged = cluster.client();
+    forged.cookies.set('sid', 'attacker-chosen-id');
+    expect((await login(forged, victimName)).status).toBe(200);
+    expect(forged.cookie('sid')).not.toContain('attacker-chosen-id');
+  });
+
+  it('over https the session cookie is Secure; over http it is not', async () => {
+    const secure = await cluster.httpsClient();
+    const res = await register(secure, uniqueName('tls'));
+    expect(res.status).toBe(201);
+    expect(String(res.headers['set-cookie'])).toMatch(/;\s*Secure/i);
+    expect(await isLoggedIn(secure)).toBe(true);
+
+    const plain = await register(cluster.client(), uniqueName('plain'));
+    expect(String(plain.headers['set-cookie'])).not.toMatch(/;\s*Secure/i);
+  });
+
+  it('forwarded headers are believed only from nginx', async () => {
+    // Through nginx with forged headers: nginx overwrites them with the real client address.
+    const viaNginx = cluster.client(88);
+    await viaNginx.post('/api/auth/register', {
+      json: { username: uniqueName('xff'), password: PASSWORD },
+      headers: { 'x-forwarded-for': '6.6.6.6' },
+    });
+    const mine = (c: HttpClient) =>
+      c
+        .get('/api/sessions')
+        .then((r) =>
+          (r.body as { sessions: Array<{ current: boolean; ip: string }> }).sessions.find(
+            (s) => s.current,
+          )!,
+        );
+    expect((await mine(viaNginx)).ip).toBe('127.0.88.1');
+
+    // Straight to a replica from another address, claiming https and another IP: ignored.
+    const replica = new HttpClient(cluster.replicaUrl('app-1'), '127.0.89.1');
+    const res = await replica.post('/api/auth/register', {
+      json: { username: uniqueName('xff'), password: PASSWORD },
+      headers: { 'x-forwarded-for': '6.6.6.6', 'x-forwarded-proto': 'https' },
+    });
+    expect(res.status).toBe(201);
+    expect(String(res.headers['set-cookie'])).not.toMatch(/;\s*Secure/i);
+    expect((await mine(replica)).ip).toBe('127.0.89.1');
+  });
+});
