@@ -16,6 +16,7 @@ const USAGE = `Usage:
   npm run cluster -- kill <member>           SIGKILL a member (app-2, redis, nginx, postgres): a crash
   npm run cluster -- stop-member <member>    SIGTERM a member: a graceful stop
   npm run cluster -- restart <member>        start a member again and wait until it is ready
+  npm run cluster -- roll                    restart every replica in turn, gracefully
   npm run cluster -- stop                    stop the running cluster
 
 Profiles:
@@ -168,6 +169,7 @@ async function main(): Promise<void> {
     case 'up':
       return up(o);
     case 'status':
+    case 'roll':
     case 'stop':
       return control(socketPath, { cmd: command });
     case 'kill':

@@ -2,9 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ManagedProcess, runToCompletion } from './managed-process.js';
-import { nginxBinary, renderNginxConfig, testNginxConfig } from './nginx.js';
+import { FAIL_TIMEOUT_S, nginxBinary, renderNginxConfig, testNginxConfig } from './nginx.js';
 import { PROJECT_ROOT } from './paths.js';
-import { errorMessage } from './poll.js';
+import { errorMessage, sleep } from './poll.js';
 import { freePort, waitForPort } from './ports.js';
 import { startPostgres, type PostgresServer } from './postgres.js';
 import { profiles, replicaNames, type Profile, type ProfileName } from './profiles.js';
@@ -84,6 +84,11 @@ export interface Cluster {
    * merged into its environment first (e.g. a new SESSION_SECRET list while rotating secrets).
    */
   restart(member: string, env?: Record<string, string>): Promise<void>;
+  /**
+   * Restarts every replica in turn (SIGTERM: drain, then start), waiting between replicas until
+   * nginx takes the restarted one back, so that some replica always serves. `env` as in restart.
+   */
+  rollingRestart(env?: Record<string, string>): Promise<void>;
   status(): MemberStatus[];
   /** Stops everything, in reverse order of start. Safe to call twice. */
   stop(): Promise<void>;
@@ -216,6 +221,13 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       kill: (name) => find(name).kill(),
       stopMember: (name) => find(name).stop(),
       restart: (name, env) => find(name).restart(env),
+      async rollingRestart(env) {
+        for (const r of replicas) {
+          progress(`rolling restart: ${r.name} …`);
+          await r.restart(env);
+          await sleep(FAIL_TIMEOUT_S * 1000 + 500);
+        }
+      },
       status: () =>
         started.map((m) => ({
           name: m.name,

@@ -7,7 +7,7 @@ import type { Cluster, MemberStatus } from './cluster.js';
  * `npm run cluster -- kill app-2` from another terminal acts on the processes it owns.
  */
 export type ControlCommand =
-  { cmd: 'status' } | { cmd: 'kill' | 'restart' | 'stop-member'; member: string } | { cmd: 'stop' };
+  { cmd: 'status' | 'roll' | 'stop' } | { cmd: 'kill' | 'restart' | 'stop-member'; member: string };
 export type ControlReply =
   { ok: true; status: MemberStatus[]; message?: string } | { ok: false; error: string };
 
@@ -67,6 +67,9 @@ async function handle(line: string, cluster: Cluster, onStop: () => void): Promi
           status: cluster.status(),
           message: `${command.member} restarted and ready`,
         };
+      case 'roll':
+        await cluster.rollingRestart();
+        return { ok: true, status: cluster.status(), message: 'every replica restarted in turn' };
       case 'stop':
         setImmediate(onStop);
         return { ok: true, status: cluster.status(), message: 'stopping the cluster' };

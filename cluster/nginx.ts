@@ -21,6 +21,13 @@ export interface UpstreamServer {
   port: number;
 }
 
+/**
+ * nginx's passive failure detection: after one failed connect a replica is skipped this long.
+ * When every replica is marked at once nginx answers 502, so a rolling restart must give each
+ * restarted replica this long to be taken back before stopping the next (Cluster.rollingRestart).
+ */
+export const FAIL_TIMEOUT_S = 2;
+
 export interface TlsFiles {
   listen: number | string;
   cert: string;
@@ -40,9 +47,9 @@ export function nginxTemplateVars(o: {
     NGINX_TLS_CERT: o.tls.cert,
     NGINX_TLS_KEY: o.tls.key,
     NGINX_UPSTREAM_POLICY: upstreamDirective(o.policy),
-    // A replica that fails once is skipped for 2 s, then tried again.
+    // A replica that fails once is skipped for FAIL_TIMEOUT_S, then tried again.
     NGINX_UPSTREAM_SERVERS: o.servers
-      .map((s) => `server ${s.host}:${s.port} max_fails=1 fail_timeout=2s;`)
+      .map((s) => `server ${s.host}:${s.port} max_fails=1 fail_timeout=${FAIL_TIMEOUT_S}s;`)
       .join('\n    '),
   };
 }

@@ -8,6 +8,7 @@ import helmet from 'helmet';
 import { AppModule } from './app.module.js';
 import { JsonLogger } from './common/json-logger.js';
 import { requestContext } from './common/request-context.middleware.js';
+import { ShutdownState } from './health/shutdown-state.js';
 import type { AppConfig } from './config/app-config.js';
 import { jsonShapeGuard } from './security/json-shape.middleware.js';
 
@@ -24,6 +25,7 @@ export async function createApp(config: AppConfig): Promise<NestExpressApplicati
   // req.ip and req.secure come from X-Forwarded-For/-Proto only when the peer is the trusted proxy.
   app.set('trust proxy', config.trustProxy);
   app.disable('x-powered-by');
+  app.use(app.get(ShutdownState).middleware);
   app.use(requestContext(config.replicaName));
   app.use(
     helmet({

@@ -40,6 +40,7 @@ const fakes = () => ({
   throttle: {
     take: jest.fn<LoginThrottle['take']>().mockResolvedValue(undefined),
     succeeded: jest.fn<LoginThrottle['succeeded']>().mockResolvedValue(undefined),
+    giveBack: jest.fn<LoginThrottle['giveBack']>().mockResolvedValue(undefined),
   },
 });
 
@@ -109,6 +110,14 @@ describe('AuthService', () => {
         ((r as PromiseRejectedResult).reason as HttpException).getResponse();
       expect(body(a!)).toEqual(body(b!));
       expect(body(a!)).toMatchObject({ statusCode: 401, message: 'Wrong username or password.' });
+    });
+
+    it('gives the attempt back when the database fails (a 503 is not a wrong guess)', async () => {
+      const down = new Error('connect ECONNREFUSED 127.0.0.1:5432');
+      f.users.findForLogin.mockRejectedValue(down);
+      await expect(auth.validateCredentials('alice', 'pw', '10.0.0.1')).rejects.toBe(down);
+      expect(f.throttle.giveBack).toHaveBeenCalledWith('alice', '10.0.0.1');
+      expect(f.hasher.verify).not.toHaveBeenCalled();
     });
 
     it('lets a throttle refusal (429) through without looking the user up', async () => {

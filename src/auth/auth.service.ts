@@ -34,7 +34,14 @@ export class AuthService {
   /** The one credential check, used by the passport-local strategy and the login form. */
   async validateCredentials(username: string, password: string, ip: string): Promise<Principal> {
     await this.throttle.take(username, ip);
-    const user = await this.users.findForLogin(username);
+    let user: User | null;
+    try {
+      user = await this.users.findForLogin(username);
+    } catch (err) {
+      // The database failed, not the guess: the attempt must not count against anyone.
+      await this.throttle.giveBack(username, ip);
+      throw err;
+    }
     const ok = await this.hasher.verify(user?.passwordHash, password);
     if (!user || !ok) throw new UnauthorizedException('Wrong username or password.');
     await this.throttle.succeeded(username, ip);

@@ -44,6 +44,12 @@ export class LoginThrottle {
     }
   }
 
+  /** The attempt could not be judged (a backend failed): both counters get their slot back. */
+  async giveBack(username: string, ip: string): Promise<void> {
+    for (const { key } of Object.values(this.keys(username, ip)))
+      await this.backend.attempts.release(key);
+  }
+
   /** The attempt was right: the username starts afresh and the address gets its slot back. */
   async succeeded(username: string, ip: string): Promise<void> {
     const { user, ip: address } = this.keys(username, ip);

@@ -12,24 +12,19 @@ import { Public } from '../auth/public.decorator.js';
 import { AppConfig } from '../config/app-config.js';
 import { SESSION_BACKEND } from '../session/session.tokens.js';
 import type { SessionBackend } from '../session/session.types.js';
+import { ShutdownState } from './shutdown-state.js';
 
 type Check = { ok: true; ms: number } | { ok: false; ms: number; error: string };
 
 @Public()
 @Controller('health')
-export class HealthController implements BeforeApplicationShutdown {
-  private shuttingDown = false;
-
+export class HealthController {
   constructor(
     private readonly config: AppConfig,
     private readonly db: DataSource,
     @Inject(SESSION_BACKEND) private readonly backend: SessionBackend,
+    private readonly shutdown: ShutdownState,
   ) {}
-
-  /** On SIGTERM, before the server closes: readiness fails at once, so no new work is sent here. */
-  beforeApplicationShutdown(): void {
-    this.shuttingDown = true;
-  }
 
   /** The process is up and its event loop turns. Depends on nothing else. */
   @Get('live')
@@ -44,10 +39,10 @@ export class HealthController implements BeforeApplicationShutdown {
       this.check(() => this.db.query('SELECT 1')),
       this.check(() => this.backend.ping()),
     ]);
-    const ok = database.ok && sessionStore.ok && !this.shuttingDown;
+    const ok = database.ok && sessionStore.ok && !this.shutdown.draining;
     res.status(ok ? HttpStatus.OK : HttpStatus.SERVICE_UNAVAILABLE);
     return {
-      status: ok ? 'ok' : this.shuttingDown ? 'shutting-down' : 'unavailable',
+      status: ok ? 'ok' : this.shutdown.draining ? 'shutting-down' : 'unavailable',
       replica: this.config.replicaName,
       checks: { database, sessionStore: { backend: this.backend.name, ...sessionStore } },
     };

@@ -49,6 +49,10 @@ export async function startTestCluster(
       await cluster.restart(member, env);
       remember();
     },
+    async rollingRestart(env?: Record<string, string>) {
+      await cluster.rollingRestart(env);
+      remember();
+    },
     client: (subnet?: number) => new HttpClient(cluster.url, address(subnet)),
     httpsClient: async (subnet?: number) =>
       new HttpClient(cluster.httpsUrl, address(subnet), await readFile(cluster.certFile, 'utf8')),
