@@ -1,11 +1,4 @@
-import {
-  type BeforeApplicationShutdown,
-  Controller,
-  Get,
-  HttpStatus,
-  Inject,
-  Res,
-} from '@nestjs/common';
+import { Controller, Get, HttpStatus, Inject, Res } from '@nestjs/common';
 import type { Response } from 'express';
 import { DataSource } from 'typeorm';
 import { Public } from '../auth/public.decorator.js';
