@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { PROJECT_ROOT } from '../cluster/paths.js';
-import { startTestCluster, type TestCluster } from './support/cluster.js';
+import { useCluster } from './support/cluster.js';
 import { PASSWORD, uniqueName } from './support/steps.js';
 
 const ARTIFACTS = join(PROJECT_ROOT, 'test', 'artifacts');
@@ -69,13 +69,7 @@ describe.each([
   ['redis', true],
   ['naive', false],
 ] as const)('browser, profile %s', (profile, staysLoggedIn) => {
-  let cluster: TestCluster;
-  beforeAll(async () => {
-    cluster = await startTestCluster(profile);
-  }, 60_000);
-  afterAll(async () => {
-    await cluster?.teardown();
-  }, 60_000);
+  const cluster = useCluster(profile);
 
   it(
     staysLoggedIn

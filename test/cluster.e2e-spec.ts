@@ -8,17 +8,9 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { startCluster } from '../cluster/cluster.js';
 import { profileNames } from '../cluster/profiles.js';
+import { alive } from './support/cluster.js';
 import { HttpClient } from './support/http-client.js';
 import { login, register, uniqueName, whoami } from './support/steps.js';
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 const dirs: string[] = [];
 afterAll(async () => {

@@ -3,17 +3,11 @@
  * A login is known only to the replica that handled it; every other replica treats the same
  * cookie as a stranger's, through the API and on the pages.
  */
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { startTestCluster, type TestCluster } from './support/cluster.js';
+import { describe, expect, it } from '@jest/globals';
+import { useCluster } from './support/cluster.js';
 import { register, uniqueName, whoami } from './support/steps.js';
 
-let cluster: TestCluster;
-beforeAll(async () => {
-  cluster = await startTestCluster('naive');
-}, 60_000);
-afterAll(async () => {
-  await cluster?.teardown();
-}, 60_000);
+const cluster = useCluster('naive');
 
 describe('naive: round-robin over in-memory sessions', () => {
   it('only the replica that handled the login knows the session', async () => {

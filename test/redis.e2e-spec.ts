@@ -3,15 +3,9 @@
  * replicas may die or restart; logout, revocation and password change act everywhere; a down
  * Redis gives fast 503s, and its append-only file brings the sessions back.
  */
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import type { HttpClient } from './support/http-client.js';
-import {
-  eventually,
-  sleep,
-  startTestCluster,
-  stream,
-  type TestCluster,
-} from './support/cluster.js';
+import { eventually, sleep, useCluster, stream } from './support/cluster.js';
 import {
   PASSWORD,
   isLoggedIn,
@@ -22,13 +16,7 @@ import {
   whoami,
 } from './support/steps.js';
 
-let cluster: TestCluster;
-beforeAll(async () => {
-  cluster = await startTestCluster('redis');
-}, 60_000);
-afterAll(async () => {
-  await cluster?.teardown();
-}, 60_000);
+const cluster = useCluster('redis');
 
 /** Is `client`'s session recognised by each replica, asked directly (not through nginx)? */
 async function knownOn(client: HttpClient): Promise<Record<string, boolean>> {
@@ -168,15 +156,9 @@ describe('redis: a shared session store', () => {
 });
 
 describe('same secret everywhere', () => {
-  let split: TestCluster;
-  beforeAll(async () => {
-    split = await startTestCluster('redis', {
-      replicaEnv: { 'app-2': { SESSION_SECRET: 'a-different-secret-only-app-2-has-0123456789' } },
-    });
-  }, 60_000);
-  afterAll(async () => {
-    await split?.teardown();
-  }, 60_000);
+  const split = useCluster('redis', {
+    replicaEnv: { 'app-2': { SESSION_SECRET: 'a-different-secret-only-app-2-has-0123456789' } },
+  });
 
   it('replicas with different secrets: logged in, then silently logged out on one of them', async () => {
     const client = split.client();

@@ -2,8 +2,8 @@
  * Operations without logouts (redis profile): a rolling restart under load, rotating the session
  * secret, and Postgres going away while logged-in users keep working.
  */
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { eventually, sleep, startTestCluster, type TestCluster } from './support/cluster.js';
+import { describe, expect, it } from '@jest/globals';
+import { eventually, sleep, useCluster, type TestCluster } from './support/cluster.js';
 import type { HttpClient } from './support/http-client.js';
 import { isLoggedIn, login, register, uniqueName, whoami } from './support/steps.js';
 
@@ -46,13 +46,7 @@ async function loggedIn(cluster: TestCluster, n: number, firstSubnet: number) {
 }
 
 describe('rolling restart under load', () => {
-  let cluster: TestCluster;
-  beforeAll(async () => {
-    cluster = await startTestCluster('redis');
-  }, 60_000);
-  afterAll(async () => {
-    await cluster?.teardown();
-  }, 60_000);
+  const cluster = useCluster('redis');
 
   it('every replica restarted in turn (SIGTERM, drain, start): 0 failed requests, 0 logouts', async () => {
     const clients = await loggedIn(cluster, 4, 100);
@@ -68,15 +62,9 @@ describe('rolling restart under load', () => {
 describe('secret rotation', () => {
   const OLD = 'old-secret-old-secret-old-secret-0123456789';
   const NEW = 'new-secret-new-secret-new-secret-0123456789';
-  let cluster: TestCluster;
-  beforeAll(async () => {
-    cluster = await startTestCluster('redis', {
-      env: { SESSION_SECRET: OLD, SESSION_TOUCH_INTERVAL: '1' },
-    });
-  }, 60_000);
-  afterAll(async () => {
-    await cluster?.teardown();
-  }, 60_000);
+  const cluster = useCluster('redis', {
+    env: { SESSION_SECRET: OLD, SESSION_TOUCH_INTERVAL: '1' },
+  });
 
   const rollAll = (secret: string) => cluster.rollingRestart({ SESSION_SECRET: secret });
 
@@ -104,15 +92,9 @@ describe('secret rotation', () => {
 });
 
 describe('Postgres goes away', () => {
-  let cluster: TestCluster;
-  beforeAll(async () => {
-    // A durable Postgres: the throwaway one (synchronous_commit off) may lose the last commits
-    // when it is killed, and this test kills it.
-    cluster = await startTestCluster('redis', { fastPostgres: false });
-  }, 60_000);
-  afterAll(async () => {
-    await cluster?.teardown();
-  }, 60_000);
+  // A durable Postgres: the throwaway one (synchronous_commit off) may lose the last commits
+  // when it is killed, and this test kills it.
+  const cluster = useCluster('redis', { fastPostgres: false });
 
   it('logged-in users keep working, register/login answer 503 fast, and it recovers by itself', async () => {
     const user = cluster.client();

@@ -3,9 +3,9 @@
  * memory), logout that stays final against requests still in flight, no lost updates from
  * parallel tabs, session fixation, and HTTPS with forwarded headers trusted only from nginx.
  */
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { HttpClient } from './support/http-client.js';
-import { sleep, startTestCluster, type TestCluster } from './support/cluster.js';
+import { sleep, useCluster } from './support/cluster.js';
 import {
   PASSWORD,
   isLoggedIn,
@@ -20,13 +20,7 @@ const displayNameOf = async (c: HttpClient) =>
   ((await whoami(c)).body as { user?: { displayName: string } }).user?.displayName;
 
 describe('login throttling, redis profile: one limit for all replicas', () => {
-  let cluster: TestCluster;
-  beforeAll(async () => {
-    cluster = await startTestCluster('redis', { env: { LOGIN_MAX_ATTEMPTS: '5' } });
-  }, 60_000);
-  afterAll(async () => {
-    await cluster?.teardown();
-  }, 60_000);
+  const cluster = useCluster('redis', { env: { LOGIN_MAX_ATTEMPTS: '5' } });
 
   it('5 wrong passwords spread over the replicas lock the username on all of them', async () => {
     const name = uniqueName('brute');
@@ -55,13 +49,7 @@ describe('login throttling, redis profile: one limit for all replicas', () => {
 });
 
 describe('login throttling, naive profile: each replica counts alone', () => {
-  let cluster: TestCluster;
-  beforeAll(async () => {
-    cluster = await startTestCluster('naive', { env: { LOGIN_MAX_ATTEMPTS: '5' } });
-  }, 60_000);
-  afterAll(async () => {
-    await cluster?.teardown();
-  }, 60_000);
+  const cluster = useCluster('naive', { env: { LOGIN_MAX_ATTEMPTS: '5' } });
 
   it('three replicas allow three times the attempts', async () => {
     const name = uniqueName('brute');
@@ -83,17 +71,11 @@ describe('login throttling, naive profile: each replica counts alone', () => {
 });
 
 describe('sessions under concurrency (redis profile, slow password hashing)', () => {
-  let cluster: TestCluster;
-  beforeAll(async () => {
-    // A costly argon2 (128 MiB) makes a password check take a few hundred ms: the slow request.
-    // A touch interval of 1 s makes every later request write its "last seen" to the session.
-    cluster = await startTestCluster('redis', {
-      env: { ARGON2_MEMORY_KIB: '131072', SESSION_TOUCH_INTERVAL: '1' },
-    });
-  }, 60_000);
-  afterAll(async () => {
-    await cluster?.teardown();
-  }, 60_000);
+  // A costly argon2 (128 MiB) makes a password check take a few hundred ms: the slow request.
+  // A touch interval of 1 s makes every later request write its "last seen" to the session.
+  const cluster = useCluster('redis', {
+    env: { ARGON2_MEMORY_KIB: '131072', SESSION_TOUCH_INTERVAL: '1' },
+  });
 
   /** A request that loads the session, spends a while hashing, then saves the session. */
   const slowRequest = (c: HttpClient) =>
@@ -162,13 +144,7 @@ describe('sessions under concurrency (redis profile, slow password hashing)', ()
 });
 
 describe('session fixation and HTTPS (redis profile)', () => {
-  let cluster: TestCluster;
-  beforeAll(async () => {
-    cluster = await startTestCluster('redis');
-  }, 60_000);
-  afterAll(async () => {
-    await cluster?.teardown();
-  }, 60_000);
+  const cluster = useCluster('redis');
 
   it('a session id planted before login is worthless after it', async () => {
     const attacker = cluster.client();

@@ -3,18 +3,12 @@
  * Clients are told apart by their source address; each test client binds to its own 127.0.N.1,
  * because ip_hash keys on the first three octets of an IPv4 address.
  */
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import type { HttpClient } from './support/http-client.js';
-import { eventually, startTestCluster, type TestCluster } from './support/cluster.js';
+import { eventually, useCluster } from './support/cluster.js';
 import { isLoggedIn, login, register, uniqueName, whoami } from './support/steps.js';
 
-let cluster: TestCluster;
-beforeAll(async () => {
-  cluster = await startTestCluster('sticky');
-}, 60_000);
-afterAll(async () => {
-  await cluster?.teardown();
-}, 60_000);
+const cluster = useCluster('sticky');
 
 /** Which replicas served `n` whoami requests of one client, and whether all were authenticated. */
 async function probe(client: HttpClient, n = 6) {

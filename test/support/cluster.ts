@@ -1,3 +1,4 @@
+import { afterAll, beforeAll } from '@jest/globals';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,7 +19,7 @@ export interface TestCluster extends Cluster {
 
 const address = (subnet?: number) => (subnet === undefined ? undefined : `127.0.${subnet}.1`);
 
-const alive = (pid: number) => {
+export const alive = (pid: number) => {
   try {
     process.kill(pid, 0);
     return true;
@@ -69,6 +70,29 @@ export async function startTestCluster(
       if (left.length) throw new Error(`processes left running after stop: ${left.join(', ')}`);
     },
   };
+}
+
+/**
+ * A cluster for the enclosing `describe`: started before its tests, torn down after them. The
+ * returned object stands for the cluster once it has started (it forwards to it).
+ */
+export function useCluster(
+  profile: ProfileName,
+  options: Partial<Omit<ClusterOptions, 'profile' | 'workDir'>> = {},
+): TestCluster {
+  let cluster: TestCluster | undefined;
+  beforeAll(async () => {
+    cluster = await startTestCluster(profile, options);
+  }, 60_000);
+  afterAll(async () => {
+    await cluster?.teardown();
+  }, 60_000);
+  return new Proxy({} as TestCluster, {
+    get: (_, key) => {
+      if (!cluster) throw new Error('the cluster is used before beforeAll started it');
+      return Reflect.get(cluster, key) as unknown;
+    },
+  });
 }
 
 /** Runs `request` repeatedly with `concurrency` workers until `durationMs` has passed. */
