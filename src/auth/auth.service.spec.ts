@@ -192,7 +192,7 @@ describe('AuthService', () => {
 
       expect(logIn).toHaveBeenCalledWith(principal, expect.any(Function));
       expect(session.meta).toMatchObject({ ip: '10.1.2.3', replica: 'app-2' });
-      expect(session.meta!.userAgent).toHaveLength(200); // bounded, it is shown in the session list
+      expect(session.meta!.userAgent.length).toBeLessThanOrEqual(40); // a short label, not the raw header
       expect(session.meta!.createdAt).toBeGreaterThanOrEqual(before);
       expect(session.meta!.lastSeenAt).toBe(session.meta!.createdAt);
     });

@@ -1,6 +1,7 @@
 import { Injectable, UnauthorizedException } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { AppConfig } from '../config/app-config.js';
+import { describeDevice } from '../session/device.js';
 import { endSession } from '../session/end-session.js';
 import type { Principal } from '../session/session.types.js';
 import type { User } from '../users/user.entity.js';
@@ -61,7 +62,7 @@ export class AuthService {
       createdAt: now,
       lastSeenAt: now,
       ip: req.ip ?? '',
-      userAgent: (req.get('user-agent') ?? '').slice(0, 200),
+      userAgent: describeDevice(req.get('user-agent')),
       replica: this.config.replicaName,
     };
   }

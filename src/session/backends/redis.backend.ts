@@ -6,11 +6,11 @@ import type {
   AttemptCounter,
   SessionBackend,
   SessionBackendOptions,
-  SessionMeta,
   SessionRegistry,
   StoredSession,
 } from '../session.types.js';
 import { sessionTtlMs } from '../session.types.js';
+import { SessionCodec } from '../session-codec.js';
 import { changesOf, markLoaded, type Change } from '../session-merge.js';
 
 const SESSION_PREFIX = 'sess:';
@@ -69,16 +69,24 @@ type Callback<T = void> = (err?: unknown, value?: T) => void;
  * session (see SessionActivity), so `touch` is off: an authenticated read costs one GET.
  */
 export class RedisSessionStore extends RedisStore {
+  readonly codec: SessionCodec;
+
   constructor(
     private readonly redis: Redis,
     private readonly options: SessionBackendOptions,
+    codec = new SessionCodec({ maxAgeMs: options.idleTimeoutMs }),
   ) {
     super({
+      serializer: {
+        parse: (raw: string) => codec.decode(raw),
+        stringify: (sess: SessionData) => codec.encode(sess),
+      },
       client: redis as unknown as ConstructorParameters<typeof RedisStore>[0]['client'],
       prefix: SESSION_PREFIX,
       disableTouch: true,
       ttl: (sess: SessionData) => Math.ceil(sessionTtlMs(sess, options) / 1000),
     });
+    this.codec = codec;
   }
 
   override createSession(req: Request, data: SessionData): Session & SessionData {
@@ -97,7 +105,9 @@ export class RedisSessionStore extends RedisStore {
     const userId = sess.passport?.user?.id;
     try {
       const tx = this.redis.multi();
-      tx.set(sessionKey(sid), JSON.stringify(sess), { expiration: { type: 'PX', value: ttlMs } });
+      tx.set(sessionKey(sid), this.codec.encode(sess), {
+        expiration: { type: 'PX', value: ttlMs },
+      });
       if (userId) {
         const absoluteExpiry = (sess.meta?.createdAt ?? now) + this.options.absoluteTimeoutMs;
         tx.zAdd(userIndexKey(userId), { score: absoluteExpiry, value: sid });
@@ -123,10 +133,11 @@ export class RedisSessionStore extends RedisStore {
     cb?: Callback,
   ) {
     try {
-      if (changes.length) {
+      const stored = changes.map((c) => this.codec.encodeChange(c)).filter((c) => c !== undefined);
+      if (stored.length) {
         await this.redis.eval(MERGE_SCRIPT, {
           keys: [sessionKey(sid)],
-          arguments: [JSON.stringify(changes), String(ttlMs)],
+          arguments: [JSON.stringify(stored), String(ttlMs)],
         });
       }
       markLoaded(sess, JSON.stringify(sess));
@@ -140,7 +151,7 @@ export class RedisSessionStore extends RedisStore {
   override async destroy(sid: string, cb?: Callback): Promise<void> {
     try {
       const raw = await this.redis.get(sessionKey(sid));
-      const userId = raw ? (JSON.parse(raw) as SessionData).passport?.user?.id : undefined;
+      const userId = raw ? this.codec.decode(raw).passport?.user?.id : undefined;
       await this.remove(sid, userId);
       cb?.();
     } catch (err) {
@@ -176,7 +187,7 @@ class RedisSessionRegistry implements SessionRegistry {
     sids.forEach((sid, i) => {
       const raw = values[i];
       if (!raw) return void gone.push(sid); // expired while idle: drop it from the index too
-      const meta = (JSON.parse(raw) as { meta?: SessionMeta }).meta;
+      const meta = this.store.codec.decode(raw).meta;
       live.push({ sid, userId, meta });
     });
     if (gone.length) await this.redis.zRem(key, gone);

@@ -1,0 +1,106 @@
+import { describe, expect, it } from '@jest/globals';
+import type { SessionData } from 'express-session';
+import { describeDevice } from './device.js';
+import { SessionCodec } from './session-codec.js';
+
+const codec = new SessionCodec({ maxAgeMs: 1_800_000 });
+const session = {
+  cookie: {
+    originalMaxAge: 1_800_000,
+    expires: new Date(),
+    httpOnly: true,
+    path: '/',
+    sameSite: 'lax',
+    secure: false,
+  },
+  passport: {
+    user: { id: 'c140cc9e-6a77-4a01-9768-4013e50e086c', username: 'alice', displayName: 'Alice' },
+  },
+  meta: {
+    createdAt: 1763769600000,
+    lastSeenAt: 1763769660000,
+    ip: '127.0.0.1',
+    userAgent: 'Firefox 140 on Linux',
+    replica: 'app-1',
+  },
+} as unknown as SessionData;
+
+describe('SessionCodec', () => {
+  it('round-trips what the app stores, and rebuilds the cookie from the settings', () => {
+    const back = codec.decode(codec.encode(session));
+    expect(back.passport).toEqual(session.passport);
+    expect(back.meta).toEqual(session.meta);
+    expect(back.cookie).toMatchObject({
+      originalMaxAge: 1_800_000,
+      httpOnly: true,
+      path: '/',
+      sameSite: 'lax',
+      secure: false,
+    });
+  });
+
+  it('is compact: no cookie, one-letter names', () => {
+    const raw = codec.encode(session);
+    expect(raw).not.toContain('cookie');
+    expect(raw).not.toContain('displayName');
+    expect(raw.length).toBeLessThan(JSON.stringify(session).length / 2);
+  });
+
+  it('keeps the Secure flag, and fields it does not know under their own names', () => {
+    const secure = {
+      ...session,
+      cookie: { ...session.cookie, secure: true },
+      flash: { note: 'hi' },
+    } as SessionData;
+    const back = codec.decode(codec.encode(secure)) as SessionData & { flash: unknown };
+    expect(back.cookie.secure).toBe(true);
+    expect(back.flash).toEqual({ note: 'hi' });
+  });
+
+  it('reads sessions written before it (full JSON with a cookie)', () => {
+    const old = JSON.stringify(session);
+    expect(codec.decode(old).passport).toEqual(session.passport);
+  });
+
+  it('translates change paths to stored names, and drops cookie changes', () => {
+    expect(codec.encodeChange({ path: ['meta', 'lastSeenAt'], value: 1 })).toEqual({
+      path: ['m', 'l'],
+      value: 1,
+    });
+    expect(codec.encodeChange({ path: ['passport', 'user', 'displayName'], value: 'x' })).toEqual({
+      path: ['p', 'u', 'd'],
+      value: 'x',
+    });
+    expect(codec.encodeChange({ path: ['flash', 'note'] })).toEqual({ path: ['flash', 'note'] });
+    expect(codec.encodeChange({ path: ['cookie', 'expires'], value: 'x' })).toBeUndefined();
+  });
+});
+
+describe('describeDevice', () => {
+  it.each([
+    [
+      'Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0',
+      'Firefox 140 on Linux',
+    ],
+    [
+      'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36',
+      'Chrome 156 on Windows',
+    ],
+    [
+      'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0 Safari/537.36 Edg/156.0',
+      'Edge 156 on Windows',
+    ],
+    [
+      'Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.0 Mobile/15E148 Safari/604.1',
+      'Safari 18 on iOS',
+    ],
+    ['curl/7.88.1', 'curl 7.88.1'],
+    ['', 'unknown'],
+    [
+      'some-bot/1.0 (+https://example.com/a-very-long-bot-information-page)',
+      'some-bot/1.0 (+https://example.com/a-ver',
+    ],
+  ])('%s -> %s', (ua, label) => {
+    expect(describeDevice(ua)).toBe(label);
+  });
+});
