@@ -2,7 +2,6 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import cookieParser from 'cookie-parser';
 import { Eta } from 'eta';
 import helmet from 'helmet';
 import { AppModule } from './app.module.js';
@@ -26,7 +25,7 @@ export async function createApp(config: AppConfig): Promise<NestExpressApplicati
   app.set('trust proxy', config.trustProxy);
   app.disable('x-powered-by');
   app.use(app.get(ShutdownState).middleware);
-  app.use(requestContext(config.replicaName));
+  app.use(requestContext(config.replicaName, ['debug', 'verbose'].includes(config.logLevel)));
   app.use(
     helmet({
       // Plain http on loopback is a supported way to run the demo; don't force https upgrades there.
@@ -34,7 +33,6 @@ export async function createApp(config: AppConfig): Promise<NestExpressApplicati
       strictTransportSecurity: config.production,
     }),
   );
-  app.use(cookieParser());
   app.useBodyParser('json', { limit: config.bodyLimit });
   app.useBodyParser('urlencoded', { limit: config.bodyLimit, extended: false, parameterLimit: 50 });
   app.use(jsonShapeGuard);

@@ -3,6 +3,7 @@ import { Logger } from '@nestjs/common';
 import type { NextFunction, Request, Response } from 'express';
 
 const SAFE_ID = /^[A-Za-z0-9_-]{8,64}$/;
+const SLOW_MS = 1000;
 
 declare module 'express-serve-static-core' {
   interface Request {
@@ -13,9 +14,9 @@ declare module 'express-serve-static-core' {
 /**
  * First middleware of every request: names the replica that served it (X-Served-By, which the
  * demos and tests read), gives it a request id (nginx's, when it sent a well-formed one) and logs
- * one line when the response is finished.
+ * a line when the response is finished: for errors and slow requests, or for all at debug level.
  */
-export function requestContext(replica: string) {
+export function requestContext(replica: string, debug: boolean) {
   const logger = new Logger('http');
   return (req: Request, res: Response, next: NextFunction): void => {
     const incoming = req.get('x-request-id');
@@ -24,14 +25,19 @@ export function requestContext(replica: string) {
     res.setHeader('X-Request-Id', req.requestId);
     const started = process.hrtime.bigint();
     res.on('finish', () => {
-      if (req.path.startsWith('/health/') && res.statusCode < 400) return;
-      logger.log({
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      // nginx's access log already has every request (with the same request id); a replica logs
+      // the ones worth a look, and every one at LOG_LEVEL=debug. A log line per request costs
+      // about a tenth of a cheap request's CPU.
+      const notable = res.statusCode >= 400 || ms >= SLOW_MS;
+      if (!notable && !debug) return;
+      logger[notable ? 'log' : 'debug']({
         msg: 'request',
         requestId: req.requestId,
         method: req.method,
         path: req.path,
         status: res.statusCode,
-        ms: Number(process.hrtime.bigint() - started) / 1e6,
+        ms,
         user: (req.user as { id?: string } | undefined)?.id,
       });
     });

@@ -4,12 +4,14 @@ import {
   type NestMiddleware,
   UnsupportedMediaTypeException,
 } from '@nestjs/common';
+import cookieParser from 'cookie-parser';
 import { doubleCsrf } from 'csrf-csrf';
 import type { NextFunction, Request, Response } from 'express';
 import { AppConfig } from '../config/app-config.js';
 import { wantsJson } from '../common/request-kind.js';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+const parseCookies = cookieParser();
 
 /**
  * Two defences, one per kind of client:
@@ -43,7 +45,14 @@ export class CsrfMiddleware implements NestMiddleware {
   }
 
   use(req: Request, res: Response, next: NextFunction): void {
-    if (!wantsJson(req)) return this.forms.doubleCsrfProtection(req, res, next);
+    // Cookies are parsed for pages only: the API never reads them (express-session parses its own).
+    if (!wantsJson(req)) {
+      parseCookies(req, res, (err?: unknown) => {
+        if (err) next(err);
+        else this.forms.doubleCsrfProtection(req, res, next);
+      });
+      return;
+    }
     if (SAFE_METHODS.has(req.method)) return next();
     const site = req.get('sec-fetch-site');
     if (site && site !== 'same-origin' && site !== 'none') {
