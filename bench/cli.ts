@@ -1,0 +1,104 @@
+/**
+ * `npm run bench`: measures every profile and peer and writes bench/results/<timestamp>.json,
+ * the report and the chart. See USAGE in options.ts for the flags.
+ */
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { PROJECT_ROOT } from '../cluster/paths.js';
+import { renderChart } from './chart.js';
+import { isFullRun, parseOptions, USAGE, UsageError, type BenchOptions } from './options.js';
+import { renderReport } from './report.js';
+import type { BenchResult } from './results.js';
+import { RESULTS_DIR, runBench, stamp, stopEverything } from './run.js';
+import { evaluateTargets, verdict } from './targets.js';
+
+const BENCH_DIR = join(PROJECT_ROOT, 'bench');
+
+function progress(): (line: string) => void {
+  const t0 = Date.now();
+  return (line) => console.log(`[${((Date.now() - t0) / 1000).toFixed(1).padStart(6)}s] ${line}`);
+}
+
+async function main(argv: string[]): Promise<number> {
+  let options: BenchOptions;
+  try {
+    options = parseOptions(argv);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    console.error(`bench: ${error.message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (options.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const say = progress();
+  if (options.render) {
+    const result = JSON.parse(await readFile(options.render, 'utf8')) as BenchResult;
+    return writeReport(result, [], result.settings.quick, say);
+  }
+  let interrupted = false;
+  process.once('SIGINT', () => {
+    interrupted = true;
+    say('interrupted: stopping every topology …');
+    void stopEverything().then(() => process.exit(130));
+  });
+
+  const o = options;
+  say(
+    `benchmark: ${[...o.profiles, ...o.peers].join(', ')}; ${o.clients} clients, ` +
+      `${o.rounds} × ${o.durationSeconds} s whoami runs${o.quick ? ' (quick)' : ''}`,
+  );
+  const { result, failures } = await runBench(o, say);
+  if (interrupted) return 130;
+  await mkdir(RESULTS_DIR, { recursive: true });
+  const jsonFile = join(RESULTS_DIR, `${stamp(result.startedAt)}.json`);
+  await writeFile(jsonFile, JSON.stringify(result, null, 2) + '\n');
+  say(`results: ${jsonFile}`);
+  return writeReport(result, failures, o.quick, say);
+}
+
+/** Report and chart from a result; the exit code for what it says. */
+async function writeReport(
+  result: BenchResult,
+  failures: string[],
+  quick: boolean,
+  say: (line: string) => void,
+): Promise<number> {
+  const name = stamp(result.startedAt);
+  // Only a full run may replace the committed report; others sit next to their JSON.
+  const [reportFile, chartFile] = isFullRun(result.settings)
+    ? [join(BENCH_DIR, 'REPORT.md'), join(BENCH_DIR, 'chart.svg')]
+    : [join(RESULTS_DIR, `${name}.md`), join(RESULTS_DIR, `${name}.svg`)];
+  await mkdir(RESULTS_DIR, { recursive: true });
+  const targets = evaluateTargets(result);
+  await writeFile(chartFile, renderChart(result));
+  await writeFile(reportFile, renderReport(result, targets, basename(chartFile)));
+
+  console.log('');
+  for (const t of targets) {
+    console.log(`${verdict(t).padEnd(12)} ${t.id} ${t.title} ${t.threshold}: ${t.figure}`);
+  }
+  console.log('');
+  say(`report:  ${reportFile}`);
+  say(`chart:   ${chartFile}`);
+  if (failures.length) {
+    console.error(`bench: ${failures.length} measurement(s) broke:\n  ${failures.join('\n  ')}`);
+    return 1;
+  }
+  const failed = targets.filter((t) => t.pass === false).length;
+  if (failed && !quick) {
+    console.error(`bench: ${failed} target(s) FAIL (see ${reportFile})`);
+    return 3;
+  }
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  async (error: unknown) => {
+    console.error(`bench: ${(error as Error).stack ?? String(error)}`);
+    await stopEverything();
+    process.exit(1);
+  },
+);

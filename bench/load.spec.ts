@@ -1,0 +1,56 @@
+import { describe, expect, it } from '@jest/globals';
+import { Histogram } from './histogram.js';
+import { clientAddress, NAT_ADDRESS, summarize, type LoadRun } from './load.js';
+
+function run(byReplica: Record<string, number>): LoadRun {
+  const latency = new Histogram();
+  latency.record(5);
+  const requests = Object.values(byReplica).reduce((a, b) => a + b, 0);
+  return {
+    clients: 10,
+    seconds: 2,
+    latency,
+    requests,
+    non2xx: 1,
+    errors: 2,
+    authenticated: requests / 2,
+    byReplica: new Map(Object.entries(byReplica)),
+    loadCpuMs: 500,
+  };
+}
+
+describe('clientAddress', () => {
+  it('gives every client its own /24 (what ip_hash keys on), all in loopback 127/8', () => {
+    const subnets = new Set(
+      Array.from({ length: 1000 }, (_, i) => clientAddress(i).split('.').slice(0, 3).join('.')),
+    );
+
+    expect(subnets.size).toBe(1000);
+    expect(clientAddress(0)).toBe('127.1.1.1');
+    expect(clientAddress(249)).toBe('127.1.250.1');
+    expect(clientAddress(250)).toBe('127.2.1.1');
+    expect(NAT_ADDRESS.startsWith('127.')).toBe(true);
+  });
+});
+
+describe('summarize', () => {
+  const replicas = ['app-1', 'app-2', 'app-3'];
+
+  it('turns counts into rates, shares and busiest ÷ idlest', () => {
+    const s = summarize(run({ 'app-1': 400, 'app-2': 200, 'app-3': 400 }), replicas);
+
+    expect(s.rps).toBe(500);
+    expect(s.shares).toEqual({ 'app-1': 0.4, 'app-2': 0.2, 'app-3': 0.4 });
+    expect(s.skew).toBe(2);
+    expect(s.authenticatedShare).toBe(0.5);
+    expect(s.loadCpuPercent).toBe(25);
+    expect([s.non2xx, s.errors]).toEqual([1, 2]);
+  });
+
+  it('says "no ratio" (null) when a replica served nothing, as behind one NAT with ip_hash', () => {
+    const s = summarize(run({ 'app-2': 1000 }), replicas);
+
+    expect(s.skew).toBeNull();
+    expect(s.shares['app-2']).toBe(1);
+  });
+});

@@ -1,0 +1,256 @@
+/**
+ * The load generator: virtual clients, each with its own cookie jar, keep-alive connection and
+ * source address, sending requests back to back (closed loop) for a warm-up and then a fixed,
+ * measured duration. Everything is bounded in time: each request by a timeout, each run by its
+ * deadline.
+ */
+import { Agent, request } from 'node:http';
+import { Histogram, type LatencySummary } from './histogram.js';
+
+/**
+ * Client i's source address. nginx's ip_hash keys on the first three octets, so each client gets
+ * its own /24; every 127/8 address is loopback on Linux, no setup needed.
+ */
+export function clientAddress(i: number): string {
+  return `127.${1 + Math.floor(i / 250)}.${1 + (i % 250)}.1`;
+}
+
+/** "Behind one NAT": every client shares this address (out of clientAddress's range). */
+export const NAT_ADDRESS = '127.254.0.1';
+
+/** What a browser sends; the app stores it in the session, so it counts towards session size. */
+export const BROWSER_USER_AGENT =
+  'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
+
+export interface Reply {
+  /** 0 when the request failed without an HTTP answer (refused, reset, timed out). */
+  status: number;
+  servedBy: string;
+  body: string;
+  ms: number;
+}
+
+const REQUEST_TIMEOUT_MS = 10_000;
+
+export class VirtualClient {
+  readonly cookies = new Map<string, string>();
+  private readonly agent: Agent;
+
+  constructor(
+    readonly baseUrl: string,
+    readonly localAddress: string,
+  ) {
+    // One socket per client, reused: like a browser tab, and what keeps ip_hash's view stable.
+    this.agent = new Agent({ keepAlive: true, maxSockets: 1, localAddress });
+  }
+
+  /** Never rejects: a failed request is a Reply with status 0 and the error in `body`. */
+  send(method: string, path: string, json?: unknown): Promise<Reply> {
+    const headers: Record<string, string> = {
+      accept: 'application/json',
+      'user-agent': BROWSER_USER_AGENT,
+    };
+    const payload = json === undefined ? undefined : JSON.stringify(json);
+    if (payload !== undefined) headers['content-type'] = 'application/json';
+    if (this.cookies.size) {
+      headers.cookie = [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+    }
+    const started = performance.now();
+    return new Promise((resolve) => {
+      const fail = (error: Error) =>
+        resolve({ status: 0, servedBy: '', body: error.message, ms: performance.now() - started });
+      const req = request(
+        `${this.baseUrl}${path}`,
+        { method, headers, agent: this.agent, timeout: REQUEST_TIMEOUT_MS },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('error', fail);
+          res.on('end', () => {
+            this.storeCookies(res.headers['set-cookie']);
+            const servedBy = res.headers['x-served-by'];
+            resolve({
+              status: res.statusCode ?? 0,
+              servedBy: (Array.isArray(servedBy) ? servedBy.at(-1) : servedBy) ?? '',
+              body: Buffer.concat(chunks).toString('utf8'),
+              ms: performance.now() - started,
+            });
+          });
+        },
+      );
+      req.on('timeout', () => req.destroy(new Error(`${method} ${path} timed out`)));
+      req.on('error', fail);
+      req.end(payload);
+    });
+  }
+
+  /** Forgets the session: the next request is a stranger's. */
+  clearCookies(): void {
+    this.cookies.clear();
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+
+  private storeCookies(setCookie: string[] | undefined): void {
+    for (const line of setCookie ?? []) {
+      const pair = line.split(';', 1)[0]!;
+      const eq = pair.indexOf('=');
+      const name = pair.slice(0, eq).trim();
+      const value = pair.slice(eq + 1).trim();
+      if (value === '' || /expires=Thu, 01 Jan 1970/i.test(line)) this.cookies.delete(name);
+      else this.cookies.set(name, value);
+    }
+  }
+}
+
+export const isAuthenticated = (reply: Reply): boolean =>
+  reply.status === 200 && reply.body.includes('"authenticated":true');
+
+export interface LoadOptions {
+  path: string;
+  warmupMs: number;
+  durationMs: number;
+  /** Sees every reply, warm-up included, with the time since the run started (ms). */
+  onReply?: (client: number, reply: Reply, atMs: number) => void;
+  /**
+   * Run `atMs` after the measured phase started (e.g. counter snapshots at 0 and at the end, or
+   * killing a replica); awaited before runLoad returns.
+   */
+  events?: { atMs: number; run: () => Promise<void> }[];
+}
+
+/** The raw outcome of one run; `summarize` turns it into figures. */
+export interface LoadRun {
+  clients: number;
+  seconds: number;
+  latency: Histogram;
+  requests: number;
+  non2xx: number;
+  errors: number;
+  authenticated: number;
+  byReplica: Map<string, number>;
+  /** CPU time the load generator itself used (ms), to see how much of the machine it took. */
+  loadCpuMs: number;
+}
+
+/**
+ * Every client sends `GET path` back to back: warm-up first (not recorded), then `durationMs`
+ * measured. A request counts when its answer arrives inside the measured window, so counters
+ * read at the window's edges (Redis, Postgres, CPU) divide by the requests they saw.
+ */
+export async function runLoad(clients: VirtualClient[], o: LoadOptions): Promise<LoadRun> {
+  const t0 = performance.now();
+  const measureFrom = t0 + o.warmupMs;
+  const end = measureFrom + o.durationMs;
+  const run: LoadRun = {
+    clients: clients.length,
+    seconds: o.durationMs / 1000,
+    latency: new Histogram(),
+    requests: 0,
+    non2xx: 0,
+    errors: 0,
+    authenticated: 0,
+    byReplica: new Map(),
+    loadCpuMs: 0,
+  };
+  let cpu: NodeJS.CpuUsage | undefined;
+  const cpuStart = setTimeout(() => (cpu = process.cpuUsage()), o.warmupMs);
+  const eventsDone: Promise<void>[] = [];
+  let eventError: unknown;
+  const timers = (o.events ?? []).map((e) =>
+    setTimeout(() => {
+      // Caught at once, thrown after the run: a rejection left waiting would end the process.
+      eventsDone.push(e.run().catch((error: unknown) => void (eventError ??= error)));
+    }, o.warmupMs + e.atMs),
+  );
+
+  await Promise.all(
+    clients.map(async (client, i) => {
+      while (performance.now() < end) {
+        const reply = await client.send('GET', o.path);
+        const finished = performance.now();
+        o.onReply?.(i, reply, finished - t0);
+        if (finished < measureFrom || finished > end) continue;
+        run.requests++;
+        run.latency.record(reply.ms);
+        if (reply.status === 0) run.errors++;
+        else if (reply.status < 200 || reply.status > 299) run.non2xx++;
+        if (isAuthenticated(reply)) run.authenticated++;
+        if (reply.servedBy) {
+          run.byReplica.set(reply.servedBy, (run.byReplica.get(reply.servedBy) ?? 0) + 1);
+        }
+      }
+    }),
+  );
+  clearTimeout(cpuStart);
+  if (cpu) {
+    const used = process.cpuUsage(cpu);
+    run.loadCpuMs = (used.user + used.system) / 1000;
+  }
+  // An event due right at the end may not have fired yet: give it its turn.
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  timers.forEach(clearTimeout);
+  await Promise.all(eventsDone);
+  if (eventError) throw eventError;
+  return run;
+}
+
+export interface LoadSummary {
+  clients: number;
+  seconds: number;
+  requests: number;
+  /** Requests per second. */
+  rps: number;
+  latency: LatencySummary;
+  non2xx: number;
+  errors: number;
+  /** Share of replies that said `authenticated: true`. */
+  authenticatedShare: number;
+  /** Share of requests each replica served. */
+  shares: Record<string, number>;
+  /** Busiest ÷ idlest replica; null when a replica served nothing (busiest ÷ 0). */
+  skew: number | null;
+  /** The load generator's own CPU use, in percent of one core. */
+  loadCpuPercent: number;
+}
+
+export function summarize(run: LoadRun, replicas: readonly string[]): LoadSummary {
+  const counts = replicas.map((r) => run.byReplica.get(r) ?? 0);
+  const served = counts.reduce((a, b) => a + b, 0);
+  const shares = Object.fromEntries(replicas.map((r, i) => [r, served ? counts[i]! / served : 0]));
+  const idlest = Math.min(...counts);
+  return {
+    clients: run.clients,
+    seconds: run.seconds,
+    requests: run.requests,
+    rps: run.requests / run.seconds,
+    latency: run.latency.summary(),
+    non2xx: run.non2xx,
+    errors: run.errors,
+    authenticatedShare: run.requests ? run.authenticated / run.requests : 0,
+    shares,
+    skew: idlest > 0 ? Math.max(...counts) / idlest : null,
+    loadCpuPercent: (run.loadCpuMs / (run.seconds * 1000)) * 100,
+  };
+}
+
+/** Runs `work` for each item with at most `limit` in flight; results in input order. */
+export async function inParallel<T, R>(
+  items: readonly T[],
+  limit: number,
+  work: (item: T, index: number) => Promise<R>,
+): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        results[i] = await work(items[i]!, i);
+      }
+    }),
+  );
+  return results;
+}

@@ -1,0 +1,90 @@
+/**
+ * Measurement 6: what one login costs. Users are registered through the API, so their password
+ * hashes have the cost the app is configured with (argon2id, OWASP's minimum by default), then
+ * log in through nginx: one after another (the latency of one login), and from several clients
+ * at once (how many logins per second the replicas sustain). Reported, not optimized away.
+ */
+import pg from 'pg';
+import { Histogram } from '../histogram.js';
+import { clientAddress, VirtualClient } from '../load.js';
+import type { LoginResult } from '../results.js';
+import type { Subject } from '../subject.js';
+import { PASSWORD } from '../users.js';
+
+// Far above the load clients' addresses, so the login throttle's per-address count is theirs alone.
+const FIRST_ADDRESS = 20_000;
+
+export async function measureLogin(
+  s: Subject,
+  o: { sequential: number; clients: number; seconds: number },
+): Promise<LoginResult> {
+  const clients = Array.from(
+    { length: o.clients },
+    (_, i) => new VirtualClient(s.url, clientAddress(FIRST_ADDRESS + i)),
+  );
+  const names = clients.map((_, i) => `login-${i}-${Date.now().toString(36)}`);
+  try {
+    for (const [i, client] of clients.entries()) {
+      const reply = await client.send('POST', '/api/auth/register', {
+        username: names[i],
+        password: PASSWORD,
+      });
+      if (reply.status !== 201) throw new Error(`register: ${reply.status} ${reply.body}`);
+    }
+    const login = async (i: number) => {
+      clients[i]!.clearCookies();
+      const reply = await clients[i]!.send('POST', '/api/auth/login', {
+        username: names[i],
+        password: PASSWORD,
+      });
+      if (reply.status !== 200) throw new Error(`login: ${reply.status} ${reply.body}`);
+      return reply.ms;
+    };
+
+    const sequential = new Histogram();
+    for (let n = 0; n < o.sequential; n++) sequential.record(await login(0));
+
+    const concurrent = new Histogram();
+    const end = performance.now() + o.seconds * 1000;
+    await Promise.all(
+      clients.map(async (_, i) => {
+        while (performance.now() < end) concurrent.record(await login(i));
+      }),
+    );
+    return {
+      sequential: {
+        count: sequential.count,
+        p50: sequential.percentile(50),
+        p99: sequential.percentile(99),
+      },
+      concurrent: {
+        clients: o.clients,
+        seconds: o.seconds,
+        perSecond: concurrent.count / o.seconds,
+        p50: concurrent.percentile(50),
+        p99: concurrent.percentile(99),
+      },
+      argon2: await hashParameters(s, names[0]!),
+    };
+  } finally {
+    clients.forEach((c) => c.close());
+  }
+}
+
+/** E.g. "argon2id m=19456 KiB t=2 p=1", from the stored hash of a user the app registered. */
+async function hashParameters(s: Subject, username: string): Promise<string> {
+  const client = new pg.Client({ connectionString: s.topology.postgresUrl });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ password_hash: string }>(
+      'SELECT password_hash FROM users WHERE username = $1',
+      [username],
+    );
+    // "$argon2id$v=19$m=19456,p=1,t=2$<salt>$<hash>" (the order of m, t, p varies by library)
+    const [, type, , params] = (rows[0]?.password_hash ?? '').split('$');
+    const p = Object.fromEntries((params ?? '').split(',').map((kv) => kv.split('=')));
+    return type && p.m ? `${type} m=${p.m} KiB t=${p.t} p=${p.p}` : 'unknown';
+  } finally {
+    await client.end();
+  }
+}

@@ -1,0 +1,48 @@
+import { describe, expect, it } from '@jest/globals';
+import { parseOptions, UsageError } from './options.js';
+
+describe('parseOptions', () => {
+  it('measures every profile and peer by default, and only such a run replaces REPORT.md', () => {
+    const o = parseOptions([]);
+
+    expect(o.profiles).toEqual(['naive', 'sticky', 'redis']);
+    expect(o.peers).toEqual(['bare', 'express', 'express-notouch']);
+    expect(o.full).toBe(true);
+    expect(parseOptions(['--quick']).full).toBe(false);
+    expect(parseOptions(['--env', 'LOG_LEVEL=warn']).full).toBe(false);
+  });
+
+  it('leaves the peers out when profiles are chosen, unless asked for', () => {
+    expect(parseOptions(['--profile', 'redis']).peers).toEqual([]);
+    expect(parseOptions(['--profile', 'redis', '--peers', 'express']).peers).toEqual(['express']);
+    expect(parseOptions(['--peers', 'none']).profiles).toHaveLength(3);
+  });
+
+  it('shrinks everything in quick mode, and explicit flags still win', () => {
+    const quick = parseOptions(['--quick', '--clients', '10']);
+
+    expect(quick.clients).toBe(10);
+    expect(quick.durationSeconds).toBeLessThan(parseOptions([]).durationSeconds);
+    expect(quick.memorySessions).toBeLessThan(parseOptions([]).memorySessions);
+  });
+
+  it('collects --env pairs for the replicas', () => {
+    expect(parseOptions(['--env', 'LOG_LEVEL=warn', '--env', 'A_B=x=y']).appEnv).toEqual({
+      LOG_LEVEL: 'warn',
+      A_B: 'x=y',
+    });
+  });
+
+  it.each([
+    [['--profile', 'docker'], '--profile: unknown "docker"'],
+    [['--clients', '0'], '--clients must be a whole number from 1 to 5000, not "0"'],
+    [['--duration', 'ten'], '--duration must be a number'],
+    [['--growth', '1000'], '--growth must be a whole number from 2000'],
+    [['--env', 'lower=1'], '--env takes KEY=VALUE'],
+    [['--rounds', '2.5'], '--rounds must be a whole number'],
+    [['--frobnicate'], "Unknown option '--frobnicate'"],
+  ])('refuses %j with a message that says what is wrong', (argv, message) => {
+    expect(() => parseOptions(argv)).toThrow(UsageError);
+    expect(() => parseOptions(argv)).toThrow(message);
+  });
+});

@@ -1,0 +1,180 @@
+/** `npm run bench -- …` flags: parsed and checked here, so the run never starts half-configured. */
+import { parseArgs } from 'node:util';
+import type { BenchSettings, TopologyName } from './results.js';
+import { peerTopologies, profileTopologies } from './topology.js';
+
+export const USAGE = `Usage: npm run bench -- [options]
+
+  --profile <list>    app profiles to measure, comma-separated: ${profileTopologies.join(',')} (default: all)
+  --peers <list>      peers to measure: ${peerTopologies.join(',')} or none
+                      (default: all, or none when --profile is given)
+  --clients <n>       virtual clients, each logged in from its own 127.N.M.1 (default 300; quick 40)
+  --duration <s>      measured seconds per whoami run (default 10; quick 2)
+  --warmup <s>        unmeasured seconds before each run (default 2; quick 0.5)
+  --rounds <n>        whoami runs per topology, interleaved; medians are reported (default 3; quick 1)
+  --sessions <n>      sessions created to measure memory per session (default 10000; quick 1000)
+  --growth <n>        sessions in Redis for the cost-growth run (default 100000; quick 10000)
+  --env KEY=VALUE     extra environment for every replica (repeatable), e.g. LOG_LEVEL=warn
+  --cpu-profile       CPU profiles of every replica in the last round, in bench/results/<run>-cpu/
+  --quick             CI mode: all of the above small; targets are printed, never fail the run
+  --render <file>     measure nothing: write the report and chart again from a results JSON
+  -h, --help          this text
+
+A full run (all profiles and peers, no --quick, --env or --cpu-profile) rewrites bench/REPORT.md and
+bench/chart.svg; any other run writes its report next to its JSON in bench/results/.
+Exit codes: 0 done, 1 the harness failed, 2 bad flags, 3 a target failed (not with --quick).`;
+
+export class UsageError extends Error {}
+
+export interface BenchOptions extends BenchSettings {
+  help: boolean;
+  /** A results JSON to render again instead of measuring. */
+  render?: string;
+  /** All profiles and peers at their defaults: this run may replace bench/REPORT.md. */
+  full: boolean;
+}
+
+const DEFAULTS = {
+  normal: {
+    clients: 300,
+    duration: 10,
+    warmup: 2,
+    rounds: 3,
+    sessions: 10_000,
+    growth: 100_000,
+    kill: 9,
+    firstWarmup: 8,
+  },
+  quick: {
+    clients: 40,
+    duration: 2,
+    warmup: 0.5,
+    rounds: 1,
+    sessions: 1_000,
+    growth: 10_000,
+    firstWarmup: 2,
+    kill: 3,
+  },
+};
+
+function number(
+  flag: string,
+  raw: string | undefined,
+  fallback: number,
+  o: { min: number; max: number; integer: boolean },
+): number {
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < o.min || n > o.max || (o.integer && !Number.isInteger(n))) {
+    const kind = o.integer ? 'a whole number' : 'a number';
+    throw new UsageError(`--${flag} must be ${kind} from ${o.min} to ${o.max}, not "${raw}"`);
+  }
+  return n;
+}
+
+function list(flag: string, raw: string, allowed: readonly TopologyName[]): TopologyName[] {
+  if (raw === 'none') return [];
+  const names = raw.split(',').map((n) => n.trim());
+  const bad = names.filter((n) => !allowed.includes(n as TopologyName));
+  if (bad.length || names.length === 0) {
+    throw new UsageError(
+      `--${flag}: unknown "${bad.join(', ')}"; choose from ${allowed.join(', ')}`,
+    );
+  }
+  return [...new Set(names as TopologyName[])];
+}
+
+/** All profiles and peers, undisturbed by quick sizes, extra env or the profiler. */
+export function isFullRun(s: BenchSettings): boolean {
+  return (
+    !s.quick &&
+    !s.cpuProfile &&
+    Object.keys(s.appEnv).length === 0 &&
+    s.profiles.length === profileTopologies.length &&
+    s.peers.length === peerTopologies.length
+  );
+}
+
+export function parseOptions(argv: string[]): BenchOptions {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        profile: { type: 'string' },
+        peers: { type: 'string' },
+        clients: { type: 'string' },
+        duration: { type: 'string' },
+        warmup: { type: 'string' },
+        rounds: { type: 'string' },
+        sessions: { type: 'string' },
+        growth: { type: 'string' },
+        env: { type: 'string', multiple: true },
+        quick: { type: 'boolean', default: false },
+        render: { type: 'string' },
+        'cpu-profile': { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    }));
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const d = values.quick ? DEFAULTS.quick : DEFAULTS.normal;
+  const profiles = values.profile
+    ? list('profile', values.profile, profileTopologies)
+    : profileTopologies;
+  const peers =
+    values.peers !== undefined
+      ? list('peers', values.peers, peerTopologies)
+      : values.profile
+        ? []
+        : peerTopologies;
+  if (profiles.length + peers.length === 0) throw new UsageError('nothing to measure');
+  const appEnv: Record<string, string> = {};
+  for (const pair of values.env ?? []) {
+    const m = /^([A-Z][A-Z0-9_]*)=(.*)$/.exec(pair);
+    if (!m) throw new UsageError(`--env takes KEY=VALUE, not "${pair}"`);
+    appEnv[m[1]!] = m[2]!;
+  }
+  const clients = number('clients', values.clients, d.clients, {
+    min: 1,
+    max: 5000,
+    integer: true,
+  });
+  // The run compares 1 000 sessions with this many, so it must be more.
+  const growthSessions = number('growth', values.growth, d.growth, {
+    min: 2000,
+    max: 1_000_000,
+    integer: true,
+  });
+  const options: BenchOptions = {
+    help: values.help,
+    render: values.render,
+    quick: values.quick,
+    cpuProfile: values['cpu-profile'],
+    clients,
+    durationSeconds: number('duration', values.duration, d.duration, {
+      min: 0.5,
+      max: 600,
+      integer: false,
+    }),
+    warmupSeconds: number('warmup', values.warmup, d.warmup, { min: 0, max: 60, integer: false }),
+    firstWarmupSeconds: d.firstWarmup,
+    rounds: number('rounds', values.rounds, d.rounds, { min: 1, max: 20, integer: true }),
+    memorySessions: number('sessions', values.sessions, d.sessions, {
+      min: 1,
+      max: 1_000_000,
+      integer: true,
+    }),
+    growthSessions,
+    killSeconds: d.kill,
+    profiles,
+    peers,
+    appEnv,
+    full: false,
+  };
+  options.full = isFullRun(options);
+  return options;
+}

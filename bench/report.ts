@@ -1,0 +1,375 @@
+/**
+ * bench/REPORT.md from one run's result: the comparison table (the sources' columns, filled with
+ * figures), the targets, the machine and settings, then one section per measurement.
+ */
+import type { BenchResult, CpuUse, RedisMemoryResult, TopologyResult } from './results.js';
+import { fmt, int, verdict, type TargetResult } from './targets.js';
+
+const pct = (share: number) => `${Math.round(share * 100)} %`;
+const mb = (bytes: number) => `${fmt(bytes / 2 ** 20, 1)} MiB`;
+const ms = (v: number) => `${fmt(v, 1)} ms`;
+/** A `|` inside a cell would end it. */
+const cell = (s: string) => s.replace(/\|/g, '\\|');
+
+export function table(head: string[], rows: string[][]): string {
+  return [
+    `| ${head.map(cell).join(' | ')} |`,
+    `|${head.map(() => '---').join('|')}|`,
+    ...rows.map((r) => `| ${r.map(cell).join(' | ')} |`),
+  ].join('\n');
+}
+
+/** "1.3" for a ratio, "∞ (idle replica)" when a replica served nothing. */
+export const skew = (s: number | null | undefined): string =>
+  s === undefined ? '–' : s === null ? '∞ (one replica idle)' : fmt(s, 2);
+
+function complexity(t: TopologyResult): string {
+  const extra = t.complexity.processes.filter((p) => p === 'redis');
+  const code = t.complexity.sessionCode.map((c) => `${c.file.split('/').pop()} ${c.lines} lines`);
+  return `${t.complexity.processes.length} processes${extra.length ? ' (+ Redis)' : ''}; ${code.join(', ')}`;
+}
+
+/** used_memory growth when sessions were created for it, else the MEMORY USAGE sample. */
+function redisBytes(m: RedisMemoryResult): string {
+  return Number.isFinite(m.usedMemoryPerSession)
+    ? `${int(m.usedMemoryPerSession)} B Redis per session (used_memory growth over ${int(m.sessionsCreated)} logins)`
+    : `${int(m.bytesPerSession)} B Redis per session (MEMORY USAGE sample)`;
+}
+
+/** Median over the whoami runs; an idle replica (null) counts as an infinite skew. */
+export function medianSkew(t: TopologyResult): number | null | undefined {
+  const values = t.throughput.samples.map((s) => s.load.skew ?? Infinity);
+  if (!values.length) return undefined;
+  const m = medianOf(values);
+  return Number.isFinite(m) ? m : null;
+}
+
+function scalability(t: TopologyResult): string {
+  const auth =
+    t.kind === 'profile'
+      ? `${pct(medianOf(t.throughput.samples.map((s) => s.load.authenticatedShare)))} of reads authenticated; `
+      : '';
+  return `${auth}skew ${skew(medianSkew(t))} distinct clients, ${skew(t.nat?.skew)} behind one NAT`;
+}
+
+function failure(t: TopologyResult): string {
+  const k = t.kill;
+  if (!k) return '–';
+  return `${k.replica} killed: ${k.failed} failed reads, ${k.loggedOut} of ${k.clients} clients logged out`;
+}
+
+function performance(t: TopologyResult): string {
+  const login = t.login ? `; login p50 ${ms(t.login.sequential.p50)}` : '';
+  return `${int(t.throughput.rps)} req/s, p50 ${ms(t.throughput.p50)}, p99 ${ms(t.throughput.p99)}${login}`;
+}
+
+function resources(t: TopologyResult): string {
+  const parts: string[] = [`${int(t.throughput.replicaCpuMicrosPerRead)} µs replica CPU per read`];
+  if (t.throughput.redisCommandsPerRead !== undefined) {
+    parts.push(`${fmt(t.throughput.redisCommandsPerRead)} Redis commands per read`);
+  }
+  if (t.redisMemory) parts.push(redisBytes(t.redisMemory));
+  if (t.replicaMemory) {
+    parts.push(`${mb(t.replicaMemory.heapGrowthPer10k)} replica heap per 10k sessions`);
+  }
+  if (t.kind === 'profile' || t.throughput.postgresStatementsPerRead) {
+    parts.push(
+      `${fmt(t.throughput.postgresStatementsPerRead ?? NaN)} Postgres statements per read`,
+    );
+  }
+  return parts.join('; ');
+}
+
+function targetsSection(targets: TargetResult[]): string {
+  const rows = targets.map((t) => [t.id, t.title, t.threshold, t.figure, `**${verdict(t)}**`]);
+  const notes = targets
+    .filter((t) => t.reason)
+    .map((t) => `- **${t.id} ${verdict(t)}**: ${t.reason}`);
+  return [table(['', 'target', 'threshold', 'measured', ''], rows), '', ...notes].join('\n');
+}
+
+function machineSection(r: BenchResult): string {
+  const m = r.machine;
+  const s = r.settings;
+  const env = Object.entries(s.appEnv).map(([k, v]) => `${k}=${v}`);
+  return table(
+    ['', ''],
+    [
+      ['machine', `${m.cpus} × ${m.cpuModel}, ${m.memoryGiB} GiB, ${m.os}`],
+      ['versions', `Node ${m.node}, nginx ${m.nginx}, Redis ${m.redis}, PostgreSQL ${m.postgres}`],
+      [
+        'topology',
+        '3 replicas behind one nginx (2 workers, the project’s template), Postgres and Redis on the same machine',
+      ],
+      [
+        'load',
+        `${s.clients} virtual clients, each its own cookie jar, keep-alive connection and source address 127.N.M.1; closed loop (next request when the answer is in)`,
+      ],
+      [
+        'whoami runs',
+        `${s.firstWarmupSeconds} s warm-up per topology, then ${s.rounds} round(s) × (${s.warmupSeconds} s warm-up + ${s.durationSeconds} s measured), topologies interleaved; medians`,
+      ],
+      [
+        'sessions',
+        `${int(s.memorySessions)} created for memory per session; ${int(s.growthSessions)} in Redis for cost growth`,
+      ],
+      [
+        'app settings',
+        env.length
+          ? env.join(' ')
+          : 'the runner’s defaults (production, LOG_LEVEL log, argon2id 19 MiB)',
+      ],
+      [
+        'run',
+        `${r.startedAt}, ${fmt(r.seconds / 60, 1)} min${s.quick ? ', quick mode: figures are rough' : ''}`,
+      ],
+    ],
+  );
+}
+
+/**
+ * Cores per part; "other" is whatever else ran on the machine meanwhile (a shared machine's
+ * noise, and kernel time spent on loopback traffic that no process is charged for).
+ */
+export function coreUse(cpu: CpuUse): string {
+  const shown = ['nginx', 'replicas', 'redis', 'load'] as const;
+  const ours = [...shown, 'postgres' as const].reduce((n, p) => n + (cpu[p] ?? 0), 0);
+  const other = cpu.machine === undefined ? NaN : Math.max(0, cpu.machine - ours);
+  return [...shown.map((p) => fmt(cpu[p] ?? 0)), fmt(other)].join(' / ');
+}
+
+function throughputSection(r: BenchResult): string {
+  const rows = r.topologies.map((t) => {
+    const last = t.throughput.samples.at(-1)?.load;
+    const shares = last ? Object.values(last.shares).map(pct).join(' / ') : '–';
+    const failed = t.throughput.samples.reduce((n, s) => n + s.load.errors + s.load.non2xx, 0);
+    return [
+      t.name,
+      int(t.throughput.rps),
+      t.throughput.samples.map((s) => int(s.load.rps)).join(', '),
+      ms(t.throughput.p50),
+      ms(t.throughput.p99),
+      last ? ms(last.latency.max) : '–',
+      String(failed),
+      shares,
+      coreUse(t.throughput.cpu),
+    ];
+  });
+  return table(
+    [
+      '',
+      'req/s (median)',
+      'req/s per run',
+      'p50',
+      'p99',
+      'max',
+      'failed',
+      'share app-1/2/3',
+      'cores: nginx / replicas / redis / load generator / other (kernel, other processes)',
+    ],
+    rows,
+  );
+}
+
+function perReadSection(r: BenchResult): string {
+  const rows = r.topologies.map((t) => [
+    t.name,
+    t.throughput.redisCommandsPerRead === undefined
+      ? '– (no Redis)'
+      : `${fmt(t.throughput.redisCommandsPerRead, 3)} (${Object.entries(
+          t.throughput.redisCommandsPerReadByName ?? {},
+        )
+          .map(([n, v]) => `${n} ${fmt(v, 3)}`)
+          .join(', ')})`,
+    fmt(t.throughput.postgresStatementsPerRead ?? NaN, 3),
+    int(t.throughput.replicaCpuMicrosPerRead),
+  ]);
+  return table(
+    ['', 'Redis commands per read', 'Postgres statements per read', 'replica CPU µs per read'],
+    rows,
+  );
+}
+
+function skewSection(r: BenchResult): string {
+  const rows = r.topologies.map((t) => {
+    const distinct = t.throughput.samples.at(-1)?.load;
+    return [
+      t.name,
+      t.upstream,
+      distinct ? Object.values(distinct.shares).map(pct).join(' / ') : '–',
+      skew(medianSkew(t)),
+      t.nat ? Object.values(t.nat.shares).map(pct).join(' / ') : '–',
+      skew(t.nat?.skew),
+      t.nat ? `${int(t.nat.rps)} req/s, ${pct(t.nat.authenticatedShare)} authenticated` : '–',
+    ];
+  });
+  return table(
+    [
+      '',
+      'upstream',
+      'distinct: shares (last run)',
+      'skew (median)',
+      'one NAT: shares',
+      'skew',
+      'one NAT: load',
+    ],
+    rows,
+  );
+}
+
+function memorySection(r: BenchResult): string {
+  const rows: string[][] = [];
+  for (const t of r.topologies) {
+    if (t.redisMemory) {
+      const m = t.redisMemory;
+      rows.push([
+        t.name,
+        redisBytes(m),
+        `${int(m.sessionKeyBytes)} B key (${int(m.sessionJsonBytes)} B value) + ${int(m.indexBytesPerSession)} B per-user index = ${int(m.bytesPerSession)} B (MEMORY USAGE of ${m.sampled} sessions)`,
+      ]);
+    }
+    if (t.replicaMemory) {
+      const m = t.replicaMemory;
+      rows.push([
+        t.name,
+        `replicas: ${mb(m.heapGrowthPer10k)} heap per 10k sessions, ${int(m.heapGrowthPer10k / 10_000)} B per session ` +
+          `(heapUsed after a full GC, over ${int(m.sessionsCreated)} logins)`,
+        'heap: ' +
+          Object.keys(m.heapAfter)
+            .map((n) => `${n} ${mb(m.heapBefore[n] ?? 0)} → ${mb(m.heapAfter[n]!)}`)
+            .join(', '),
+      ]);
+    }
+  }
+  return table(['', 'per session', 'detail'], rows);
+}
+
+function killSection(r: BenchResult): string {
+  const rows = r.topologies
+    .filter((t) => t.kill)
+    .map((t) => {
+      const k = t.kill!;
+      return [
+        t.name,
+        `${k.replica} at ${fmt(k.killedAtSeconds, 1)} s of ${k.seconds} s`,
+        `${k.failed} of ${int(k.requests)}`,
+        `${k.loggedOut} of ${k.clients}`,
+        `${pct(k.authenticatedBefore)} → ${pct(k.authenticatedAfter)}`,
+      ];
+    });
+  return table(
+    ['', 'SIGKILL', 'failed reads', 'clients logged out', 'authenticated reads before → after'],
+    rows,
+  );
+}
+
+function loginSection(r: BenchResult): string {
+  const rows = r.topologies
+    .filter((t) => t.login)
+    .map((t) => {
+      const l = t.login!;
+      return [
+        t.name,
+        l.argon2,
+        `${ms(l.sequential.p50)} / ${ms(l.sequential.p99)} (${l.sequential.count} logins)`,
+        `${fmt(l.concurrent.perSecond, 1)} logins/s, p50 ${ms(l.concurrent.p50)}, p99 ${ms(l.concurrent.p99)} (${l.concurrent.clients} clients, ${l.concurrent.seconds} s)`,
+      ];
+    });
+  return table(['', 'password hash', 'one at a time: p50 / p99', 'several at once'], rows);
+}
+
+function growthSection(r: BenchResult): string {
+  const g = r.topologies.find((t) => t.growth)?.growth;
+  if (!g) return '_Not measured in this run._';
+  const list = (v: number[]) => v.map((x) => fmt(x)).join(', ');
+  return table(
+    ['sessions in Redis', 'whoami p50 per run (ms)', 'median'],
+    [
+      [int(g.small), list(g.p50Small), ms(medianOf(g.p50Small))],
+      [int(g.large), list(g.p50Large), ms(medianOf(g.p50Large))],
+    ],
+  );
+}
+
+function medianOf(v: number[]): number {
+  const s = [...v].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+export function renderReport(r: BenchResult, targets: TargetResult[], chartFile: string): string {
+  const comparison = table(
+    ['', 'complexity', 'scalability', 'failure handling', 'performance', 'resource use'],
+    r.topologies.map((t) => [
+      `**${t.name}**${t.kind === 'peer' ? ' (peer)' : ''}`,
+      complexity(t),
+      scalability(t),
+      failure(t),
+      performance(t),
+      resources(t),
+    ]),
+  );
+  const notes = r.topologies.flatMap((t) => t.notes.map((n) => `- ${n}`));
+  return `# Benchmark report
+
+Written by \`npm run bench\` (bench/cli.ts) from the run of ${r.startedAt}; the raw figures are in
+\`bench/results/\`. How to read it, and what it means for choosing a profile: the README's
+[Benchmark](../README.md#benchmark) section. All figures come from one run on one machine:
+compare them with each other, not with other machines.
+
+## Comparison
+
+The columns the sources compare the approaches by, filled with what this run measured.
+
+${comparison}
+
+What each row is:
+
+${r.topologies.map((t) => `- **${t.name}** — ${t.what} (nginx upstream: ${t.upstream}, sessions: ${t.store}).`).join('\n')}
+
+![whoami throughput and p99 latency per profile and peer](${chartFile})
+
+## Targets
+
+${targetsSection(targets)}
+
+## Machine and settings
+
+${machineSection(r)}
+
+## 1. Authenticated whoami through nginx
+
+${throughputSection(r)}
+
+## 2. Store round trips per authenticated read
+
+Redis: every command in the measured window (\`INFO commandstats\` delta, our probe's own INFO
+taken off) ÷ the reads answered in it. Postgres: \`pg_stat_statements\` calls by the app's role in
+the same window (per role, so the probe's own queries don't count, and per statement, which
+\`pg_stat_database\`'s transaction counters would not give).
+
+${perReadSection(r)}
+
+## 3. Load skew: busiest ÷ idlest replica
+
+${skewSection(r)}
+
+## 4. Memory per session
+
+${memorySection(r)}
+
+## 5. A replica killed under load
+
+${killSection(r)}
+
+"Logged out" is a client with no authenticated answer at all after the kill.
+
+## 6. Login
+
+${loginSection(r)}
+
+## 7. Cost growth: whoami p50 with 1,000 vs many sessions in the store
+
+${growthSection(r)}
+${notes.length ? `\n## Notes\n\n${notes.join('\n')}\n` : ''}`;
+}

@@ -1,0 +1,246 @@
+/**
+ * One benchmark run: start every topology, log the clients in, measure whoami throughput in
+ * interleaved rounds (so drift on a shared machine hits every topology alike), then each
+ * topology's own measurements; stop everything, whatever happened.
+ */
+import { readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { PROJECT_ROOT } from '../cluster/paths.js';
+import { profiles } from '../cluster/profiles.js';
+import { collectCpuProfiles, startCpuProfiles } from './cpu-profile.js';
+import { runLoad } from './load.js';
+import { int } from './targets.js';
+import { describeMachine } from './machine.js';
+import { measureGrowth } from './measurements/growth.js';
+import { measureKill } from './measurements/kill.js';
+import { measureLogin } from './measurements/login.js';
+import { measureRedisMemory, measureReplicaMemory } from './measurements/memory.js';
+import { measureNat } from './measurements/nat.js';
+import { aggregateThroughput, measureThroughput } from './measurements/throughput.js';
+import type { BenchOptions } from './options.js';
+import type { BenchResult, Complexity, ThroughputSample, TopologyResult } from './results.js';
+import { assertRunning, prepareSubject, type Subject } from './subject.js';
+import { startTopology, topologySpecs, type RunningTopology } from './topology.js';
+
+export type Say = (line: string) => void;
+
+export const RESULTS_DIR = join(PROJECT_ROOT, 'bench', 'results');
+/** A run's name in bench/results/: its start time, usable in file names. */
+export const stamp = (startedAt: Date | string) =>
+  new Date(startedAt).toISOString().replace(/[:.]/g, '-');
+
+/** What is running right now, so an interrupted run can still stop it. */
+const running = new Set<RunningTopology>();
+
+export async function stopEverything(): Promise<void> {
+  for (const t of [...running].reverse()) {
+    await t.stop().catch(() => undefined);
+    running.delete(t);
+  }
+}
+
+export interface RunOutcome {
+  result: BenchResult;
+  /** Measurements that broke (the harness, not a target): the run still reports the rest. */
+  failures: string[];
+}
+
+export async function runBench(o: BenchOptions, say: Say): Promise<RunOutcome> {
+  const startedAt = new Date();
+  const machine = await describeMachine();
+  const subjects: Subject[] = [];
+  const failures: string[] = [];
+  const topologies: TopologyResult[] = [];
+  const ms = (seconds: number) => seconds * 1000;
+  try {
+    for (const name of [...o.profiles, ...o.peers]) {
+      const spec = topologySpecs[name];
+      const t0 = Date.now();
+      say(
+        `${name}: starting Postgres, ${spec.profile === 'redis' ? 'Redis, ' : ''}3 replicas, nginx …`,
+      );
+      const topology = await startTopology(spec, o.appEnv, () => undefined);
+      running.add(topology);
+      say(
+        `${name}: started in ${((Date.now() - t0) / 1000).toFixed(1)} s at ${topology.cluster.url}`,
+      );
+      if (spec.login) say(`${name}: ${o.clients} clients log in, each from its own 127.N.M.1 …`);
+      subjects.push(await prepareSubject(topology, o.clients));
+    }
+
+    // A fresh Node process runs its code unoptimized at first (the express peer warms faster
+    // than Nest): one longer unmeasured run per topology before any measured one.
+    for (const s of subjects) {
+      say(`${s.name}: warm-up load ${o.firstWarmupSeconds} s …`);
+      await runLoad(s.clients, {
+        path: '/api/whoami',
+        warmupMs: 0,
+        durationMs: ms(o.firstWarmupSeconds),
+      });
+    }
+
+    const samples = new Map<string, ThroughputSample[]>(subjects.map((s) => [s.name, []]));
+    const broken = new Set<Subject>();
+    for (let round = 1; round <= o.rounds; round++) {
+      for (const s of subjects.filter((x) => !broken.has(x))) {
+        say(
+          `${s.name}: whoami load ${o.durationSeconds} s, ${o.clients} clients (round ${round}/${o.rounds}) …`,
+        );
+        try {
+          assertRunning(s);
+          const profile = o.cpuProfile && round === o.rounds;
+          if (profile) await startCpuProfiles(s);
+          const sample = await measureThroughput(s, {
+            warmupMs: ms(o.warmupSeconds),
+            durationMs: ms(o.durationSeconds),
+          });
+          assertRunning(s); // a process that died during the run makes its figures wrong
+          if (profile) {
+            const files = await collectCpuProfiles(s, join(RESULTS_DIR, `${stamp(startedAt)}-cpu`));
+            say(`${s.name}: CPU profiles in ${dirname(files[0] ?? '')}`);
+          }
+          const l = sample.load;
+          say(
+            `${s.name}: ${int(l.rps)} req/s, p50 ${l.latency.p50.toFixed(1)} ms, p99 ${l.latency.p99.toFixed(1)} ms, ` +
+              `${l.non2xx + l.errors} failed, ${Math.round(l.authenticatedShare * 100)} % authenticated`,
+          );
+          samples.get(s.name)!.push(sample);
+        } catch (error) {
+          const message = `${s.name}: whoami load failed, no more measurements of it: ${(error as Error).message}`;
+          say(message);
+          failures.push(message);
+          broken.add(s);
+        }
+      }
+    }
+
+    for (const s of subjects.filter((x) => !broken.has(x))) {
+      topologies.push(await measureTopology(s, samples.get(s.name)!, o, say, failures));
+    }
+  } finally {
+    for (const s of subjects) await s.close();
+    if (running.size) say('stopping every topology …');
+    await stopEverything();
+  }
+  const finishedAt = new Date();
+  return {
+    failures,
+    result: {
+      startedAt: startedAt.toISOString(),
+      finishedAt: finishedAt.toISOString(),
+      seconds: (finishedAt.getTime() - startedAt.getTime()) / 1000,
+      settings: {
+        quick: o.quick,
+        cpuProfile: o.cpuProfile,
+        clients: o.clients,
+        warmupSeconds: o.warmupSeconds,
+        firstWarmupSeconds: o.firstWarmupSeconds,
+        durationSeconds: o.durationSeconds,
+        rounds: o.rounds,
+        memorySessions: o.memorySessions,
+        growthSessions: o.growthSessions,
+        killSeconds: o.killSeconds,
+        profiles: o.profiles,
+        peers: o.peers,
+        appEnv: o.appEnv,
+      },
+      machine,
+      topologies,
+    },
+  };
+}
+
+async function complexityOf(s: Subject): Promise<Complexity> {
+  const lines = async (file: string) =>
+    (await readFile(join(PROJECT_ROOT, file), 'utf8').catch(() => '')).split('\n').length - 1;
+  return {
+    processes: s.topology.cluster.status().map((m) => m.name),
+    sessionCode: await Promise.all(
+      s.topology.spec.sessionCode.map(async (file) => ({ file, lines: await lines(file) })),
+    ),
+  };
+}
+
+/** Measurements 3–7 for one topology, each only where it means something. */
+async function measureTopology(
+  s: Subject,
+  samples: ThroughputSample[],
+  o: BenchOptions,
+  say: Say,
+  failures: string[],
+): Promise<TopologyResult> {
+  const spec = s.topology.spec;
+  const isProfile = spec.kind === 'profile';
+  const result: TopologyResult = {
+    name: spec.name,
+    kind: spec.kind,
+    what: spec.what,
+    upstream: profiles[spec.profile].upstream,
+    store: spec.store,
+    replicas: [...s.replicas],
+    complexity: await complexityOf(s),
+    loginsForSetup: s.setupLogins,
+    throughput: aggregateThroughput(samples),
+    notes: [],
+  };
+  // A measurement that breaks is noted and the run goes on: the others still mean something.
+  const phase = async <T>(label: string, work: () => Promise<T>): Promise<T | undefined> => {
+    say(`${spec.name}: ${label} …`);
+    try {
+      assertRunning(s);
+      return await work();
+    } catch (error) {
+      const message = `${spec.name}: ${label} failed: ${(error as Error).message.split('\n')[0]}`;
+      say(message);
+      failures.push(message);
+      result.notes.push(message);
+      return undefined;
+    }
+  };
+  // The secondary runs (NAT, cost growth) are shorter than the main ones.
+  const short = {
+    warmupMs: Math.min(1, o.warmupSeconds) * 1000,
+    durationMs: Math.max(1.5, o.durationSeconds / 2) * 1000,
+  };
+
+  // Growth first: it needs the store at 1,000 sessions, before the later phases add more.
+  if (spec.name === 'redis') {
+    result.growth = await phase(
+      `whoami p50 with 1,000 vs ${int(o.growthSessions)} sessions in Redis`,
+      () =>
+        measureGrowth(
+          s,
+          { small: 1000, large: o.growthSessions, rounds: o.rounds, ...short },
+          (line) => say(`${spec.name}: ${line}`),
+        ),
+    );
+  }
+  result.nat = await phase(
+    `the same ${o.clients} clients behind one NAT address, ${short.durationMs / 1000} s`,
+    () => measureNat(s, short),
+  );
+  if (isProfile) {
+    result.login = await phase('login latency at the app’s argon2 cost', () =>
+      measureLogin(s, { sequential: o.quick ? 10 : 30, clients: 4, seconds: o.quick ? 2 : 4 }),
+    );
+  }
+  if (spec.store === 'redis') {
+    // The peers' sessions are only sampled: creating thousands more would say little new.
+    const sessions = isProfile ? o.memorySessions : 0;
+    result.redisMemory = await phase(
+      `memory per session in Redis (${int(sessions)} new sessions)`,
+      () => measureRedisMemory(s, sessions),
+    );
+  } else if (spec.store === 'memory') {
+    result.replicaMemory = await phase(
+      `replica memory per session (${int(o.memorySessions)} new sessions)`,
+      () => measureReplicaMemory(s, o.memorySessions),
+    );
+  }
+  if (isProfile) {
+    result.kill = await phase(`app-2 SIGKILLed a third into a ${o.killSeconds} s load`, () =>
+      measureKill(s, { seconds: o.killSeconds, replica: 'app-2' }),
+    );
+  }
+  return result;
+}

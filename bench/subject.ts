@@ -1,0 +1,79 @@
+/**
+ * A running topology made ready for measuring: users seeded, one logged-in virtual client per
+ * user (each from its own /24), and probe connections to Redis and Postgres.
+ */
+import { clientAddress, VirtualClient } from './load.js';
+import { connectRedis, PostgresProbe, type RedisClient } from './probes.js';
+import type { RunningTopology } from './topology.js';
+import { cheapPasswordHash, logIn, seedUsers } from './users.js';
+
+export interface Subject {
+  topology: RunningTopology;
+  name: string;
+  url: string;
+  replicas: readonly string[];
+  /** Logged in (unless the topology has no sessions), client i from clientAddress(i). */
+  clients: VirtualClient[];
+  usernames: string[];
+  passwordHash: string;
+  setupLogins: { clients: number; failed: number };
+  redis?: RedisClient;
+  postgres: PostgresProbe;
+  close(): Promise<void>;
+}
+
+/**
+ * Throws unless every process of the topology runs: one stopped from outside the benchmark (or
+ * crashed) would make every figure after it wrong, and silently so.
+ */
+export function assertRunning(s: Subject, except: string[] = []): void {
+  const down = s.topology.cluster
+    .status()
+    .filter((m) => !m.running && !except.includes(m.name))
+    .map((m) => m.name);
+  if (down.length) {
+    throw new Error(
+      `${down.join(', ')} of ${s.name} stopped running (killed from outside the benchmark?)`,
+    );
+  }
+}
+
+export async function prepareSubject(
+  topology: RunningTopology,
+  clientCount: number,
+): Promise<Subject> {
+  const { cluster, spec } = topology;
+  const passwordHash = await cheapPasswordHash();
+  const usernames = await seedUsers(topology.postgresUrl, 'client', clientCount, passwordHash);
+  const clients = usernames.map((_, i) => new VirtualClient(cluster.url, clientAddress(i)));
+  const postgres = await PostgresProbe.connect(topology.superuserUrl);
+  const redis = topology.redisUrl ? await connectRedis(topology.redisUrl) : undefined;
+  let failed = 0;
+  if (spec.login) {
+    const outcome = await logIn(clients, usernames, 16);
+    failed = outcome.failed;
+    // A few failures would skew every figure that follows: stop here and say why.
+    if (failed) {
+      throw new Error(
+        `${spec.name}: ${failed} of ${clientCount} set-up logins failed, first: ${outcome.firstFailure}`,
+      );
+    }
+  }
+  return {
+    topology,
+    name: spec.name,
+    url: cluster.url,
+    replicas: cluster.replicas,
+    clients,
+    usernames,
+    passwordHash,
+    setupLogins: { clients: spec.login ? clientCount : 0, failed },
+    redis,
+    postgres,
+    async close() {
+      clients.forEach((c) => c.close());
+      redis?.destroy();
+      await postgres.close().catch(() => undefined);
+    },
+  };
+}

@@ -1,0 +1,105 @@
+import { describe, expect, it } from '@jest/globals';
+import { benchResult, topology } from './result-fixture.js';
+import type { TopologyResult } from './results.js';
+import { evaluateTargets, verdict, type TargetResult } from './targets.js';
+
+const target = (id: string, topologies: TopologyResult[]): TargetResult =>
+  evaluateTargets(benchResult(topologies)).find((t) => t.id === id)!;
+
+describe('evaluateTargets', () => {
+  it('judges T1 on every Redis command per read, and names a touch as the reason', () => {
+    const lean = topology(
+      'redis',
+      {},
+      { redisCommandsPerRead: 1.0, redisCommandsPerReadByName: { get: 1 } },
+    );
+    const touching = topology(
+      'redis',
+      {},
+      { redisCommandsPerRead: 2.0, redisCommandsPerReadByName: { get: 1, expire: 1 } },
+    );
+
+    expect(target('T1', [lean]).pass).toBe(true);
+    const t1 = target('T1', [touching]);
+    expect(t1.pass).toBe(false);
+    expect(t1.figure).toContain('expire 1.000');
+    expect(t1.reason).toContain('disableTouch');
+  });
+
+  it('fails T2 when any app profile reached Postgres on a read', () => {
+    const clean = [topology('naive'), topology('redis')];
+    const leaky = [topology('naive'), topology('redis', {}, { postgresStatementsPerRead: 1 })];
+
+    expect(target('T2', clean).pass).toBe(true);
+    expect(target('T2', leaky).pass).toBe(false);
+    expect(target('T2', leaky).figure).toContain('redis 1.000');
+  });
+
+  it('compares throughput as ratios: T3 redis ÷ sticky ≥ 0.9', () => {
+    const sticky = topology('sticky', {}, { rps: 1000 });
+
+    expect(target('T3', [topology('redis', {}, { rps: 900 }), sticky]).pass).toBe(true);
+    expect(target('T3', [topology('redis', {}, { rps: 899 }), sticky]).pass).toBe(false);
+  });
+
+  it('measures T4 against the like-for-like Express peer when it ran, else the default one', () => {
+    const redis = topology('redis', {}, { rps: 850 });
+    const express = topology('express', {}, { rps: 800 });
+    const notouch = topology('express-notouch', {}, { rps: 1000 });
+
+    expect(target('T4', [redis, express, notouch]).figure).toContain('express-notouch');
+    expect(target('T4', [redis, express, notouch]).pass).toBe(true);
+    expect(target('T4', [redis, express]).figure).toContain('express)');
+  });
+
+  it('says "not measured" rather than pass when a topology was left out', () => {
+    const t3 = target('T3', [topology('redis')]);
+
+    expect(t3.pass).toBeNull();
+    expect(verdict(t3)).toBe('not measured');
+    expect(t3.reason).toContain('sticky');
+  });
+
+  it('judges T5 on the ratio of medians and T6 on the worse of the two memory figures', () => {
+    const growth = {
+      small: 1000,
+      large: 100_000,
+      p50Small: [10, 11, 30],
+      p50Large: [11, 12, 9],
+      ratio: 1.0,
+    };
+    const memory = {
+      sampled: 10,
+      sessionKeyBytes: 200,
+      sessionJsonBytes: 100,
+      indexBytesPerSession: 50,
+      bytesPerSession: 250,
+      sessionsCreated: 1000,
+      usedMemoryPerSession: 320,
+      example: '{}',
+    };
+    const redis = topology('redis', { growth, redisMemory: memory });
+
+    expect(target('T5', [redis]).pass).toBe(true);
+    expect(target('T6', [redis]).pass).toBe(false);
+    expect(target('T6', [redis]).reason).toContain('~70 B of hash and expiry tables');
+  });
+
+  it('fails T7 on a single failed read or logged-out client', () => {
+    const kill = {
+      replica: 'app-2',
+      killedAtSeconds: 3,
+      seconds: 9,
+      requests: 10_000,
+      failed: 0,
+      clients: 100,
+      loggedOut: 0,
+      authenticatedBefore: 1,
+      authenticatedAfter: 1,
+    };
+
+    expect(target('T7', [topology('redis', { kill })]).pass).toBe(true);
+    expect(target('T7', [topology('redis', { kill: { ...kill, failed: 1 } })]).pass).toBe(false);
+    expect(target('T7', [topology('redis', { kill: { ...kill, loggedOut: 1 } })]).pass).toBe(false);
+  });
+});

@@ -1,0 +1,234 @@
+/**
+ * The targets of issue 5, T1–T7, judged from one run's figures. Each says PASS or FAIL with its
+ * figure; a FAIL also says what was measured that explains it and what would fix it. A target
+ * whose topologies were not part of the run is "not measured", never a silent pass.
+ */
+import type { BenchResult, TopologyName, TopologyResult } from './results.js';
+
+export interface TargetResult {
+  id: string;
+  title: string;
+  threshold: string;
+  /** The measured figure, in words and numbers. */
+  figure: string;
+  /** null: not measured in this run (a topology was left out, or the run failed there). */
+  pass: boolean | null;
+  /** For FAIL: the measured reason and the fix. For not measured: why. */
+  reason?: string;
+}
+
+export const fmt = (n: number, digits = 2): string =>
+  Number.isFinite(n) ? n.toFixed(digits) : 'n/a';
+export const int = (n: number): string =>
+  Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : 'n/a';
+
+const find = (r: BenchResult, name: TopologyName): TopologyResult | undefined =>
+  r.topologies.find((t) => t.name === name);
+
+function notMeasured(id: string, title: string, threshold: string, what: string): TargetResult {
+  return { id, title, threshold, figure: '–', pass: null, reason: `not measured: ${what}` };
+}
+
+function t1(r: BenchResult): TargetResult {
+  const [id, title, threshold] = ['T1', 'Redis commands per authenticated read', '≤ 1.05'];
+  const perRead = find(r, 'redis')?.throughput.redisCommandsPerRead;
+  if (perRead === undefined) return notMeasured(id, title, threshold, 'the redis profile');
+  const byName = find(r, 'redis')!.throughput.redisCommandsPerReadByName ?? {};
+  const breakdown = Object.entries(byName)
+    .sort((a, b) => b[1] - a[1])
+    .map(([name, n]) => `${name} ${fmt(n, 3)}`)
+    .join(', ');
+  const pass = perRead <= 1.05;
+  const fixes: string[] = [];
+  if (byName.expire || byName.pexpire) {
+    fixes.push(
+      'a touch per read (EXPIRE): set connect-redis `disableTouch` and slide the TTL by saving at most once per touch interval',
+    );
+  }
+  if (byName.set || byName.eval || byName.evalsha || byName.exec) {
+    fixes.push(
+      'reads that write the session back (SET/EVAL/MULTI): save only when something other than the read itself changed, at most once per touch interval',
+    );
+  }
+  return {
+    id,
+    title,
+    threshold,
+    figure: `${fmt(perRead, 3)} (${breakdown})`,
+    pass,
+    reason: pass
+      ? undefined
+      : `Measured ${breakdown} per read. Fix: ${fixes.join('; ') || 'find the extra command in the breakdown and take it off the read path'}.`,
+  };
+}
+
+function t2(r: BenchResult): TargetResult {
+  const [id, title, threshold] = ['T2', 'Postgres statements per authenticated read', '= 0'];
+  const measured = r.topologies.filter(
+    (t) => t.kind === 'profile' && Number.isFinite(t.throughput.postgresStatementsPerRead),
+  );
+  if (!measured.length) return notMeasured(id, title, threshold, 'no app profile');
+  const figures = measured.map(
+    (t) => `${t.name} ${fmt(t.throughput.postgresStatementsPerRead!, 3)}`,
+  );
+  const pass = measured.every((t) => t.throughput.postgresStatementsPerRead === 0);
+  return {
+    id,
+    title,
+    threshold,
+    figure: figures.join(', '),
+    pass,
+    reason: pass
+      ? undefined
+      : 'whoami reached Postgres. Fix: answer it from the session alone (the serializer keeps the whole principal in the session); pg_stat_statements in a redis-profile run names the query.',
+  };
+}
+
+function ratioTarget(
+  r: BenchResult,
+  o: {
+    id: string;
+    title: string;
+    min: number;
+    ours: TopologyName;
+    peers: TopologyName[];
+    fix: (ours: TopologyResult, peer: TopologyResult) => string;
+  },
+): TargetResult {
+  const threshold = `≥ ${o.min}`;
+  const ours = find(r, o.ours);
+  const peer = o.peers.map((p) => find(r, p)).find((t) => t !== undefined);
+  if (!ours || !peer) {
+    return notMeasured(o.id, o.title, threshold, `needs ${o.ours} and ${o.peers.join(' or ')}`);
+  }
+  const ratio = ours.throughput.rps / peer.throughput.rps;
+  const pass = ratio >= o.min;
+  return {
+    id: o.id,
+    title: o.title,
+    threshold,
+    figure: `${fmt(ratio, 3)} (${int(ours.throughput.rps)} ÷ ${int(peer.throughput.rps)} req/s, ${peer.name})`,
+    pass,
+    reason: pass ? undefined : o.fix(ours, peer),
+  };
+}
+
+const cpuPerRead = (t: TopologyResult) => `${int(t.throughput.replicaCpuMicrosPerRead)} µs`;
+
+function t3(r: BenchResult): TargetResult {
+  return ratioTarget(r, {
+    id: 'T3',
+    title: '`redis` throughput ÷ `sticky` throughput',
+    min: 0.9,
+    ours: 'redis',
+    peers: ['sticky'],
+    fix: (redis, sticky) =>
+      `Replica CPU per read: redis ${cpuPerRead(redis)}, sticky ${cpuPerRead(sticky)}: the difference is the ` +
+      'Redis round trip in the replica (node-redis encoding the GET and parsing the reply, plus the ' +
+      'AbortSignal timer its per-command timeout creates for every command); Redis itself used ' +
+      `${fmt(redis.throughput.cpu.redis ?? NaN)} cores. Every process here shares the same cores, so that CPU is ` +
+      'throughput lost. Fix: a cheaper round trip (bound Redis waits without a timer per command), or ' +
+      'Redis on cores of its own.',
+  });
+}
+
+function t4(r: BenchResult): TargetResult {
+  return ratioTarget(r, {
+    id: 'T4',
+    title: '`redis` throughput ÷ plain Express on the same store',
+    min: 0.85,
+    ours: 'redis',
+    peers: ['express-notouch', 'express'],
+    fix: (ours, peer) =>
+      `Replica CPU per read: ours ${cpuPerRead(ours)}, ${peer.name} ${cpuPerRead(peer)}, with ` +
+      `${fmt(ours.throughput.redisCommandsPerRead ?? NaN)} vs ${fmt(peer.throughput.redisCommandsPerRead ?? NaN)} ` +
+      'Redis commands per read: the gap is per-request work besides the session, i.e. the middleware ' +
+      'every request passes (logging, security headers, cookie parsing, CSRF check) and Nest’s router, ' +
+      'guard, pipe and filter. Fix: take off the whoami path what a read does not need; a CPU profile of ' +
+      'a replica under this load (README, Benchmark) shows where the microseconds go.',
+  });
+}
+
+function t5(r: BenchResult): TargetResult {
+  const [id, title, threshold] = ['T5', 'whoami p50 with 100k sessions ÷ with 1k', '≤ 1.1'];
+  const growth = find(r, 'redis')?.growth;
+  if (!growth) return notMeasured(id, title, threshold, 'the redis profile');
+  const pass = growth.ratio <= 1.1;
+  const ms = (v: number[]) => v.map((x) => fmt(x)).join(', ');
+  return {
+    id,
+    title,
+    threshold,
+    figure: `${fmt(growth.ratio)} (p50 ${ms(growth.p50Large)} ms with ${int(growth.large)} vs ${ms(growth.p50Small)} ms with ${int(growth.small)})`,
+    pass,
+    reason: pass
+      ? undefined
+      : 'A read is one GET by key, which Redis answers in constant time; a gap this size means something scans or lists (e.g. per-user index upkeep on the read path). Repeat with more --rounds first: single runs vary by ±10 % here.',
+  };
+}
+
+function t6(r: BenchResult): TargetResult {
+  const [id, title, threshold] = ['T6', 'Redis memory per session', '≤ 300 bytes'];
+  const mem = find(r, 'redis')?.redisMemory;
+  if (!mem) return notMeasured(id, title, threshold, 'the redis profile');
+  // used_memory growth is what Redis really pays; the sample is the breakdown. Judge the worse.
+  const worst = Math.max(
+    Number.isFinite(mem.usedMemoryPerSession) ? mem.usedMemoryPerSession : 0,
+    mem.bytesPerSession,
+  );
+  const pass = worst <= 300;
+  const keyOverhead = mem.sessionKeyBytes - mem.sessionJsonBytes;
+  const tables = mem.usedMemoryPerSession - mem.bytesPerSession;
+  const fixes = [
+    mem.sessionJsonBytes > 120
+      ? `a more compact stored session (now ${int(mem.sessionJsonBytes)} B: short keys, nothing the app can rebuild)`
+      : '',
+    mem.indexBytesPerSession > 50
+      ? `the per-user index: a sorted set per user is a key of its own, ${int(mem.indexBytesPerSession)} B for a user with one session; ` +
+        'keeping a user’s sessions and their index under one key (e.g. a hash per user) saves most of it'
+      : '',
+  ].filter(Boolean);
+  return {
+    id,
+    title,
+    threshold,
+    figure:
+      `${int(mem.usedMemoryPerSession)} B used_memory growth per new session; sample: ${int(mem.sessionKeyBytes)} B key ` +
+      `(${int(mem.sessionJsonBytes)} B value) + ${int(mem.indexBytesPerSession)} B index`,
+    pass,
+    reason: pass
+      ? undefined
+      : `Per new session: ${int(mem.sessionJsonBytes)} B of stored value, ~${int(keyOverhead)} B that Redis keeps ` +
+        `per key with a TTL (name, object, entry), ${int(mem.indexBytesPerSession)} B of per-user index, and ` +
+        `~${int(tables)} B of hash and expiry tables. Even an empty value with a TTL costs ~${int(keyOverhead)} B. ` +
+        `Fix: ${fixes.join('; ') || 'see the breakdown'}; or a target for the session key alone, with the index counted as what listing sessions costs.`,
+  };
+}
+
+function t7(r: BenchResult): TargetResult {
+  const [id, title, threshold] = [
+    'T7',
+    '`redis`: replica killed under load',
+    '0 failed reads, 0 logged out',
+  ];
+  const kill = find(r, 'redis')?.kill;
+  if (!kill) return notMeasured(id, title, threshold, 'the redis profile');
+  const pass = kill.failed === 0 && kill.loggedOut === 0;
+  return {
+    id,
+    title,
+    threshold,
+    figure: `${kill.failed} failed of ${int(kill.requests)} reads, ${kill.loggedOut} of ${kill.clients} clients logged out`,
+    pass,
+    reason: pass
+      ? undefined
+      : 'Failed reads: nginx did not retry them on another replica (check proxy_next_upstream covers the error); logged-out clients: sessions were not in Redis.',
+  };
+}
+
+export function evaluateTargets(r: BenchResult): TargetResult[] {
+  return [t1(r), t2(r), t3(r), t4(r), t5(r), t6(r), t7(r)];
+}
+
+export const verdict = (t: TargetResult): string =>
+  t.pass === null ? 'not measured' : t.pass ? 'PASS' : 'FAIL';

@@ -1,0 +1,151 @@
+/**
+ * What the benchmark runs: our three profiles and the peers, each as the same topology (Postgres,
+ * Redis when needed, three replicas, the same nginx config) started through the native runner on
+ * free ports in a temp dir.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startCluster, type Cluster } from '../cluster/cluster.js';
+import { profiles, type ProfileName } from '../cluster/profiles.js';
+import type { TopologyName } from './results.js';
+
+export interface TopologySpec {
+  name: TopologyName;
+  kind: 'profile' | 'peer';
+  /** The runner's profile: nginx upstream policy and services (a peer borrows one). */
+  profile: ProfileName;
+  /** The peer's replica script (compiled next to this file); undefined runs our app. */
+  script?: string;
+  env?: Record<string, string>;
+  /** Whether clients log in before the load (the bare peer has no sessions). */
+  login: boolean;
+  /** The code that handles sessions, relative to the project (for the complexity column). */
+  sessionCode: string[];
+  store: string;
+  what: string;
+}
+
+const peerScript = (file: string) => fileURLToPath(new URL(`./peers/${file}`, import.meta.url));
+
+/** Lets the benchmark read a replica's heap and CPU profile (see replica-probe.ts). */
+function probeEnv(workDir: string): Record<string, string> {
+  const probe = fileURLToPath(new URL('./replica-probe.js', import.meta.url));
+  return { NODE_OPTIONS: `--expose-gc --import=${probe}`, BENCH_PROBE_DIR: workDir };
+}
+
+export const topologySpecs: Record<TopologyName, TopologySpec> = {
+  naive: {
+    name: 'naive',
+    kind: 'profile',
+    profile: 'naive',
+    sessionCode: ['src/session/backends/memory.backend.ts'],
+    login: true,
+    store: 'memory',
+    what: profiles.naive.shows,
+  },
+  sticky: {
+    name: 'sticky',
+    kind: 'profile',
+    profile: 'sticky',
+    sessionCode: ['src/session/backends/memory.backend.ts'],
+    login: true,
+    store: 'memory',
+    what: profiles.sticky.shows,
+  },
+  redis: {
+    name: 'redis',
+    kind: 'profile',
+    profile: 'redis',
+    sessionCode: ['src/session/backends/redis.backend.ts'],
+    login: true,
+    store: 'redis',
+    what: profiles.redis.shows,
+  },
+  bare: {
+    name: 'bare',
+    kind: 'peer',
+    profile: 'naive',
+    script: peerScript('bare.js'),
+    sessionCode: ['bench/peers/bare.ts'],
+    login: false,
+    store: 'none',
+    what: "bare node:http answering whoami-like JSON, no session: this machine's ceiling",
+  },
+  express: {
+    name: 'express',
+    kind: 'peer',
+    profile: 'redis',
+    script: peerScript('express-app.js'),
+    env: { PEER_NAME: 'express', PEER_TOUCH: 'on' },
+    sessionCode: ['bench/peers/express-app.ts'],
+    login: true,
+    store: 'redis',
+    what: 'plain Express 5 + express-session + connect-redis + passport, connect-redis defaults (GET + EXPIRE per read)',
+  },
+  'express-notouch': {
+    name: 'express-notouch',
+    kind: 'peer',
+    profile: 'redis',
+    script: peerScript('express-app.js'),
+    env: { PEER_NAME: 'express-notouch', PEER_TOUCH: 'off' },
+    sessionCode: ['bench/peers/express-app.ts'],
+    login: true,
+    store: 'redis',
+    what: 'the same Express peer with connect-redis `disableTouch` (one GET per read, like ours)',
+  },
+};
+
+export const profileTopologies: TopologyName[] = ['naive', 'sticky', 'redis'];
+export const peerTopologies: TopologyName[] = ['bare', 'express', 'express-notouch'];
+
+export interface RunningTopology {
+  spec: TopologySpec;
+  cluster: Cluster;
+  /** As the app's role (what the replicas use). */
+  postgresUrl: string;
+  /** As the superuser, in the app's database (pg_stat_statements). */
+  superuserUrl: string;
+  redisUrl?: string;
+  stop(): Promise<void>;
+}
+
+/** Starts one topology; `appEnv` goes to every replica over the runner's defaults. */
+export async function startTopology(
+  spec: TopologySpec,
+  appEnv: Record<string, string>,
+  onProgress: (line: string) => void,
+): Promise<RunningTopology> {
+  const workDir = await mkdtemp(join(tmpdir(), `scaled-login-bench-${spec.name}-`));
+  let cluster: Cluster;
+  try {
+    cluster = await startCluster({
+      profile: spec.profile,
+      workDir,
+      fastPostgres: true,
+      // Counts statements per role: how we know the app ran none for a read.
+      postgresSettings: { shared_preload_libraries: 'pg_stat_statements' },
+      replicaScript: spec.script,
+      env: { ...spec.env, ...probeEnv(workDir), ...appEnv },
+      onProgress,
+    });
+  } catch (error) {
+    await rm(workDir, { recursive: true, force: true });
+    throw error;
+  }
+  const port = (kind: string) => cluster.status().find((m) => m.kind === kind)?.port;
+  const pgPort = port('postgres');
+  const redisPort = port('redis');
+  return {
+    spec,
+    cluster,
+    postgresUrl: `postgres://app:app@127.0.0.1:${pgPort}/app`,
+    superuserUrl: `postgres://postgres@127.0.0.1:${pgPort}/app`,
+    redisUrl: redisPort ? `redis://127.0.0.1:${redisPort}` : undefined,
+    async stop() {
+      await cluster.stop();
+      await rm(workDir, { recursive: true, force: true });
+    },
+  };
+}
