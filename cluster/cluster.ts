@@ -6,9 +6,10 @@ import { FAIL_TIMEOUT_S, nginxBinary, renderNginxConfig, testNginxConfig } from 
 import { PROJECT_ROOT } from './paths.js';
 import { errorMessage, sleep } from './poll.js';
 import { freePort, waitForPort } from './ports.js';
-import { startPostgres, type PostgresServer } from './postgres.js';
+import { startPostgres } from './postgres.js';
 import { profiles, replicaNames, type Profile, type ProfileName } from './profiles.js';
 import { startRedis, type RedisServer } from './redis.js';
+import type { ServerProcess } from './server-process.js';
 import { ensureSelfSignedCert, type CertFiles } from './tls.js';
 
 export interface ClusterOptions {
@@ -264,12 +265,7 @@ async function sharedSecret(workDir: string): Promise<string> {
   return secret;
 }
 
-function serverMember(
-  name: string,
-  kind: MemberKind,
-  server: PostgresServer | RedisServer,
-  dir: string,
-): Member {
+function serverMember(name: string, kind: MemberKind, server: ServerProcess, dir: string): Member {
   return {
     name,
     kind,

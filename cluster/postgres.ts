@@ -1,3 +1,4 @@
+import type { ServerProcess } from './server-process.js';
 import { access, chmod, mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve, sep } from 'node:path';
@@ -28,17 +29,11 @@ export interface PostgresOptions {
   settings?: Record<string, string>;
 }
 
-export interface PostgresServer {
+export interface PostgresServer extends ServerProcess {
   /** postgres://app:app@127.0.0.1:<port>/app */
   readonly url: string;
   /** As the `postgres` superuser, for migrations and test set-up. */
   readonly superuserUrl: string;
-  readonly host: string;
-  readonly port: number;
-  readonly dir: string;
-  /** PID of the postmaster currently running (changes on restart). */
-  readonly pid: number;
-  readonly running: boolean;
   /** Fast shutdown: disconnects clients, checkpoints, exits. */
   stop(): Promise<void>;
   /**
@@ -47,8 +42,6 @@ export interface PostgresServer {
    * SIGKILL follows if it takes over 5 s.
    */
   kill(): Promise<void>;
-  /** Stops if running, then starts again on the same port and data dir. */
-  restart(): Promise<void>;
 }
 
 interface PostgresConfig extends Required<PostgresOptions> {

@@ -1,3 +1,4 @@
+import type { ServerProcess } from './server-process.js';
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ManagedProcess } from './managed-process.js';
@@ -15,21 +16,13 @@ export interface RedisOptions {
   readyTimeoutMs?: number;
 }
 
-export interface RedisServer {
+export interface RedisServer extends ServerProcess {
   /** redis://127.0.0.1:<port> */
   readonly url: string;
-  readonly host: string;
-  readonly port: number;
-  readonly dir: string;
-  /** PID of the server currently running (changes on restart). */
-  readonly pid: number;
-  readonly running: boolean;
   /** SIGTERM: Redis flushes the append-only file and exits cleanly. */
   stop(): Promise<void>;
   /** SIGKILL, like a crash: up to a second of writes may be lost (appendfsync everysec). */
   kill(): Promise<void>;
-  /** Stops if running, then starts again on the same port and dir. */
-  restart(): Promise<void>;
 }
 
 type RedisConfig = Required<RedisOptions>;
