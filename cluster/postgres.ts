@@ -1,4 +1,4 @@
-import type { ServerProcess } from './server-process.js';
+import { OwnedServer, type ServerProcess } from './server-process.js';
 import { access, chmod, mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve, sep } from 'node:path';
@@ -82,37 +82,15 @@ export async function startPostgres(options: PostgresOptions): Promise<PostgresS
   return new PostgresProcess(config, server);
 }
 
-class PostgresProcess implements PostgresServer {
+class PostgresProcess extends OwnedServer<PostgresConfig> implements PostgresServer {
   readonly url: string;
   readonly superuserUrl: string;
 
-  constructor(
-    private readonly config: PostgresConfig,
-    private server: ManagedProcess,
-  ) {
+  constructor(config: PostgresConfig, server: ManagedProcess) {
+    super(config, server, launch);
     const { host, port, user, password, database } = config;
     this.url = postgresUrl(host, port, database, user, password);
     this.superuserUrl = postgresUrl(host, port, 'postgres', SUPERUSER);
-  }
-
-  get host(): string {
-    return this.config.host;
-  }
-
-  get port(): number {
-    return this.config.port;
-  }
-
-  get dir(): string {
-    return this.config.dir;
-  }
-
-  get pid(): number {
-    return this.server.pid;
-  }
-
-  get running(): boolean {
-    return this.server.running;
   }
 
   async stop(): Promise<void> {
@@ -124,11 +102,6 @@ class PostgresProcess implements PostgresServer {
     // where PID 1 reaps late or never they linger as zombies). With SIGQUIT the postmaster
     // ends and reaps its children itself before it exits.
     await this.server.stop({ signal: 'SIGQUIT', timeoutMs: 5_000 });
-  }
-
-  async restart(): Promise<void> {
-    await this.stop();
-    this.server = await launch(this.config);
   }
 }
 

@@ -1,4 +1,4 @@
-import type { ServerProcess } from './server-process.js';
+import { OwnedServer, type ServerProcess } from './server-process.js';
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ManagedProcess } from './managed-process.js';
@@ -39,34 +39,12 @@ export async function startRedis(options: RedisOptions): Promise<RedisServer> {
   return new RedisProcess(config, await launch(config));
 }
 
-class RedisProcess implements RedisServer {
+class RedisProcess extends OwnedServer<RedisConfig> implements RedisServer {
   readonly url: string;
 
-  constructor(
-    private readonly config: RedisConfig,
-    private server: ManagedProcess,
-  ) {
+  constructor(config: RedisConfig, server: ManagedProcess) {
+    super(config, server, launch);
     this.url = `redis://${config.host}:${config.port}`;
-  }
-
-  get host(): string {
-    return this.config.host;
-  }
-
-  get port(): number {
-    return this.config.port;
-  }
-
-  get dir(): string {
-    return this.config.dir;
-  }
-
-  get pid(): number {
-    return this.server.pid;
-  }
-
-  get running(): boolean {
-    return this.server.running;
   }
 
   async stop(): Promise<void> {
@@ -75,11 +53,6 @@ class RedisProcess implements RedisServer {
 
   async kill(): Promise<void> {
     await this.server.kill();
-  }
-
-  async restart(): Promise<void> {
-    await this.stop();
-    this.server = await launch(this.config);
   }
 }
 

@@ -13,6 +13,8 @@ export interface TestCluster extends Cluster {
   httpsClient(subnet?: number): Promise<HttpClient>;
   /** A client that talks to one replica directly, bypassing nginx, carrying `from`'s cookies. */
   direct(replica: string, from: HttpClient): HttpClient;
+  /** PIDs of the replicas now running (unchanged = no replica was restarted). */
+  replicaPids(): Array<number | null>;
   /** Stops everything and removes the work dir; throws if any process it started is still alive. */
   teardown(): Promise<void>;
 }
@@ -54,6 +56,11 @@ export async function startTestCluster(
       await cluster.rollingRestart(env);
       remember();
     },
+    replicaPids: () =>
+      cluster
+        .status()
+        .filter((m) => m.kind === 'replica')
+        .map((m) => m.pid),
     client: (subnet?: number) => new HttpClient(cluster.url, address(subnet)),
     httpsClient: async (subnet?: number) =>
       new HttpClient(cluster.httpsUrl, address(subnet), await readFile(cluster.certFile, 'utf8')),
