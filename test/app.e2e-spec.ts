@@ -4,6 +4,7 @@
  * happens when Redis goes away and comes back.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Client as PgClient } from 'pg';
 import { createClient } from 'redis';
 import { startApp, type RunningApp } from './support/app.js';
 import { startBackends, type Backends } from './support/backends.js';
@@ -120,16 +121,32 @@ describe('account flow (redis store)', () => {
     expect(await isLoggedIn(a)).toBe(true);
     expect((await a.delete(`/api/sessions/${String(other.id)}`)).status).toBe(404);
 
-    // The per-user index in Redis expires with its sessions instead of living forever.
+    // Where it is all kept: the session in Redis under its public id, with no session id from a
+    // cookie anywhere in Redis; the per-user index in Postgres, one row per live session.
+    const mine = list.sessions.find((s) => s.current)!;
+    const rawSid = decodeURIComponent(sessionCookie(a)!).slice(2).split('.')[0]!;
     const redis = createClient({ url: backends.redis.url });
-    await redis.connect();
+    const db = new PgClient({ connectionString: backends.postgres.url });
+    await Promise.all([redis.connect(), db.connect()]);
     try {
-      const userId = ((await whoami(a)).body as { user: { id: string } }).user.id;
-      const ttl = await redis.pTTL(`user-sessions:${userId}`);
-      expect(ttl).toBeGreaterThan(0);
-      expect(ttl).toBeLessThanOrEqual(redisApp.config.session.absoluteTimeoutMs);
+      expect(await redis.exists(`sess:${String(mine.id)}`)).toBe(1);
+      const keys = await redis.keys('*');
+      expect(keys.join(' ')).not.toContain(rawSid);
+      for (const key of keys.filter((k) => k.startsWith('sess:'))) {
+        expect(await redis.get(key)).not.toContain(rawSid);
+      }
+      const rows = await db.query<{ id: string }>(
+        'SELECT s.id FROM user_sessions s JOIN users u ON u.id = s.user_id WHERE u.username = $1',
+        [name],
+      );
+      expect(rows.rows.map((r) => r.id)).toEqual([mine.id]); // the revoked one's row went with it
+
+      expect((await logout(a)).status).toBe(204);
+      const after = await db.query('SELECT 1 FROM user_sessions WHERE id = $1', [mine.id]);
+      expect(after.rowCount).toBe(0);
+      expect(await redis.exists(`sess:${String(mine.id)}`)).toBe(0);
     } finally {
-      await redis.close();
+      await Promise.all([redis.close(), db.end()]);
     }
   });
 

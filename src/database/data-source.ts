@@ -1,14 +1,16 @@
 import { DataSource, type DataSourceOptions } from 'typeorm';
+import { SessionRecord } from '../session/session-record.entity.js';
 import { User } from '../users/user.entity.js';
 import { CreateUsers1763769600000 } from './migrations/1763769600000-create-users.js';
+import { CreateUserSessions1763856000000 } from './migrations/1763856000000-create-user-sessions.js';
 
 /** One definition for the app and the migration command, so they can't disagree. */
 export function dataSourceOptions(url: string, timeoutMs = 5000): DataSourceOptions {
   return {
     type: 'postgres',
     url,
-    entities: [User],
-    migrations: [CreateUsers1763769600000],
+    entities: [User, SessionRecord],
+    migrations: [CreateUsers1763769600000, CreateUserSessions1763856000000],
     // Schema changes only ever come from migrations.
     synchronize: false,
     migrationsRun: false,

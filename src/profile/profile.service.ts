@@ -2,7 +2,7 @@ import { BadRequestException, Inject, Injectable, NotFoundException } from '@nes
 import type { Request } from 'express';
 import { PasswordHasher } from '../auth/password-hasher.js';
 import { SESSION_BACKEND } from '../session/session.tokens.js';
-import type { Principal, SessionBackend } from '../session/session.types.js';
+import { publicSessionId, type Principal, type SessionBackend } from '../session/session.types.js';
 import type { User } from '../users/user.entity.js';
 import type { ChangePasswordDto, UpdateProfileDto } from '../users/users.dto.js';
 import { UsersService } from '../users/users.service.js';
@@ -72,7 +72,7 @@ export class ProfileService {
     });
     const revokedSessions = await this.backend.registry.revokeAllExcept(
       principal.id,
-      req.sessionID,
+      publicSessionId(req.sessionID),
     );
     return { revokedSessions };
   }

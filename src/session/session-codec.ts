@@ -1,47 +1,58 @@
 import type { SessionData } from 'express-session';
-import type { Change, Json } from './session-merge.js';
+import type { Json } from './session-merge.js';
 
 /**
- * How a session is stored: compact JSON. The cookie is not stored at all (its settings are the
- * app's, its expiry is the store's TTL; only a Secure flag is kept), and the known fields get
- * one-letter names. About 200 bytes instead of 500 per session, which is most of what a session
- * costs in Redis. Fields the table does not know are stored under their own names.
+ * How the redis backend stores a session: one flat JSON object with one-letter names, holding
+ * only what a request reads — who the user is, when the session began and when it was last seen.
+ * About 110 bytes, which with Redis's own cost per key stays under 300 bytes a session.
+ *
+ * Left out:
+ * - the cookie: its settings are the app's and its expiry is the key's TTL; only a Secure flag
+ *   is kept;
+ * - where and on what the session logged in (ip, device, replica): only the session list shows
+ *   those, and it reads them from the per-user index (backends/session-index.ts).
+ *
+ * Fields the table does not know are stored under their own names.
  */
-type Table = { [field: string]: string | [string, Table] };
-
-const TABLE: Table = {
-  passport: ['p', { user: ['u', { id: 'i', username: 'n', displayName: 'd' }] }],
-  meta: ['m', { createdAt: 'c', lastSeenAt: 'l', ip: 'a', userAgent: 'g', replica: 'r' }],
-};
+const FIELDS: ReadonlyArray<readonly [path: string, short: string]> = [
+  ['passport.user.id', 'i'],
+  ['passport.user.username', 'n'],
+  ['passport.user.displayName', 'd'],
+  ['meta.createdAt', 'c'],
+  ['meta.lastSeenAt', 'l'],
+];
+/** Kept by the index instead. */
+const NOT_STORED = ['meta.ip', 'meta.userAgent', 'meta.replica'];
 const SECURE = 's';
 
 type Obj = { [key: string]: Json };
 const isObject = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-function rename(value: Obj, table: Table, decode: boolean): Obj {
-  const out: Obj = {};
-  for (const [key, v] of Object.entries(value)) {
-    const entry = decode ? inverse(table)[key] : table[key];
-    if (entry === undefined) out[key] = v;
-    else if (typeof entry === 'string') out[entry] = v;
-    else out[entry[0]] = isObject(v) ? rename(v, entry[1], decode) : v;
+/** Removes the value at `path` from `root` (and parents left empty); returns it. */
+function take(root: Obj, path: string[]): Json | undefined {
+  const [head, ...rest] = path as [string, ...string[]];
+  const value = root[head];
+  if (rest.length === 0) {
+    delete root[head];
+    return value;
   }
-  return out;
+  if (!isObject(value)) return undefined;
+  const found = take(value, rest);
+  if (Object.keys(value).length === 0) delete root[head];
+  return found;
 }
 
-const inverses = new WeakMap<Table, Table>();
-function inverse(table: Table): Table {
-  let inv = inverses.get(table);
-  if (!inv) {
-    inv = {};
-    for (const [long, entry] of Object.entries(table)) {
-      inv[typeof entry === 'string' ? entry : entry[0]] =
-        typeof entry === 'string' ? long : [long, entry[1]];
-    }
-    inverses.set(table, inv);
+function put(root: Obj, path: string[], value: Json): void {
+  let node = root;
+  for (const key of path.slice(0, -1)) {
+    if (!isObject(node[key])) node[key] = {};
+    node = node[key] as Obj;
   }
-  return inv;
+  node[path.at(-1)!] = value;
 }
+
+const SPLIT = FIELDS.map(([path, short]) => [path.split('.'), short] as const);
+const BY_SHORT = new Map(SPLIT.map(([path, short]) => [short, path]));
 
 export interface CookieDefaults {
   maxAgeMs: number;
@@ -51,51 +62,36 @@ export class SessionCodec {
   constructor(private readonly cookie: CookieDefaults) {}
 
   encode(sess: SessionData): string {
-    const { cookie, ...rest } = JSON.parse(JSON.stringify(sess)) as Obj & {
-      cookie?: { secure?: boolean };
-    };
-    const out = rename(rest, TABLE, false);
-    if (cookie?.secure) out[SECURE] = 1;
-    return JSON.stringify(out);
+    const rest = JSON.parse(JSON.stringify(sess)) as Obj & { cookie?: { secure?: boolean } };
+    const secure = rest.cookie?.secure === true;
+    delete rest.cookie;
+    const out: Obj = {};
+    for (const [path, short] of SPLIT) {
+      const value = take(rest, path);
+      if (value !== undefined) out[short] = value;
+    }
+    for (const path of NOT_STORED) take(rest, path.split('.'));
+    if (secure) out[SECURE] = 1;
+    return JSON.stringify({ ...out, ...rest });
   }
 
   decode(raw: string): SessionData {
-    const stored = JSON.parse(raw) as Obj;
-    if ('cookie' in stored) return stored as unknown as SessionData; // written before this codec
-    const { [SECURE]: secure, ...rest } = stored;
-    const now = Date.now();
-    return {
-      ...(rename(rest, TABLE, true) as unknown as SessionData),
-      // express-session slides `expires` forward on every request anyway (touch).
-      cookie: {
-        originalMaxAge: this.cookie.maxAgeMs,
-        expires: new Date(now + this.cookie.maxAgeMs),
-        httpOnly: true,
-        path: '/',
-        sameSite: 'lax',
-        secure: secure === 1,
-      },
-    } as SessionData;
-  }
-
-  /** A change to the session, in stored names; undefined for cookie changes (not stored). */
-  encodeChange(change: Change): Change | undefined {
-    if (change.path[0] === 'cookie') return undefined;
-    const path: string[] = [];
-    let table: Table | undefined = TABLE;
-    for (const key of change.path) {
-      const entry: string | [string, Table] | undefined = table?.[key];
-      if (entry === undefined) {
-        path.push(key);
-        table = undefined;
-      } else if (typeof entry === 'string') {
-        path.push(entry);
-        table = undefined;
-      } else {
-        path.push(entry[0]);
-        table = entry[1];
-      }
+    const { [SECURE]: secure, ...stored } = JSON.parse(raw) as Obj;
+    const out: Obj = {};
+    for (const [key, value] of Object.entries(stored)) if (!BY_SHORT.has(key)) out[key] = value;
+    for (const [key, value] of Object.entries(stored)) {
+      const path = BY_SHORT.get(key);
+      if (path) put(out, path, value);
     }
-    return { ...change, path };
+    // express-session slides `expires` forward on every request anyway (touch).
+    (out as { cookie?: object }).cookie = {
+      originalMaxAge: this.cookie.maxAgeMs,
+      expires: new Date(Date.now() + this.cookie.maxAgeMs),
+      httpOnly: true,
+      path: '/',
+      sameSite: 'lax',
+      secure: secure === 1,
+    };
+    return out as unknown as SessionData;
   }
 }

@@ -52,14 +52,24 @@ export function apply(target: Record<string, Json>, changes: Change[]): Record<s
   return target;
 }
 
-/** The changes a save should write, or undefined for a session that was never in the store. */
-export function changesOf(sess: object): Change[] | undefined {
-  const loaded = (sess as { [LOADED]?: string })[LOADED];
+/**
+ * The changes a save should write, or undefined for a session that was never in the store.
+ * `serialize` is how the store writes a session: the changes come out in its terms, comparing
+ * what it wrote (or read) with what it would write now.
+ */
+export function changesOf(
+  sess: object,
+  serialize: (sess: object) => string = JSON.stringify,
+): Change[] | undefined {
+  const loaded = loadedFormOf(sess);
   if (loaded === undefined) return undefined;
-  return diff(JSON.parse(loaded) as Json, JSON.parse(JSON.stringify(sess)) as Json);
+  return diff(JSON.parse(loaded) as Json, JSON.parse(serialize(sess)) as Json);
 }
 
-/** Marks `session` as loaded with `data` (call before express-session turns data into objects). */
+export const loadedFormOf = (sess: object): string | undefined =>
+  (sess as { [LOADED]?: string })[LOADED];
+
+/** Marks `session` as loaded in the `serialized` form (before the request can change it). */
 export function markLoaded(session: object, serialized: string): void {
   Object.defineProperty(session, LOADED, {
     value: serialized,

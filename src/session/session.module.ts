@@ -7,6 +7,7 @@ import {
   type NestModule,
   type OnApplicationShutdown,
 } from '@nestjs/common';
+import { DataSource } from 'typeorm';
 import { AppConfig } from '../config/app-config.js';
 import { PageLocalsMiddleware } from '../common/page-locals.middleware.js';
 import { CsrfMiddleware } from '../security/csrf.middleware.js';
@@ -21,11 +22,12 @@ import { SessionsService } from './sessions.service.js';
 /** The one place the session backend is chosen: SESSION_STORE names a factory in backends/. */
 const sessionBackendProvider = {
   provide: SESSION_BACKEND,
-  inject: [AppConfig],
-  useFactory: (config: AppConfig): SessionBackend => {
+  inject: [AppConfig, DataSource],
+  useFactory: (config: AppConfig, database: DataSource): SessionBackend => {
     const logger = new Logger('session');
     return sessionBackends[config.session.store]({
       redisUrl: config.redisUrl,
+      database,
       idleTimeoutMs: config.session.idleTimeoutMs,
       absoluteTimeoutMs: config.session.absoluteTimeoutMs,
       timeoutMs: config.backendTimeoutMs,

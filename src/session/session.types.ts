@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto';
 import type { Store } from 'express-session';
+import type { DataSource } from 'typeorm';
 
 /** What the session keeps about the user: enough to answer "who is this?" without Postgres. */
 export interface Principal {
@@ -23,22 +25,31 @@ declare module 'express-session' {
   }
 }
 
+/**
+ * The name a session goes by outside the cookie: a hash of its id. The id itself is a credential,
+ * so it stays in the cookie; lists, revocation, the per-user index and Redis keys use this one,
+ * and a leaked Redis dump or database backup holds no id that logs anyone in.
+ */
+export const publicSessionId = (sid: string): string =>
+  createHash('sha256').update(sid).digest('base64url').slice(0, 22);
+
 /** A stored session as the registry sees it. */
 export interface StoredSession {
-  sid: string;
+  /** publicSessionId() of the session. */
+  id: string;
   userId: string;
   meta?: SessionMeta;
 }
 
-/** Lists and revokes one user's sessions. Each backend keeps its own per-user index. */
+/** Lists and revokes one user's sessions, by public id. Each backend keeps its own per-user index. */
 export interface SessionRegistry {
   /** Whether this registry sees every replica's sessions, or only this process's. */
   readonly scope: 'cluster' | 'replica';
   list(userId: string): Promise<StoredSession[]>;
-  /** Destroys `sid` if it belongs to `userId`; false when it does not (or is already gone). */
-  revoke(userId: string, sid: string): Promise<boolean>;
-  /** Destroys every session of `userId` except `keepSid`; returns how many went. */
-  revokeAllExcept(userId: string, keepSid: string | null): Promise<number>;
+  /** Destroys session `id` if it belongs to `userId`; false when it does not (or is already gone). */
+  revoke(userId: string, id: string): Promise<boolean>;
+  /** Destroys every session of `userId` except `keepId`; returns how many went. */
+  revokeAllExcept(userId: string, keepId: string | null): Promise<number>;
 }
 
 /** Fixed-window counters (login attempts). Shared by all replicas when the backend is shared. */
@@ -63,6 +74,8 @@ export interface SessionBackend {
 
 export interface SessionBackendOptions {
   redisUrl?: string;
+  /** Postgres, for backends that keep their per-user index there (redis). */
+  database?: DataSource;
   idleTimeoutMs: number;
   absoluteTimeoutMs: number;
   /** Upper bound for one backend call; past it the request gets a 503. */

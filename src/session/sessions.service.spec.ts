@@ -4,8 +4,13 @@ import { Test } from '@nestjs/testing';
 import { Cookie, type SessionData } from 'express-session';
 import { createMemoryBackend } from './backends/memory.backend.js';
 import { SESSION_BACKEND } from './session.tokens.js';
-import type { Principal, SessionBackend, SessionMeta } from './session.types.js';
-import { publicSessionId, SessionsService } from './sessions.service.js';
+import {
+  publicSessionId,
+  type Principal,
+  type SessionBackend,
+  type SessionMeta,
+} from './session.types.js';
+import { SessionsService } from './sessions.service.js';
 
 const alice: Principal = { id: 'user-alice', username: 'alice', displayName: 'Alice' };
 const bob: Principal = { id: 'user-bob', username: 'bob', displayName: 'Bob' };
@@ -125,8 +130,8 @@ describe('SessionsService (memory backend)', () => {
         sessions.revoke(alice.id, publicSessionId('sid-phone'), 'sid-laptop'),
       ).resolves.toEqual({ wasCurrent: false });
 
-      const left = (await backend.registry.list(alice.id)).map((s) => s.sid).sort();
-      expect(left).toEqual(['sid-laptop', 'sid-tablet']);
+      const left = (await backend.registry.list(alice.id)).map((s) => s.id).sort();
+      expect(left).toEqual(['sid-laptop', 'sid-tablet'].map(publicSessionId).sort());
     });
 
     it('says so when the caller revoked its own session', async () => {
@@ -168,7 +173,9 @@ describe('SessionsService (memory backend)', () => {
     it("ends every other session of the user and keeps the caller's", async () => {
       await expect(sessions.revokeOthers(alice.id, 'sid-laptop')).resolves.toEqual({ revoked: 2 });
 
-      expect((await backend.registry.list(alice.id)).map((s) => s.sid)).toEqual(['sid-laptop']);
+      expect((await backend.registry.list(alice.id)).map((s) => s.id)).toEqual([
+        publicSessionId('sid-laptop'),
+      ]);
       expect(await backend.registry.list(bob.id)).toHaveLength(1);
     });
   });

@@ -1,7 +1,6 @@
-import { createHash } from 'node:crypto';
 import { Inject, Injectable, NotFoundException } from '@nestjs/common';
 import { SESSION_BACKEND } from './session.tokens.js';
-import type { SessionBackend } from './session.types.js';
+import { publicSessionId, type SessionBackend } from './session.types.js';
 
 export interface SessionView {
   /** A hash of the session id: the id itself is a credential and never leaves the server. */
@@ -20,8 +19,6 @@ export interface SessionList {
   sessions: SessionView[];
 }
 
-export const publicSessionId = (sid: string) =>
-  createHash('sha256').update(sid).digest('base64url').slice(0, 22);
 const iso = (ms: number | undefined) => (ms ? new Date(ms).toISOString() : null);
 
 @Injectable()
@@ -30,10 +27,11 @@ export class SessionsService {
 
   async list(userId: string, currentSid: string): Promise<SessionList> {
     const stored = await this.backend.registry.list(userId);
+    const currentId = publicSessionId(currentSid);
     const sessions = stored
-      .map(({ sid, meta }) => ({
-        id: publicSessionId(sid),
-        current: sid === currentSid,
+      .map(({ id, meta }) => ({
+        id,
+        current: id === currentId,
         createdAt: iso(meta?.createdAt),
         lastSeenAt: iso(meta?.lastSeenAt),
         ip: meta?.ip ?? null,
@@ -54,15 +52,14 @@ export class SessionsService {
     publicId: string,
     currentSid: string,
   ): Promise<{ wasCurrent: boolean }> {
-    const stored = await this.backend.registry.list(userId);
-    const target = stored.find((s) => publicSessionId(s.sid) === publicId);
-    if (!target || !(await this.backend.registry.revoke(userId, target.sid))) {
+    if (!(await this.backend.registry.revoke(userId, publicId))) {
       throw new NotFoundException('No such session (it may have ended already).');
     }
-    return { wasCurrent: target.sid === currentSid };
+    return { wasCurrent: publicId === publicSessionId(currentSid) };
   }
 
   async revokeOthers(userId: string, currentSid: string): Promise<{ revoked: number }> {
-    return { revoked: await this.backend.registry.revokeAllExcept(userId, currentSid) };
+    const keep = publicSessionId(currentSid);
+    return { revoked: await this.backend.registry.revokeAllExcept(userId, keep) };
   }
 }

@@ -6,7 +6,7 @@ import type {
   SessionBackendOptions,
   SessionMeta,
 } from '../session.types.js';
-import { sessionTtlMs } from '../session.types.js';
+import { publicSessionId, sessionTtlMs } from '../session.types.js';
 import { createMemoryBackend, MemorySessionStore } from './memory.backend.js';
 
 const IDLE = 60_000;
@@ -198,7 +198,7 @@ describe('MemorySessionStore', () => {
     await set(store, 'sid-1', session(bob));
 
     expect(store.sessionsOf(alice.id)).toEqual([]);
-    expect(store.ownerOf('sid-1')).toBe(bob.id);
+    expect(store.sessionsOf(bob.id).map((s) => s.sid)).toEqual(['sid-1']);
   });
 });
 
@@ -247,7 +247,10 @@ describe('createMemoryBackend', () => {
     it("lists only that user's sessions, with their meta", async () => {
       const list = await backend.registry.list(alice.id);
 
-      expect(list.map((s) => s.sid).sort()).toEqual(['alice-laptop', 'alice-phone']);
+      expect(list.map((s) => s.id).sort()).toEqual(
+        ['alice-laptop', 'alice-phone'].map(publicSessionId).sort(),
+      );
+      expect(JSON.stringify(list)).not.toContain('alice-laptop'); // ids only, never the sid
       expect(list.every((s) => s.userId === alice.id)).toBe(true);
       expect(list.map((s) => s.meta?.userAgent).sort()).toEqual(['laptop', 'phone']);
     });
@@ -258,23 +261,33 @@ describe('createMemoryBackend', () => {
     });
 
     it("revokes one of the user's own sessions", async () => {
-      await expect(backend.registry.revoke(alice.id, 'alice-phone')).resolves.toBe(true);
+      await expect(backend.registry.revoke(alice.id, publicSessionId('alice-phone'))).resolves.toBe(
+        true,
+      );
 
       expect(await get(store, 'alice-phone')).toBeNull();
       expect(await get(store, 'alice-laptop')).not.toBeNull();
     });
 
     it("refuses to revoke another user's session, and leaves it alone", async () => {
-      await expect(backend.registry.revoke(alice.id, 'bob-desk')).resolves.toBe(false);
-      await expect(backend.registry.revoke(alice.id, 'anonymous')).resolves.toBe(false);
-      await expect(backend.registry.revoke(alice.id, 'no-such-sid')).resolves.toBe(false);
+      await expect(backend.registry.revoke(alice.id, publicSessionId('bob-desk'))).resolves.toBe(
+        false,
+      );
+      await expect(backend.registry.revoke(alice.id, publicSessionId('anonymous'))).resolves.toBe(
+        false,
+      );
+      await expect(backend.registry.revoke(alice.id, publicSessionId('no-such-sid'))).resolves.toBe(
+        false,
+      );
 
       expect(await get(store, 'bob-desk')).not.toBeNull();
       expect(await get(store, 'anonymous')).not.toBeNull();
     });
 
     it("revokeAllExcept ends the user's other sessions only", async () => {
-      await expect(backend.registry.revokeAllExcept(alice.id, 'alice-laptop')).resolves.toBe(1);
+      await expect(
+        backend.registry.revokeAllExcept(alice.id, publicSessionId('alice-laptop')),
+      ).resolves.toBe(1);
 
       expect(await get(store, 'alice-laptop')).not.toBeNull();
       expect(await get(store, 'alice-phone')).toBeNull();
@@ -289,8 +302,10 @@ describe('createMemoryBackend', () => {
       expect(await backend.registry.list(bob.id)).toHaveLength(1);
     });
 
-    it("revokeAllExcept with another user's sid as the keeper does not spare or touch it", async () => {
-      await expect(backend.registry.revokeAllExcept(alice.id, 'bob-desk')).resolves.toBe(2);
+    it("revokeAllExcept with another user's session as the keeper does not spare or touch it", async () => {
+      await expect(
+        backend.registry.revokeAllExcept(alice.id, publicSessionId('bob-desk')),
+      ).resolves.toBe(2);
 
       expect(await get(store, 'bob-desk')).not.toBeNull();
     });

@@ -8,7 +8,7 @@ import type {
   SessionRegistry,
   StoredSession,
 } from '../session.types.js';
-import { sessionTtlMs } from '../session.types.js';
+import { publicSessionId, sessionTtlMs } from '../session.types.js';
 
 interface Entry {
   /** Serialized, so a request never shares an object with the store (as with a real store). */
@@ -92,18 +92,16 @@ export class MemorySessionStore extends Store {
     cb?.();
   }
 
-  /** Sessions of one user that are still alive. */
-  sessionsOf(userId: string): StoredSession[] {
-    const out: StoredSession[] = [];
+  /** Sessions of one user that are still alive, with their ids. */
+  sessionsOf(userId: string): (StoredSession & { sid: string })[] {
+    const out: (StoredSession & { sid: string })[] = [];
     for (const sid of this.byUser.get(userId) ?? []) {
       const entry = this.live(sid);
-      if (entry) out.push({ sid, userId, meta: (JSON.parse(entry.json) as SessionData).meta });
+      if (!entry) continue;
+      const meta = (JSON.parse(entry.json) as SessionData).meta;
+      out.push({ sid, id: publicSessionId(sid), userId, meta });
     }
     return out;
-  }
-
-  ownerOf(sid: string): string | undefined {
-    return this.live(sid)?.userId;
   }
 
   sweep(now = Date.now()): number {
@@ -148,17 +146,18 @@ class MemorySessionRegistry implements SessionRegistry {
   constructor(private readonly store: MemorySessionStore) {}
 
   async list(userId: string): Promise<StoredSession[]> {
-    return this.store.sessionsOf(userId);
+    return this.store.sessionsOf(userId).map(({ id, meta }) => ({ id, userId, meta }));
   }
 
-  async revoke(userId: string, sid: string): Promise<boolean> {
-    if (this.store.ownerOf(sid) !== userId) return false;
-    this.store.destroy(sid);
+  async revoke(userId: string, id: string): Promise<boolean> {
+    const target = this.store.sessionsOf(userId).find((s) => s.id === id);
+    if (!target) return false;
+    this.store.destroy(target.sid);
     return true;
   }
 
-  async revokeAllExcept(userId: string, keepSid: string | null): Promise<number> {
-    const victims = this.store.sessionsOf(userId).filter((s) => s.sid !== keepSid);
+  async revokeAllExcept(userId: string, keepId: string | null): Promise<number> {
+    const victims = this.store.sessionsOf(userId).filter((s) => s.id !== keepId);
     for (const s of victims) this.store.destroy(s.sid);
     return victims.length;
   }

@@ -3,8 +3,16 @@
 // e2e suite (test/), which starts one.
 import { describe, expect, it, jest } from '@jest/globals';
 import { Cookie, type SessionData } from 'express-session';
-import type { Principal, SessionBackend, SessionBackendOptions } from '../session.types.js';
+import type { Request } from 'express';
+import type { DataSource } from 'typeorm';
+import {
+  publicSessionId,
+  type Principal,
+  type SessionBackend,
+  type SessionBackendOptions,
+} from '../session.types.js';
 import { createRedisBackend, RedisSessionStore } from './redis.backend.js';
+import type { SessionIndex } from './session-index.js';
 
 const IDLE = 60_000;
 const ABSOLUTE = 600_000;
@@ -14,35 +22,46 @@ const options: SessionBackendOptions = {
   absoluteTimeoutMs: ABSOLUTE,
   timeoutMs: 100,
   onError: () => undefined,
+  // Enough for createRedisBackend; the store's own tests hand it a fake index.
+  database: { getRepository: () => ({}) } as unknown as DataSource,
 };
 const alice: Principal = { id: 'user-alice', username: 'alice', displayName: 'Alice' };
 
 type Command = [name: string, ...args: unknown[]];
 
 /**
- * Records the commands the store sends, for the few methods it uses. `get` answers from `values`;
- * `failWith` makes every transaction reject, as node-redis does while Redis is down.
+ * Records the commands the store sends, for the few it uses. `get` answers from `values`;
+ * `failWith` makes every command reject, as node-redis does while Redis is down.
  */
 function fakeRedis(values: Record<string, string> = {}, failWith?: Error) {
-  const sent: Command[][] = [];
-  const multi = () => {
-    const tx: Command[] = [];
-    const chain = {
-      set: (...a: unknown[]) => (tx.push(['set', ...a]), chain),
-      zAdd: (...a: unknown[]) => (tx.push(['zAdd', ...a]), chain),
-      pExpireAt: (...a: unknown[]) => (tx.push(['pExpireAt', ...a]), chain),
-      del: (...a: unknown[]) => (tx.push(['del', ...a]), chain),
-      zRem: (...a: unknown[]) => (tx.push(['zRem', ...a]), chain),
-      exec: async () => {
-        if (failWith) throw failWith;
-        sent.push(tx);
-        return [];
-      },
+  const sent: Command[] = [];
+  const command =
+    (name: string) =>
+    async (...args: unknown[]) => {
+      if (failWith) throw failWith;
+      sent.push([name, ...args]);
+      if (name === 'get') return values[args[0] as string] ?? null;
+      if (name === 'del') return (args[0] as string[]).filter((k) => k in values).length;
+      return 'OK';
     };
-    return chain;
+  const client = {
+    get: command('get'),
+    set: command('set'),
+    del: command('del'),
+    eval: command('eval'),
   };
-  const client = { multi, get: async (key: string) => values[key] ?? null };
   return { client: client as unknown as ConstructorParameters<typeof RedisSessionStore>[0], sent };
+}
+
+/** Records what the store asks of the Postgres index; `failWith` makes every call reject. */
+function fakeIndex(failWith?: Error) {
+  const calls: [string, unknown][] = [];
+  const method = (name: string) => async (arg: unknown) => {
+    if (failWith) throw failWith;
+    calls.push([name, arg]);
+  };
+  const index = { add: method('add'), remove: method('remove') };
+  return { index: index as unknown as SessionIndex, calls };
 }
 
 function session(user: Principal | undefined, createdAt: number): SessionData {
@@ -52,6 +71,8 @@ function session(user: Principal | undefined, createdAt: number): SessionData {
     meta: { createdAt, lastSeenAt: createdAt, ip: '10.0.0.1', userAgent: 'jest', replica: 'app-1' },
   };
 }
+
+const KEY = `sess:${publicSessionId('sid-1')}`;
 
 /** The error createRedisBackend threw; if it built a backend instead, it is closed so no client lingers. */
 async function refusalOf(opts: SessionBackendOptions): Promise<unknown> {
@@ -78,88 +99,129 @@ describe('createRedisBackend', () => {
       expect(onError).not.toHaveBeenCalled();
     },
   );
+
+  it('refuses to start without a database for its index', async () => {
+    const err = await refusalOf({ ...options, database: undefined });
+
+    expect((err as Error).message).toBe('the redis session backend needs a database for its index');
+  });
 });
 
 describe('RedisSessionStore (fake client)', () => {
-  it('writes the session with a millisecond TTL and indexes it under its user, scored by its absolute expiry', async () => {
+  it('indexes a new session first, then writes it under its public id with a millisecond TTL', async () => {
     const now = Date.now();
     const { client, sent } = fakeRedis();
-    const store = new RedisSessionStore(client, options);
+    const { index, calls } = fakeIndex();
+    const store = new RedisSessionStore(client, index, options);
     const sess = session(alice, now - 1000);
 
     await store.set('sid-1', sess);
 
-    expect(sent).toHaveLength(1); // one transaction: the session and its index entry change together
-    const [tx] = sent;
-    const set = tx!.find(([name]) => name === 'set')!;
-    expect(set[1]).toBe('sess:sid-1');
-    // Stored compactly (no cookie, short names); what it decodes to is what was saved.
-    const stored = store.codec.decode(set[2] as string);
-    expect(stored.passport).toEqual(sess.passport);
-    expect(stored.meta).toEqual(sess.meta);
-    expect(set[3]).toEqual({ expiration: { type: 'PX', value: IDLE } });
-    expect(tx!.find(([name]) => name === 'zAdd')).toEqual([
-      'zAdd',
-      'user-sessions:user-alice',
-      { score: now - 1000 + ABSOLUTE, value: 'sid-1' },
+    expect(calls).toEqual([
+      [
+        'add',
+        {
+          id: publicSessionId('sid-1'),
+          userId: alice.id,
+          createdAt: now - 1000,
+          expiresAt: now - 1000 + ABSOLUTE,
+          ip: '10.0.0.1',
+          device: 'jest',
+          replica: 'app-1',
+        },
+      ],
     ]);
+    expect(sent).toHaveLength(1);
+    const [name, key, value, opts] = sent[0]!;
+    expect([name, key, opts]).toEqual(['set', KEY, { expiration: { type: 'PX', value: IDLE } }]);
+    // The session id itself is nowhere in Redis; the value holds what a request reads.
+    expect(JSON.stringify(sent)).not.toContain('sid-1');
+    const stored = store.codec.decode(value as string);
+    expect(stored.passport).toEqual(sess.passport);
+    expect(stored.meta).toEqual({ createdAt: now - 1000, lastSeenAt: now - 1000 });
   });
 
   it('caps the TTL by what is left of the absolute lifetime', async () => {
     const { client, sent } = fakeRedis();
-    const store = new RedisSessionStore(client, options);
+    const store = new RedisSessionStore(client, fakeIndex().index, options);
 
     await store.set('sid-1', session(alice, Date.now() - ABSOLUTE + 5000));
 
-    const ttl = (sent[0]!.find(([name]) => name === 'set')![3] as { expiration: { value: number } })
-      .expiration.value;
+    const ttl = (sent[0]![3] as { expiration: { value: number } }).expiration.value;
     expect(ttl).toBeGreaterThan(0);
     expect(ttl).toBeLessThanOrEqual(5000);
   });
 
   it('does not index a session without a user', async () => {
     const { client, sent } = fakeRedis();
+    const { index, calls } = fakeIndex();
 
-    await new RedisSessionStore(client, options).set('anon', session(undefined, Date.now()));
+    await new RedisSessionStore(client, index, options).set('anon', session(undefined, Date.now()));
 
-    expect(sent[0]!.map(([name]) => name)).toEqual(['set']);
+    expect(calls).toEqual([]);
+    expect(sent.map(([name]) => name)).toEqual(['set']);
   });
 
-  it('destroys instead of writing a session whose absolute lifetime is over, and unindexes it', async () => {
+  it('destroys instead of writing a session whose absolute lifetime is over', async () => {
     const old = session(alice, Date.now() - ABSOLUTE - 1);
-    const { client, sent } = fakeRedis({ 'sess:sid-1': JSON.stringify(old) });
+    const { client, sent } = fakeRedis({ [KEY]: '{}' });
+    const { index, calls } = fakeIndex();
 
-    await new RedisSessionStore(client, options).set('sid-1', old);
+    await new RedisSessionStore(client, index, options).set('sid-1', old);
 
-    expect(sent).toEqual([
-      [
-        ['del', 'sess:sid-1'],
-        ['zRem', 'user-sessions:user-alice', 'sid-1'],
-      ],
-    ]);
+    expect(sent).toEqual([['del', [KEY]]]);
+    expect(calls).toEqual([['remove', [publicSessionId('sid-1')]]]);
   });
 
-  it("destroy() removes the session and its entry in its owner's index", async () => {
-    const { client, sent } = fakeRedis({
-      'sess:sid-1': JSON.stringify(session(alice, Date.now())),
+  it('destroy() ends the session in Redis even when its index row cannot be removed', async () => {
+    const { client, sent } = fakeRedis({ [KEY]: '{}' });
+    const onError = jest.fn();
+    const store = new RedisSessionStore(client, fakeIndex(new Error('pg down')).index, {
+      ...options,
+      onError,
     });
     const done = jest.fn();
 
-    await new RedisSessionStore(client, options).destroy('sid-1', done);
+    await store.destroy('sid-1', done);
 
-    expect(sent).toEqual([
-      [
-        ['del', 'sess:sid-1'],
-        ['zRem', 'user-sessions:user-alice', 'sid-1'],
-      ],
-    ]);
+    expect(sent).toEqual([['del', [KEY]]]);
     expect(done).toHaveBeenCalledWith();
+    expect(onError).toHaveBeenCalledWith(
+      expect.stringContaining('session index'),
+      expect.any(Error),
+    );
+  });
+
+  it('saves a loaded session as the changes it made, in stored names, compared with what was read', async () => {
+    const now = Date.now();
+    const { client, sent } = fakeRedis();
+    const store = new RedisSessionStore(client, fakeIndex().index, options);
+    const raw = store.codec.encode(session(alice, now - 1000));
+    const read = fakeRedis({ [KEY]: raw });
+    const reader = new RedisSessionStore(read.client, fakeIndex().index, options);
+    const loaded = await new Promise<SessionData>(
+      (resolve, reject) =>
+        void reader.get('sid-1', (err, sess) => (err || !sess ? reject(err) : resolve(sess))),
+    );
+    const req = { sessionID: 'sid-1' } as unknown as Request;
+    const live = store.createSession(req, loaded);
+
+    live.passport!.user!.displayName = 'Alice L.';
+    await store.set('sid-1', live);
+
+    expect(sent).toHaveLength(1);
+    const [name, script] = sent[0]!;
+    expect(name).toBe('eval');
+    const { keys, arguments: args } = sent[0]![2] as { keys: string[]; arguments: string[] };
+    expect(typeof script).toBe('string');
+    expect(keys).toEqual([KEY]);
+    expect(JSON.parse(args[0]!)).toEqual([{ path: ['d'], value: 'Alice L.' }]);
   });
 
   it('hands a Redis failure to the callback (express-session turns it into a 503), or throws without one', async () => {
     const offline = new Error('The client is offline');
     const { client } = fakeRedis({}, offline);
-    const store = new RedisSessionStore(client, options);
+    const store = new RedisSessionStore(client, fakeIndex().index, options);
     const done = jest.fn();
 
     await store.set('sid-1', session(alice, Date.now()), done);

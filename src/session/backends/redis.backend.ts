@@ -9,14 +9,13 @@ import type {
   SessionRegistry,
   StoredSession,
 } from '../session.types.js';
-import { sessionTtlMs } from '../session.types.js';
+import { publicSessionId, sessionTtlMs } from '../session.types.js';
 import { SessionCodec } from '../session-codec.js';
-import { changesOf, markLoaded, type Change } from '../session-merge.js';
+import { changesOf, loadedFormOf, markLoaded, type Change } from '../session-merge.js';
+import { SessionIndex } from './session-index.js';
 
-const SESSION_PREFIX = 'sess:';
-const sessionKey = (sid: string) => SESSION_PREFIX + sid;
-/** Per-user index: a sorted set of session ids scored by their absolute expiry (epoch ms). */
-const userIndexKey = (userId: string) => `user-sessions:${userId}`;
+/** Sessions are keyed by their public id, so a Redis dump holds no usable session id. */
+const sessionKeyOf = (publicId: string) => `sess:${publicId}`;
 const attemptsKey = (key: string) => `login-attempts:${key}`;
 
 function connectRedis(options: SessionBackendOptions) {
@@ -64,35 +63,47 @@ return 1`;
 type Callback<T = void> = (err?: unknown, value?: T) => void;
 
 /**
- * connect-redis, plus a per-user index kept in step with create and destroy, so a user's sessions
- * can be listed and revoked without scanning every key. Sliding expiry is refreshed by saving the
- * session (see SessionActivity), so `touch` is off: an authenticated read costs one GET.
+ * connect-redis with three changes:
+ * - keys are the sessions' public ids (a hash of the id in the cookie);
+ * - a per-user index in Postgres (SessionIndex), written before a new session is, so a session
+ *   that exists can always be listed and revoked;
+ * - saving a session loaded from the store writes only what changed (see session-merge.ts).
+ * Sliding expiry is refreshed by saving the session (see SessionMiddleware), so `touch` is off:
+ * an authenticated read costs one GET.
  */
 export class RedisSessionStore extends RedisStore {
   readonly codec: SessionCodec;
 
   constructor(
     private readonly redis: Redis,
+    private readonly index: SessionIndex,
     private readonly options: SessionBackendOptions,
     codec = new SessionCodec({ maxAgeMs: options.idleTimeoutMs }),
   ) {
     super({
-      serializer: {
-        parse: (raw: string) => codec.decode(raw),
-        stringify: (sess: SessionData) => codec.encode(sess),
-      },
       client: redis as unknown as ConstructorParameters<typeof RedisStore>[0]['client'],
-      prefix: SESSION_PREFIX,
       disableTouch: true,
-      ttl: (sess: SessionData) => Math.ceil(sessionTtlMs(sess, options) / 1000),
     });
     this.codec = codec;
   }
 
+  override async get(sid: string, cb?: Callback<SessionData | null>): Promise<void> {
+    try {
+      const raw = await this.redis.get(sessionKeyOf(publicSessionId(sid)));
+      const sess = raw === null ? null : this.codec.decode(raw);
+      // The stored form is what a later save compares with: no second serialization per read.
+      if (sess && raw) markLoaded(sess, raw);
+      cb?.(null, sess);
+    } catch (err) {
+      if (!cb) throw err;
+      cb(err);
+    }
+  }
+
   override createSession(req: Request, data: SessionData): Session & SessionData {
-    const loaded = JSON.stringify(data); // before express-session turns data.cookie into a Cookie
+    const loaded = loadedFormOf(data); // express-session copies only the enumerable fields
     const session = super.createSession(req, data);
-    markLoaded(session, loaded);
+    if (loaded !== undefined) markLoaded(session, loaded);
     return session;
   }
 
@@ -100,23 +111,11 @@ export class RedisSessionStore extends RedisStore {
     const now = Date.now();
     const ttlMs = sessionTtlMs(sess, this.options, now);
     if (ttlMs <= 0) return this.destroy(sid, cb);
-    const changes = changesOf(sess);
-    if (changes) return this.update(sid, sess, changes, ttlMs, cb);
-    const userId = sess.passport?.user?.id;
+    const id = publicSessionId(sid);
     try {
-      const tx = this.redis.multi();
-      tx.set(sessionKey(sid), this.codec.encode(sess), {
-        expiration: { type: 'PX', value: ttlMs },
-      });
-      if (userId) {
-        const absoluteExpiry = (sess.meta?.createdAt ?? now) + this.options.absoluteTimeoutMs;
-        tx.zAdd(userIndexKey(userId), { score: absoluteExpiry, value: sid });
-        // The index lives as long as its longest-lived session. GT alone never sets a first
-        // expiry (to Redis "no TTL" is infinite), hence NX first.
-        tx.pExpireAt(userIndexKey(userId), absoluteExpiry, 'NX');
-        tx.pExpireAt(userIndexKey(userId), absoluteExpiry, 'GT');
-      }
-      await tx.exec();
+      const changes = changesOf(sess, (s) => this.codec.encode(s as SessionData));
+      if (changes) await this.update(id, sess, changes, ttlMs);
+      else await this.create(id, sess, ttlMs, now);
       cb?.();
     } catch (err) {
       if (!cb) throw err;
@@ -124,35 +123,39 @@ export class RedisSessionStore extends RedisStore {
     }
   }
 
-  /** A session loaded from the store: write only what changed, and never re-create it. */
-  private async update(
-    sid: string,
-    sess: SessionData,
-    changes: Change[],
-    ttlMs: number,
-    cb?: Callback,
-  ) {
-    try {
-      const stored = changes.map((c) => this.codec.encodeChange(c)).filter((c) => c !== undefined);
-      if (stored.length) {
-        await this.redis.eval(MERGE_SCRIPT, {
-          keys: [sessionKey(sid)],
-          arguments: [JSON.stringify(stored), String(ttlMs)],
-        });
-      }
-      markLoaded(sess, JSON.stringify(sess));
-      cb?.();
-    } catch (err) {
-      if (!cb) throw err;
-      cb(err);
+  private async create(id: string, sess: SessionData, ttlMs: number, now: number) {
+    const user = sess.passport?.user;
+    if (user) {
+      const createdAt = sess.meta?.createdAt ?? now;
+      await this.index.add({
+        id,
+        userId: user.id,
+        createdAt,
+        expiresAt: createdAt + this.options.absoluteTimeoutMs,
+        ip: sess.meta?.ip ?? '',
+        device: sess.meta?.userAgent ?? '',
+        replica: sess.meta?.replica ?? '',
+      });
     }
+    await this.redis.set(sessionKeyOf(id), this.codec.encode(sess), {
+      expiration: { type: 'PX', value: ttlMs },
+    });
+  }
+
+  /** A session loaded from the store: write only what changed, and never re-create it. */
+  private async update(id: string, sess: SessionData, changes: Change[], ttlMs: number) {
+    if (changes.length) {
+      await this.redis.eval(MERGE_SCRIPT, {
+        keys: [sessionKeyOf(id)],
+        arguments: [JSON.stringify(changes), String(ttlMs)],
+      });
+    }
+    markLoaded(sess, this.codec.encode(sess));
   }
 
   override async destroy(sid: string, cb?: Callback): Promise<void> {
     try {
-      const raw = await this.redis.get(sessionKey(sid));
-      const userId = raw ? this.codec.decode(raw).passport?.user?.id : undefined;
-      await this.remove(sid, userId);
+      await this.remove([publicSessionId(sid)]);
       cb?.();
     } catch (err) {
       if (!cb) throw err;
@@ -160,12 +163,18 @@ export class RedisSessionStore extends RedisStore {
     }
   }
 
-  /** Deletes the session and its index entry; true if the session still existed. */
-  async remove(sid: string, userId: string | undefined): Promise<boolean> {
-    const tx = this.redis.multi().del(sessionKey(sid));
-    if (userId) tx.zRem(userIndexKey(userId), sid);
-    const [deleted] = await tx.exec();
-    return Number(deleted) > 0;
+  /**
+   * Ends sessions by public id; returns how many were still alive. Redis first: once a session is
+   * gone there, it is over on every replica. The index rows are tidying: if Postgres is down they
+   * stay, and the next list drops them.
+   */
+  async remove(ids: string[]): Promise<number> {
+    if (ids.length === 0) return 0;
+    const ended = await this.redis.del(ids.map(sessionKeyOf));
+    await this.index.remove(ids).catch((err: unknown) => {
+      this.options.onError('session index: rows left for the next list to prune', err);
+    });
+    return Number(ended);
   }
 }
 
@@ -173,39 +182,43 @@ class RedisSessionRegistry implements SessionRegistry {
   readonly scope = 'cluster' as const;
   constructor(
     private readonly redis: Redis,
+    private readonly index: SessionIndex,
     private readonly store: RedisSessionStore,
   ) {}
 
   async list(userId: string): Promise<StoredSession[]> {
-    const key = userIndexKey(userId);
-    await this.redis.zRemRangeByScore(key, '-inf', Date.now());
-    const sids = await this.redis.zRange(key, 0, -1);
-    if (sids.length === 0) return [];
-    const values = await this.redis.mGet(sids.map(sessionKey));
+    const rows = await this.index.list(userId);
+    if (rows.length === 0) return [];
+    const values = await this.redis.mGet(rows.map((r) => sessionKeyOf(r.id)));
     const live: StoredSession[] = [];
     const gone: string[] = [];
-    sids.forEach((sid, i) => {
+    rows.forEach((row, i) => {
       const raw = values[i];
-      if (!raw) return void gone.push(sid); // expired while idle: drop it from the index too
-      const meta = this.store.codec.decode(raw).meta;
-      live.push({ sid, userId, meta });
+      if (!raw) return void gone.push(row.id); // expired while idle: drop it from the index too
+      const { meta } = this.store.codec.decode(raw);
+      live.push({
+        id: row.id,
+        userId,
+        meta: {
+          createdAt: row.createdAt.getTime(),
+          lastSeenAt: meta?.lastSeenAt ?? row.createdAt.getTime(),
+          ip: row.ip,
+          userAgent: row.device,
+          replica: row.replica,
+        },
+      });
     });
-    if (gone.length) await this.redis.zRem(key, gone);
+    await this.index.remove(gone);
     return live;
   }
 
-  async revoke(userId: string, sid: string): Promise<boolean> {
-    const score = await this.redis.zScore(userIndexKey(userId), sid);
-    if (score === null) return false;
-    return this.store.remove(sid, userId);
+  async revoke(userId: string, id: string): Promise<boolean> {
+    if (!(await this.index.owns(userId, id))) return false;
+    return (await this.store.remove([id])) > 0;
   }
 
-  async revokeAllExcept(userId: string, keepSid: string | null): Promise<number> {
-    const sids = (await this.redis.zRange(userIndexKey(userId), 0, -1)).filter(
-      (s) => s !== keepSid,
-    );
-    for (const sid of sids) await this.store.remove(sid, userId);
-    return sids.length;
+  async revokeAllExcept(userId: string, keepId: string | null): Promise<number> {
+    return this.store.remove(await this.index.idsExcept(userId, keepId));
   }
 }
 
@@ -243,16 +256,19 @@ class RedisAttemptCounter implements AttemptCounter {
 
 export function createRedisBackend(options: SessionBackendOptions): SessionBackend {
   if (!options.redisUrl) throw new Error('the redis session backend needs REDIS_URL');
+  if (!options.database)
+    throw new Error('the redis session backend needs a database for its index');
   const client = connectRedis(options);
   // Connect in the background: a replica may start before Redis and must recover when it comes.
   client.connect().catch((err: unknown) => options.onError('redis connect failed', err));
   // Every command this app sends is bounded, so a stalled Redis cannot hang a request either.
   const redis = client.withCommandOptions({ timeout: options.timeoutMs }) as unknown as Redis;
-  const store = new RedisSessionStore(redis, options);
+  const index = new SessionIndex(options.database);
+  const store = new RedisSessionStore(redis, index, options);
   return {
     name: 'redis',
     store,
-    registry: new RedisSessionRegistry(redis, store),
+    registry: new RedisSessionRegistry(redis, index, store),
     attempts: new RedisAttemptCounter(redis),
     ping: async () => {
       await redis.ping();
