@@ -225,7 +225,10 @@ function memorySection(r: BenchResult): string {
       rows.push([
         t.name,
         redisBytes(m),
-        `${int(m.sessionKeyBytes)} B key (${int(m.sessionJsonBytes)} B value) + ${int(m.indexBytesPerSession)} B per-user index = ${int(m.bytesPerSession)} B (MEMORY USAGE of ${m.sampled} sessions)`,
+        `${int(m.sessionKeyBytes)} B key (${int(m.sessionJsonBytes)} B value) + ${int(m.indexBytesPerSession)} B per-user index in Redis = ${int(m.bytesPerSession)} B (MEMORY USAGE of ${m.sampled} sessions)` +
+          (m.postgresIndexBytesPerSession === undefined
+            ? ''
+            : `; per-user index in Postgres: ${int(m.postgresIndexBytesPerSession)} B of disk per session (user_sessions and its indexes)`),
       ]);
     }
     if (t.replicaMemory) {

@@ -40,15 +40,17 @@ export interface ThroughputResult {
 }
 
 export interface RedisMemoryResult {
-  /** How many `sess:*` keys and per-user index keys were sampled. */
+  /** How many `sess:*` keys were sampled. */
   sampled: number;
   /** Mean `MEMORY USAGE` of one session key, and its JSON length. */
   sessionKeyBytes: number;
   sessionJsonBytes: number;
-  /** The per-user index's `MEMORY USAGE` for a user with one session (see memory.ts). */
+  /** Per-user index keys in Redis (the app keeps its index in Postgres: 0), per session. */
   indexBytesPerSession: number;
   /** sessionKeyBytes + indexBytesPerSession. */
   bytesPerSession: number;
+  /** Growth of the app's Postgres index (user_sessions, with its indexes) ÷ sessions; undefined without one. */
+  postgresIndexBytesPerSession?: number;
   /** `used_memory` growth ÷ sessions created (one login per user); NaN when none were created. */
   sessionsCreated: number;
   usedMemoryPerSession: number;

@@ -3,15 +3,14 @@
  * in Redis, then with `large`, alternating (timing here is noisy: each size is measured several
  * times and the medians compared). The extra sessions are written straight into Redis with a
  * pipeline: a real session of the app, copied with new session and user ids, under the same
- * `sess:<id>` keys and with the same per-user index entries, so Redis holds what that many logins
- * would leave.
+ * `sess:<id>` keys, so Redis holds what that many logins would leave (the app's per-user index is
+ * in Postgres, which a read never touches).
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { runLoad, summarize } from '../load.js';
 import { sampleKeys, type RedisClient } from '../probes.js';
 import type { GrowthResult } from '../results.js';
 import type { Subject } from '../subject.js';
-import { INDEX_PATTERN } from './memory.js';
 import { median } from './throughput.js';
 
 const BATCH = 2000;
@@ -23,51 +22,47 @@ interface Template {
   userId: string;
 }
 
+const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/;
+
 /**
- * Found through the per-user index (user-sessions:<user id> → session ids), so the copies need
- * to know nothing about the session's format: the user id is swapped wherever it appears.
+ * Any session that names its user (a UUID in the value), so the copies need to know nothing
+ * about the session's format: the user id is swapped wherever it appears.
  */
 async function findTemplate(redis: RedisClient): Promise<Template> {
-  for (const key of await sampleKeys(redis, INDEX_PATTERN, 50)) {
-    const userId = key.slice(INDEX_PATTERN.length - 1);
-    const [sid] = await redis.zRange(key, 0, 0);
-    const json = sid && (await redis.get(`sess:${sid}`));
-    if (json && json.includes(userId)) return { json, userId };
+  for (const key of await sampleKeys(redis, 'sess:*', 50)) {
+    const json = await redis.get(key);
+    const userId = json && UUID.exec(json)?.[0];
+    if (json && userId) return { json, userId };
   }
-  throw new Error('no session in Redis with a per-user index entry to copy');
+  throw new Error('no session in Redis that names its user, to copy');
 }
 
-/** express-session's ids: 24 random bytes, base64url (32 characters). */
-const newSid = () => randomBytes(24).toString('base64url');
+/** Session keys: the app's public ids are 22 base64url characters (16 bytes' worth). */
+const newId = () => randomBytes(16).toString('base64url');
 
 async function countSessions(redis: RedisClient): Promise<number> {
   return (await sampleKeys(redis, 'sess:*', Number.MAX_SAFE_INTEGER)).length;
 }
 
-/** Writes `count` copies of `template`, each for a new user; returns them, for removal. */
+/** Writes `count` copies of `template`, each for a new user; returns their keys, for removal. */
 async function writeSessions(redis: RedisClient, template: Template, count: number) {
-  const written: { sid: string; userId: string }[] = [];
+  const written: string[] = [];
   for (let from = 0; from < count; from += BATCH) {
     const pipe = redis.multi();
-    const expiry = Date.now() + TTL_MS;
     for (let i = from; i < Math.min(count, from + BATCH); i++) {
-      const sid = newSid();
-      const userId = randomUUID();
-      const json = template.json.replaceAll(template.userId, userId);
-      pipe.set(`sess:${sid}`, json, { expiration: { type: 'PX', value: TTL_MS } });
-      pipe.zAdd(`user-sessions:${userId}`, { score: expiry, value: sid });
-      pipe.pExpireAt(`user-sessions:${userId}`, expiry);
-      written.push({ sid, userId });
+      const key = `sess:${newId()}`;
+      const json = template.json.replaceAll(template.userId, randomUUID());
+      pipe.set(key, json, { expiration: { type: 'PX', value: TTL_MS } });
+      written.push(key);
     }
     await pipe.execAsPipeline();
   }
   return written;
 }
 
-async function removeSessions(redis: RedisClient, sessions: { sid: string; userId: string }[]) {
-  for (let from = 0; from < sessions.length; from += BATCH) {
-    const batch = sessions.slice(from, from + BATCH);
-    await redis.unlink(batch.flatMap((s) => [`sess:${s.sid}`, `user-sessions:${s.userId}`]));
+async function removeSessions(redis: RedisClient, keys: string[]) {
+  for (let from = 0; from < keys.length; from += BATCH) {
+    await redis.unlink(keys.slice(from, from + BATCH));
   }
 }
 

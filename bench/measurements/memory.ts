@@ -1,10 +1,12 @@
 /**
  * Measurement 4: what a session costs in memory. In Redis, `MEMORY USAGE` of sampled session keys
- * plus each user's index, and `used_memory` growth over many new sessions; with the memory store,
+ * (plus any per-user index keys kept there), and `used_memory` growth over many new sessions; the
+ * app keeps its per-user index in Postgres, whose growth is reported beside it. With the memory store,
  * the replicas' heap growth after a full GC (and their resident memory, for comparison). New sessions come from real logins through nginx, one per
  * freshly seeded user (a cheap password hash keeps that fast).
  */
 import { readFile } from 'node:fs/promises';
+import pg from 'pg';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { clientAddress, VirtualClient } from '../load.js';
@@ -43,10 +45,24 @@ async function memoryUsage(redis: RedisClient, key: string): Promise<number> {
 }
 
 /**
- * The app's per-user index (src/session/backends/redis.backend.ts), one sorted set per user; the
- * peers have none. Found by key name, so the session's own format can change freely.
+ * Per-user index keys in Redis, for a store that keeps them there (the app's index is in
+ * Postgres, src/session/backends/session-index.ts; the peers have none). Found by key name.
  */
-export const INDEX_PATTERN = 'user-sessions:*';
+export const REDIS_INDEX_PATTERN = 'user-sessions:*';
+
+/** Bytes of the app's Postgres session index (table and its indexes); undefined without one. */
+async function postgresIndexBytes(url: string): Promise<number | undefined> {
+  const db = new pg.Client({ connectionString: url });
+  await db.connect();
+  try {
+    const { rows } = await db.query<{ bytes: string | null }>(
+      "SELECT pg_total_relation_size(to_regclass('user_sessions')) AS bytes",
+    );
+    return rows[0]?.bytes == null ? undefined : Number(rows[0].bytes);
+  } finally {
+    await db.end();
+  }
+}
 
 async function sampleSessions(redis: RedisClient) {
   const keys = await sampleKeys(redis, 'sess:*', SAMPLE);
@@ -68,7 +84,7 @@ async function indexBytesPerSession(redis: RedisClient): Promise<number> {
   let bytes = 0;
   let entries = 0;
   let single = { bytes: 0, keys: 0 };
-  for (const key of await sampleKeys(redis, INDEX_PATTERN, 5 * SAMPLE)) {
+  for (const key of await sampleKeys(redis, REDIS_INDEX_PATTERN, 5 * SAMPLE)) {
     const usage = await memoryUsage(redis, key);
     const card = await redis.zCard(key);
     bytes += usage;
@@ -83,8 +99,10 @@ export async function measureRedisMemory(s: Subject, sessions: number): Promise<
   const redis = s.redis;
   if (!redis) throw new Error(`${s.name} has no Redis`);
   const before = await redisUsedMemory(redis);
+  const pgBefore = await postgresIndexBytes(s.topology.postgresUrl);
   if (sessions > 0) await createSessions(s, 'memory', sessions);
   const after = await redisUsedMemory(redis);
+  const pgAfter = await postgresIndexBytes(s.topology.postgresUrl);
 
   const sample = await sampleSessions(redis);
   const index = await indexBytesPerSession(redis);
@@ -94,6 +112,10 @@ export async function measureRedisMemory(s: Subject, sessions: number): Promise<
     sessionJsonBytes: sample.valueBytes,
     indexBytesPerSession: index,
     bytesPerSession: sample.keyBytes + index,
+    postgresIndexBytesPerSession:
+      pgBefore !== undefined && pgAfter !== undefined && sessions > 0
+        ? (pgAfter - pgBefore) / sessions
+        : undefined,
     sessionsCreated: sessions,
     usedMemoryPerSession: sessions > 0 ? (after - before) / sessions : NaN,
     example: (await redis.get(sample.keys[0]!)) ?? '',

@@ -138,7 +138,8 @@ describe('RedisSessionStore (fake client)', () => {
     expect(JSON.stringify(sent)).not.toContain('sid-1');
     const stored = store.codec.decode(value as string);
     expect(stored.passport).toEqual(sess.passport);
-    expect(stored.meta).toEqual({ createdAt: now - 1000, lastSeenAt: now - 1000 });
+    const seconds = Math.floor((now - 1000) / 1000) * 1000;
+    expect(stored.meta).toEqual({ createdAt: seconds, lastSeenAt: seconds });
   });
 
   it('caps the TTL by what is left of the absolute lifetime', async () => {
