@@ -311,3 +311,25 @@ describe('Redis goes away and comes back', () => {
     expect((await c.get('/health/ready')).status).toBe(200);
   });
 });
+
+describe('Redis stalls (up, but not answering)', () => {
+  it('answers 503 within the backend timeout instead of hanging, and carries on when Redis does', async () => {
+    const c = new HttpClient(redisApp.url);
+    await register(c, uniqueName('stall'));
+    const timeoutMs = redisApp.config.backendTimeoutMs;
+
+    process.kill(backends.redis.pid, 'SIGSTOP'); // the connection stays open; nothing answers
+    try {
+      const stalled = await whoami(c);
+      expect(stalled.status).toBe(503);
+      expect(stalled.body).toMatchObject({
+        message: expect.stringContaining('session store is unavailable'),
+      });
+      expect(stalled.ms).toBeGreaterThanOrEqual(timeoutMs - 50);
+      expect(stalled.ms).toBeLessThan(timeoutMs * 1.25 + 500);
+    } finally {
+      process.kill(backends.redis.pid, 'SIGCONT');
+    }
+    expect(await isLoggedIn(c)).toBe(true);
+  });
+});

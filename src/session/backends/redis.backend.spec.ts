@@ -11,6 +11,7 @@ import {
   type SessionBackend,
   type SessionBackendOptions,
 } from '../session.types.js';
+import { Deadline } from './deadline.js';
 import { createRedisBackend, RedisSessionStore } from './redis.backend.js';
 import type { SessionIndex } from './session-index.js';
 
@@ -73,6 +74,7 @@ function session(user: Principal | undefined, createdAt: number): SessionData {
 }
 
 const KEY = `sess:${publicSessionId('sid-1')}`;
+const deadline = new Deadline(options.timeoutMs);
 
 /** The error createRedisBackend threw; if it built a backend instead, it is closed so no client lingers. */
 async function refusalOf(opts: SessionBackendOptions): Promise<unknown> {
@@ -112,7 +114,7 @@ describe('RedisSessionStore (fake client)', () => {
     const now = Date.now();
     const { client, sent } = fakeRedis();
     const { index, calls } = fakeIndex();
-    const store = new RedisSessionStore(client, index, options);
+    const store = new RedisSessionStore(client, index, deadline, options);
     const sess = session(alice, now - 1000);
 
     await store.set('sid-1', sess);
@@ -144,7 +146,7 @@ describe('RedisSessionStore (fake client)', () => {
 
   it('caps the TTL by what is left of the absolute lifetime', async () => {
     const { client, sent } = fakeRedis();
-    const store = new RedisSessionStore(client, fakeIndex().index, options);
+    const store = new RedisSessionStore(client, fakeIndex().index, deadline, options);
 
     await store.set('sid-1', session(alice, Date.now() - ABSOLUTE + 5000));
 
@@ -157,7 +159,10 @@ describe('RedisSessionStore (fake client)', () => {
     const { client, sent } = fakeRedis();
     const { index, calls } = fakeIndex();
 
-    await new RedisSessionStore(client, index, options).set('anon', session(undefined, Date.now()));
+    await new RedisSessionStore(client, index, deadline, options).set(
+      'anon',
+      session(undefined, Date.now()),
+    );
 
     expect(calls).toEqual([]);
     expect(sent.map(([name]) => name)).toEqual(['set']);
@@ -168,7 +173,7 @@ describe('RedisSessionStore (fake client)', () => {
     const { client, sent } = fakeRedis({ [KEY]: '{}' });
     const { index, calls } = fakeIndex();
 
-    await new RedisSessionStore(client, index, options).set('sid-1', old);
+    await new RedisSessionStore(client, index, deadline, options).set('sid-1', old);
 
     expect(sent).toEqual([['del', [KEY]]]);
     expect(calls).toEqual([['remove', [publicSessionId('sid-1')]]]);
@@ -177,7 +182,7 @@ describe('RedisSessionStore (fake client)', () => {
   it('destroy() ends the session in Redis even when its index row cannot be removed', async () => {
     const { client, sent } = fakeRedis({ [KEY]: '{}' });
     const onError = jest.fn();
-    const store = new RedisSessionStore(client, fakeIndex(new Error('pg down')).index, {
+    const store = new RedisSessionStore(client, fakeIndex(new Error('pg down')).index, deadline, {
       ...options,
       onError,
     });
@@ -196,10 +201,10 @@ describe('RedisSessionStore (fake client)', () => {
   it('saves a loaded session as the changes it made, in stored names, compared with what was read', async () => {
     const now = Date.now();
     const { client, sent } = fakeRedis();
-    const store = new RedisSessionStore(client, fakeIndex().index, options);
+    const store = new RedisSessionStore(client, fakeIndex().index, deadline, options);
     const raw = store.codec.encode(session(alice, now - 1000));
     const read = fakeRedis({ [KEY]: raw });
-    const reader = new RedisSessionStore(read.client, fakeIndex().index, options);
+    const reader = new RedisSessionStore(read.client, fakeIndex().index, deadline, options);
     const loaded = await new Promise<SessionData>(
       (resolve, reject) =>
         void reader.get('sid-1', (err, sess) => (err || !sess ? reject(err) : resolve(sess))),
@@ -222,7 +227,7 @@ describe('RedisSessionStore (fake client)', () => {
   it('hands a Redis failure to the callback (express-session turns it into a 503), or throws without one', async () => {
     const offline = new Error('The client is offline');
     const { client } = fakeRedis({}, offline);
-    const store = new RedisSessionStore(client, fakeIndex().index, options);
+    const store = new RedisSessionStore(client, fakeIndex().index, deadline, options);
     const done = jest.fn();
 
     await store.set('sid-1', session(alice, Date.now()), done);

@@ -12,6 +12,7 @@ import type {
 import { publicSessionId, sessionTtlMs } from '../session.types.js';
 import { SessionCodec } from '../session-codec.js';
 import { changesOf, loadedFormOf, markLoaded, type Change } from '../session-merge.js';
+import { Deadline } from './deadline.js';
 import { SessionIndex } from './session-index.js';
 
 /** Sessions are keyed by their public id, so a Redis dump holds no usable session id. */
@@ -77,6 +78,7 @@ export class RedisSessionStore extends RedisStore {
   constructor(
     private readonly redis: Redis,
     private readonly index: SessionIndex,
+    private readonly deadline: Deadline,
     private readonly options: SessionBackendOptions,
     codec = new SessionCodec({ maxAgeMs: options.idleTimeoutMs }),
   ) {
@@ -89,7 +91,7 @@ export class RedisSessionStore extends RedisStore {
 
   override async get(sid: string, cb?: Callback<SessionData | null>): Promise<void> {
     try {
-      const raw = await this.redis.get(sessionKeyOf(publicSessionId(sid)));
+      const raw = await this.deadline.within(this.redis.get(sessionKeyOf(publicSessionId(sid))));
       const sess = raw === null ? null : this.codec.decode(raw);
       // The stored form is what a later save compares with: no second serialization per read.
       if (sess && raw) markLoaded(sess, raw);
@@ -137,18 +139,22 @@ export class RedisSessionStore extends RedisStore {
         replica: sess.meta?.replica ?? '',
       });
     }
-    await this.redis.set(sessionKeyOf(id), this.codec.encode(sess), {
-      expiration: { type: 'PX', value: ttlMs },
-    });
+    await this.deadline.within(
+      this.redis.set(sessionKeyOf(id), this.codec.encode(sess), {
+        expiration: { type: 'PX', value: ttlMs },
+      }),
+    );
   }
 
   /** A session loaded from the store: write only what changed, and never re-create it. */
   private async update(id: string, sess: SessionData, changes: Change[], ttlMs: number) {
     if (changes.length) {
-      await this.redis.eval(MERGE_SCRIPT, {
-        keys: [sessionKeyOf(id)],
-        arguments: [JSON.stringify(changes), String(ttlMs)],
-      });
+      await this.deadline.within(
+        this.redis.eval(MERGE_SCRIPT, {
+          keys: [sessionKeyOf(id)],
+          arguments: [JSON.stringify(changes), String(ttlMs)],
+        }),
+      );
     }
     markLoaded(sess, this.codec.encode(sess));
   }
@@ -170,7 +176,7 @@ export class RedisSessionStore extends RedisStore {
    */
   async remove(ids: string[]): Promise<number> {
     if (ids.length === 0) return 0;
-    const ended = await this.redis.del(ids.map(sessionKeyOf));
+    const ended = await this.deadline.within(this.redis.del(ids.map(sessionKeyOf)));
     await this.index.remove(ids).catch((err: unknown) => {
       this.options.onError('session index: rows left for the next list to prune', err);
     });
@@ -183,13 +189,14 @@ class RedisSessionRegistry implements SessionRegistry {
   constructor(
     private readonly redis: Redis,
     private readonly index: SessionIndex,
+    private readonly deadline: Deadline,
     private readonly store: RedisSessionStore,
   ) {}
 
   async list(userId: string): Promise<StoredSession[]> {
     const rows = await this.index.list(userId);
     if (rows.length === 0) return [];
-    const values = await this.redis.mGet(rows.map((r) => sessionKeyOf(r.id)));
+    const values = await this.deadline.within(this.redis.mGet(rows.map((r) => sessionKeyOf(r.id))));
     const live: StoredSession[] = [];
     const gone: string[] = [];
     rows.forEach((row, i) => {
@@ -224,32 +231,33 @@ class RedisSessionRegistry implements SessionRegistry {
 
 /** One counter per key for all replicas: INCR, and the window starts with the first hit. */
 class RedisAttemptCounter implements AttemptCounter {
-  constructor(private readonly redis: Redis) {}
+  constructor(
+    private readonly redis: Redis,
+    private readonly deadline: Deadline,
+  ) {}
 
   async hit(key: string, windowMs: number): Promise<number> {
-    const [count] = await this.redis
-      .multi()
-      .incr(attemptsKey(key))
-      .pExpire(attemptsKey(key), windowMs, 'NX')
-      .exec();
+    const [count] = await this.deadline.within(
+      this.redis.multi().incr(attemptsKey(key)).pExpire(attemptsKey(key), windowMs, 'NX').exec(),
+    );
     return Number(count);
   }
 
   async peek(key: string): Promise<number> {
-    return Number((await this.redis.get(attemptsKey(key))) ?? 0);
+    return Number((await this.deadline.within(this.redis.get(attemptsKey(key)))) ?? 0);
   }
 
   async reset(key: string): Promise<void> {
-    await this.redis.del(attemptsKey(key));
+    await this.deadline.within(this.redis.del(attemptsKey(key)));
   }
 
   async release(key: string): Promise<void> {
     // Only while the window lives: DECR on a missing key would create one without a TTL.
-    await this.redis.eval(
-      "if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('DECR', KEYS[1]) end return 0",
-      {
-        keys: [attemptsKey(key)],
-      },
+    await this.deadline.within(
+      this.redis.eval(
+        "if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('DECR', KEYS[1]) end return 0",
+        { keys: [attemptsKey(key)] },
+      ),
     );
   }
 }
@@ -262,16 +270,16 @@ export function createRedisBackend(options: SessionBackendOptions): SessionBacke
   // Connect in the background: a replica may start before Redis and must recover when it comes.
   client.connect().catch((err: unknown) => options.onError('redis connect failed', err));
   // Every command this app sends is bounded, so a stalled Redis cannot hang a request either.
-  const redis = client.withCommandOptions({ timeout: options.timeoutMs }) as unknown as Redis;
+  const deadline = new Deadline(options.timeoutMs);
   const index = new SessionIndex(options.database);
-  const store = new RedisSessionStore(redis, index, options);
+  const store = new RedisSessionStore(client, index, deadline, options);
   return {
     name: 'redis',
     store,
-    registry: new RedisSessionRegistry(redis, index, store),
-    attempts: new RedisAttemptCounter(redis),
+    registry: new RedisSessionRegistry(client, index, deadline, store),
+    attempts: new RedisAttemptCounter(client, deadline),
     ping: async () => {
-      await redis.ping();
+      await deadline.within(client.ping());
     },
     close: async () => {
       if (client.isOpen) await client.close();
