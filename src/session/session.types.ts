@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { Store } from 'express-session';
 import type { DataSource } from 'typeorm';
 
@@ -31,7 +31,7 @@ declare module 'express-session' {
  * and a leaked Redis dump or database backup holds no id that logs anyone in.
  */
 export const publicSessionId = (sid: string): string =>
-  createHash('sha256').update(sid).digest('base64url').slice(0, 22);
+  hash('sha256', sid, 'base64url').slice(0, 22);
 
 /** A stored session as the registry sees it. */
 export interface StoredSession {
