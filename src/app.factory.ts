@@ -4,7 +4,6 @@ import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { Eta } from 'eta';
 import { json, urlencoded } from 'express';
-import helmet from 'helmet';
 import { AppModule } from './app.module.js';
 import { compose, whenBodyPresent } from './common/compose.js';
 import { JsonLogger } from './common/json-logger.js';
@@ -12,6 +11,7 @@ import { requestContext } from './common/request-context.middleware.js';
 import { ShutdownState } from './health/shutdown-state.js';
 import type { AppConfig } from './config/app-config.js';
 import { jsonShapeGuard } from './security/json-shape.middleware.js';
+import { securityHeaders } from './security/security-headers.js';
 
 /** Project root: dist/app.factory.js and src/app.factory.ts both sit one level below it. */
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -31,11 +31,7 @@ export async function createApp(config: AppConfig): Promise<NestExpressApplicati
     compose(
       app.get(ShutdownState).middleware,
       requestContext(config.replicaName, ['debug', 'verbose'].includes(config.logLevel)),
-      helmet({
-        // Plain http on loopback is a supported way to run the demo; don't force https upgrades there.
-        contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } },
-        strictTransportSecurity: config.production,
-      }),
+      securityHeaders(config.production),
     ),
   );
   // Bodies are parsed (then checked) only when there is one: not for the GETs that are most traffic.
