@@ -3,13 +3,15 @@ import { fileURLToPath } from 'node:url';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { Eta } from 'eta';
-import helmet from 'helmet';
+import { json, urlencoded } from 'express';
 import { AppModule } from './app.module.js';
+import { compose, whenBodyPresent } from './common/compose.js';
 import { JsonLogger } from './common/json-logger.js';
 import { requestContext } from './common/request-context.middleware.js';
 import { ShutdownState } from './health/shutdown-state.js';
 import type { AppConfig } from './config/app-config.js';
 import { jsonShapeGuard } from './security/json-shape.middleware.js';
+import { securityHeaders } from './security/security-headers.js';
 
 /** Project root: dist/app.factory.js and src/app.factory.ts both sit one level below it. */
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -24,18 +26,24 @@ export async function createApp(config: AppConfig): Promise<NestExpressApplicati
   // req.ip and req.secure come from X-Forwarded-For/-Proto only when the peer is the trusted proxy.
   app.set('trust proxy', config.trustProxy);
   app.disable('x-powered-by');
-  app.use(app.get(ShutdownState).middleware);
-  app.use(requestContext(config.replicaName, ['debug', 'verbose'].includes(config.logLevel)));
+  // What every request goes through before routing, as one Express layer each (see compose()).
   app.use(
-    helmet({
-      // Plain http on loopback is a supported way to run the demo; don't force https upgrades there.
-      contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } },
-      strictTransportSecurity: config.production,
-    }),
+    compose(
+      app.get(ShutdownState).middleware,
+      requestContext(config.replicaName, ['debug', 'verbose'].includes(config.logLevel)),
+      securityHeaders(config.production),
+    ),
   );
-  app.useBodyParser('json', { limit: config.bodyLimit });
-  app.useBodyParser('urlencoded', { limit: config.bodyLimit, extended: false, parameterLimit: 50 });
-  app.use(jsonShapeGuard);
+  // Bodies are parsed (then checked) only when there is one: not for the GETs that are most traffic.
+  app.use(
+    whenBodyPresent(
+      compose(
+        json({ limit: config.bodyLimit }),
+        urlencoded({ limit: config.bodyLimit, extended: false, parameterLimit: 50 }),
+        jsonShapeGuard,
+      ),
+    ),
+  );
   app.useStaticAssets(join(ROOT, 'public'), {
     prefix: '/static/',
     maxAge: config.production ? '1h' : 0,

@@ -38,13 +38,13 @@ export class SessionMiddleware implements NestMiddleware {
           path: '/',
         },
       }),
-      passport.initialize(),
-      passport.session(),
+      restoreUser,
       (req, res, next) => this.enforceLifetime(req, res, next),
     ];
   }
 
   use(req: Request, res: Response, next: NextFunction): void {
+    if (req.isAuthenticated === undefined) installPassportMethods(req, res);
     let i = 0;
     const step = (err?: unknown): void => {
       if (err) return next(asBackendError(err));
@@ -81,4 +81,48 @@ export class SessionMiddleware implements NestMiddleware {
     }
     next();
   }
+}
+
+/**
+ * What `passport.initialize()` + `passport.session()` do for a request, without their per-request
+ * cost. Those two copy six methods and `_sessionManager` onto every request object (adding
+ * properties to a request is the expensive part: ~1 µs each) and build a strategy object with five
+ * closures, only to read `req.session.passport.user` and deserialize it. Here the methods live on
+ * the app's request prototype (installed once, see below) and the read is done directly, through
+ * the same deserializer chain (`passport.deserializeUser`), with the same outcomes:
+ * no session support is an error, a user the deserializer rejects is dropped from the session.
+ * Login (`passport.authenticate('local')`) still goes through passport proper.
+ */
+function restoreUser(req: Request, _res: Response, next: NextFunction): void {
+  const session = req.session as
+    (Request['session'] & { passport?: { user?: unknown } }) | undefined;
+  if (!session) {
+    return next(
+      new Error(
+        'Login sessions require session support. Did you forget to use `express-session` middleware?',
+      ),
+    );
+  }
+  const stored = session.passport?.user;
+  if (!stored && stored !== 0) return next();
+  passport.deserializeUser(stored, req, (err: unknown, user?: Express.User | false | null) => {
+    if (err) return next(err);
+    if (user) req.user = user;
+    else delete session.passport!.user;
+    next();
+  });
+}
+
+/**
+ * Runs `passport.initialize()` once, on the request prototype rather than on each request: it
+ * sets passport's request methods (`logIn`, `logOut`, `isAuthenticated`, …) and its session
+ * manager, which every later request then inherits. Express 5 gives each app its own prototype
+ * (`app.request`), so no other app is touched. The functions are passport's own, so `req.logIn()`
+ * regenerates the session and `req.logOut()` clears it exactly as before.
+ */
+function installPassportMethods(req: Request, res: Response): void {
+  const proto = Object.getPrototypeOf(req) as Request | null;
+  // A request that is a plain object (no app prototype to share) gets them as its own.
+  const target = proto && proto !== Object.prototype ? proto : req;
+  passport.initialize({ compat: false })(target, res, () => undefined);
 }
