@@ -37,32 +37,47 @@ async function findTemplate(redis: RedisClient): Promise<Template> {
   throw new Error('no session in Redis that names its user, to copy');
 }
 
-/** Session keys: the app's public ids are 22 base64url characters (16 bytes' worth). */
-const newId = () => randomBytes(16).toString('base64url');
-
-async function countSessions(redis: RedisClient): Promise<number> {
-  return (await sampleKeys(redis, 'sess:*', Number.MAX_SAFE_INTEGER)).length;
+/**
+ * A batch of copies: keys of the app's shape (`sess:` and 22 base64url characters) made from a
+ * random prefix and a counter, so they can be removed again without keeping 100,000 strings in
+ * this process (whose heap, and so its GC pauses, would otherwise grow with the store and make
+ * the load generator, not the app, slower with more sessions).
+ */
+interface Batch {
+  prefix: string;
+  count: number;
 }
 
-/** Writes `count` copies of `template`, each for a new user; returns their keys, for removal. */
-async function writeSessions(redis: RedisClient, template: Template, count: number) {
-  const written: string[] = [];
+const keyOf = (batch: Batch, i: number) => `sess:${batch.prefix}${i.toString(36).padStart(8, '0')}`;
+
+/** Keys in Redis (DBSIZE: no key list built here). */
+async function countSessions(redis: RedisClient): Promise<number> {
+  return redis.dbSize();
+}
+
+/** Writes `count` copies of `template`, each for a new user. */
+async function writeSessions(
+  redis: RedisClient,
+  template: Template,
+  count: number,
+): Promise<Batch> {
+  const batch = { prefix: randomBytes(11).toString('base64url').slice(0, 14), count };
   for (let from = 0; from < count; from += BATCH) {
     const pipe = redis.multi();
     for (let i = from; i < Math.min(count, from + BATCH); i++) {
-      const key = `sess:${newId()}`;
       const json = template.json.replaceAll(template.userId, randomUUID());
-      pipe.set(key, json, { expiration: { type: 'PX', value: TTL_MS } });
-      written.push(key);
+      pipe.set(keyOf(batch, i), json, { expiration: { type: 'PX', value: TTL_MS } });
     }
     await pipe.execAsPipeline();
   }
-  return written;
+  return batch;
 }
 
-async function removeSessions(redis: RedisClient, keys: string[]) {
-  for (let from = 0; from < keys.length; from += BATCH) {
-    await redis.unlink(keys.slice(from, from + BATCH));
+async function removeSessions(redis: RedisClient, batch: Batch) {
+  for (let from = 0; from < batch.count; from += BATCH) {
+    const keys: string[] = [];
+    for (let i = from; i < Math.min(batch.count, from + BATCH); i++) keys.push(keyOf(batch, i));
+    await redis.unlink(keys);
   }
 }
 
@@ -98,7 +113,7 @@ export async function measureGrowth(
       const extra = await writeSessions(redis, template, o.large - small);
       try {
         progress(
-          `round ${round}/${o.rounds}: ${await countSessions(redis)} sessions in Redis, whoami load ${o.durationMs / 1000} s …`,
+          `round ${round}/${o.rounds}: ${await countSessions(redis)} keys in Redis, whoami load ${o.durationMs / 1000} s …`,
         );
         p50Large.push(await whoamiP50());
       } finally {
