@@ -1,7 +1,6 @@
 import { Injectable, UnauthorizedException } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { AppConfig } from '../config/app-config.js';
-import { describeDevice } from '../session/device.js';
 import { endSession } from '../session/end-session.js';
 import type { Principal } from '../session/session.types.js';
 import type { User } from '../users/user.entity.js';
@@ -51,20 +50,13 @@ export class AuthService {
 
   /**
    * Logs the principal in. passport regenerates the session here, so the id the client had
-   * before login (perhaps planted by an attacker) is worthless afterwards.
+   * before login (perhaps planted by an attacker) is worthless afterwards; SessionSerializer
+   * stamps the new session before passport saves it.
    */
   async startSession(req: Request, principal: Principal): Promise<void> {
     await new Promise<void>((resolve, reject) =>
       req.logIn(principal, (err) => (err ? reject(err) : resolve())),
     );
-    const now = Date.now();
-    req.session.meta = {
-      createdAt: now,
-      lastSeenAt: now,
-      ip: req.ip ?? '',
-      userAgent: describeDevice(req.get('user-agent')),
-      replica: this.config.replicaName,
-    };
   }
 
   /** Logout: the session is destroyed in the store, so the old cookie fails on every replica. */

@@ -1,6 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
 import { Test } from '@nestjs/testing';
+import type { Request } from 'express';
 import passport from 'passport';
+import { AppConfig } from '../config/app-config.js';
 import type { Principal } from '../session/session.types.js';
 import { SessionSerializer } from './session.serializer.js';
 
@@ -13,23 +15,59 @@ const fullUser = {
   createdAt: new Date(0),
 };
 
+const config = AppConfig.fromEnv({
+  DATABASE_URL: 'postgres://app:pw@localhost:5432/app',
+  SESSION_SECRET: 'a'.repeat(32),
+  REPLICA_NAME: 'app-2',
+});
+
 async function build(): Promise<SessionSerializer> {
-  const moduleRef = await Test.createTestingModule({ providers: [SessionSerializer] }).compile();
+  const moduleRef = await Test.createTestingModule({
+    providers: [SessionSerializer, { provide: AppConfig, useValue: config }],
+  }).compile();
   return moduleRef.get(SessionSerializer);
 }
+
+/** A request at login, as passport hands it over: its session just regenerated, still empty. */
+const loginRequest = () =>
+  ({
+    session: {},
+    ip: '10.0.0.7',
+    get: (name: string) =>
+      name === 'user-agent'
+        ? 'Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0'
+        : undefined,
+  }) as unknown as Request;
 
 describe('SessionSerializer', () => {
   it('stores only id, username and displayName: no hash or profile data goes into the session', async () => {
     const serializer = await build();
     let stored: Principal | undefined;
 
-    serializer.serializeUser(fullUser, (err, user) => {
+    serializer.serializeUser(loginRequest(), fullUser, (err, user) => {
       expect(err).toBeNull();
       stored = user;
     });
 
     expect(stored).toEqual(principal);
     expect(Object.keys(stored!).sort()).toEqual(['displayName', 'id', 'username']);
+  });
+
+  it('stamps the new session with when and where it began, before passport saves it', async () => {
+    const serializer = await build();
+    const req = loginRequest();
+    const before = Date.now();
+
+    serializer.serializeUser(req, fullUser, () => undefined);
+
+    const meta = req.session.meta!;
+    expect(meta).toMatchObject({
+      ip: '10.0.0.7',
+      userAgent: 'Firefox 140 on Linux',
+      replica: 'app-2',
+    });
+    expect(meta.createdAt).toBeGreaterThanOrEqual(before);
+    expect(meta.lastSeenAt).toBe(meta.createdAt);
   });
 
   it('gives the stored principal back as is, synchronously: no database round trip', async () => {
@@ -49,7 +87,7 @@ describe('SessionSerializer', () => {
     await build(); // registers itself with passport
 
     const stored = await new Promise<object>((resolve, reject) =>
-      passport.serializeUser(fullUser, (err: unknown, id?: unknown) =>
+      passport.serializeUser(fullUser, loginRequest(), (err: unknown, id?: unknown) =>
         err ? reject(err) : resolve(id as object),
       ),
     );

@@ -144,6 +144,19 @@ describe('RedisSessionStore (fake client)', () => {
     expect(stored.meta).toEqual({ createdAt: seconds, lastSeenAt: seconds });
   });
 
+  it('writes nothing more when the new session is saved again unchanged (as after a login)', async () => {
+    const { client, sent } = fakeRedis();
+    const { index, calls } = fakeIndex();
+    const store = new RedisSessionStore(client, index, deadline, options);
+    const sess = session(alice, Date.now());
+
+    await store.set('sid-1', sess);
+    await store.set('sid-1', sess);
+
+    expect(calls).toHaveLength(1);
+    expect(sent.map(([name]) => name)).toEqual(['set']);
+  });
+
   it('caps the TTL by what is left of the absolute lifetime', async () => {
     const { client, sent } = fakeRedis();
     const store = new RedisSessionStore(client, fakeIndex().index, deadline, options);

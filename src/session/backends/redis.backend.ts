@@ -139,11 +139,13 @@ export class RedisSessionStore extends RedisStore {
         replica: sess.meta?.replica ?? '',
       });
     }
+    const stored = this.codec.encode(sess);
     await this.deadline.within(
-      this.redis.set(sessionKeyOf(id), this.codec.encode(sess), {
-        expiration: { type: 'PX', value: ttlMs },
-      }),
+      this.redis.set(sessionKeyOf(id), stored, { expiration: { type: 'PX', value: ttlMs } }),
     );
+    // From here on it is a stored session: a later save in the same request (express-session
+    // saves again after a login) writes only what changed since, usually nothing.
+    markLoaded(sess, stored);
   }
 
   /** A session loaded from the store: write only what changed, and never re-create it. */
