@@ -12,7 +12,7 @@ import {
   type SessionBackendOptions,
 } from '../session.types.js';
 import { Deadline } from './deadline.js';
-import { createRedisBackend, RedisSessionStore } from './redis.backend.js';
+import { createRedisBackend, RedisSessionRegistry, RedisSessionStore } from './redis.backend.js';
 import type { SessionIndex } from './session-index.js';
 
 const IDLE = 60_000;
@@ -247,5 +247,84 @@ describe('RedisSessionStore (fake client)', () => {
 
     expect(done).toHaveBeenCalledWith(offline);
     await expect(store.set('sid-1', session(alice, Date.now()))).rejects.toBe(offline);
+  });
+});
+
+describe('RedisSessionRegistry (fake client and index)', () => {
+  const T0 = Date.UTC(2026, 10, 22, 12, 0, 0);
+  const row = (id: string) => ({
+    id,
+    userId: alice.id,
+    createdAt: new Date(T0),
+    expiresAt: new Date(T0 + ABSOLUTE),
+    ip: '10.0.0.9',
+    device: 'Firefox 140 on Linux',
+    replica: 'app-3',
+  });
+
+  function registry(values: Record<string, string>, rows = [row('live'), row('idle')]) {
+    const removed: string[][] = [];
+    const owned = new Set(rows.map((r) => r.id));
+    const index = {
+      list: async () => rows,
+      owns: async (_user: string, id: string) => owned.has(id),
+      idsExcept: async (_user: string, keep: string | null) =>
+        rows.map((r) => r.id).filter((id) => id !== keep),
+      remove: async (ids: string[]) => void removed.push(ids),
+    } as unknown as SessionIndex;
+    const { client, sent } = fakeRedis(values);
+    const mGet = async (keys: string[]) => keys.map((k) => values[k] ?? null);
+    const redis = Object.assign(client, { mGet }) as typeof client;
+    const store = new RedisSessionStore(redis, index, deadline, options);
+    return {
+      registry: new RedisSessionRegistry(redis, index, deadline, store),
+      removed,
+      sent,
+      store,
+    };
+  }
+
+  it('lists what the index has and Redis still holds, and drops the rows of sessions that idled out', async () => {
+    const codec = new RedisSessionStore(fakeRedis().client, fakeIndex().index, deadline, options)
+      .codec;
+    const value = codec.encode({
+      ...session(alice, T0),
+      meta: { ...session(alice, T0).meta!, lastSeenAt: T0 + 60_000 },
+    });
+    const { registry: r, removed } = registry({ 'sess:live': value });
+
+    const list = await r.list(alice.id);
+
+    expect(list).toEqual([
+      {
+        id: 'live',
+        userId: alice.id,
+        meta: {
+          createdAt: T0,
+          lastSeenAt: T0 + 60_000,
+          ip: '10.0.0.9',
+          userAgent: 'Firefox 140 on Linux',
+          replica: 'app-3',
+        },
+      },
+    ]);
+    expect(removed).toEqual([['idle']]);
+  });
+
+  it("revokes only the user's own sessions, and says whether one was still alive", async () => {
+    const { registry: r, sent } = registry({ 'sess:live': '{}' });
+
+    await expect(r.revoke(alice.id, 'someone-elses')).resolves.toBe(false);
+    expect(sent).toEqual([]); // not even a DEL for a session the index does not give this user
+    await expect(r.revoke(alice.id, 'live')).resolves.toBe(true);
+    await expect(r.revoke(alice.id, 'idle')).resolves.toBe(false); // listed, but already gone
+  });
+
+  it('revokeAllExcept ends every other session of the user in one DEL', async () => {
+    const { registry: r, sent, removed } = registry({ 'sess:idle': '{}' });
+
+    await expect(r.revokeAllExcept(alice.id, 'live')).resolves.toBe(1);
+    expect(sent).toEqual([['del', ['sess:idle']]]);
+    expect(removed).toEqual([['idle']]);
   });
 });

@@ -186,7 +186,7 @@ export class RedisSessionStore extends RedisStore {
   }
 }
 
-class RedisSessionRegistry implements SessionRegistry {
+export class RedisSessionRegistry implements SessionRegistry {
   readonly scope = 'cluster' as const;
   constructor(
     private readonly redis: Redis,
