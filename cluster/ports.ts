@@ -1,11 +1,30 @@
 import net, { type AddressInfo } from 'node:net';
 import { errorMessage, pollUntil } from './poll.js';
 
+/** Ports this process handed out lately, and when: the kernel may offer one again right away. */
+const handedOut = new Map<number, number>();
+const REMEMBER_MS = 60_000;
+
 /**
- * Asks the kernel for a free port by listening on port 0.
+ * A free port: asks the kernel by listening on port 0, and never returns a port it returned in
+ * the last minute (the kernel can offer a closed port again at once, and a cluster asks for
+ * several before it starts anything: nginx once got the same port for http and https).
  * The port is free when this returns, not reserved: start the server soon after.
  */
 export async function freePort(host = '127.0.0.1'): Promise<number> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const port = await kernelFreePort(host);
+    const now = Date.now();
+    for (const [p, at] of handedOut) if (now - at > REMEMBER_MS) handedOut.delete(p);
+    if (!handedOut.has(port)) {
+      handedOut.set(port, now);
+      return port;
+    }
+  }
+  throw new Error(`no free port on ${host} that was not handed out in the last minute`);
+}
+
+async function kernelFreePort(host: string): Promise<number> {
   const server = net.createServer();
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
