@@ -54,16 +54,13 @@ export function apply(target: Record<string, Json>, changes: Change[]): Record<s
 
 /**
  * The changes a save should write, or undefined for a session that was never in the store.
- * `serialize` is how the store writes a session: the changes come out in its terms, comparing
- * what it wrote (or read) with what it would write now.
+ * `current` is the session as the store would write it now (by default plain JSON): the changes
+ * come out in the store's terms, comparing what it wrote (or read) with that.
  */
-export function changesOf(
-  sess: object,
-  serialize: (sess: object) => string = JSON.stringify,
-): Change[] | undefined {
+export function changesOf(sess: object, current?: string): Change[] | undefined {
   const loaded = loadedFormOf(sess);
   if (loaded === undefined) return undefined;
-  return diff(JSON.parse(loaded) as Json, JSON.parse(serialize(sess)) as Json);
+  return diff(JSON.parse(loaded) as Json, JSON.parse(current ?? JSON.stringify(sess)) as Json);
 }
 
 export const loadedFormOf = (sess: object): string | undefined =>

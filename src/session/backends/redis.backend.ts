@@ -115,9 +115,13 @@ export class RedisSessionStore extends RedisStore {
     if (ttlMs <= 0) return this.destroy(sid, cb);
     const id = publicSessionId(sid);
     try {
-      const changes = changesOf(sess, (s) => this.codec.encode(s as SessionData));
-      if (changes) await this.update(id, sess, changes, ttlMs);
-      else await this.create(id, sess, ttlMs, now);
+      const stored = this.codec.encode(sess);
+      const changes = changesOf(sess, stored);
+      if (changes) await this.update(id, changes, ttlMs);
+      else await this.create(id, sess, stored, ttlMs, now);
+      // From here on it is a stored session: a later save in the same request (express-session
+      // saves again after a login) writes only what changed since, usually nothing.
+      markLoaded(sess, stored);
       cb?.();
     } catch (err) {
       if (!cb) throw err;
@@ -125,7 +129,7 @@ export class RedisSessionStore extends RedisStore {
     }
   }
 
-  private async create(id: string, sess: SessionData, ttlMs: number, now: number) {
+  private async create(id: string, sess: SessionData, stored: string, ttlMs: number, now: number) {
     const user = sess.passport?.user;
     if (user) {
       const createdAt = sess.meta?.createdAt ?? now;
@@ -139,26 +143,20 @@ export class RedisSessionStore extends RedisStore {
         replica: sess.meta?.replica ?? '',
       });
     }
-    const stored = this.codec.encode(sess);
     await this.deadline.within(
       this.redis.set(sessionKeyOf(id), stored, { expiration: { type: 'PX', value: ttlMs } }),
     );
-    // From here on it is a stored session: a later save in the same request (express-session
-    // saves again after a login) writes only what changed since, usually nothing.
-    markLoaded(sess, stored);
   }
 
   /** A session loaded from the store: write only what changed, and never re-create it. */
-  private async update(id: string, sess: SessionData, changes: Change[], ttlMs: number) {
-    if (changes.length) {
-      await this.deadline.within(
-        this.redis.eval(MERGE_SCRIPT, {
-          keys: [sessionKeyOf(id)],
-          arguments: [JSON.stringify(changes), String(ttlMs)],
-        }),
-      );
-    }
-    markLoaded(sess, this.codec.encode(sess));
+  private async update(id: string, changes: Change[], ttlMs: number) {
+    if (changes.length === 0) return;
+    await this.deadline.within(
+      this.redis.eval(MERGE_SCRIPT, {
+        keys: [sessionKeyOf(id)],
+        arguments: [JSON.stringify(changes), String(ttlMs)],
+      }),
+    );
   }
 
   override async destroy(sid: string, cb?: Callback): Promise<void> {

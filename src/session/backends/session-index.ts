@@ -29,8 +29,8 @@ export class SessionIndex {
   }
 
   /**
-   * Records a session (again: a login saves its new session twice, the second time with where it
-   * logged in), and drops the user's rows that are past their absolute expiry. One statement.
+   * Records a new session (a row already there is updated), and drops the user's rows that are
+   * past their absolute expiry. One statement.
    */
   async add(e: IndexEntry): Promise<void> {
     await this.rows.query(
