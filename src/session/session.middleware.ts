@@ -4,6 +4,7 @@ import session from 'express-session';
 import passport from 'passport';
 import { AppConfig } from '../config/app-config.js';
 import { asBackendError } from '../common/backend-errors.js';
+import { compose } from '../common/compose.js';
 import { SESSION_BACKEND } from './session.tokens.js';
 import type { SessionBackend } from './session.types.js';
 
@@ -14,14 +15,14 @@ import type { SessionBackend } from './session.types.js';
  */
 @Injectable()
 export class SessionMiddleware implements NestMiddleware {
-  private readonly chain: RequestHandler[];
+  private readonly chain: RequestHandler;
 
   constructor(
     private readonly config: AppConfig,
     @Inject(SESSION_BACKEND) private readonly backend: SessionBackend,
   ) {
     const s = config.session;
-    this.chain = [
+    this.chain = compose(
       session({
         name: s.cookieName,
         secret: s.secrets,
@@ -40,23 +41,12 @@ export class SessionMiddleware implements NestMiddleware {
       }),
       restoreUser,
       (req, res, next) => this.enforceLifetime(req, res, next),
-    ];
+    );
   }
 
   use(req: Request, res: Response, next: NextFunction): void {
     if (req.isAuthenticated === undefined) installPassportMethods(req, res);
-    let i = 0;
-    const step = (err?: unknown): void => {
-      if (err) return next(asBackendError(err));
-      const handler = this.chain[i++];
-      if (!handler) return next();
-      try {
-        handler(req, res, step);
-      } catch (e) {
-        step(e);
-      }
-    };
-    step();
+    this.chain(req, res, (err?: unknown) => next(err ? asBackendError(err) : undefined));
   }
 
   /**
