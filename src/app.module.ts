@@ -10,6 +10,7 @@ import { ConfigModule } from './config/config.module.js';
 import { dataSourceOptions } from './database/data-source.js';
 import { HealthModule } from './health/health.module.js';
 import { ProfileModule } from './profile/profile.module.js';
+import { sessionBackends } from './session/backends/index.js';
 import { SessionModule } from './session/session.module.js';
 import { UsersModule } from './users/users.module.js';
 
@@ -27,7 +28,7 @@ export class AppModule {
           retryAttempts: 10,
           retryDelay: 1000,
         }),
-        SessionModule,
+        SessionModule.forBackend(sessionBackends[config.session.store]),
         UsersModule,
         AuthModule,
         ProfileModule,

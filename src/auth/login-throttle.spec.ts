@@ -2,9 +2,9 @@ import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { HttpException, HttpStatus } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { AppConfig } from '../config/app-config.js';
-import { createMemoryBackend } from '../session/backends/memory.backend.js';
+import type { SessionBackend } from '../session/backends/backend.js';
+import { memoryBackend } from '../session/backends/memory.backend.js';
 import { SESSION_BACKEND } from '../session/session.tokens.js';
-import type { SessionBackend } from '../session/session.types.js';
 import { LoginThrottle } from './login-throttle.js';
 
 const MAX = 3;
@@ -35,10 +35,12 @@ describe('LoginThrottle (memory backend)', () => {
   let throttle: LoginThrottle;
 
   beforeEach(async () => {
-    backend = createMemoryBackend({
+    backend = await memoryBackend.create({
+      config: {},
       idleTimeoutMs: config.session.idleTimeoutMs,
       absoluteTimeoutMs: config.session.absoluteTimeoutMs,
       timeoutMs: config.backendTimeoutMs,
+      replica: 'app-1',
       onError: () => undefined,
     });
     const moduleRef = await Test.createTestingModule({

@@ -1,7 +1,7 @@
 import { HttpException, HttpStatus, Inject, Injectable } from '@nestjs/common';
 import { AppConfig } from '../config/app-config.js';
 import { SESSION_BACKEND } from '../session/session.tokens.js';
-import type { SessionBackend } from '../session/session.types.js';
+import type { SessionBackend } from '../session/backends/backend.js';
 
 /**
  * Limits login attempts per username and per client address within a window. The counters live

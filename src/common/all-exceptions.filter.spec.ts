@@ -11,6 +11,9 @@ import { ExecutionContextHost } from '@nestjs/core/helpers/execution-context-hos
 import type { Request, Response } from 'express';
 import { ClientOfflineError } from 'redis';
 import { AppConfig } from '../config/app-config.js';
+import { databaseOutage } from '../database/outage.js';
+import { redisBackend } from '../session/backends/redis.backend.js';
+import { Outages } from './outages.js';
 import { AllExceptionsFilter, type ErrorBody } from './all-exceptions.filter.js';
 import { validationFailed } from './validation.js';
 
@@ -62,7 +65,10 @@ function request(method: string, originalUrl: string): Request {
 }
 
 describe('AllExceptionsFilter', () => {
-  const filter = new AllExceptionsFilter(config);
+  const filter = new AllExceptionsFilter(
+    config,
+    new Outages([{ backend: 'session store', isOutage: redisBackend.isOutage }, databaseOutage]),
+  );
   let logged: jest.Mock<(message: unknown) => void>;
   let warned: jest.Mock<(message: unknown) => void>;
 

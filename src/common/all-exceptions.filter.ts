@@ -9,7 +9,7 @@ import {
 import type { Request, Response } from 'express';
 import { STATUS_CODES } from 'node:http';
 import { AppConfig } from '../config/app-config.js';
-import { unavailableBackend, backendUnavailable } from './backend-errors.js';
+import { backendUnavailable, Outages } from './outages.js';
 import { wantsJson } from './request-kind.js';
 
 export interface ErrorBody {
@@ -32,7 +32,10 @@ export interface ErrorBody {
 export class AllExceptionsFilter implements ExceptionFilter {
   private readonly logger = new Logger('errors');
 
-  constructor(private readonly config: AppConfig) {}
+  constructor(
+    private readonly config: AppConfig,
+    private readonly outages: Outages,
+  ) {}
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const req = host.switchToHttp().getRequest<Request>();
@@ -73,7 +76,7 @@ export class AllExceptionsFilter implements ExceptionFilter {
   }
 
   private toBody(exception: unknown, req: Request): ErrorBody {
-    const backend = unavailableBackend(exception);
+    const backend = this.outages.of(exception);
     const http =
       exception instanceof HttpException
         ? exception

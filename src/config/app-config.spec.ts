@@ -1,5 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
+import { readFileSync } from 'node:fs';
+import { sessionBackends } from '../session/backends/index.js';
 import { AppConfig, ConfigError } from './app-config.js';
+import { configSchema } from './config.schema.js';
 
 const SECRET_A = 'a'.repeat(32);
 const SECRET_B = 'b'.repeat(40);
@@ -28,7 +31,6 @@ describe('AppConfig.fromEnv', () => {
       replicaName: 'app-1',
       profile: 'standalone',
       databaseUrl: minimal.DATABASE_URL,
-      redisUrl: undefined,
       trustProxy: 'loopback',
       bodyLimit: '16kb',
       logLevel: 'log',
@@ -39,6 +41,7 @@ describe('AppConfig.fromEnv', () => {
     // Timeouts are given in seconds and kept in milliseconds.
     expect(config.session).toEqual({
       store: 'memory',
+      backend: {},
       secrets: [SECRET_A],
       cookieName: 'sid',
       idleTimeoutMs: 30 * 60 * 1000,
@@ -182,7 +185,21 @@ describe('AppConfig.fromEnv', () => {
     });
 
     expect(config.session.store).toBe('redis');
-    expect(config.redisUrl).toBe('redis://127.0.0.1:6379');
+    expect(config.session.backend).toEqual({ REDIS_URL: 'redis://127.0.0.1:6379' });
+  });
+
+  it("checks the backend's own keys by its schema and names the bad value", () => {
+    const message = configErrorOf({
+      ...minimal,
+      SESSION_STORE: 'redis',
+      REDIS_URL: 'http://127.0.0.1:6379',
+    });
+    expect(message).toContain('REDIS_URL: a redis:// or rediss:// URL');
+  });
+
+  it("reads only the chosen backend's keys: another backend's are ignored, even when bad", () => {
+    const config = AppConfig.fromEnv({ ...minimal, REDIS_URL: 'not a url' });
+    expect(config.session).toMatchObject({ store: 'memory', backend: {} });
   });
 
   it('refuses a SESSION_STORE that names no backend', () => {
@@ -208,5 +225,31 @@ describe('AppConfig.fromEnv', () => {
       for (const key of Object.keys(process.env)) if (!(key in saved)) delete process.env[key];
       Object.assign(process.env, saved);
     }
+  });
+});
+
+describe('.env.example', () => {
+  const documented = new Set(
+    [
+      ...readFileSync(new URL('../../.env.example', import.meta.url), 'utf8').matchAll(
+        /^([A-Z][A-Z0-9_]*)=/gm,
+      ),
+    ].map((m) => m[1]),
+  );
+
+  it("documents every key the app reads, each backend's own keys included", () => {
+    const keys = [
+      ...Object.keys(configSchema.shape),
+      ...Object.values(sessionBackends).flatMap((b) => Object.keys(b.config.shape)),
+    ];
+    expect(keys.filter((k) => !documented.has(k))).toEqual([]);
+  });
+
+  it('documents nothing the app does not read', () => {
+    const read = new Set([
+      ...Object.keys(configSchema.shape),
+      ...Object.values(sessionBackends).flatMap((b) => Object.keys(b.config.shape)),
+    ]);
+    expect([...documented].filter((k) => !read.has(k))).toEqual([]);
   });
 });

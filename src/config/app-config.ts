@@ -1,4 +1,4 @@
-import { configSchema, crossFieldIssues, type Env } from './config.schema.js';
+import { backendConfig, configSchema, crossFieldIssues, type Env } from './config.schema.js';
 
 /** Typed, validated configuration. The only place in the app that reads `process.env`. */
 export class AppConfig {
@@ -8,7 +8,6 @@ export class AppConfig {
   readonly replicaName: string;
   readonly profile: string;
   readonly databaseUrl: string;
-  readonly redisUrl: string | undefined;
   readonly trustProxy: string;
   readonly bodyLimit: string;
   readonly logLevel: Env['LOG_LEVEL'];
@@ -17,6 +16,8 @@ export class AppConfig {
   readonly argon2MemoryKib: number;
   readonly session: {
     store: Env['SESSION_STORE'];
+    /** The chosen backend's own keys, parsed by its `config` schema. */
+    backend: unknown;
     /** First signs new cookies; all verify (rotation without logging anyone out). */
     secrets: string[];
     cookieName: string;
@@ -26,14 +27,13 @@ export class AppConfig {
   };
   readonly login: { maxAttempts: number; windowMs: number };
 
-  constructor(e: Env) {
+  constructor(e: Env, backend: unknown = {}) {
     this.env = e.NODE_ENV;
     this.host = e.HOST;
     this.port = e.PORT;
     this.replicaName = e.REPLICA_NAME;
     this.profile = e.PROFILE;
     this.databaseUrl = e.DATABASE_URL;
-    this.redisUrl = e.REDIS_URL;
     this.trustProxy = e.TRUST_PROXY;
     this.bodyLimit = e.BODY_LIMIT;
     this.logLevel = e.LOG_LEVEL;
@@ -41,6 +41,7 @@ export class AppConfig {
     this.argon2MemoryKib = e.ARGON2_MEMORY_KIB;
     this.session = {
       store: e.SESSION_STORE,
+      backend,
       secrets: e.SESSION_SECRET,
       cookieName: e.SESSION_COOKIE_NAME,
       idleTimeoutMs: e.SESSION_IDLE_TIMEOUT * 1000,
@@ -57,6 +58,7 @@ export class AppConfig {
   /** Parses the environment once; throws one error that lists every bad key. */
   static fromEnv(source: Record<string, string | undefined> = process.env): AppConfig {
     const result = configSchema.safeParse(source);
+    const backend = backendConfig(source);
     const issues = [
       ...(result.success
         ? []
@@ -64,13 +66,14 @@ export class AppConfig {
             key: i.path.join('.') || '(root)',
             message: i.message,
           }))),
+      ...backend.issues,
       ...crossFieldIssues(source),
     ];
     if (issues.length || !result.success) {
       const lines = issues.map((i) => `  - ${i.key}: ${i.message}`);
       throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
     }
-    return new AppConfig(result.data);
+    return new AppConfig(result.data, backend.value);
   }
 }
 

@@ -1,11 +1,15 @@
 import { z } from 'zod';
-import { sessionStoreNames } from '../session/backends/index.js';
+import { sessionBackends, sessionStoreNames } from '../session/backends/index.js';
 
 const SAMPLE_SECRET = 'change-me-to-a-long-random-string';
 
 const seconds = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 
-/** Every environment variable the app reads, with its default. `.env.example` documents the same keys. */
+/**
+ * Every environment variable the app reads, with its default, except the session backend's own
+ * keys: each backend brings those (its `config` in src/session/backends/), and only the chosen
+ * one's are read. `.env.example` documents all of them.
+ */
 export const configSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   HOST: z.string().min(1).default('127.0.0.1'),
@@ -17,7 +21,6 @@ export const configSchema = z.object({
   PROFILE: z.string().min(1).default('standalone'),
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }),
   SESSION_STORE: z.enum(sessionStoreNames).default('memory'),
-  REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
   SESSION_SECRET: z
     .string()
     .min(1)
@@ -59,9 +62,6 @@ export function crossFieldIssues(source: Record<string, string | undefined>): Co
     return r.success ? (r.data as Env[K]) : undefined;
   };
   const issues: ConfigIssue[] = [];
-  if (value('SESSION_STORE') === 'redis' && !source.REDIS_URL) {
-    issues.push({ key: 'REDIS_URL', message: 'required when SESSION_STORE=redis' });
-  }
   const secrets = value('SESSION_SECRET');
   if (
     value('NODE_ENV') === 'production' &&
@@ -82,4 +82,28 @@ export function crossFieldIssues(source: Record<string, string | undefined>): Co
     });
   }
   return issues;
+}
+
+/**
+ * The chosen session backend's own keys, parsed (undefined when SESSION_STORE itself is bad: that
+ * is reported with the other keys). Issues name the backend, e.g. "required by SESSION_STORE=redis".
+ */
+export function backendConfig(source: Record<string, string | undefined>): {
+  value?: unknown;
+  issues: ConfigIssue[];
+} {
+  const store = configSchema.shape.SESSION_STORE.safeParse(source.SESSION_STORE);
+  if (!store.success) return { issues: [] };
+  const result = sessionBackends[store.data].config.safeParse(source);
+  if (result.success) return { value: result.data, issues: [] };
+  return {
+    issues: result.error.issues.map((i) => {
+      const key = i.path.join('.') || '(root)';
+      const missing = source[key] === undefined;
+      return {
+        key,
+        message: missing ? `required when SESSION_STORE=${store.data}` : i.message,
+      };
+    }),
+  };
 }

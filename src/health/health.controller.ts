@@ -3,8 +3,9 @@ import type { Response } from 'express';
 import { DataSource } from 'typeorm';
 import { Public } from '../auth/public.decorator.js';
 import { AppConfig } from '../config/app-config.js';
+import type { SessionBackend } from '../session/backends/backend.js';
+import { SessionBackendState } from '../session/session.module.js';
 import { SESSION_BACKEND } from '../session/session.tokens.js';
-import type { SessionBackend } from '../session/session.types.js';
 import { ShutdownState } from './shutdown-state.js';
 
 type Check = { ok: true; ms: number } | { ok: false; ms: number; error: string };
@@ -16,6 +17,7 @@ export class HealthController {
     private readonly config: AppConfig,
     private readonly db: DataSource,
     @Inject(SESSION_BACKEND) private readonly backend: SessionBackend,
+    private readonly backendState: SessionBackendState,
     private readonly shutdown: ShutdownState,
   ) {}
 
@@ -25,20 +27,30 @@ export class HealthController {
     return { status: 'ok', replica: this.config.replicaName };
   }
 
-  /** Ready to serve: Postgres and the session backend both answer within the backend timeout. */
+  /**
+   * Ready to serve: the session backend has started (e.g. received its state from a peer), and it
+   * and Postgres both answer within the backend timeout.
+   */
   @Get('ready')
   async ready(@Res({ passthrough: true }) res: Response) {
     const [database, sessionStore] = await Promise.all([
       this.check(() => this.db.query('SELECT 1')),
-      this.check(() => this.backend.ping()),
+      this.check(() => this.backendReady()),
     ]);
     const ok = database.ok && sessionStore.ok && !this.shutdown.draining;
     res.status(ok ? HttpStatus.OK : HttpStatus.SERVICE_UNAVAILABLE);
     return {
       status: ok ? 'ok' : this.shutdown.draining ? 'shutting-down' : 'unavailable',
       replica: this.config.replicaName,
-      checks: { database, sessionStore: { backend: this.backend.name, ...sessionStore } },
+      checks: { database, sessionStore: { backend: this.config.session.store, ...sessionStore } },
     };
+  }
+
+  private async backendReady(): Promise<void> {
+    const { status, error } = this.backendState;
+    if (status === 'starting') throw new Error('starting');
+    if (status === 'failed') throw new Error(`failed to start: ${error}`);
+    await this.backend.ready();
   }
 
   private async check(probe: () => Promise<unknown>): Promise<Check> {

@@ -2,7 +2,8 @@ import { BadRequestException, Inject, Injectable, NotFoundException } from '@nes
 import type { Request } from 'express';
 import { PasswordHasher } from '../auth/password-hasher.js';
 import { SESSION_BACKEND } from '../session/session.tokens.js';
-import { publicSessionId, type Principal, type SessionBackend } from '../session/session.types.js';
+import type { SessionBackend } from '../session/backends/backend.js';
+import { publicSessionId, type Principal } from '../session/session.types.js';
 import type { User } from '../users/user.entity.js';
 import type { ChangePasswordDto, UpdateProfileDto } from '../users/users.dto.js';
 import { UsersService } from '../users/users.service.js';

@@ -6,7 +6,8 @@ import passport from 'passport';
 import request from 'supertest';
 import { AppConfig } from '../config/app-config.js';
 import { SessionMiddleware } from './session.middleware.js';
-import type { SessionBackend } from './session.types.js';
+import { Outages } from '../common/outages.js';
+import type { SessionBackend } from './backends/backend.js';
 
 const config = AppConfig.fromEnv({
   DATABASE_URL: 'postgres://app:pw@localhost:5432/app',
@@ -33,7 +34,11 @@ afterEach(() => {
 });
 
 function app(store = new MemoryStore()) {
-  const middleware = new SessionMiddleware(config, { store } as unknown as SessionBackend);
+  const middleware = new SessionMiddleware(
+    config,
+    { store } as unknown as SessionBackend,
+    new Outages([]),
+  );
   const a = express();
   a.use((req, res, next) => middleware.use(req, res, next));
   a.post('/login', (req: Request, res: Response, next) => {

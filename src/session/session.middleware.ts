@@ -3,10 +3,10 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import session from 'express-session';
 import passport from 'passport';
 import { AppConfig } from '../config/app-config.js';
-import { asBackendError } from '../common/backend-errors.js';
+import { Outages } from '../common/outages.js';
 import { compose } from '../common/compose.js';
 import { SESSION_BACKEND } from './session.tokens.js';
-import type { SessionBackend } from './session.types.js';
+import type { SessionBackend } from './backends/backend.js';
 
 /**
  * Everything a request goes through to become "a logged-in user": express-session (cookie ->
@@ -19,7 +19,8 @@ export class SessionMiddleware implements NestMiddleware {
 
   constructor(
     private readonly config: AppConfig,
-    @Inject(SESSION_BACKEND) private readonly backend: SessionBackend,
+    @Inject(SESSION_BACKEND) backend: SessionBackend,
+    private readonly outages: Outages,
   ) {
     const s = config.session;
     this.chain = compose(
@@ -46,7 +47,7 @@ export class SessionMiddleware implements NestMiddleware {
 
   use(req: Request, res: Response, next: NextFunction): void {
     if (req.isAuthenticated === undefined) installPassportMethods(req, res);
-    this.chain(req, res, (err?: unknown) => next(err ? asBackendError(err) : undefined));
+    this.chain(req, res, (err?: unknown) => next(err ? this.outages.asHttp(err) : undefined));
   }
 
   /**

@@ -1,4 +1,5 @@
 import {
+  type DynamicModule,
   Global,
   Inject,
   Injectable,
@@ -7,38 +8,46 @@ import {
   type MiddlewareConsumer,
   Module,
   type NestModule,
+  type OnApplicationBootstrap,
   type OnApplicationShutdown,
 } from '@nestjs/common';
 import type { NextFunction, Request, Response } from 'express';
-import { DataSource } from 'typeorm';
 import { AppConfig } from '../config/app-config.js';
 import { PageLocalsMiddleware } from '../common/page-locals.middleware.js';
+import { Outages } from '../common/outages.js';
+import { databaseOutage } from '../database/outage.js';
 import { CsrfMiddleware } from '../security/csrf.middleware.js';
-import { sessionBackends } from './backends/index.js';
+import type { SessionBackend, SessionBackendRecord } from './backends/backend.js';
 import { SessionMiddleware } from './session.middleware.js';
-import { SESSION_BACKEND } from './session.tokens.js';
-import type { SessionBackend } from './session.types.js';
+import { SESSION_BACKEND, SESSION_BACKEND_RECORD } from './session.tokens.js';
 import { SessionsController } from './sessions.controller.js';
 import { SessionsPagesController } from './sessions.pages.controller.js';
 import { SessionsService } from './sessions.service.js';
 
-/** The one place the session backend is chosen: SESSION_STORE names a factory in backends/. */
-const sessionBackendProvider = {
-  provide: SESSION_BACKEND,
-  inject: [AppConfig, DataSource],
-  useFactory: (config: AppConfig, database: DataSource): SessionBackend => {
-    const logger = new Logger('session');
-    return sessionBackends[config.session.store]({
-      redisUrl: config.redisUrl,
-      database,
-      idleTimeoutMs: config.session.idleTimeoutMs,
-      absoluteTimeoutMs: config.session.absoluteTimeoutMs,
-      timeoutMs: config.backendTimeoutMs,
-      onError: (message, err) =>
-        logger.warn({ msg: message, error: err instanceof Error ? err.message : String(err) }),
-    });
-  },
-};
+/**
+ * Whether the backend has finished its start(): readiness waits for it (a replica still receiving
+ * state must not get requests). Backends without a start() are started at once.
+ */
+@Injectable()
+export class SessionBackendState implements OnApplicationBootstrap {
+  private readonly logger = new Logger('session');
+  status: 'starting' | 'started' | 'failed' = 'starting';
+  error: string | undefined;
+
+  constructor(@Inject(SESSION_BACKEND) private readonly backend: SessionBackend) {}
+
+  onApplicationBootstrap(): void {
+    // Not awaited: the app listens (and answers liveness) while the backend starts.
+    void (this.backend.start?.() ?? Promise.resolve()).then(
+      () => (this.status = 'started'),
+      (err: unknown) => {
+        this.status = 'failed';
+        this.error = err instanceof Error ? err.message : String(err);
+        this.logger.error({ msg: 'session backend failed to start', error: this.error });
+      },
+    );
+  }
+}
 
 /**
  * CSRF check, then the session (cookie -> stored session -> req.user), then the page locals, as
@@ -66,21 +75,65 @@ export class RequestSessionMiddleware implements NestMiddleware {
   }
 }
 
+/** The session backend named by SESSION_STORE, created by its record, and everything around it. */
 @Global()
-@Module({
-  providers: [
-    sessionBackendProvider,
-    SessionMiddleware,
-    CsrfMiddleware,
-    PageLocalsMiddleware,
-    RequestSessionMiddleware,
-    SessionsService,
-  ],
-  controllers: [SessionsController, SessionsPagesController],
-  exports: [SESSION_BACKEND, SessionsService],
-})
+@Module({})
 export class SessionModule implements NestModule, OnApplicationShutdown {
   constructor(@Inject(SESSION_BACKEND) private readonly backend: SessionBackend) {}
+
+  static forBackend(record: SessionBackendRecord): DynamicModule {
+    const logger = new Logger('session');
+    return {
+      module: SessionModule,
+      imports: [...(record.imports ?? [])],
+      providers: [
+        { provide: SESSION_BACKEND_RECORD, useValue: record },
+        // What a request may find down: the session backend (asked first: its driver's network
+        // errors are its own) and Postgres. The error filter turns either into a 503.
+        {
+          provide: Outages,
+          useValue: new Outages([
+            { backend: 'session store', isOutage: record.isOutage },
+            databaseOutage,
+          ]),
+        },
+        {
+          provide: SESSION_BACKEND,
+          inject: [AppConfig, ...(record.inject ?? [])],
+          useFactory: (config: AppConfig, ...injected: never[]): Promise<SessionBackend> =>
+            record.create(
+              {
+                config: config.session.backend as never,
+                idleTimeoutMs: config.session.idleTimeoutMs,
+                absoluteTimeoutMs: config.session.absoluteTimeoutMs,
+                timeoutMs: config.backendTimeoutMs,
+                replica: config.replicaName,
+                onError: (message, err) =>
+                  logger.warn({
+                    msg: message,
+                    error: err instanceof Error ? err.message : String(err),
+                  }),
+              },
+              ...injected,
+            ),
+        },
+        SessionBackendState,
+        SessionMiddleware,
+        CsrfMiddleware,
+        PageLocalsMiddleware,
+        RequestSessionMiddleware,
+        SessionsService,
+      ],
+      controllers: [SessionsController, SessionsPagesController],
+      exports: [
+        SESSION_BACKEND,
+        SESSION_BACKEND_RECORD,
+        Outages,
+        SessionBackendState,
+        SessionsService,
+      ],
+    };
+  }
 
   configure(consumer: MiddlewareConsumer): void {
     consumer.apply(RequestSessionMiddleware).exclude('health/{*rest}').forRoutes('*');

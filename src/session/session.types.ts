@@ -1,6 +1,4 @@
 import { hash } from 'node:crypto';
-import type { Store } from 'express-session';
-import type { DataSource } from 'typeorm';
 
 /** What the session keeps about the user: enough to answer "who is this?" without Postgres. */
 export interface Principal {
@@ -41,10 +39,11 @@ export interface StoredSession {
   meta?: SessionMeta;
 }
 
-/** Lists and revokes one user's sessions, by public id. Each backend keeps its own per-user index. */
+/**
+ * Lists and revokes one user's sessions, by public id. Each backend keeps its own per-user index;
+ * its record says whether it sees every replica's sessions or one replica's.
+ */
 export interface SessionRegistry {
-  /** Whether this registry sees every replica's sessions, or only this process's. */
-  readonly scope: 'cluster' | 'replica';
   list(userId: string): Promise<StoredSession[]>;
   /** Destroys session `id` if it belongs to `userId`; false when it does not (or is already gone). */
   revoke(userId: string, id: string): Promise<boolean>;
@@ -62,33 +61,16 @@ export interface AttemptCounter {
   release(key: string): Promise<void>;
 }
 
-export interface SessionBackend {
-  readonly name: string;
-  readonly store: Store;
-  readonly registry: SessionRegistry;
-  readonly attempts: AttemptCounter;
-  /** Resolves when the backend answers; used by /health/ready. */
-  ping(): Promise<void>;
-  close(): Promise<void>;
-}
-
-export interface SessionBackendOptions {
-  redisUrl?: string;
-  /** Postgres, for backends that keep their per-user index there (redis). */
-  database?: DataSource;
+/** How long sessions live: the idle timeout (sliding) and the absolute lifetime from login. */
+export interface SessionLifetime {
   idleTimeoutMs: number;
   absoluteTimeoutMs: number;
-  /** Upper bound for one backend call; past it the request gets a 503. */
-  timeoutMs: number;
-  onError(message: string, err: unknown): void;
 }
-
-export type SessionBackendFactory = (options: SessionBackendOptions) => SessionBackend;
 
 /** Milliseconds a stored session may live from now: the idle timeout, capped by the absolute lifetime. */
 export function sessionTtlMs(
   sess: { meta?: SessionMeta },
-  o: SessionBackendOptions,
+  o: SessionLifetime,
   now = Date.now(),
 ): number {
   const createdAt = sess.meta?.createdAt ?? now;

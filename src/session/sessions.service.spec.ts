@@ -2,14 +2,10 @@ import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals
 import { NotFoundException } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { Cookie, type SessionData } from 'express-session';
-import { createMemoryBackend } from './backends/memory.backend.js';
-import { SESSION_BACKEND } from './session.tokens.js';
-import {
-  publicSessionId,
-  type Principal,
-  type SessionBackend,
-  type SessionMeta,
-} from './session.types.js';
+import type { SessionBackend } from './backends/backend.js';
+import { memoryBackend } from './backends/memory.backend.js';
+import { SESSION_BACKEND, SESSION_BACKEND_RECORD } from './session.tokens.js';
+import { publicSessionId, type Principal, type SessionMeta } from './session.types.js';
 import { SessionsService } from './sessions.service.js';
 
 const alice: Principal = { id: 'user-alice', username: 'alice', displayName: 'Alice' };
@@ -46,14 +42,20 @@ describe('SessionsService (memory backend)', () => {
   beforeEach(async () => {
     // Sessions are stored at T0 and read a minute later: well within their lifetime.
     jest.spyOn(Date, 'now').mockReturnValue(T0 + 60_000);
-    backend = createMemoryBackend({
+    backend = await memoryBackend.create({
+      config: {},
       idleTimeoutMs: 3_600_000,
       absoluteTimeoutMs: 7_200_000,
       timeoutMs: 100,
+      replica: 'app-1',
       onError: () => undefined,
     });
     const moduleRef = await Test.createTestingModule({
-      providers: [SessionsService, { provide: SESSION_BACKEND, useValue: backend }],
+      providers: [
+        SessionsService,
+        { provide: SESSION_BACKEND, useValue: backend },
+        { provide: SESSION_BACKEND_RECORD, useValue: memoryBackend },
+      ],
     }).compile();
     sessions = moduleRef.get(SessionsService);
 

@@ -1,6 +1,7 @@
 import { Inject, Injectable, NotFoundException } from '@nestjs/common';
-import { SESSION_BACKEND } from './session.tokens.js';
-import { publicSessionId, type SessionBackend } from './session.types.js';
+import type { SessionBackend, SessionBackendRecord } from './backends/backend.js';
+import { SESSION_BACKEND, SESSION_BACKEND_RECORD } from './session.tokens.js';
+import { publicSessionId } from './session.types.js';
 
 export interface SessionView {
   /** A hash of the session id: the id itself is a credential and never leaves the server. */
@@ -23,7 +24,10 @@ const iso = (ms: number | undefined) => (ms ? new Date(ms).toISOString() : null)
 
 @Injectable()
 export class SessionsService {
-  constructor(@Inject(SESSION_BACKEND) private readonly backend: SessionBackend) {}
+  constructor(
+    @Inject(SESSION_BACKEND) private readonly backend: SessionBackend,
+    @Inject(SESSION_BACKEND_RECORD) private readonly record: SessionBackendRecord,
+  ) {}
 
   async list(userId: string, currentSid: string): Promise<SessionList> {
     const stored = await this.backend.registry.list(userId);
@@ -43,7 +47,7 @@ export class SessionsService {
           Number(b.current) - Number(a.current) ||
           (b.lastSeenAt ?? '').localeCompare(a.lastSeenAt ?? ''),
       );
-    return { scope: this.backend.registry.scope, sessions };
+    return { scope: this.record.scope.sessionList, sessions };
   }
 
   /** Revokes one of the user's sessions by its public id; returns whether it was the caller's own. */

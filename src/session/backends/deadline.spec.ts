@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { TimeoutError } from 'redis';
-import { unavailableBackend } from '../../common/backend-errors.js';
+import { isRedisOutage } from './redis-store.js';
 import { Deadline } from './deadline.js';
 
 const never = () => new Promise<never>(() => undefined);
@@ -21,7 +21,7 @@ describe('Deadline', () => {
 
     const waited = Date.now() - started;
     expect(err).toBeInstanceOf(TimeoutError);
-    expect(unavailableBackend(err)).toBe('session store');
+    expect(isRedisOutage(err)).toBe(true);
     expect(waited).toBeGreaterThanOrEqual(79);
     expect(waited).toBeLessThan(80 * 1.25 + 50); // + scheduling slack
   });

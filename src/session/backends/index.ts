@@ -1,18 +1,24 @@
-import type { SessionBackendFactory } from '../session.types.js';
-import { createMemoryBackend } from './memory.backend.js';
-import { createRedisBackend } from './redis.backend.js';
+import type { SessionBackendRecord } from './backend.js';
+import { memoryBackend } from './memory.backend.js';
+import { redisBackend } from './redis.backend.js';
 
 /**
- * The session backends, by the name used in SESSION_STORE and in the cluster's profile table.
- * A new backend is one file in this folder and one entry here.
+ * Every session backend, by the name used in SESSION_STORE and in the profile table
+ * (cluster/profiles.ts). A new backend is one file in this folder and one entry here.
  */
 export const sessionBackends = {
-  memory: createMemoryBackend,
-  redis: createRedisBackend,
-} satisfies Record<string, SessionBackendFactory>;
+  memory: memoryBackend,
+  redis: redisBackend,
+} satisfies Record<string, SessionBackendRecord>;
 
 export type SessionStoreName = keyof typeof sessionBackends;
 export const sessionStoreNames = Object.keys(sessionBackends) as [
   SessionStoreName,
   ...SessionStoreName[],
 ];
+
+export function isSessionStoreName(name: string): name is SessionStoreName {
+  return Object.hasOwn(sessionBackends, name);
+}
+
+export type { SessionBackend, SessionBackendRecord } from './backend.js';

@@ -1,20 +1,18 @@
 import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
 import { Cookie, type SessionData } from 'express-session';
-import type {
-  Principal,
-  SessionBackend,
-  SessionBackendOptions,
-  SessionMeta,
-} from '../session.types.js';
+import type { Principal, SessionMeta } from '../session.types.js';
 import { publicSessionId, sessionTtlMs } from '../session.types.js';
-import { createMemoryBackend, MemorySessionStore } from './memory.backend.js';
+import type { BackendDeps, SessionBackend } from './backend.js';
+import { memoryBackend, MemorySessionStore } from './memory.backend.js';
 
 const IDLE = 60_000;
 const ABSOLUTE = 10 * 60_000;
-const options: SessionBackendOptions = {
+const options: BackendDeps<Record<string, never>> = {
+  config: {},
   idleTimeoutMs: IDLE,
   absoluteTimeoutMs: ABSOLUTE,
   timeoutMs: 100,
+  replica: 'app-1',
   onError: () => undefined,
 };
 
@@ -96,6 +94,14 @@ describe('MemorySessionStore', () => {
     expect(second).not.toBe(first);
   });
 
+  it('keeps a session under its public id: the id from the cookie is nowhere in the store', async () => {
+    await set(store, 'sid-secret', session(alice));
+
+    expect([...store['sessions'].keys()]).toEqual([publicSessionId('sid-secret')]);
+    expect(JSON.stringify([...store['sessions'].values()])).not.toContain('sid-secret');
+    expect(store.sessionsOf(alice.id).map((s) => s.id)).toEqual([publicSessionId('sid-secret')]);
+  });
+
   it('returns null for an unknown sid', async () => {
     expect(await get(store, 'nope')).toBeNull();
   });
@@ -138,7 +144,7 @@ describe('MemorySessionStore', () => {
     expect(store.sweep()).toBe(2);
     expect(store.size).toBe(1);
     expect(store.sessionsOf(alice.id)).toEqual([]);
-    expect(store.sessionsOf(bob.id).map((s) => s.sid)).toEqual(['fresh']);
+    expect(store.sessionsOf(bob.id).map((s) => s.id)).toEqual([publicSessionId('fresh')]);
   });
 
   it('sweeps on its own timer, and close() stops the timer', async () => {
@@ -198,7 +204,7 @@ describe('MemorySessionStore', () => {
     await set(store, 'sid-1', session(bob));
 
     expect(store.sessionsOf(alice.id)).toEqual([]);
-    expect(store.sessionsOf(bob.id).map((s) => s.sid)).toEqual(['sid-1']);
+    expect(store.sessionsOf(bob.id).map((s) => s.id)).toEqual([publicSessionId('sid-1')]);
   });
 });
 
@@ -218,22 +224,24 @@ describe('sessionTtlMs', () => {
   });
 });
 
-describe('createMemoryBackend', () => {
+describe('memoryBackend', () => {
   let backend: SessionBackend;
   let store: MemorySessionStore;
-  beforeEach(() => {
-    backend = createMemoryBackend(options);
+  beforeEach(async () => {
+    backend = await memoryBackend.create(options);
     store = backend.store as MemorySessionStore;
   });
   afterEach(async () => {
     await backend.close();
   });
 
-  it('is named "memory", answers ping, and says its registry only sees this replica', async () => {
-    expect(backend.name).toBe('memory');
+  it('is named "memory", is ready at once, needs no server, and says it only sees this replica', async () => {
+    expect(memoryBackend.name).toBe('memory');
+    expect(memoryBackend.services).toEqual([]);
+    expect(memoryBackend.scope).toEqual({ sessionList: 'replica', loginLimit: 'replica' });
     expect(backend.store).toBeInstanceOf(MemorySessionStore);
-    expect(backend.registry.scope).toBe('replica');
-    await expect(backend.ping()).resolves.toBeUndefined();
+    await expect(backend.ready()).resolves.toBeUndefined();
+    expect(memoryBackend.isOutage(new Error('anything'))).toBe(false);
   });
 
   describe('registry', () => {

@@ -1,14 +1,10 @@
 import type { Request } from 'express';
 import { Store, type Session, type SessionData } from 'express-session';
+import { z } from 'zod';
 import { apply, changesOf, markLoaded, type Json } from '../session-merge.js';
-import type {
-  AttemptCounter,
-  SessionBackend,
-  SessionBackendOptions,
-  SessionRegistry,
-  StoredSession,
-} from '../session.types.js';
-import { publicSessionId, sessionTtlMs } from '../session.types.js';
+import type { AttemptCounter, SessionRegistry, StoredSession } from '../session.types.js';
+import { publicSessionId, sessionTtlMs, type SessionLifetime } from '../session.types.js';
+import { defineBackend } from './backend.js';
 
 interface Entry {
   /** Serialized, so a request never shares an object with the store (as with a real store). */
@@ -22,7 +18,8 @@ type Callback<T = void> = (err?: unknown, value?: T) => void;
 /**
  * In-process session store: each replica has its own, which is exactly what the `naive` and
  * `sticky` profiles demonstrate. Unlike express-session's MemoryStore it sweeps expired sessions
- * on a timer, so memory does not grow without bound, and it indexes sessions by user.
+ * on a timer, so memory does not grow without bound, and it indexes sessions by user. Sessions are
+ * kept under their public id, as in every backend: the id itself exists only in the cookie.
  */
 export class MemorySessionStore extends Store {
   private readonly sessions = new Map<string, Entry>();
@@ -30,7 +27,7 @@ export class MemorySessionStore extends Store {
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(
-    private readonly options: SessionBackendOptions,
+    private readonly lifetime: SessionLifetime,
     sweepIntervalMs = 60_000,
   ) {
     super();
@@ -43,7 +40,7 @@ export class MemorySessionStore extends Store {
   }
 
   override get(sid: string, cb: Callback<SessionData | null>): void {
-    const entry = this.live(sid);
+    const entry = this.live(publicSessionId(sid));
     cb(null, entry ? (JSON.parse(entry.json) as SessionData) : null);
   }
 
@@ -55,30 +52,31 @@ export class MemorySessionStore extends Store {
   }
 
   override set(sid: string, sess: SessionData, cb?: Callback): void {
-    const ttl = sessionTtlMs(sess, this.options);
+    const id = publicSessionId(sid);
+    const ttl = sessionTtlMs(sess, this.lifetime);
     if (ttl <= 0) return this.destroy(sid, cb);
     const changes = changesOf(sess);
     let data: object = sess;
     if (changes) {
       // An update: only this request's changes, onto what is stored now; gone stays gone.
-      const current = this.live(sid);
+      const current = this.live(id);
       if (!current) return cb?.();
       data = apply(JSON.parse(current.json) as Record<string, Json>, changes);
       markLoaded(sess, JSON.stringify(sess));
     }
-    this.remove(sid);
+    this.remove(id);
     const userId = (data as SessionData).passport?.user?.id;
-    this.sessions.set(sid, { json: JSON.stringify(data), expiresAt: Date.now() + ttl, userId });
+    this.sessions.set(id, { json: JSON.stringify(data), expiresAt: Date.now() + ttl, userId });
     if (userId) {
-      let sids = this.byUser.get(userId);
-      if (!sids) this.byUser.set(userId, (sids = new Set()));
-      sids.add(sid);
+      let ids = this.byUser.get(userId);
+      if (!ids) this.byUser.set(userId, (ids = new Set()));
+      ids.add(id);
     }
     cb?.();
   }
 
   override destroy(sid: string, cb?: Callback): void {
-    this.remove(sid);
+    this.remove(publicSessionId(sid));
     cb?.();
   }
 
@@ -92,23 +90,33 @@ export class MemorySessionStore extends Store {
     cb?.();
   }
 
-  /** Sessions of one user that are still alive, with their ids. */
-  sessionsOf(userId: string): (StoredSession & { sid: string })[] {
-    const out: (StoredSession & { sid: string })[] = [];
-    for (const sid of this.byUser.get(userId) ?? []) {
-      const entry = this.live(sid);
-      if (!entry) continue;
-      const meta = (JSON.parse(entry.json) as SessionData).meta;
-      out.push({ sid, id: publicSessionId(sid), userId, meta });
+  /** Sessions of one user that are still alive. */
+  sessionsOf(userId: string): StoredSession[] {
+    const out: StoredSession[] = [];
+    for (const id of this.byUser.get(userId) ?? []) {
+      const entry = this.live(id);
+      if (entry) out.push({ id, userId, meta: (JSON.parse(entry.json) as SessionData).meta });
     }
     return out;
   }
 
+  /** Ends a session by its public id. */
+  remove(id: string): void {
+    const entry = this.sessions.get(id);
+    if (!entry) return;
+    this.sessions.delete(id);
+    if (entry.userId) {
+      const ids = this.byUser.get(entry.userId);
+      ids?.delete(id);
+      if (ids?.size === 0) this.byUser.delete(entry.userId);
+    }
+  }
+
   sweep(now = Date.now()): number {
     let removed = 0;
-    for (const [sid, entry] of this.sessions) {
+    for (const [id, entry] of this.sessions) {
       if (entry.expiresAt <= now) {
-        this.remove(sid);
+        this.remove(id);
         removed++;
       }
     }
@@ -119,51 +127,38 @@ export class MemorySessionStore extends Store {
     clearInterval(this.sweeper);
   }
 
-  private live(sid: string): Entry | undefined {
-    const entry = this.sessions.get(sid);
+  private live(id: string): Entry | undefined {
+    const entry = this.sessions.get(id);
     if (entry && entry.expiresAt <= Date.now()) {
-      this.remove(sid);
+      this.remove(id);
       return undefined;
     }
     return entry;
   }
-
-  private remove(sid: string): void {
-    const entry = this.sessions.get(sid);
-    if (!entry) return;
-    this.sessions.delete(sid);
-    if (entry.userId) {
-      const sids = this.byUser.get(entry.userId);
-      sids?.delete(sid);
-      if (sids?.size === 0) this.byUser.delete(entry.userId);
-    }
-  }
 }
 
-/** Honest about its reach: it only knows the sessions this replica holds. */
+/** It only knows the sessions this replica holds (the record's scope says so). */
 class MemorySessionRegistry implements SessionRegistry {
-  readonly scope = 'replica' as const;
   constructor(private readonly store: MemorySessionStore) {}
 
   async list(userId: string): Promise<StoredSession[]> {
-    return this.store.sessionsOf(userId).map(({ id, meta }) => ({ id, userId, meta }));
+    return this.store.sessionsOf(userId);
   }
 
   async revoke(userId: string, id: string): Promise<boolean> {
-    const target = this.store.sessionsOf(userId).find((s) => s.id === id);
-    if (!target) return false;
-    this.store.destroy(target.sid);
+    if (!this.store.sessionsOf(userId).some((s) => s.id === id)) return false;
+    this.store.remove(id);
     return true;
   }
 
   async revokeAllExcept(userId: string, keepId: string | null): Promise<number> {
     const victims = this.store.sessionsOf(userId).filter((s) => s.id !== keepId);
-    for (const s of victims) this.store.destroy(s.sid);
+    for (const s of victims) this.store.remove(s.id);
     return victims.length;
   }
 }
 
-class MemoryAttemptCounter implements AttemptCounter {
+export class MemoryAttemptCounter implements AttemptCounter {
   private readonly windows = new Map<string, { count: number; resetAt: number }>();
 
   async hit(key: string, windowMs: number): Promise<number> {
@@ -196,14 +191,23 @@ class MemoryAttemptCounter implements AttemptCounter {
   }
 }
 
-export function createMemoryBackend(options: SessionBackendOptions): SessionBackend {
-  const store = new MemorySessionStore(options);
-  return {
-    name: 'memory',
-    store,
-    registry: new MemorySessionRegistry(store),
-    attempts: new MemoryAttemptCounter(),
-    ping: async () => undefined,
-    close: async () => store.close(),
-  };
-}
+/** Sessions in each replica's own memory: nothing to run, nothing shared. */
+export const memoryBackend = defineBackend({
+  name: 'memory',
+  summary: "each replica's memory",
+  config: z.object({}),
+  services: [],
+  scope: { sessionList: 'replica', loginLimit: 'replica' },
+  async create(deps) {
+    const store = new MemorySessionStore(deps);
+    return {
+      store,
+      registry: new MemorySessionRegistry(store),
+      attempts: new MemoryAttemptCounter(),
+      ready: async () => undefined,
+      close: async () => store.close(),
+    };
+  },
+  // Nothing here can be unreachable.
+  isOutage: () => false,
+});

@@ -4,27 +4,26 @@
 import { describe, expect, it, jest } from '@jest/globals';
 import { Cookie, type SessionData } from 'express-session';
 import type { Request } from 'express';
-import type { DataSource } from 'typeorm';
 import {
-  publicSessionId,
-  type Principal,
-  type SessionBackend,
-  type SessionBackendOptions,
-} from '../session.types.js';
+  ClientClosedError,
+  ClientOfflineError,
+  ConnectionTimeoutError,
+  SocketClosedUnexpectedlyError,
+  TimeoutError,
+} from 'redis';
+import { publicSessionId, type Principal, type SessionLifetime } from '../session.types.js';
 import { Deadline } from './deadline.js';
-import { createRedisBackend, RedisSessionRegistry, RedisSessionStore } from './redis.backend.js';
+import { redisBackend } from './redis.backend.js';
+import { RedisSessionRegistry, RedisSessionStore } from './redis-store.js';
 import type { SessionIndex } from './session-index.js';
 
 const IDLE = 60_000;
 const ABSOLUTE = 600_000;
-const options: SessionBackendOptions = {
-  redisUrl: 'redis://127.0.0.1:6379',
+const options: SessionLifetime & { timeoutMs: number; onError(): void } = {
   idleTimeoutMs: IDLE,
   absoluteTimeoutMs: ABSOLUTE,
   timeoutMs: 100,
   onError: () => undefined,
-  // Enough for createRedisBackend; the store's own tests hand it a fake index.
-  database: { getRepository: () => ({}) } as unknown as DataSource,
 };
 const alice: Principal = { id: 'user-alice', username: 'alice', displayName: 'Alice' };
 
@@ -76,36 +75,44 @@ function session(user: Principal | undefined, createdAt: number): SessionData {
 const KEY = `sess:${publicSessionId('sid-1')}`;
 const deadline = new Deadline(options.timeoutMs);
 
-/** The error createRedisBackend threw; if it built a backend instead, it is closed so no client lingers. */
-async function refusalOf(opts: SessionBackendOptions): Promise<unknown> {
-  let backend: SessionBackend;
-  try {
-    backend = createRedisBackend(opts);
-  } catch (err) {
-    return err;
-  }
-  await backend.close();
-  return undefined;
-}
+describe('redisBackend (the record)', () => {
+  it('needs one Redis server, and sees the whole cluster', () => {
+    expect(redisBackend.name).toBe('redis');
+    expect(redisBackend.services).toEqual(['redis']);
+    expect(redisBackend.scope).toEqual({ sessionList: 'cluster', loginLimit: 'cluster' });
+  });
 
-describe('createRedisBackend', () => {
-  it.each([undefined, ''])(
-    'refuses to start when REDIS_URL is %p (and so never tries to connect)',
-    async (redisUrl) => {
-      const onError = jest.fn();
-
-      const err = await refusalOf({ ...options, redisUrl, onError });
-
-      expect(err).toBeInstanceOf(Error);
-      expect((err as Error).message).toBe('the redis session backend needs REDIS_URL');
-      expect(onError).not.toHaveBeenCalled();
+  it.each([[{}], [{ REDIS_URL: '' }], [{ REDIS_URL: 'http://127.0.0.1:6379' }]])(
+    'refuses the config %p',
+    (env: Record<string, string>) => {
+      expect(redisBackend.config.safeParse(env).success).toBe(false);
     },
   );
 
-  it('refuses to start without a database for its index', async () => {
-    const err = await refusalOf({ ...options, database: undefined });
+  it('takes redis:// and rediss:// URLs', () => {
+    for (const REDIS_URL of ['redis://127.0.0.1:6379', 'rediss://user:pw@redis.example:6380/2'])
+      expect(redisBackend.config.parse({ REDIS_URL })).toEqual({ REDIS_URL });
+  });
 
-    expect((err as Error).message).toBe('the redis session backend needs a database for its index');
+  it.each([
+    ['ClientOfflineError (command sent while Redis is down)', new ClientOfflineError()],
+    ['ClientClosedError (command after the client closed)', new ClientClosedError()],
+    ['ConnectionTimeoutError', new ConnectionTimeoutError()],
+    ['SocketClosedUnexpectedlyError', new SocketClosedUnexpectedlyError()],
+    ['TimeoutError (a command past its deadline)', new TimeoutError()],
+  ])('classifies node-redis %s as an outage', (_, err) => {
+    expect(redisBackend.isOutage(err)).toBe(true);
+  });
+
+  it.each([
+    ['a plain Error', new Error('boom')],
+    ['a DOMException merely named TimeoutError', new DOMException('timed out', 'TimeoutError')],
+    [
+      'a pg connection refusal (the database, not Redis)',
+      Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }),
+    ],
+  ])('does not claim %s', (_, err) => {
+    expect(redisBackend.isOutage(err)).toBe(false);
   });
 });
 
@@ -114,7 +121,7 @@ describe('RedisSessionStore (fake client)', () => {
     const now = Date.now();
     const { client, sent } = fakeRedis();
     const { index, calls } = fakeIndex();
-    const store = new RedisSessionStore(client, index, deadline, options);
+    const store = new RedisSessionStore(client, index, deadline, options, options.onError);
     const sess = session(alice, now - 1000);
 
     await store.set('sid-1', sess);
@@ -147,7 +154,7 @@ describe('RedisSessionStore (fake client)', () => {
   it('writes nothing more when the new session is saved again unchanged (as after a login)', async () => {
     const { client, sent } = fakeRedis();
     const { index, calls } = fakeIndex();
-    const store = new RedisSessionStore(client, index, deadline, options);
+    const store = new RedisSessionStore(client, index, deadline, options, options.onError);
     const sess = session(alice, Date.now());
 
     await store.set('sid-1', sess);
@@ -159,7 +166,13 @@ describe('RedisSessionStore (fake client)', () => {
 
   it('caps the TTL by what is left of the absolute lifetime', async () => {
     const { client, sent } = fakeRedis();
-    const store = new RedisSessionStore(client, fakeIndex().index, deadline, options);
+    const store = new RedisSessionStore(
+      client,
+      fakeIndex().index,
+      deadline,
+      options,
+      options.onError,
+    );
 
     await store.set('sid-1', session(alice, Date.now() - ABSOLUTE + 5000));
 
@@ -172,7 +185,7 @@ describe('RedisSessionStore (fake client)', () => {
     const { client, sent } = fakeRedis();
     const { index, calls } = fakeIndex();
 
-    await new RedisSessionStore(client, index, deadline, options).set(
+    await new RedisSessionStore(client, index, deadline, options, options.onError).set(
       'anon',
       session(undefined, Date.now()),
     );
@@ -186,7 +199,10 @@ describe('RedisSessionStore (fake client)', () => {
     const { client, sent } = fakeRedis({ [KEY]: '{}' });
     const { index, calls } = fakeIndex();
 
-    await new RedisSessionStore(client, index, deadline, options).set('sid-1', old);
+    await new RedisSessionStore(client, index, deadline, options, options.onError).set(
+      'sid-1',
+      old,
+    );
 
     expect(sent).toEqual([['del', [KEY]]]);
     expect(calls).toEqual([['remove', [publicSessionId('sid-1')]]]);
@@ -195,10 +211,8 @@ describe('RedisSessionStore (fake client)', () => {
   it('destroy() ends the session in Redis even when its index row cannot be removed', async () => {
     const { client, sent } = fakeRedis({ [KEY]: '{}' });
     const onError = jest.fn();
-    const store = new RedisSessionStore(client, fakeIndex(new Error('pg down')).index, deadline, {
-      ...options,
-      onError,
-    });
+    const index = fakeIndex(new Error('pg down')).index;
+    const store = new RedisSessionStore(client, index, deadline, options, onError);
     const done = jest.fn();
 
     await store.destroy('sid-1', done);
@@ -214,10 +228,22 @@ describe('RedisSessionStore (fake client)', () => {
   it('saves a loaded session as the changes it made, in stored names, compared with what was read', async () => {
     const now = Date.now();
     const { client, sent } = fakeRedis();
-    const store = new RedisSessionStore(client, fakeIndex().index, deadline, options);
+    const store = new RedisSessionStore(
+      client,
+      fakeIndex().index,
+      deadline,
+      options,
+      options.onError,
+    );
     const raw = store.codec.encode(session(alice, now - 1000));
     const read = fakeRedis({ [KEY]: raw });
-    const reader = new RedisSessionStore(read.client, fakeIndex().index, deadline, options);
+    const reader = new RedisSessionStore(
+      read.client,
+      fakeIndex().index,
+      deadline,
+      options,
+      options.onError,
+    );
     const loaded = await new Promise<SessionData>(
       (resolve, reject) =>
         void reader.get('sid-1', (err, sess) => (err || !sess ? reject(err) : resolve(sess))),
@@ -240,7 +266,13 @@ describe('RedisSessionStore (fake client)', () => {
   it('hands a Redis failure to the callback (express-session turns it into a 503), or throws without one', async () => {
     const offline = new Error('The client is offline');
     const { client } = fakeRedis({}, offline);
-    const store = new RedisSessionStore(client, fakeIndex().index, deadline, options);
+    const store = new RedisSessionStore(
+      client,
+      fakeIndex().index,
+      deadline,
+      options,
+      options.onError,
+    );
     const done = jest.fn();
 
     await store.set('sid-1', session(alice, Date.now()), done);
@@ -275,7 +307,7 @@ describe('RedisSessionRegistry (fake client and index)', () => {
     const { client, sent } = fakeRedis(values);
     const mGet = async (keys: string[]) => keys.map((k) => values[k] ?? null);
     const redis = Object.assign(client, { mGet }) as typeof client;
-    const store = new RedisSessionStore(redis, index, deadline, options);
+    const store = new RedisSessionStore(redis, index, deadline, options, options.onError);
     return {
       registry: new RedisSessionRegistry(redis, index, deadline, store),
       removed,
@@ -285,8 +317,13 @@ describe('RedisSessionRegistry (fake client and index)', () => {
   }
 
   it('lists what the index has and Redis still holds, and drops the rows of sessions that idled out', async () => {
-    const codec = new RedisSessionStore(fakeRedis().client, fakeIndex().index, deadline, options)
-      .codec;
+    const codec = new RedisSessionStore(
+      fakeRedis().client,
+      fakeIndex().index,
+      deadline,
+      options,
+      options.onError,
+    ).codec;
     const value = codec.encode({
       ...session(alice, T0),
       meta: { ...session(alice, T0).meta!, lastSeenAt: T0 + 60_000 },

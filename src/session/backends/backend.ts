@@ -1,0 +1,78 @@
+import type { InjectionToken, ModuleMetadata } from '@nestjs/common';
+import type { Store } from 'express-session';
+import type { z } from 'zod';
+import type { AttemptCounter, SessionRegistry } from '../session.types.js';
+
+/** Whether a feature sees the whole cluster, or only the replica it runs on. */
+export type Scope = 'cluster' | 'replica';
+
+/** What every backend is given when it is created, whatever else it asks for. */
+export interface BackendDeps<Config> {
+  /** Its own configuration keys, parsed and validated with the rest of the app's (see `config`). */
+  config: Config;
+  idleTimeoutMs: number;
+  absoluteTimeoutMs: number;
+  /** Upper bound for one backend call; past it the request gets a 503. */
+  timeoutMs: number;
+  /** The replica's name (REPLICA_NAME). */
+  replica: string;
+  /** For failures that concern no single request (a lost connection, a failed background job). */
+  onError(message: string, err: unknown): void;
+}
+
+/** A created backend: what the app uses on every request. */
+export interface SessionBackend {
+  readonly store: Store;
+  readonly registry: SessionRegistry;
+  readonly attempts: AttemptCounter;
+  /**
+   * Runs once the app is up, before the replica may report ready: e.g. receiving the sessions a
+   * peer holds. Readiness says "starting" until it resolves.
+   */
+  start?(): Promise<void>;
+  /** Resolves when the backend can serve requests now; used by /health/ready. */
+  ready(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * A session backend, one per file in this folder: everything the app, the cluster runner, the
+ * compose generator and the tests need to know about it. A profile names one by `name`.
+ */
+export interface SessionBackendRecord<Shape extends z.ZodRawShape = z.ZodRawShape> {
+  name: string;
+  /** One line: where sessions live. */
+  summary: string;
+  /**
+   * Its own environment keys, as a zod object. They are validated with the app's other keys (one
+   * error lists every bad key), but only when this backend is chosen (SESSION_STORE).
+   */
+  config: z.ZodObject<Shape>;
+  /** Servers the runner starts for it: plugin names in cluster/services/ (Postgres is everyone's). */
+  services: readonly string[];
+  /** Whether the session list and the login-attempt counter see every replica, or one. */
+  scope: { sessionList: Scope; loginLimit: Scope };
+  /** Nest modules whose providers it needs (e.g. a peer channel between replicas). */
+  imports?: ModuleMetadata['imports'];
+  /** Providers its create() is given after the common deps, in this order (e.g. the DataSource). */
+  inject?: readonly InjectionToken[];
+  /** A Nest async factory: the returned backend is the app's SESSION_BACKEND. */
+  create(
+    deps: BackendDeps<z.infer<z.ZodObject<Shape>>>,
+    ...injected: never[]
+  ): Promise<SessionBackend>;
+  /** True for an error that means "this backend is unreachable now": the request gets a 503. */
+  isOutage(err: unknown): boolean;
+}
+
+/** Declares a backend record; the identity function, there for the types. */
+export function defineBackend<Shape extends z.ZodRawShape, Injected extends unknown[] = []>(
+  record: Omit<SessionBackendRecord<Shape>, 'create'> & {
+    create(
+      deps: BackendDeps<z.infer<z.ZodObject<Shape>>>,
+      ...injected: Injected
+    ): Promise<SessionBackend>;
+  },
+): SessionBackendRecord<Shape> {
+  return record as unknown as SessionBackendRecord<Shape>;
+}

@@ -1,0 +1,324 @@
+import type { Request } from 'express';
+import { Store, type Session, type SessionData } from 'express-session';
+import {
+  ClientClosedError,
+  ClientOfflineError,
+  ConnectionTimeoutError,
+  DisconnectsClientError,
+  ReconnectStrategyError,
+  SocketClosedUnexpectedlyError,
+  SocketTimeoutError,
+  TimeoutError,
+  createClient,
+} from 'redis';
+import type { DataSource } from 'typeorm';
+import type { AttemptCounter, SessionRegistry, StoredSession } from '../session.types.js';
+import { publicSessionId, sessionTtlMs, type SessionLifetime } from '../session.types.js';
+import { SessionCodec } from '../session-codec.js';
+import { changesOf, loadedFormOf, markLoaded, type Change } from '../session-merge.js';
+import type { SessionBackend } from './backend.js';
+import { Deadline } from './deadline.js';
+import { SessionIndex } from './session-index.js';
+
+/**
+ * Sessions in Redis, for every backend that keeps them there: the store, the per-user registry
+ * (its index in Postgres) and the shared login-attempt counter. Each backend record brings its own
+ * client (one server, Sentinel, Cluster); what is stored and how is the same.
+ */
+
+/** Sessions are keyed by their public id, so a Redis dump holds no usable session id. */
+const sessionKeyOf = (publicId: string) => `sess:${publicId}`;
+const attemptsKey = (key: string) => `login-attempts:${key}`;
+
+/**
+ * A client for one Redis server at `url`, connecting in the background: a replica may start
+ * before Redis and must recover when it comes.
+ */
+export function connectRedis(
+  url: string,
+  o: { timeoutMs: number; onError(message: string, err: unknown): void },
+) {
+  const client = createClient({
+    url,
+    // Without this, node-redis queues commands while Redis is down and requests hang until it
+    // returns. With it they fail at once and the request gets a 503.
+    disableOfflineQueue: true,
+    socket: {
+      connectTimeout: o.timeoutMs,
+      reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 1000),
+    },
+  });
+  let lastLogged = 0;
+  client.on('error', (err: unknown) => {
+    // A down Redis emits an error per reconnect attempt; one line every 5 s is enough.
+    if (Date.now() - lastLogged > 5000) {
+      lastLogged = Date.now();
+      o.onError('redis connection error', err);
+    }
+  });
+  client.connect().catch((err: unknown) => o.onError('redis connect failed', err));
+  return client;
+}
+
+export type Redis = ReturnType<typeof connectRedis>;
+
+/** node-redis errors that mean "Redis is not reachable right now" (subclasses included). */
+const REDIS_DOWN = [
+  ClientClosedError,
+  ClientOfflineError,
+  ConnectionTimeoutError,
+  SocketClosedUnexpectedlyError,
+  SocketTimeoutError,
+  TimeoutError,
+  ReconnectStrategyError,
+  DisconnectsClientError,
+];
+
+export const isRedisOutage = (err: unknown): boolean =>
+  REDIS_DOWN.some((cls) => err instanceof cls);
+
+/**
+ * Applies a list of leaf changes to the stored session, atomically; does nothing when the
+ * session is gone (so a request still in flight after logout cannot bring it back).
+ */
+const MERGE_SCRIPT = `
+local current = redis.call('GET', KEYS[1])
+if not current then return 0 end
+local session = cjson.decode(current)
+for _, change in ipairs(cjson.decode(ARGV[1])) do
+  local node, path = session, change.path
+  for i = 1, #path - 1 do
+    if type(node[path[i]]) ~= 'table' then node[path[i]] = {} end
+    node = node[path[i]]
+  end
+  node[path[#path]] = change.value
+end
+redis.call('SET', KEYS[1], cjson.encode(session), 'PX', ARGV[2])
+return 1`;
+type Callback<T = void> = (err?: unknown, value?: T) => void;
+
+/**
+ * An express-session store, like connect-redis's but with three differences:
+ * - keys are the sessions' public ids (a hash of the id in the cookie);
+ * - a per-user index in Postgres (SessionIndex), written before a new session is, so a session
+ *   that exists can always be listed and revoked;
+ * - saving a session loaded from the store writes only what changed (see session-merge.ts).
+ * Sliding expiry is refreshed by saving the session (see SessionMiddleware), so there is no
+ * `touch`: an authenticated read costs one GET. It implements what it honours (get, set,
+ * destroy) and nothing else: listing every session (`all`, `ids`, `length`, `clear`) has no
+ * place in a request, and would need the raw ids that Redis never sees.
+ */
+export class RedisSessionStore extends Store {
+  readonly codec: SessionCodec;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly index: SessionIndex,
+    private readonly deadline: Deadline,
+    private readonly lifetime: SessionLifetime,
+    private readonly onError: (message: string, err: unknown) => void,
+  ) {
+    super();
+    this.codec = new SessionCodec({ maxAgeMs: lifetime.idleTimeoutMs });
+  }
+
+  override async get(sid: string, cb?: Callback<SessionData | null>): Promise<void> {
+    try {
+      const raw = await this.deadline.within(this.redis.get(sessionKeyOf(publicSessionId(sid))));
+      const sess = raw === null ? null : this.codec.decode(raw);
+      // The stored form is what a later save compares with: no second serialization per read.
+      if (sess && raw) markLoaded(sess, raw);
+      cb?.(null, sess);
+    } catch (err) {
+      if (!cb) throw err;
+      cb(err);
+    }
+  }
+
+  override createSession(req: Request, data: SessionData): Session & SessionData {
+    const loaded = loadedFormOf(data); // express-session copies only the enumerable fields
+    const session = super.createSession(req, data);
+    if (loaded !== undefined) markLoaded(session, loaded);
+    return session;
+  }
+
+  override async set(sid: string, sess: SessionData, cb?: Callback): Promise<void> {
+    const now = Date.now();
+    const ttlMs = sessionTtlMs(sess, this.lifetime, now);
+    if (ttlMs <= 0) return this.destroy(sid, cb);
+    const id = publicSessionId(sid);
+    try {
+      const stored = this.codec.encode(sess);
+      const changes = changesOf(sess, stored);
+      if (changes) await this.update(id, changes, ttlMs);
+      else await this.create(id, sess, stored, ttlMs, now);
+      // From here on it is a stored session: a later save in the same request (express-session
+      // saves again after a login) writes only what changed since, usually nothing.
+      markLoaded(sess, stored);
+      cb?.();
+    } catch (err) {
+      if (!cb) throw err;
+      cb(err);
+    }
+  }
+
+  private async create(id: string, sess: SessionData, stored: string, ttlMs: number, now: number) {
+    const user = sess.passport?.user;
+    if (user) {
+      const createdAt = sess.meta?.createdAt ?? now;
+      await this.index.add({
+        id,
+        userId: user.id,
+        createdAt,
+        expiresAt: createdAt + this.lifetime.absoluteTimeoutMs,
+        ip: sess.meta?.ip ?? '',
+        device: sess.meta?.userAgent ?? '',
+        replica: sess.meta?.replica ?? '',
+      });
+    }
+    await this.deadline.within(
+      this.redis.set(sessionKeyOf(id), stored, { expiration: { type: 'PX', value: ttlMs } }),
+    );
+  }
+
+  /** A session loaded from the store: write only what changed, and never re-create it. */
+  private async update(id: string, changes: Change[], ttlMs: number) {
+    if (changes.length === 0) return;
+    await this.deadline.within(
+      this.redis.eval(MERGE_SCRIPT, {
+        keys: [sessionKeyOf(id)],
+        arguments: [JSON.stringify(changes), String(ttlMs)],
+      }),
+    );
+  }
+
+  override async destroy(sid: string, cb?: Callback): Promise<void> {
+    try {
+      await this.remove([publicSessionId(sid)]);
+      cb?.();
+    } catch (err) {
+      if (!cb) throw err;
+      cb(err);
+    }
+  }
+
+  /**
+   * Ends sessions by public id; returns how many were still alive. Redis first: once a session is
+   * gone there, it is over on every replica. The index rows are tidying: if Postgres is down they
+   * stay, and the next list drops them.
+   */
+  async remove(ids: string[]): Promise<number> {
+    if (ids.length === 0) return 0;
+    const ended = await this.deadline.within(this.redis.del(ids.map(sessionKeyOf)));
+    await this.index.remove(ids).catch((err: unknown) => {
+      this.onError('session index: rows left for the next list to prune', err);
+    });
+    return Number(ended);
+  }
+}
+
+export class RedisSessionRegistry implements SessionRegistry {
+  constructor(
+    private readonly redis: Redis,
+    private readonly index: SessionIndex,
+    private readonly deadline: Deadline,
+    private readonly store: RedisSessionStore,
+  ) {}
+
+  async list(userId: string): Promise<StoredSession[]> {
+    const rows = await this.index.list(userId);
+    if (rows.length === 0) return [];
+    const values = await this.deadline.within(this.redis.mGet(rows.map((r) => sessionKeyOf(r.id))));
+    const live: StoredSession[] = [];
+    const gone: string[] = [];
+    rows.forEach((row, i) => {
+      const raw = values[i];
+      if (!raw) return void gone.push(row.id); // expired while idle: drop it from the index too
+      const { meta } = this.store.codec.decode(raw);
+      live.push({
+        id: row.id,
+        userId,
+        meta: {
+          createdAt: row.createdAt.getTime(),
+          lastSeenAt: meta?.lastSeenAt ?? row.createdAt.getTime(),
+          ip: row.ip,
+          userAgent: row.device,
+          replica: row.replica,
+        },
+      });
+    });
+    await this.index.remove(gone);
+    return live;
+  }
+
+  async revoke(userId: string, id: string): Promise<boolean> {
+    if (!(await this.index.owns(userId, id))) return false;
+    return (await this.store.remove([id])) > 0;
+  }
+
+  async revokeAllExcept(userId: string, keepId: string | null): Promise<number> {
+    return this.store.remove(await this.index.idsExcept(userId, keepId));
+  }
+}
+
+/** One counter per key for all replicas: INCR, and the window starts with the first hit. */
+export class RedisAttemptCounter implements AttemptCounter {
+  constructor(
+    private readonly redis: Redis,
+    private readonly deadline: Deadline,
+  ) {}
+
+  async hit(key: string, windowMs: number): Promise<number> {
+    const [count] = await this.deadline.within(
+      this.redis.multi().incr(attemptsKey(key)).pExpire(attemptsKey(key), windowMs, 'NX').exec(),
+    );
+    return Number(count);
+  }
+
+  async peek(key: string): Promise<number> {
+    return Number((await this.deadline.within(this.redis.get(attemptsKey(key)))) ?? 0);
+  }
+
+  async reset(key: string): Promise<void> {
+    await this.deadline.within(this.redis.del(attemptsKey(key)));
+  }
+
+  async release(key: string): Promise<void> {
+    // Only while the window lives: DECR on a missing key would create one without a TTL.
+    await this.deadline.within(
+      this.redis.eval(
+        "if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('DECR', KEYS[1]) end return 0",
+        { keys: [attemptsKey(key)] },
+      ),
+    );
+  }
+}
+
+/**
+ * The store, registry and counter over a connected (or connecting) client. Every command is
+ * bounded by `timeoutMs`, so a stalled Redis cannot hang a request either.
+ */
+export function redisSessionBackend(
+  client: Redis,
+  o: SessionLifetime & {
+    database: DataSource;
+    timeoutMs: number;
+    onError(message: string, err: unknown): void;
+  },
+): SessionBackend {
+  const deadline = new Deadline(o.timeoutMs);
+  const index = new SessionIndex(o.database);
+  const store = new RedisSessionStore(client, index, deadline, o, o.onError);
+  return {
+    store,
+    registry: new RedisSessionRegistry(client, index, deadline, store),
+    attempts: new RedisAttemptCounter(client, deadline),
+    ready: async () => {
+      await deadline.within(client.ping());
+    },
+    close: async () => {
+      if (client.isOpen) await client.close();
+      else client.destroy();
+    },
+  };
+}
