@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
 import { cpus, totalmem, type as osType, release } from 'node:os';
 import { promisify } from 'node:util';
-import { nginxBinary } from '../cluster/nginx.js';
+import { nginxBinary } from '../cluster/services/nginx.js';
 import type { Machine } from './results.js';
 
 const run = promisify(execFile);

@@ -175,7 +175,7 @@ async function measureTopology(
     name: spec.name,
     kind: spec.kind,
     what: spec.what,
-    upstream: profiles[spec.profile].upstream,
+    upstream: profiles[spec.profile].routing,
     store: spec.store,
     replicas: [...s.replicas],
     complexity: await complexityOf(s),

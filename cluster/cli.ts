@@ -1,5 +1,5 @@
 /**
- * `npm run cluster -- --profile <naive|sticky|redis>`: the whole topology as local processes.
+ * `npm run cluster -- --profile <name>`: the whole topology as local processes.
  * `npm run cluster -- status | kill <member> | restart <member> | stop`: act on the running one.
  */
 import { join, resolve } from 'node:path';
@@ -7,20 +7,20 @@ import { parseArgs } from 'node:util';
 import { startCluster, type Cluster, type MemberStatus } from './cluster.js';
 import { sendControl, serveControl, type ControlCommand } from './control.js';
 import { PROJECT_ROOT } from './paths.js';
-import { tcpConnect } from './ports.js';
+import { tcpConnect } from './process/ports.js';
 import { isProfileName, profileNames, profiles } from './profiles.js';
 
 const USAGE = `Usage:
   npm run cluster -- [--profile ${profileNames.join('|')}] [--port 8080] [--tls-port 8443] [--replicas 3] [--work-dir .cluster]
   npm run cluster -- status                  members of the running cluster
-  npm run cluster -- kill <member>           SIGKILL a member (app-2, redis, nginx, postgres): a crash
+  npm run cluster -- kill <member>           SIGKILL a member (app-2, nginx, postgres, a store server: see status): a crash
   npm run cluster -- stop-member <member>    SIGTERM a member: a graceful stop
   npm run cluster -- restart <member>        start a member again and wait until it is ready
   npm run cluster -- roll                    restart every replica in turn, gracefully
   npm run cluster -- stop                    stop the running cluster
 
 Profiles:
-${profileNames.map((p) => `  ${p.padEnd(8)} ${profiles[p].shows}`).join('\n')}`;
+${profileNames.map((p) => `  ${p.padEnd(Math.max(...profileNames.map((n) => n.length)))}  ${profiles[p].shows}`).join('\n')}`;
 
 class UsageError extends Error {}
 

@@ -1,5 +1,5 @@
-// The process layer of the native runner: real servers on loopback, owned and stopped by PID.
-export { freePort, tcpConnect, waitForPort } from './ports.js';
+// The process layer of the native runner and its server plugins, for the tests and the benchmark.
+export { freePort, tcpConnect, waitForPort } from './process/ports.js';
 export {
   ManagedProcess,
   describeExit,
@@ -8,9 +8,14 @@ export {
   type ManagedProcessOptions,
   type ReadyOptions,
   type StopOptions,
-} from './managed-process.js';
-export { startPostgres, type PostgresOptions, type PostgresServer } from './postgres.js';
-export { startRedis, type RedisOptions, type RedisServer } from './redis.js';
-export { ping as pingRedis, redisProcessId } from './redis-probe.js';
-export { readLogTail } from './log-tail.js';
-export { descendantsOf, stillRunning, type ProcessEntry } from './process-tree.js';
+} from './process/managed-process.js';
+export { startPostgres, type PostgresOptions, type PostgresServer } from './services/postgres.js';
+export {
+  ping as pingRedis,
+  redisProcessId,
+  startRedis,
+  type RedisOptions,
+  type RedisServer,
+} from './services/redis.js';
+export { readLogTail } from './process/log-tail.js';
+export { descendantsOf, stillRunning, type ProcessEntry } from './process/process-tree.js';

@@ -1,58 +1,80 @@
 import { describe, expect, it } from '@jest/globals';
 import { sessionBackends } from '../src/session/backends/index.js';
-import { envsubst, nginxTemplateVars } from './nginx.js';
 import {
+  backendOf,
+  guaranteesOf,
   isProfileName,
   profileNames,
-  profiles,
+  profileOf,
   replicaNames,
-  upstreamDirective,
+  routingOf,
 } from './profiles.js';
+import { routingStrategies } from './routing/index.js';
+import { pluginsOf, servicePlugins } from './services/index.js';
 
 describe('profile table', () => {
-  it.each(profileNames)('%s names a session backend the app has', (name) => {
-    expect(Object.keys(sessionBackends)).toContain(profiles[name].store);
+  it.each(profileNames)('%s names a session backend and a routing strategy that exist', (name) => {
+    const profile = profileOf(name);
+    expect(Object.keys(sessionBackends)).toContain(profile.sessions);
+    expect(Object.keys(routingStrategies)).toContain(profile.routing);
+    expect(profile.name).toBe(name);
   });
 
-  it('needs redis exactly where the store is redis', () => {
-    for (const name of profileNames) {
-      expect((profiles[name].services as readonly string[]).includes('redis')).toBe(
-        profiles[name].store === 'redis',
+  it.each(profileNames)(
+    '%s: every server its backend needs has a plugin, run before the app',
+    (name) => {
+      const profile = profileOf(name);
+      const plugins = pluginsOf(profile).map((p) => p.name);
+      for (const service of backendOf(profile).services) {
+        expect(Object.keys(servicePlugins)).toContain(service);
+        expect(plugins.indexOf(service)).toBeLessThan(plugins.indexOf('app'));
+      }
+      expect(plugins[0]).toBe('postgres');
+      expect(plugins.slice(-2)).toEqual(['app', 'nginx']);
+    },
+  );
+
+  it.each(profileNames)(
+    '%s declares "survives a store restart" exactly when its backend has servers to restart',
+    (name) => {
+      const profile = profileOf(name);
+      expect(profile.guarantees.survivesStoreRestart !== undefined).toBe(
+        backendOf(profile).services.length > 0,
       );
+    },
+  );
+
+  it('derives the session-list and login-limit guarantees from the backend scope', () => {
+    for (const name of profileNames) {
+      const profile = profileOf(name);
+      const { scope } = backendOf(profile);
+      expect(guaranteesOf(profile)).toMatchObject({
+        ...profile.guarantees,
+        sessionListClusterWide: scope.sessionList === 'cluster',
+        loginLimitClusterWide: scope.loginLimit === 'cluster',
+      });
     }
   });
 
-  it('maps policies to nginx directives', () => {
-    expect(upstreamDirective('round-robin')).toBe('');
-    expect(upstreamDirective('ip-hash')).toBe('ip_hash;');
+  it('keys each backend by its own name', () => {
+    for (const [key, record] of Object.entries(sessionBackends)) expect(record.name).toBe(key);
+    for (const [key, strategy] of Object.entries(routingStrategies))
+      expect(strategy.name).toBe(key);
+    for (const [key, plugin] of Object.entries(servicePlugins)) expect(plugin.name).toBe(key);
+  });
+
+  it('renders each profile routing over any number of replicas', () => {
+    for (const name of profileNames) {
+      const servers = replicaNames(4).map((host) => ({ host, port: 3000 }));
+      const { blocks, target } = routingOf(profileOf(name)).render(servers);
+      for (const s of servers) expect(blocks).toContain(`server ${s.host}:${s.port} `);
+      expect(target).toMatch(/^\$?[A-Za-z0-9_]+$/);
+    }
   });
 
   it('names replicas app-1..N and recognises profile names', () => {
     expect(replicaNames(3)).toEqual(['app-1', 'app-2', 'app-3']);
     expect(isProfileName('sticky')).toBe(true);
     expect(isProfileName('constructor')).toBe(false); // not fooled by Object.prototype
-  });
-});
-
-describe('envsubst', () => {
-  it('replaces only the variables it is given, like the nginx image does', () => {
-    const out = envsubst('listen ${NGINX_PORT}; set $x $remote_addr; ${UNSET}', {
-      NGINX_PORT: '8080',
-    });
-    expect(out).toBe('listen 8080; set $x $remote_addr; ${UNSET}');
-  });
-
-  it('renders one server line per replica', () => {
-    const vars = nginxTemplateVars({
-      listen: 8080,
-      tls: { listen: 8443, cert: '/tls/cert.pem', key: '/tls/key.pem' },
-      policy: 'ip-hash',
-      servers: [
-        { host: 'app-1', port: 3000 },
-        { host: 'app-2', port: 3000 },
-      ],
-    });
-    expect(vars.NGINX_UPSTREAM_SERVERS.split('\n')).toHaveLength(2);
-    expect(vars.NGINX_UPSTREAM_POLICY).toBe('ip_hash;');
   });
 });

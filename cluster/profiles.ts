@@ -1,47 +1,90 @@
 /**
- * The profile table: how sessions survive being spread over replicas, one row per profile.
- * The native runner reads it, the e2e tests iterate it, and a test checks docker-compose.yml
- * against it. A new profile is a new row here (plus its services in the compose file).
+ * The profile table: how sessions survive being spread over replicas, one row per profile. A row
+ * names how nginx routes (a strategy in routing/) and where sessions live (a backend record in
+ * src/session/backends/, which names the servers it needs: plugins in services/). Everything else
+ * follows from the row: the native runner, docker-compose.yml (generated: npm run compose:generate),
+ * the e2e guarantee suite (test/guarantees.e2e-spec.ts) and the benchmark.
  */
+import { sessionBackends, type SessionStoreName } from '../src/session/backends/index.js';
+import type { SessionBackendRecord } from '../src/session/backends/backend.js';
+import { routingStrategies, type RoutingName } from './routing/index.js';
 
-/** How nginx picks a replica. */
-export type UpstreamPolicy = 'round-robin' | 'ip-hash';
+/**
+ * What a profile promises, and so what it must visibly break where it does not: the guarantee
+ * suite checks each property both ways, through nginx against the real processes.
+ */
+export interface DeclaredGuarantees {
+  /** A session made on one replica is recognised by every replica. */
+  sharedAcrossReplicas: boolean;
+  /** A client whose replica is SIGKILLed stays logged in (nginx sends it elsewhere). */
+  survivesReplicaCrash: boolean;
+  /** Sessions outlive a restart of the store's servers. Only for backends that have servers. */
+  survivesStoreRestart?: boolean;
+  /** Clients behind one address (one NAT) are spread over the replicas, not piled on one. */
+  natClientsSpread: boolean;
+  /**
+   * Logout and revocation are final where the session lives: the old cookie fails on every
+   * replica, also after a request that was in flight finishes later.
+   */
+  logoutFinal: boolean;
+}
 
-/** Extra services a profile needs besides Postgres, nginx and the replicas. */
-export type ExtraService = 'redis';
+/** The declared guarantees and those that follow from the session backend's scope. */
+export interface Guarantees extends DeclaredGuarantees {
+  /** The login-attempt limit counts attempts on every replica together. */
+  loginLimitClusterWide: boolean;
+  /** "My sessions" lists (and revokes) the user's sessions on every replica. */
+  sessionListClusterWide: boolean;
+}
 
 export interface Profile {
   name: string;
-  upstream: UpstreamPolicy;
-  /** SESSION_STORE of every replica: a backend in src/session/backends/. */
-  store: 'memory' | 'redis';
-  services: readonly ExtraService[];
+  routing: RoutingName;
+  /** SESSION_STORE of every replica: a backend record in src/session/backends/. */
+  sessions: SessionStoreName;
   /** One line for the status table and the README. */
   shows: string;
+  guarantees: DeclaredGuarantees;
 }
 
 export const profiles = {
   naive: {
     name: 'naive',
-    upstream: 'round-robin',
-    store: 'memory',
-    services: [],
+    routing: 'round-robin',
+    sessions: 'memory',
     shows: 'the failure: logged in on one replica, unknown on the others',
+    guarantees: {
+      sharedAcrossReplicas: false,
+      survivesReplicaCrash: false,
+      natClientsSpread: true,
+      logoutFinal: true,
+    },
   },
   sticky: {
     name: 'sticky',
-    upstream: 'ip-hash',
-    store: 'memory',
-    services: [],
+    routing: 'ip-hash',
+    sessions: 'memory',
     shows:
       'fix 1, sticky sessions: works per client, but skews load and loses sessions with a replica',
+    guarantees: {
+      sharedAcrossReplicas: false,
+      survivesReplicaCrash: false,
+      natClientsSpread: false,
+      logoutFinal: true,
+    },
   },
   redis: {
     name: 'redis',
-    upstream: 'round-robin',
-    store: 'redis',
-    services: ['redis'],
+    routing: 'round-robin',
+    sessions: 'redis',
     shows: 'fix 3, a shared session store: any replica serves any request, replicas may die',
+    guarantees: {
+      sharedAcrossReplicas: true,
+      survivesReplicaCrash: true,
+      survivesStoreRestart: true,
+      natClientsSpread: true,
+      logoutFinal: true,
+    },
   },
 } as const satisfies Record<string, Profile>;
 
@@ -52,15 +95,26 @@ export function isProfileName(name: string): name is ProfileName {
   return Object.hasOwn(profiles, name);
 }
 
-/** The nginx directive for a policy (round-robin is nginx's default: no directive). */
-export function upstreamDirective(policy: UpstreamPolicy): string {
-  switch (policy) {
-    case 'round-robin':
-      return '';
-    case 'ip-hash':
-      // Keys on the first three octets of an IPv4 address: one /24 is one client to it.
-      return 'ip_hash;';
-  }
+export function profileOf(name: ProfileName): Profile {
+  return profiles[name];
+}
+
+/** The profile's session backend record. */
+export function backendOf(profile: Profile): SessionBackendRecord {
+  return sessionBackends[profile.sessions];
+}
+
+export function routingOf(profile: Profile) {
+  return routingStrategies[profile.routing];
+}
+
+export function guaranteesOf(profile: Profile): Guarantees {
+  const { scope } = backendOf(profile);
+  return {
+    ...profile.guarantees,
+    loginLimitClusterWide: scope.loginLimit === 'cluster',
+    sessionListClusterWide: scope.sessionList === 'cluster',
+  };
 }
 
 /** Replica names: app-1, app-2, ... (REPLICA_NAME, X-Served-By, the page banner). */

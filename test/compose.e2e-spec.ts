@@ -1,7 +1,9 @@
-// docker-compose.yml against the profile table (cluster/profiles.ts) and the nginx template
-// variables (cluster/nginx.ts), so the compose file, the native runner and the tests can't drift
-// apart. Needs Debian's docker-compose (installed by scripts/setup) but no Docker engine:
+// docker-compose.yml as the real docker-compose reads it (YAML 1.1, merge keys, interpolation,
+// profiles), against the profile table and the plugins that generated it: what each profile
+// enables, and whether the environment compose resolves for each replica is one the app itself
+// accepts. Needs Debian's docker-compose (installed by scripts/setup) but no Docker engine:
 // `docker-compose config` validates and normalises the file without starting anything.
+// (That the committed file is what the generator writes is a unit test: cluster/compose.spec.ts.)
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -9,14 +11,16 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { nginxTemplateVars } from '../cluster/nginx.js';
 import {
+  backendOf,
   profileNames,
-  profiles,
+  profileOf,
   replicaNames,
-  upstreamDirective,
+  routingOf,
   type ProfileName,
 } from '../cluster/profiles.js';
+import { nginxTemplateVars } from '../cluster/services/nginx.js';
+import { AppConfig } from '../src/config/app-config.js';
 
 const run = promisify(execFile);
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -130,9 +134,7 @@ function enabledServices(config: ComposeConfig, profile: string): string[] {
     .sort();
 }
 
-const normaliseSpace = (s: string) => s.trim().replace(/\s+/g, ' ');
-
-describe('docker-compose.yml', () => {
+describe('docker-compose.yml, as docker-compose reads it', () => {
   let envFileDir: string;
   let python: string[];
   const configs = new Map<ProfileName, ComposeConfig>();
@@ -140,18 +142,21 @@ describe('docker-compose.yml', () => {
   /** `docker-compose --profile p config`: exit 0 means the file is valid for that profile. */
   async function composeConfig(profile: ProfileName): Promise<string> {
     const env = { ...process.env };
-    // Only the file's own defaults: no secret or profile selection from the caller's shell,
-    // and (via --env-file) not a developer's .env next to the compose file.
-    for (const key of ['SESSION_SECRET', 'COMPOSE_PROFILES', 'COMPOSE_FILE', 'COMPOSE_ENV_FILES'])
+    // Only the file's own defaults: no secret, port or profile selection from the caller's
+    // shell, and (via --env-file) not a developer's .env next to the compose file.
+    for (const key of [
+      'SESSION_SECRET',
+      'HTTP_PORT',
+      'HTTPS_PORT',
+      'COMPOSE_PROFILES',
+      'COMPOSE_FILE',
+      'COMPOSE_ENV_FILES',
+    ])
       delete env[key];
     const args = ['-f', 'docker-compose.yml', '--env-file', join(envFileDir, 'empty.env')];
     args.push('--profile', profile, 'config');
     try {
-      const { stdout } = await run(COMPOSE, args, {
-        cwd: ROOT,
-        env,
-        maxBuffer: 16 * 1024 * 1024,
-      });
+      const { stdout } = await run(COMPOSE, args, { cwd: ROOT, env, maxBuffer: 16 * 1024 * 1024 });
       return stdout;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw missingTool(COMPOSE, error);
@@ -194,103 +199,54 @@ describe('docker-compose.yml', () => {
   });
 
   describe.each(profileNames)('profile %s', (name) => {
-    const profile = profiles[name];
-    const replicas = REPLICAS.map((r) => `${name}-${r}`);
+    const profile = profileOf(name);
 
-    it('is valid for docker-compose and enables exactly its services', async () => {
+    it("enables the shared services, its backend's servers, three replicas and its nginx", async () => {
       const config = await configFor(name);
-      expect(enabledServices(config, name)).toEqual(
-        [
-          'postgres',
-          'migrate',
-          'tls-cert',
-          ...profile.services,
-          ...replicas,
-          `${name}-nginx`,
-        ].sort(),
+      const enabled = enabledServices(config, name);
+      expect(enabled).toEqual(expect.arrayContaining(['postgres', 'migrate', 'tls-cert']));
+      expect(enabled).toEqual(expect.arrayContaining([...backendOf(profile).services]));
+      expect(enabled.filter((s) => s.startsWith(`${name}-`)).sort()).toEqual(
+        [...REPLICAS.map((r) => `${name}-${r}`), `${name}-nginx`].sort(),
       );
+      // Nothing of another profile.
+      for (const other of profileNames.filter((p) => p !== name))
+        expect(enabled.filter((s) => s.startsWith(`${other}-`))).toEqual([]);
     });
 
-    it('runs three replicas of the app image with the profile, store and replica name', async () => {
+    it('gives each replica, as compose resolves it, an environment the app accepts', async () => {
       const { services } = await configFor(name);
-      replicas.forEach((service, i) => {
-        const s = services[service]!;
+      const secrets = new Set<string>();
+      for (const replica of REPLICAS) {
+        const s = services[`${name}-${replica}`]!;
         const env = environmentOf(s);
-        expect(s.image).toBe(services.migrate!.image);
-        expect(s.build?.dockerfile).toBe('docker/Dockerfile');
-        expect(env).toMatchObject({
-          REPLICA_NAME: REPLICAS[i],
-          PROFILE: name,
-          SESSION_STORE: profile.store,
-          NODE_ENV: 'production',
-          HOST: '0.0.0.0',
-          PORT: String(APP_PORT),
-        });
-        expect(env.DATABASE_URL).toMatch(/^postgres(ql)?:\/\/app:[^@]+@postgres:5432\/app$/);
-        expect(env.TRUST_PROXY).toContain('uniquelocal');
-        if (profile.store === 'redis') expect(env.REDIS_URL).toBe('redis://redis:6379');
-        else expect(env.REDIS_URL).toBeUndefined();
-        // nginx's upstream entries are app-1:3000 ... in every profile.
-        expect(aliasesOf(s)).toContain(REPLICAS[i]);
-        expect(s.healthcheck?.test).toBeDefined();
-      });
-    });
-
-    it('starts the replicas after the migration and the profile backends', async () => {
-      const { services } = await configFor(name);
-      const expected: Record<string, string> = { migrate: 'service_completed_successfully' };
-      for (const extra of profile.services) expected[extra] = 'service_healthy';
-      for (const service of replicas) expect(dependenciesOf(services[service]!)).toEqual(expected);
-      expect(dependenciesOf(services.migrate!)).toEqual({ postgres: 'service_healthy' });
-      expect(services.migrate!.command).toEqual(['node', 'dist/database/migrate.js']);
-    });
-
-    it('gives every replica (and the migration) one shared, non-sample SESSION_SECRET', async () => {
-      const { services } = await configFor(name);
-      const secrets = new Set(
-        [...replicas, 'migrate'].map((s) => environmentOf(services[s]!).SESSION_SECRET),
-      );
+        const config = AppConfig.fromEnv(env); // throws with every bad key, if any
+        expect(config).toMatchObject({ replicaName: replica, profile: name, port: APP_PORT });
+        expect(config.session.store).toBe(profile.sessions);
+        expect(config.production).toBe(true);
+        expect(aliasesOf(s)).toContain(replica); // nginx's upstream entries are app-1:3000, ...
+        expect(dependenciesOf(s)).toMatchObject({ migrate: 'service_completed_successfully' });
+        for (const server of backendOf(profile).services)
+          expect(dependenciesOf(s)[server]).toBe('service_healthy');
+        secrets.add(env.SESSION_SECRET!);
+      }
+      // One secret for all, or a cookie signed by one replica fails on the others.
       expect(secrets.size).toBe(1);
-      const [secret] = [...secrets];
-      // What src/config/ accepts in production: each comma-separated entry >= 32 characters,
-      // and not the sample from .env.example.
-      for (const part of secret!.split(',')) expect(part.trim().length).toBeGreaterThanOrEqual(32);
-      expect(secret).not.toContain('change-me');
     });
 
-    it('puts nginx in front with the template variables of cluster/nginx.ts', async () => {
+    it("puts nginx in front with the profile's routing over app-1:3000 ... on published ports", async () => {
       const { services } = await configFor(name);
       const nginx = services[`${name}-nginx`]!;
       const env = environmentOf(nginx);
-      const vars = nginxTemplateVars({
-        listen: NGINX_PORT,
-        tls: NGINX_TLS,
-        policy: profile.upstream,
-        servers: REPLICAS.map((host) => ({ host, port: APP_PORT })),
-      });
-      expect(env.NGINX_PORT).toBe(vars.NGINX_PORT);
-      expect([env.NGINX_TLS_PORT, env.NGINX_TLS_CERT, env.NGINX_TLS_KEY]).toEqual([
-        vars.NGINX_TLS_PORT,
-        vars.NGINX_TLS_CERT,
-        vars.NGINX_TLS_KEY,
-      ]);
-      expect(env.NGINX_UPSTREAM_POLICY).toBe(upstreamDirective(profile.upstream));
-      expect(normaliseSpace(env.NGINX_UPSTREAM_SERVERS ?? '')).toBe(
-        normaliseSpace(vars.NGINX_UPSTREAM_SERVERS),
+      const vars = nginxTemplateVars(
+        { http: NGINX_PORT, https: NGINX_TLS.listen, tls: NGINX_TLS },
+        routingOf(profile).render(REPLICAS.map((host) => ({ host, port: APP_PORT }))),
       );
-      // If a filter is set, it must let every template variable through (the image passes it to
-      // awk/perl as a regular expression over variable names).
-      if (env.NGINX_ENVSUBST_FILTER) {
-        for (const key of Object.keys(vars))
-          expect(key).toMatch(new RegExp(env.NGINX_ENVSUBST_FILTER));
-      }
-      expect(nginx.image).toMatch(/^nginx:/);
-      const templates = (nginx.volumes ?? []).map((v) =>
-        typeof v === 'string' ? v : `${v.source}:${v.target}${v.read_only ? ':ro' : ''}`,
-      );
-      expect(templates).toContain(`${join(ROOT, 'nginx', 'templates')}:/etc/nginx/templates:ro`);
-      // The certificate comes from the one-shot tls-cert service, through a volume.
-      expect(templates).toContain('tls:/etc/nginx/tls:ro');
+      for (const [key, value] of Object.entries(vars))
+        expect([key, env[key]]).toEqual([key, value]);
+      // The image passes the filter to awk as a regular expression over variable names.
+      for (const key of Object.keys(vars))
+        expect(key).toMatch(new RegExp(env.NGINX_ENVSUBST_FILTER!));
       const ports = (nginx.ports ?? []).map((p) =>
         typeof p === 'string' ? p : `${p.published}:${p.target}`,
       );
@@ -298,36 +254,9 @@ describe('docker-compose.yml', () => {
         `${NGINX_PORT}:${NGINX_PORT}`,
         `${NGINX_TLS.listen}:${NGINX_TLS.listen}`,
       ]);
-      expect(dependenciesOf(nginx)).toEqual({
-        ...Object.fromEntries(replicas.map((r) => [r, 'service_healthy'])),
-        'tls-cert': 'service_completed_successfully',
-      });
-    });
-
-    if ((profile.services as readonly string[]).includes('redis')) {
-      it('runs Redis with an append-only file and a health check', async () => {
-        const { services } = await configFor(name);
-        const redis = services.redis!;
-        const command = Array.isArray(redis.command)
-          ? redis.command.join(' ')
-          : (redis.command ?? '');
-        expect(command).toMatch(/--appendonly yes/);
-        expect(command).toMatch(/--appendfsync everysec/);
-        expect(JSON.stringify(redis.healthcheck?.test)).toContain('ping');
-        expect(redis.volumes?.length).toBeGreaterThan(0);
-      });
-    }
-
-    it('runs Postgres with user, password and database "app" and a pg_isready health check', async () => {
-      const { services } = await configFor(name);
-      const postgres = services.postgres!;
-      expect(environmentOf(postgres)).toMatchObject({
-        POSTGRES_USER: 'app',
-        POSTGRES_PASSWORD: 'app',
-        POSTGRES_DB: 'app',
-      });
-      expect(JSON.stringify(postgres.healthcheck?.test)).toContain('pg_isready');
-      expect(postgres.volumes?.length).toBeGreaterThan(0);
+      expect(Object.keys(dependenciesOf(nginx)).sort()).toEqual(
+        [...REPLICAS.map((r) => `${name}-${r}`), 'tls-cert'].sort(),
+      );
     });
   });
 });

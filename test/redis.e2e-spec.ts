@@ -1,20 +1,14 @@
 /**
- * Profile `redis` (round-robin + a shared Redis store): fix 3. Any replica serves any request;
- * replicas may die or restart; logout, revocation and password change act everywhere; a down
- * Redis gives fast 503s, and its append-only file brings the sessions back.
+ * Profile `redis` (round-robin + a shared Redis store): fix 3, beyond what the guarantee suite
+ * checks for every profile: a replica killed under a stream of requests, every replica restarted,
+ * revocation and password change acting everywhere, a down Redis giving fast 503s (its
+ * append-only file brings the sessions back), and replicas that disagree on the secret.
  */
 import { describe, expect, it } from '@jest/globals';
 import type { HttpClient } from './support/http-client.js';
-import { eventually, sleep, useCluster, stream } from './support/cluster.js';
-import {
-  PASSWORD,
-  isLoggedIn,
-  login,
-  logout,
-  register,
-  uniqueName,
-  whoami,
-} from './support/steps.js';
+import { useCluster, stream } from './support/cluster.js';
+import { eventually, sleep } from './support/eventually.js';
+import { PASSWORD, isLoggedIn, login, register, uniqueName, whoami } from './support/steps.js';
 
 const cluster = useCluster('redis');
 
@@ -57,21 +51,26 @@ describe('redis: a shared session store', () => {
   it('a replica killed during a stream of requests: no request fails, nobody is logged out', async () => {
     const users = await Promise.all([1, 2, 3, 4].map((n) => newUser(40 + n)));
     const killer = sleep(700).then(() => cluster.kill('app-2'));
-    const results = await stream(2500, 4, async () => {
-      const { client } = users[Math.floor(Math.random() * users.length)]!;
-      const res = await whoami(client);
-      return {
-        status: res.status,
-        authenticated: (res.body as { authenticated?: boolean }).authenticated,
-        by: res.servedBy,
-      };
-    });
-    await killer;
-    expect(results.length).toBeGreaterThan(50);
-    expect(results.filter((r) => r.status !== 200 || !r.authenticated)).toEqual([]);
-    // The stream really ran across the kill: app-2 answered before, and only others after.
-    expect(results.some((r) => r.by === 'app-2')).toBe(true);
-    await cluster.restart('app-2');
+    try {
+      const results = await stream(2500, 4, async () => {
+        const { client } = users[Math.floor(Math.random() * users.length)]!;
+        const res = await whoami(client);
+        return {
+          status: res.status,
+          authenticated: (res.body as { authenticated?: boolean }).authenticated,
+          by: res.servedBy,
+          at: performance.now(),
+        };
+      });
+      const killedAt = await killer.then(() => performance.now());
+      expect(results.filter((r) => r.status !== 200 || !r.authenticated)).toEqual([]);
+      // The stream really ran across the kill: app-2 answered before it, others after it.
+      expect(results.some((r) => r.by === 'app-2' && r.at < killedAt)).toBe(true);
+      expect(results.filter((r) => r.at > killedAt).length).toBeGreaterThan(20);
+    } finally {
+      await killer;
+      await cluster.rejoin('app-2');
+    }
   }, 30_000);
 
   it('restarting every replica in turn logs nobody out', async () => {
@@ -82,14 +81,6 @@ describe('redis: a shared session store', () => {
     }
     expect(await knownOn(client)).toEqual(everywhere(true));
   }, 60_000);
-
-  it('logout on one replica: the cookie fails on all', async () => {
-    const { client } = await newUser();
-    const old = client.clone();
-    expect(await knownOn(old)).toEqual(everywhere(true));
-    expect((await logout(cluster.direct('app-1', client))).status).toBe(204);
-    expect(await knownOn(old)).toEqual(everywhere(false));
-  });
 
   it("revoking a device from another device's session list logs it out on every replica", async () => {
     const { client: laptop, name } = await newUser();
@@ -128,19 +119,21 @@ describe('redis: a shared session store', () => {
     // appendfsync everysec: a write is on disk within a second. Let this one get there.
     await sleep(1500);
     const replicaPids = cluster.replicaPids();
-    await cluster.kill('redis');
-
-    const answers = await Promise.all(Array.from({ length: 6 }, () => whoami(client)));
-    for (const a of answers) {
-      expect(a.status).toBe(503);
-      expect(a.body).toMatchObject({
-        message: expect.stringContaining('session store is unavailable'),
-      });
-      // "Within 1 s" is the contract that matters here: without it, requests hang until Redis returns.
-      expect(a.ms).toBeLessThan(1000);
+    const [redis] = cluster.storeMembers();
+    await cluster.kill(redis!);
+    try {
+      const answers = await Promise.all(Array.from({ length: 6 }, () => whoami(client)));
+      for (const a of answers) {
+        expect(a.status).toBe(503);
+        expect(a.body).toMatchObject({
+          message: expect.stringContaining('session store is unavailable'),
+        });
+        // The contract: a prompt answer. Without it, requests hang until Redis returns.
+        expect(a.ms).toBeLessThan(1000);
+      }
+    } finally {
+      await cluster.restart(redis!);
     }
-
-    await cluster.restart('redis');
     expect(await eventually(() => isLoggedIn(client), 10_000)).toBe(true);
     expect(await knownOn(client)).toEqual(everywhere(true));
     expect(cluster.replicaPids()).toEqual(replicaPids);

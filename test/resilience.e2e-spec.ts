@@ -3,7 +3,8 @@
  * secret, and Postgres going away while logged-in users keep working.
  */
 import { describe, expect, it } from '@jest/globals';
-import { eventually, sleep, useCluster, type TestCluster } from './support/cluster.js';
+import { useCluster, type TestCluster } from './support/cluster.js';
+import { eventually, sleep } from './support/eventually.js';
 import type { HttpClient } from './support/http-client.js';
 import { isLoggedIn, login, register, uniqueName, whoami } from './support/steps.js';
 
@@ -103,21 +104,23 @@ describe('Postgres goes away', () => {
     const replicaPids = cluster.replicaPids();
 
     await cluster.kill('postgres');
-    expect(await isLoggedIn(user)).toBe(true); // the session answers who you are, no database needed
-    for (const attempt of [
-      () => login(cluster.client(), name),
-      () => register(cluster.client(), uniqueName('pgdown')),
-    ]) {
-      const res = await attempt();
-      expect(res.status).toBe(503);
-      expect(res.body).toMatchObject({
-        message: expect.stringContaining('database is unavailable'),
-      });
-      expect(res.ms).toBeLessThan(2000); // a clear answer, not a hang (includes the argon2 hash)
+    try {
+      expect(await isLoggedIn(user)).toBe(true); // the session answers who you are, no database needed
+      for (const attempt of [
+        () => login(cluster.client(), name),
+        () => register(cluster.client(), uniqueName('pgdown')),
+      ]) {
+        const res = await attempt();
+        expect(res.status).toBe(503);
+        expect(res.body).toMatchObject({
+          message: expect.stringContaining('database is unavailable'),
+        });
+        expect(res.ms).toBeLessThan(2000); // a clear answer, not a hang (includes the argon2 hash)
+      }
+      expect((await user.get('/api/me')).status).toBe(503);
+    } finally {
+      await cluster.restart('postgres');
     }
-    expect((await user.get('/api/me')).status).toBe(503);
-
-    await cluster.restart('postgres');
     expect(
       await eventually(async () => (await login(cluster.client(), name)).status === 200, 15_000),
     ).toBe(true);

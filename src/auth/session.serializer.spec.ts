@@ -1,4 +1,4 @@
-import { describe, expect, it } from '@jest/globals';
+import { afterEach, describe, expect, it, jest } from '@jest/globals';
 import { Test } from '@nestjs/testing';
 import type { Request } from 'express';
 import passport from 'passport';
@@ -40,6 +40,10 @@ const loginRequest = () =>
   }) as unknown as Request;
 
 describe('SessionSerializer', () => {
+  afterEach(() => {
+    jest.restoreAllMocks();
+  });
+
   it('stores only id, username and displayName: no hash or profile data goes into the session', async () => {
     const serializer = await build();
     let stored: Principal | undefined;
@@ -56,7 +60,8 @@ describe('SessionSerializer', () => {
   it('stamps the new session with when and where it began, before passport saves it', async () => {
     const serializer = await build();
     const req = loginRequest();
-    const before = Date.now();
+    const now = Date.UTC(2026, 10, 29, 12, 0, 0);
+    jest.spyOn(Date, 'now').mockReturnValue(now);
 
     serializer.serializeUser(req, fullUser, () => undefined);
 
@@ -66,8 +71,8 @@ describe('SessionSerializer', () => {
       userAgent: 'Firefox 140 on Linux',
       replica: 'app-2',
     });
-    expect(meta.createdAt).toBeGreaterThanOrEqual(before);
-    expect(meta.lastSeenAt).toBe(meta.createdAt);
+    expect(meta.createdAt).toBe(now);
+    expect(meta.lastSeenAt).toBe(now);
   });
 
   it('gives the stored principal back as is, synchronously: no database round trip', async () => {

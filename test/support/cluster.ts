@@ -3,23 +3,36 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startCluster, type Cluster, type ClusterOptions } from '../../cluster/cluster.js';
-import type { ProfileName } from '../../cluster/profiles.js';
+import { backendOf, type ProfileName } from '../../cluster/profiles.js';
+import { FAIL_TIMEOUT_S } from '../../cluster/routing/index.js';
+import { sleep } from './eventually.js';
 import { HttpClient } from './http-client.js';
 
 export interface TestCluster extends Cluster {
-  /** A client with its own cookie jar; `subnet` N binds it to 127.0.N.1 (its own /24 for ip_hash). */
+  /** A client with its own cookie jar; `subnet` N binds it to its own /24 (127.0.N.1 for N < 256). */
   client(subnet?: number): HttpClient;
   /** The same, over https through nginx, trusting the cluster's self-signed certificate. */
   httpsClient(subnet?: number): Promise<HttpClient>;
-  /** A client that talks to one replica directly, bypassing nginx, carrying `from`'s cookies. */
-  direct(replica: string, from: HttpClient): HttpClient;
+  /**
+   * A client that talks to one replica directly, bypassing nginx, carrying `from`'s cookies;
+   * `subnet` N binds it to 127.0.N.1.
+   */
+  direct(replica: string, from?: HttpClient, subnet?: number): HttpClient;
   /** PIDs of the replicas now running (unchanged = no replica was restarted). */
   replicaPids(): Array<number | null>;
+  /** The members that run the session backend's servers (none for in-memory sessions). */
+  storeMembers(): string[];
+  /**
+   * Starts a killed or stopped replica again and waits until nginx sends it requests again
+   * (it skips a replica for its fail_timeout after a failed connect).
+   */
+  rejoin(replica: string): Promise<void>;
   /** Stops everything and removes the work dir; throws if any process it started is still alive. */
   teardown(): Promise<void>;
 }
 
-const address = (subnet?: number) => (subnet === undefined ? undefined : `127.0.${subnet}.1`);
+/** Client N's own /24 on loopback: 127.0.N.1 for N < 256, then 127.1.0.1, ... */
+const address = (n?: number) => (n === undefined ? undefined : `127.${n >> 8}.${n & 255}.1`);
 
 export const alive = (pid: number) => {
   try {
@@ -64,10 +77,22 @@ export async function startTestCluster(
     client: (subnet?: number) => new HttpClient(cluster.url, address(subnet)),
     httpsClient: async (subnet?: number) =>
       new HttpClient(cluster.httpsUrl, address(subnet), await readFile(cluster.certFile, 'utf8')),
-    direct(replica: string, from: HttpClient) {
-      const c = new HttpClient(cluster.replicaUrl(replica));
-      for (const [k, v] of from.cookies) c.cookies.set(k, v);
+    direct(replica: string, from?: HttpClient, subnet?: number) {
+      const c = new HttpClient(cluster.replicaUrl(replica), address(subnet));
+      for (const [k, v] of from?.cookies ?? []) c.cookies.set(k, v);
       return c;
+    },
+    storeMembers: () => {
+      const servers = backendOf(cluster.profile).services;
+      return cluster
+        .status()
+        .filter((m) => servers.includes(m.service))
+        .map((m) => m.name);
+    },
+    async rejoin(replica: string) {
+      await cluster.restart(replica);
+      remember();
+      await sleep(FAIL_TIMEOUT_S * 1000 + 500);
     },
     async teardown() {
       remember();
@@ -116,20 +141,4 @@ export async function stream<T>(
     }),
   );
   return results;
-}
-
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Polls `check` until it is true or `timeoutMs` passes; returns the last result. */
-export async function eventually(
-  check: () => Promise<boolean>,
-  timeoutMs = 10_000,
-  intervalMs = 100,
-): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return true;
-    if (Date.now() > deadline) return false;
-    await sleep(intervalMs);
-  }
 }

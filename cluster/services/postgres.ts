@@ -1,16 +1,19 @@
-import { OwnedServer, type ServerProcess } from './server-process.js';
 import { access, chmod, mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve, sep } from 'node:path';
 import { Client, escapeIdentifier, escapeLiteral } from 'pg';
-import { ManagedProcess, runToCompletion } from './managed-process.js';
+import { note } from '../compose-file.js';
+import { ManagedProcess, runToCompletion } from '../process/managed-process.js';
+import { freePort } from '../process/ports.js';
+import { OwnedServer, type ServerProcess } from '../process/server-process.js';
 import {
   chownRecursive,
   isRoot,
   lookupSystemUser,
   userCanWrite,
   type SystemUser,
-} from './system-user.js';
+} from '../process/system-user.js';
+import { serverMember, type ServicePlugin } from './service.js';
 
 export interface PostgresOptions {
   /** Work dir; holds pgdata/, the socket dir and the logs. Created if missing. */
@@ -292,3 +295,51 @@ async function exists(path: string): Promise<boolean> {
     () => false,
   );
 }
+
+/**
+ * Postgres, in every profile: users and profiles (and the redis backend's session index). The
+ * replicas get DATABASE_URL; the app plugin runs the migrations before any replica starts.
+ */
+export const postgresService: ServicePlugin = {
+  name: 'postgres',
+
+  async start(ctx) {
+    const dir = join(ctx.workDir, 'postgres');
+    const server = await startPostgres({
+      dir,
+      port: await freePort(),
+      fast: ctx.options.fastPostgres,
+      settings: ctx.options.postgresSettings,
+      readyTimeoutMs: ctx.readyTimeoutMs,
+    });
+    return {
+      members: [serverMember('postgres', 'postgres', server, join(dir, 'postgres.log'))],
+      env: { DATABASE_URL: server.url },
+    };
+  },
+
+  compose(file) {
+    file.service(
+      'postgres',
+      {
+        image: 'postgres:16-alpine',
+        restart: 'unless-stopped',
+        environment: { POSTGRES_USER: 'app', POSTGRES_PASSWORD: 'app', POSTGRES_DB: 'app' },
+        volumes: ['postgres-data:/var/lib/postgresql/data'],
+        healthcheck: {
+          test: note(
+            "Over TCP: the image's first-start initialisation runs a temporary server on the Unix\n" +
+              'socket only, so this stays false until the real server is up.',
+            ['CMD', 'pg_isready', '-h', '127.0.0.1', '-U', 'app', '-d', 'app'],
+          ),
+          interval: '2s',
+          timeout: '3s',
+          retries: 30,
+        },
+      },
+      'Users and profiles, in every profile.',
+    );
+    file.volume('postgres-data');
+    return { env: { DATABASE_URL: 'postgres://app:app@postgres:5432/app' } };
+  },
+};

@@ -1,0 +1,223 @@
+/**
+ * docker-compose.yml as the plugins describe it, written with the `yaml` library: extension
+ * fields with anchors (`x-replica: &replica`) that services merge (`<<: *replica`), so the file
+ * stays readable by people although a program writes it. YAML 1.1, as docker-compose v1 (PyYAML)
+ * reads it: strings that 1.1 would take for something else ("yes", "3000") come out quoted.
+ */
+import { Document, Pair, Scalar, YAMLMap, YAMLSeq, isNode, type Node } from 'yaml';
+
+/**
+ * A value with an anchor: written out where it is first placed (an `x-<name>` field, or inline in
+ * the first service that uses it), and as `*name` (or `<<: *name` under MERGE) everywhere after.
+ */
+export class Fragment {
+  placed = false;
+  constructor(
+    readonly name: string,
+    readonly node: Node,
+  ) {}
+}
+
+/** A value with a comment for the line(s) before its key. */
+export class Note {
+  constructor(
+    readonly comment: string,
+    readonly value: ComposeValue,
+  ) {}
+}
+
+/** `note('why', value)`: the generated file keeps the why next to the setting. */
+export const note = (comment: string, value: ComposeValue): Note => new Note(comment, value);
+
+/** The key that merges a fragment into a mapping: `{ [MERGE]: fragment, ...overrides }`. */
+export const MERGE = '<<';
+
+export type ComposeValue =
+  | string
+  | number
+  | boolean
+  | Fragment
+  | Note
+  | readonly ComposeValue[]
+  | { readonly [key: string]: ComposeValue | undefined };
+
+interface Entry {
+  name: string;
+  value: ComposeValue;
+  comment?: string;
+}
+
+export class ComposeFile {
+  private readonly doc = new Document(null, { version: '1.1' });
+  private readonly fragments: Pair[] = [];
+  private readonly byName = new Map<string, Fragment>();
+  private readonly services = new Map<string, Entry>();
+  private readonly volumes = new Set<string>();
+  /** Compose profiles that services added now belong to; undefined: every profile. */
+  private scope: string[] | undefined;
+  /** Profiles in the order their sections appear, with the line that heads each. */
+  private readonly sections = new Map<string, string>();
+
+  /**
+   * A section of the file for one profile: the services of that profile (the first it names) come
+   * together under `heading`, after the services every profile shares.
+   */
+  section(profile: string, heading: string): void {
+    this.sections.set(profile, heading);
+  }
+
+  /** Runs `add` with every service it adds limited to `profiles` (unless it says otherwise). */
+  forProfiles<T>(profiles: string[] | undefined, add: () => T): T {
+    const outer = this.scope;
+    this.scope = profiles;
+    try {
+      return add();
+    } finally {
+      this.scope = outer;
+    }
+  }
+
+  /** An `x-<name>` extension field with anchor `&name`, for services to merge or refer to. */
+  fragment(name: string, value: ComposeValue, comment?: string): Fragment {
+    const fragment = this.inline(name, value);
+    fragment.placed = true;
+    this.fragments.push(this.pair(`x-${name}`, fragment.node, comment));
+    this.byName.set(name, fragment);
+    return fragment;
+  }
+
+  /** A fragment another plugin declared, e.g. the app image for a service that runs it. */
+  fragmentRef(name: string): Fragment {
+    const fragment = this.byName.get(name);
+    if (!fragment) throw new Error(`compose: no fragment "${name}" (declared by a later plugin?)`);
+    return fragment;
+  }
+
+  /** An anchored value that the first service using it holds (e.g. a profile's environment). */
+  inline(name: string, value: ComposeValue): Fragment {
+    const node = this.node(value);
+    node.anchor = name;
+    return new Fragment(name, node);
+  }
+
+  /**
+   * Adds a service. The same name from two plugins (or from one, for two profiles) must mean the
+   * same definition: it is one container.
+   */
+  service(name: string, value: ComposeValue, comment?: string): void {
+    if (this.scope && typeof value === 'object' && !('profiles' in value)) {
+      const [merge, rest] = splitMerge(value as Record<string, ComposeValue>);
+      value = { ...merge, profiles: this.scope, ...rest };
+    }
+    const existing = this.services.get(name);
+    if (existing && JSON.stringify(plain(existing.value)) !== JSON.stringify(plain(value))) {
+      throw new Error(`compose: two different definitions of the service "${name}"`);
+    }
+    if (!existing) this.services.set(name, { name, value, comment });
+  }
+
+  hasService(name: string): boolean {
+    return this.services.has(name);
+  }
+
+  volume(name: string): void {
+    this.volumes.add(name);
+  }
+
+  toString(header: string): string {
+    const root = new YAMLMap();
+    root.items.push(...this.fragments);
+    const services = new YAMLMap();
+    for (const [i, group] of this.groups().entries()) {
+      group.entries.forEach((e, j) => {
+        const heading = j === 0 && group.heading ? [group.heading, e.comment] : [e.comment];
+        const pair = this.pair(e.name, this.node(e.value), heading.filter(Boolean).join('\n'));
+        (pair.key as Scalar).spaceBefore = i > 0 || j > 0;
+        services.items.push(pair);
+      });
+    }
+    root.items.push(new Pair(new Scalar('services'), services));
+    if (this.volumes.size) {
+      const volumes = new YAMLMap();
+      for (const v of [...this.volumes].sort())
+        volumes.items.push(new Pair(new Scalar(v), new Scalar(null)));
+      root.items.push(new Pair(new Scalar('volumes'), volumes));
+    }
+    root.items.forEach((pair, i) => ((pair.key as Scalar).spaceBefore = i > 0));
+    this.doc.contents = root;
+    this.doc.commentBefore = header.replace(/^(?=.)/gm, ' ');
+    return this.doc.toString({
+      lineWidth: 0, // no folding: a long command stays on one line
+      singleQuote: true,
+      flowCollectionPadding: false,
+      nullStr: '', // `volumes: { tls: }` as `tls:`
+    });
+  }
+
+  /** The shared services in the order added, then each profile's section in the order declared. */
+  private groups(): Array<{ heading?: string; entries: Entry[] }> {
+    const all = [...this.services.values()];
+    const profileOf = (e: Entry) => {
+      const profiles = (e.value as { profiles?: string[] }).profiles;
+      return Array.isArray(profiles) ? profiles[0] : undefined;
+    };
+    return [
+      { entries: all.filter((e) => profileOf(e) === undefined) },
+      ...[...this.sections].map(([profile, heading]) => ({
+        heading,
+        entries: all.filter((e) => profileOf(e) === profile),
+      })),
+    ].filter((g) => g.entries.length > 0);
+  }
+
+  private pair(key: string, value: Node, comment?: string): Pair {
+    const k = new Scalar(key);
+    // yaml writes a comment line as "#" + the text: a leading space reads as "# text".
+    if (comment) k.commentBefore = comment.replace(/^(?=.)/gm, ' ');
+    return new Pair(k, value);
+  }
+
+  private node(value: ComposeValue): Node {
+    if (value instanceof Note) return this.node(value.value);
+    if (value instanceof Fragment) {
+      if (value.placed) return this.doc.createAlias(value.node as never);
+      value.placed = true;
+      return value.node;
+    }
+    if (Array.isArray(value)) {
+      const seq = new YAMLSeq();
+      seq.items = value.map((v: ComposeValue) => this.node(v));
+      // Short lists of plain values read best on one line: [naive], ['node', 'dist/main.js'].
+      seq.flow = value.every((v) => typeof v !== 'object') && JSON.stringify(value).length < 60;
+      return seq;
+    }
+    if (typeof value === 'object') {
+      const map = new YAMLMap();
+      for (const [key, v] of Object.entries(value)) {
+        if (v === undefined) continue;
+        map.items.push(this.pair(key, this.node(v), v instanceof Note ? v.comment : undefined));
+      }
+      return map;
+    }
+    const node = this.doc.createNode(value);
+    return isNode(node) ? node : new Scalar(value);
+  }
+}
+
+/** The value with fragments written out, to compare two definitions. */
+function plain(value: ComposeValue): unknown {
+  if (value instanceof Note) return plain(value.value);
+  if (value instanceof Fragment) return `*${value.name}`;
+  if (Array.isArray(value)) return value.map((v: ComposeValue) => plain(v));
+  if (typeof value === 'object')
+    return Object.fromEntries(
+      Object.entries(value).map(([k, v]) => [k, v === undefined ? v : plain(v)]),
+    );
+  return value;
+}
+
+/** A mapping's merge key (kept first, where people look for it) and the rest. */
+function splitMerge(value: Record<string, ComposeValue>) {
+  const { [MERGE]: merge, ...rest } = value;
+  return [merge === undefined ? {} : { [MERGE]: merge }, rest] as const;
+}

@@ -1,0 +1,99 @@
+import { describe, expect, it } from '@jest/globals';
+import { parse } from 'yaml';
+import { AppConfig } from '../src/config/app-config.js';
+import { committedCompose, generateCompose, startOrder } from './compose.js';
+import { backendOf, profileNames, profileOf, replicaNames } from './profiles.js';
+
+interface Service {
+  profiles?: string[];
+  environment?: Record<string, string>;
+  depends_on?: Record<string, { condition: string }>;
+  build?: unknown;
+  image?: string;
+  ports?: string[];
+}
+
+const generated = generateCompose();
+const services = (parse(generated, { merge: true }) as { services: Record<string, Service> })
+  .services;
+
+/** Compose's `${VAR:-default}` with nothing set: the default. */
+const interpolate = (value: string) =>
+  value.replace(/\$\{[A-Z_]+:-([^}]*)\}/g, (_, fallback: string) => fallback);
+
+const enabled = (profile: string) =>
+  Object.entries(services).filter(([, s]) => !s.profiles || s.profiles.includes(profile));
+
+describe('docker-compose.yml', () => {
+  it('is what `npm run compose:generate` writes (run it after changing the table or a plugin)', async () => {
+    expect(await committedCompose()).toBe(generated);
+  });
+
+  it('comes out the same every time', () => {
+    expect(generateCompose()).toBe(generated);
+  });
+
+  it('builds the app image in one service only (up --build builds it once)', () => {
+    expect(
+      Object.entries(services)
+        .filter(([, s]) => s.build)
+        .map(([n]) => n),
+    ).toEqual(['migrate']);
+  });
+
+  describe.each(profileNames)('profile %s', (name) => {
+    const profile = profileOf(name);
+    const replicas = enabled(name).filter(([, s]) => s.environment?.REPLICA_NAME);
+
+    it('runs three replicas whose environment the app itself accepts, with the profile backend', () => {
+      expect(replicas.map(([, s]) => s.environment!.REPLICA_NAME)).toEqual(replicaNames(3));
+      for (const [, s] of replicas) {
+        const env = Object.fromEntries(
+          Object.entries(s.environment!).map(([k, v]) => [k, interpolate(String(v))]),
+        );
+        const config = AppConfig.fromEnv(env);
+        expect(config.session.store).toBe(profile.sessions);
+        expect(config.profile).toBe(name);
+        expect(config.production).toBe(true);
+        // The backend's own keys, each handed on by a service of the profile.
+        expect(Object.keys(config.session.backend as object).sort()).toEqual(
+          Object.keys(backendOf(profile).config.shape).sort(),
+        );
+      }
+    });
+
+    it('depends only on services this profile enables, and waits for its backend servers', () => {
+      const names = new Set(enabled(name).map(([n]) => n));
+      for (const [, s] of enabled(name))
+        for (const dep of Object.keys(s.depends_on ?? {})) expect(names).toContain(dep);
+      for (const [, s] of replicas)
+        for (const server of backendOf(profile).services)
+          expect(s.depends_on?.[server]).toEqual({ condition: 'service_healthy' });
+    });
+
+    it('publishes nginx on host ports that HTTP_PORT and HTTPS_PORT can change', () => {
+      const published = enabled(name).filter(([, s]) => s.ports);
+      expect(published.map(([n]) => n)).toEqual([`${name}-nginx`]);
+      expect(published[0]![1].ports).toEqual([
+        '${HTTP_PORT:-8080}:8080',
+        '${HTTPS_PORT:-8443}:8443',
+      ]);
+    });
+  });
+
+  it('starts no container that fetches packages from the network', () => {
+    expect(generated).not.toMatch(/apk add|apt-get|npm (install|ci)|pip install|curl /);
+  });
+});
+
+describe('startOrder', () => {
+  it("keeps every list's order, placing a newcomer before its first known successor", () => {
+    expect(
+      startOrder([
+        ['db', 'app', 'lb'],
+        ['db', 'store', 'app', 'lb'],
+        ['db', 'other', 'store', 'app', 'lb'],
+      ]),
+    ).toEqual(['db', 'other', 'store', 'app', 'lb']);
+  });
+});

@@ -1,0 +1,128 @@
+/**
+ * A service plugin: one kind of server of the topology (Postgres, Redis, the app replicas, nginx,
+ * ...). It starts its processes natively and reports when they are ready, stops them by PID, hands
+ * the replicas their environment, describes its containers for docker-compose.yml, and lets the
+ * benchmark look into it. The runner (cluster.ts) and the compose generator (compose.ts) only ever
+ * talk to plugins through this interface.
+ */
+import type { ClusterOptions } from '../cluster.js';
+import type { ComposeFile } from '../compose-file.js';
+import type { ServerProcess } from '../process/server-process.js';
+import type { Profile } from '../profiles.js';
+import type { UpstreamServer } from '../routing/index.js';
+
+/** One process of the topology that can be killed (crash), stopped (graceful) and started again. */
+export interface Member {
+  readonly name: string;
+  /** What it is: 'postgres', 'redis', 'replica', 'nginx', ... (the status table's kind column). */
+  readonly kind: string;
+  readonly port: number;
+  readonly pid: number | null;
+  readonly running: boolean;
+  readonly log: string;
+  /** SIGKILL, like a crash. */
+  kill(): Promise<void>;
+  /** Graceful: in-flight work finishes. */
+  stop(): Promise<void>;
+  /** Starts it again on its port and waits until it is ready; `env` is merged for a replica. */
+  restart(env?: Record<string, string>): Promise<void>;
+}
+
+/** What a plugin is given to start, and what the plugins before it have made. */
+export interface StartContext {
+  readonly profile: Profile;
+  readonly options: ClusterOptions;
+  /** Holds everything the cluster writes: data, logs, rendered configs. */
+  readonly workDir: string;
+  readonly logDir: string;
+  readonly readyTimeoutMs: number;
+  /** Environment for every replica, from the plugins started so far (DATABASE_URL, REDIS_URL, ...). */
+  readonly env: Readonly<Record<string, string>>;
+  /** The replicas, once the app plugin has started them: what nginx balances over. */
+  readonly upstreams: readonly UpstreamServer[];
+  progress(line: string): void;
+}
+
+/** Where clients reach the cluster: nginx's listeners. */
+export interface Entry {
+  url: string;
+  httpsUrl: string;
+  port: number;
+  /** The certificate nginx serves over https (PEM). */
+  certFile: string;
+}
+
+export interface StartedService {
+  members: Member[];
+  /** For every replica started after this plugin, e.g. { REDIS_URL: 'redis://127.0.0.1:…' }. */
+  env?: Record<string, string>;
+  /** The app plugin's replicas. */
+  upstreams?: UpstreamServer[];
+  /** The balancer's listeners. */
+  entry?: Entry;
+  /** A read-only look into a store server, for the benchmark (and, later, the dashboard). */
+  observe?(): Promise<StoreObserver>;
+}
+
+/** What the benchmark can read from a store server without changing what it holds. */
+export interface StoreObserver {
+  /** e.g. "Redis". */
+  readonly label: string;
+  /** Commands served so far, per command name (a delta of two readings: commands per request). */
+  commandCounts(): Promise<Map<string, number>>;
+  /** Memory it uses for data now, in bytes. */
+  usedMemory(): Promise<number>;
+  close(): Promise<void>;
+}
+
+export interface ComposeContext {
+  /** The profiles it serves: every profile, or, for a store plugin, those whose backend needs it. */
+  readonly profiles: readonly Profile[];
+  readonly replicas: readonly string[];
+  /** What the plugins before it that serve every profile hand the app, e.g. DATABASE_URL. */
+  readonly sharedEnv: Record<string, string>;
+  /** What the store plugins before it hand a profile's replicas, e.g. { REDIS_URL: 'redis://redis:6379' }. */
+  env(profile: Profile): Record<string, string>;
+  /** The services a profile's replicas wait for (healthy) besides the migration, e.g. ['redis']. */
+  waitFor(profile: Profile): string[];
+}
+
+/** What a plugin's containers give the replicas of the profiles it serves. */
+export interface ComposeOutput {
+  /** The counterpart of StartedService.env, with compose's host names. */
+  env?: Record<string, string>;
+  /** Its services the replicas must wait for, healthy. */
+  waitFor?: string[];
+}
+
+export interface ServicePlugin {
+  /** Names it in a backend record's `services`. */
+  readonly name: string;
+  start(ctx: StartContext): Promise<StartedService>;
+  /** Adds its services (and fragments, volumes) to the compose file. */
+  compose(file: ComposeFile, ctx: ComposeContext): ComposeOutput | void;
+}
+
+/** A Member over a server handle (Postgres, Redis, ...): its status and actions, by PID. */
+export function serverMember(
+  name: string,
+  kind: string,
+  server: ServerProcess,
+  log: string,
+): Member {
+  return {
+    name,
+    kind,
+    port: server.port,
+    get pid() {
+      return server.running ? server.pid : null;
+    },
+    get running() {
+      return server.running;
+    },
+    log,
+    kill: () => server.kill(),
+    stop: () => server.stop(),
+    restart: () => server.restart(),
+  };
+}
