@@ -1,4 +1,4 @@
-import { chmod, mkdir } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errorMessage, sleep } from './process/poll.js';
 import { profiles, type Profile, type ProfileName } from './profiles.js';
@@ -35,7 +35,7 @@ export interface ClusterOptions {
 
 export interface MemberStatus {
   name: string;
-  /** Which plugin started it: 'postgres', 'redis', 'app', 'nginx', ... */
+  /** The plugin that started it (cluster/services/). */
   service: string;
   kind: string;
   port: number;
@@ -83,8 +83,6 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const workDir = options.workDir;
   const logDir = join(workDir, 'logs');
   await mkdir(logDir, { recursive: true });
-  // Postgres runs as its own user when we are root and must be able to reach its data dir.
-  await chmod(workDir, 0o711);
 
   const env: Record<string, string> = {};
   const upstreams: UpstreamServer[] = [];

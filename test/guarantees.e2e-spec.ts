@@ -1,9 +1,9 @@
 /**
  * The guarantee suite: every profile of the table (cluster/profiles.ts), started for real
- * (Postgres, its backend's servers, three replicas, nginx), checked against what its row declares
+ * (the database, its backend's servers, three replicas, nginx), checked against what its row declares
  * — both ways. A property the row promises must hold; one it does not promise must visibly break
- * (`naive` is tested to lose its sessions between replicas, `sticky` to pile one NAT's clients on
- * one replica). A new row is covered without editing this file.
+ * (sessions kept in one replica's memory are tested to be unknown to the others, ip_hash routing
+ * to pile one NAT's clients on one replica). A new row is covered without editing this file.
  *
  * Clients go through nginx, except where a property is about particular replicas (which replica
  * recognises a session, which counts a login attempt): there they address a replica directly.

@@ -304,6 +304,8 @@ export const postgresService: ServicePlugin = {
   name: 'postgres',
 
   async start(ctx) {
+    // Postgres runs as its own user when we are root and must be able to pass the work dir.
+    await chmod(ctx.workDir, 0o711);
     const dir = join(ctx.workDir, 'postgres');
     const server = await startPostgres({
       dir,

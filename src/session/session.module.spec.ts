@@ -3,7 +3,8 @@ import type { NextFunction, Request, Response } from 'express';
 import type { PageLocalsMiddleware } from '../common/page-locals.middleware.js';
 import type { CsrfMiddleware } from '../security/csrf.middleware.js';
 import type { SessionMiddleware } from './session.middleware.js';
-import { RequestSessionMiddleware } from './session.module.js';
+import type { SessionBackend } from './backends/backend.js';
+import { RequestSessionMiddleware, SessionBackendState } from './session.module.js';
 
 function step(name: string, seen: string[], fail?: Error) {
   return {
@@ -39,5 +40,38 @@ describe('RequestSessionMiddleware', () => {
   it('passes a session error on without the page locals', async () => {
     const down = new Error('store down');
     expect(await run({ session: down })).toEqual({ seen: ['csrf', 'session'], err: down });
+  });
+});
+
+describe('SessionBackendState', () => {
+  const backend = (start?: () => Promise<void>) =>
+    ({ ready: async () => undefined, start }) as unknown as SessionBackend;
+  const settled = () => new Promise((r) => setImmediate(r));
+
+  it('is started at once for a backend without start()', async () => {
+    const state = new SessionBackendState(backend());
+    state.onApplicationBootstrap();
+    await settled();
+    expect(state.status).toBe('started');
+  });
+
+  it('is starting until start() resolves, then started', async () => {
+    let finish!: () => void;
+    const state = new SessionBackendState(backend(() => new Promise<void>((r) => (finish = r))));
+    state.onApplicationBootstrap();
+    await settled();
+    expect(state.status).toBe('starting');
+    finish();
+    await settled();
+    expect(state.status).toBe('started');
+  });
+
+  it('is failed, with the reason, when start() rejects', async () => {
+    const state = new SessionBackendState(
+      backend(async () => Promise.reject(new Error('no peer'))),
+    );
+    state.onApplicationBootstrap();
+    await settled();
+    expect(state).toMatchObject({ status: 'failed', error: 'no peer' });
   });
 });
