@@ -29,6 +29,13 @@ export class Note {
 /** `note('why', value)`: the generated file keeps the why next to the setting. */
 export const note = (comment: string, value: ComposeValue): Note => new Note(comment, value);
 
+/** `depends_on` from service names to the condition each must reach first. */
+export function dependsOn(conditions: Record<string, string>): ComposeValue {
+  return Object.fromEntries(
+    Object.entries(conditions).map(([service, condition]) => [service, { condition }]),
+  );
+}
+
 /** The key that merges a fragment into a mapping: `{ [MERGE]: fragment, ...overrides }`. */
 export const MERGE = '<<';
 

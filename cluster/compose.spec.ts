@@ -74,7 +74,7 @@ describe('docker-compose.yml', () => {
     it('publishes nginx on host ports that HTTP_PORT and HTTPS_PORT can change', () => {
       const published = enabled(name).filter(([, s]) => s.ports);
       expect(published.map(([n]) => n)).toEqual([`${name}-nginx`]);
-      expect(published[0]![1].ports).toEqual([
+      expect(published[0][1].ports).toEqual([
         '${HTTP_PORT:-8080}:8080',
         '${HTTPS_PORT:-8443}:8443',
       ]);

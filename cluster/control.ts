@@ -11,6 +11,9 @@ export type ControlCommand =
 export type ControlReply =
   { ok: true; status: MemberStatus[]; message?: string } | { ok: false; error: string };
 
+/** One command is a line of JSON, far shorter than this. */
+const MAX_COMMAND = 4096;
+
 export async function serveControl(
   socketPath: string,
   cluster: Cluster,
@@ -19,13 +22,22 @@ export async function serveControl(
   await unlink(socketPath).catch(() => undefined);
   const server = net.createServer((socket) => {
     let buffer = '';
+    let answered = false;
+    const answer = (reply: ControlReply) => {
+      answered = true;
+      socket.end(JSON.stringify(reply) + '\n');
+    };
     socket.setEncoding('utf8');
     socket.on('error', () => undefined);
-    socket.on('data', async (chunk: string) => {
+    socket.on('data', (chunk: string) => {
+      if (answered) return;
       buffer += chunk;
-      if (!buffer.includes('\n') || buffer.length > 4096) return;
-      const reply = await handle(buffer.split('\n', 1)[0]!, cluster, onStop);
-      socket.end(JSON.stringify(reply) + '\n');
+      const newline = buffer.indexOf('\n');
+      if (newline < 0 && buffer.length <= MAX_COMMAND) return;
+      if (newline < 0 || newline > MAX_COMMAND)
+        return answer({ ok: false, error: 'command too long' });
+      answered = true;
+      void handle(buffer.slice(0, newline), cluster, onStop).then(answer);
     });
   });
   await new Promise<void>((resolve, reject) => {

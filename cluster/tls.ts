@@ -43,7 +43,7 @@ export function selfSignedCert(now = new Date()): { cert: string; key: string } 
   cert.publicKey = forge.pki.setRsaPublicKey(key.n, key.e);
   // A positive serial: the high bit of the first byte clear.
   cert.serialNumber =
-    (randomBytes(16)[0]! & 0x7f).toString(16).padStart(2, '0') + randomBytes(15).toString('hex');
+    (randomBytes(16)[0] & 0x7f).toString(16).padStart(2, '0') + randomBytes(15).toString('hex');
   cert.validity.notBefore = now;
   cert.validity.notAfter = new Date(now.getTime() + 365 * 24 * 60 * 60 * 1000);
   const subject = [{ name: 'commonName', value: 'localhost' }];

@@ -124,7 +124,7 @@ describe('account flow (redis store)', () => {
     // Where it is all kept: the session in Redis under its public id, with no session id from a
     // cookie anywhere in Redis; the per-user index in Postgres, one row per live session.
     const mine = list.sessions.find((s) => s.current)!;
-    const rawSid = decodeURIComponent(sessionCookie(a)!).slice(2).split('.')[0]!;
+    const rawSid = decodeURIComponent(sessionCookie(a)!).slice(2).split('.')[0];
     const redis = createClient({ url: backends.redis.url });
     const db = new PgClient({ connectionString: backends.postgres.url });
     await Promise.all([redis.connect(), db.connect()]);
@@ -241,7 +241,7 @@ describe('pages', () => {
   it('a wrong password re-renders the form with a message and keeps the username', async () => {
     const browser = new HttpClient(redisApp.url);
     const page = await browser.get('/login', { headers: { accept: 'text/html' } });
-    const token = /name="_csrf" value="([^"]+)"/.exec(page.text)![1]!;
+    const token = /name="_csrf" value="([^"]+)"/.exec(page.text)![1];
     const res = await browser.post('/login', {
       form: { _csrf: token, username: 'nobody-here', password: 'x' },
     });

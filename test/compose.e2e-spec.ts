@@ -84,7 +84,7 @@ async function yamlToJsonCommand(): Promise<string[]> {
 async function yamlToJson(yaml: string, python: string[]): Promise<unknown> {
   const program = 'import json, sys, yaml; json.dump(yaml.safe_load(sys.stdin), sys.stdout)';
   const [command, ...args] = python;
-  const child = execFile(command!, [...args, '-c', program], { maxBuffer: 16 * 1024 * 1024 });
+  const child = execFile(command, [...args, '-c', program], { maxBuffer: 16 * 1024 * 1024 });
   const output = new Promise<string>((resolve, reject) => {
     let stdout = '';
     let stderr = '';
@@ -161,9 +161,12 @@ describe('docker-compose.yml, as docker-compose reads it', () => {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw missingTool(COMPOSE, error);
       const { stderr } = error as { stderr?: string };
-      throw new Error(`${COMPOSE} --profile ${profile} config failed:\n${stderr ?? error}`, {
-        cause: error,
-      });
+      throw new Error(
+        `${COMPOSE} --profile ${profile} config failed:\n${stderr ?? String(error)}`,
+        {
+          cause: error,
+        },
+      );
     }
   }
 
@@ -193,7 +196,7 @@ describe('docker-compose.yml, as docker-compose reads it', () => {
   }
 
   it('names no profile that cluster/profiles.ts does not define', async () => {
-    const config = await configFor(profileNames[0]!);
+    const config = await configFor(profileNames[0]);
     const used = new Set(Object.values(config.services).flatMap((s) => s.profiles ?? []));
     expect([...used].sort()).toEqual([...profileNames].sort());
   });
@@ -218,7 +221,7 @@ describe('docker-compose.yml, as docker-compose reads it', () => {
       const { services } = await configFor(name);
       const secrets = new Set<string>();
       for (const replica of REPLICAS) {
-        const s = services[`${name}-${replica}`]!;
+        const s = services[`${name}-${replica}`];
         const env = environmentOf(s);
         const config = AppConfig.fromEnv(env); // throws with every bad key, if any
         expect(config).toMatchObject({ replicaName: replica, profile: name, port: APP_PORT });
@@ -228,7 +231,7 @@ describe('docker-compose.yml, as docker-compose reads it', () => {
         expect(dependenciesOf(s)).toMatchObject({ migrate: 'service_completed_successfully' });
         for (const server of backendOf(profile).services)
           expect(dependenciesOf(s)[server]).toBe('service_healthy');
-        secrets.add(env.SESSION_SECRET!);
+        secrets.add(env.SESSION_SECRET);
       }
       // One secret for all, or a cookie signed by one replica fails on the others.
       expect(secrets.size).toBe(1);
@@ -236,7 +239,7 @@ describe('docker-compose.yml, as docker-compose reads it', () => {
 
     it("puts nginx in front with the profile's routing over app-1:3000 ... on published ports", async () => {
       const { services } = await configFor(name);
-      const nginx = services[`${name}-nginx`]!;
+      const nginx = services[`${name}-nginx`];
       const env = environmentOf(nginx);
       const vars = nginxTemplateVars(
         { http: NGINX_PORT, https: NGINX_TLS.listen, tls: NGINX_TLS },
@@ -246,7 +249,7 @@ describe('docker-compose.yml, as docker-compose reads it', () => {
         expect([key, env[key]]).toEqual([key, value]);
       // The image passes the filter to awk as a regular expression over variable names.
       for (const key of Object.keys(vars))
-        expect(key).toMatch(new RegExp(env.NGINX_ENVSUBST_FILTER!));
+        expect(key).toMatch(new RegExp(env.NGINX_ENVSUBST_FILTER));
       const ports = (nginx.ports ?? []).map((p) =>
         typeof p === 'string' ? p : `${p.published}:${p.target}`,
       );

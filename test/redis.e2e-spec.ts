@@ -56,7 +56,7 @@ describe('redis: a shared session store', () => {
       .then(() => (killedAt = performance.now()));
     try {
       const results = await stream(2500, 4, async () => {
-        const { client } = users[Math.floor(Math.random() * users.length)]!;
+        const { client } = users[Math.floor(Math.random() * users.length)];
         const res = await whoami(client);
         return {
           status: res.status,
@@ -122,7 +122,7 @@ describe('redis: a shared session store', () => {
     await sleep(1500);
     const replicaPids = cluster.replicaPids();
     const [redis] = cluster.storeMembers();
-    await cluster.kill(redis!);
+    await cluster.kill(redis);
     try {
       const answers = await Promise.all(Array.from({ length: 6 }, () => whoami(client)));
       for (const a of answers) {
@@ -134,7 +134,7 @@ describe('redis: a shared session store', () => {
         expect(a.ms).toBeLessThan(1000);
       }
     } finally {
-      await cluster.restart(redis!);
+      await cluster.restart(redis);
     }
     expect(await eventually(() => isLoggedIn(client), 10_000)).toBe(true);
     expect(await knownOn(client)).toEqual(everywhere(true));

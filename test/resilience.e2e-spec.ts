@@ -71,8 +71,8 @@ describe('secret rotation', () => {
 
   it('add the new secret, let it sign, drop the old one: active users are never logged out', async () => {
     const active = await loggedIn(cluster, 3, 110);
-    const idle = (await loggedIn(cluster, 1, 120))[0]!;
-    const oldCookie = active[0]!.cookie('sid');
+    const idle = (await loggedIn(cluster, 1, 120))[0];
+    const oldCookie = active[0].cookie('sid');
     const steps = (async () => {
       await rollAll(`${OLD},${NEW}`); // 1. every replica accepts the new secret; old still signs
       await rollAll(`${NEW},${OLD}`); // 2. new signs, old still verifies
@@ -84,7 +84,7 @@ describe('secret rotation', () => {
     expect(tally.failed).toEqual([]);
     expect(tally.loggedOut).toBe(0);
     // The active client's cookie was re-signed along the way, and still works with NEW only.
-    expect(active[0]!.cookie('sid')).not.toBe(oldCookie);
+    expect(active[0].cookie('sid')).not.toBe(oldCookie);
     for (const c of active) expect(await isLoggedIn(c)).toBe(true);
     // A client that sent nothing since before step 2 still holds an OLD-signed cookie: dropping
     // the old secret logs it out. That is why step 3 waits for the idle timeout in production.

@@ -45,7 +45,7 @@ describe('sticky: ip_hash over in-memory sessions', () => {
       const { served, allAuthenticated } = await probe(c);
       expect(served).toHaveLength(1);
       expect(allAuthenticated).toBe(true);
-      homes.add(served[0]!);
+      homes.add(served[0]);
     }
     expect(homes.size).toBeGreaterThan(1);
   });
@@ -53,13 +53,13 @@ describe('sticky: ip_hash over in-memory sessions', () => {
   it("a dead replica loses its clients' sessions, other clients keep theirs; after restart its clients return to it, still logged out", async () => {
     const clients = await loggedInClients([31, 32, 33, 34, 35, 36, 37, 38, 39, 40]);
     const homeOf = new Map<HttpClient, string>();
-    for (const c of clients) homeOf.set(c, (await probe(c, 1)).served[0]!);
-    const victim = homeOf.get(clients[0]!)!;
+    for (const c of clients) homeOf.set(c, (await probe(c, 1)).served[0]);
+    const victim = homeOf.get(clients[0])!;
     const orphans = clients.filter((c) => homeOf.get(c) === victim);
     const others = clients.filter((c) => homeOf.get(c) !== victim);
     expect(others.length).toBeGreaterThan(0);
 
-    const orphan = orphans[0]!;
+    const orphan = orphans[0];
     await cluster.kill(victim);
     try {
       for (const c of orphans) {

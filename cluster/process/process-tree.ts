@@ -74,7 +74,7 @@ async function readEntry(pid: number): Promise<ProcessEntry | undefined> {
     const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
     // "pid (comm) state ppid pgrp ... starttime(22nd)": comm may hold spaces and parentheses.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return { pid, ppid: Number(fields[1]), state: fields[0]!, startTime: fields[19]! };
+    return { pid, ppid: Number(fields[1]), state: fields[0], startTime: fields[19] };
   } catch {
     return undefined; // exited while we looked
   }

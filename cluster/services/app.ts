@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { MERGE, note } from '../compose-file.js';
+import { dependsOn, MERGE, note } from '../compose-file.js';
 import { PROJECT_ROOT } from '../paths.js';
 import { ManagedProcess, runToCompletion } from '../process/managed-process.js';
 import { freePort } from '../process/ports.js';
@@ -147,7 +147,7 @@ export const appService: ServicePlugin = {
         command: ['node', 'dist/database/migrate.js'],
         environment: env,
         restart: 'no',
-        depends_on: { [postgresService.name]: { condition: 'service_healthy' } },
+        depends_on: dependsOn({ [postgresService.name]: 'service_healthy' }),
       },
       'Applies pending migrations once, before any replica starts; exits 0 when the schema is current.',
     );
@@ -159,17 +159,17 @@ export const appService: ServicePlugin = {
         PROFILE: profile.name,
         SESSION_STORE: profile.sessions,
         ...ctx.env(profile),
-        REPLICA_NAME: ctx.replicas[0]!,
+        REPLICA_NAME: ctx.replicas[0],
       });
       ctx.replicas.forEach((name, i) => {
         const service = {
           [MERGE]: replica,
           profiles: [profile.name],
           environment: i === 0 ? profileEnv : { [MERGE]: profileEnv, REPLICA_NAME: name },
-          depends_on: Object.fromEntries([
-            ['migrate', { condition: 'service_completed_successfully' }],
-            ...ctx.waitFor(profile).map((s) => [s, { condition: 'service_healthy' }]),
-          ]),
+          depends_on: dependsOn({
+            migrate: 'service_completed_successfully',
+            ...Object.fromEntries(ctx.waitFor(profile).map((s) => [s, 'service_healthy'])),
+          }),
           networks: { default: { aliases: [name] } },
         };
         file.service(replicaService(profile, name), service);

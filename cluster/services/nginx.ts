@@ -6,7 +6,7 @@
  */
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { MERGE, note } from '../compose-file.js';
+import { dependsOn, MERGE, note } from '../compose-file.js';
 import { PROJECT_ROOT } from '../paths.js';
 import { ManagedProcess, runToCompletion } from '../process/managed-process.js';
 import { freePort, waitForPort } from '../process/ports.js';
@@ -24,7 +24,7 @@ export const TEMPLATE_FILE = join(PROJECT_ROOT, 'nginx', 'templates', 'default.c
  */
 export function envsubst(template: string, vars: Record<string, string>): string {
   return template.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (whole, name: string) =>
-    Object.hasOwn(vars, name) ? vars[name]! : whole,
+    Object.hasOwn(vars, name) ? vars[name] : whole,
   );
 }
 
@@ -152,7 +152,7 @@ export const nginxService: ServicePlugin = {
         volumes: ['tls:/tls'],
         depends_on: note(
           'After the migration only because that service builds the image this one runs.',
-          { migrate: { condition: 'service_started' } },
+          dependsOn({ migrate: 'service_started' }),
         ),
       },
       'Makes a self-signed certificate for localhost into the `tls` volume once; keeps an existing\n' +
@@ -184,13 +184,12 @@ export const nginxService: ServicePlugin = {
         [MERGE]: nginx,
         profiles: [profile.name],
         environment: { NGINX_ENVSUBST_FILTER: 'NGINX_', ...vars },
-        depends_on: Object.fromEntries([
-          ...ctx.replicas.map((r) => [
-            replicaService(profile, r),
-            { condition: 'service_healthy' },
-          ]),
-          ['tls-cert', { condition: 'service_completed_successfully' }],
-        ]),
+        depends_on: dependsOn({
+          ...Object.fromEntries(
+            ctx.replicas.map((r) => [replicaService(profile, r), 'service_healthy']),
+          ),
+          'tls-cert': 'service_completed_successfully',
+        }),
       });
     }
   },

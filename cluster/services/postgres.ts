@@ -153,7 +153,7 @@ async function prepareDirs(config: PostgresConfig): Promise<void> {
 function dirsToOpen(dir: string): string[] {
   const temp = resolve(tmpdir());
   const dirs = [resolve(dir)];
-  for (let parent = dirname(dirs[0]!); parent.startsWith(temp + sep); parent = dirname(parent)) {
+  for (let parent = dirname(dirs[0]); parent.startsWith(temp + sep); parent = dirname(parent)) {
     dirs.push(parent);
   }
   return dirs;

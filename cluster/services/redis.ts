@@ -146,7 +146,7 @@ async function observeRedis(url: string): Promise<StoreObserver> {
       const info = await client.info('commandstats');
       const counts = new Map<string, number>();
       for (const m of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm))
-        counts.set(m[1]!, Number(m[2]));
+        counts.set(m[1], Number(m[2]));
       return counts;
     },
     async usedMemory() {

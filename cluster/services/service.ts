@@ -61,7 +61,7 @@ export interface StartedService {
   /** The balancer's listeners. */
   entry?: Entry;
   /** A read-only look into a store server, for the benchmark (and, later, the dashboard). */
-  observe?(): Promise<StoreObserver>;
+  observe?: () => Promise<StoreObserver>;
 }
 
 /** What the benchmark can read from a store server without changing what it holds. */

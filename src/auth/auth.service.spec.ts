@@ -86,7 +86,7 @@ describe('AuthService', () => {
       expect(f.throttle.take).toHaveBeenCalledWith('alice', '10.0.0.1');
       // The slot was taken before the (slow) hash check, not after it.
       expect(f.throttle.take.mock.invocationCallOrder[0]).toBeLessThan(
-        f.hasher.verify.mock.invocationCallOrder[0]!,
+        f.hasher.verify.mock.invocationCallOrder[0],
       );
       expect(f.throttle.succeeded).not.toHaveBeenCalled();
     });
@@ -108,8 +108,8 @@ describe('AuthService', () => {
       const [a, b] = await Promise.allSettled([unknown, wrong]);
       const body = (r: PromiseSettledResult<Principal>) =>
         ((r as PromiseRejectedResult).reason as HttpException).getResponse();
-      expect(body(a!)).toEqual(body(b!));
-      expect(body(a!)).toMatchObject({ statusCode: 401, message: 'Wrong username or password.' });
+      expect(body(a)).toEqual(body(b));
+      expect(body(a)).toMatchObject({ statusCode: 401, message: 'Wrong username or password.' });
     });
 
     it('gives the attempt back when the database fails (a 503 is not a wrong guess)', async () => {

@@ -93,12 +93,12 @@ describe('SessionSerializer', () => {
 
     const stored = await new Promise<object>((resolve, reject) =>
       passport.serializeUser(fullUser, loginRequest(), (err: unknown, id?: unknown) =>
-        err ? reject(err) : resolve(id as object),
+        err ? reject(err as Error) : resolve(id as object),
       ),
     );
     const restored = await new Promise<unknown>((resolve, reject) =>
       passport.deserializeUser(stored, (err: unknown, user?: unknown) =>
-        err ? reject(err) : resolve(user),
+        err ? reject(err as Error) : resolve(user),
       ),
     );
 

@@ -8,7 +8,7 @@ import {
   UnauthorizedException,
 } from '@nestjs/common';
 import { ExecutionContextHost } from '@nestjs/core/helpers/execution-context-host.js';
-import type { Request, Response } from 'express';
+import type { Request } from 'express';
 import { AppConfig } from '../config/app-config.js';
 import { Outages } from './outages.js';
 import { AllExceptionsFilter, type ErrorBody } from './all-exceptions.filter.js';
@@ -78,10 +78,7 @@ describe('AllExceptionsFilter', () => {
 
   /** Runs the filter for one request and returns the response it shaped. */
   function handle(exception: unknown, req: Request, res = new FakeResponse()): FakeResponse {
-    filter.catch(
-      exception,
-      new ExecutionContextHost([req, res as unknown as Response, () => undefined]),
-    );
+    filter.catch(exception, new ExecutionContextHost([req, res, () => undefined]));
     return res;
   }
 

@@ -3,7 +3,6 @@ import {
   Catch,
   type ExceptionFilter,
   HttpException,
-  HttpStatus,
   Logger,
 } from '@nestjs/common';
 import type { Request, Response } from 'express';
@@ -143,5 +142,5 @@ function fromHttpError(exception: unknown): HttpException | undefined {
   const message =
     (typeof e.type === 'string' && messages[e.type]) ||
     (e.expose ? e.message : STATUS_CODES[status]);
-  return new HttpException(message ?? 'Bad request', status as HttpStatus);
+  return new HttpException(message ?? 'Bad request', status);
 }

@@ -8,7 +8,7 @@ import { ServiceUnavailableException } from '@nestjs/common';
 export interface OutageClassifier {
   /** How the 503 names it: "The <backend> is unavailable right now." */
   readonly backend: string;
-  isOutage(err: unknown): boolean;
+  isOutage: (err: unknown) => boolean;
 }
 
 /** The classifiers of the running app, asked in order; provided by AppModule. */

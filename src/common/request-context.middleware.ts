@@ -38,7 +38,7 @@ export function requestContext(replica: string, debug: boolean) {
         path: req.path,
         status: res.statusCode,
         ms,
-        user: (req.user as { id?: string } | undefined)?.id,
+        user: (req as { user?: { id?: string } }).user?.id,
       });
     });
     next();

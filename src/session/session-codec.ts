@@ -48,7 +48,7 @@ function put(root: Obj, path: string[], value: Json): void {
   let node = root;
   for (const key of path.slice(0, -1)) {
     if (!isObject(node[key])) node[key] = {};
-    node = node[key] as Obj;
+    node = node[key];
   }
   node[path.at(-1)!] = value;
 }

@@ -43,7 +43,7 @@ export function apply(target: Record<string, Json>, changes: Change[]): Record<s
     let node: Record<string, Json> = target;
     for (const key of path.slice(0, -1)) {
       if (!isObject(node[key])) node[key] = {};
-      node = node[key] as Record<string, Json>;
+      node = node[key];
     }
     const leaf = path.at(-1)!;
     if (value === undefined) delete node[leaf];

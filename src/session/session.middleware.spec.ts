@@ -65,7 +65,8 @@ function app(store = new MemoryStore()) {
 
 async function loggedIn(a: express.Express) {
   const res = await request(a).post('/login').expect(200);
-  return { cookie: res.headers['set-cookie'] as unknown as string[], sid: res.body.sessionID };
+  const { sessionID } = res.body as { sessionID: string };
+  return { cookie: res.headers['set-cookie'] as unknown as string[], sid: sessionID };
 }
 
 describe('SessionMiddleware: session -> req.user', () => {
@@ -87,7 +88,7 @@ describe('SessionMiddleware: session -> req.user', () => {
 
     const me = await request(a).get('/me').set('Cookie', cookie).expect(200);
 
-    expect(me.body.ownMethods).toEqual([]);
+    expect((me.body as { ownMethods: string[] }).ownMethods).toEqual([]);
     expect(Object.hasOwn(a.request, 'isAuthenticated')).toBe(true);
     // Another app is left alone until its own first request.
     expect(Object.hasOwn(express().request, 'isAuthenticated')).toBe(false);

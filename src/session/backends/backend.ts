@@ -17,7 +17,7 @@ export interface BackendDeps<Config> {
   /** The replica's name (REPLICA_NAME). */
   replica: string;
   /** For failures that concern no single request (a lost connection, a failed background job). */
-  onError(message: string, err: unknown): void;
+  onError: (message: string, err: unknown) => void;
 }
 
 /** A created backend: what the app uses on every request. */
@@ -62,7 +62,7 @@ export interface SessionBackendRecord<Shape extends z.ZodRawShape = z.ZodRawShap
     ...injected: never[]
   ): Promise<SessionBackend>;
   /** True for an error that means "this backend is unreachable now": the request gets a 503. */
-  isOutage(err: unknown): boolean;
+  isOutage: (err: unknown) => boolean;
 }
 
 /** Declares a backend record; the identity function, there for the types. */

@@ -52,17 +52,18 @@ function session(
 }
 
 // The store speaks express-session's callback API; these turn it into promises.
+const asError = (err: unknown) => (err instanceof Error ? err : new Error(String(err)));
 const get = (store: MemorySessionStore, sid: string) =>
   new Promise<SessionData | null | undefined>((resolve, reject) =>
-    store.get(sid, (err, value) => (err ? reject(err) : resolve(value))),
+    store.get(sid, (err, value) => (err ? reject(asError(err)) : resolve(value))),
   );
 const set = (store: MemorySessionStore, sid: string, sess: SessionData) =>
   new Promise<void>((resolve, reject) =>
-    store.set(sid, sess, (err) => (err ? reject(err) : resolve())),
+    store.set(sid, sess, (err) => (err ? reject(asError(err)) : resolve())),
   );
 const destroy = (store: MemorySessionStore, sid: string) =>
   new Promise<void>((resolve, reject) =>
-    store.destroy(sid, (err) => (err ? reject(err) : resolve())),
+    store.destroy(sid, (err) => (err ? reject(asError(err)) : resolve())),
   );
 
 describe('MemorySessionStore', () => {

@@ -19,7 +19,7 @@ import type { SessionIndex } from './session-index.js';
 
 const IDLE = 60_000;
 const ABSOLUTE = 600_000;
-const options: SessionLifetime & { timeoutMs: number; onError(): void } = {
+const options: SessionLifetime & { timeoutMs: number; onError: () => void } = {
   idleTimeoutMs: IDLE,
   absoluteTimeoutMs: ABSOLUTE,
   timeoutMs: 100,
@@ -124,7 +124,7 @@ describe('RedisSessionStore (fake client)', () => {
     const store = new RedisSessionStore(client, index, deadline, options, options.onError);
     const sess = session(alice, now - 1000);
 
-    await store.set('sid-1', sess);
+    await store.save('sid-1', sess);
 
     expect(calls).toEqual([
       [
@@ -141,7 +141,7 @@ describe('RedisSessionStore (fake client)', () => {
       ],
     ]);
     expect(sent).toHaveLength(1);
-    const [name, key, value, opts] = sent[0]!;
+    const [name, key, value, opts] = sent[0];
     expect([name, key, opts]).toEqual(['set', KEY, { expiration: { type: 'PX', value: IDLE } }]);
     // The session id itself is nowhere in Redis; the value holds what a request reads.
     expect(JSON.stringify(sent)).not.toContain('sid-1');
@@ -157,8 +157,8 @@ describe('RedisSessionStore (fake client)', () => {
     const store = new RedisSessionStore(client, index, deadline, options, options.onError);
     const sess = session(alice, Date.now());
 
-    await store.set('sid-1', sess);
-    await store.set('sid-1', sess);
+    await store.save('sid-1', sess);
+    await store.save('sid-1', sess);
 
     expect(calls).toHaveLength(1);
     expect(sent.map(([name]) => name)).toEqual(['set']);
@@ -174,9 +174,9 @@ describe('RedisSessionStore (fake client)', () => {
       options.onError,
     );
 
-    await store.set('sid-1', session(alice, Date.now() - ABSOLUTE + 5000));
+    await store.save('sid-1', session(alice, Date.now() - ABSOLUTE + 5000));
 
-    const ttl = (sent[0]![3] as { expiration: { value: number } }).expiration.value;
+    const ttl = (sent[0][3] as { expiration: { value: number } }).expiration.value;
     expect(ttl).toBeGreaterThan(0);
     expect(ttl).toBeLessThanOrEqual(5000);
   });
@@ -185,7 +185,7 @@ describe('RedisSessionStore (fake client)', () => {
     const { client, sent } = fakeRedis();
     const { index, calls } = fakeIndex();
 
-    await new RedisSessionStore(client, index, deadline, options, options.onError).set(
+    await new RedisSessionStore(client, index, deadline, options, options.onError).save(
       'anon',
       session(undefined, Date.now()),
     );
@@ -199,7 +199,7 @@ describe('RedisSessionStore (fake client)', () => {
     const { client, sent } = fakeRedis({ [KEY]: '{}' });
     const { index, calls } = fakeIndex();
 
-    await new RedisSessionStore(client, index, deadline, options, options.onError).set(
+    await new RedisSessionStore(client, index, deadline, options, options.onError).save(
       'sid-1',
       old,
     );
@@ -213,12 +213,11 @@ describe('RedisSessionStore (fake client)', () => {
     const onError = jest.fn();
     const index = fakeIndex(new Error('pg down')).index;
     const store = new RedisSessionStore(client, index, deadline, options, onError);
-    const done = jest.fn();
 
-    await store.destroy('sid-1', done);
+    const err = await new Promise((resolve) => store.destroy('sid-1', resolve));
 
     expect(sent).toEqual([['del', [KEY]]]);
-    expect(done).toHaveBeenCalledWith();
+    expect(err).toBeUndefined();
     expect(onError).toHaveBeenCalledWith(
       expect.stringContaining('session index'),
       expect.any(Error),
@@ -252,18 +251,18 @@ describe('RedisSessionStore (fake client)', () => {
     const live = store.createSession(req, loaded);
 
     live.passport!.user!.displayName = 'Alice L.';
-    await store.set('sid-1', live);
+    await store.save('sid-1', live);
 
     expect(sent).toHaveLength(1);
-    const [name, script] = sent[0]!;
+    const [name, script] = sent[0];
     expect(name).toBe('eval');
-    const { keys, arguments: args } = sent[0]![2] as { keys: string[]; arguments: string[] };
+    const { keys, arguments: args } = sent[0][2] as { keys: string[]; arguments: string[] };
     expect(typeof script).toBe('string');
     expect(keys).toEqual([KEY]);
-    expect(JSON.parse(args[0]!)).toEqual([{ path: ['d'], value: 'Alice L.' }]);
+    expect(JSON.parse(args[0])).toEqual([{ path: ['d'], value: 'Alice L.' }]);
   });
 
-  it('hands a Redis failure to the callback (express-session turns it into a 503), or throws without one', async () => {
+  it('hands a Redis failure to the callback (express-session turns it into a 503); save() rejects with it', async () => {
     const offline = new Error('The client is offline');
     const { client } = fakeRedis({}, offline);
     const store = new RedisSessionStore(
@@ -273,12 +272,13 @@ describe('RedisSessionStore (fake client)', () => {
       options,
       options.onError,
     );
-    const done = jest.fn();
 
-    await store.set('sid-1', session(alice, Date.now()), done);
+    const err = await new Promise((resolve) =>
+      store.set('sid-1', session(alice, Date.now()), resolve),
+    );
 
-    expect(done).toHaveBeenCalledWith(offline);
-    await expect(store.set('sid-1', session(alice, Date.now()))).rejects.toBe(offline);
+    expect(err).toBe(offline);
+    await expect(store.save('sid-1', session(alice, Date.now()))).rejects.toBe(offline);
   });
 });
 

@@ -36,7 +36,7 @@ const attemptsKey = (key: string) => `login-attempts:${key}`;
  */
 export function connectRedis(
   url: string,
-  o: { timeoutMs: number; onError(message: string, err: unknown): void },
+  o: { timeoutMs: number; onError: (message: string, err: unknown) => void },
 ) {
   const client = createClient({
     url,
@@ -97,6 +97,14 @@ redis.call('SET', KEYS[1], cjson.encode(session), 'PX', ARGV[2])
 return 1`;
 type Callback<T = void> = (err?: unknown, value?: T) => void;
 
+/** Hands a promise's outcome to a Node-style callback (express-session always passes one). */
+function settle<T>(work: Promise<T>, cb?: Callback<T>): void {
+  work.then(
+    (value) => (value === undefined ? cb?.() : cb?.(null, value)),
+    (err: unknown) => cb?.(err),
+  );
+}
+
 /**
  * An express-session store, like connect-redis's but with three differences:
  * - keys are the sessions' public ids (a hash of the id in the cookie);
@@ -122,17 +130,28 @@ export class RedisSessionStore extends Store {
     this.codec = new SessionCodec({ maxAgeMs: lifetime.idleTimeoutMs });
   }
 
-  override async get(sid: string, cb?: Callback<SessionData | null>): Promise<void> {
-    try {
-      const raw = await this.deadline.within(this.redis.get(sessionKeyOf(publicSessionId(sid))));
-      const sess = raw === null ? null : this.codec.decode(raw);
-      // The stored form is what a later save compares with: no second serialization per read.
-      if (sess && raw) markLoaded(sess, raw);
-      cb?.(null, sess);
-    } catch (err) {
-      if (!cb) throw err;
-      cb(err);
-    }
+  // express-session's callback API over the promise-returning methods below.
+  override get(sid: string, cb: Callback<SessionData | null>): void {
+    settle(this.read(sid), cb);
+  }
+  override set(sid: string, sess: SessionData, cb?: Callback): void {
+    settle(this.save(sid, sess), cb);
+  }
+  override destroy(sid: string, cb?: Callback): void {
+    settle(
+      this.remove([publicSessionId(sid)]).then(() => undefined),
+      cb,
+    );
+  }
+
+  /** The session stored under `sid`'s public id, or null. */
+  async read(sid: string): Promise<SessionData | null> {
+    const raw = await this.deadline.within(this.redis.get(sessionKeyOf(publicSessionId(sid))));
+    if (raw === null) return null;
+    const sess = this.codec.decode(raw);
+    // The stored form is what a later save compares with: no second serialization per read.
+    markLoaded(sess, raw);
+    return sess;
   }
 
   override createSession(req: Request, data: SessionData): Session & SessionData {
@@ -142,24 +161,22 @@ export class RedisSessionStore extends Store {
     return session;
   }
 
-  override async set(sid: string, sess: SessionData, cb?: Callback): Promise<void> {
+  /**
+   * A new session is created (and indexed); one loaded from the store gets only this request's
+   * changes. A session past its absolute lifetime is destroyed instead.
+   */
+  async save(sid: string, sess: SessionData): Promise<void> {
     const now = Date.now();
     const ttlMs = sessionTtlMs(sess, this.lifetime, now);
-    if (ttlMs <= 0) return this.destroy(sid, cb);
     const id = publicSessionId(sid);
-    try {
-      const stored = this.codec.encode(sess);
-      const changes = changesOf(sess, stored);
-      if (changes) await this.update(id, changes, ttlMs);
-      else await this.create(id, sess, stored, ttlMs, now);
-      // From here on it is a stored session: a later save in the same request (express-session
-      // saves again after a login) writes only what changed since, usually nothing.
-      markLoaded(sess, stored);
-      cb?.();
-    } catch (err) {
-      if (!cb) throw err;
-      cb(err);
-    }
+    if (ttlMs <= 0) return void (await this.remove([id]));
+    const stored = this.codec.encode(sess);
+    const changes = changesOf(sess, stored);
+    if (changes) await this.update(id, changes, ttlMs);
+    else await this.create(id, sess, stored, ttlMs, now);
+    // From here on it is a stored session: a later save in the same request (express-session
+    // saves again after a login) writes only what changed since, usually nothing.
+    markLoaded(sess, stored);
   }
 
   private async create(id: string, sess: SessionData, stored: string, ttlMs: number, now: number) {
@@ -190,16 +207,6 @@ export class RedisSessionStore extends Store {
         arguments: [JSON.stringify(changes), String(ttlMs)],
       }),
     );
-  }
-
-  override async destroy(sid: string, cb?: Callback): Promise<void> {
-    try {
-      await this.remove([publicSessionId(sid)]);
-      cb?.();
-    } catch (err) {
-      if (!cb) throw err;
-      cb(err);
-    }
   }
 
   /**
@@ -303,7 +310,7 @@ export function redisSessionBackend(
   o: SessionLifetime & {
     database: DataSource;
     timeoutMs: number;
-    onError(message: string, err: unknown): void;
+    onError: (message: string, err: unknown) => void;
   },
 ): SessionBackend {
   const deadline = new Deadline(o.timeoutMs);
