@@ -22,7 +22,7 @@ describe('renderReport', () => {
     topology(
       'redis',
       {},
-      { rps: 1000, redisCommandsPerRead: 1, redisCommandsPerReadByName: { get: 1 } },
+      { rps: 1000, storeCommandsPerRead: { label: 'Redis', total: 1, byName: { get: 1 } } },
     ),
   ]);
   const report = renderReport(result, evaluateTargets(result), 'chart.svg');
