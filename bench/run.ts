@@ -230,11 +230,12 @@ async function measureTopology(
   }
   // The peers' stores are only sampled: creating thousands more sessions would say little new.
   if (isProfile || s.stores.some((store) => store.sampleSessions)) {
-    const sessions = isProfile ? o.memorySessions : 0;
-    const where = ['the replicas', ...(s.stores.length ? [storeLabel(s.stores)] : [])];
+    const label = storeLabel(s.stores);
     result.memory = await phase(
-      `memory per session in ${where.join(' and ')} (${int(sessions)} new sessions)`,
-      () => measureMemory(s, sessions),
+      isProfile
+        ? `memory per session in the replicas${label ? ` and ${label}` : ''} (${int(o.memorySessions)} new sessions)`
+        : `memory per session: a sample of the sessions in ${label}`,
+      () => measureMemory(s, isProfile ? o.memorySessions : 0),
     );
   }
   if (isProfile) {

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { startCluster, type Cluster } from '../cluster/cluster.js';
 import { PROJECT_ROOT } from '../cluster/paths.js';
 import { profileNames, profileOf, type ProfileName } from '../cluster/profiles.js';
+import { sessionStoreNames } from '../src/session/backends/index.js';
 import type { TopologyName } from './results.js';
 
 export interface TopologySpec {
@@ -41,13 +42,22 @@ const BACKENDS_DIR = 'src/session/backends';
 
 /**
  * A backend's own files among `files` (names in src/session/backends/): its record
- * `<name>.backend.ts` first, then its helpers `<name>-*.ts`; specs left out.
+ * `<name>.backend.ts` first, then its helpers `<name>-*.ts`; specs left out. A file that a longer
+ * backend name also claims is that backend's (`redis-ha.backend.ts` is not a helper of `redis`).
  */
-export function backendFiles(backend: string, files: readonly string[]): string[] {
-  const helpers = files.filter(
-    (f) => f.startsWith(`${backend}-`) && f.endsWith('.ts') && !f.endsWith('.spec.ts'),
-  );
-  return [`${backend}.backend.ts`, ...helpers.sort()].filter((f) => files.includes(f));
+export function backendFiles(
+  backend: string,
+  files: readonly string[],
+  backends: readonly string[],
+): string[] {
+  const claims = (name: string, file: string) =>
+    file === `${name}.backend.ts` || (file.startsWith(`${name}-`) && file.endsWith('.ts'));
+  const longestFirst = [...backends].sort((a, b) => b.length - a.length);
+  const own = files
+    .filter((f) => !f.endsWith('.spec.ts') && longestFirst.find((n) => claims(n, f)) === backend)
+    .sort();
+  const record = `${backend}.backend.ts`;
+  return own.includes(record) ? [record, ...own.filter((f) => f !== record)] : own;
 }
 
 function profileTopology(name: ProfileName, backendsDir: readonly string[]): TopologySpec {
@@ -56,7 +66,9 @@ function profileTopology(name: ProfileName, backendsDir: readonly string[]): Top
     name,
     kind: 'profile',
     profile: name,
-    sessionCode: backendFiles(row.sessions, backendsDir).map((f) => `${BACKENDS_DIR}/${f}`),
+    sessionCode: backendFiles(row.sessions, backendsDir, sessionStoreNames).map(
+      (f) => `${BACKENDS_DIR}/${f}`,
+    ),
     login: true,
     store: row.sessions,
     what: row.shows,
