@@ -45,14 +45,14 @@ export class Histogram {
 
   record(ms: number): void {
     const micros = ms * 1000;
-    this.counts[bucketOf(micros)]!++;
+    this.counts[bucketOf(micros)]++;
     this.total++;
     this.sum += micros;
     if (micros > this.maxMicros) this.maxMicros = micros;
   }
 
   merge(other: Histogram): this {
-    for (let i = 0; i < BUCKETS; i++) this.counts[i]! += other.counts[i]!;
+    for (let i = 0; i < BUCKETS; i++) this.counts[i] += other.counts[i];
     this.total += other.total;
     this.sum += other.sum;
     this.maxMicros = Math.max(this.maxMicros, other.maxMicros);
@@ -65,7 +65,7 @@ export class Histogram {
     const rank = Math.max(1, Math.ceil((p / 100) * this.total));
     let seen = 0;
     for (let i = 0; i < BUCKETS; i++) {
-      seen += this.counts[i]!;
+      seen += this.counts[i];
       // A bucket's middle can lie above the largest value recorded in it: never report more than max.
       if (seen >= rank) return Math.min(bucketValue(i), this.maxMicros) / 1000;
     }

@@ -95,7 +95,7 @@ export class VirtualClient {
 
   private storeCookies(setCookie: string[] | undefined): void {
     for (const line of setCookie ?? []) {
-      const pair = line.split(';', 1)[0]!;
+      const pair = line.split(';', 1)[0];
       const eq = pair.indexOf('=');
       const name = pair.slice(0, eq).trim();
       const value = pair.slice(eq + 1).trim();
@@ -158,11 +158,18 @@ export async function runLoad(clients: VirtualClient[], o: LoadOptions): Promise
   let cpu: NodeJS.CpuUsage | undefined;
   const cpuStart = setTimeout(() => (cpu = process.cpuUsage()), o.warmupMs);
   const eventsDone: Promise<void>[] = [];
-  let eventError: unknown;
+  let eventError: Error | undefined;
   const timers = (o.events ?? []).map((e) =>
     setTimeout(() => {
       // Caught at once, thrown after the run: a rejection left waiting would end the process.
-      eventsDone.push(e.run().catch((error: unknown) => void (eventError ??= error)));
+      eventsDone.push(
+        e
+          .run()
+          .catch(
+            (error: unknown) =>
+              void (eventError ??= error instanceof Error ? error : new Error(String(error))),
+          ),
+      );
     }, o.warmupMs + e.atMs),
   );
 
@@ -219,7 +226,7 @@ export interface LoadSummary {
 export function summarize(run: LoadRun, replicas: readonly string[]): LoadSummary {
   const counts = replicas.map((r) => run.byReplica.get(r) ?? 0);
   const served = counts.reduce((a, b) => a + b, 0);
-  const shares = Object.fromEntries(replicas.map((r, i) => [r, served ? counts[i]! / served : 0]));
+  const shares = Object.fromEntries(replicas.map((r, i) => [r, served ? counts[i] / served : 0]));
   const idlest = Math.min(...counts);
   return {
     clients: run.clients,
@@ -248,7 +255,7 @@ export async function inParallel<T, R>(
     Array.from({ length: Math.min(limit, items.length) }, async () => {
       while (next < items.length) {
         const i = next++;
-        results[i] = await work(items[i]!, i);
+        results[i] = await work(items[i], i);
       }
     }),
   );

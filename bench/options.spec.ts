@@ -1,11 +1,12 @@
 import { describe, expect, it } from '@jest/globals';
+import { profileNames } from '../cluster/profiles.js';
 import { parseOptions, UsageError } from './options.js';
 
 describe('parseOptions', () => {
-  it('measures every profile and peer by default, and only such a run replaces REPORT.md', () => {
+  it('measures every profile of the table and every peer by default, and only such a run replaces REPORT.md', () => {
     const o = parseOptions([]);
 
-    expect(o.profiles).toEqual(['naive', 'sticky', 'redis']);
+    expect(o.profiles).toEqual(profileNames);
     expect(o.peers).toEqual(['bare', 'express', 'express-notouch']);
     expect(o.full).toBe(true);
     expect(parseOptions(['--quick']).full).toBe(false);
@@ -15,7 +16,7 @@ describe('parseOptions', () => {
   it('leaves the peers out when profiles are chosen, unless asked for', () => {
     expect(parseOptions(['--profile', 'redis']).peers).toEqual([]);
     expect(parseOptions(['--profile', 'redis', '--peers', 'express']).peers).toEqual(['express']);
-    expect(parseOptions(['--peers', 'none']).profiles).toHaveLength(3);
+    expect(parseOptions(['--peers', 'none']).profiles).toEqual(profileNames);
   });
 
   it('shrinks everything in quick mode, and explicit flags still win', () => {

@@ -13,7 +13,7 @@ export const USAGE = `Usage: npm run bench -- [options]
   --warmup <s>        unmeasured seconds before each run (default 2; quick 0.5)
   --rounds <n>        whoami runs per topology, interleaved; medians are reported (default 3; quick 1)
   --sessions <n>      sessions created to measure memory per session (default 10000; quick 1000)
-  --growth <n>        sessions in Redis for the cost-growth run (default 100000; quick 10000)
+  --growth <n>        sessions in the store for the cost-growth run (default 100000; quick 10000)
   --env KEY=VALUE     extra environment for every replica (repeatable), e.g. LOG_LEVEL=warn
   --cpu-profile       CPU profiles of every replica in the last round, in bench/results/<run>-cpu/
   --quick             CI mode: all of the above small; targets are printed, never fail the run
@@ -75,13 +75,13 @@ function number(
 function list(flag: string, raw: string, allowed: readonly TopologyName[]): TopologyName[] {
   if (raw === 'none') return [];
   const names = raw.split(',').map((n) => n.trim());
-  const bad = names.filter((n) => !allowed.includes(n as TopologyName));
+  const bad = names.filter((n) => !allowed.includes(n));
   if (bad.length || names.length === 0) {
     throw new UsageError(
       `--${flag}: unknown "${bad.join(', ')}"; choose from ${allowed.join(', ')}`,
     );
   }
-  return [...new Set(names as TopologyName[])];
+  return [...new Set(names)];
 }
 
 /** All profiles and peers, undisturbed by quick sizes, extra env or the profiler. */
@@ -136,7 +136,7 @@ export function parseOptions(argv: string[]): BenchOptions {
   for (const pair of values.env ?? []) {
     const m = /^([A-Z][A-Z0-9_]*)=(.*)$/.exec(pair);
     if (!m) throw new UsageError(`--env takes KEY=VALUE, not "${pair}"`);
-    appEnv[m[1]!] = m[2]!;
+    appEnv[m[1]] = m[2]!;
   }
   const clients = number('clients', values.clients, d.clients, {
     min: 1,

@@ -1,67 +1,41 @@
 /**
- * Read-only looks into the running topology: Redis' command counters and memory, Postgres'
- * statement counters, and each process' CPU time and resident memory from /proc.
+ * Read-only looks into the running topology: the session store's counters (through the cluster's
+ * store observers), Postgres' statement counters, and each process' CPU time and resident memory
+ * from /proc.
  */
 import { readFile } from 'node:fs/promises';
 import pg from 'pg';
-import { createClient } from 'redis';
 import { descendantsOf } from '../cluster/index.js';
-import type { Cluster } from '../cluster/cluster.js';
+import type { Cluster, MemberStatus } from '../cluster/cluster.js';
+import type { StoreObserver } from '../cluster/services/index.js';
 import type { CpuUse } from './results.js';
 
-const newRedisClient = (url: string) => createClient({ url, disableOfflineQueue: true });
-export type RedisClient = ReturnType<typeof newRedisClient>;
+/** What the observers are called together, e.g. "Redis" (several servers of one kind: once). */
+export const storeLabel = (stores: readonly StoreObserver[]): string =>
+  [...new Set(stores.map((o) => o.label))].join(' + ');
 
-export async function connectRedis(url: string): Promise<RedisClient> {
-  const client = newRedisClient(url);
-  client.on('error', () => undefined); // a refused connect rejects connect() below
-  await client.connect();
-  return client;
-}
-
-/** Calls per command name so far (`INFO commandstats`), e.g. { get: 120, expire: 118 }. */
-export async function redisCommandCounts(redis: RedisClient): Promise<Map<string, number>> {
-  const info = await redis.info('commandstats');
-  const counts = new Map<string, number>();
-  for (const match of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) {
-    counts.set(match[1]!, Number(match[2]));
+/** Calls per command name so far, summed over the store's observers, e.g. { get: 120 }. */
+export async function storeCommandCounts(
+  stores: readonly StoreObserver[],
+): Promise<Map<string, number>> {
+  const total = new Map<string, number>();
+  for (const counts of await Promise.all(stores.map((o) => o.commandCounts()))) {
+    for (const [name, calls] of counts) total.set(name, (total.get(name) ?? 0) + calls);
   }
-  return counts;
+  return total;
 }
 
-/**
- * Commands between two snapshots. The first snapshot's own INFO is counted by the second one
- * (Redis counts a command after running it), so one `info` is taken off: the rest is the app's.
- */
+/** Commands between two readings, per name; names with none left out. */
 export function commandDelta(
   before: Map<string, number>,
   after: Map<string, number>,
 ): Record<string, number> {
   const delta: Record<string, number> = {};
   for (const [name, calls] of after) {
-    const n = calls - (before.get(name) ?? 0) - (name === 'info' ? 1 : 0);
+    const n = calls - (before.get(name) ?? 0);
     if (n > 0) delta[name] = n;
   }
   return delta;
-}
-
-export async function redisUsedMemory(redis: RedisClient): Promise<number> {
-  const info = await redis.info('memory');
-  return Number(/^used_memory:(\d+)/m.exec(info)?.[1] ?? NaN);
-}
-
-/** Up to `limit` keys matching `pattern`. */
-export async function sampleKeys(
-  redis: RedisClient,
-  pattern: string,
-  limit: number,
-): Promise<string[]> {
-  const keys: string[] = [];
-  for await (const batch of redis.scanIterator({ MATCH: pattern, COUNT: 1000 })) {
-    keys.push(...batch);
-    if (keys.length >= limit) break;
-  }
-  return keys.slice(0, limit);
 }
 
 /**
@@ -85,7 +59,7 @@ export class PostgresProbe {
          JOIN pg_roles r ON r.oid = s.userid WHERE r.rolname = $1`,
       [role],
     );
-    return Number(rows[0]!.calls);
+    return Number(rows[0].calls);
   }
 
   close(): Promise<void> {
@@ -116,7 +90,8 @@ export async function processRss(pid: number): Promise<number> {
   }
 }
 
-type Part = Exclude<keyof CpuUse, 'load'>;
+/** The parts every topology has; the store's servers are counted apart, by plugin name. */
+type CorePart = Exclude<keyof CpuUse, 'stores'>;
 
 /** Busy and stolen CPU time of the whole machine so far (ms), from the first line of /proc/stat. */
 async function machineCpuMs(): Promise<{ busy: number; steal: number }> {
@@ -129,44 +104,60 @@ async function machineCpuMs(): Promise<{ busy: number; steal: number }> {
     steal: toMs(steal ?? 0),
   };
 }
-const PART_OF_KIND: Record<string, Part> = {
-  nginx: 'nginx',
+
+/** Members of these kinds are the same in every profile; any other serves the session store. */
+const PART_OF_KIND: Record<string, CorePart> = {
   replica: 'replicas',
-  redis: 'redis',
+  nginx: 'nginx',
   postgres: 'postgres',
 };
+
+/** The session-store service a member belongs to (its plugin's name); undefined for the rest. */
+export const storeServiceOf = (m: Pick<MemberStatus, 'kind' | 'service'>): string | undefined =>
+  Object.hasOwn(PART_OF_KIND, m.kind) ? undefined : m.service;
 
 export interface CpuSnapshot {
   /** performance.now() when /proc/stat was read. */
   at: number;
   /** CPU milliseconds used so far by each part (a process and what it forked). */
-  parts: Map<Part, number>;
+  parts: Map<CorePart, number>;
+  /** The same for the store's services, by plugin name. */
+  stores: Map<string, number>;
 }
 
 export async function cpuSnapshot(cluster: Cluster): Promise<CpuSnapshot> {
   const at = performance.now();
   const machine = await machineCpuMs();
-  const parts = new Map<Part, number>([
+  const parts = new Map<CorePart, number>([
     ['machine', machine.busy],
     ['steal', machine.steal],
   ]);
+  const stores = new Map<string, number>();
   for (const member of cluster.status()) {
-    const part = PART_OF_KIND[member.kind];
-    if (!part || !member.pid) continue;
+    if (!member.pid) continue;
     const pids = [member.pid, ...(await descendantsOf(member.pid)).map((p) => p.pid)];
     const ms = (await Promise.all(pids.map(processCpuMs))).reduce((a, b) => a + b, 0);
-    parts.set(part, (parts.get(part) ?? 0) + ms);
+    const store = storeServiceOf(member);
+    if (store) stores.set(store, (stores.get(store) ?? 0) + ms);
+    else {
+      const part = PART_OF_KIND[member.kind];
+      parts.set(part, (parts.get(part) ?? 0) + ms);
+    }
   }
-  return { at, parts };
+  return { at, parts, stores };
 }
 
 /** Cores used per part between two snapshots. */
 export function cpuDelta(before: CpuSnapshot, after: CpuSnapshot): CpuUse {
-  const use: CpuUse = {};
   const ms = after.at - before.at;
   // A process that exited in between takes its CPU time with it: never below zero.
-  for (const [part, total] of after.parts) {
-    use[part] = Math.max(0, total - (before.parts.get(part) ?? 0)) / ms;
+  const cores = (total: number, earlier = 0) => Math.max(0, total - earlier) / ms;
+  const use: CpuUse = {};
+  for (const [part, total] of after.parts) use[part] = cores(total, before.parts.get(part));
+  if (after.stores.size) {
+    use.stores = Object.fromEntries(
+      [...after.stores].map(([name, total]) => [name, cores(total, before.stores.get(name))]),
+    );
   }
   return use;
 }

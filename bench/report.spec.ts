@@ -1,12 +1,21 @@
 import { describe, expect, it } from '@jest/globals';
 import { renderChart } from './chart.js';
-import { renderReport, skew, table } from './report.js';
+import { coreUse, renderReport, skew, table } from './report.js';
 import { benchResult, topology } from './result-fixture.js';
 import { evaluateTargets } from './targets.js';
 
 describe('report formatting', () => {
   it('writes Markdown tables and keeps a "|" inside a cell from ending it', () => {
     expect(table(['a', 'b'], [['1', 'x | y']])).toBe('| a | b |\n|---|---|\n| 1 | x \\| y |');
+  });
+
+  it('writes the store’s cores under its service name, and a dash without a store', () => {
+    const cpu = { nginx: 0.1, replicas: 1, load: 0.3, postgres: 0, machine: 1.5 };
+
+    expect(coreUse({ ...cpu, stores: { redis: 0.02 } })).toBe(
+      '0.10 / 1.00 / redis 0.02 / 0.30 / 0.08',
+    );
+    expect(coreUse(cpu)).toBe('0.10 / 1.00 / – / 0.30 / 0.10');
   });
 
   it('writes an idle replica as an infinite skew, not as a number', () => {
@@ -22,7 +31,7 @@ describe('renderReport', () => {
     topology(
       'redis',
       {},
-      { rps: 1000, redisCommandsPerRead: 1, redisCommandsPerReadByName: { get: 1 } },
+      { rps: 1000, storeCommandsPerRead: { label: 'Redis', total: 1, byName: { get: 1 } } },
     ),
   ]);
   const report = renderReport(result, evaluateTargets(result), 'chart.svg');
@@ -50,6 +59,67 @@ describe('renderReport', () => {
   });
 });
 
+describe('renderReport: figures of the store, labelled from the data', () => {
+  const memory = {
+    sessionsCreated: 1000,
+    replicas: {
+      heapGrowthPer10k: 14_000_000,
+      rssGrowthPer10k: 20_000_000,
+      heapBefore: { 'app-1': 30 * 2 ** 20 },
+      heapAfter: { 'app-1': 31 * 2 ** 20 },
+    },
+  };
+  const store = {
+    label: 'Redis',
+    usedMemoryPerSession: 263,
+    sample: { count: 200, bytes: 200, valueBytes: 121, example: '{}' },
+  };
+  const growth = {
+    store: 'Redis',
+    small: 1000,
+    large: 100_000,
+    p50Small: [30],
+    p50Large: [31],
+    ratio: 1.03,
+  };
+  const result = benchResult([
+    topology('naive', { memory }),
+    topology(
+      'redis',
+      { memory: { ...memory, store, postgresIndexBytesPerSession: 229 }, growth },
+      { storeCommandsPerRead: { label: 'Redis', total: 1, byName: { get: 1 } } },
+    ),
+  ]);
+  const report = renderReport(result, evaluateTargets(result), 'chart.svg');
+
+  it('names the store’s services among the processes', () => {
+    expect(report).toMatch(/^\| \*\*redis\*\* \| 6 processes \(\+ redis\);/m);
+    expect(report).toMatch(/^\| \*\*naive\*\* \| 5 processes;/m);
+  });
+
+  it('gives the store’s commands per read by name, and says where there is no store to observe', () => {
+    expect(report).toContain('| redis | Redis: 1.000 (get 1.000) |');
+    expect(report).toContain('| naive | – (no store to observe) |');
+  });
+
+  it('has the replicas’ heap for every profile, and the store and Postgres where they grew', () => {
+    expect(report).toContain(
+      '| naive | replicas: 13.4 MiB heap per 10k sessions, 1,400 B per session',
+    );
+    expect(report).toContain('| redis | replicas: 13.4 MiB heap per 10k sessions');
+    expect(report).toContain(
+      '| redis | 263 B Redis per session (used-memory growth over 1,000 logins) | 200 B each (121 B value; sample of 200 stored sessions) |',
+    );
+    expect(report).toContain('| redis | Postgres: 229 B of disk per session |');
+    expect(report).not.toContain('| naive | Postgres:');
+  });
+
+  it('has a cost-growth row per size for each topology that measured it', () => {
+    expect(report).toContain('| redis | 1,000 in Redis | 30.00 | 30.0 ms |');
+    expect(report).toContain('| redis | 100,000 in Redis | 31.00 | 31.0 ms |');
+  });
+});
+
 describe('renderChart', () => {
   it('draws a throughput bar and a p99 bar per topology, longest for the largest value', () => {
     const svg = renderChart(
@@ -64,8 +134,8 @@ describe('renderChart', () => {
 
     expect(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true);
     expect(widths).toHaveLength(4);
-    expect(widths[1]).toBeGreaterThan(widths[0]! * 3.9); // throughput: bare 4× redis
-    expect(widths[2]).toBeGreaterThan(widths[3]! * 4.9); // p99: redis 5× bare
+    expect(widths[1]).toBeGreaterThan(widths[0] * 3.9); // throughput: bare 4× redis
+    expect(widths[2]).toBeGreaterThan(widths[3] * 4.9); // p99: redis 5× bare
     expect(svg).toContain('4,000');
   });
 });

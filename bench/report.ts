@@ -2,8 +2,8 @@
  * bench/REPORT.md from one run's result: the comparison table (the sources' columns, filled with
  * figures), the targets, the machine and settings, then one section per measurement.
  */
-import type { BenchResult, CpuUse, RedisMemoryResult, TopologyResult } from './results.js';
-import { fmt, int, verdict, type TargetResult } from './targets.js';
+import type { BenchResult, CpuUse, MemoryResult, TopologyResult } from './results.js';
+import { fmt, int, storeCores, verdict, type TargetResult } from './targets.js';
 
 const pct = (share: number) => `${Math.round(share * 100)} %`;
 const mb = (bytes: number) => `${fmt(bytes / 2 ** 20, 1)} MiB`;
@@ -24,16 +24,20 @@ export const skew = (s: number | null | undefined): string =>
   s === undefined ? '–' : s === null ? '∞ (one replica idle)' : fmt(s, 2);
 
 function complexity(t: TopologyResult): string {
-  const extra = t.complexity.processes.filter((p) => p === 'redis');
+  const { processes, stores } = t.complexity;
   const code = t.complexity.sessionCode.map((c) => `${c.file.split('/').pop()} ${c.lines} lines`);
-  return `${t.complexity.processes.length} processes${extra.length ? ' (+ Redis)' : ''}; ${code.join(', ')}`;
+  return `${processes.length} processes${stores.length ? ` (+ ${stores.join(', ')})` : ''}; ${code.join(', ')}`;
 }
 
-/** used_memory growth when sessions were created for it, else the MEMORY USAGE sample. */
-function redisBytes(m: RedisMemoryResult): string {
-  return Number.isFinite(m.usedMemoryPerSession)
-    ? `${int(m.usedMemoryPerSession)} B Redis per session (used_memory growth over ${int(m.sessionsCreated)} logins)`
-    : `${int(m.bytesPerSession)} B Redis per session (MEMORY USAGE sample)`;
+/** The store's used-memory growth when sessions were created for it, else its sample. */
+function storeBytes(m: MemoryResult): string | undefined {
+  const store = m.store;
+  if (!store) return undefined;
+  if (Number.isFinite(store.usedMemoryPerSession)) {
+    return `${int(store.usedMemoryPerSession)} B ${store.label} per session (used-memory growth over ${int(m.sessionsCreated)} logins)`;
+  }
+  const sample = store.sample;
+  return sample && `${int(sample.bytes)} B ${store.label} per session (sample)`;
 }
 
 /** Median over the whoami runs; an idle replica (null) counts as an infinite skew. */
@@ -65,12 +69,12 @@ function performance(t: TopologyResult): string {
 
 function resources(t: TopologyResult): string {
   const parts: string[] = [`${int(t.throughput.replicaCpuMicrosPerRead)} µs replica CPU per read`];
-  if (t.throughput.redisCommandsPerRead !== undefined) {
-    parts.push(`${fmt(t.throughput.redisCommandsPerRead)} Redis commands per read`);
-  }
-  if (t.redisMemory) parts.push(redisBytes(t.redisMemory));
-  if (t.replicaMemory) {
-    parts.push(`${mb(t.replicaMemory.heapGrowthPer10k)} replica heap per 10k sessions`);
+  const commands = t.throughput.storeCommandsPerRead;
+  if (commands) parts.push(`${fmt(commands.total)} ${commands.label} commands per read`);
+  const inStore = t.memory && storeBytes(t.memory);
+  if (inStore) parts.push(inStore);
+  if (t.memory?.replicas) {
+    parts.push(`${mb(t.memory.replicas.heapGrowthPer10k)} replica heap per 10k sessions`);
   }
   if (t.kind === 'profile' || t.throughput.postgresStatementsPerRead) {
     parts.push(
@@ -99,7 +103,7 @@ function machineSection(r: BenchResult): string {
       ['versions', `Node ${m.node}, nginx ${m.nginx}, Redis ${m.redis}, PostgreSQL ${m.postgres}`],
       [
         'topology',
-        '3 replicas behind one nginx (2 workers, the project’s template), Postgres and Redis on the same machine',
+        '3 replicas behind one nginx (2 workers, the project’s template), Postgres and the session store’s servers on the same machine',
       ],
       [
         'load',
@@ -111,7 +115,7 @@ function machineSection(r: BenchResult): string {
       ],
       [
         'sessions',
-        `${int(s.memorySessions)} created for memory per session; ${int(s.growthSessions)} in Redis for cost growth`,
+        `${int(s.memorySessions)} created for memory per session; ${int(s.growthSessions)} in the store for cost growth`,
       ],
       [
         'app settings',
@@ -132,10 +136,17 @@ function machineSection(r: BenchResult): string {
  * noise, and kernel time spent on loopback traffic that no process is charged for).
  */
 export function coreUse(cpu: CpuUse): string {
-  const shown = ['nginx', 'replicas', 'redis', 'load'] as const;
-  const ours = [...shown, 'postgres' as const].reduce((n, p) => n + (cpu[p] ?? 0), 0);
+  const part = (p: 'nginx' | 'replicas' | 'postgres' | 'load') => cpu[p] ?? 0;
+  const ours = part('nginx') + part('replicas') + part('postgres') + part('load') + storeCores(cpu);
   const other = cpu.machine === undefined ? NaN : Math.max(0, cpu.machine - ours);
-  return [...shown.map((p) => fmt(cpu[p] ?? 0)), fmt(other)].join(' / ');
+  const stores = Object.entries(cpu.stores ?? {}).map(([name, cores]) => `${name} ${fmt(cores)}`);
+  return [
+    fmt(part('nginx')),
+    fmt(part('replicas')),
+    stores.join(', ') || '–',
+    fmt(part('load')),
+    fmt(other),
+  ].join(' / ');
 }
 
 function throughputSection(r: BenchResult): string {
@@ -165,27 +176,25 @@ function throughputSection(r: BenchResult): string {
       'max',
       'failed',
       'share app-1/2/3',
-      'cores: nginx / replicas / redis / load generator / other (kernel, other processes)',
+      'cores: nginx / replicas / store / load generator / other (kernel, other processes)',
     ],
     rows,
   );
 }
 
 function perReadSection(r: BenchResult): string {
-  const rows = r.topologies.map((t) => [
-    t.name,
-    t.throughput.redisCommandsPerRead === undefined
-      ? '– (no Redis)'
-      : `${fmt(t.throughput.redisCommandsPerRead, 3)} (${Object.entries(
-          t.throughput.redisCommandsPerReadByName ?? {},
-        )
-          .map(([n, v]) => `${n} ${fmt(v, 3)}`)
-          .join(', ')})`,
-    fmt(t.throughput.postgresStatementsPerRead ?? NaN, 3),
-    int(t.throughput.replicaCpuMicrosPerRead),
-  ]);
+  const rows = r.topologies.map((t) => {
+    const c = t.throughput.storeCommandsPerRead;
+    const byName = Object.entries(c?.byName ?? {}).map(([n, v]) => `${n} ${fmt(v, 3)}`);
+    return [
+      t.name,
+      c ? `${c.label}: ${fmt(c.total, 3)} (${byName.join(', ')})` : '– (no store to observe)',
+      fmt(t.throughput.postgresStatementsPerRead ?? NaN, 3),
+      int(t.throughput.replicaCpuMicrosPerRead),
+    ];
+  });
   return table(
-    ['', 'Redis commands per read', 'Postgres statements per read', 'replica CPU µs per read'],
+    ['', 'store commands per read', 'Postgres statements per read', 'replica CPU µs per read'],
     rows,
   );
 }
@@ -220,27 +229,35 @@ function skewSection(r: BenchResult): string {
 function memorySection(r: BenchResult): string {
   const rows: string[][] = [];
   for (const t of r.topologies) {
-    if (t.redisMemory) {
-      const m = t.redisMemory;
+    const m = t.memory;
+    if (m?.store) {
+      const { label, sample } = m.store;
       rows.push([
         t.name,
-        redisBytes(m),
-        `${int(m.sessionKeyBytes)} B key (${int(m.sessionJsonBytes)} B value) + ${int(m.indexBytesPerSession)} B per-user index in Redis = ${int(m.bytesPerSession)} B (MEMORY USAGE of ${m.sampled} sessions)` +
-          (m.postgresIndexBytesPerSession === undefined
-            ? ''
-            : `; per-user index in Postgres: ${int(m.postgresIndexBytesPerSession)} B of disk per session (user_sessions and its indexes)`),
+        storeBytes(m) ?? '–',
+        sample
+          ? `${int(sample.bytes)} B each (${int(sample.valueBytes)} B value; sample of ${sample.count} stored sessions)`
+          : '–',
       ]);
     }
-    if (t.replicaMemory) {
-      const m = t.replicaMemory;
+    if (m?.replicas) {
+      const heap = m.replicas;
       rows.push([
         t.name,
-        `replicas: ${mb(m.heapGrowthPer10k)} heap per 10k sessions, ${int(m.heapGrowthPer10k / 10_000)} B per session ` +
+        `replicas: ${mb(heap.heapGrowthPer10k)} heap per 10k sessions, ${int(heap.heapGrowthPer10k / 10_000)} B per session ` +
           `(heapUsed after a full GC, over ${int(m.sessionsCreated)} logins)`,
         'heap: ' +
-          Object.keys(m.heapAfter)
-            .map((n) => `${n} ${mb(m.heapBefore[n] ?? 0)} → ${mb(m.heapAfter[n]!)}`)
+          Object.keys(heap.heapAfter)
+            .map((n) => `${n} ${mb(heap.heapBefore[n] ?? 0)} → ${mb(heap.heapAfter[n])}`)
             .join(', '),
+      ]);
+    }
+    // Only where the app wrote to it: the profiles that keep their session list in Postgres.
+    if (m?.postgresIndexBytesPerSession) {
+      rows.push([
+        t.name,
+        `Postgres: ${int(m.postgresIndexBytesPerSession)} B of disk per session`,
+        'the per-user session index (user_sessions and its indexes)',
       ]);
     }
   }
@@ -282,22 +299,23 @@ function loginSection(r: BenchResult): string {
 }
 
 function growthSection(r: BenchResult): string {
-  const g = r.topologies.find((t) => t.growth)?.growth;
-  if (!g) return '_Not measured in this run._';
-  const list = (v: number[]) => v.map((x) => fmt(x)).join(', ');
-  return table(
-    ['sessions in Redis', 'whoami p50 per run (ms)', 'median'],
-    [
-      [int(g.small), list(g.p50Small), ms(medianOf(g.p50Small))],
-      [int(g.large), list(g.p50Large), ms(medianOf(g.p50Large))],
-    ],
-  );
+  const rows = r.topologies.flatMap((t) => {
+    const g = t.growth;
+    if (!g) return [];
+    const list = (v: number[]) => v.map((x) => fmt(x)).join(', ');
+    return [
+      [t.name, `${int(g.small)} in ${g.store}`, list(g.p50Small), ms(medianOf(g.p50Small))],
+      [t.name, `${int(g.large)} in ${g.store}`, list(g.p50Large), ms(medianOf(g.p50Large))],
+    ];
+  });
+  if (!rows.length) return '_Not measured in this run._';
+  return table(['', 'sessions', 'whoami p50 per run (ms)', 'median'], rows);
 }
 
 function medianOf(v: number[]): number {
   const s = [...v].sort((a, b) => a - b);
   const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 export function renderReport(r: BenchResult, targets: TargetResult[], chartFile: string): string {
@@ -346,8 +364,9 @@ ${throughputSection(r)}
 
 ## 2. Store round trips per authenticated read
 
-Redis: every command in the measured window (\`INFO commandstats\` delta, our probe's own INFO
-taken off) ÷ the reads answered in it. Postgres: \`pg_stat_statements\` calls by the app's role in
+Store: every command its servers ran in the measured window, by command name (the cluster's store
+observer, e.g. Redis' \`INFO commandstats\` delta with the observer's own reads taken off) ÷ the
+reads answered in it. Postgres: \`pg_stat_statements\` calls by the app's role in
 the same window (per role, so the probe's own queries don't count, and per statement, which
 \`pg_stat_database\`'s transaction counters would not give).
 

@@ -25,14 +25,20 @@ export function topology(
   throughput: Partial<TopologyResult['throughput']> = {},
 ): TopologyResult {
   const peer = ['bare', 'express', 'express-notouch'].includes(name);
+  const store = name === 'naive' || name === 'sticky' ? 'memory' : 'redis';
+  const stores = store === 'redis' ? ['redis'] : [];
   return {
     name,
     kind: peer ? 'peer' : 'profile',
     what: `${name} for the specs`,
     upstream: name === 'sticky' ? 'ip-hash' : 'round-robin',
-    store: name === 'naive' || name === 'sticky' ? 'memory' : 'redis',
+    store,
     replicas: ['app-1', 'app-2', 'app-3'],
-    complexity: { processes: ['postgres', 'app-1', 'app-2', 'app-3', 'nginx'], sessionCode: [] },
+    complexity: {
+      processes: ['postgres', ...stores, 'app-1', 'app-2', 'app-3', 'nginx'],
+      sessionCode: [],
+      stores,
+    },
     loginsForSetup: { clients: 100, failed: 0 },
     throughput: {
       samples: [{ load: loadSummary(), cpu: { replicas: 1 } }],

@@ -2,23 +2,39 @@
  * The shape of bench/results/<timestamp>.json: everything one run measured. The report, the
  * chart and the targets are computed from this alone, so an old result can be re-rendered.
  */
+import type { SessionSample } from '../cluster/services/service.js';
 import type { LoadSummary } from './load.js';
 
-export type TopologyName = 'naive' | 'sticky' | 'redis' | 'bare' | 'express' | 'express-notouch';
+/** A profile of the table (cluster/profiles.ts) or a peer (topology.ts). */
+export type TopologyName = string;
 
 /**
  * CPU each part of the topology used during a measured window, in cores (1 = one core busy);
  * `machine` is every process on the machine together, `steal` the time the hypervisor took.
  */
-export type CpuUse = Partial<
-  Record<'nginx' | 'replicas' | 'redis' | 'postgres' | 'load' | 'machine' | 'steal', number>
->;
+export interface CpuUse {
+  replicas?: number;
+  nginx?: number;
+  postgres?: number;
+  /** Every other service: the session store's servers, by plugin name (e.g. { redis: 0.02 }). */
+  stores?: Record<string, number>;
+  load?: number;
+  machine?: number;
+  steal?: number;
+}
+
+/** Commands a session store's servers ran, per command name. */
+export interface StoreCommands {
+  /** The store observer's label, e.g. "Redis" (several observers: joined with " + "). */
+  label: string;
+  byName: Record<string, number>;
+}
 
 /** One measured whoami run. */
 export interface ThroughputSample {
   load: LoadSummary;
-  /** Every Redis command in the window (`INFO commandstats` delta), per command name. */
-  redisCommands?: Record<string, number>;
+  /** Every store command in the window (a delta of the observers' counters); none without one. */
+  storeCommands?: StoreCommands;
   /** Statements the app's Postgres role ran in the window (pg_stat_statements `calls` delta). */
   postgresStatements?: number;
   cpu: CpuUse;
@@ -30,36 +46,16 @@ export interface ThroughputResult {
   rps: number;
   p50: number;
   p99: number;
-  /** Summed over all samples, divided by all requests. */
-  redisCommandsPerRead?: number;
-  redisCommandsPerReadByName?: Record<string, number>;
+  /** Summed over all samples, divided by all requests; `total` is every command together. */
+  storeCommandsPerRead?: StoreCommands & { total: number };
   postgresStatementsPerRead?: number;
   /** Median CPU use per part, and the replicas' CPU per request (µs). */
   cpu: CpuUse;
   replicaCpuMicrosPerRead: number;
 }
 
-export interface RedisMemoryResult {
-  /** How many `sess:*` keys were sampled. */
-  sampled: number;
-  /** Mean `MEMORY USAGE` of one session key, and its JSON length. */
-  sessionKeyBytes: number;
-  sessionJsonBytes: number;
-  /** Per-user index keys in Redis (the app keeps its index in Postgres: 0), per session. */
-  indexBytesPerSession: number;
-  /** sessionKeyBytes + indexBytesPerSession. */
-  bytesPerSession: number;
-  /** Growth of the app's Postgres index (user_sessions, with its indexes) ÷ sessions; undefined without one. */
-  postgresIndexBytesPerSession?: number;
-  /** `used_memory` growth ÷ sessions created (one login per user); NaN when none were created. */
-  sessionsCreated: number;
-  usedMemoryPerSession: number;
-  /** One stored session, for the report (cookie and ids shortened). */
-  example: string;
-}
-
+/** The replicas' heap around a batch of new sessions. */
 export interface ReplicaMemoryResult {
-  sessionsCreated: number;
   /** Sum of the replicas' heap growth (heapUsed after a full GC) ÷ sessions × 10 000. */
   heapGrowthPer10k: number;
   /** The same for resident memory: noisier (freed memory stays resident). */
@@ -67,6 +63,27 @@ export interface ReplicaMemoryResult {
   /** heapUsed per replica, after a full GC. */
   heapBefore: Record<string, number>;
   heapAfter: Record<string, number>;
+}
+
+/** A session store's servers around the same batch, where a store observer exists. */
+export interface StoreMemoryResult {
+  /** The observer's label, e.g. "Redis". */
+  label: string;
+  /** Used-memory growth (Redis: used_memory) ÷ sessions created; NaN when none were created. */
+  usedMemoryPerSession: number;
+  /** Stored sessions, sampled, where the observer can (Redis: MEMORY USAGE of session keys). */
+  sample?: SessionSample;
+}
+
+/** Measurement 4: what a session costs, wherever it lives, from one batch of new sessions. */
+export interface MemoryResult {
+  /** New sessions (one login per new user) between the readings; 0: the store was only sampled. */
+  sessionsCreated: number;
+  /** Undefined when no sessions were created (the peers). */
+  replicas?: ReplicaMemoryResult;
+  store?: StoreMemoryResult;
+  /** Growth of the app's Postgres session index (user_sessions, with its indexes) ÷ sessions. */
+  postgresIndexBytesPerSession?: number;
 }
 
 export interface KillResult {
@@ -93,6 +110,8 @@ export interface LoginResult {
 }
 
 export interface GrowthResult {
+  /** The store observer's label, e.g. "Redis". */
+  store: string;
   small: number;
   large: number;
   /** whoami p50 (ms) of each run, alternating small and large. */
@@ -107,6 +126,8 @@ export interface Complexity {
   processes: string[];
   /** Files (relative to the project) and their line counts. */
   sessionCode: { file: string; lines: number }[];
+  /** Services besides Postgres, the replicas and nginx: the session store's (plugin names). */
+  stores: string[];
 }
 
 export interface TopologyResult {
@@ -121,8 +142,7 @@ export interface TopologyResult {
   throughput: ThroughputResult;
   /** The same load from one shared address ("behind one NAT"). */
   nat?: LoadSummary;
-  redisMemory?: RedisMemoryResult;
-  replicaMemory?: ReplicaMemoryResult;
+  memory?: MemoryResult;
   kill?: KillResult;
   login?: LoginResult;
   growth?: GrowthResult;

@@ -6,18 +6,20 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { PROJECT_ROOT } from '../cluster/paths.js';
-import { profiles } from '../cluster/profiles.js';
+import { profileOf } from '../cluster/profiles.js';
+import { pluginsOf } from '../cluster/services/index.js';
 import { collectCpuProfiles, startCpuProfiles } from './cpu-profile.js';
 import { runLoad } from './load.js';
 import { int } from './targets.js';
 import { describeMachine } from './machine.js';
-import { measureGrowth } from './measurements/growth.js';
+import { fillableStore, measureGrowth } from './measurements/growth.js';
 import { measureKill } from './measurements/kill.js';
 import { measureLogin } from './measurements/login.js';
-import { measureRedisMemory, measureReplicaMemory } from './measurements/memory.js';
+import { measureMemory } from './measurements/memory.js';
 import { measureNat } from './measurements/nat.js';
 import { aggregateThroughput, measureThroughput } from './measurements/throughput.js';
 import type { BenchOptions } from './options.js';
+import { storeLabel, storeServiceOf } from './probes.js';
 import type { BenchResult, Complexity, ThroughputSample, TopologyResult } from './results.js';
 import { assertRunning, prepareSubject, type Subject } from './subject.js';
 import { startTopology, topologySpecs, type RunningTopology } from './topology.js';
@@ -56,9 +58,8 @@ export async function runBench(o: BenchOptions, say: Say): Promise<RunOutcome> {
     for (const name of [...o.profiles, ...o.peers]) {
       const spec = topologySpecs[name];
       const t0 = Date.now();
-      say(
-        `${name}: starting Postgres, ${spec.profile === 'redis' ? 'Redis, ' : ''}3 replicas, nginx …`,
-      );
+      const services = pluginsOf(profileOf(spec.profile)).map((p) => p.name);
+      say(`${name}: starting ${services.join(', ')} …`);
       const topology = await startTopology(spec, o.appEnv, () => undefined);
       running.add(topology);
       say(
@@ -153,11 +154,13 @@ export async function runBench(o: BenchOptions, say: Say): Promise<RunOutcome> {
 async function complexityOf(s: Subject): Promise<Complexity> {
   const lines = async (file: string) =>
     (await readFile(join(PROJECT_ROOT, file), 'utf8').catch(() => '')).split('\n').length - 1;
+  const members = s.topology.cluster.status();
   return {
-    processes: s.topology.cluster.status().map((m) => m.name),
+    processes: members.map((m) => m.name),
     sessionCode: await Promise.all(
       s.topology.spec.sessionCode.map(async (file) => ({ file, lines: await lines(file) })),
     ),
+    stores: [...new Set(members.map(storeServiceOf).filter((name) => name !== undefined))],
   };
 }
 
@@ -175,7 +178,7 @@ async function measureTopology(
     name: spec.name,
     kind: spec.kind,
     what: spec.what,
-    upstream: profiles[spec.profile].routing,
+    upstream: profileOf(spec.profile).routing,
     store: spec.store,
     replicas: [...s.replicas],
     complexity: await complexityOf(s),
@@ -204,9 +207,10 @@ async function measureTopology(
   };
 
   // Growth first: it needs the store at 1,000 sessions, before the later phases add more.
-  if (spec.name === 'redis') {
+  const fillable = fillableStore(s);
+  if (isProfile && fillable) {
     result.growth = await phase(
-      `whoami p50 with 1,000 vs ${int(o.growthSessions)} sessions in Redis`,
+      `whoami p50 with 1,000 vs ${int(o.growthSessions)} sessions in ${fillable.label}`,
       () =>
         measureGrowth(
           s,
@@ -224,17 +228,14 @@ async function measureTopology(
       measureLogin(s, { sequential: o.quick ? 10 : 30, clients: 4, seconds: o.quick ? 2 : 4 }),
     );
   }
-  if (spec.store === 'redis') {
-    // The peers' sessions are only sampled: creating thousands more would say little new.
-    const sessions = isProfile ? o.memorySessions : 0;
-    result.redisMemory = await phase(
-      `memory per session in Redis (${int(sessions)} new sessions)`,
-      () => measureRedisMemory(s, sessions),
-    );
-  } else if (spec.store === 'memory') {
-    result.replicaMemory = await phase(
-      `replica memory per session (${int(o.memorySessions)} new sessions)`,
-      () => measureReplicaMemory(s, o.memorySessions),
+  // The peers' stores are only sampled: creating thousands more sessions would say little new.
+  if (isProfile || s.stores.some((store) => store.sampleSessions)) {
+    const label = storeLabel(s.stores);
+    result.memory = await phase(
+      isProfile
+        ? `memory per session in the replicas${label ? ` and ${label}` : ''} (${int(o.memorySessions)} new sessions)`
+        : `memory per session: a sample of the sessions in ${label}`,
+      () => measureMemory(s, isProfile ? o.memorySessions : 0),
     );
   }
   if (isProfile) {

@@ -1,9 +1,11 @@
 /**
  * A running topology made ready for measuring: users seeded, one logged-in virtual client per
- * user (each from its own /24), and probe connections to Redis and Postgres.
+ * user (each from its own /24), a probe connection to Postgres and the cluster's looks into its
+ * session store (none where sessions live in the replicas).
  */
+import type { StoreObserver } from '../cluster/services/index.js';
 import { clientAddress, VirtualClient } from './load.js';
-import { connectRedis, PostgresProbe, type RedisClient } from './probes.js';
+import { PostgresProbe } from './probes.js';
 import type { RunningTopology } from './topology.js';
 import { cheapPasswordHash, logIn, seedUsers } from './users.js';
 
@@ -17,7 +19,8 @@ export interface Subject {
   usernames: string[];
   passwordHash: string;
   setupLogins: { clients: number; failed: number };
-  redis?: RedisClient;
+  /** Read-only looks into the session store's servers (cluster.observeStores()). */
+  stores: StoreObserver[];
   postgres: PostgresProbe;
   close(): Promise<void>;
 }
@@ -47,7 +50,7 @@ export async function prepareSubject(
   const usernames = await seedUsers(topology.postgresUrl, 'client', clientCount, passwordHash);
   const clients = usernames.map((_, i) => new VirtualClient(cluster.url, clientAddress(i)));
   const postgres = await PostgresProbe.connect(topology.superuserUrl);
-  const redis = topology.redisUrl ? await connectRedis(topology.redisUrl) : undefined;
+  const stores = await cluster.observeStores();
   let failed = 0;
   if (spec.login) {
     const outcome = await logIn(clients, usernames, 16);
@@ -68,11 +71,11 @@ export async function prepareSubject(
     usernames,
     passwordHash,
     setupLogins: { clients: spec.login ? clientCount : 0, failed },
-    redis,
+    stores,
     postgres,
     async close() {
       clients.forEach((c) => c.close());
-      redis?.destroy();
+      await Promise.all(stores.map((o) => o.close().catch(() => undefined)));
       await postgres.close().catch(() => undefined);
     },
   };

@@ -11,12 +11,12 @@ describe('evaluateTargets', () => {
     const lean = topology(
       'redis',
       {},
-      { redisCommandsPerRead: 1.0, redisCommandsPerReadByName: { get: 1 } },
+      { storeCommandsPerRead: { label: 'Redis', total: 1.0, byName: { get: 1 } } },
     );
     const touching = topology(
       'redis',
       {},
-      { redisCommandsPerRead: 2.0, redisCommandsPerReadByName: { get: 1, expire: 1 } },
+      { storeCommandsPerRead: { label: 'Redis', total: 2.0, byName: { get: 1, expire: 1 } } },
     );
 
     expect(target('T1', [lean]).pass).toBe(true);
@@ -62,6 +62,7 @@ describe('evaluateTargets', () => {
 
   it('judges T5 on the ratio of medians and T6 on the worse of the two memory figures', () => {
     const growth = {
+      store: 'Redis',
       small: 1000,
       large: 100_000,
       p50Small: [10, 11, 30],
@@ -69,20 +70,18 @@ describe('evaluateTargets', () => {
       ratio: 1.0,
     };
     const memory = {
-      sampled: 10,
-      sessionKeyBytes: 200,
-      sessionJsonBytes: 100,
-      indexBytesPerSession: 50,
-      bytesPerSession: 250,
       sessionsCreated: 1000,
-      usedMemoryPerSession: 320,
-      example: '{}',
+      store: {
+        label: 'Redis',
+        usedMemoryPerSession: 320,
+        sample: { count: 10, bytes: 200, valueBytes: 100, example: '{}' },
+      },
     };
-    const redis = topology('redis', { growth, redisMemory: memory });
+    const redis = topology('redis', { growth, memory });
 
     expect(target('T5', [redis]).pass).toBe(true);
     expect(target('T6', [redis]).pass).toBe(false);
-    expect(target('T6', [redis]).reason).toContain('~70 B of hash and expiry tables');
+    expect(target('T6', [redis]).reason).toContain('~120 B of hash and expiry tables');
   });
 
   it('fails T7 on a single failed read or logged-out client', () => {

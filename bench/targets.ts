@@ -3,7 +3,7 @@
  * figure; a FAIL also says what was measured that explains it and what would fix it. A target
  * whose topologies were not part of the run is "not measured", never a silent pass.
  */
-import type { BenchResult, TopologyName, TopologyResult } from './results.js';
+import type { BenchResult, CpuUse, TopologyName, TopologyResult } from './results.js';
 
 export interface TargetResult {
   id: string;
@@ -22,6 +22,10 @@ export const fmt = (n: number, digits = 2): string =>
 export const int = (n: number): string =>
   Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : 'n/a';
 
+/** Cores the session store's servers used together (0 without any). */
+export const storeCores = (cpu: CpuUse): number =>
+  Object.values(cpu.stores ?? {}).reduce((a, b) => a + b, 0);
+
 const find = (r: BenchResult, name: TopologyName): TopologyResult | undefined =>
   r.topologies.find((t) => t.name === name);
 
@@ -31,9 +35,9 @@ function notMeasured(id: string, title: string, threshold: string, what: string)
 
 function t1(r: BenchResult): TargetResult {
   const [id, title, threshold] = ['T1', 'Redis commands per authenticated read', '≤ 1.05'];
-  const perRead = find(r, 'redis')?.throughput.redisCommandsPerRead;
-  if (perRead === undefined) return notMeasured(id, title, threshold, 'the redis profile');
-  const byName = find(r, 'redis')!.throughput.redisCommandsPerReadByName ?? {};
+  const commands = find(r, 'redis')?.throughput.storeCommandsPerRead;
+  if (commands === undefined) return notMeasured(id, title, threshold, 'the redis profile');
+  const { total: perRead, byName } = commands;
   const breakdown = Object.entries(byName)
     .sort((a, b) => b[1] - a[1])
     .map(([name, n]) => `${name} ${fmt(n, 3)}`)
@@ -126,7 +130,7 @@ function t3(r: BenchResult): TargetResult {
       `Replica CPU per read: redis ${cpuPerRead(redis)}, sticky ${cpuPerRead(sticky)}: the difference is the ` +
       'Redis round trip in the replica (node-redis encoding the GET and parsing the reply, plus the ' +
       'AbortSignal timer its per-command timeout creates for every command); Redis itself used ' +
-      `${fmt(redis.throughput.cpu.redis ?? NaN)} cores. Every process here shares the same cores, so that CPU is ` +
+      `${fmt(storeCores(redis.throughput.cpu))} cores. Every process here shares the same cores, so that CPU is ` +
       'throughput lost. Fix: a cheaper round trip (bound Redis waits without a timer per command), or ' +
       'Redis on cores of its own.',
   });
@@ -141,7 +145,7 @@ function t4(r: BenchResult): TargetResult {
     peers: ['express-notouch', 'express'],
     fix: (ours, peer) =>
       `Replica CPU per read: ours ${cpuPerRead(ours)}, ${peer.name} ${cpuPerRead(peer)}, with ` +
-      `${fmt(ours.throughput.redisCommandsPerRead ?? NaN)} vs ${fmt(peer.throughput.redisCommandsPerRead ?? NaN)} ` +
+      `${fmt(ours.throughput.storeCommandsPerRead?.total ?? NaN)} vs ${fmt(peer.throughput.storeCommandsPerRead?.total ?? NaN)} ` +
       'Redis commands per read: the gap is per-request work besides the session, i.e. the middleware ' +
       'every request passes (logging, security headers, cookie parsing, CSRF check) and Nest’s router, ' +
       'guard, pipe and filter. Fix: take off the whoami path what a read does not need; a CPU profile of ' +
@@ -169,27 +173,23 @@ function t5(r: BenchResult): TargetResult {
 
 function t6(r: BenchResult): TargetResult {
   const [id, title, threshold] = ['T6', 'Redis memory per session', '≤ 300 bytes'];
-  const mem = find(r, 'redis')?.redisMemory;
-  if (!mem) return notMeasured(id, title, threshold, 'the redis profile');
+  const memory = find(r, 'redis')?.memory;
+  const sample = memory?.store?.sample;
+  if (!memory?.store || !sample) return notMeasured(id, title, threshold, 'the redis profile');
+  const used = memory.store.usedMemoryPerSession;
+  const bytesPerSession = sample.bytes;
   // used_memory growth is what Redis really pays; the sample is the breakdown. Judge the worse.
-  const worst = Math.max(
-    Number.isFinite(mem.usedMemoryPerSession) ? mem.usedMemoryPerSession : 0,
-    mem.bytesPerSession,
-  );
+  const worst = Math.max(Number.isFinite(used) ? used : 0, bytesPerSession);
   const pass = worst <= 300;
-  const keyOverhead = mem.sessionKeyBytes - mem.sessionJsonBytes;
-  const tables = mem.usedMemoryPerSession - mem.bytesPerSession;
+  const keyOverhead = sample.bytes - sample.valueBytes;
+  const tables = used - bytesPerSession;
   const pgIndex =
-    mem.postgresIndexBytesPerSession === undefined
+    memory.postgresIndexBytesPerSession === undefined
       ? ''
-      : `; the per-user index is in Postgres: ${int(mem.postgresIndexBytesPerSession)} B of disk per session`;
+      : `; the per-user index is in Postgres: ${int(memory.postgresIndexBytesPerSession)} B of disk per session`;
   const fixes = [
-    mem.sessionJsonBytes > 120
-      ? `a more compact stored session (now ${int(mem.sessionJsonBytes)} B: short keys, nothing the app can rebuild)`
-      : '',
-    mem.indexBytesPerSession > 50
-      ? `the per-user index in Redis: ${int(mem.indexBytesPerSession)} B for a user with one session, a key of its own; ` +
-        'move it out of Redis (the app keeps it in Postgres)'
+    sample.valueBytes > 120
+      ? `a more compact stored session (now ${int(sample.valueBytes)} B: short keys, nothing the app can rebuild)`
       : '',
   ].filter(Boolean);
   return {
@@ -197,13 +197,13 @@ function t6(r: BenchResult): TargetResult {
     title,
     threshold,
     figure:
-      `${int(mem.usedMemoryPerSession)} B used_memory growth per new session; sample: ${int(mem.sessionKeyBytes)} B key ` +
-      `(${int(mem.sessionJsonBytes)} B value) + ${int(mem.indexBytesPerSession)} B index in Redis${pgIndex}`,
+      `${int(used)} B used_memory growth per new session; sample: ${int(sample.bytes)} B key ` +
+      `(${int(sample.valueBytes)} B value)${pgIndex}`,
     pass,
     reason: pass
       ? undefined
-      : `Per new session: ${int(mem.sessionJsonBytes)} B of stored value, ~${int(keyOverhead)} B that Redis keeps ` +
-        `per key with a TTL (name, object, entry), ${int(mem.indexBytesPerSession)} B of per-user index in Redis, and ` +
+      : `Per new session: ${int(sample.valueBytes)} B of stored value, ~${int(keyOverhead)} B that Redis keeps ` +
+        `per key with a TTL (name, object, entry), and ` +
         `~${int(tables)} B of hash and expiry tables. Even an empty value with a TTL costs ~${int(keyOverhead)} B. ` +
         `Fix: ${fixes.join('; ') || 'see the breakdown'}.`,
   };

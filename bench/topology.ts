@@ -1,14 +1,17 @@
 /**
- * What the benchmark runs: our three profiles and the peers, each as the same topology (Postgres,
- * Redis when needed, three replicas, the same nginx config) started through the native runner on
- * free ports in a temp dir.
+ * What the benchmark runs: every profile of the table (cluster/profiles.ts) and the peers, each as
+ * the same topology (Postgres, the servers its session backend needs, three replicas, the same
+ * nginx config) started through the native runner on free ports in a temp dir.
  */
+import { readdirSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startCluster, type Cluster } from '../cluster/cluster.js';
-import { profiles, type ProfileName } from '../cluster/profiles.js';
+import { PROJECT_ROOT } from '../cluster/paths.js';
+import { profileNames, profileOf, type ProfileName } from '../cluster/profiles.js';
+import { sessionStoreNames } from '../src/session/backends/index.js';
 import type { TopologyName } from './results.js';
 
 export interface TopologySpec {
@@ -35,34 +38,45 @@ function probeEnv(workDir: string): Record<string, string> {
   return { NODE_OPTIONS: `--expose-gc --import=${probe}`, BENCH_PROBE_DIR: workDir };
 }
 
-export const topologySpecs: Record<TopologyName, TopologySpec> = {
-  naive: {
-    name: 'naive',
+const BACKENDS_DIR = 'src/session/backends';
+
+/**
+ * A backend's own files among `files` (names in src/session/backends/): its record
+ * `<name>.backend.ts` first, then its helpers `<name>-*.ts`; specs left out. A file that a longer
+ * backend name also claims is that backend's (`redis-ha.backend.ts` is not a helper of `redis`).
+ */
+export function backendFiles(
+  backend: string,
+  files: readonly string[],
+  backends: readonly string[],
+): string[] {
+  const claims = (name: string, file: string) =>
+    file === `${name}.backend.ts` || (file.startsWith(`${name}-`) && file.endsWith('.ts'));
+  const longestFirst = [...backends].sort((a, b) => b.length - a.length);
+  const own = files
+    .filter((f) => !f.endsWith('.spec.ts') && longestFirst.find((n) => claims(n, f)) === backend)
+    .sort();
+  const record = `${backend}.backend.ts`;
+  return own.includes(record) ? [record, ...own.filter((f) => f !== record)] : own;
+}
+
+function profileTopology(name: ProfileName, backendsDir: readonly string[]): TopologySpec {
+  const row = profileOf(name);
+  return {
+    name,
     kind: 'profile',
-    profile: 'naive',
-    sessionCode: ['src/session/backends/memory.backend.ts'],
+    profile: name,
+    sessionCode: backendFiles(row.sessions, backendsDir, sessionStoreNames).map(
+      (f) => `${BACKENDS_DIR}/${f}`,
+    ),
     login: true,
-    store: 'memory',
-    what: profiles.naive.shows,
-  },
-  sticky: {
-    name: 'sticky',
-    kind: 'profile',
-    profile: 'sticky',
-    sessionCode: ['src/session/backends/memory.backend.ts'],
-    login: true,
-    store: 'memory',
-    what: profiles.sticky.shows,
-  },
-  redis: {
-    name: 'redis',
-    kind: 'profile',
-    profile: 'redis',
-    sessionCode: ['src/session/backends/redis.backend.ts'],
-    login: true,
-    store: 'redis',
-    what: profiles.redis.shows,
-  },
+    store: row.sessions,
+    what: row.shows,
+  };
+}
+
+/** Apps other than ours behind the same nginx, each on the topology of the profile it borrows. */
+const peers: Record<string, TopologySpec> = {
   bare: {
     name: 'bare',
     kind: 'peer',
@@ -97,8 +111,15 @@ export const topologySpecs: Record<TopologyName, TopologySpec> = {
   },
 };
 
-export const profileTopologies: TopologyName[] = ['naive', 'sticky', 'redis'];
-export const peerTopologies: TopologyName[] = ['bare', 'express', 'express-notouch'];
+const backendsDir = readdirSync(join(PROJECT_ROOT, BACKENDS_DIR));
+
+export const topologySpecs: Record<TopologyName, TopologySpec> = {
+  ...Object.fromEntries(profileNames.map((name) => [name, profileTopology(name, backendsDir)])),
+  ...peers,
+};
+
+export const profileTopologies: TopologyName[] = [...profileNames];
+export const peerTopologies: TopologyName[] = Object.keys(peers);
 
 export interface RunningTopology {
   spec: TopologySpec;
@@ -107,7 +128,6 @@ export interface RunningTopology {
   postgresUrl: string;
   /** As the superuser, in the app's database (pg_stat_statements). */
   superuserUrl: string;
-  redisUrl?: string;
   stop(): Promise<void>;
 }
 
@@ -134,15 +154,12 @@ export async function startTopology(
     await rm(workDir, { recursive: true, force: true });
     throw error;
   }
-  const port = (kind: string) => cluster.status().find((m) => m.kind === kind)?.port;
-  const pgPort = port('postgres');
-  const redisPort = port('redis');
+  const pgPort = cluster.status().find((m) => m.kind === 'postgres')?.port;
   return {
     spec,
     cluster,
     postgresUrl: `postgres://app:app@127.0.0.1:${pgPort}/app`,
     superuserUrl: `postgres://postgres@127.0.0.1:${pgPort}/app`,
-    redisUrl: redisPort ? `redis://127.0.0.1:${redisPort}` : undefined,
     async stop() {
       await cluster.stop();
       await rm(workDir, { recursive: true, force: true });

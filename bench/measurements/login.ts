@@ -32,8 +32,8 @@ export async function measureLogin(
       if (reply.status !== 201) throw new Error(`register: ${reply.status} ${reply.body}`);
     }
     const login = async (i: number) => {
-      clients[i]!.clearCookies();
-      const reply = await clients[i]!.send('POST', '/api/auth/login', {
+      clients[i].clearCookies();
+      const reply = await clients[i].send('POST', '/api/auth/login', {
         username: names[i],
         password: PASSWORD,
       });
@@ -64,7 +64,7 @@ export async function measureLogin(
         p50: concurrent.percentile(50),
         p99: concurrent.percentile(99),
       },
-      argon2: await hashParameters(s, names[0]!),
+      argon2: await hashParameters(s, names[0]),
     };
   } finally {
     clients.forEach((c) => c.close());
@@ -82,7 +82,9 @@ async function hashParameters(s: Subject, username: string): Promise<string> {
     );
     // "$argon2id$v=19$m=19456,p=1,t=2$<salt>$<hash>" (the order of m, t, p varies by library)
     const [, type, , params] = (rows[0]?.password_hash ?? '').split('$');
-    const p = Object.fromEntries((params ?? '').split(',').map((kv) => kv.split('=')));
+    const p: Record<string, string | undefined> = Object.fromEntries(
+      (params ?? '').split(',').map((kv) => kv.split('=') as [string, string]),
+    );
     return type && p.m ? `${type} m=${p.m} KiB t=${p.t} p=${p.p}` : 'unknown';
   } finally {
     await client.end();

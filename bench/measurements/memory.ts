@@ -1,17 +1,18 @@
 /**
- * Measurement 4: what a session costs in memory. In Redis, `MEMORY USAGE` of sampled session keys
- * (plus any per-user index keys kept there), and `used_memory` growth over many new sessions; the
- * app keeps its per-user index in Postgres, whose growth is reported beside it. With the memory store,
- * the replicas' heap growth after a full GC (and their resident memory, for comparison). New sessions come from real logins through nginx, one per
- * freshly seeded user (a cheap password hash keeps that fast).
+ * Measurement 4: what a session costs in memory, wherever it lives. Around one batch of new
+ * sessions: the replicas' heap growth after a full GC (and their resident memory, for
+ * comparison), the store's used memory where an observer looks into it, and the app's per-user
+ * session index in Postgres. Then a sample of stored sessions, where the store offers one. New
+ * sessions come from real logins through nginx, one per freshly seeded user (a cheap password
+ * hash keeps that fast).
  */
 import { readFile } from 'node:fs/promises';
-import pg from 'pg';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
 import { clientAddress, VirtualClient } from '../load.js';
-import { redisUsedMemory, sampleKeys, type RedisClient } from '../probes.js';
-import type { RedisMemoryResult, ReplicaMemoryResult } from '../results.js';
+import { storeLabel } from '../probes.js';
+import type { MemoryResult, ReplicaMemoryResult } from '../results.js';
 import type { Subject } from '../subject.js';
 import { logIn, seedUsers } from '../users.js';
 
@@ -30,7 +31,7 @@ async function createSessions(s: Subject, prefix: string, count: number): Promis
     await Promise.all(
       pool.map(async (client) => {
         while (next < names.length) {
-          const outcome = await logIn([client], [names[next++]!], 1);
+          const outcome = await logIn([client], [names[next++]], 1);
           if (outcome.failed) throw new Error(`session logins failed: ${outcome.firstFailure}`);
         }
       }),
@@ -39,16 +40,6 @@ async function createSessions(s: Subject, prefix: string, count: number): Promis
     pool.forEach((c) => c.close());
   }
 }
-
-async function memoryUsage(redis: RedisClient, key: string): Promise<number> {
-  return (await redis.memoryUsage(key, { SAMPLES: 0 })) ?? 0;
-}
-
-/**
- * Per-user index keys in Redis, for a store that keeps them there (the app's index is in
- * Postgres, src/session/backends/session-index.ts; the peers have none). Found by key name.
- */
-export const REDIS_INDEX_PATTERN = 'user-sessions:*';
 
 /** Bytes of the app's Postgres session index (table and its indexes); undefined without one. */
 async function postgresIndexBytes(url: string): Promise<number | undefined> {
@@ -62,64 +53,6 @@ async function postgresIndexBytes(url: string): Promise<number | undefined> {
   } finally {
     await db.end();
   }
-}
-
-async function sampleSessions(redis: RedisClient) {
-  const keys = await sampleKeys(redis, 'sess:*', SAMPLE);
-  if (keys.length === 0) throw new Error('no session keys in Redis to sample');
-  let bytes = 0;
-  let valueBytes = 0;
-  for (const key of keys) {
-    bytes += await memoryUsage(redis, key);
-    valueBytes += await redis.strLen(key);
-  }
-  return { keys, keyBytes: bytes / keys.length, valueBytes: valueBytes / keys.length };
-}
-
-/**
- * What the index costs per session for a user with one session (most users, and what the new
- * sessions here are); users with many sessions share one key and pay less each.
- */
-async function indexBytesPerSession(redis: RedisClient): Promise<number> {
-  let bytes = 0;
-  let entries = 0;
-  let single = { bytes: 0, keys: 0 };
-  for (const key of await sampleKeys(redis, REDIS_INDEX_PATTERN, 5 * SAMPLE)) {
-    const usage = await memoryUsage(redis, key);
-    const card = await redis.zCard(key);
-    bytes += usage;
-    entries += card;
-    if (card === 1) single = { bytes: single.bytes + usage, keys: single.keys + 1 };
-  }
-  if (single.keys) return single.bytes / single.keys;
-  return entries ? bytes / entries : 0;
-}
-
-export async function measureRedisMemory(s: Subject, sessions: number): Promise<RedisMemoryResult> {
-  const redis = s.redis;
-  if (!redis) throw new Error(`${s.name} has no Redis`);
-  const before = await redisUsedMemory(redis);
-  const pgBefore = await postgresIndexBytes(s.topology.postgresUrl);
-  if (sessions > 0) await createSessions(s, 'memory', sessions);
-  const after = await redisUsedMemory(redis);
-  const pgAfter = await postgresIndexBytes(s.topology.postgresUrl);
-
-  const sample = await sampleSessions(redis);
-  const index = await indexBytesPerSession(redis);
-  return {
-    sampled: sample.keys.length,
-    sessionKeyBytes: sample.keyBytes,
-    sessionJsonBytes: sample.valueBytes,
-    indexBytesPerSession: index,
-    bytesPerSession: sample.keyBytes + index,
-    postgresIndexBytesPerSession:
-      pgBefore !== undefined && pgAfter !== undefined && sessions > 0
-        ? (pgAfter - pgBefore) / sessions
-        : undefined,
-    sessionsCreated: sessions,
-    usedMemoryPerSession: sessions > 0 ? (after - before) / sessions : NaN,
-    example: (await redis.get(sample.keys[0]!)) ?? '',
-  };
 }
 
 interface HeapReading {
@@ -154,22 +87,55 @@ async function heapOf(s: Subject): Promise<Record<string, HeapReading>> {
   return out;
 }
 
-export async function measureReplicaMemory(
-  s: Subject,
+function heapGrowth(
+  before: Record<string, HeapReading>,
+  after: Record<string, HeapReading>,
   sessions: number,
-): Promise<ReplicaMemoryResult> {
-  const before = await heapOf(s);
-  await createSessions(s, 'memory', sessions);
-  const after = await heapOf(s);
+): ReplicaMemoryResult {
   const growth = (key: 'rss' | 'heapUsed') =>
-    Object.keys(after).reduce((n, name) => n + after[name]![key] - (before[name]?.[key] ?? 0), 0);
+    Object.keys(after).reduce((n, name) => n + after[name][key] - (before[name]?.[key] ?? 0), 0);
   const pick = (readings: Record<string, HeapReading>) =>
     Object.fromEntries(Object.entries(readings).map(([name, r]) => [name, r.heapUsed]));
   return {
-    sessionsCreated: sessions,
     heapGrowthPer10k: (growth('heapUsed') / sessions) * 10_000,
     rssGrowthPer10k: (growth('rss') / sessions) * 10_000,
     heapBefore: pick(before),
     heapAfter: pick(after),
+  };
+}
+
+const sum = async (values: Promise<number>[]) =>
+  (await Promise.all(values)).reduce((a, b) => a + b, 0);
+
+/**
+ * `sessions` new sessions, with the replicas', the store's and Postgres' memory read before and
+ * after; with 0 (the peers) the store is only sampled.
+ */
+export async function measureMemory(s: Subject, sessions: number): Promise<MemoryResult> {
+  const readings = async () => ({
+    heap: sessions > 0 ? await heapOf(s) : undefined,
+    store: await sum(s.stores.map((o) => o.usedMemory())),
+    postgres: await postgresIndexBytes(s.topology.postgresUrl),
+  });
+  const before = await readings();
+  if (sessions > 0) await createSessions(s, 'memory', sessions);
+  const after = await readings();
+
+  const perSession = (grown: number) => (sessions > 0 ? grown / sessions : NaN);
+  const sampler = s.stores.find((o) => o.sampleSessions);
+  return {
+    sessionsCreated: sessions,
+    replicas: before.heap && after.heap && heapGrowth(before.heap, after.heap, sessions),
+    store: s.stores.length
+      ? {
+          label: storeLabel(s.stores),
+          usedMemoryPerSession: perSession(after.store - before.store),
+          sample: await sampler?.sampleSessions?.(SAMPLE),
+        }
+      : undefined,
+    postgresIndexBytesPerSession:
+      before.postgres === undefined || after.postgres === undefined || sessions === 0
+        ? undefined
+        : perSession(after.postgres - before.postgres),
   };
 }

@@ -77,9 +77,13 @@ app.use(
 );
 app.use(passport.session());
 
-app.post('/api/auth/login', passport.authenticate('local'), (req, res) => {
-  res.json({ user: req.user });
-});
+app.post(
+  '/api/auth/login',
+  passport.authenticate('local') as express.RequestHandler,
+  (req, res) => {
+    res.json({ user: req.user });
+  },
+);
 app.get('/api/whoami', (req, res) => {
   const user = req.isAuthenticated() ? req.user : undefined;
   res.json({

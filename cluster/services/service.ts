@@ -64,15 +64,43 @@ export interface StartedService {
   observe?: () => Promise<StoreObserver>;
 }
 
-/** What the benchmark can read from a store server without changing what it holds. */
+/**
+ * What the benchmark can read from a store server. The required part only reads; the optional
+ * methods are what a store offers where it can, and the benchmark measures where they exist.
+ */
 export interface StoreObserver {
   /** e.g. "Redis". */
   readonly label: string;
-  /** Commands served so far, per command name (a delta of two readings: commands per request). */
+  /**
+   * Commands served so far, per command name, not counting this observer's own reads (a delta of
+   * two readings: the commands the replicas sent in between).
+   */
   commandCounts(): Promise<Map<string, number>>;
   /** Memory it uses for data now, in bytes. */
   usedMemory(): Promise<number>;
+  /** Up to `limit` stored sessions, sampled: what one costs in the store. Read-only. */
+  sampleSessions?: (limit: number) => Promise<SessionSample>;
+  /** Sessions it holds now (an upper bound where the store cannot tell them from other entries). */
+  sessionCount?: () => Promise<number>;
+  /**
+   * Writes `count` copies of a stored session, each for a new user id, so the store holds what
+   * that many logins would leave; resolves a function that removes them again. Changes what the
+   * store holds: for measuring cost growth only.
+   */
+  fill?: (count: number) => Promise<() => Promise<void>>;
   close(): Promise<void>;
+}
+
+/** Stored sessions, sampled. */
+export interface SessionSample {
+  /** How many were sampled. */
+  count: number;
+  /** Mean memory one takes in the store, key and bookkeeping included (Redis: MEMORY USAGE). */
+  bytes: number;
+  /** Mean length of the stored value. */
+  valueBytes: number;
+  /** One stored value, as stored. */
+  example: string;
 }
 
 export interface ComposeContext {

@@ -28,6 +28,8 @@ import { SessionIndex } from './session-index.js';
 
 /** Sessions are keyed by their public id, so a Redis dump holds no usable session id. */
 const sessionKeyOf = (publicId: string) => `sess:${publicId}`;
+/** Every session key: what looks into Redis from outside (the benchmark's observer) scan for. */
+export const SESSION_KEY_PATTERN = sessionKeyOf('*');
 const attemptsKey = (key: string) => `login-attempts:${key}`;
 
 /**

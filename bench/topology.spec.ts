@@ -1,0 +1,72 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from '@jest/globals';
+import { PROJECT_ROOT } from '../cluster/paths.js';
+import { isProfileName, profileNames, profileOf } from '../cluster/profiles.js';
+import { backendFiles, peerTopologies, profileTopologies, topologySpecs } from './topology.js';
+
+describe('backendFiles', () => {
+  const files = [
+    'backend.ts',
+    'deadline.ts',
+    'memory.backend.spec.ts',
+    'memory.backend.ts',
+    'redis-store.spec.ts',
+    'redis-store.ts',
+    'redis.backend.ts',
+    'session-index.ts',
+  ];
+
+  it('takes the backend’s record first, then its own helpers, and leaves specs out', () => {
+    expect(backendFiles('redis', files, ['memory', 'redis'])).toEqual([
+      'redis.backend.ts',
+      'redis-store.ts',
+    ]);
+    expect(backendFiles('memory', files, ['memory', 'redis'])).toEqual(['memory.backend.ts']);
+  });
+
+  it('leaves a backend whose name begins with another’s to that backend', () => {
+    const more = [...files, 'redis-ha.backend.ts', 'redis-ha-sentinel.ts'];
+
+    expect(backendFiles('redis', more, ['redis', 'redis-ha'])).toEqual([
+      'redis.backend.ts',
+      'redis-store.ts',
+    ]);
+    expect(backendFiles('redis-ha', more, ['redis', 'redis-ha'])).toEqual([
+      'redis-ha.backend.ts',
+      'redis-ha-sentinel.ts',
+    ]);
+  });
+});
+
+describe('topologySpecs', () => {
+  it('has one profile topology per row of the profile table, in its order', () => {
+    expect(profileTopologies).toEqual(profileNames);
+  });
+
+  it.each(profileNames)('%s: what it shows and where sessions live come from its row', (name) => {
+    const spec = topologySpecs[name];
+    const row = profileOf(name);
+
+    expect(spec).toMatchObject({ name, kind: 'profile', profile: name, login: true });
+    expect(spec.what).toBe(row.shows);
+    expect(spec.store).toBe(row.sessions);
+    expect(spec.sessionCode[0]).toBe(`src/session/backends/${row.sessions}.backend.ts`);
+  });
+
+  it.each([...profileTopologies, ...peerTopologies])(
+    '%s: its session code is there to count, and it runs on a profile of the table',
+    (name) => {
+      const spec = topologySpecs[name];
+
+      expect(spec.sessionCode.length).toBeGreaterThan(0);
+      for (const file of spec.sessionCode) expect(existsSync(join(PROJECT_ROOT, file))).toBe(true);
+      expect(isProfileName(spec.profile)).toBe(true);
+    },
+  );
+
+  it('keeps peers and profiles apart', () => {
+    for (const name of peerTopologies) expect(topologySpecs[name].kind).toBe('peer');
+    expect(peerTopologies.filter((p) => profileTopologies.includes(p))).toEqual([]);
+  });
+});
