@@ -231,7 +231,7 @@ function memorySection(r: BenchResult): string {
   for (const t of r.topologies) {
     const m = t.memory;
     if (m?.store) {
-      const { label, sample } = m.store;
+      const { sample } = m.store;
       rows.push([
         t.name,
         storeBytes(m) ?? '–',
