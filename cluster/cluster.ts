@@ -115,7 +115,8 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       if (started.observe) observers.push(started.observe);
       entry = started.entry ?? entry;
       const names = started.members.map((m) => m.name).join(', ');
-      progress(`${plugin.name}: ${names} ready in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+      const what = names === plugin.name ? names : `${plugin.name}: ${names}`;
+      progress(`${what} ready in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     }
     if (!entry) throw new Error('no plugin of the profile serves clients (nginx is missing)');
   } catch (error) {
