@@ -60,6 +60,9 @@ describe('bodyGuard', () => {
     expect(body(nested(15))).toBeUndefined();
     expect(body(nested(17))).toEqual({ a: [expect.stringContaining('nested')] });
     expect(body({ deep: nested(100_000) })).toEqual({ deep: [expect.any(String)] });
+    // Named by the key itself, even one with a dot in it (found by the generated suite).
+    expect(body({ '.': nested(17) })).toEqual({ '.': [expect.any(String)] });
+    expect(body([[nested(17)]])).toEqual({ '0': [expect.any(String)] });
   });
 
   it.each(['__proto__', 'constructor', 'prototype'])(

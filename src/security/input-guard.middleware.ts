@@ -41,23 +41,23 @@ export function inspectBody(body: unknown): FieldErrors | undefined {
     return problem ? { body: [problem] } : undefined;
   }
   if (typeof body !== 'object' || body === null) return undefined;
-  const stack: Array<[unknown, number, string]> = [[body, 1, '']];
+  // Each entry: the node, its depth, its path, and the top-level field it is in.
+  const stack: Array<[unknown, number, string, string]> = [[body, 1, '', 'body']];
   while (stack.length) {
-    const [node, depth, path] = stack.pop()!;
+    const [node, depth, path, top] = stack.pop()!;
     if (typeof node === 'string') {
       const problem = unsafeText(node);
       if (problem) return { [path]: [problem] };
       continue;
     }
     if (typeof node !== 'object' || node === null) continue;
-    if (depth > MAX_DEPTH)
-      return { [path.split('.')[0] || 'body']: [`is nested deeper than ${MAX_DEPTH} levels`] };
+    if (depth > MAX_DEPTH) return { [top]: [`is nested deeper than ${MAX_DEPTH} levels`] };
     for (const key of Object.keys(node)) {
       const at = path ? `${path}.${printable(key)}` : printable(key);
       if (FORBIDDEN_KEYS.has(key)) return { [at]: [`"${key}" is not allowed as a name`] };
       const problem = unsafeText(key);
       if (problem) return { [at]: [`the name ${problem}`] };
-      stack.push([(node as Record<string, unknown>)[key], depth + 1, at]);
+      stack.push([(node as Record<string, unknown>)[key], depth + 1, at, path ? top : at]);
     }
   }
   return undefined;
