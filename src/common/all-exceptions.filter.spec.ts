@@ -322,6 +322,15 @@ describe('AllExceptionsFilter', () => {
       expect(res.redirected).toEqual({ status: 303, url: '/login' });
     });
 
+    it("leaves out a next so long that the Location header would outgrow nginx's buffer (a 502)", () => {
+      const res = handle(
+        new UnauthorizedException(),
+        request('GET', `/sessions?${'x'.repeat(5_000)}=a%CC%81`),
+      );
+
+      expect(res.redirected).toEqual({ status: 303, url: '/login' });
+    });
+
     it('does not treat /apiary as an API path', () => {
       const res = handle(new UnauthorizedException(), request('GET', '/apiary'));
 

@@ -10,6 +10,7 @@ import type { Request, Response } from 'express';
 import { STATUS_CODES } from 'node:http';
 import { AppConfig } from '../config/app-config.js';
 import { unavailableBackend, backendUnavailable } from './backend-errors.js';
+import { MAX_REDIRECT_LENGTH } from './page-locals.middleware.js';
 import { wantsJson } from './request-kind.js';
 
 export interface ErrorBody {
@@ -57,7 +58,10 @@ export class AllExceptionsFilter implements ExceptionFilter {
     if (wantsJson(req)) {
       res.status(body.statusCode).json(body);
     } else if (body.statusCode === 401) {
-      const next = req.method === 'GET' ? `?next=${encodeURIComponent(req.originalUrl)}` : '';
+      // Encoding can triple a URL: one too long to come back as a Location is left out.
+      const target = encodeURIComponent(req.originalUrl);
+      const next =
+        req.method === 'GET' && target.length <= MAX_REDIRECT_LENGTH ? `?next=${target}` : '';
       res.redirect(303, `/login${next}`);
     } else {
       // The error may come before the page middleware ran, so the layout's data is filled in here.
