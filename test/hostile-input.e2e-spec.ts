@@ -171,6 +171,16 @@ describe('known cases', () => {
     }
   });
 
+  it('the stored-state check sees what a request changes (so "nothing changed" means something)', async () => {
+    const before = await world.snapshot();
+    const client = cluster.client();
+    await register(client, uniqueName('seen'));
+    const registered = await world.snapshot();
+    expect(registered).not.toEqual(before);
+    await client.patch('/api/me', { json: { bio: 'changed' } });
+    expect(await world.snapshot()).not.toEqual(registered);
+  });
+
   it('metacharacters in free text are stored verbatim and shown escaped', async () => {
     const client = cluster.client();
     await register(client, uniqueName('meta'));
@@ -193,7 +203,15 @@ describe('generated hostile input', () => {
       );
       log(`hostile input: ${routes.length} routes; replay: ${replayCommand(settings)}`);
       const report = await runHostile([http], world, settings, log);
+      log(
+        `hostile input: ${http.checked.mustRefuse} cases had to be refused, ` +
+          `${http.checked.fieldNamed} 400s checked to name the bad field`,
+      );
       expect(report.cases).toBeGreaterThanOrEqual(settings.runs);
+      // The strongest checks are not vacuous: about a fifth of the cases is certainly invalid
+      // (the rest are refused for other reasons, or legitimately accepted).
+      expect(http.checked.mustRefuse).toBeGreaterThan(settings.runs / 10);
+      expect(http.checked.fieldNamed).toBeGreaterThan(settings.runs / 20);
       // Still serving after all that: the suite's own account logs in through nginx.
       expect((await login(cluster.client(), http.username, PASSWORD)).status).toBe(200);
     },

@@ -585,6 +585,8 @@ export interface HttpTarget {
 export class HttpPort implements HostilePort<HttpCase> {
   readonly name = 'http';
   readonly cases: fc.Arbitrary<HttpCase>;
+  /** How often the strongest checks applied: a value that must be refused, and its field named. */
+  readonly checked = { mustRefuse: 0, fieldNamed: 0 };
   private anonymous: Jar = { cookies: new Map(), token: '' };
   private user: Jar = { cookies: new Map(), token: '' };
 
@@ -743,6 +745,7 @@ export class HttpPort implements HostilePort<HttpCase> {
     const refused = res.status >= 400 || loginRedirect;
     if (c.mustRefuse && !refused)
       fail(`accepted a value it must refuse (${c.mustRefuse.join(', ')})`);
+    if (c.mustRefuse) this.checked.mustRefuse++;
     if (res.status < 400)
       return { refused, label: loginRedirect ? '303 to login' : String(res.status) };
 
@@ -768,8 +771,11 @@ export class HttpPort implements HostilePort<HttpCase> {
           )
         )
           fail('a 4xx that should name the bad field has no (or empty) fields');
-        if (res.status === 400 && c.mustRefuse && !c.mustRefuse.some((n) => names.includes(n)))
-          fail(`a 400 that does not name the bad field (one of ${JSON.stringify(c.mustRefuse)})`);
+        if (res.status === 400 && c.mustRefuse) {
+          if (!c.mustRefuse.some((n) => names.includes(n)))
+            fail(`a 400 that does not name the bad field (one of ${JSON.stringify(c.mustRefuse)})`);
+          this.checked.fieldNamed++;
+        }
       } else if (res.status === 429) {
         if (typeof body!.retryAfter !== 'number') fail('a 429 without retryAfter');
       } else if (!NAMES_NOTHING.has(res.status)) {
@@ -778,14 +784,13 @@ export class HttpPort implements HostilePort<HttpCase> {
     } else {
       if (NAMES_FIELDS.has(res.status)) {
         if (!res.text.includes('class="field-error"')) fail('an error page that names no field');
-        if (
-          res.status === 400 &&
-          c.mustRefuse &&
-          !c.mustRefuse.some((n) => res.text.includes(`id="${escapeHtml(n)}-error"`))
-        )
-          fail(
-            `an error page that does not name the bad field (one of ${JSON.stringify(c.mustRefuse)})`,
-          );
+        if (res.status === 400 && c.mustRefuse) {
+          if (!c.mustRefuse.some((n) => res.text.includes(`id="${escapeHtml(n)}-error"`)))
+            fail(
+              `an error page that does not name the bad field (one of ${JSON.stringify(c.mustRefuse)})`,
+            );
+          this.checked.fieldNamed++;
+        }
       } else if (!NAMES_NOTHING.has(res.status)) {
         fail('a 4xx kind with no naming rule (decide one, see http-port.ts)');
       }
