@@ -10,7 +10,12 @@ import { JsonLogger } from './common/json-logger.js';
 import { requestContext } from './common/request-context.middleware.js';
 import { ShutdownState } from './health/shutdown-state.js';
 import type { AppConfig } from './config/app-config.js';
-import { jsonShapeGuard } from './security/json-shape.middleware.js';
+import {
+  bodyGuard,
+  urlGuard,
+  verifyFormBody,
+  verifyUtf8Body,
+} from './security/input-guard.middleware.js';
 import { securityHeaders } from './security/security-headers.js';
 
 /** Project root: dist/app.factory.js and src/app.factory.ts both sit one level below it. */
@@ -32,15 +37,23 @@ export async function createApp(config: AppConfig): Promise<NestExpressApplicati
       app.get(ShutdownState).middleware,
       requestContext(config.replicaName, ['debug', 'verbose'].includes(config.logLevel)),
       securityHeaders(config.production),
+      // Before routing: a path parameter or query value must not carry NUL or broken UTF-8.
+      urlGuard,
     ),
   );
   // Bodies are parsed (then checked) only when there is one: not for the GETs that are most traffic.
   app.use(
     whenBodyPresent(
       compose(
-        json({ limit: config.bodyLimit }),
-        urlencoded({ limit: config.bodyLimit, extended: false, parameterLimit: 50 }),
-        jsonShapeGuard,
+        json({ limit: config.bodyLimit, verify: verifyUtf8Body }),
+        urlencoded({
+          limit: config.bodyLimit,
+          extended: false,
+          parameterLimit: 50,
+          verify: verifyFormBody,
+        }),
+        // Every string of the body, before anything validates or stores it.
+        bodyGuard,
       ),
     ),
   );

@@ -1,290 +1,184 @@
 /**
- * Hostile input, through nginx to all three replicas (redis profile): every case gets a 4xx,
- * never a 5xx; afterwards no replica has crashed and the service still works.
+ * Hostile input, generated: property-based (fast-check) cases for every endpoint of the app,
+ * through nginx to all three replicas of a redis-profile cluster.
+ *
+ * Every endpoint and field comes from the app itself (hostile/routes.ts: Nest's DiscoveryService
+ * over the controllers, class-validator metadata for the DTO fields), so a new route or field is
+ * covered without editing this suite. Each case breaks one thing in an otherwise valid request
+ * (hostile/values.ts has the classes of bad values; hostile/http-port.ts the request-level ones
+ * and the rules each answer is held to). After every case: no 5xx, no dropped connection, nothing
+ * stored changed if the input was refused, no process crashed or restarted; every 100 cases and at
+ * the end, every replica is ready.
+ *
+ * Runs: 1,000 cases by default (CI). Longer, or a failure replayed:
+ *   npm run test:hostile -- --runs 20000 --seed 42
+ * (or HOSTILE_RUNS, HOSTILE_SEED, HOSTILE_PATH with `npm run test:e2e -- test/hostile-input`).
+ * The seed is printed at the start and in every failure.
+ *
+ * More ports plug in as they land (the replication peer port, the dashboard): a port is a
+ * `HostilePort<Case>` from hostile/harness.ts —
+ *   name       shown in the report;
+ *   cases      a fast-check arbitrary of the port's hostile cases, built from what the port
+ *              declares itself (message types, routes), e.g. unauthenticated, forged, replayed,
+ *              truncated, oversized and out-of-order peer messages; no, bad and stolen tokens;
+ *   describe   one readable line per case for the failure report;
+ *   probe      sends a case, checks the port's own rules (throws when one breaks; a dropped
+ *              connection must reject), and says whether the input was refused;
+ *   recover    optional: restores a fixture an accepted case used up (a session, a peer link).
+ * Pass it to runHostile() next to the HttpPort: the cases are spread over all ports, and the
+ * world checks (stored state, processes, readiness) apply to each.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { HttpClient, RequestOptions } from './support/http-client.js';
+import { plainToInstance } from 'class-transformer';
+import { validateSync } from 'class-validator';
+import fc from 'fast-check';
 import { startTestCluster, type TestCluster } from './support/cluster.js';
+import type { HttpClient } from './support/http-client.js';
 import { PASSWORD, login, register, uniqueName } from './support/steps.js';
+import { assertBackendDown, clusterWorld, type ClusterWorld } from './hostile/cluster-world.js';
+import { replayCommand, runHostile, settingsFromEnv } from './hostile/harness.js';
+import { HttpPort, validValue } from './hostile/http-port.js';
+import { discoverRoutes, KNOWN_RULES, type Route } from './hostile/routes.js';
+
+const settings = settingsFromEnv();
+const log = (line: string) => process.stdout.write(`${line}\n`);
 
 let cluster: TestCluster;
-let victim: string; // an existing account, for case-variant and look-alike usernames
-let signedCookie: string; // a real session cookie, to forge variants of
+let routes: Route[];
+let world: ClusterWorld;
 
 beforeAll(async () => {
-  cluster = await startTestCluster('redis');
-  victim = uniqueName('victim');
-  const c = cluster.client();
-  await register(c, victim);
-  signedCookie = c.cookie('sid')!;
-}, 60_000);
+  routes = await discoverRoutes();
+  cluster = await startTestCluster('redis', {
+    // The login limit is proven in security.e2e-spec. Here it would turn the login routes into a
+    // wall of 429s after a few dozen cases and hide what lies behind it (the 500 of issue 11 did).
+    env: { LOGIN_MAX_ATTEMPTS: '1000000' },
+  });
+  world = await clusterWorld(cluster);
+}, 90_000);
+
 afterAll(async () => {
+  await world?.close();
   await cluster?.teardown();
 }, 60_000);
 
-const JSON_TYPE = { 'content-type': 'application/json' };
-interface Case {
-  name: string;
-  method?: string;
-  path: string;
-  options?: RequestOptions | (() => RequestOptions);
-  /** Each case is sent without a session unless it says otherwise. */
-  cookie?: () => string;
-}
+const route = (label: string) => routes.find((r) => r.label === label);
 
-const login_ = (body: unknown): Partial<Case> => ({
-  method: 'POST',
-  path: '/api/auth/login',
-  options: { json: body },
-});
-const register_ = (body: unknown): Partial<Case> => ({
-  method: 'POST',
-  path: '/api/auth/register',
-  options: { json: body },
-});
-const rawJson = (
-  path: string,
-  raw: string | Buffer,
-  headers: Record<string, string> = JSON_TYPE,
-): Partial<Case> => ({
-  method: 'POST',
-  path,
-  options: { raw, headers },
-});
-const withCookie = (cookie: () => string): Partial<Case> => ({
-  method: 'GET',
-  path: '/api/me',
-  cookie,
-});
-const c = (name: string, rest: Partial<Case>): Case => ({ name, path: '/', ...rest });
-
-const corpus: Case[] = [
-  // Malformed JSON
-  c('truncated JSON', rawJson('/api/auth/login', '{"username":"a",')),
-  c('trailing comma', rawJson('/api/auth/login', '{"username":"a","password":"b",}')),
-  c('single quotes', rawJson('/api/auth/login', "{'username':'a'}")),
-  c('NaN literal', rawJson('/api/auth/login', '{"username":NaN}')),
-  c('bare word', rawJson('/api/auth/login', 'undefined')),
-  c('binary garbage', rawJson('/api/auth/login', Buffer.from([0xff, 0xfe, 0x00, 0x7b, 0x22]))),
-  c('JSON null body', rawJson('/api/auth/login', 'null')),
-  c('JSON string body', rawJson('/api/auth/login', '"username"')),
-  c('JSON number body', rawJson('/api/auth/login', '42')),
-  c('JSON array body', rawJson('/api/auth/login', '[{"username":"a","password":"b"}]')),
-  c('empty body with JSON type', rawJson('/api/auth/register', '')),
-  c(
-    'deeply nested JSON',
-    rawJson('/api/auth/login', '{"username":' + '['.repeat(2000) + ']'.repeat(2000) + '}'),
-  ),
-  c(
-    'UTF-16 charset',
-    rawJson('/api/auth/login', '{"a":1}', { 'content-type': 'application/json; charset=utf-16' }),
-  ),
-  c(
-    'gzip body it is not',
-    rawJson('/api/auth/login', '{"a":1}', { ...JSON_TYPE, 'content-encoding': 'gzip' }),
-  ),
-  // Wrongly typed JSON
-  c('username is a number', login_({ username: 42, password: 'x' })),
-  c('username is an array', login_({ username: ['a'], password: 'x' })),
-  c('username is an object', login_({ username: { $ne: null }, password: 'x' })),
-  c('username is null', login_({ username: null, password: 'x' })),
-  c('password is a boolean', login_({ username: 'a', password: true })),
-  c(
-    'register: displayName is an object',
-    register_({ username: 'okname', password: PASSWORD, displayName: { a: 1 } }),
-  ),
-  c('register: password is a number', register_({ username: 'okname', password: 1234567890123 })),
-  c(
-    'register: unknown field',
-    register_({ username: 'okname', password: PASSWORD, isAdmin: true }),
-  ),
-  c(
-    'prototype pollution attempt',
-    rawJson(
-      '/api/auth/register',
-      `{"username":"okname","password":"${PASSWORD}","__proto__":{"isAdmin":true}}`,
-    ),
-  ),
-  c(
-    'constructor pollution attempt',
-    register_({ username: 'okname', password: PASSWORD, constructor: { prototype: { x: 1 } } }),
-  ),
-  // Oversized
-  c(
-    'body over the limit',
-    register_({ username: 'okname', password: PASSWORD, displayName: 'x'.repeat(20_000) }),
-  ),
-  c('body far over nginx limit', rawJson('/api/auth/login', 'x'.repeat(200_000))),
-  c('username of 10k characters', login_({ username: 'u'.repeat(10_000), password: 'x' })),
-  c('password of 129 characters', register_({ username: 'okname', password: 'p'.repeat(129) })),
-  c(
-    'displayName of 65 characters',
-    register_({ username: 'okname', password: PASSWORD, displayName: 'd'.repeat(65) }),
-  ),
-  c('very long URL', { method: 'GET', path: '/api/whoami?' + 'q'.repeat(20_000) }),
-  c('huge header', {
-    method: 'GET',
-    path: '/api/me',
-    options: { headers: { 'x-big': 'h'.repeat(20_000) } },
-  }),
-  // Control characters and null bytes
-  c('null byte in username', register_({ username: 'bad\u0000name', password: PASSWORD })),
-  c(
-    'null byte in displayName',
-    register_({ username: 'okname', password: PASSWORD, displayName: 'a\u0000b' }),
-  ),
-  c(
-    'bell in displayName',
-    register_({ username: 'okname', password: PASSWORD, displayName: 'ding\u0007' }),
-  ),
-  c(
-    'right-to-left override in displayName',
-    register_({ username: 'okname', password: PASSWORD, displayName: 'abc\u202Egpj.exe' }),
-  ),
-  c('newline in username', register_({ username: 'line\nbreak', password: PASSWORD })),
-  c('null byte in the path', { method: 'GET', path: '/api/me%00' }),
-  c('encoded traversal in static path', { method: 'GET', path: '/static/..%2f..%2fpackage.json' }),
-  c('traversal in static path', { method: 'GET', path: '/static/../../.env.example' }),
-  // Look-alikes and case variants of an existing username
-  c('same username in capitals', {
-    method: 'POST',
-    path: '/api/auth/register',
-    options: () => ({ json: { username: victim.toUpperCase(), password: PASSWORD } }),
-  }),
-  c('Cyrillic look-alike username', register_({ username: 'vісtim', password: PASSWORD })),
-  c('fullwidth username', register_({ username: 'ｖｉｃｔｉｍ', password: PASSWORD })),
-  c('zero-width joiner in username', register_({ username: 'vic\u200Dtim', password: PASSWORD })),
-  c('login with Turkish dotted I', login_({ username: 'İNVALİD', password: PASSWORD })),
-  c('login with a look-alike of an existing user', {
-    method: 'POST',
-    path: '/api/auth/login',
-    options: () => ({ json: { username: victim.replace('i', 'і'), password: PASSWORD } }),
-  }),
-  // SQL and template metacharacters where they do not belong
-  c('SQL in login username', login_({ username: "' OR '1'='1' --", password: "' OR '1'='1" })),
-  c(
-    'SQL in register username',
-    register_({ username: "x'; DROP TABLE users; --", password: PASSWORD }),
-  ),
-  c('SQL comment in username', login_({ username: 'admin/*', password: 'x' })),
-  c(
-    'Eta template in username',
-    register_({ username: '<%= process.exit() %>', password: PASSWORD }),
-  ),
-  c('Handlebars template in login', login_({ username: '{{7*7}}', password: 'x' })),
-  c('JS template literal in login', login_({ username: '${process.exit()}', password: 'x' })),
-  c('HTML in username', register_({ username: '<script>alert(1)</script>', password: PASSWORD })),
-  // Session cookies
-  c(
-    'unsigned session cookie',
-    withCookie(() => 'sid=abcdef'),
-  ),
-  c(
-    'badly signed session cookie',
-    withCookie(
-      () =>
-        `sid=${signedCookie.replace(/\.[^.]+$/, '.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA')}`,
-    ),
-  ),
-  c(
-    'signature of another value',
-    withCookie(() => `sid=${signedCookie.replace(/^s%3A./, 's%3AX')}`),
-  ),
-  c(
-    'overlong session cookie',
-    withCookie(() => `sid=s%3A${'a'.repeat(3500)}.sig`),
-  ),
-  c(
-    'duplicated session cookies, both bad',
-    withCookie(() => 'sid=aaa; sid=bbb'),
-  ),
-  c(
-    'malformed percent-encoding in cookie',
-    withCookie(() => 'sid=%E0%A4%A'),
-  ),
-  c(
-    'cookie without a value',
-    withCookie(() => 'sid='),
-  ),
-  c(
-    'thousand cookies',
-    withCookie(() => Array.from({ length: 300 }, (_, i) => `c${i}=v`).join('; ')),
-  ),
-  // Bogus forwarded headers (nginx overwrites them; the app believes only nginx)
-  c('forged X-Forwarded-For', {
-    method: 'GET',
-    path: '/api/me',
-    options: { headers: { 'x-forwarded-for': '1.2.3.4, 5.6.7.8' } },
-  }),
-  c('garbage X-Forwarded-For', {
-    method: 'GET',
-    path: '/api/me',
-    options: { headers: { 'x-forwarded-for': 'not-an-ip;;; <script>, 999.999.1.1' } },
-  }),
-  c('forged X-Forwarded-Proto', {
-    method: 'GET',
-    path: '/api/me',
-    options: { headers: { 'x-forwarded-proto': 'https' } },
-  }),
-  c('forged X-Forwarded-Host', {
-    method: 'GET',
-    path: '/api/me',
-    options: { headers: { 'x-forwarded-host': 'evil.example' } },
-  }),
-  // Wrong media types, methods and routes
-  c(
-    'form body to the JSON API',
-    rawJson('/api/auth/login', 'username=a&password=b', {
-      'content-type': 'application/x-www-form-urlencoded',
-    }),
-  ),
-  c(
-    'text body to the JSON API',
-    rawJson('/api/auth/login', '{"username":"a"}', { 'content-type': 'text/plain' }),
-  ),
-  c('cross-site API request', {
-    method: 'POST',
-    path: '/api/auth/logout',
-    options: { headers: { 'sec-fetch-site': 'cross-site' } },
-  }),
-  c('form post without CSRF token', {
-    method: 'POST',
-    path: '/login',
-    options: { form: { username: 'a', password: 'b' } },
-  }),
-  c('form post with a forged CSRF token', {
-    method: 'POST',
-    path: '/register',
-    options: { form: { _csrf: 'forged.token', username: 'a', password: 'b' } },
-  }),
-  c('unknown method', { method: 'PROPFIND', path: '/api/me' }),
-  c('DELETE a session without one', { method: 'DELETE', path: '/api/sessions/abc' }),
-  c('unknown API route', { method: 'GET', path: '/api/admin' }),
-];
-
-async function send(client: HttpClient, k: Case) {
-  const options = typeof k.options === 'function' ? k.options() : (k.options ?? {});
-  if (k.cookie) options.headers = { ...options.headers, cookie: k.cookie() };
-  return client.send(k.method ?? 'GET', k.path, options);
-}
-
-describe('hostile input', () => {
-  it(`the corpus has at least 60 cases (${corpus.length})`, () => {
-    expect(corpus.length).toBeGreaterThanOrEqual(60);
-    expect(new Set(corpus.map((k) => k.name)).size).toBe(corpus.length);
+describe('the endpoints, read from the app', () => {
+  it('finds the JSON API, the pages and their forms, with the fields of their DTOs', () => {
+    const labels = routes.map((r) => r.label);
+    expect(labels).toEqual(
+      expect.arrayContaining([
+        'POST /api/auth/login',
+        'POST /api/auth/register',
+        'PATCH /api/me',
+        'DELETE /api/sessions/:id',
+        'GET /login',
+        'POST /login',
+        'POST /profile/password',
+        'GET /health/ready',
+      ]),
+    );
+    // Typed @Body(), @ValidatesBody() on a guard-validated route, and on a page form.
+    expect(route('POST /api/auth/register')?.body?.fields.map((f) => f.name)).toEqual(
+      expect.arrayContaining(['username', 'password', 'displayName']),
+    );
+    expect(route('POST /api/auth/login')?.body?.fields.map((f) => f.name)).toEqual(
+      expect.arrayContaining(['username', 'password']),
+    );
+    expect(route('POST /login')?.body?.also).toEqual(['next']);
+    expect(route('GET /login')?.query).toEqual(['next']);
+    expect(route('DELETE /api/sessions/:id')?.params).toEqual(['id']);
+    expect(route('POST /api/auth/login')?.public).toBe(true);
+    expect(route('PATCH /api/me')?.public).toBe(false);
+    // Every POST and PATCH page or API route that reads a body declares how it validates it.
+    const undeclared = routes.filter(
+      (r) =>
+        ['POST', 'PATCH', 'PUT'].includes(r.method) && !r.body && !/logout|revoke/.test(r.path),
+    );
+    expect(undeclared.map((r) => r.label)).toEqual([]);
   });
 
-  it.each(corpus.map((k) => [k.name, k] as const))('%s: a 4xx, never a 5xx', async (_, k) => {
-    const res = await send(cluster.client(), k);
-    expect([k.name, res.status >= 400 && res.status < 500]).toEqual([k.name, true]);
-  });
-
-  it('afterwards: every replica still runs, is ready, and serves a login', async () => {
-    for (const m of cluster.status()) expect([m.name, m.running]).toEqual([m.name, true]);
-    for (const r of cluster.replicas) {
-      expect((await cluster.direct(r, cluster.client()).get('/health/ready')).status).toBe(200);
+  it('builds a valid baseline for every field from its rules', () => {
+    for (const r of routes.filter((x) => x.body)) {
+      const unknown = r.body!.fields.flatMap((f) =>
+        f.rules.filter((rule) => !KNOWN_RULES.has(rule)),
+      );
+      // A new kind of rule needs a generator for valid values in http-port.ts (validValue).
+      expect([r.label, unknown]).toEqual([r.label, []]);
+      for (const sample of fc.sample(
+        fc.record(Object.fromEntries(r.body!.fields.map((f) => [f.name, validValue(f)]))),
+        { numRuns: 25, seed: settings.seed },
+      )) {
+        const errors = validateSync(plainToInstance(r.body!.dto, sample));
+        expect([r.label, sample, errors.map((e) => e.constraints)]).toEqual([r.label, sample, []]);
+      }
     }
-    expect((await login(cluster.client(), victim)).status).toBe(200);
+  });
+});
+
+/** A client that has loaded the login page: it holds the form token and its cookie. */
+async function withFormToken(c: HttpClient): Promise<string> {
+  const page = await c.get('/login', { headers: { accept: 'text/html' } });
+  return /name="_csrf" value="([^"]+)"/.exec(page.text)![1];
+}
+
+describe('known cases', () => {
+  it('a NUL byte in the login username is a 400 naming username, from the API and the form (issue 11: a 500 from Postgres)', async () => {
+    const api = await cluster.client().post('/api/auth/login', {
+      json: { username: 'bad\u0000name', password: PASSWORD },
+    });
+    expect(api.status).toBe(400);
+    expect(api.body).toMatchObject({ fields: { username: [expect.any(String)] } });
+
+    const browser = cluster.client();
+    const token = await withFormToken(browser);
+    const form = await browser.post('/login', {
+      form: { _csrf: token, username: 'bad\u0000name', password: PASSWORD },
+    });
+    expect(form.status).toBe(400);
+    expect(form.text).toContain('id="username-error"');
+  });
+
+  it('a lone surrogate or invalid UTF-8 in a password is a 400 naming password, not a silent U+FFFD', async () => {
+    const surrogate = await cluster.client().post('/api/auth/login', {
+      json: { username: 'someone', password: 'abc\ud800def' },
+    });
+    expect(surrogate.status).toBe(400);
+    expect(surrogate.body).toMatchObject({ fields: { password: [expect.any(String)] } });
+    const invalid = await cluster.client().post('/api/auth/login', {
+      raw: Buffer.concat([
+        Buffer.from('{"username":"someone","password":"abc'),
+        Buffer.from([0xff, 0xfe]),
+        Buffer.from('def"}'),
+      ]),
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(invalid.status).toBe(400);
+    expect(invalid.body).toMatchObject({ fields: { password: [expect.any(String)] } });
+  });
+
+  it('passwords in any script, with emoji and combining marks, still register and log in', async () => {
+    for (const password of [
+      'пароль-очень-длинный',
+      '密码很长很长很长很长很长',
+      '🙂🙃😉🙂🙃😉🙂🙃😉🙂',
+      'e\u0301te\u0301 e\u0301te\u0301 !',
+    ]) {
+      const name = uniqueName('script');
+      expect((await register(cluster.client(), name, password)).status).toBe(201);
+      expect((await login(cluster.client(), name, password)).status).toBe(200);
+    }
+  });
+
+  it('the stored-state check sees what a request changes (so "nothing changed" means something)', async () => {
+    const before = await world.snapshot();
+    const client = cluster.client();
+    await register(client, uniqueName('seen'));
+    const registered = await world.snapshot();
+    expect(registered).not.toEqual(before);
+    await client.patch('/api/me', { json: { bio: 'changed' } });
+    expect(await world.snapshot()).not.toEqual(registered);
   });
 
   it('metacharacters in free text are stored verbatim and shown escaped', async () => {
@@ -296,4 +190,32 @@ describe('hostile input', () => {
     expect(page.text).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
     expect(page.text).not.toContain('<script>alert(1)</script>');
   });
+});
+
+describe('generated hostile input', () => {
+  it(
+    `${settings.runs} generated cases through nginx: no 5xx, every refusal names the bad part and changes nothing, no replica falls over`,
+    async () => {
+      const http = await HttpPort.create(
+        { client: () => cluster.client(), assertBackendDown: () => assertBackendDown(cluster) },
+        routes,
+        PASSWORD,
+      );
+      log(`hostile input: ${routes.length} routes; replay: ${replayCommand(settings)}`);
+      const report = await runHostile([http], world, settings, log);
+      log(
+        `hostile input: ${http.checked.mustRefuse} cases had to be refused, ` +
+          `${http.checked.fieldNamed} 400s checked to name the bad field`,
+      );
+      expect(report.cases).toBeGreaterThanOrEqual(settings.runs);
+      // The strongest checks are not vacuous: about a fifth of the cases is certainly invalid
+      // (the rest are refused for other reasons, or legitimately accepted).
+      expect(http.checked.mustRefuse).toBeGreaterThan(settings.runs / 10);
+      expect(http.checked.fieldNamed).toBeGreaterThan(settings.runs / 20);
+      // Still serving after all that: the suite's own account logs in through nginx.
+      expect((await login(cluster.client(), http.username, PASSWORD)).status).toBe(200);
+    },
+    // Generous: a case takes ~20-60 ms here; a long local run gets its own budget.
+    60_000 + settings.runs * 200,
+  );
 });

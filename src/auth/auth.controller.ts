@@ -1,7 +1,8 @@
 import { Body, Controller, HttpCode, Post, Req, Res, UseGuards } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import type { Principal } from '../session/session.types.js';
-import { RegisterDto } from '../users/users.dto.js';
+import { ValidatesBody } from '../common/validation.js';
+import { LoginDto, RegisterDto } from '../users/users.dto.js';
 import { AuthService } from './auth.service.js';
 import { LocalAuthGuard } from './local-auth.guard.js';
 import { Public } from './public.decorator.js';
@@ -20,6 +21,7 @@ export class AuthController {
   }
 
   @Public()
+  @ValidatesBody(LoginDto)
   @UseGuards(LocalAuthGuard)
   @Post('login')
   @HttpCode(200)

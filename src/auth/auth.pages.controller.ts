@@ -2,7 +2,7 @@ import { Body, Controller, Get, HttpException, Post, Query, Req, Res } from '@ne
 import type { Request, Response } from 'express';
 import { AppConfig } from '../config/app-config.js';
 import { localPath } from '../common/page-locals.middleware.js';
-import { validateForm } from '../common/validation.js';
+import { validateForm, ValidatesBody } from '../common/validation.js';
 import { LoginDto, RegisterDto } from '../users/users.dto.js';
 import { AuthService } from './auth.service.js';
 import { Public } from './public.decorator.js';
@@ -30,6 +30,7 @@ export class AuthPagesController {
   }
 
   @Post('login')
+  @ValidatesBody(LoginDto, ['next'])
   async login(
     @Req() req: Request,
     @Res() res: Response,
@@ -66,6 +67,7 @@ export class AuthPagesController {
   }
 
   @Post('register')
+  @ValidatesBody(RegisterDto)
   async register(
     @Req() req: Request,
     @Res() res: Response,

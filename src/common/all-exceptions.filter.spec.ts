@@ -202,19 +202,72 @@ describe('AllExceptionsFilter', () => {
     });
 
     it.each([
-      ['entity.parse.failed', 400, 'The request body is not valid JSON.'],
-      ['entity.too.large', 413, 'The request body is too large.'],
-    ])('turns a body-parser error (%s) into a %i with a clear message', (type, status, message) => {
-      const err = Object.assign(new Error('Unexpected token } in JSON at position 12'), {
-        status,
-        type,
+      ['entity.parse.failed', 400, 'The request body is not valid JSON.', 'body'],
+      ['entity.too.large', 413, 'The request body is too large.', 'body'],
+      ['parameters.too.many', 413, 'The form has too many fields.', 'body'],
+      ['charset.unsupported', 415, 'The request body has an unsupported charset.', 'content-type'],
+      [
+        'encoding.unsupported',
+        415,
+        'The request body has an unsupported encoding.',
+        'content-encoding',
+      ],
+    ])(
+      'turns a body-parser error (%s) into a %i with a clear message, naming the bad part',
+      (type, status, message, field) => {
+        const err = Object.assign(new Error('Unexpected token } in JSON at position 12'), {
+          status,
+          type,
+          expose: true,
+        });
+
+        const res = handle(err, request('POST', '/api/auth/login'));
+
+        expect(res.body).toMatchObject({ statusCode: status, message });
+        expect(Object.keys(res.body!.fields!)).toEqual([field]);
+      },
+    );
+
+    it('looks through the HttpException Nest wraps a middleware error in, to its type and fields', () => {
+      const tooLarge = Object.assign(new Error('request entity too large'), {
+        status: 413,
+        statusCode: 413,
+        type: 'entity.too.large',
         expose: true,
       });
+      const verifyFailed = Object.assign(validationFailed({ password: ['is not UTF-8'] }), {
+        statusCode: 400,
+        expose: true,
+        type: 'entity.verify.failed',
+      });
 
-      const res = handle(err, request('POST', '/api/auth/login'));
-
-      expect(res.body).toMatchObject({ statusCode: status, message });
+      const wrapped = (cause: Error) => new HttpException(cause.message, 400, { cause });
+      expect(handle(wrapped(tooLarge), request('POST', '/api/me')).body).toMatchObject({
+        statusCode: 413,
+        fields: { body: [expect.any(String)] },
+      });
+      expect(handle(wrapped(verifyFailed), request('POST', '/api/me')).body).toMatchObject({
+        statusCode: 400,
+        fields: { password: ['is not UTF-8'] },
+      });
     });
+
+    it.each([
+      ['gzip', 'Z_DATA_ERROR', -3, 'incorrect header check'],
+      ['br', 'ERR__ERROR_FORMAT_CL_SPACE', -6, 'Decompression failed'],
+    ])(
+      'names Content-Encoding when a %s body does not inflate (the decoder error through the body parser)',
+      (_, code, errno, message) => {
+        const err = Object.assign(new Error(message), { status: 400, code, errno, expose: true });
+
+        const res = handle(err, request('POST', '/api/auth/login'));
+
+        expect(res.body).toMatchObject({
+          statusCode: 400,
+          fields: { 'content-encoding': ['does not match the body'] },
+        });
+      },
+    );
 
     it('uses the standard reason, not the message, for a middleware 4xx that is not meant to be exposed', () => {
       const err = Object.assign(new Error('internal detail'), { statusCode: 403, expose: false });
@@ -267,6 +320,15 @@ describe('AllExceptionsFilter', () => {
 
     it('redirects a 401 on a form POST to the login page without a next (a GET could not replay it)', () => {
       const res = handle(new UnauthorizedException(), request('POST', '/profile'));
+
+      expect(res.redirected).toEqual({ status: 303, url: '/login' });
+    });
+
+    it("leaves out a next so long that the Location header would outgrow nginx's buffer (a 502)", () => {
+      const res = handle(
+        new UnauthorizedException(),
+        request('GET', `/sessions?${'x'.repeat(5_000)}=a%CC%81`),
+      );
 
       expect(res.redirected).toEqual({ status: 303, url: '/login' });
     });

@@ -8,6 +8,7 @@ import {
 import type { Request, Response } from 'express';
 import { STATUS_CODES } from 'node:http';
 import { AppConfig } from '../config/app-config.js';
+import { MAX_REDIRECT_LENGTH } from './page-locals.middleware.js';
 import { backendUnavailable, Outages } from './outages.js';
 import { wantsJson } from './request-kind.js';
 
@@ -59,7 +60,10 @@ export class AllExceptionsFilter implements ExceptionFilter {
     if (wantsJson(req)) {
       res.status(body.statusCode).json(body);
     } else if (body.statusCode === 401) {
-      const next = req.method === 'GET' ? `?next=${encodeURIComponent(req.originalUrl)}` : '';
+      // Encoding can triple a URL: one too long to come back as a Location is left out.
+      const target = encodeURIComponent(req.originalUrl);
+      const next =
+        req.method === 'GET' && target.length <= MAX_REDIRECT_LENGTH ? `?next=${target}` : '';
       res.redirect(303, `/login${next}`);
     } else {
       // The error may come before the page middleware ran, so the layout's data is filled in here.
@@ -74,7 +78,8 @@ export class AllExceptionsFilter implements ExceptionFilter {
     }
   }
 
-  private toBody(exception: unknown, req: Request): ErrorBody {
+  private toBody(thrown: unknown, req: Request): ErrorBody {
+    const exception = unwrapMiddlewareError(thrown);
     const backend = this.outages.of(exception);
     const http =
       exception instanceof HttpException
@@ -117,6 +122,68 @@ export class AllExceptionsFilter implements ExceptionFilter {
   }
 }
 
+/**
+ * Nest's Express adapter wraps an error from Express middleware (http-errors style, like
+ * body-parser's, or ours thrown from its verify hook) in a plain HttpException that keeps only
+ * the message, with the original as its cause. The original says more: its type, its fields.
+ */
+function unwrapMiddlewareError(exception: unknown): unknown {
+  if (!(exception instanceof HttpException)) return exception;
+  const cause = exception.cause;
+  if (cause instanceof HttpException) return cause;
+  if (cause instanceof Error && typeof (cause as { expose?: unknown }).expose === 'boolean')
+    return cause;
+  return exception;
+}
+
+/**
+ * What each body-parser error is about, named as a field (every 4xx names the bad part: the body
+ * as a whole, or the header that lied about it).
+ */
+const BODY_ERRORS: Record<string, { field: string; problem: string; message: string }> = {
+  'entity.parse.failed': {
+    field: 'body',
+    problem: 'is not valid JSON',
+    message: 'The request body is not valid JSON.',
+  },
+  'entity.too.large': {
+    field: 'body',
+    problem: 'is larger than the limit',
+    message: 'The request body is too large.',
+  },
+  'parameters.too.many': {
+    field: 'body',
+    problem: 'has too many fields',
+    message: 'The form has too many fields.',
+  },
+  'querystring.parse.rangeError': {
+    field: 'body',
+    problem: 'is nested too deeply',
+    message: 'The form is nested too deeply.',
+  },
+  'request.size.invalid': {
+    field: 'body',
+    problem: 'does not match its Content-Length',
+    message: 'The request body does not match its Content-Length.',
+  },
+  'encoding.unsupported': {
+    field: 'content-encoding',
+    problem: 'is not supported',
+    message: 'The request body has an unsupported encoding.',
+  },
+  'charset.unsupported': {
+    field: 'content-type',
+    problem: 'names a charset that is not supported',
+    message: 'The request body has an unsupported charset.',
+  },
+};
+/** zlib's and brotli's own errors: the body is not compressed the way Content-Encoding says. */
+const ZLIB_ERROR = {
+  field: 'content-encoding',
+  problem: 'does not match the body',
+  message: 'The request body is not encoded as its Content-Encoding says.',
+};
+
 /** Errors from Express middleware (http-errors style: `status` plus `expose`) become HttpExceptions. */
 function fromHttpError(exception: unknown): HttpException | undefined {
   if (!(exception instanceof Error)) return undefined;
@@ -125,6 +192,8 @@ function fromHttpError(exception: unknown): HttpException | undefined {
     statusCode?: unknown;
     expose?: unknown;
     type?: unknown;
+    code?: unknown;
+    errno?: unknown;
   };
   const status =
     typeof e.status === 'number'
@@ -133,14 +202,17 @@ function fromHttpError(exception: unknown): HttpException | undefined {
         ? e.statusCode
         : undefined;
   if (!status || status < 400 || status >= 500) return undefined;
-  const messages: Record<string, string> = {
-    'entity.parse.failed': 'The request body is not valid JSON.',
-    'entity.too.large': 'The request body is too large.',
-    'encoding.unsupported': 'The request body has an unsupported encoding.',
-    'charset.unsupported': 'The request body has an unsupported charset.',
-  };
-  const message =
-    (typeof e.type === 'string' && messages[e.type]) ||
-    (e.expose ? e.message : STATUS_CODES[status]);
+  const known =
+    (typeof e.type === 'string' && BODY_ERRORS[e.type]) ||
+    (typeof e.errno === 'number' && typeof e.code === 'string' && /^(Z_|ERR_)/.test(e.code)
+      ? ZLIB_ERROR
+      : undefined);
+  if (known) {
+    return new HttpException(
+      { message: known.message, fields: { [known.field]: [known.problem] } },
+      status,
+    );
+  }
+  const message = e.expose ? e.message : STATUS_CODES[status];
   return new HttpException(message ?? 'Bad request', status);
 }

@@ -23,7 +23,15 @@ export class PageLocalsMiddleware implements NestMiddleware {
   }
 }
 
-/** A redirect target from a query string, only if it stays on this site. */
+/**
+ * The longest redirect target taken from a client: a Location header past nginx's proxy buffer
+ * (4 kB) turns the redirect into a 502.
+ */
+export const MAX_REDIRECT_LENGTH = 2_000;
+
+/** A redirect target from a query string, only if it stays on this site (and is not huge). */
 export function localPath(next: unknown, fallback = '/profile'): string {
-  return typeof next === 'string' && /^\/(?![/\\])/.test(next) ? next : fallback;
+  return typeof next === 'string' && next.length <= MAX_REDIRECT_LENGTH && /^\/(?![/\\])/.test(next)
+    ? next
+    : fallback;
 }

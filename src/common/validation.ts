@@ -1,4 +1,4 @@
-import { BadRequestException, ValidationPipe } from '@nestjs/common';
+import { BadRequestException, SetMetadata, ValidationPipe } from '@nestjs/common';
 import { plainToInstance, type ClassConstructor } from 'class-transformer';
 import { validate, type ValidationError } from 'class-validator';
 
@@ -7,8 +7,10 @@ export type FieldErrors = Record<string, string[]>;
 function toFieldErrors(errors: ValidationError[], prefix = ''): FieldErrors {
   const out: FieldErrors = {};
   for (const e of errors) {
-    const key = prefix + e.property;
-    if (e.constraints) out[key] = Object.values(e.constraints);
+    // No property: the body itself is not an object (forbidUnknownValues); '' is a key named so.
+    const key = e.property === undefined ? 'body' : prefix + (e.property || '""');
+    if (e.constraints?.unknownValue) out[key] = ['must be a JSON object'];
+    else if (e.constraints) out[key] = Object.values(e.constraints);
     Object.assign(out, toFieldErrors(e.children ?? [], `${key}.`));
   }
   return out;
@@ -42,3 +44,22 @@ export async function validateForm<T extends object>(
   const errors = await validate(value, { whitelist: true, forbidNonWhitelisted: true });
   return errors.length ? { errors: toFieldErrors(errors) } : { value };
 }
+
+/** Metadata key of {@link ValidatesBody}. */
+export const VALIDATES_BODY = 'validatesBody';
+
+export interface BodyContract {
+  dto: ClassConstructor<object>;
+  /** Fields the handler reads besides the DTO's (e.g. a form's `next`); `_csrf` goes without saying. */
+  also: readonly string[];
+}
+
+/**
+ * Says which DTO a handler validates its body with, where its signature can't: page handlers call
+ * validateForm() themselves (a 400 re-renders the form rather than answering JSON), and the JSON
+ * login is validated in LocalAuthGuard, before passport. Routes whose `@Body()` parameter is typed
+ * with a DTO need nothing. Read by the generated hostile-input suite, so that every field of every
+ * endpoint is found from the app itself.
+ */
+export const ValidatesBody = (dto: ClassConstructor<object>, also: readonly string[] = []) =>
+  SetMetadata(VALIDATES_BODY, { dto, also } satisfies BodyContract);

@@ -1,7 +1,7 @@
 import { Body, Controller, Get, HttpException, Post, Query, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { CurrentUser } from '../auth/current-user.decorator.js';
-import { validateForm, type FieldErrors } from '../common/validation.js';
+import { validateForm, ValidatesBody, type FieldErrors } from '../common/validation.js';
 import type { Principal } from '../session/session.types.js';
 import { ChangePasswordDto, UpdateProfileDto } from '../users/users.dto.js';
 import { ProfileService } from './profile.service.js';
@@ -25,6 +25,7 @@ export class ProfilePagesController {
   }
 
   @Post()
+  @ValidatesBody(UpdateProfileDto)
   async update(
     @Req() req: Request,
     @Res() res: Response,
@@ -38,6 +39,7 @@ export class ProfilePagesController {
   }
 
   @Post('password')
+  @ValidatesBody(ChangePasswordDto)
   async changePassword(
     @Req() req: Request,
     @Res() res: Response,

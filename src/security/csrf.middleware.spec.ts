@@ -75,6 +75,9 @@ describe('CsrfMiddleware', () => {
 
       expect(err).toBeInstanceOf(ForbiddenException);
       expect((err as ForbiddenException).getStatus()).toBe(403);
+      expect((err as ForbiddenException).getResponse()).toMatchObject({
+        fields: { 'sec-fetch-site': [expect.any(String)] },
+      });
     });
 
     it('lets a body-less POST through that says it is JSON (curl -X POST -H content-type:json)', async () => {
@@ -103,6 +106,9 @@ describe('CsrfMiddleware', () => {
 
       expect(err).toBeInstanceOf(UnsupportedMediaTypeException);
       expect((err as UnsupportedMediaTypeException).getStatus()).toBe(415);
+      expect((err as UnsupportedMediaTypeException).getResponse()).toMatchObject({
+        fields: { 'content-type': [expect.any(String)] },
+      });
     });
 
     it('refuses a url-encoded form body on the API with 415', async () => {
@@ -153,10 +159,13 @@ describe('CsrfMiddleware', () => {
       expect(typeof req.csrfToken).toBe('function');
     });
 
-    it('refuses a form POST without a token (403)', async () => {
+    it('refuses a form POST without a token (403), naming the _csrf field', async () => {
       const err = await run(request('POST', '/login', { body: { username: 'a', password: 'b' } }));
 
-      expect(err).toMatchObject({ status: 403, code: 'EBADCSRFTOKEN' });
+      expect(err).toBeInstanceOf(ForbiddenException);
+      expect((err as ForbiddenException).getResponse()).toMatchObject({
+        fields: { _csrf: [expect.any(String)] },
+      });
     });
 
     it('accepts a form POST with the token from the page and its cookie, bound to the session cookie', async () => {

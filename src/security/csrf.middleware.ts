@@ -12,6 +12,7 @@ import { wantsJson } from '../common/request-kind.js';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 const parseCookies = cookieParser();
+const CSRF_PROBLEM = 'is missing, expired or forged';
 
 /**
  * Two defences, one per kind of client:
@@ -48,21 +49,38 @@ export class CsrfMiddleware implements NestMiddleware {
     // Cookies are parsed for pages only: the API never reads them (express-session parses its own).
     if (!wantsJson(req)) {
       parseCookies(req, res, (err?: unknown) => {
-        if (err) next(err);
-        else this.forms.doubleCsrfProtection(req, res, next);
+        if (err) return next(err);
+        this.forms.doubleCsrfProtection(req, res, (err?: unknown) => {
+          if (err !== this.forms.invalidCsrfTokenError) return next(err);
+          // The form field the token travels in is the bad part: named like any field error.
+          next(
+            new ForbiddenException({
+              message: this.forms.invalidCsrfTokenError.message,
+              fields: { _csrf: [CSRF_PROBLEM] },
+            }),
+          );
+        });
       });
       return;
     }
     if (SAFE_METHODS.has(req.method)) return next();
     const site = req.get('sec-fetch-site');
     if (site && site !== 'same-origin' && site !== 'none') {
-      return next(new ForbiddenException('Cross-site requests to the API are refused.'));
+      return next(
+        new ForbiddenException({
+          message: 'Cross-site requests to the API are refused.',
+          fields: { 'sec-fetch-site': ['must be same-origin or none'] },
+        }),
+      );
     }
     // The header itself, not req.is(): that answers null for a body-less POST, which is fine here.
     const type = req.get('content-type')?.split(';', 1)[0]?.trim().toLowerCase();
     if (type && type !== 'application/json' && !type.endsWith('+json')) {
       return next(
-        new UnsupportedMediaTypeException('The API accepts only application/json request bodies.'),
+        new UnsupportedMediaTypeException({
+          message: 'The API accepts only application/json request bodies.',
+          fields: { 'content-type': ['must be application/json'] },
+        }),
       );
     }
     next();

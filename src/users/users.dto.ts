@@ -27,8 +27,13 @@ export class RegisterDto {
 }
 
 export class LoginDto {
+  // The rules usernames are registered under: anything else names no account, so it is refused
+  // as input (a 400 naming the field) before it costs a throttle slot, a hash or a query.
   @IsString()
-  @Length(1, 64)
+  @Length(3, 32)
+  @Matches(USERNAME_RULE, {
+    message: 'username may contain letters, digits, ".", "_" and "-" only',
+  })
   username: string;
 
   @IsString()
