@@ -14,17 +14,13 @@ export interface ClusterWorld extends World {
 
 /**
  * What a request could change in a redis-profile cluster (the users and session-index tables,
- * the Redis keys), and whether every process is still the one that started. The cluster does
- * not hand out its backends' URLs, so they are built from the members' ports and the runner's
- * default credentials.
+ * the Redis keys), and whether every process is still the one that started; the backends'
+ * addresses are those the cluster handed its replicas.
  */
 export async function clusterWorld(cluster: TestCluster): Promise<ClusterWorld> {
-  const member = (kind: string) => cluster.status().find((m) => m.kind === kind)!;
-  const db = new PgClient({
-    connectionString: `postgres://app:app@127.0.0.1:${member('postgres').port}/app`,
-  });
+  const db = new PgClient({ connectionString: cluster.env.DATABASE_URL });
   await db.connect();
-  const redis = createClient({ url: `redis://127.0.0.1:${member('redis').port}` });
+  const redis = createClient({ url: cluster.env.REDIS_URL });
   await redis.connect();
   const pids = cluster.status().map((m) => [m.name, m.pid]);
 
