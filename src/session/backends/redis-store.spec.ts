@@ -28,6 +28,7 @@ const options: SessionLifetime & { timeoutMs: number; onError: () => void } = {
 const alice: Principal = { id: 'user-alice', username: 'alice', displayName: 'Alice' };
 
 type Command = [name: string, ...args: unknown[]];
+type FakeClient = ConstructorParameters<typeof RedisSessionStore>[0];
 
 /**
  * Records the commands the store sends, for the few it uses. `get` answers from `values`;
@@ -50,7 +51,7 @@ function fakeRedis(values: Record<string, string> = {}, failWith?: Error) {
     del: command('del'),
     eval: command('eval'),
   };
-  return { client: client as unknown as ConstructorParameters<typeof RedisSessionStore>[0], sent };
+  return { client: client as unknown as FakeClient, sent };
 }
 
 /** Records what the store asks of the Postgres index; `failWith` makes every call reject. */
@@ -74,6 +75,8 @@ function session(user: Principal | undefined, createdAt: number): SessionData {
 
 const KEY = `sess:${publicSessionId('sid-1')}`;
 const deadline = new Deadline(options.timeoutMs);
+const storeOver = (client: FakeClient, index = fakeIndex().index) =>
+  new RedisSessionStore(client, index, deadline, options, options.onError);
 
 describe('redisBackend (the record)', () => {
   it('needs one Redis server, and sees the whole cluster', () => {
@@ -121,7 +124,7 @@ describe('RedisSessionStore (fake client)', () => {
     const now = Date.now();
     const { client, sent } = fakeRedis();
     const { index, calls } = fakeIndex();
-    const store = new RedisSessionStore(client, index, deadline, options, options.onError);
+    const store = storeOver(client, index);
     const sess = session(alice, now - 1000);
 
     await store.save('sid-1', sess);
@@ -154,7 +157,7 @@ describe('RedisSessionStore (fake client)', () => {
   it('writes nothing more when the new session is saved again unchanged (as after a login)', async () => {
     const { client, sent } = fakeRedis();
     const { index, calls } = fakeIndex();
-    const store = new RedisSessionStore(client, index, deadline, options, options.onError);
+    const store = storeOver(client, index);
     const sess = session(alice, Date.now());
 
     await store.save('sid-1', sess);
@@ -166,13 +169,7 @@ describe('RedisSessionStore (fake client)', () => {
 
   it('caps the TTL by what is left of the absolute lifetime', async () => {
     const { client, sent } = fakeRedis();
-    const store = new RedisSessionStore(
-      client,
-      fakeIndex().index,
-      deadline,
-      options,
-      options.onError,
-    );
+    const store = storeOver(client);
 
     await store.save('sid-1', session(alice, Date.now() - ABSOLUTE + 5000));
 
@@ -185,10 +182,7 @@ describe('RedisSessionStore (fake client)', () => {
     const { client, sent } = fakeRedis();
     const { index, calls } = fakeIndex();
 
-    await new RedisSessionStore(client, index, deadline, options, options.onError).save(
-      'anon',
-      session(undefined, Date.now()),
-    );
+    await storeOver(client, index).save('anon', session(undefined, Date.now()));
 
     expect(calls).toEqual([]);
     expect(sent.map(([name]) => name)).toEqual(['set']);
@@ -199,10 +193,7 @@ describe('RedisSessionStore (fake client)', () => {
     const { client, sent } = fakeRedis({ [KEY]: '{}' });
     const { index, calls } = fakeIndex();
 
-    await new RedisSessionStore(client, index, deadline, options, options.onError).save(
-      'sid-1',
-      old,
-    );
+    await storeOver(client, index).save('sid-1', old);
 
     expect(sent).toEqual([['del', [KEY]]]);
     expect(calls).toEqual([['remove', [publicSessionId('sid-1')]]]);
@@ -227,22 +218,10 @@ describe('RedisSessionStore (fake client)', () => {
   it('saves a loaded session as the changes it made, in stored names, compared with what was read', async () => {
     const now = Date.now();
     const { client, sent } = fakeRedis();
-    const store = new RedisSessionStore(
-      client,
-      fakeIndex().index,
-      deadline,
-      options,
-      options.onError,
-    );
+    const store = storeOver(client);
     const raw = store.codec.encode(session(alice, now - 1000));
     const read = fakeRedis({ [KEY]: raw });
-    const reader = new RedisSessionStore(
-      read.client,
-      fakeIndex().index,
-      deadline,
-      options,
-      options.onError,
-    );
+    const reader = storeOver(read.client);
     const loaded = await new Promise<SessionData>(
       (resolve, reject) =>
         void reader.get('sid-1', (err, sess) => (err || !sess ? reject(err) : resolve(sess))),
@@ -265,13 +244,7 @@ describe('RedisSessionStore (fake client)', () => {
   it('hands a Redis failure to the callback (express-session turns it into a 503); save() rejects with it', async () => {
     const offline = new Error('The client is offline');
     const { client } = fakeRedis({}, offline);
-    const store = new RedisSessionStore(
-      client,
-      fakeIndex().index,
-      deadline,
-      options,
-      options.onError,
-    );
+    const store = storeOver(client);
 
     const err = await new Promise((resolve) =>
       store.set('sid-1', session(alice, Date.now()), resolve),
@@ -307,7 +280,7 @@ describe('RedisSessionRegistry (fake client and index)', () => {
     const { client, sent } = fakeRedis(values);
     const mGet = async (keys: string[]) => keys.map((k) => values[k] ?? null);
     const redis = Object.assign(client, { mGet }) as typeof client;
-    const store = new RedisSessionStore(redis, index, deadline, options, options.onError);
+    const store = storeOver(redis, index);
     return {
       registry: new RedisSessionRegistry(redis, index, deadline, store),
       removed,
@@ -317,13 +290,7 @@ describe('RedisSessionRegistry (fake client and index)', () => {
   }
 
   it('lists what the index has and Redis still holds, and drops the rows of sessions that idled out', async () => {
-    const codec = new RedisSessionStore(
-      fakeRedis().client,
-      fakeIndex().index,
-      deadline,
-      options,
-      options.onError,
-    ).codec;
+    const { codec } = storeOver(fakeRedis().client);
     const value = codec.encode({
       ...session(alice, T0),
       meta: { ...session(alice, T0).meta!, lastSeenAt: T0 + 60_000 },
