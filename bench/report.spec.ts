@@ -19,7 +19,7 @@ describe('report formatting', () => {
   });
 
   it('writes an idle replica as an infinite skew, not as a number', () => {
-    expect(skew(null)).toBe('∞ (one replica idle)');
+    expect(skew(null)).toBe('∞ (a replica served nothing)');
     expect(skew(1.234)).toBe('1.23');
     expect(skew(undefined)).toBe('–');
   });

@@ -19,9 +19,9 @@ export function table(head: string[], rows: string[][]): string {
   ].join('\n');
 }
 
-/** "1.3" for a ratio, "∞ (idle replica)" when a replica served nothing. */
+/** "1.3" for a ratio, "∞ (a replica served nothing)" when one did. */
 export const skew = (s: number | null | undefined): string =>
-  s === undefined ? '–' : s === null ? '∞ (one replica idle)' : fmt(s, 2);
+  s === undefined ? '–' : s === null ? '∞ (a replica served nothing)' : fmt(s, 2);
 
 function complexity(t: TopologyResult): string {
   const { processes, stores } = t.complexity;
