@@ -123,10 +123,6 @@ export class ComposeFile {
     if (!existing) this.services.set(name, { name, value, comment });
   }
 
-  hasService(name: string): boolean {
-    return this.services.has(name);
-  }
-
   volume(name: string): void {
     this.volumes.add(name);
   }

@@ -11,7 +11,6 @@ export {
 } from './process/managed-process.js';
 export { startPostgres, type PostgresOptions, type PostgresServer } from './services/postgres.js';
 export {
-  ping as pingRedis,
   redisProcessId,
   startRedis,
   type RedisOptions,

@@ -113,12 +113,6 @@ export function redisProcessId(host: string, port: number, timeoutMs: number): P
   });
 }
 
-/** True when a Redis server answers PING on host:port. */
-export async function ping(host: string, port: number, timeoutMs: number): Promise<boolean> {
-  await redisProcessId(host, port, timeoutMs);
-  return true;
-}
-
 /** The process_id, an Error for a bad reply, or undefined while the replies are incomplete. */
 function parseReplies(data: Buffer): number | Error | undefined {
   const pingEnd = data.indexOf('\r\n');

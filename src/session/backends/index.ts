@@ -17,8 +17,4 @@ export const sessionStoreNames = Object.keys(sessionBackends) as [
   ...SessionStoreName[],
 ];
 
-export function isSessionStoreName(name: string): name is SessionStoreName {
-  return Object.hasOwn(sessionBackends, name);
-}
-
 export type { SessionBackend, SessionBackendRecord } from './backend.js';
