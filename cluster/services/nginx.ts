@@ -78,7 +78,10 @@ pid ${join(p, 'nginx.pid')};
 error_log ${join(p, 'logs', 'error.log')} warn;
 events { worker_connections 4096; }
 http {
-    access_log ${join(p, 'logs', 'access.log')};
+    # The request id ties a line to the replica's log; upstream= is what the dashboard counts.
+    log_format cluster '$remote_addr [$time_local] "$request" $status $body_bytes_sent '
+                       '$request_time id=$request_id upstream=$upstream_addr';
+    access_log ${join(p, 'logs', 'access.log')} cluster;
     client_body_temp_path ${join(p, 'temp', 'body')};
     proxy_temp_path ${join(p, 'temp', 'proxy')};
     fastcgi_temp_path ${join(p, 'temp', 'fastcgi')};
