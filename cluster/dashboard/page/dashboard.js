@@ -108,8 +108,8 @@ function renderSessions(s) {
   const rows = [];
   for (const [replica, held] of Object.entries(s.held)) {
     const sessions =
-      held === undefined
-        ? 'no answer'
+      typeof held === 'string'
+        ? held
         : held === null
           ? 'none (in the store)'
           : Object.entries(held)
