@@ -561,6 +561,8 @@ interface Jar {
 const NAMES_FIELDS = new Set([400, 403, 409, 413, 415]);
 const NAMES_NOTHING = new Set([401, 404, 429]);
 const NGINX_REFUSALS = new Set([400, 405, 413, 414]);
+/** Routes nginx answers 404 for itself (nginx/templates/default.conf.template). */
+const INTERNAL = /^\/internal(\/|$)/i;
 /** As Eta escapes what a page prints. */
 const HTML_ESCAPES: Record<string, string> = {
   '&': '&amp;',
@@ -735,6 +737,13 @@ export class HttpPort implements HostilePort<HttpCase> {
       throw new Error(`${rule}: got ${res.status} ${text.slice(0, 600)}`);
     };
     const fromApp = res.headers['x-served-by'] !== undefined;
+    // What replicas tell the runner's dashboard: nginx must not forward it, whatever the request.
+    if (INTERNAL.test(c.route.path)) {
+      if (fromApp) fail('an /internal/ route reached through nginx');
+      if (res.status !== 404 && !NGINX_REFUSALS.has(res.status))
+        fail('nginx refused an /internal/ route with a status that names no part');
+      return { refused: true, label: `nginx ${res.status} (internal)` };
+    }
     if (res.status >= 500) {
       if (res.status !== 503) fail('a 5xx for client input');
       await this.target.assertBackendDown();
