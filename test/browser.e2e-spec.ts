@@ -5,20 +5,13 @@
  * Screenshots land in test/artifacts/.
  */
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { Browser, Page } from 'playwright-core';
-import { ARTIFACTS, launchBrowser } from './support/browser.js';
+import { describe, expect, it } from '@jest/globals';
+import type { Page } from 'playwright-core';
+import { ARTIFACTS, useBrowser } from './support/browser.js';
 import { useCluster } from './support/cluster.js';
 import { PASSWORD, uniqueName } from './support/steps.js';
 
-let browser: Browser;
-
-beforeAll(async () => {
-  browser = await launchBrowser();
-}, 30_000);
-afterAll(async () => {
-  await browser?.close();
-});
+const browser = useBrowser();
 
 /** Registers through the form, logs out, then logs in through the form. Ends on /profile. */
 async function registerAndLogIn(page: Page, baseUrl: string): Promise<string> {
@@ -62,7 +55,7 @@ describe.each([
       ? 'stays logged in while the banner names several replicas'
       : 'is bounced to the login page',
     async () => {
-      const context = await browser.newContext();
+      const context = await browser().newContext();
       const page = await context.newPage();
       try {
         await registerAndLogIn(page, cluster.url);

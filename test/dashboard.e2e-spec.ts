@@ -6,26 +6,30 @@
  */
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { serveDashboard, type Dashboard } from '../cluster/dashboard/server.js';
-import { ARTIFACTS, launchBrowser } from './support/browser.js';
+import { ARTIFACTS, useBrowser } from './support/browser.js';
+import type { ProfileName } from '../cluster/profiles.js';
 import { useCluster, type TestCluster } from './support/cluster.js';
 import { eventually } from './support/eventually.js';
 import { HttpClient } from './support/http-client.js';
 
 const CLIENTS = 24;
-let browser: Browser;
+const browser = useBrowser();
 
-beforeAll(async () => {
-  browser = await launchBrowser();
-}, 30_000);
-afterAll(async () => {
-  await browser?.close();
-});
-
-function startDashboard(cluster: TestCluster): Promise<Dashboard> {
-  const nginx = cluster.status().find((m) => m.kind === 'nginx')!;
-  return serveDashboard(cluster, { nginxAccessLog: join(dirname(nginx.log), 'access.log') });
+/** A profile's cluster with the dashboard on it, for the enclosing `describe`. */
+function useDashboard(profile: ProfileName): { cluster: TestCluster; dashboard: () => Dashboard } {
+  const cluster = useCluster(profile);
+  let dashboard: Dashboard | undefined;
+  beforeAll(async () => {
+    const nginx = cluster.status().find((m) => m.kind === 'nginx')!;
+    const nginxAccessLog = join(dirname(nginx.log), 'access.log');
+    dashboard = await serveDashboard(cluster, { nginxAccessLog });
+  });
+  afterAll(async () => {
+    await dashboard?.close();
+  });
+  return { cluster, dashboard: () => dashboard! };
 }
 
 /** The simulated clients per replica, as the dashboard's session table shows them. */
@@ -38,7 +42,7 @@ async function simulatedPerReplica(page: Page, replicas: readonly string[]) {
 
 /** Opens the dashboard, starts the clients, kills the busiest replica; returns its event row. */
 async function killBusiestReplica(cluster: TestCluster, dashboard: Dashboard) {
-  const page = await browser.newPage();
+  const page = await browser().newPage();
   await page.goto(dashboard.url);
   await page.locator('#connection', { hasText: 'live' }).waitFor({ timeout: 10_000 });
   await page.fill('#sim-count', String(CLIENTS));
@@ -64,17 +68,10 @@ async function killBusiestReplica(cluster: TestCluster, dashboard: Dashboard) {
 }
 
 describe('dashboard, profile sticky', () => {
-  const cluster = useCluster('sticky');
-  let dashboard: Dashboard;
-  beforeAll(async () => {
-    dashboard = await startDashboard(cluster);
-  });
-  afterAll(async () => {
-    await dashboard?.close();
-  });
+  const { cluster, dashboard } = useDashboard('sticky');
 
   it("shows the killed replica's clients logged out, counted on its event", async () => {
-    const { page, busiest, held, event } = await killBusiestReplica(cluster, dashboard);
+    const { page, busiest, held, event } = await killBusiestReplica(cluster, dashboard());
     const count = event.locator('td[data-logged-out]');
     const loggedOut = async () => Number(await count.getAttribute('data-logged-out'));
     expect(await eventually(async () => (await loggedOut()) > 0, 15_000)).toBe(true);
@@ -88,8 +85,9 @@ describe('dashboard, profile sticky', () => {
   }, 90_000);
 
   it('refuses every request without its token, and is not reachable through nginx', async () => {
-    const base = new URL(dashboard.url).origin;
-    for (const path of ['/', '/events', '/dashboard.js', `/?token=${dashboard.token.slice(1)}x`])
+    const { url, token } = dashboard();
+    const base = new URL(url).origin;
+    for (const path of ['/', '/events', '/dashboard.js', `/?token=${token.slice(1)}x`])
       expect((await fetch(base + path)).status).toBe(403);
     const post = await fetch(`${base}/api/command`, {
       method: 'POST',
@@ -98,12 +96,12 @@ describe('dashboard, profile sticky', () => {
     });
     expect(post.status).toBe(403);
     // Another Host (a DNS-rebinding page) is refused even with the token.
-    const rebound = await new HttpClient(base).get(`/?token=${dashboard.token}`, {
+    const rebound = await new HttpClient(base).get(`/?token=${token}`, {
       headers: { host: 'evil.example' },
     });
     expect(rebound.status).toBe(403);
     // nginx forwards to the app only: no dashboard there, and the replicas' view is not forwarded.
-    const viaNginx = await fetch(`${cluster.url}/events?token=${dashboard.token}`);
+    const viaNginx = await fetch(`${cluster.url}/events?token=${token}`);
     expect(viaNginx.headers.get('content-type')).not.toContain('event-stream');
     for (const path of ['/internal/sessions', '/INTERNAL/sessions', '/%69nternal/sessions'])
       expect((await fetch(cluster.url + path)).status).toBe(404);
@@ -112,17 +110,10 @@ describe('dashboard, profile sticky', () => {
 });
 
 describe('dashboard, profile redis', () => {
-  const cluster = useCluster('redis');
-  let dashboard: Dashboard;
-  beforeAll(async () => {
-    dashboard = await startDashboard(cluster);
-  });
-  afterAll(async () => {
-    await dashboard?.close();
-  });
+  const { cluster, dashboard } = useDashboard('redis');
 
   it('shows the same kill with nobody logged out, and the sessions in Redis', async () => {
-    const { page, busiest, event } = await killBusiestReplica(cluster, dashboard);
+    const { page, busiest, event } = await killBusiestReplica(cluster, dashboard());
     // Every client has read a few times since the kill (twice a second each) ...
     const requestsNow = async () =>
       Number(/(\d+) requests/.exec(await page.locator('#sim-state').innerText())?.[1] ?? 0);

@@ -1,5 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { afterAll, beforeAll } from '@jest/globals';
 import { chromium, type Browser } from 'playwright-core';
 import { PROJECT_ROOT } from '../../cluster/paths.js';
 
@@ -21,4 +22,19 @@ export async function launchBrowser(): Promise<Browser> {
       '--no-first-run',
     ],
   });
+}
+
+/** A browser for the enclosing file or `describe`: launched before its tests, closed after them. */
+export function useBrowser(): () => Browser {
+  let browser: Browser | undefined;
+  beforeAll(async () => {
+    browser = await launchBrowser();
+  }, 30_000);
+  afterAll(async () => {
+    await browser?.close();
+  });
+  return () => {
+    if (!browser) throw new Error('the browser is used before beforeAll launched it');
+    return browser;
+  };
 }
