@@ -26,6 +26,9 @@ export function observeMemcached(nodes: readonly ServerProcess[]): StoreObserver
       .flatMap((stats) => names.map((name) => stats.get(name) ?? 0))
       .reduce((a, b) => a + b, 0);
 
+  // Its own GETs (the sample's) count in cmd_get: taken off again in commandCounts.
+  let ownGets = 0;
+
   async function sample(limit: number): Promise<SessionSample> {
     const items: Array<{ node: ServerProcess; key: string; size: number }> = [];
     for (const node of nodes.filter((n) => n.running)) {
@@ -39,6 +42,7 @@ export function observeMemcached(nodes: readonly ServerProcess[]): StoreObserver
     let example = '';
     for (const { node, key } of picked) {
       const reply = await memcachedCommand(node.host, node.port, `get ${key}`);
+      ownGets++;
       const value = reply.split('\r\n')[1] ?? '';
       valueBytes += Buffer.byteLength(value, 'latin1');
       example ||= value;
@@ -57,6 +61,7 @@ export function observeMemcached(nodes: readonly ServerProcess[]): StoreObserver
     async commandCounts() {
       const counts = new Map<string, number>();
       for (const [name, stats] of Object.entries(COMMANDS)) counts.set(name, await stat(stats));
+      counts.set('get', counts.get('get')! - ownGets);
       return counts;
     },
     usedMemory: () => stat(['bytes']),

@@ -26,7 +26,8 @@ export function memcachedCommand(
     socket.on('data', (chunk: Buffer) => {
       chunks.push(chunk);
       const text = Buffer.concat(chunks).toString('latin1');
-      if (/(^|\r\n)END\r\n$/.test(text)) finish(text.slice(0, -'END\r\n'.length));
+      // metadump ends its lines with a bare \n, everything else with \r\n.
+      if (/(^|\n)END\r\n$/.test(text)) finish(text.slice(0, -'END\r\n'.length));
       else if (/(^|\r\n)(CLIENT_|SERVER_)?ERROR[^\r\n]*\r\n$/.test(text))
         finish(new Error(`memcached answered ${text.trim().split('\r\n').at(-1)}`));
     });
