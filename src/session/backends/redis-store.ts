@@ -94,6 +94,7 @@ for _, change in ipairs(cjson.decode(ARGV[1])) do
 end
 redis.call('SET', KEYS[1], cjson.encode(session), 'PX', ARGV[2])
 return 1`;
+
 /**
  * Sessions in Redis under their public ids (see SessionStoreBase): a read is one GET, a save of
  * a loaded session one EVAL of the merge script, a new session one SET after its index row.
