@@ -43,11 +43,14 @@ export default tseslint.config(
     ...tseslint.configs.disableTypeChecked,
   },
   {
-    // Browser script served to the pages.
-    files: ['public/**/*.js'],
+    // Browser scripts: the app's pages and the runner's dashboard.
+    files: ['public/**/*.js', 'cluster/dashboard/page/*.js'],
     languageOptions: {
       globals: {
         document: 'readonly',
+        location: 'readonly',
+        URLSearchParams: 'readonly',
+        EventSource: 'readonly',
         fetch: 'readonly',
         setInterval: 'readonly',
         clearInterval: 'readonly',

@@ -4,7 +4,8 @@
  * session store (none where sessions live in the replicas).
  */
 import type { StoreObserver } from '../cluster/services/index.js';
-import { clientAddress, VirtualClient } from './load.js';
+import { VirtualClient } from '../cluster/virtual-client.js';
+import { clientAddress } from './load.js';
 import { PostgresProbe } from './probes.js';
 import type { RunningTopology } from './topology.js';
 import { cheapPasswordHash, logIn, seedUsers } from './users.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { benchResult, topology } from './result-fixture.js';
+import { benchResult, loadSummary, topology } from './result-fixture.js';
 import type { TopologyResult } from './results.js';
 import { evaluateTargets, verdict, type TargetResult } from './targets.js';
 
@@ -124,5 +124,24 @@ describe('evaluateTargets', () => {
     expect(target('T7', [topology('redis', { kill })]).pass).toBe(true);
     expect(target('T7', [topology('redis', { kill: { ...kill, failed: 1 } })]).pass).toBe(false);
     expect(target('T7', [topology('redis', { kill: { ...kill, loggedOut: 1 } })]).pass).toBe(false);
+  });
+
+  it('judges T14 on the NAT skew of sticky-cookie, beside sticky, and never passes an idle replica', () => {
+    const nat = (skew: number | null, shares: number[]) =>
+      loadSummary({ skew, shares: { 'app-1': shares[0], 'app-2': shares[1], 'app-3': shares[2] } });
+    const sticky = topology('sticky', { nat: nat(null, [1, 0, 0]) });
+    const even = topology('sticky-cookie', { nat: nat(1.08, [0.34, 0.34, 0.32]) });
+    const uneven = topology('sticky-cookie', { nat: nat(1.5, [0.4, 0.33, 0.27]) });
+    const idle = topology('sticky-cookie', { nat: nat(null, [0.5, 0.5, 0]) });
+
+    const t14 = target('T14', [sticky, even]);
+    expect(t14.pass).toBe(true);
+    expect(t14.figure).toBe(
+      '1.08 (shares 34 % / 34 % / 32 %); sticky (ip_hash): ∞ (one replica served everything)',
+    );
+    expect(target('T14', [uneven]).pass).toBe(false);
+    expect(target('T14', [idle]).pass).toBe(false);
+    expect(target('T14', [idle]).reason).toContain('served no client');
+    expect(target('T14', [sticky]).pass).toBeNull();
   });
 });

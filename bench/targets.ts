@@ -1,5 +1,5 @@
 /**
- * The targets of issue 5, T1–T7, judged from one run's figures. Each says PASS or FAIL with its
+ * The targets (T1–T7 of issue 5, then one per profile issue), judged from one run's figures. Each says PASS or FAIL with its
  * figure; a FAIL also says what was measured that explains it and what would fix it. A target
  * whose topologies were not part of the run is "not measured", never a silent pass.
  */
@@ -257,8 +257,38 @@ function t12(r: BenchResult): TargetResult {
   });
 }
 
+function t14(r: BenchResult): TargetResult {
+  const [id, title, threshold] = [
+    'T14',
+    '`sticky-cookie`: load skew of clients behind one NAT (busiest ÷ idlest replica)',
+    '≤ 1.2',
+  ];
+  const nat = find(r, 'sticky-cookie')?.nat;
+  if (!nat) return notMeasured(id, title, threshold, 'the sticky-cookie profile');
+  const sticky = find(r, 'sticky')?.nat;
+  const versus = sticky
+    ? `; sticky (ip_hash): ${sticky.skew === null ? '∞ (one replica served everything)' : fmt(sticky.skew)}`
+    : '';
+  const shares = Object.values(nat.shares)
+    .map((x) => `${Math.round(x * 100)} %`)
+    .join(' / ');
+  const pass = nat.skew !== null && nat.skew <= 1.2;
+  return {
+    id,
+    title,
+    threshold,
+    figure: `${nat.skew === null ? '∞' : fmt(nat.skew)} (shares ${shares})${versus}`,
+    pass,
+    reason: pass
+      ? undefined
+      : nat.skew === null
+        ? 'A replica served no client behind the NAT: the clients were not balanced before they were pinned (check the map sends a client without a route cookie to the round-robin upstream).'
+        : 'The clients were pinned evenly (round-robin for the first request), so an uneven share of requests means the replicas answered at different speeds in a closed loop: compare their CPU in the same run, and repeat (this machine is shared).',
+  };
+}
+
 export function evaluateTargets(r: BenchResult): TargetResult[] {
-  return [t1(r), t2(r), t3(r), t4(r), t5(r), t6(r), t7(r), t12(r)];
+  return [t1(r), t2(r), t3(r), t4(r), t5(r), t6(r), t7(r), t12(r), t14(r)];
 }
 
 export const verdict = (t: TargetResult): string =>

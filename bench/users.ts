@@ -6,7 +6,8 @@
 import argon2 from 'argon2';
 import pg from 'pg';
 import { Histogram } from './histogram.js';
-import { inParallel, type VirtualClient } from './load.js';
+import type { VirtualClient } from '../cluster/virtual-client.js';
+import { inParallel } from './load.js';
 
 export const PASSWORD = 'correct horse battery staple';
 

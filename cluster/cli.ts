@@ -2,16 +2,17 @@
  * `npm run cluster -- --profile <name>`: the whole topology as local processes.
  * `npm run cluster -- status | kill <member> | restart <member> | stop`: act on the running one.
  */
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startCluster, type Cluster, type MemberStatus } from './cluster.js';
 import { sendControl, serveControl, type ControlCommand } from './control.js';
+import { serveDashboard } from './dashboard/server.js';
 import { PROJECT_ROOT } from './paths.js';
 import { tcpConnect } from './process/ports.js';
 import { isProfileName, profileNames, profiles } from './profiles.js';
 
 const USAGE = `Usage:
-  npm run cluster -- [--profile ${profileNames.join('|')}] [--port 8080] [--tls-port 8443] [--replicas 3] [--work-dir .cluster]
+  npm run cluster -- [--profile ${profileNames.join('|')}] [--port 8080] [--tls-port 8443] [--replicas 3] [--work-dir .cluster] [--dashboard-port 0]
   npm run cluster -- status                  members of the running cluster
   npm run cluster -- kill <member>           SIGKILL a member (app-2, nginx, postgres, a store server: see status): a crash
   npm run cluster -- stop-member <member>    SIGTERM a member: a graceful stop
@@ -33,11 +34,15 @@ function parse(argv: string[]) {
       port: { type: 'string', default: '8080' },
       'tls-port': { type: 'string', default: '8443' },
       replicas: { type: 'string', default: '3' },
+      // 0: any free port. The dashboard listens on 127.0.0.1 only, behind a random token.
+      'dashboard-port': { type: 'string', default: '0' },
       'work-dir': { type: 'string', default: join(PROJECT_ROOT, '.cluster') },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
   const port = portOption('--port', values.port);
+  const dashboardPort =
+    values['dashboard-port'] === '0' ? 0 : portOption('--dashboard-port', values['dashboard-port']);
   const tlsPort = portOption('--tls-port', values['tls-port']);
   const replicas = Number(values.replicas);
   if (!isProfileName(values.profile)) throw new UsageError(`unknown profile "${values.profile}"`);
@@ -50,6 +55,7 @@ function parse(argv: string[]) {
     port,
     tlsPort,
     replicas,
+    dashboardPort,
     workDir: resolve(values['work-dir']),
     positionals,
   };
@@ -137,11 +143,17 @@ async function up(o: ReturnType<typeof parse>): Promise<void> {
     stopping = true;
     say(`${why}: stopping every member …`);
     server.close();
+    await dashboard.close();
     await cluster.stop();
     say('stopped; nothing left running');
     process.exit(0);
   };
   const server = await serveControl(socketPath, cluster, () => void shutdown('stop requested'));
+  const nginx = cluster.status().find((m) => m.kind === 'nginx')!;
+  const dashboard = await serveDashboard(cluster, {
+    port: o.dashboardPort,
+    nginxAccessLog: join(dirname(nginx.log), 'access.log'),
+  });
   process.on('SIGINT', () => void shutdown('Ctrl-C'));
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
 
@@ -154,6 +166,7 @@ async function up(o: ReturnType<typeof parse>): Promise<void> {
   console.log(
     `Also over https (self-signed certificate: curl -k, or accept the browser warning): ${cluster.httpsUrl}/`,
   );
+  console.log(`Dashboard (this machine only; the token is the key): ${dashboard.url}`);
   console.log('Ctrl-C stops everything.');
   console.log(`ready ${cluster.url}`);
 }

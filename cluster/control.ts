@@ -54,6 +54,15 @@ async function handle(line: string, cluster: Cluster, onStop: () => void): Promi
   } catch {
     return { ok: false, error: 'not a JSON command' };
   }
+  return runCommand(command, cluster, onStop);
+}
+
+/** Runs one command on the cluster: the one code path of the CLI and the dashboard's buttons. */
+export async function runCommand(
+  command: ControlCommand,
+  cluster: Cluster,
+  onStop: () => void,
+): Promise<ControlReply> {
   try {
     switch (command.cmd) {
       case 'status':

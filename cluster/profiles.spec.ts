@@ -65,7 +65,7 @@ describe('profile table', () => {
 
   it('renders each profile routing over any number of replicas', () => {
     for (const name of profileNames) {
-      const servers = replicaNames(4).map((host) => ({ host, port: 3000 }));
+      const servers = replicaNames(4).map((name) => ({ name, host: name, port: 3000 }));
       const { blocks, target } = routingOf(profileOf(name)).render(servers);
       for (const s of servers) expect(blocks).toContain(`server ${s.host}:${s.port} `);
       expect(target).toMatch(/^\$?[A-Za-z0-9_]+$/);

@@ -73,6 +73,19 @@ export const profiles = {
       logoutFinal: true,
     },
   },
+  'sticky-cookie': {
+    name: 'sticky-cookie',
+    routing: 'route-cookie',
+    sessions: 'memory',
+    shows:
+      'fix 1 by cookie (ALB, HAProxy, Tomcat jvmRoute): no NAT skew, but a crash still logs its clients out',
+    guarantees: {
+      sharedAcrossReplicas: false,
+      survivesReplicaCrash: false,
+      natClientsSpread: true,
+      logoutFinal: true,
+    },
+  },
   redis: {
     name: 'redis',
     routing: 'round-robin',

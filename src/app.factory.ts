@@ -4,6 +4,7 @@ import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { Eta } from 'eta';
 import { json, urlencoded } from 'express';
+import { routeCookie } from './affinity/route-cookie.middleware.js';
 import { AppModule } from './app.module.js';
 import { compose, whenBodyPresent } from './common/compose.js';
 import { JsonLogger } from './common/json-logger.js';
@@ -36,6 +37,16 @@ export async function createApp(config: AppConfig): Promise<NestExpressApplicati
     compose(
       app.get(ShutdownState).middleware,
       requestContext(config.replicaName, ['debug', 'verbose'].includes(config.logLevel)),
+      // Only where nginx routes by cookie (the sticky-cookie profile): pin the client here.
+      ...(config.routeCookie
+        ? [
+            routeCookie({
+              cookie: config.routeCookie,
+              replica: config.replicaName,
+              maxAgeMs: config.session.absoluteTimeoutMs,
+            }),
+          ]
+        : []),
       securityHeaders(config.production),
       // Before routing: a path parameter or query value must not carry NUL or broken UTF-8.
       urlGuard,

@@ -4,31 +4,17 @@
  * replicas; with in-memory sessions the same flow is bounced to the login page.
  * Screenshots land in test/artifacts/.
  */
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { PROJECT_ROOT } from '../cluster/paths.js';
+import type { Browser, Page } from 'playwright-core';
+import { ARTIFACTS, launchBrowser } from './support/browser.js';
 import { useCluster } from './support/cluster.js';
 import { PASSWORD, uniqueName } from './support/steps.js';
 
-const ARTIFACTS = join(PROJECT_ROOT, 'test', 'artifacts');
 let browser: Browser;
 
 beforeAll(async () => {
-  await mkdir(ARTIFACTS, { recursive: true });
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    // No sandbox as root; no background traffic to hosts this machine cannot reach.
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-    ],
-  });
+  browser = await launchBrowser();
 }, 30_000);
 afterAll(async () => {
   await browser?.close();
@@ -88,6 +74,10 @@ describe.each([
           // Let the live view collect a few answers for the screenshot.
           await page.locator('#live-strip .live-cell').nth(2).waitFor({ timeout: 10_000 });
           expect(await page.locator('#live-strip .live-cell.unknown').count()).toBe(0);
+          // Where the session lives, as the backend says.
+          await expect(page.locator('#placement').innerText()).resolves.toMatch(
+            /Redis \(shared by every replica\)/,
+          );
         } else {
           expect(loads.some((l) => l.path === '/login')).toBe(true);
           await page.goto(`${cluster.url}/profile`);

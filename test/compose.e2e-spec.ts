@@ -101,6 +101,10 @@ async function yamlToJson(yaml: string, python: string[]): Promise<unknown> {
   return JSON.parse(await output);
 }
 
+/**
+ * A service's environment as its container gets it. `config` prints values escaped for reuse as a
+ * compose file (a literal "$" as "$$"); the container gets the "$".
+ */
 function environmentOf(service: Service): Record<string, string> {
   const env = service.environment ?? {};
   const entries = Array.isArray(env)
@@ -109,7 +113,7 @@ function environmentOf(service: Service): Record<string, string> {
         return at < 0 ? [line, ''] : [line.slice(0, at), line.slice(at + 1)];
       })
     : Object.entries(env).map(([k, v]) => [k, v ?? '']);
-  return Object.fromEntries(entries) as Record<string, string>;
+  return Object.fromEntries(entries.map(([k, v]) => [k, v.replaceAll('$$', '$')]));
 }
 
 function dependenciesOf(service: Service): Record<string, string> {
@@ -209,12 +213,12 @@ describe('docker-compose.yml, as docker-compose reads it', () => {
       const enabled = enabledServices(config, name);
       expect(enabled).toEqual(expect.arrayContaining(['postgres', 'migrate', 'tls-cert']));
       expect(enabled).toEqual(expect.arrayContaining([...backendOf(profile).services]));
-      expect(enabled.filter((s) => s.startsWith(`${name}-`)).sort()).toEqual(
-        [...REPLICAS.map((r) => `${name}-${r}`), `${name}-nginx`].sort(),
-      );
+      // A profile's own services (by name: "sticky-" is also the start of "sticky-cookie-").
+      const own = (p: string) => [...REPLICAS.map((r) => `${p}-${r}`), `${p}-nginx`];
+      expect(enabled.filter((s) => own(name).includes(s)).sort()).toEqual(own(name).sort());
       // Nothing of another profile.
       for (const other of profileNames.filter((p) => p !== name))
-        expect(enabled.filter((s) => s.startsWith(`${other}-`))).toEqual([]);
+        expect(enabled.filter((s) => own(other).includes(s))).toEqual([]);
     });
 
     it('gives each replica, as compose resolves it, an environment the app accepts', async () => {
@@ -243,7 +247,7 @@ describe('docker-compose.yml, as docker-compose reads it', () => {
       const env = environmentOf(nginx);
       const vars = nginxTemplateVars(
         { http: NGINX_PORT, https: NGINX_TLS.listen, tls: NGINX_TLS },
-        routingOf(profile).render(REPLICAS.map((host) => ({ host, port: APP_PORT }))),
+        routingOf(profile).render(REPLICAS.map((r) => ({ name: r, host: r, port: APP_PORT }))),
       );
       for (const [key, value] of Object.entries(vars))
         expect([key, env[key]]).toEqual([key, value]);

@@ -38,7 +38,8 @@ describe.each(profileNames)('nginx config for profile %s', (name) => {
   it('renders a site that nginx -t accepts, with its routing and our proxy settings', async () => {
     // Nothing needs to listen on these: nginx -t only parses and resolves.
     const servers: UpstreamServer[] = [];
-    for (let i = 0; i < 3; i++) servers.push({ host: '127.0.0.1', port: await freePort() });
+    for (let i = 0; i < 3; i++)
+      servers.push({ name: `app-${i + 1}`, host: '127.0.0.1', port: await freePort() });
     const routing = routingOf(profileOf(name)).render(servers);
     const { prefix, conf, listen, site } = await render(routing);
 
@@ -64,7 +65,9 @@ describe.each(profileNames)('nginx config for profile %s', (name) => {
 
 describe('nginx -t on a broken config', () => {
   it('rejects an upstream server with an invalid port, with nginx’s own message', async () => {
-    const routing = routingStrategies['round-robin'].render([{ host: '127.0.0.1', port: 70_000 }]);
+    const routing = routingStrategies['round-robin'].render([
+      { name: 'app-1', host: '127.0.0.1', port: 70_000 },
+    ]);
     const { prefix, conf } = await render(routing);
     await expect(testNginxConfig(prefix, conf)).rejects.toThrow(/invalid port/);
   });

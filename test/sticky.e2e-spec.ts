@@ -8,6 +8,7 @@
 import { describe, expect, it } from '@jest/globals';
 import type { HttpClient } from './support/http-client.js';
 import { useCluster } from './support/cluster.js';
+import { crowdBehindOneAddress, skew } from './support/crowd.js';
 import { eventually } from './support/eventually.js';
 import { isLoggedIn, login, register, uniqueName, whoami } from './support/steps.js';
 
@@ -48,6 +49,14 @@ describe('sticky: ip_hash over in-memory sessions', () => {
       homes.add(served[0]);
     }
     expect(homes.size).toBeGreaterThan(1);
+  });
+
+  it('300 clients behind one address (one NAT) all land on one replica: the skew sticky-cookie removes', async () => {
+    const crowd = await crowdBehindOneAddress(cluster, { count: 300, subnet: 60 });
+    expect(crowd.unpinned).toBe(0);
+    expect(crowd.loggedOut).toBe(0);
+    expect(Object.values(crowd.load).filter((n) => n > 0)).toEqual([300]);
+    expect(skew(crowd.load)).toBe(cluster.replicas.length);
   });
 
   it("a dead replica loses its clients' sessions, other clients keep theirs; after restart its clients return to it, still logged out", async () => {

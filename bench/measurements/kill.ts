@@ -3,7 +3,8 @@
  * did not get a 2xx answer after the kill, and the clients that were logged out by it: those with
  * no authenticated answer at all after the kill (their session died with the replica).
  */
-import { isAuthenticated, runLoad } from '../load.js';
+import { isAuthenticated } from '../../cluster/virtual-client.js';
+import { runLoad } from '../load.js';
 import type { KillResult } from '../results.js';
 import type { Subject } from '../subject.js';
 

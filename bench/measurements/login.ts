@@ -6,7 +6,8 @@
  */
 import pg from 'pg';
 import { Histogram } from '../histogram.js';
-import { clientAddress, VirtualClient } from '../load.js';
+import { VirtualClient } from '../../cluster/virtual-client.js';
+import { clientAddress } from '../load.js';
 import type { LoginResult } from '../results.js';
 import type { Subject } from '../subject.js';
 import { PASSWORD } from '../users.js';

@@ -3,7 +3,8 @@
  * ip_hash then sends everyone to one replica (sticky); round-robin does not care. The first half,
  * distinct clients, is the shares of the throughput runs.
  */
-import { NAT_ADDRESS, runLoad, summarize, VirtualClient, type LoadSummary } from '../load.js';
+import { VirtualClient } from '../../cluster/virtual-client.js';
+import { NAT_ADDRESS, runLoad, summarize, type LoadSummary } from '../load.js';
 import type { Subject } from '../subject.js';
 import { logIn } from '../users.js';
 

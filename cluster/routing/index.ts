@@ -6,11 +6,13 @@
  */
 import { ipHash } from './ip-hash.js';
 import { roundRobin } from './round-robin.js';
+import { routeCookie } from './route-cookie.js';
 import type { RoutingStrategy } from './upstream.js';
 
 export const routingStrategies = {
   'round-robin': roundRobin,
   'ip-hash': ipHash,
+  'route-cookie': routeCookie,
 } satisfies Record<string, RoutingStrategy>;
 
 export type RoutingName = keyof typeof routingStrategies;

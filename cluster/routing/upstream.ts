@@ -1,6 +1,8 @@
 /** What every routing strategy builds with: upstream blocks with our shared settings. */
 
 export interface UpstreamServer {
+  /** The replica's name (REPLICA_NAME): what a route cookie names. */
+  name: string;
   host: string;
   port: number;
 }
@@ -10,6 +12,8 @@ export interface RoutingStrategy {
   /** One line: how a replica is picked. */
   summary: string;
   render(servers: readonly UpstreamServer[]): RenderedRouting;
+  /** What every replica must be told to take part (e.g. the route cookie to re-pin clients with). */
+  replicaEnv?: Readonly<Record<string, string>>;
 }
 
 export interface RenderedRouting {

@@ -1,7 +1,8 @@
 /**
  * The app: one migration run, then N replicas of `node dist/main.js`, each ready when its
  * /health/ready answers 200. Every replica gets the environment the plugins before it handed on
- * (DATABASE_URL, REDIS_URL, ...), the profile's SESSION_STORE, and one shared SESSION_SECRET.
+ * (DATABASE_URL, REDIS_URL, ...), the profile's SESSION_STORE, what its routing needs of them
+ * (ROUTE_COOKIE), and one shared SESSION_SECRET.
  */
 import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
@@ -10,7 +11,7 @@ import { dependsOn, MERGE, note } from '../compose-file.js';
 import { PROJECT_ROOT } from '../paths.js';
 import { ManagedProcess, runToCompletion } from '../process/managed-process.js';
 import { freePort } from '../process/ports.js';
-import { replicaNames, type Profile } from '../profiles.js';
+import { replicaNames, routingOf, type Profile } from '../profiles.js';
 import { postgresService } from './postgres.js';
 import type { Member, ServicePlugin } from './service.js';
 
@@ -56,6 +57,7 @@ export const appService: ServicePlugin = {
             REPLICA_NAME: name,
             PROFILE: ctx.profile.name,
             SESSION_STORE: ctx.profile.sessions,
+            ...routingOf(ctx.profile).replicaEnv,
             ...ctx.env,
             // One secret for all: a cookie signed by one replica must verify on the others.
             SESSION_SECRET: secret,
@@ -158,6 +160,7 @@ export const appService: ServicePlugin = {
         [MERGE]: env,
         PROFILE: profile.name,
         SESSION_STORE: profile.sessions,
+        ...routingOf(profile).replicaEnv,
         ...ctx.env(profile),
         REPLICA_NAME: ctx.replicas[0],
       });
@@ -211,7 +214,7 @@ class ReplicaMember implements Member {
   ) {}
 
   get address() {
-    return { host: '127.0.0.1', port: this.port };
+    return { name: this.name, host: '127.0.0.1', port: this.port };
   }
   get pid() {
     return this.process?.running ? this.process.pid : null;

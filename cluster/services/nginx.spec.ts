@@ -13,7 +13,9 @@ describe('envsubst', () => {
 
 describe('nginxTemplateVars', () => {
   it("fills the listeners and the routing strategy's blocks and target", () => {
-    const routing = routingStrategies['ip-hash'].render([{ host: 'app-1', port: 3000 }]);
+    const routing = routingStrategies['ip-hash'].render([
+      { name: 'app-1', host: 'app-1', port: 3000 },
+    ]);
     const vars = nginxTemplateVars(
       { http: 8080, https: 8443, tls: { cert: '/tls/cert.pem', key: '/tls/key.pem' } },
       routing,

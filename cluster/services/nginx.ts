@@ -78,7 +78,10 @@ pid ${join(p, 'nginx.pid')};
 error_log ${join(p, 'logs', 'error.log')} warn;
 events { worker_connections 4096; }
 http {
-    access_log ${join(p, 'logs', 'access.log')};
+    # The request id ties a line to the replica's log; upstream= is what the dashboard counts.
+    log_format cluster '$remote_addr [$time_local] "$request" $status $body_bytes_sent '
+                       '$request_time id=$request_id upstream=$upstream_addr';
+    access_log ${join(p, 'logs', 'access.log')} cluster;
     client_body_temp_path ${join(p, 'temp', 'body')};
     proxy_temp_path ${join(p, 'temp', 'proxy')};
     fastcgi_temp_path ${join(p, 'temp', 'fastcgi')};
@@ -174,7 +177,7 @@ export const nginxService: ServicePlugin = {
         'same template the native runner renders. NGINX_ENVSUBST_FILTER limits the substitution to\n' +
         "our NGINX_* variables, as natively, so nginx's own $remote_addr, $scheme, ... stay untouched.",
     );
-    const servers = ctx.replicas.map((host) => ({ host, port: COMPOSE_APP_PORT }));
+    const servers = ctx.replicas.map((name) => ({ name, host: name, port: COMPOSE_APP_PORT }));
     for (const profile of ctx.profiles) {
       const vars = nginxTemplateVars(
         { http: COMPOSE_HTTP, https: COMPOSE_HTTPS, tls: COMPOSE_TLS },
@@ -183,7 +186,7 @@ export const nginxService: ServicePlugin = {
       file.service(`${profile.name}-nginx`, {
         [MERGE]: nginx,
         profiles: [profile.name],
-        environment: { NGINX_ENVSUBST_FILTER: 'NGINX_', ...vars },
+        environment: { NGINX_ENVSUBST_FILTER: 'NGINX_', ...literal(vars) },
         depends_on: dependsOn({
           ...Object.fromEntries(
             ctx.replicas.map((r) => [replicaService(profile, r), 'service_healthy']),
@@ -194,6 +197,13 @@ export const nginxService: ServicePlugin = {
     }
   },
 };
+
+/**
+ * Values compose must pass on as they are: compose substitutes `$name` in the file itself, so
+ * nginx's own variables (`$cookie_route` in a routing map) are written `$$name`.
+ */
+const literal = (vars: Record<string, string>) =>
+  Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, v.replaceAll('$', '$$$$')]));
 
 class NginxMember implements Member {
   readonly name = 'nginx';

@@ -67,6 +67,11 @@ describe('AppConfig.fromEnv', () => {
     expect(config.login).toEqual({ maxAttempts: 7, windowMs: 30_000 });
   });
 
+  it('sets no route cookie unless ROUTE_COOKIE names one', () => {
+    expect(AppConfig.fromEnv(minimal).routeCookie).toBeUndefined();
+    expect(AppConfig.fromEnv({ ...minimal, ROUTE_COOKIE: 'route' }).routeCookie).toBe('route');
+  });
+
   it('splits a comma-separated SESSION_SECRET into a list, trimmed, the first one signing', () => {
     const config = AppConfig.fromEnv({ ...minimal, SESSION_SECRET: `${SECRET_B} , ${SECRET_A}` });
 
@@ -81,14 +86,16 @@ describe('AppConfig.fromEnv', () => {
       PORT: 'not-a-port',
       SESSION_COOKIE_NAME: 'connect.sid', // a dot: nginx could not read it as $cookie_<name>
       LOG_LEVEL: 'loud',
+      ROUTE_COOKIE: 'route-id', // a dash: not a valid nginx variable name either
     });
 
     expect(message).toMatch(/^Invalid configuration:/);
     expect(message).toContain('PORT');
     expect(message).toContain('SESSION_COOKIE_NAME');
     expect(message).toContain('LOG_LEVEL');
+    expect(message).toContain('ROUTE_COOKIE');
     // One line per problem.
-    expect(message.split('\n').filter((l) => l.startsWith('  - '))).toHaveLength(3);
+    expect(message.split('\n').filter((l) => l.startsWith('  - '))).toHaveLength(4);
   });
 
   it('reports rules across keys even when another key is invalid', () => {

@@ -26,6 +26,8 @@ export class AppConfig {
     touchIntervalMs: number;
   };
   readonly login: { maxAttempts: number; windowMs: number };
+  /** The cookie that pins a client to a replica, set when nginx routes by it; none otherwise. */
+  readonly routeCookie: string | undefined;
 
   constructor(e: Env, backend: unknown = {}) {
     this.env = e.NODE_ENV;
@@ -49,6 +51,7 @@ export class AppConfig {
       touchIntervalMs: e.SESSION_TOUCH_INTERVAL * 1000,
     };
     this.login = { maxAttempts: e.LOGIN_MAX_ATTEMPTS, windowMs: e.LOGIN_WINDOW * 1000 };
+    this.routeCookie = e.ROUTE_COOKIE || undefined;
   }
 
   get production(): boolean {

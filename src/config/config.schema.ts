@@ -30,6 +30,13 @@ export const configSchema = z.object({
     .string()
     .regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, "_" or "-" (nginx reads it as $cookie_<name>)')
     .default('sid'),
+  ROUTE_COOKIE: z
+    .string()
+    .regex(
+      /^[A-Za-z0-9_]{0,40}$/,
+      'letters, digits or "_" (nginx reads it as $cookie_<name>), or empty',
+    )
+    .default(''),
   SESSION_IDLE_TIMEOUT: seconds(30 * 60),
   SESSION_ABSOLUTE_TIMEOUT: seconds(12 * 60 * 60),
   SESSION_TOUCH_INTERVAL: seconds(60),

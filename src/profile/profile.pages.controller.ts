@@ -3,6 +3,7 @@ import type { Request, Response } from 'express';
 import { CurrentUser } from '../auth/current-user.decorator.js';
 import { validateForm, ValidatesBody, type FieldErrors } from '../common/validation.js';
 import type { Principal } from '../session/session.types.js';
+import { SessionsService } from '../session/sessions.service.js';
 import { ChangePasswordDto, UpdateProfileDto } from '../users/users.dto.js';
 import { ProfileService } from './profile.service.js';
 
@@ -13,7 +14,10 @@ const NOTICES: Record<string, string> = {
 
 @Controller('profile')
 export class ProfilePagesController {
-  constructor(private readonly profile: ProfileService) {}
+  constructor(
+    private readonly profile: ProfileService,
+    private readonly sessions: SessionsService,
+  ) {}
 
   @Get()
   async page(
@@ -69,6 +73,8 @@ export class ProfilePagesController {
     res.render('profile', {
       title: 'Your profile',
       profile: await this.profile.get(user),
+      // Which replica(s) or store hold this session, and in what role: the backend's own answer.
+      placement: await this.sessions.placement(res.req.sessionID),
       ...extra,
     });
   }

@@ -21,6 +21,7 @@ import type { SessionBackend, SessionBackendRecord } from './backends/backend.js
 import { SessionMiddleware } from './session.middleware.js';
 import { SESSION_BACKEND, SESSION_BACKEND_RECORD } from './session.tokens.js';
 import { SessionsController } from './sessions.controller.js';
+import { SessionsInternalController } from './sessions.internal.controller.js';
 import { SessionsPagesController } from './sessions.pages.controller.js';
 import { SessionsService } from './sessions.service.js';
 
@@ -124,7 +125,7 @@ export class SessionModule implements NestModule, OnApplicationShutdown {
         RequestSessionMiddleware,
         SessionsService,
       ],
-      controllers: [SessionsController, SessionsPagesController],
+      controllers: [SessionsController, SessionsPagesController, SessionsInternalController],
       exports: [
         SESSION_BACKEND,
         SESSION_BACKEND_RECORD,

@@ -1,5 +1,5 @@
 import { Inject, Injectable, NotFoundException } from '@nestjs/common';
-import type { SessionBackend, SessionBackendRecord } from './backends/backend.js';
+import type { Placement, SessionBackend, SessionBackendRecord } from './backends/backend.js';
 import { SESSION_BACKEND, SESSION_BACKEND_RECORD } from './session.tokens.js';
 import { publicSessionId } from './session.types.js';
 
@@ -60,6 +60,16 @@ export class SessionsService {
       throw new NotFoundException('No such session (it may have ended already).');
     }
     return { wasCurrent: publicId === publicSessionId(currentSid) };
+  }
+
+  /** Where the caller's session lives, as the backend knows it. */
+  placement(currentSid: string): Promise<Placement[]> {
+    return this.backend.locate(publicSessionId(currentSid));
+  }
+
+  /** Sessions this replica holds itself, by role; null when they all live in a store. */
+  held(): Record<string, number> | null {
+    return this.backend.held?.() ?? null;
   }
 
   async revokeOthers(userId: string, currentSid: string): Promise<{ revoked: number }> {

@@ -20,6 +20,14 @@ export interface BackendDeps<Config> {
   onError: (message: string, err: unknown) => void;
 }
 
+/** One place a session lives: a replica or a store, and in what role there. */
+export interface Placement {
+  /** A replica's name, or the store ("Redis"). */
+  holder: string;
+  /** e.g. "the only copy, in its memory", "shared by every replica". */
+  role: string;
+}
+
 /** A created backend: what the app uses on every request. */
 export interface SessionBackend {
   readonly store: Store;
@@ -30,6 +38,16 @@ export interface SessionBackend {
    * peer holds. Readiness says "starting" until it resolves.
    */
   start?(): Promise<void>;
+  /**
+   * Where the session with this public id lives and in which role, as the backend knows it (the
+   * profile page shows it). Empty when this replica knows no such session.
+   */
+  locate(publicId: string): Promise<Placement[]>;
+  /**
+   * Sessions this replica itself holds, by role (the cluster dashboard shows them); undefined
+   * when they all live in a store outside the replicas.
+   */
+  held?(): Record<string, number>;
   /** Resolves when the backend can serve requests now; used by /health/ready. */
   ready(): Promise<void>;
   close(): Promise<void>;

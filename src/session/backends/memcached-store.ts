@@ -39,6 +39,15 @@ export function connectMemcached(servers: string[], o: { timeoutMs: number }): M
   return client;
 }
 
+/**
+ * The node a session's key hashes to (host:port). While that node is skipped after a failure,
+ * the session is on the next one instead.
+ */
+export const nodeOf = (client: Memcached, publicId: string): string => {
+  const names = client.servers.map((s) => `${s.host}:${s.port}`);
+  return names[nodeFor(sessionKeyOf(publicId), names)];
+};
+
 /** memjs' errors that mean "no node answered" (it has no error classes of its own). */
 const DOWN = /No servers available|socket timed out|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT/;
 export const isMemcachedOutage = (err: unknown): boolean =>

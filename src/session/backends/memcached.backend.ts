@@ -7,6 +7,7 @@ import {
   MemcachedSessionStore,
   connectMemcached,
   isMemcachedOutage,
+  nodeOf,
 } from './memcached-store.js';
 import { SessionIndex } from './session-index.js';
 import { IndexedSessionRegistry } from './store-base.js';
@@ -44,6 +45,12 @@ export const memcachedBackend = defineBackend({
       store,
       registry: new IndexedSessionRegistry(index, store),
       attempts: new MemcachedAttemptCounter(client, deadline),
+      locate: async (publicId) => [
+        {
+          holder: `Memcached ${nodeOf(client, publicId)}`,
+          role: 'the only copy, on the node its key hashes to',
+        },
+      ],
       // Ready while any node answers: the others' keys fail over to it.
       ready: async () => {
         await deadline.within(client.get('ready-probe'));

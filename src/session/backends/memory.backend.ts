@@ -39,6 +39,10 @@ export class MemorySessionStore extends Store {
     return this.sessions.size;
   }
 
+  has(id: string): boolean {
+    return this.live(id) !== undefined;
+  }
+
   override get(sid: string, cb: Callback<SessionData | null>): void {
     const entry = this.live(publicSessionId(sid));
     cb(null, entry ? (JSON.parse(entry.json) as SessionData) : null);
@@ -204,6 +208,9 @@ export const memoryBackend = defineBackend({
       store,
       registry: new MemorySessionRegistry(store),
       attempts: new MemoryAttemptCounter(),
+      locate: async (id) =>
+        store.has(id) ? [{ holder: deps.replica, role: 'the only copy, in its memory' }] : [],
+      held: () => ({ 'in memory': store.size }),
       ready: async () => undefined,
       close: async () => store.close(),
     };

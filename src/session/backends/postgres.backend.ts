@@ -47,6 +47,10 @@ export const postgresBackend = defineBackend({
       store,
       registry: new IndexedSessionRegistry(new SessionIndex(database), store),
       attempts: new PostgresAttemptCounter(pool, deadline),
+      // Every session is a row there, or nowhere: a request that got this far found it.
+      locate: async () => [
+        { holder: 'Postgres', role: 'a row of user_sessions, shared by every replica' },
+      ],
       ready: async () => void (await run(pool, deadline, { text: 'SELECT 1' })),
       // The pool is the DataSource's: TypeORM closes it.
       close: async () => stopPruning(),

@@ -190,6 +190,8 @@ export function redisSessionBackend(
     store,
     registry: new IndexedSessionRegistry(index, store),
     attempts: new RedisAttemptCounter(client, deadline),
+    // Every session is in Redis, or nowhere: a request that got this far found it there.
+    locate: async () => [{ holder: 'Redis', role: 'shared by every replica' }],
     ready: async () => {
       await deadline.within(client.ping());
     },

@@ -1,0 +1,139 @@
+/**
+ * The runner's dashboard (cluster/dashboard/), in Debian's Chromium against real clusters: start
+ * the simulated clients, kill the replica that holds the most of them, and read the timeline.
+ * With `sticky` that replica's clients are logged out (the event counts them); with `redis`
+ * nobody is. Screenshots land in test/artifacts/.
+ */
+import { dirname, join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { Browser, Page } from 'playwright-core';
+import { serveDashboard, type Dashboard } from '../cluster/dashboard/server.js';
+import { ARTIFACTS, launchBrowser } from './support/browser.js';
+import { useCluster, type TestCluster } from './support/cluster.js';
+import { eventually } from './support/eventually.js';
+import { HttpClient } from './support/http-client.js';
+
+const CLIENTS = 24;
+let browser: Browser;
+
+beforeAll(async () => {
+  browser = await launchBrowser();
+}, 30_000);
+afterAll(async () => {
+  await browser?.close();
+});
+
+function startDashboard(cluster: TestCluster): Promise<Dashboard> {
+  const nginx = cluster.status().find((m) => m.kind === 'nginx')!;
+  return serveDashboard(cluster, { nginxAccessLog: join(dirname(nginx.log), 'access.log') });
+}
+
+/** The simulated clients per replica, as the dashboard's session table shows them. */
+async function simulatedPerReplica(page: Page, replicas: readonly string[]) {
+  const out: Record<string, number> = {};
+  for (const r of replicas)
+    out[r] = Number(await page.locator(`#sessions tr[data-replica="${r}"] td.sim`).innerText());
+  return out;
+}
+
+/** Opens the dashboard, starts the clients, kills the busiest replica; returns its event row. */
+async function killBusiestReplica(cluster: TestCluster, dashboard: Dashboard) {
+  const page = await browser.newPage();
+  await page.goto(dashboard.url);
+  await page.locator('#connection', { hasText: 'live' }).waitFor({ timeout: 10_000 });
+  await page.fill('#sim-count', String(CLIENTS));
+  await page.click('#sim-start');
+  await page
+    .locator('#sim-state', { hasText: `${CLIENTS} logged in` })
+    .waitFor({ timeout: 30_000 });
+  // Wait until every client has been answered while logged in (the table counts them).
+  let perReplica: Record<string, number> = {};
+  for (let i = 0; i < 30; i++) {
+    perReplica = await simulatedPerReplica(page, cluster.replicas);
+    if (Object.values(perReplica).reduce((a, b) => a + b, 0) === CLIENTS) break;
+    await page.waitForTimeout(500);
+  }
+  const busiest = Object.entries(perReplica).sort((a, b) => b[1] - a[1])[0][0];
+  expect(perReplica[busiest]).toBeGreaterThan(0);
+
+  await page.click(`#members button[data-cmd="kill"][data-member="${busiest}"]`);
+  const event = page.locator(`#timeline tr[data-member="${busiest}"]`).last();
+  await event.waitFor({ timeout: 10_000 });
+  await expect(event.innerText()).resolves.toContain('killed (SIGKILL)');
+  return { page, busiest, held: perReplica[busiest], event };
+}
+
+describe('dashboard, profile sticky', () => {
+  const cluster = useCluster('sticky');
+  let dashboard: Dashboard;
+  beforeAll(async () => {
+    dashboard = await startDashboard(cluster);
+  });
+  afterAll(async () => {
+    await dashboard?.close();
+  });
+
+  it("shows the killed replica's clients logged out, counted on its event", async () => {
+    const { page, busiest, held, event } = await killBusiestReplica(cluster, dashboard);
+    const count = event.locator('td[data-logged-out]');
+    const loggedOut = async () => Number(await count.getAttribute('data-logged-out'));
+    expect(await eventually(async () => (await loggedOut()) > 0, 15_000)).toBe(true);
+    expect(await loggedOut()).toBeLessThanOrEqual(held);
+    await expect(
+      page.locator(`#members tr[data-member="${busiest}"]`).innerText(),
+    ).resolves.toContain('DOWN');
+    await page.screenshot({ path: join(ARTIFACTS, 'dashboard-sticky.png'), fullPage: true });
+    await page.close();
+    await cluster.rejoin(busiest);
+  }, 90_000);
+
+  it('refuses every request without its token, and is not reachable through nginx', async () => {
+    const base = new URL(dashboard.url).origin;
+    for (const path of ['/', '/events', '/dashboard.js', `/?token=${dashboard.token.slice(1)}x`])
+      expect((await fetch(base + path)).status).toBe(403);
+    const post = await fetch(`${base}/api/command`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ cmd: 'kill', member: 'app-1' }),
+    });
+    expect(post.status).toBe(403);
+    // Another Host (a DNS-rebinding page) is refused even with the token.
+    const rebound = await new HttpClient(base).get(`/?token=${dashboard.token}`, {
+      headers: { host: 'evil.example' },
+    });
+    expect(rebound.status).toBe(403);
+    // nginx forwards to the app only: no dashboard there, and the replicas' view is not forwarded.
+    const viaNginx = await fetch(`${cluster.url}/events?token=${dashboard.token}`);
+    expect(viaNginx.headers.get('content-type')).not.toContain('event-stream');
+    for (const path of ['/internal/sessions', '/INTERNAL/sessions', '/%69nternal/sessions'])
+      expect((await fetch(cluster.url + path)).status).toBe(404);
+    expect(cluster.status().every((m) => m.running)).toBe(true); // the refused kill did nothing
+  });
+});
+
+describe('dashboard, profile redis', () => {
+  const cluster = useCluster('redis');
+  let dashboard: Dashboard;
+  beforeAll(async () => {
+    dashboard = await startDashboard(cluster);
+  });
+  afterAll(async () => {
+    await dashboard?.close();
+  });
+
+  it('shows the same kill with nobody logged out, and the sessions in Redis', async () => {
+    const { page, busiest, event } = await killBusiestReplica(cluster, dashboard);
+    // Every client has read a few times since the kill (twice a second each) ...
+    const requestsNow = async () =>
+      Number(/(\d+) requests/.exec(await page.locator('#sim-state').innerText())?.[1] ?? 0);
+    const target = (await requestsNow()) + 4 * CLIENTS;
+    expect(await eventually(async () => (await requestsNow()) >= target, 30_000)).toBe(true);
+    // ... and none was logged out: the event says 0, and so does the clients' own count.
+    expect(await event.locator('td[data-logged-out]').getAttribute('data-logged-out')).toBe('0');
+    await expect(page.locator('#sim-state').innerText()).resolves.toContain('0 logouts seen');
+    await expect(page.locator('#sessions').innerText()).resolves.toMatch(/Redis\s+\d+ keys/);
+    await page.screenshot({ path: join(ARTIFACTS, 'dashboard-redis.png'), fullPage: true });
+    await page.close();
+    await cluster.rejoin(busiest);
+  }, 90_000);
+});
