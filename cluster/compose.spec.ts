@@ -2,6 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { parse } from 'yaml';
 import { AppConfig } from '../src/config/app-config.js';
 import { committedCompose, generateCompose, startOrder } from './compose.js';
+import { isServiceOf } from './services/service.js';
 import { backendOf, profileNames, profileOf, replicaNames } from './profiles.js';
 
 interface Service {
@@ -66,19 +67,14 @@ describe('docker-compose.yml', () => {
       const names = new Set(enabled(name).map(([n]) => n));
       for (const [, s] of enabled(name))
         for (const dep of Object.keys(s.depends_on ?? {})) expect(names).toContain(dep);
-      // Directly, or through a service it waits for (the migration waits for Postgres); a
-      // plugin with several nodes names them <plugin>-1, <plugin>-2, ...
-      const services = new Map(enabled(name));
-      const isServer = (dep: string, server: string) =>
-        dep === server || new RegExp(`^${server}-\\d+$`).test(dep);
-      const waitsFor = (s: (typeof replicas)[number][1], server: string): boolean =>
-        Object.entries(s.depends_on ?? {}).some(
-          ([dep, { condition }]) =>
-            (isServer(dep, server) && condition === 'service_healthy') ||
-            (services.has(dep) && waitsFor(services.get(dep)!, server)),
-        );
       for (const [, s] of replicas)
-        for (const server of backendOf(profile).services) expect(waitsFor(s, server)).toBe(true);
+        for (const server of backendOf(profile).services) {
+          const waited = Object.entries(s.depends_on ?? {}).filter(([dep]) =>
+            isServiceOf(server, dep),
+          );
+          expect(waited.length).toBeGreaterThan(0);
+          for (const [, dep] of waited) expect(dep).toEqual({ condition: 'service_healthy' });
+        }
     });
 
     it('publishes nginx on host ports that HTTP_PORT and HTTPS_PORT can change', () => {

@@ -7,7 +7,7 @@ import { OwnedServer, type ServerProcess } from '../process/server-process.js';
 import { isRoot } from '../process/system-user.js';
 import { memcachedStats } from './memcached-protocol.js';
 import { observeMemcached } from './memcached-observer.js';
-import { serverMember, type ServicePlugin } from './service.js';
+import { nodeName, serverMember, type ServicePlugin } from './service.js';
 
 /** Nodes of the memcached profile: enough to show that a dead one takes only its share along. */
 export const MEMCACHED_NODES = 2;
@@ -80,7 +80,7 @@ async function launch(config: MemcachedConfig): Promise<ManagedProcess> {
   return server;
 }
 
-const nodeNames = Array.from({ length: MEMCACHED_NODES }, (_, i) => `memcached-${i + 1}`);
+const nodeNames = Array.from({ length: MEMCACHED_NODES }, (_, i) => nodeName('memcached', i + 1));
 
 /**
  * Memcached nodes for the memcached backend, each its own member (killable and restartable on

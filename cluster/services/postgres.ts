@@ -349,6 +349,8 @@ export const postgresService: ServicePlugin = {
       'Users and profiles, in every profile.',
     );
     file.volume('postgres-data');
-    return { env: { DATABASE_URL: 'postgres://app:app@postgres:5432/app' } };
+    // Healthy before any replica starts (the migration waits for it too); the postgres backend
+    // keeps its sessions there.
+    return { env: { DATABASE_URL: 'postgres://app:app@postgres:5432/app' }, waitFor: ['postgres'] };
   },
 };
