@@ -18,8 +18,6 @@ export function clientAddress(i: number): string {
 /** "Behind one NAT": every client shares this address (out of clientAddress's range). */
 export const NAT_ADDRESS = '127.254.0.1';
 
-
-
 export interface LoadOptions {
   path: string;
   warmupMs: number;

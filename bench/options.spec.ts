@@ -7,7 +7,13 @@ describe('parseOptions', () => {
     const o = parseOptions([]);
 
     expect(o.profiles).toEqual(profileNames);
-    expect(o.peers).toEqual(['bare', 'express', 'express-notouch']);
+    expect(o.peers).toEqual([
+      'bare',
+      'express',
+      'express-notouch',
+      'express-pg',
+      'express-pg-notouch',
+    ]);
     expect(o.full).toBe(true);
     expect(parseOptions(['--quick']).full).toBe(false);
     expect(parseOptions(['--env', 'LOG_LEVEL=warn']).full).toBe(false);

@@ -26,6 +26,30 @@ describe('evaluateTargets', () => {
     expect(t1.reason).toContain('disableTouch');
   });
 
+  it('passes T2 at one statement per read only where sessions live in Postgres', () => {
+    const pg = (perRead: number) => ({
+      ...topology('postgres', {}, { postgresStatementsPerRead: perRead }),
+      store: 'postgres',
+    });
+    expect(target('T2', [topology('redis'), pg(1)]).pass).toBe(true);
+    expect(target('T2', [topology('redis'), pg(2)]).pass).toBe(false);
+    expect(target('T2', [topology('redis', {}, { postgresStatementsPerRead: 1 })]).pass).toBe(
+      false,
+    );
+  });
+
+  it('judges T12 on postgres ÷ redis throughput, and is not measured without both', () => {
+    const rps = (name: string, n: number) => {
+      const t = topology(name);
+      return { ...t, throughput: { ...t.throughput, rps: n } };
+    };
+    expect(target('T12', [rps('postgres', 800), rps('redis', 1000)]).pass).toBe(true);
+    const slow = target('T12', [rps('postgres', 700), rps('redis', 1000)]);
+    expect(slow.pass).toBe(false);
+    expect(slow.figure).toContain('0.700');
+    expect(target('T12', [rps('postgres', 800)]).pass).toBe(null);
+  });
+
   it('fails T2 when any app profile reached Postgres on a read', () => {
     const clean = [topology('naive'), topology('redis')];
     const leaky = [topology('naive'), topology('redis', {}, { postgresStatementsPerRead: 1 })];

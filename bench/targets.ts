@@ -66,8 +66,15 @@ function t1(r: BenchResult): TargetResult {
   };
 }
 
+/** Where sessions live in Postgres, a read is exactly the one SELECT of the session. */
+const statementsExpected = (t: TopologyResult): number => (t.store === 'postgres' ? 1 : 0);
+
 function t2(r: BenchResult): TargetResult {
-  const [id, title, threshold] = ['T2', 'Postgres statements per authenticated read', '= 0'];
+  const [id, title, threshold] = [
+    'T2',
+    'Postgres statements per authenticated read',
+    '= 0 (= 1 where sessions live in Postgres)',
+  ];
   const measured = r.topologies.filter(
     (t) => t.kind === 'profile' && Number.isFinite(t.throughput.postgresStatementsPerRead),
   );
@@ -75,16 +82,19 @@ function t2(r: BenchResult): TargetResult {
   const figures = measured.map(
     (t) => `${t.name} ${fmt(t.throughput.postgresStatementsPerRead!, 3)}`,
   );
-  const pass = measured.every((t) => t.throughput.postgresStatementsPerRead === 0);
+  // The postgres backend's background pruning runs a few statements a minute: not per read.
+  const over = measured.filter(
+    (t) => t.throughput.postgresStatementsPerRead! > statementsExpected(t) + 0.01,
+  );
   return {
     id,
     title,
     threshold,
     figure: figures.join(', '),
-    pass,
-    reason: pass
-      ? undefined
-      : 'whoami reached Postgres. Fix: answer it from the session alone (the serializer keeps the whole principal in the session); pg_stat_statements in a redis-profile run names the query.',
+    pass: over.length === 0,
+    reason: over.length
+      ? `${over.map((t) => t.name).join(', ')}: a read reached Postgres beyond the session lookup. Fix: answer it from the session alone (the serializer keeps the whole principal in the session), and never write on a read (sliding expiry is refreshed by saves); pg_stat_statements names the query.`
+      : undefined,
   };
 }
 
@@ -230,6 +240,23 @@ function t7(r: BenchResult): TargetResult {
   };
 }
 
+function t12(r: BenchResult): TargetResult {
+  return ratioTarget(r, {
+    id: 'T12',
+    title: '`postgres` throughput ÷ `redis` throughput',
+    min: 0.75,
+    ours: 'postgres',
+    peers: ['redis'],
+    fix: (pg, redis) =>
+      `Replica CPU per read: postgres ${cpuPerRead(pg)}, redis ${cpuPerRead(redis)}; Postgres used ` +
+      `${fmt(pg.throughput.cpu.postgres ?? NaN)} cores (a backend process per connection that ` +
+      `parses, plans and runs the SELECT) where Redis used ${fmt(storeCores(redis.throughput.cpu))}. ` +
+      'Every process here shares the same cores, so that CPU is throughput lost. Fix: a CPU profile ' +
+      'of a replica under this load (--cpu-profile) shows the pg driver’s share of the replica ' +
+      'CPU; past that, Postgres on cores of its own, or a cache in front of it.',
+  });
+}
+
 function t14(r: BenchResult): TargetResult {
   const [id, title, threshold] = [
     'T14',
@@ -261,7 +288,7 @@ function t14(r: BenchResult): TargetResult {
 }
 
 export function evaluateTargets(r: BenchResult): TargetResult[] {
-  return [t1(r), t2(r), t3(r), t4(r), t5(r), t6(r), t7(r), t14(r)];
+  return [t1(r), t2(r), t3(r), t4(r), t5(r), t6(r), t7(r), t12(r), t14(r)];
 }
 
 export const verdict = (t: TargetResult): string =>

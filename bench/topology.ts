@@ -75,6 +75,30 @@ function profileTopology(name: ProfileName, backendsDir: readonly string[]): Top
   };
 }
 
+/**
+ * The plain-Express peer (peers/express-app.ts) on a store library: connect-redis on the redis
+ * profile's Redis, or connect-pg-simple on the postgres profile's Postgres; `touch` as the
+ * library's default (a write per read) or off.
+ */
+function expressPeer(
+  name: string,
+  store: 'redis' | 'postgres',
+  touch: boolean,
+  what: string,
+): TopologySpec {
+  return {
+    name,
+    kind: 'peer',
+    profile: store,
+    script: peerScript('express-app.js'),
+    env: { PEER_NAME: name, PEER_STORE: store, PEER_TOUCH: touch ? 'on' : 'off' },
+    sessionCode: ['bench/peers/express-app.ts', 'bench/peers/peer-store.ts'],
+    login: true,
+    store,
+    what,
+  };
+}
+
 /** Apps other than ours behind the same nginx, each on the topology of the profile it borrows. */
 const peers: Record<string, TopologySpec> = {
   bare: {
@@ -87,28 +111,30 @@ const peers: Record<string, TopologySpec> = {
     store: 'none',
     what: "bare node:http answering whoami-like JSON, no session: this machine's ceiling",
   },
-  express: {
-    name: 'express',
-    kind: 'peer',
-    profile: 'redis',
-    script: peerScript('express-app.js'),
-    env: { PEER_NAME: 'express', PEER_TOUCH: 'on' },
-    sessionCode: ['bench/peers/express-app.ts'],
-    login: true,
-    store: 'redis',
-    what: 'plain Express 5 + express-session + connect-redis + passport, connect-redis defaults (GET + EXPIRE per read)',
-  },
-  'express-notouch': {
-    name: 'express-notouch',
-    kind: 'peer',
-    profile: 'redis',
-    script: peerScript('express-app.js'),
-    env: { PEER_NAME: 'express-notouch', PEER_TOUCH: 'off' },
-    sessionCode: ['bench/peers/express-app.ts'],
-    login: true,
-    store: 'redis',
-    what: 'the same Express peer with connect-redis `disableTouch` (one GET per read, like ours)',
-  },
+  express: expressPeer(
+    'express',
+    'redis',
+    true,
+    'plain Express 5 + express-session + connect-redis + passport, connect-redis defaults (GET + EXPIRE per read)',
+  ),
+  'express-notouch': expressPeer(
+    'express-notouch',
+    'redis',
+    false,
+    'the same Express peer with connect-redis `disableTouch` (one GET per read, like ours)',
+  ),
+  'express-pg': expressPeer(
+    'express-pg',
+    'postgres',
+    true,
+    'the same Express peer on connect-pg-simple in the same Postgres, its defaults (SELECT + UPDATE of the expiry per read)',
+  ),
+  'express-pg-notouch': expressPeer(
+    'express-pg-notouch',
+    'postgres',
+    false,
+    'the same connect-pg-simple peer with `disableTouch` (one SELECT per read, like ours)',
+  ),
 };
 
 const backendsDir = readdirSync(join(PROJECT_ROOT, BACKENDS_DIR));

@@ -99,6 +99,34 @@ export const profiles = {
       logoutFinal: true,
     },
   },
+  postgres: {
+    name: 'postgres',
+    routing: 'round-robin',
+    sessions: 'postgres',
+    shows: 'a disk database as the session store (Spring Session JDBC): what it costs per request',
+    guarantees: {
+      sharedAcrossReplicas: true,
+      survivesReplicaCrash: true,
+      survivesStoreRestart: true,
+      natClientsSpread: true,
+      logoutFinal: true,
+    },
+  },
+  memcached: {
+    name: 'memcached',
+    routing: 'round-robin',
+    sessions: 'memcached',
+    shows:
+      'several store nodes without copies: a dead node logs out its share of users, nobody else',
+    guarantees: {
+      sharedAcrossReplicas: true,
+      survivesReplicaCrash: true,
+      // Memory only, no copies: a restarted node is empty.
+      survivesStoreRestart: false,
+      natClientsSpread: true,
+      logoutFinal: true,
+    },
+  },
 } as const satisfies Record<string, Profile>;
 
 export type ProfileName = keyof typeof profiles;

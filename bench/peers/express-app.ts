@@ -1,19 +1,18 @@
 /**
  * Peer "express": what a user would write without Nest. Plain Express 5 + express-session +
- * connect-redis + passport-local, with the session settings our app uses (cookie `sid`, signed
- * with SESSION_SECRET, HttpOnly, SameSite=Lax, 30 min idle, saveUninitialized and resave off,
- * keys `sess:<id>` in the same Redis), logging in against the same users table. PEER_TOUCH=off
- * sets connect-redis' disableTouch, which makes a read one GET like ours; "on" is its default
- * (GET + EXPIRE per read). Only what the benchmark calls: login, whoami, health.
+ * passport-local + the store library users pick (connect-redis, or connect-pg-simple with
+ * PEER_STORE=postgres: see peer-store.ts), with the session settings our app uses (cookie `sid`,
+ * signed with SESSION_SECRET, HttpOnly, SameSite=Lax, 30 min idle, saveUninitialized and resave
+ * off), logging in against the same users table. Only what the benchmark calls: login, whoami,
+ * health.
  */
 import argon2 from 'argon2';
-import { RedisStore } from 'connect-redis';
 import express from 'express';
 import session from 'express-session';
 import passport from 'passport';
 import { Strategy as LocalStrategy } from 'passport-local';
 import pg from 'pg';
-import { createClient } from 'redis';
+import { peerStore } from './peer-store.js';
 
 interface User {
   id: string;
@@ -25,10 +24,8 @@ const env = process.env;
 const replica = env.REPLICA_NAME ?? 'express';
 const peer = env.PEER_NAME ?? 'express';
 
-const redis = createClient({ url: env.REDIS_URL, disableOfflineQueue: true });
-redis.on('error', (err: Error) => console.error(`redis: ${err.message}`));
-await redis.connect();
 const db = new pg.Pool({ connectionString: env.DATABASE_URL, max: 5 });
+const sessions = await peerStore(env, db);
 
 passport.use(
   new LocalStrategy((username, password, done) => {
@@ -65,11 +62,7 @@ app.use(
   session({
     name: 'sid',
     secret: (env.SESSION_SECRET ?? '').split(','),
-    store: new RedisStore({
-      client: redis,
-      prefix: 'sess:',
-      disableTouch: env.PEER_TOUCH === 'off',
-    }),
+    store: sessions.store,
     saveUninitialized: false,
     resave: false,
     cookie: { httpOnly: true, sameSite: 'lax', secure: 'auto', maxAge: 30 * 60_000, path: '/' },
@@ -90,7 +83,7 @@ app.get('/api/whoami', (req, res) => {
     authenticated: !!user,
     ...(user ? { user } : {}),
     servedBy: replica,
-    store: 'redis',
+    store: sessions.name,
     profile: peer,
   });
 });
@@ -98,7 +91,7 @@ app.get('/api/whoami', (req, res) => {
 const server = app.listen(Number(env.PORT ?? 3000), env.HOST ?? '127.0.0.1');
 process.once('SIGTERM', () => {
   server.close(() => {
-    void Promise.allSettled([redis.close(), db.end()]).then(() => process.exit(0));
+    void Promise.allSettled([sessions.close(), db.end()]).then(() => process.exit(0));
   });
   server.closeAllConnections();
 });

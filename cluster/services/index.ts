@@ -4,6 +4,7 @@
  * one file in this folder and one entry here.
  */
 import { appService } from './app.js';
+import { memcachedService } from './memcached.js';
 import { nginxService } from './nginx.js';
 import { postgresService } from './postgres.js';
 import { redisService } from './redis.js';
@@ -13,6 +14,7 @@ import type { ServicePlugin } from './service.js';
 export const servicePlugins: Record<string, ServicePlugin> = {
   postgres: postgresService,
   redis: redisService,
+  memcached: memcachedService,
   app: appService,
   nginx: nginxService,
 };
@@ -30,10 +32,12 @@ export type { Member, ServicePlugin, StoreObserver } from './service.js';
  * needs, the app (migrations, then the replicas), and nginx in front. Stopped in reverse.
  */
 export function pluginsOf(profile: Profile): ServicePlugin[] {
-  return [
+  // Once each: a backend that keeps sessions in Postgres names it too.
+  const plugins = new Set([
     postgresService,
     ...backendOf(profile).services.map(servicePlugin),
     appService,
     nginxService,
-  ];
+  ]);
+  return [...plugins];
 }

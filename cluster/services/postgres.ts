@@ -13,6 +13,8 @@ import {
   userCanWrite,
   type SystemUser,
 } from '../process/system-user.js';
+import { backendOf } from '../profiles.js';
+import { observePostgresSessions } from './postgres-observer.js';
 import { serverMember, type ServicePlugin } from './service.js';
 
 export interface PostgresOptions {
@@ -314,9 +316,14 @@ export const postgresService: ServicePlugin = {
       settings: ctx.options.postgresSettings,
       readyTimeoutMs: ctx.readyTimeoutMs,
     });
+    // Where the profile keeps its sessions here, the benchmark looks at them too.
+    const holdsSessions = backendOf(ctx.profile).services.includes('postgres');
     return {
       members: [serverMember('postgres', 'postgres', server, join(dir, 'postgres.log'))],
       env: { DATABASE_URL: server.url },
+      observe: holdsSessions
+        ? () => observePostgresSessions(postgresUrl(server.host, server.port, 'app', SUPERUSER))
+        : undefined,
     };
   },
 
@@ -342,6 +349,8 @@ export const postgresService: ServicePlugin = {
       'Users and profiles, in every profile.',
     );
     file.volume('postgres-data');
-    return { env: { DATABASE_URL: 'postgres://app:app@postgres:5432/app' } };
+    // Healthy before any replica starts (the migration waits for it too); the postgres backend
+    // keeps its sessions there.
+    return { env: { DATABASE_URL: 'postgres://app:app@postgres:5432/app' }, waitFor: ['postgres'] };
   },
 };

@@ -131,6 +131,15 @@ export interface ServicePlugin {
   compose(file: ComposeFile, ctx: ComposeContext): ComposeOutput | void;
 }
 
+/**
+ * The compose services (and cluster members) of a plugin: its own name for one server, or
+ * `<plugin>-1`, `<plugin>-2`, ... for several nodes (memcached).
+ */
+export const nodeName = (plugin: string, n: number): string => `${plugin}-${n}`;
+export const isServiceOf = (plugin: string, service: string): boolean =>
+  service === plugin ||
+  (service.startsWith(`${plugin}-`) && /^\d+$/.test(service.slice(plugin.length + 1)));
+
 /** A Member over a server handle (Postgres, Redis, ...): its status and actions, by PID. */
 export function serverMember(
   name: string,

@@ -3,6 +3,7 @@ import { SessionRecord } from '../session/session-record.entity.js';
 import { User } from '../users/user.entity.js';
 import { CreateUsers1763769600000 } from './migrations/1763769600000-create-users.js';
 import { CreateUserSessions1763856000000 } from './migrations/1763856000000-create-user-sessions.js';
+import { SessionsInPostgres1764115200000 } from './migrations/1764115200000-sessions-in-postgres.js';
 
 /** One definition for the app and the migration command, so they can't disagree. */
 export function dataSourceOptions(url: string, timeoutMs = 5000): DataSourceOptions {
@@ -10,7 +11,11 @@ export function dataSourceOptions(url: string, timeoutMs = 5000): DataSourceOpti
     type: 'postgres',
     url,
     entities: [User, SessionRecord],
-    migrations: [CreateUsers1763769600000, CreateUserSessions1763856000000],
+    migrations: [
+      CreateUsers1763769600000,
+      CreateUserSessions1763856000000,
+      SessionsInPostgres1764115200000,
+    ],
     // Schema changes only ever come from migrations.
     synchronize: false,
     migrationsRun: false,

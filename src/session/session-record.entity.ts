@@ -1,10 +1,11 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
 
 /**
- * One row per logged-in session of the redis backend: the per-user index its session list and
- * revocation read, plus what the list shows about a session that no request needs (where and on
- * which device it logged in). Redis keeps only what every request reads; see
- * backends/session-index.ts.
+ * One row per logged-in session of the stores over a server: the per-user index their session
+ * list and revocation read, plus what the list shows about a session that no request needs (where
+ * and on which device it logged in). Redis and Memcached keep only what every request reads; see
+ * backends/session-index.ts. The postgres backend keeps the session itself in two more columns
+ * (`data`, `idle_until`), which only its own SQL reads (backends/postgres-store.ts).
  */
 @Entity({ name: 'user_sessions' })
 export class SessionRecord {

@@ -66,7 +66,10 @@ export interface SessionBackendRecord<Shape extends z.ZodRawShape = z.ZodRawShap
    * error lists every bad key), but only when this backend is chosen (SESSION_STORE).
    */
   config: z.ZodObject<Shape>;
-  /** Servers the runner starts for it: plugin names in cluster/services/ (Postgres is everyone's). */
+  /**
+   * Servers the runner starts for it: plugin names in cluster/services/. Postgres runs in every
+   * profile; a backend that keeps its sessions there names it too (its restart is a store restart).
+   */
   services: readonly string[];
   /** Whether the session list and the login-attempt counter see every replica, or one. */
   scope: { sessionList: Scope; loginLimit: Scope };

@@ -5,6 +5,11 @@ interface Pending {
   reject: (err: Error) => void;
 }
 
+/** A store call past its deadline, for the stores whose driver has no timeout error of its own. */
+export class StoreTimeoutError extends Error {
+  override readonly name = 'StoreTimeoutError';
+}
+
 /**
  * Bounds how long a Redis command may take, with one timer for all of them, so a stalled Redis
  * (up but not answering) gives a 503 instead of a hung request.
@@ -18,7 +23,12 @@ export class Deadline {
   private readonly pending = new Set<Pending>();
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly ms: number) {}
+  /** `timedOut` makes the error a late call fails with (by default node-redis' TimeoutError). */
+  constructor(
+    private readonly ms: number,
+    private readonly timedOut: (ms: number) => Error = (ms) =>
+      new TimeoutError(`Redis did not answer within ${ms} ms`),
+  ) {}
 
   within<T>(command: Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
@@ -50,7 +60,7 @@ export class Deadline {
     for (const entry of this.pending) {
       if (entry.at > now) break;
       this.pending.delete(entry);
-      entry.reject(new TimeoutError(`Redis did not answer within ${this.ms} ms`));
+      entry.reject(this.timedOut(this.ms));
     }
     if (this.pending.size === 0) {
       clearInterval(this.timer);

@@ -1,5 +1,7 @@
 import type { SessionBackendRecord } from './backend.js';
+import { memcachedBackend } from './memcached.backend.js';
 import { memoryBackend } from './memory.backend.js';
+import { postgresBackend } from './postgres.backend.js';
 import { redisBackend } from './redis.backend.js';
 
 /**
@@ -9,6 +11,8 @@ import { redisBackend } from './redis.backend.js';
 export const sessionBackends = {
   memory: memoryBackend,
   redis: redisBackend,
+  postgres: postgresBackend,
+  memcached: memcachedBackend,
 } satisfies Record<string, SessionBackendRecord>;
 
 export type SessionStoreName = keyof typeof sessionBackends;

@@ -14,7 +14,8 @@ import {
 import { publicSessionId, type Principal, type SessionLifetime } from '../session.types.js';
 import { Deadline } from './deadline.js';
 import { redisBackend } from './redis.backend.js';
-import { RedisSessionRegistry, RedisSessionStore } from './redis-store.js';
+import { RedisSessionStore } from './redis-store.js';
+import { IndexedSessionRegistry } from './store-base.js';
 import type { SessionIndex } from './session-index.js';
 
 const IDLE = 60_000;
@@ -255,7 +256,7 @@ describe('RedisSessionStore (fake client)', () => {
   });
 });
 
-describe('RedisSessionRegistry (fake client and index)', () => {
+describe('IndexedSessionRegistry over Redis (fake client and index)', () => {
   const T0 = Date.UTC(2026, 10, 22, 12, 0, 0);
   const row = (id: string) => ({
     id,
@@ -282,7 +283,7 @@ describe('RedisSessionRegistry (fake client and index)', () => {
     const redis = Object.assign(client, { mGet }) as typeof client;
     const store = storeOver(redis, index);
     return {
-      registry: new RedisSessionRegistry(redis, index, deadline, store),
+      registry: new IndexedSessionRegistry(index, store),
       removed,
       sent,
       store,

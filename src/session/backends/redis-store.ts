@@ -1,5 +1,3 @@
-import type { Request } from 'express';
-import { Store, type Session, type SessionData } from 'express-session';
 import {
   ClientClosedError,
   ClientOfflineError,
@@ -12,13 +10,12 @@ import {
   createClient,
 } from 'redis';
 import type { DataSource } from 'typeorm';
-import type { AttemptCounter, SessionRegistry, StoredSession } from '../session.types.js';
-import { publicSessionId, sessionTtlMs, type SessionLifetime } from '../session.types.js';
-import { SessionCodec } from '../session-codec.js';
-import { changesOf, loadedFormOf, markLoaded, type Change } from '../session-merge.js';
+import type { AttemptCounter, SessionLifetime } from '../session.types.js';
+import type { Change } from '../session-merge.js';
 import type { SessionBackend } from './backend.js';
 import { Deadline } from './deadline.js';
 import { SessionIndex } from './session-index.js';
+import { IndexedKeyValueStore, IndexedSessionRegistry } from './store-base.js';
 
 /**
  * Sessions in Redis, for every backend that keeps them there: the store, the per-user registry
@@ -97,112 +94,37 @@ for _, change in ipairs(cjson.decode(ARGV[1])) do
 end
 redis.call('SET', KEYS[1], cjson.encode(session), 'PX', ARGV[2])
 return 1`;
-type Callback<T = void> = (err?: unknown, value?: T) => void;
-
-/** Hands a promise's outcome to a Node-style callback (express-session always passes one). */
-function settle<T>(work: Promise<T>, cb?: Callback<T>): void {
-  work.then(
-    (value) => (value === undefined ? cb?.() : cb?.(null, value)),
-    (err: unknown) => cb?.(err),
-  );
-}
 
 /**
- * An express-session store, like connect-redis's but with three differences:
- * - keys are the sessions' public ids (a hash of the id in the cookie);
- * - a per-user index in Postgres (SessionIndex), written before a new session is, so a session
- *   that exists can always be listed and revoked;
- * - saving a session loaded from the store writes only what changed (see session-merge.ts).
- * Sliding expiry is refreshed by saving the session (see SessionMiddleware), so there is no
- * `touch`: an authenticated read costs one GET. It implements what it honours (get, set,
- * destroy) and nothing else: listing every session (`all`, `ids`, `length`, `clear`) has no
- * place in a request, and would need the raw ids that Redis never sees.
+ * Sessions in Redis under their public ids (see SessionStoreBase): a read is one GET, a save of
+ * a loaded session one EVAL of the merge script, a new session one SET after its index row.
  */
-export class RedisSessionStore extends Store {
-  readonly codec: SessionCodec;
-
+export class RedisSessionStore extends IndexedKeyValueStore {
   constructor(
     private readonly redis: Redis,
-    private readonly index: SessionIndex,
+    index: SessionIndex,
     private readonly deadline: Deadline,
-    private readonly lifetime: SessionLifetime,
-    private readonly onError: (message: string, err: unknown) => void,
+    lifetime: SessionLifetime,
+    onError: (message: string, err: unknown) => void,
   ) {
-    super();
-    this.codec = new SessionCodec({ maxAgeMs: lifetime.idleTimeoutMs });
+    super(index, lifetime, onError);
   }
 
-  // express-session's callback API over the promise-returning methods below.
-  override get(sid: string, cb: Callback<SessionData | null>): void {
-    settle(this.read(sid), cb);
-  }
-  override set(sid: string, sess: SessionData, cb?: Callback): void {
-    settle(this.save(sid, sess), cb);
-  }
-  override destroy(sid: string, cb?: Callback): void {
-    settle(
-      this.remove([publicSessionId(sid)]).then(() => undefined),
-      cb,
-    );
+  protected fetch(id: string): Promise<string | null> {
+    return this.deadline.within(this.redis.get(sessionKeyOf(id)));
   }
 
-  /** The session stored under `sid`'s public id, or null. */
-  async read(sid: string): Promise<SessionData | null> {
-    const raw = await this.deadline.within(this.redis.get(sessionKeyOf(publicSessionId(sid))));
-    if (raw === null) return null;
-    const sess = this.codec.decode(raw);
-    // The stored form is what a later save compares with: no second serialization per read.
-    markLoaded(sess, raw);
-    return sess;
+  fetchMany(ids: string[]): Promise<Array<string | null>> {
+    return this.deadline.within(this.redis.mGet(ids.map(sessionKeyOf)));
   }
 
-  override createSession(req: Request, data: SessionData): Session & SessionData {
-    const loaded = loadedFormOf(data); // express-session copies only the enumerable fields
-    const session = super.createSession(req, data);
-    if (loaded !== undefined) markLoaded(session, loaded);
-    return session;
-  }
-
-  /**
-   * A new session is created (and indexed); one loaded from the store gets only this request's
-   * changes. A session past its absolute lifetime is destroyed instead.
-   */
-  async save(sid: string, sess: SessionData): Promise<void> {
-    const now = Date.now();
-    const ttlMs = sessionTtlMs(sess, this.lifetime, now);
-    const id = publicSessionId(sid);
-    if (ttlMs <= 0) return void (await this.remove([id]));
-    const stored = this.codec.encode(sess);
-    const changes = changesOf(sess, stored);
-    if (changes) await this.update(id, changes, ttlMs);
-    else await this.create(id, sess, stored, ttlMs, now);
-    // From here on it is a stored session: a later save in the same request (express-session
-    // saves again after a login) writes only what changed since, usually nothing.
-    markLoaded(sess, stored);
-  }
-
-  private async create(id: string, sess: SessionData, stored: string, ttlMs: number, now: number) {
-    const user = sess.passport?.user;
-    if (user) {
-      const createdAt = sess.meta?.createdAt ?? now;
-      await this.index.add({
-        id,
-        userId: user.id,
-        createdAt,
-        expiresAt: createdAt + this.lifetime.absoluteTimeoutMs,
-        ip: sess.meta?.ip ?? '',
-        device: sess.meta?.userAgent ?? '',
-        replica: sess.meta?.replica ?? '',
-      });
-    }
+  protected async put(id: string, stored: string, ttlMs: number): Promise<void> {
     await this.deadline.within(
       this.redis.set(sessionKeyOf(id), stored, { expiration: { type: 'PX', value: ttlMs } }),
     );
   }
 
-  /** A session loaded from the store: write only what changed, and never re-create it. */
-  private async update(id: string, changes: Change[], ttlMs: number) {
-    if (changes.length === 0) return;
+  protected async merge(id: string, changes: Change[], ttlMs: number): Promise<void> {
     await this.deadline.within(
       this.redis.eval(MERGE_SCRIPT, {
         keys: [sessionKeyOf(id)],
@@ -211,62 +133,8 @@ export class RedisSessionStore extends Store {
     );
   }
 
-  /**
-   * Ends sessions by public id; returns how many were still alive. Redis first: once a session is
-   * gone there, it is over on every replica. The index rows are tidying: if Postgres is down they
-   * stay, and the next list drops them.
-   */
-  async remove(ids: string[]): Promise<number> {
-    if (ids.length === 0) return 0;
-    const ended = await this.deadline.within(this.redis.del(ids.map(sessionKeyOf)));
-    await this.index.remove(ids).catch((err: unknown) => {
-      this.onError('session index: rows left for the next list to prune', err);
-    });
-    return Number(ended);
-  }
-}
-
-export class RedisSessionRegistry implements SessionRegistry {
-  constructor(
-    private readonly redis: Redis,
-    private readonly index: SessionIndex,
-    private readonly deadline: Deadline,
-    private readonly store: RedisSessionStore,
-  ) {}
-
-  async list(userId: string): Promise<StoredSession[]> {
-    const rows = await this.index.list(userId);
-    if (rows.length === 0) return [];
-    const values = await this.deadline.within(this.redis.mGet(rows.map((r) => sessionKeyOf(r.id))));
-    const live: StoredSession[] = [];
-    const gone: string[] = [];
-    rows.forEach((row, i) => {
-      const raw = values[i];
-      if (!raw) return void gone.push(row.id); // expired while idle: drop it from the index too
-      const { meta } = this.store.codec.decode(raw);
-      live.push({
-        id: row.id,
-        userId,
-        meta: {
-          createdAt: row.createdAt.getTime(),
-          lastSeenAt: meta?.lastSeenAt ?? row.createdAt.getTime(),
-          ip: row.ip,
-          userAgent: row.device,
-          replica: row.replica,
-        },
-      });
-    });
-    await this.index.remove(gone);
-    return live;
-  }
-
-  async revoke(userId: string, id: string): Promise<boolean> {
-    if (!(await this.index.owns(userId, id))) return false;
-    return (await this.store.remove([id])) > 0;
-  }
-
-  async revokeAllExcept(userId: string, keepId: string | null): Promise<number> {
-    return this.store.remove(await this.index.idsExcept(userId, keepId));
+  protected async drop(ids: string[]): Promise<number> {
+    return Number(await this.deadline.within(this.redis.del(ids.map(sessionKeyOf))));
   }
 }
 
@@ -320,7 +188,7 @@ export function redisSessionBackend(
   const store = new RedisSessionStore(client, index, deadline, o, o.onError);
   return {
     store,
-    registry: new RedisSessionRegistry(client, index, deadline, store),
+    registry: new IndexedSessionRegistry(index, store),
     attempts: new RedisAttemptCounter(client, deadline),
     // Every session is in Redis, or nowhere: a request that got this far found it there.
     locate: async () => [{ holder: 'Redis', role: 'shared by every replica' }],

@@ -13,8 +13,8 @@ export interface IndexEntry {
 }
 
 /**
- * The redis backend's per-user index, in Postgres: which sessions a user has, and where each was
- * logged in. Written at login and logout only, read by the session list and by revocation, so an
+ * The per-user index of the stores over a server (redis, memcached; for postgres the index row
+ * is the session's own row), in Postgres: which sessions a user has, and where each was logged in. Written at login and logout only, read by the session list and by revocation, so an
  * authenticated read never touches it. In Redis, even a user's one-entry sorted set costs more
  * than the session itself (about 170 bytes); a row here costs disk, not memory.
  *

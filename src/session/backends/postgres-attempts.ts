@@ -1,0 +1,54 @@
+import type { Pool } from 'pg';
+import type { AttemptCounter } from '../session.types.js';
+import type { Deadline } from './deadline.js';
+import { run } from './postgres-store.js';
+
+/** Starts a window on the first hit, or on the first hit after the last window ended. */
+const HIT = `INSERT INTO login_attempts AS a (key, count, reset_at)
+  VALUES ($1, 1, now() + $2 * interval '1 millisecond')
+  ON CONFLICT (key) DO UPDATE SET
+    count = CASE WHEN a.reset_at <= now() THEN 1 ELSE a.count + 1 END,
+    reset_at = CASE WHEN a.reset_at <= now() THEN excluded.reset_at ELSE a.reset_at END
+  RETURNING count`;
+const PEEK = `SELECT count FROM login_attempts WHERE key = $1 AND reset_at > now()`;
+const RESET = `DELETE FROM login_attempts WHERE key = $1`;
+const RELEASE = `UPDATE login_attempts SET count = count - 1
+  WHERE key = $1 AND reset_at > now() AND count > 0`;
+
+/**
+ * Fixed-window login-attempt counters in a table, shared by every replica: each call is one
+ * statement, atomic under concurrent hits (the upsert takes the row lock). Windows that ended
+ * are deleted by the background pruning.
+ */
+export class PostgresAttemptCounter implements AttemptCounter {
+  constructor(
+    private readonly pool: Pool,
+    private readonly deadline: Deadline,
+  ) {}
+
+  async hit(key: string, windowMs: number): Promise<number> {
+    const { rows } = await this.query<{ count: number }>('attempts-hit', HIT, [key, windowMs]);
+    return rows[0].count;
+  }
+
+  async peek(key: string): Promise<number> {
+    const { rows } = await this.query<{ count: number }>('attempts-peek', PEEK, [key]);
+    return rows[0]?.count ?? 0;
+  }
+
+  async reset(key: string): Promise<void> {
+    await this.query('attempts-reset', RESET, [key]);
+  }
+
+  async release(key: string): Promise<void> {
+    await this.query('attempts-release', RELEASE, [key]);
+  }
+
+  private query<Row extends { count: number } = { count: number }>(
+    name: string,
+    text: string,
+    values: unknown[],
+  ) {
+    return run<Row>(this.pool, this.deadline, { name, text, values });
+  }
+}

@@ -1,0 +1,60 @@
+import { DataSource } from 'typeorm';
+import { z } from 'zod';
+import { databaseOutage } from '../../database/outage.js';
+import { SessionIndex } from './session-index.js';
+import { defineBackend } from './backend.js';
+import { Deadline, StoreTimeoutError } from './deadline.js';
+import { PostgresAttemptCounter } from './postgres-attempts.js';
+import { startPruning } from './postgres-prune.js';
+import { PostgresSessionStore, poolOf, run } from './postgres-store.js';
+import { IndexedSessionRegistry } from './store-base.js';
+
+const config = z.object({
+  /** Seconds between rounds of deleting expired sessions (on every replica). */
+  SESSION_PRUNE_INTERVAL: z.coerce.number().int().positive().default(60),
+  /** Rows one DELETE of that pruning removes at most. */
+  SESSION_PRUNE_BATCH: z.coerce.number().int().positive().max(10_000).default(500),
+});
+
+/**
+ * Sessions in a Postgres table, the database every profile has anyway (what Spring Session JDBC
+ * does): no server of its own to run, but a disk database on the path of every request. The
+ * login-attempt counters are a table too, so both are cluster-wide.
+ */
+export const postgresBackend = defineBackend({
+  name: 'postgres',
+  summary: 'a Postgres table, shared by every replica',
+  config,
+  // Postgres runs in every profile; named here because the sessions live in it (its restart is
+  // a store restart, and its observer looks at the session table).
+  services: ['postgres'],
+  scope: { sessionList: 'cluster', loginLimit: 'cluster' },
+  inject: [DataSource],
+  async create(deps, database: DataSource) {
+    const pool = poolOf(database);
+    const deadline = new Deadline(
+      deps.timeoutMs,
+      (ms) => new StoreTimeoutError(`Postgres did not answer within ${ms} ms`),
+    );
+    const store = new PostgresSessionStore(pool, deadline, deps, deps.onError);
+    const stopPruning = startPruning(pool, {
+      intervalMs: deps.config.SESSION_PRUNE_INTERVAL * 1000,
+      batch: deps.config.SESSION_PRUNE_BATCH,
+      maxBatches: 20,
+      onError: deps.onError,
+    });
+    return {
+      store,
+      registry: new IndexedSessionRegistry(new SessionIndex(database), store),
+      attempts: new PostgresAttemptCounter(pool, deadline),
+      // Every session is a row there, or nowhere: a request that got this far found it.
+      locate: async () => [
+        { holder: 'Postgres', role: 'a row of user_sessions, shared by every replica' },
+      ],
+      ready: async () => void (await run(pool, deadline, { text: 'SELECT 1' })),
+      // The pool is the DataSource's: TypeORM closes it.
+      close: async () => stopPruning(),
+    };
+  },
+  isOutage: (err) => err instanceof StoreTimeoutError || databaseOutage.isOutage(err),
+});
