@@ -86,6 +86,19 @@ export const profiles = {
       logoutFinal: true,
     },
   },
+  replicated: {
+    name: 'replicated',
+    routing: 'round-robin',
+    sessions: 'replicated',
+    shows:
+      'fix 4, session replication (Tomcat DeltaManager): every replica holds every session, no store server',
+    guarantees: {
+      sharedAcrossReplicas: true,
+      survivesReplicaCrash: true,
+      natClientsSpread: true,
+      logoutFinal: true,
+    },
+  },
 } as const satisfies Record<string, Profile>;
 
 export type ProfileName = keyof typeof profiles;

@@ -10,7 +10,9 @@ import { dependsOn, MERGE, note } from '../compose-file.js';
 import { PROJECT_ROOT } from '../paths.js';
 import { ManagedProcess, runToCompletion } from '../process/managed-process.js';
 import { freePort } from '../process/ports.js';
-import { replicaNames, type Profile } from '../profiles.js';
+import { PeerLinks, PeerLinksMember } from '../peer-links.js';
+import { backendOf, replicaNames, type Profile } from '../profiles.js';
+import { composePeerEnv } from './peer-env.js';
 import { postgresService } from './postgres.js';
 import type { Member, ServicePlugin } from './service.js';
 
@@ -41,8 +43,11 @@ export const appService: ServicePlugin = {
     ctx.progress('migrations applied');
 
     const secret = options.env?.SESSION_SECRET ?? (await sharedSecret(ctx.workDir));
+    const names = replicaNames(options.replicas ?? 3);
+    // Replicas that talk to each other get their peer ports and relays before any starts.
+    const links = backendOf(ctx.profile).peerChannel ? await PeerLinks.open(names) : undefined;
     const replicas: ReplicaMember[] = [];
-    for (const name of replicaNames(options.replicas ?? 3)) {
+    for (const name of names) {
       replicas.push(
         new ReplicaMember(
           name,
@@ -56,6 +61,7 @@ export const appService: ServicePlugin = {
             REPLICA_NAME: name,
             PROFILE: ctx.profile.name,
             SESSION_STORE: ctx.profile.sessions,
+            ...links?.envFor(name),
             ...ctx.env,
             // One secret for all: a cookie signed by one replica must verify on the others.
             SESSION_SECRET: secret,
@@ -69,11 +75,17 @@ export const appService: ServicePlugin = {
       );
     }
     // Every replica is a member before any starts: a failed start must still stop the others.
-    const started = { members: replicas, upstreams: replicas.map((r) => r.address) };
+    const linksMember = links && new PeerLinksMember(links, links.firstPort);
+    const started = {
+      members: [...replicas, ...(linksMember ? [linksMember] : [])],
+      upstreams: replicas.map((r) => r.address),
+      peerNetwork: links,
+    };
     try {
       await Promise.all(replicas.map((r) => r.start()));
     } catch (error) {
       await Promise.all(replicas.map((r) => r.stop()));
+      await linksMember?.stop();
       throw error;
     }
     return started;
@@ -153,6 +165,12 @@ export const appService: ServicePlugin = {
     );
 
     for (const profile of ctx.profiles) {
+      const { peerChannel } = backendOf(profile);
+      // Each replica's own peer list (the other keys are the same for all: in the anchor).
+      const peersOf = (name: string) =>
+        peerChannel
+          ? { REPLICATION_PEERS: composePeerEnv(name, ctx.replicas).REPLICATION_PEERS }
+          : {};
       // The first replica holds the profile's environment (&<profile>-env), the others merge it.
       const profileEnv = file.inline(`${profile.name}-env`, {
         [MERGE]: env,
@@ -160,12 +178,14 @@ export const appService: ServicePlugin = {
         SESSION_STORE: profile.sessions,
         ...ctx.env(profile),
         REPLICA_NAME: ctx.replicas[0],
+        ...(peerChannel ? composePeerEnv(ctx.replicas[0], ctx.replicas) : {}),
       });
       ctx.replicas.forEach((name, i) => {
         const service = {
           [MERGE]: replica,
           profiles: [profile.name],
-          environment: i === 0 ? profileEnv : { [MERGE]: profileEnv, REPLICA_NAME: name },
+          environment:
+            i === 0 ? profileEnv : { [MERGE]: profileEnv, REPLICA_NAME: name, ...peersOf(name) },
           depends_on: dependsOn({
             migrate: 'service_completed_successfully',
             ...Object.fromEntries(ctx.waitFor(profile).map((s) => [s, 'service_healthy'])),

@@ -42,7 +42,14 @@ export class HealthController {
     return {
       status: ok ? 'ok' : this.shutdown.draining ? 'shutting-down' : 'unavailable',
       replica: this.config.replicaName,
-      checks: { database, sessionStore: { backend: this.config.session.store, ...sessionStore } },
+      checks: {
+        database,
+        sessionStore: {
+          backend: this.config.session.store,
+          ...sessionStore,
+          ...(this.backend.stats ? { stats: this.backend.stats() } : {}),
+        },
+      },
     };
   }
 

@@ -184,7 +184,7 @@ export class PeerChannel implements PeerLink {
   }
 
   private receive(data: RawData, isBinary: boolean, socket: WebSocket, source: string): void {
-    const text = isBinary ? '' : data.toString();
+    const text = isBinary ? '' : textOf(data);
     const opened = this.signer.open(text);
     if ('refused' in opened) {
       this.rejections.refused(source, opened.refused);
@@ -277,4 +277,10 @@ export class PeerChannel implements PeerLink {
       this.write(socket, peer, 'beat', this.beacon());
     }
   }
+}
+
+/** A text frame's content; ws hands it over as one Buffer, fragments, or an ArrayBuffer. */
+function textOf(data: RawData): string {
+  if (Buffer.isBuffer(data)) return data.toString('utf8');
+  return (Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data)).toString('utf8');
 }

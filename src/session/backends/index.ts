@@ -1,6 +1,7 @@
 import type { SessionBackendRecord } from './backend.js';
 import { memoryBackend } from './memory.backend.js';
 import { redisBackend } from './redis.backend.js';
+import { replicatedBackend } from './replicated.backend.js';
 
 /**
  * Every session backend, by the name used in SESSION_STORE and in the profile table
@@ -9,6 +10,7 @@ import { redisBackend } from './redis.backend.js';
 export const sessionBackends = {
   memory: memoryBackend,
   redis: redisBackend,
+  replicated: replicatedBackend,
 } satisfies Record<string, SessionBackendRecord>;
 
 export type SessionStoreName = keyof typeof sessionBackends;
