@@ -78,6 +78,8 @@ export interface Cluster extends Entry {
    */
   partition(replica: string): void;
   heal(): void;
+  /** The peer-channel keys (REPLICATION_*) a replica was given; empty without a peer channel. */
+  peerEnv(replica: string): Record<string, string>;
   status(): MemberStatus[];
   /** Read-only looks into the store servers (those that offer one), for the benchmark. */
   observeStores(): Promise<StoreObserver[]>;
@@ -174,6 +176,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       network().partition(name);
     },
     heal: () => network().heal(),
+    peerEnv: (name) => peerNetwork?.envFor(name) ?? {},
     status: () =>
       members.map(({ member: m, service }) => ({
         name: m.name,

@@ -3,7 +3,8 @@
  * each peer through a relay of its own that the runner owns (one per ordered pair). A relay
  * forwards bytes and nothing else; `partition app-2` closes every relay from and to app-2 (open
  * connections included) and refuses new ones until `heal` — a network cut the replicas cannot
- * tell from a real one. Killing or restarting a replica leaves its ports and relays as they are.
+ * tell from a real one. The relays into a replica listen while it runs (its member opens and
+ * closes them, on the same ports every time); a SIGKILL leaves them, as a crash leaves a network.
  */
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
@@ -36,13 +37,8 @@ export class PeerLinks {
     const links = new PeerLinks(ports, relays);
     for (const from of replicas)
       for (const to of replicas)
-        if (from !== to) relays.push(await links.relay(from, to, await freePort()));
+        if (from !== to) relays.push(links.relay(from, to, await freePort()));
     return links;
-  }
-
-  /** The first relay's port: where the status table points. */
-  get firstPort(): number {
-    return this.relays[0]?.port ?? 0;
   }
 
   /** REPLICATION_* for one replica: its own port, and its relay to each peer. */
@@ -72,22 +68,34 @@ export class PeerLinks {
     return [...this.cut];
   }
 
-  async close(): Promise<void> {
-    await Promise.all(
-      this.relays.map((r) => {
-        for (const s of r.sockets) s.destroy();
-        return new Promise<void>((resolve) => r.server.close(() => resolve()));
-      }),
-    );
-  }
-
   private isCut(r: Relay): boolean {
     return this.cut.has(r.from) || this.cut.has(r.to);
   }
 
-  private async relay(from: string, to: string, port: number): Promise<Relay> {
+  /** Opens the relays into `replica` (those already open stay). */
+  async listenInto(replica: string): Promise<void> {
+    for (const r of this.relays) {
+      if (r.to !== replica || r.server.listening) continue;
+      await new Promise<void>((resolve, reject) => {
+        r.server.once('error', reject);
+        r.server.listen(r.port, HOST, () => {
+          r.server.off('error', reject);
+          resolve();
+        });
+      });
+    }
+  }
+
+  /** Closes the relays into `replica`, and their connections. */
+  async closeInto(replica: string): Promise<void> {
+    await Promise.all(this.relays.filter((r) => r.to === replica).map(closeRelay));
+  }
+
+  private relay(from: string, to: string, port: number): Relay {
     const sockets = new Set<net.Socket>();
     const track = (s: net.Socket) => {
+      // No Nagle: a relay must not hold back a small frame for an ACK (up to 40 ms of lag).
+      s.setNoDelay(true);
       sockets.add(s);
       s.on('close', () => sockets.delete(s));
       s.on('error', () => s.destroy());
@@ -103,41 +111,12 @@ export class PeerLinks {
       client.on('close', () => upstream.destroy());
       upstream.on('close', () => client.destroy());
     });
-    await new Promise<void>((resolve, reject) => {
-      r.server.once('error', reject);
-      r.server.listen(port, HOST, () => resolve());
-    });
     return r;
   }
 }
 
-/** The relays as a member of the topology: stopped with the cluster, shown in the status. */
-export class PeerLinksMember {
-  readonly name = 'peer-links';
-  readonly kind = 'relay';
-  readonly pid = null; // they run inside the runner itself
-  readonly log = '-';
-  private closed = false;
-
-  constructor(
-    private readonly links: PeerLinks,
-    readonly port: number,
-  ) {}
-
-  get running(): boolean {
-    return !this.closed;
-  }
-  async kill(): Promise<void> {
-    await this.stop();
-  }
-  async stop(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    await this.links.close();
-  }
-  async restart(): Promise<void> {
-    throw new Error(
-      'the peer links live in the runner: use partition/heal, or restart the cluster',
-    );
-  }
+function closeRelay(r: Relay): Promise<void> {
+  for (const s of r.sockets) s.destroy();
+  if (!r.server.listening) return Promise.resolve();
+  return new Promise((resolve) => r.server.close(() => resolve()));
 }

@@ -225,8 +225,12 @@ describe.each(profileNames)('profile %s', (name) => {
     );
     expect(status.every((m) => m.running && m.pid)).toBe(true);
     expect(cluster.replicas).toEqual(REPLICAS);
-    // What the services handed on is what the backend's own config schema needs.
-    expect(backendOf(profile).config.safeParse(cluster.env).success).toBe(true);
+    // What the services handed on (and the runner gave each replica for a peer channel) is what
+    // the backend's own config schema needs.
+    for (const r of cluster.replicas) {
+      const env = { ...cluster.env, ...cluster.peerEnv(r) };
+      expect(backendOf(profile).config.safeParse(env).success).toBe(true);
+    }
 
     const client = cluster.client(freshSubnet());
     const { home } = await newUser(client);

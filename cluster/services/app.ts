@@ -10,7 +10,7 @@ import { dependsOn, MERGE, note } from '../compose-file.js';
 import { PROJECT_ROOT } from '../paths.js';
 import { ManagedProcess, runToCompletion } from '../process/managed-process.js';
 import { freePort } from '../process/ports.js';
-import { PeerLinks, PeerLinksMember } from '../peer-links.js';
+import { PeerLinks } from '../peer-links.js';
 import { backendOf, replicaNames, type Profile } from '../profiles.js';
 import { composePeerEnv } from './peer-env.js';
 import { postgresService } from './postgres.js';
@@ -71,13 +71,13 @@ export const appService: ServicePlugin = {
             ...options.env,
             ...options.replicaEnv?.[name],
           },
+          links,
         ),
       );
     }
     // Every replica is a member before any starts: a failed start must still stop the others.
-    const linksMember = links && new PeerLinksMember(links, links.firstPort);
     const started = {
-      members: [...replicas, ...(linksMember ? [linksMember] : [])],
+      members: replicas,
       upstreams: replicas.map((r) => r.address),
       peerNetwork: links,
     };
@@ -85,7 +85,6 @@ export const appService: ServicePlugin = {
       await Promise.all(replicas.map((r) => r.start()));
     } catch (error) {
       await Promise.all(replicas.map((r) => r.stop()));
-      await linksMember?.stop();
       throw error;
     }
     return started;
@@ -228,6 +227,8 @@ class ReplicaMember implements Member {
     readonly log: string,
     private readonly readyTimeoutMs: number,
     private readonly env: Record<string, string>,
+    /** Profiles with a peer channel: the relays into this replica live while it does. */
+    private readonly links?: PeerLinks,
   ) {}
 
   get address() {
@@ -241,6 +242,7 @@ class ReplicaMember implements Member {
   }
 
   async start(): Promise<void> {
+    await this.links?.listenInto(this.name);
     const proc = await ManagedProcess.start({
       name: this.name,
       command: node,
@@ -262,6 +264,7 @@ class ReplicaMember implements Member {
   async stop(): Promise<void> {
     // SIGTERM: Nest closes the server and lets in-flight requests finish.
     await this.process?.stop({ signal: 'SIGTERM', timeoutMs: 10_000 });
+    await this.links?.closeInto(this.name);
   }
   async restart(env?: Record<string, string>): Promise<void> {
     await this.stop();

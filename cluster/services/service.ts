@@ -72,6 +72,8 @@ export interface PeerNetwork {
   /** Restores every cut link. */
   heal(): void;
   readonly partitioned: string[];
+  /** REPLICATION_* the runner gave `replica`. */
+  envFor(replica: string): Record<string, string>;
 }
 
 /**
