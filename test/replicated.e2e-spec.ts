@@ -49,6 +49,13 @@ const displayNameOn = async (cluster: TestCluster, replica: string, client: Http
   ((await whoami(cluster.direct(replica, client))).body as { user?: { displayName?: string } }).user
     ?.displayName;
 
+/** Eventually every replica shows `client`'s session with this display name. */
+const displayNameSettles = (cluster: TestCluster, client: HttpClient, name: string) =>
+  eventually(async () => {
+    const names = await Promise.all(cluster.replicas.map((r) => displayNameOn(cluster, r, client)));
+    return names.every((n) => n === name);
+  });
+
 describe('replicated: every replica holds every session', () => {
   const cluster = useCluster('replicated', { env: ENV });
 
@@ -56,14 +63,7 @@ describe('replicated: every replica holds every session', () => {
     const [client] = await newUsers(cluster, 1, 10);
     expect(await knownOn(cluster, client)).toEqual(everywhere(cluster, true));
     expect((await client.patch('/api/me', { json: { displayName: 'Grace H.' } })).status).toBe(200);
-    expect(
-      await eventually(async () => {
-        const names = await Promise.all(
-          cluster.replicas.map((r) => displayNameOn(cluster, r, client)),
-        );
-        return names.every((n) => n === 'Grace H.');
-      }),
-    ).toBe(true);
+    expect(await displayNameSettles(cluster, client, 'Grace H.')).toBe(true);
   });
 
   it('a replica SIGKILLed under load: 0 failed reads, 0 logouts; restarted, it serves nobody until it holds every session', async () => {
@@ -189,14 +189,7 @@ describe('replicated: a partition and its heal', () => {
       expect(await settlesTo(cluster, leftAlone, true)).toBe(true);
       expect(await settlesTo(cluster, rightSide, true)).toBe(true);
       expect(await settlesTo(cluster, doomed, false)).toBe(true);
-      expect(
-        await eventually(async () => {
-          const names = await Promise.all(
-            cluster.replicas.map((r) => displayNameOn(cluster, r, edited)),
-          );
-          return names.every((n) => n === 'later');
-        }),
-      ).toBe(true);
+      expect(await displayNameSettles(cluster, edited, 'later')).toBe(true);
     } finally {
       cluster.heal();
     }
