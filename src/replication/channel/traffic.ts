@@ -7,12 +7,13 @@ const zero = (): Counts => ({ msg: 0, req: 0, res: 0, beat: 0 });
 export class PeerTraffic {
   readonly framesSent = zero();
   readonly framesReceived = zero();
-  bytesSent = 0;
+  /** Bytes sent by frame kind: heartbeats apart from the messages and requests that carry data. */
+  readonly bytesSent = zero();
   bytesReceived = 0;
 
   sent(kind: Envelope['kind'], bytes: number): void {
     this.framesSent[kind]++;
-    this.bytesSent += bytes;
+    this.bytesSent[kind] += bytes;
   }
 
   received(kind: Envelope['kind'], bytes: number): void {

@@ -9,6 +9,7 @@ import {
   type Body,
   type Item,
 } from './messages.js';
+import { LagHistogram } from './lag-histogram.js';
 import { SessionMap } from './session-map.js';
 import { Snapshots } from './snapshots.js';
 import { HybridClock, type Version } from './version.js';
@@ -38,6 +39,8 @@ export interface ReplicationStats {
   queuedDuringTransfer: number;
   staleDropped: number;
   antiEntropyPulls: number;
+  /** Messages sent, one per peer, by type (created, delta, destroyed, accessed, attempts). */
+  sent: Record<string, number>;
 }
 
 /**
@@ -57,7 +60,10 @@ export class SessionReplicator {
     queuedDuringTransfer: 0,
     staleDropped: 0,
     antiEntropyPulls: 0,
+    sent: {},
   };
+  /** Lag of the live writes applied here (not state transfers, not batched accesses). */
+  readonly lag = new LagHistogram();
   private readonly clock: HybridClock;
   private readonly attempts: AttemptSlots;
   private readonly snapshots: Snapshots;
@@ -229,9 +235,19 @@ export class SessionReplicator {
         if (this.queue) {
           this.queue.push(...body.items);
           this.stats.queuedDuringTransfer += body.items.length;
-        } else for (const item of body.items) this.mergeRemote(item);
+          return null;
+        }
+        for (const item of body.items) {
+          this.mergeRemote(item);
+          if (body.t !== 'accessed') this.recordLag(item);
+        }
         return null;
     }
+  }
+
+  private recordLag(item: Item): void {
+    const v = 'gone' in item ? item.gone : (item.created ?? Object.values(item.fields)[0]?.[1]);
+    if (v) this.lag.record(this.o.now() - v[0] / 1000);
   }
 
   private mergeRemote(item: Item): boolean {
@@ -323,6 +339,7 @@ export class SessionReplicator {
 
   private async publish(body: Body, mode: ReplicationMode = this.o.mode): Promise<void> {
     const peers = this.link.livePeers();
+    this.stats.sent[body.t] = (this.stats.sent[body.t] ?? 0) + peers.length;
     if (mode === 'async') return void peers.forEach((p) => this.link.send(p, body));
     await Promise.all(
       peers.map((p) =>

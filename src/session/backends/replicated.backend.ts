@@ -74,6 +74,7 @@ export const replicatedBackend = defineBackend({
         framesSent: channel.traffic.framesSent,
         bytesSent: channel.traffic.bytesSent,
         ...replicator.stats,
+        lagBuckets: replicator.lag.snapshot(),
       }),
       close: async () => {
         timers.forEach(clearInterval);
