@@ -147,6 +147,8 @@ export async function startTopology(
       // Counts statements per role: how we know the app ran none for a read.
       postgresSettings: { shared_preload_libraries: 'pg_stat_statements' },
       replicaScript: spec.script,
+      // Replicas that replicate talk directly: a relay here would sit in the load generator.
+      peerRelays: false,
       env: { ...spec.env, ...probeEnv(workDir), ...appEnv },
       onProgress,
     });

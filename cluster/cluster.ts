@@ -36,6 +36,11 @@ export interface ClusterOptions {
    * benchmark put other apps behind the same nginx. It must answer GET /health/ready with 200.
    */
   replicaScript?: string;
+  /**
+   * Profiles with a peer channel: relay the links between replicas through this process, so that
+   * `partition` can cut them (default). The benchmark turns it off: its event loop carries the load.
+   */
+  peerRelays?: boolean;
   onProgress?: (line: string) => void;
 }
 

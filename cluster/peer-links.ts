@@ -28,16 +28,21 @@ export class PeerLinks {
   private constructor(
     private readonly ports: Map<string, number>,
     private readonly relays: Relay[],
+    private readonly relayed: boolean,
   ) {}
 
-  static async open(replicas: readonly string[]): Promise<PeerLinks> {
+  /**
+   * `relays: false` connects the replicas to each other directly: nothing to partition, but no
+   * hop through this process either (the benchmark's, whose event loop is busy with the load).
+   */
+  static async open(replicas: readonly string[], relays = true): Promise<PeerLinks> {
     const ports = new Map<string, number>();
     for (const name of replicas) ports.set(name, await freePort());
-    const relays: Relay[] = [];
-    const links = new PeerLinks(ports, relays);
-    for (const from of replicas)
-      for (const to of replicas)
-        if (from !== to) relays.push(links.relay(from, to, await freePort()));
+    const links = new PeerLinks(ports, [], relays);
+    if (relays)
+      for (const from of replicas)
+        for (const to of replicas)
+          if (from !== to) links.relays.push(links.relay(from, to, await freePort()));
     return links;
   }
 
@@ -47,15 +52,16 @@ export class PeerLinks {
       REPLICATION_PORT: String(this.ports.get(replica)),
       REPLICATION_HOST: HOST,
       REPLICATION_SECRET: this.secret,
-      REPLICATION_PEERS: this.relays
-        .filter((r) => r.from === replica)
-        .map((r) => `${r.to}=${HOST}:${r.port}`)
+      REPLICATION_PEERS: [...this.ports.keys()]
+        .filter((peer) => peer !== replica)
+        .map((peer) => `${peer}=${HOST}:${this.portTo(replica, peer)}`)
         .join(','),
     };
   }
 
   /** Cuts every link from and to `replica`, open connections included. */
   partition(replica: string): void {
+    if (!this.relayed) throw new Error('this cluster was started without peer relays');
     this.cut.add(replica);
     for (const r of this.relays) if (this.isCut(r)) for (const s of r.sockets) s.destroy();
   }
@@ -66,6 +72,12 @@ export class PeerLinks {
 
   get partitioned(): string[] {
     return [...this.cut];
+  }
+
+  /** Where `from` reaches `to`: its relay, or the peer's own port. */
+  private portTo(from: string, to: string): number {
+    const relay = this.relays.find((r) => r.from === from && r.to === to);
+    return relay?.port ?? this.ports.get(to)!;
   }
 
   private isCut(r: Relay): boolean {

@@ -45,7 +45,9 @@ export const appService: ServicePlugin = {
     const secret = options.env?.SESSION_SECRET ?? (await sharedSecret(ctx.workDir));
     const names = replicaNames(options.replicas ?? 3);
     // Replicas that talk to each other get their peer ports and relays before any starts.
-    const links = backendOf(ctx.profile).peerChannel ? await PeerLinks.open(names) : undefined;
+    const links = backendOf(ctx.profile).peerChannel
+      ? await PeerLinks.open(names, options.peerRelays ?? true)
+      : undefined;
     const replicas: ReplicaMember[] = [];
     for (const name of names) {
       replicas.push(
