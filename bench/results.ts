@@ -150,6 +150,14 @@ export interface ReplicationResult {
   syncTimeouts: number;
 }
 
+/** Replica CPU per write for one cluster size (profiles with a peer channel). */
+export interface ScalingPoint {
+  replicas: number;
+  writes: number;
+  /** CPU all replicas used per write, idle use (heartbeats) taken off. */
+  replicaCpuMsPerWrite: number;
+}
+
 /** What it takes to run: processes, and the code that handles sessions. */
 export interface Complexity {
   processes: string[];
@@ -176,6 +184,7 @@ export interface TopologyResult {
   login?: LoginResult;
   growth?: GrowthResult;
   replication?: ReplicationResult;
+  replicaScaling?: ScalingPoint[];
   /** What could not be measured, and why. */
   notes: string[];
 }

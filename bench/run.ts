@@ -17,6 +17,7 @@ import { measureKill } from './measurements/kill.js';
 import { measureLogin } from './measurements/login.js';
 import { measureMemory } from './measurements/memory.js';
 import { measureNat } from './measurements/nat.js';
+import { measureReplicaScaling } from './measurements/replica-scaling.js';
 import { measureReplication } from './measurements/replication.js';
 import { aggregateThroughput, measureThroughput } from './measurements/throughput.js';
 import type { BenchOptions } from './options.js';
@@ -248,6 +249,14 @@ async function measureTopology(
           writesPerSecond: 50,
           staleWrites: o.quick ? 50 : 200,
         }),
+    );
+    const sizes = o.quick ? [2, 3] : [2, 3, 4, 6];
+    result.replicaScaling = await phase(
+      `replica CPU per write with ${sizes.join(', ')} replicas (a cluster each)`,
+      () =>
+        measureReplicaScaling(spec, o.appEnv, { sizes, writes: o.quick ? 50 : 300 }, (line) =>
+          say(`${spec.name}: ${line}`),
+        ),
     );
   }
   if (isProfile) {

@@ -136,6 +136,7 @@ export async function startTopology(
   spec: TopologySpec,
   appEnv: Record<string, string>,
   onProgress: (line: string) => void,
+  replicas?: number,
 ): Promise<RunningTopology> {
   const workDir = await mkdtemp(join(tmpdir(), `scaled-login-bench-${spec.name}-`));
   let cluster: Cluster;
@@ -149,6 +150,7 @@ export async function startTopology(
       replicaScript: spec.script,
       // Replicas that replicate talk directly: a relay here would sit in the load generator.
       peerRelays: false,
+      ...(replicas ? { replicas } : {}),
       env: { ...spec.env, ...probeEnv(workDir), ...appEnv },
       onProgress,
     });

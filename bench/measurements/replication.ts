@@ -11,6 +11,9 @@ import { runLoad, VirtualClient } from '../load.js';
 import type { ReplicationResult, StaleReads } from '../results.js';
 import type { Subject } from '../subject.js';
 
+/** Clients that edit their profile during the write window (the others keep reading). */
+const WRITERS = 4;
+
 interface PeerStats {
   mode: string;
   sent: Record<string, number>;
@@ -84,22 +87,26 @@ export async function measureReplication(
   const accessBatches =
     total(r1, (p) => p.sent.accessed ?? 0) - total(r0, (p) => p.sent.accessed ?? 0);
 
-  // The same load with profile edits on one replica at a steady rate.
-  const writer = directClient(s, home, s.clients[0]);
+  // The same load with profile edits on one replica: a few writers, each at a steady rate.
+  const writers = s.clients.slice(0, WRITERS).map((c) => directClient(s, home, c));
   let writes = 0;
   let stop = false;
-  const editing = (async () => {
+  const editing = writers.map(async (writer, w) => {
     while (!stop) {
-      const reply = await writer.send('PATCH', '/api/me', { displayName: `w${writes}` });
+      const reply = await writer.send('PATCH', '/api/me', { displayName: `w${w}-${writes}` });
       if (reply.status === 200) writes++;
-      await new Promise((r) => setTimeout(r, 1000 / o.writesPerSecond));
+      await new Promise((r) => setTimeout(r, (1000 * WRITERS) / o.writesPerSecond));
     }
-  })();
+  });
   const w0 = await statsOf(s);
-  await runLoad(s.clients.slice(1), { path: '/api/whoami', warmupMs: 0, durationMs: o.durationMs });
+  await runLoad(s.clients.slice(WRITERS), {
+    path: '/api/whoami',
+    warmupMs: 0,
+    durationMs: o.durationMs,
+  });
   stop = true;
-  await editing;
-  writer.close();
+  await Promise.all(editing);
+  writers.forEach((w) => w.close());
   const w1 = await statsOf(s);
   const lagBefore = mergeBuckets(Object.values(w0).map((p) => p.lagBuckets));
   const lagAfter = mergeBuckets(Object.values(w1).map((p) => p.lagBuckets));
