@@ -195,7 +195,10 @@ export class SessionReplicator {
     const seen = this.mismatch.get(from);
     const count = seen?.key === key ? seen.count + 1 : 1;
     this.mismatch.set(from, { key, count });
-    if (count >= 2 && !this.pulling) void this.reconcile(from);
+    if (count < 2 || this.pulling) return;
+    // Sessions that expired here but not yet swept differ too: sweep before paying for a pull.
+    this.map.sweep(this.o.now());
+    if (this.map.digest() !== b.digest) void this.reconcile(from);
   }
 
   /** Pulls `peer`'s whole state and merges it: afterwards we hold at least what it holds. */
