@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { startCluster, type Cluster } from '../cluster/cluster.js';
 import { PROJECT_ROOT } from '../cluster/paths.js';
 import { profileNames, profileOf, type ProfileName } from '../cluster/profiles.js';
-import { sessionStoreNames } from '../src/session/backends/index.js';
+import { sessionBackends, sessionStoreNames } from '../src/session/backends/index.js';
 import type { TopologyName } from './results.js';
 
 export interface TopologySpec {
@@ -60,15 +60,27 @@ export function backendFiles(
   return own.includes(record) ? [record, ...own.filter((f) => f !== record)] : own;
 }
 
+/** The replication code (src/replication/), for backends whose replicas replicate to each other. */
+function replicationFiles(): string[] {
+  const dir = 'src/replication';
+  return readdirSync(join(PROJECT_ROOT, dir), { recursive: true, encoding: 'utf8' })
+    .filter((f) => f.endsWith('.ts') && !f.endsWith('.spec.ts') && !f.includes('model-network'))
+    .sort()
+    .map((f) => `${dir}/${f}`);
+}
+
 function profileTopology(name: ProfileName, backendsDir: readonly string[]): TopologySpec {
   const row = profileOf(name);
   return {
     name,
     kind: 'profile',
     profile: name,
-    sessionCode: backendFiles(row.sessions, backendsDir, sessionStoreNames).map(
-      (f) => `${BACKENDS_DIR}/${f}`,
-    ),
+    sessionCode: [
+      ...backendFiles(row.sessions, backendsDir, sessionStoreNames).map(
+        (f) => `${BACKENDS_DIR}/${f}`,
+      ),
+      ...(sessionBackends[row.sessions].peerChannel ? replicationFiles() : []),
+    ],
     login: true,
     store: row.sessions,
     what: row.shows,
