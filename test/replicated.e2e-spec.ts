@@ -8,12 +8,12 @@
  */
 import { describe, expect, it } from '@jest/globals';
 import { readFile } from 'node:fs/promises';
-import { WebSocket } from 'ws';
 import { FrameSigner, type Envelope } from '../src/replication/channel/envelope.js';
 import { knownOn, useCluster, type TestCluster } from './support/cluster.js';
 import { eventually, sleep } from './support/eventually.js';
 import type { HttpClient } from './support/http-client.js';
 import { background } from './support/load.js';
+import { peerExchange } from './support/peer.js';
 import {
   isLoggedIn,
   login,
@@ -202,21 +202,6 @@ describe('replicated: the peer port', () => {
   const target = () => cluster.replicas[1];
   const peerUrl = () => `ws://127.0.0.1:${cluster.peerEnv(target()).REPLICATION_PORT}/`;
 
-  /** Opens a WebSocket to `url`, sends `frames`, resolves with how the server ended it (or 'open'). */
-  function exchange(url: string, frames: Array<string | Buffer>, waitMs = 300) {
-    return new Promise<string>((resolve) => {
-      const ws = new WebSocket(url, { maxPayload: 8 * 1024 * 1024 });
-      const timer = setTimeout(() => (ws.terminate(), resolve('open')), waitMs);
-      ws.on('open', () => frames.forEach((f) => ws.send(f)));
-      ws.on(
-        'unexpected-response',
-        (_req, res) => (clearTimeout(timer), resolve(`http ${res.statusCode}`)),
-      );
-      ws.on('close', (code) => (clearTimeout(timer), resolve(`closed ${code}`)));
-      ws.on('error', () => undefined);
-    });
-  }
-
   function envelope(overrides: Partial<Envelope>, body: unknown): Envelope {
     return {
       v: 1,
@@ -253,18 +238,18 @@ describe('replicated: the peer port', () => {
       'not a websocket': await fetch(peerUrl().replace('ws:', 'http:')).then(
         (r) => `http ${r.status}`,
       ),
-      unauthenticated: await exchange(peerUrl(), [JSON.stringify(envelope({}, kill))]),
-      binary: await exchange(peerUrl(), [Buffer.from([1, 2, 3])]),
-      forged: await exchange(peerUrl(), [forged.seal(envelope({}, kill))]),
-      truncated: await exchange(peerUrl(), [signed.slice(0, -5)]),
+      unauthenticated: await peerExchange(peerUrl(), [JSON.stringify(envelope({}, kill))]),
+      binary: await peerExchange(peerUrl(), [Buffer.from([1, 2, 3])]),
+      forged: await peerExchange(peerUrl(), [forged.seal(envelope({}, kill))]),
+      truncated: await peerExchange(peerUrl(), [signed.slice(0, -5)]),
       // Signed with the real secret but recorded long ago, or from an earlier incarnation of a
       // peer (the replica knows the live one's epoch): a replay either way.
-      'replayed (old timestamp)': await exchange(peerUrl(), [
+      'replayed (old timestamp)': await peerExchange(peerUrl(), [
         real.seal(envelope({ ts: Date.now() - 120_000, epoch: 10 ** 15 }, kill)),
       ]),
-      'replayed (earlier incarnation)': await exchange(peerUrl(), [signed, signed]),
-      oversized: await exchange(peerUrl(), ['x'.repeat(2 * 1024 * 1024)]),
-      'addressed to another replica': await exchange(peerUrl(), [
+      'replayed (earlier incarnation)': await peerExchange(peerUrl(), [signed, signed]),
+      oversized: await peerExchange(peerUrl(), ['x'.repeat(2 * 1024 * 1024)]),
+      'addressed to another replica': await peerExchange(peerUrl(), [
         real.seal(envelope({ to: cluster.replicas[2], epoch: 1 }, kill)),
       ]),
     };
@@ -280,7 +265,7 @@ describe('replicated: the peer port', () => {
       'addressed to another replica': 'open',
     });
     // A flood is logged once per peer and interval, not once per frame.
-    await Promise.all(Array.from({ length: 20 }, () => exchange(peerUrl(), ['garbage'], 100)));
+    await Promise.all(Array.from({ length: 20 }, () => peerExchange(peerUrl(), ['garbage'], 100)));
 
     expect(await knownOn(cluster, victim)).toEqual(everywhere(cluster, true));
     expect(cluster.replicaPids()).toEqual(pids);
@@ -293,8 +278,8 @@ describe('replicated: the peer port', () => {
   });
 
   it('is not reachable through nginx: nginx proxies the app port only', async () => {
-    expect(await exchange(peerUrl(), [], 200)).toBe('open'); // the port itself takes WebSockets
-    const through = await exchange(cluster.url.replace('http:', 'ws:') + '/', [], 500);
+    expect(await peerExchange(peerUrl(), [], 200)).toBe('open'); // the port itself takes WebSockets
+    const through = await peerExchange(cluster.url.replace('http:', 'ws:') + '/', [], 500);
     expect(through).not.toBe('open');
     expect(through).toMatch(/^(http|closed)/);
   });

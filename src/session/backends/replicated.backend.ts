@@ -70,6 +70,7 @@ export const replicatedBackend = defineBackend({
       stats: () => ({
         mode: c.REPLICATION_MODE,
         sessions: replicator.map.size(Date.now()),
+        digest: replicator.map.digest(),
         livePeers: channel.livePeers(),
         framesSent: channel.traffic.framesSent,
         bytesSent: channel.traffic.bytesSent,
