@@ -30,6 +30,7 @@ describe('PeerChannel over loopback', () => {
         secret: SECRET,
         log: (m, d) => logs.push(`${self}: ${m} ${JSON.stringify(d)}`),
         heartbeatMs: 50,
+        authenticateWithinMs: 300,
       });
     const a = make('a', pa, 'b', pb);
     const b = make('b', pb, 'a', pa);
@@ -52,8 +53,8 @@ describe('PeerChannel over loopback', () => {
       ['a', { hello: 1 }],
       ['a', { ask: 2 }],
     ]);
-    await until(() => beacons.length > 0);
-    expect(beacons[0]).toEqual({ ready: true });
+    // Heartbeats already on their way carry the beacon from before setBeacon: wait for a new one.
+    await until(() => beacons.some((b) => (b as { ready?: boolean } | null)?.ready === true));
     expect(a.traffic.framesSent.msg).toBe(1);
   });
 
@@ -81,5 +82,13 @@ describe('PeerChannel over loopback', () => {
     expect(logs.some((l) => l.includes('peer frame refused') && l.includes('malformed'))).toBe(
       true,
     );
+  });
+
+  it('closes a connection that sends nothing authenticated in time', async () => {
+    const { logs, pb } = await pair();
+    const ws = new WebSocket(`ws://127.0.0.1:${pb}/`);
+    const closed = new Promise<number>((r) => ws.on('close', (code) => r(code)));
+    expect(await closed).toBe(1008);
+    expect(logs.some((l) => l.includes('no authenticated frame in time'))).toBe(true);
   });
 });

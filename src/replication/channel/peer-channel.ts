@@ -19,6 +19,8 @@ export interface PeerChannelOptions {
   failAfterMs?: number;
   /** Frames above this close the connection (a state-transfer batch stays well below). */
   maxFrameBytes?: number;
+  /** An inbound connection must send a verified frame (peers send a heartbeat at once) by then. */
+  authenticateWithinMs?: number;
 }
 
 type Pending = { to: string; resolve: (v: unknown) => void; reject: (e: Error) => void };
@@ -47,6 +49,8 @@ export class PeerChannel implements PeerLink {
   private readonly lastHeard = new Map<string, { at: number; epoch: number }>();
   private readonly live = new Set<string>();
   private readonly pending = new Map<number, Pending>();
+  /** Inbound connections that have sent at least one verified frame. */
+  private readonly authenticated = new WeakSet<WebSocket>();
   private readonly retryMs = new Map<string, number>();
   private handlers: PeerHandlers = { message: () => undefined };
   private beacon: () => unknown = () => null;
@@ -94,6 +98,14 @@ export class PeerChannel implements PeerLink {
       const address = req.socket.remoteAddress ?? 'unknown';
       socket.on('error', (err) => this.rejections.refused(address, err.message));
       socket.on('message', (data, isBinary) => this.receive(data, isBinary, socket, address));
+      // A connection that never says anything authenticated is not kept open for free.
+      const idle = setTimeout(() => {
+        if (this.authenticated.has(socket)) return;
+        this.rejections.refused(address, 'no authenticated frame in time');
+        socket.close(1008, 'unauthenticated');
+      }, this.o.authenticateWithinMs ?? 5000);
+      idle.unref();
+      socket.on('close', () => clearTimeout(idle));
     });
     for (const peer of this.o.peers) this.connect(peer);
     this.timer = setInterval(() => this.heartbeat(), this.heartbeatMs);
@@ -196,6 +208,7 @@ export class PeerChannel implements PeerLink {
     if (replay) return this.rejections.refused(e.from, replay);
     if (!this.peers.includes(e.from))
       return this.rejections.refused(e.from, 'not in the peer list');
+    this.authenticated.add(socket);
     this.traffic.received(e.kind, text.length);
     this.heard(e.from, e.epoch);
     switch (e.kind) {
