@@ -47,7 +47,11 @@ export class HealthController {
         sessionStore: {
           backend: this.config.session.store,
           ...sessionStore,
-          ...(this.backend.stats ? { stats: this.backend.stats() } : {}),
+          // Counters for the operator and the benchmark, asking a replica directly; not for
+          // anyone on the internet (nginx sets X-Forwarded-For on what it passes on).
+          ...(this.backend.stats && !res.req?.headers['x-forwarded-for']
+            ? { stats: this.backend.stats() }
+            : {}),
         },
       },
     };
