@@ -312,6 +312,56 @@ function growthSection(r: BenchResult): string {
   return table(['', 'sessions', 'whoami p50 per run (ms)', 'median'], rows);
 }
 
+function replicationSection(r: BenchResult): string {
+  const rows = r.topologies.flatMap((t) => {
+    const x = t.replication;
+    if (!x) return [];
+    const stale = (v: { stale: number; writes: number; rate: number }) =>
+      `${v.stale} of ${v.writes} (${pct(v.rate)})`;
+    return [
+      [
+        t.name,
+        `p50 ${ms(x.lagP50)}, p99 ${ms(x.lagP99)} (${int(x.writes)} writes)`,
+        `${fmt(x.messagesPerRead, 3)} (+ ${fmt(x.accessBatchesPerSecond, 1)} batches/s)`,
+        fmt(x.messagesPerPeerPerWrite, 2),
+        `${int(x.bytesPerWrite)} B`,
+        stale(x.staleReads.async),
+        `${stale(x.staleReads.sync)}, ${x.syncTimeouts} ack timeouts`,
+      ],
+    ];
+  });
+  if (!rows.length) return '_Not measured in this run._';
+  const scaling = r.topologies.flatMap((t) =>
+    (t.replicaScaling ?? []).map((p) => [
+      t.name,
+      String(p.replicas),
+      int(p.writes),
+      `${fmt(p.replicaCpuMsPerWrite, 2)} ms`,
+      `${fmt(p.replicaCpuMsPerWrite / p.replicas, 2)} ms`,
+    ]),
+  );
+  return [
+    table(
+      [
+        '',
+        'lag under load',
+        'peer messages per read',
+        'per peer per write',
+        'bytes per write',
+        'stale reads, async',
+        'stale reads, sync',
+      ],
+      rows,
+    ),
+    scaling.length
+      ? `Replica CPU per write (all replicas together), by cluster size:\n\n${table(
+          ['', 'replicas', 'writes', 'CPU per write', 'per replica'],
+          scaling,
+        )}`
+      : '_Replica CPU per write by cluster size: not measured in this run._',
+  ].join('\n\n');
+}
+
 function medianOf(v: number[]): number {
   const s = [...v].sort((a, b) => a - b);
   const m = s.length >> 1;
@@ -393,5 +443,13 @@ ${loginSection(r)}
 ## 7. Cost growth: whoami p50 with 1,000 vs many sessions in the store
 
 ${growthSection(r)}
+
+## 8. Replication between replicas
+
+Lag: from a write's version on its replica to its application on a peer, under the whoami load
+with a trickle of profile edits (the replicas count it). Stale reads: a write on one replica read
+back at once on another.
+
+${replicationSection(r)}
 ${notes.length ? `\n## Notes\n\n${notes.join('\n')}\n` : ''}`;
 }

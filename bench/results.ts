@@ -121,6 +121,43 @@ export interface GrowthResult {
   ratio: number;
 }
 
+/** Writes on one replica, each read back at once on another (< 5 ms later). */
+export interface StaleReads {
+  writes: number;
+  /** Reads that did not see the write yet. */
+  stale: number;
+  rate: number;
+}
+
+/** Measurement 8: replication between replicas (profiles with a peer channel). */
+export interface ReplicationResult {
+  /** whoami requests in the read-only window, and the peer messages they caused (T9: 0). */
+  reads: number;
+  messagesPerRead: number;
+  /** Batched last-seen times: one message per peer per second at most, whatever the reads. */
+  accessBatchesPerSecond: number;
+  /** Profile edits on one replica during the write window. */
+  writes: number;
+  /** Messages the writing replica sent per peer per write (T9: ≤ 1). */
+  messagesPerPeerPerWrite: number;
+  /** Bytes (frames with data, heartbeats excluded) the writing replica sent per write, to all peers. */
+  bytesPerWrite: number;
+  /** From the write's version to its application on a peer, ms, under the whoami load (T8). */
+  lagP50: number;
+  lagP99: number;
+  staleReads: { async: StaleReads; sync: StaleReads };
+  /** Sync mode: acknowledgements that did not come within REPLICATION_SYNC_TIMEOUT_MS. */
+  syncTimeouts: number;
+}
+
+/** Replica CPU per write for one cluster size (profiles with a peer channel). */
+export interface ScalingPoint {
+  replicas: number;
+  writes: number;
+  /** CPU all replicas used per write, idle use (heartbeats) taken off. */
+  replicaCpuMsPerWrite: number;
+}
+
 /** What it takes to run: processes, and the code that handles sessions. */
 export interface Complexity {
   processes: string[];
@@ -146,6 +183,8 @@ export interface TopologyResult {
   kill?: KillResult;
   login?: LoginResult;
   growth?: GrowthResult;
+  replication?: ReplicationResult;
+  replicaScaling?: ScalingPoint[];
   /** What could not be measured, and why. */
   notes: string[];
 }

@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { PROJECT_ROOT } from '../cluster/paths.js';
-import { profileOf } from '../cluster/profiles.js';
+import { backendOf, profileOf } from '../cluster/profiles.js';
 import { pluginsOf } from '../cluster/services/index.js';
 import { collectCpuProfiles, startCpuProfiles } from './cpu-profile.js';
 import { runLoad } from './load.js';
@@ -17,6 +17,8 @@ import { measureKill } from './measurements/kill.js';
 import { measureLogin } from './measurements/login.js';
 import { measureMemory } from './measurements/memory.js';
 import { measureNat } from './measurements/nat.js';
+import { measureReplicaScaling } from './measurements/replica-scaling.js';
+import { measureReplication } from './measurements/replication.js';
 import { aggregateThroughput, measureThroughput } from './measurements/throughput.js';
 import type { BenchOptions } from './options.js';
 import { storeLabel, storeServiceOf } from './probes.js';
@@ -236,6 +238,25 @@ async function measureTopology(
         ? `memory per session in the replicas${label ? ` and ${label}` : ''} (${int(o.memorySessions)} new sessions)`
         : `memory per session: a sample of the sessions in ${label}`,
       () => measureMemory(s, isProfile ? o.memorySessions : 0),
+    );
+  }
+  if (isProfile && backendOf(profileOf(spec.profile)).peerChannel) {
+    result.replication = await phase(
+      `replication lag, peer messages per read and write, stale reads async vs sync`,
+      () =>
+        measureReplication(s, {
+          durationMs: short.durationMs,
+          writesPerSecond: 50,
+          staleWrites: o.quick ? 50 : 200,
+        }),
+    );
+    const sizes = o.quick ? [2, 3] : [2, 3, 4, 6];
+    result.replicaScaling = await phase(
+      `replica CPU per write with ${sizes.join(', ')} replicas (a cluster each)`,
+      () =>
+        measureReplicaScaling(spec, o.appEnv, { sizes, writes: o.quick ? 50 : 300 }, (line) =>
+          say(`${spec.name}: ${line}`),
+        ),
     );
   }
   if (isProfile) {

@@ -144,4 +144,40 @@ describe('evaluateTargets', () => {
     expect(target('T14', [idle]).reason).toContain('served no client');
     expect(target('T14', [sticky]).pass).toBeNull();
   });
+
+  it('judges T8 on the async lag p99 and T9 on messages per read and per peer per write', () => {
+    const replication = {
+      reads: 10_000,
+      messagesPerRead: 0,
+      accessBatchesPerSecond: 1.5,
+      writes: 200,
+      messagesPerPeerPerWrite: 1,
+      bytesPerWrite: 900,
+      lagP50: 0.4,
+      lagP99: 3.2,
+      staleReads: {
+        async: { writes: 50, stale: 1, rate: 0.02 },
+        sync: { writes: 50, stale: 0, rate: 0 },
+      },
+      syncTimeouts: 0,
+    };
+    const ok = [topology('replicated', { replication })];
+
+    expect(target('T8', ok).pass).toBe(true);
+    expect(target('T9', ok).pass).toBe(true);
+    expect(
+      target('T8', [topology('replicated', { replication: { ...replication, lagP99: 12 } })]).pass,
+    ).toBe(false);
+    expect(
+      target('T9', [
+        topology('replicated', { replication: { ...replication, messagesPerRead: 0.001 } }),
+      ]).pass,
+    ).toBe(false);
+    expect(
+      target('T9', [
+        topology('replicated', { replication: { ...replication, messagesPerPeerPerWrite: 2 } }),
+      ]).pass,
+    ).toBe(false);
+    expect(target('T8', [topology('redis')]).pass).toBeNull();
+  });
 });

@@ -1,5 +1,5 @@
 /**
- * The targets (T1–T7 of issue 5, then one per profile issue), judged from one run's figures. Each says PASS or FAIL with its
+ * The targets (T1–T7 of issue 5, then those of the profile issues), judged from one run's figures. Each says PASS or FAIL with its
  * figure; a FAIL also says what was measured that explains it and what would fix it. A target
  * whose topologies were not part of the run is "not measured", never a silent pass.
  */
@@ -240,6 +240,47 @@ function t7(r: BenchResult): TargetResult {
   };
 }
 
+function t8(r: BenchResult): TargetResult {
+  const [id, title, threshold] = ['T8', '`replicated`: replication lag p99 (async)', '≤ 10 ms'];
+  const rep = find(r, 'replicated')?.replication;
+  if (!rep || !Number.isFinite(rep.lagP99))
+    return notMeasured(id, title, threshold, 'the replicated profile');
+  const pass = rep.lagP99 <= 10;
+  return {
+    id,
+    title,
+    threshold,
+    figure: `p99 ${fmt(rep.lagP99, 1)} ms, p50 ${fmt(rep.lagP50, 1)} ms over ${int(rep.writes)} writes under the whoami load`,
+    pass,
+    reason: pass
+      ? undefined
+      : 'Lag is the time a delta waits behind the whoami load in the peers’ event loops (they share the cores with the load generator and nginx). Fix: fewer replicas per core, or apply peer messages before HTTP work (setImmediate priority); sync mode bounds it by waiting.',
+  };
+}
+
+function t9(r: BenchResult): TargetResult {
+  const [id, title, threshold] = [
+    'T9',
+    '`replicated`: peer messages per read / per peer per write',
+    '0 / ≤ 1',
+  ];
+  const rep = find(r, 'replicated')?.replication;
+  if (!rep || !rep.writes) return notMeasured(id, title, threshold, 'the replicated profile');
+  const pass = rep.messagesPerRead === 0 && rep.messagesPerPeerPerWrite <= 1;
+  return {
+    id,
+    title,
+    threshold,
+    figure:
+      `${fmt(rep.messagesPerRead, 3)} per read (${int(rep.reads)} reads; batched last-seen: ${fmt(rep.accessBatchesPerSecond, 1)} messages/s in all), ` +
+      `${fmt(rep.messagesPerPeerPerWrite, 2)} per peer per write, ${int(rep.bytesPerWrite)} B per write`,
+    pass,
+    reason: pass
+      ? undefined
+      : 'A read that sends a message saves the session (a touch outside the batch) or a write sends more than one delta: see which message types the replicas count (GET /health/ready → sessionStore.stats.sent).',
+  };
+}
+
 function t12(r: BenchResult): TargetResult {
   return ratioTarget(r, {
     id: 'T12',
@@ -288,7 +329,7 @@ function t14(r: BenchResult): TargetResult {
 }
 
 export function evaluateTargets(r: BenchResult): TargetResult[] {
-  return [t1(r), t2(r), t3(r), t4(r), t5(r), t6(r), t7(r), t12(r), t14(r)];
+  return [t1(r), t2(r), t3(r), t4(r), t5(r), t6(r), t7(r), t8(r), t9(r), t12(r), t14(r)];
 }
 
 export const verdict = (t: TargetResult): string =>

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { startCluster, type Cluster } from '../cluster/cluster.js';
 import { PROJECT_ROOT } from '../cluster/paths.js';
 import { profileNames, profileOf, type ProfileName } from '../cluster/profiles.js';
-import { sessionStoreNames } from '../src/session/backends/index.js';
+import { sessionBackends, sessionStoreNames } from '../src/session/backends/index.js';
 import type { TopologyName } from './results.js';
 
 export interface TopologySpec {
@@ -60,15 +60,27 @@ export function backendFiles(
   return own.includes(record) ? [record, ...own.filter((f) => f !== record)] : own;
 }
 
+/** The replication code (src/replication/), for backends whose replicas replicate to each other. */
+function replicationFiles(): string[] {
+  const dir = 'src/replication';
+  return readdirSync(join(PROJECT_ROOT, dir), { recursive: true, encoding: 'utf8' })
+    .filter((f) => f.endsWith('.ts') && !f.endsWith('.spec.ts') && !f.includes('model-network'))
+    .sort()
+    .map((f) => `${dir}/${f}`);
+}
+
 function profileTopology(name: ProfileName, backendsDir: readonly string[]): TopologySpec {
   const row = profileOf(name);
   return {
     name,
     kind: 'profile',
     profile: name,
-    sessionCode: backendFiles(row.sessions, backendsDir, sessionStoreNames).map(
-      (f) => `${BACKENDS_DIR}/${f}`,
-    ),
+    sessionCode: [
+      ...backendFiles(row.sessions, backendsDir, sessionStoreNames).map(
+        (f) => `${BACKENDS_DIR}/${f}`,
+      ),
+      ...(sessionBackends[row.sessions].peerChannel ? replicationFiles() : []),
+    ],
     login: true,
     store: row.sessions,
     what: row.shows,
@@ -162,6 +174,7 @@ export async function startTopology(
   spec: TopologySpec,
   appEnv: Record<string, string>,
   onProgress: (line: string) => void,
+  replicas?: number,
 ): Promise<RunningTopology> {
   const workDir = await mkdtemp(join(tmpdir(), `scaled-login-bench-${spec.name}-`));
   let cluster: Cluster;
@@ -173,6 +186,9 @@ export async function startTopology(
       // Counts statements per role: how we know the app ran none for a read.
       postgresSettings: { shared_preload_libraries: 'pg_stat_statements' },
       replicaScript: spec.script,
+      // Replicas that replicate talk directly: a relay here would sit in the load generator.
+      peerRelays: false,
+      ...(replicas ? { replicas } : {}),
       env: { ...spec.env, ...probeEnv(workDir), ...appEnv },
       onProgress,
     });

@@ -1,6 +1,7 @@
 /**
  * `npm run cluster -- --profile <name>`: the whole topology as local processes.
- * `npm run cluster -- status | kill <member> | restart <member> | stop`: act on the running one.
+ * `npm run cluster -- status | kill <member> | restart <member> | partition <replica> | heal | stop`:
+ * act on the running one.
  */
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -18,6 +19,8 @@ const USAGE = `Usage:
   npm run cluster -- stop-member <member>    SIGTERM a member: a graceful stop
   npm run cluster -- restart <member>        start a member again and wait until it is ready
   npm run cluster -- roll                    restart every replica in turn, gracefully
+  npm run cluster -- partition <replica>     cut a replica's peer links (replicated profile)
+  npm run cluster -- heal                    restore every cut peer link
   npm run cluster -- stop                    stop the running cluster
 
 Profiles:
@@ -184,10 +187,12 @@ async function main(): Promise<void> {
     case 'status':
     case 'roll':
     case 'stop':
+    case 'heal':
       return control(socketPath, { cmd: command });
     case 'kill':
     case 'restart':
     case 'stop-member':
+    case 'partition':
       if (!member) throw new UsageError(`"${command}" needs a member name, e.g. app-2`);
       return control(socketPath, { cmd: command, member });
     default:

@@ -4,7 +4,13 @@ import { errorMessage, sleep } from './process/poll.js';
 import { profiles, type Profile, type ProfileName } from './profiles.js';
 import { FAIL_TIMEOUT_S, type UpstreamServer } from './routing/index.js';
 import { pluginsOf } from './services/index.js';
-import type { Entry, Member, StartContext, StoreObserver } from './services/service.js';
+import type {
+  Entry,
+  Member,
+  PeerNetwork,
+  StartContext,
+  StoreObserver,
+} from './services/service.js';
 
 export interface ClusterOptions {
   profile: ProfileName;
@@ -30,6 +36,11 @@ export interface ClusterOptions {
    * benchmark put other apps behind the same nginx. It must answer GET /health/ready with 200.
    */
   replicaScript?: string;
+  /**
+   * Profiles with a peer channel: relay the links between replicas through this process, so that
+   * `partition` can cut them (default). The benchmark turns it off: its event loop carries the load.
+   */
+  peerRelays?: boolean;
   onProgress?: (line: string) => void;
 }
 
@@ -66,6 +77,14 @@ export interface Cluster extends Entry {
    * nginx takes the restarted one back, so that some replica always serves. `env` as in restart.
    */
   rollingRestart(env?: Record<string, string>): Promise<void>;
+  /**
+   * Cuts a replica's peer links (profiles with a peer channel): it still serves clients, but
+   * neither sends to nor hears from its peers until heal().
+   */
+  partition(replica: string): void;
+  heal(): void;
+  /** The peer-channel keys (REPLICATION_*) a replica was given; empty without a peer channel. */
+  peerEnv(replica: string): Record<string, string>;
   status(): MemberStatus[];
   /** Read-only looks into the store servers (those that offer one), for the benchmark. */
   observeStores(): Promise<StoreObserver[]>;
@@ -100,6 +119,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const members: Array<{ member: Member; service: string }> = [];
   const observers: Array<() => Promise<StoreObserver>> = [];
   let entry: Entry | undefined;
+  let peerNetwork: PeerNetwork | undefined;
   const stopAll = async () => {
     for (const { member } of [...members].reverse()) await member.stop().catch(() => undefined);
   };
@@ -114,6 +134,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       upstreams.push(...(started.upstreams ?? []));
       if (started.observe) observers.push(started.observe);
       entry = started.entry ?? entry;
+      peerNetwork = started.peerNetwork ?? peerNetwork;
       const names = started.members.map((m) => m.name).join(', ');
       const what = names === plugin.name ? names : `${plugin.name}: ${names}`;
       progress(`${what} ready in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
@@ -132,6 +153,10 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     return m;
   };
   const replicas = members.map((m) => m.member).filter((m) => m.kind === 'replica');
+  const network = (): PeerNetwork => {
+    if (!peerNetwork) throw new Error(`profile "${profile.name}" has no peer links to cut`);
+    return peerNetwork;
+  };
   let stopping: Promise<void> | undefined;
   return {
     ...entry,
@@ -151,6 +176,12 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
         await sleep(FAIL_TIMEOUT_S * 1000 + 500);
       }
     },
+    partition(name) {
+      if (find(name).kind !== 'replica') throw new Error(`"${name}" is not a replica`);
+      network().partition(name);
+    },
+    heal: () => network().heal(),
+    peerEnv: (name) => peerNetwork?.envFor(name) ?? {},
     status: () =>
       members.map(({ member: m, service }) => ({
         name: m.name,

@@ -18,9 +18,15 @@ const generated = generateCompose();
 const services = (parse(generated, { merge: true }) as { services: Record<string, Service> })
   .services;
 
-/** Compose's `${VAR:-default}` with nothing set: the default. */
-const interpolate = (value: string) =>
-  value.replace(/\$\{[A-Z_]+:-([^}]*)\}/g, (_, fallback: string) => fallback);
+/** What a user must set themselves: the compose file holds no default for it (no committed secret). */
+const USER_SET = { REPLICATION_SECRET: 'r'.repeat(43) };
+
+/** Compose's `${VAR:-default}` with only USER_SET in the environment. */
+const interpolate = (value: string, vars: Record<string, string> = USER_SET) =>
+  value.replace(
+    /\$\{([A-Z_]+):-([^}]*)\}/g,
+    (_, name: string, fallback: string) => vars[name] ?? fallback,
+  );
 
 const enabled = (profile: string) =>
   Object.entries(services).filter(([, s]) => !s.profiles || s.profiles.includes(profile));
@@ -60,6 +66,16 @@ describe('docker-compose.yml', () => {
         expect(Object.keys(config.session.backend as object).sort()).toEqual(
           Object.keys(backendOf(profile).config.shape).sort(),
         );
+      }
+    });
+
+    it('holds no peer-channel secret: without REPLICATION_SECRET set, its replicas refuse to start', () => {
+      if (!backendOf(profile).peerChannel) return;
+      for (const [, s] of replicas) {
+        const env = Object.fromEntries(
+          Object.entries(s.environment!).map(([k, v]) => [k, interpolate(String(v), {})]),
+        );
+        expect(() => AppConfig.fromEnv(env)).toThrow(/REPLICATION_SECRET/);
       }
     });
 

@@ -7,7 +7,8 @@ import type { Cluster, MemberStatus } from './cluster.js';
  * `npm run cluster -- kill app-2` from another terminal acts on the processes it owns.
  */
 export type ControlCommand =
-  { cmd: 'status' | 'roll' | 'stop' } | { cmd: 'kill' | 'restart' | 'stop-member'; member: string };
+  | { cmd: 'status' | 'roll' | 'stop' | 'heal' }
+  | { cmd: 'kill' | 'restart' | 'stop-member' | 'partition'; member: string };
 export type ControlReply =
   { ok: true; status: MemberStatus[]; message?: string } | { ok: false; error: string };
 
@@ -88,6 +89,16 @@ export async function runCommand(
           status: cluster.status(),
           message: `${command.member} restarted and ready`,
         };
+      case 'partition':
+        cluster.partition(command.member);
+        return {
+          ok: true,
+          status: cluster.status(),
+          message: `${command.member} cut off from its peers (still served by nginx); undo: heal`,
+        };
+      case 'heal':
+        cluster.heal();
+        return { ok: true, status: cluster.status(), message: 'every peer link restored' };
       case 'roll':
         await cluster.rollingRestart();
         return { ok: true, status: cluster.status(), message: 'every replica restarted in turn' };

@@ -86,6 +86,19 @@ export const profiles = {
       logoutFinal: true,
     },
   },
+  replicated: {
+    name: 'replicated',
+    routing: 'round-robin',
+    sessions: 'replicated',
+    shows:
+      'fix 2, session replication (Tomcat DeltaManager): every replica holds every session, no store server',
+    guarantees: {
+      sharedAcrossReplicas: true,
+      survivesReplicaCrash: true,
+      natClientsSpread: true,
+      logoutFinal: true,
+    },
+  },
   redis: {
     name: 'redis',
     routing: 'round-robin',

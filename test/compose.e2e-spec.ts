@@ -139,6 +139,8 @@ function enabledServices(config: ComposeConfig, profile: string): string[] {
     .sort();
 }
 
+const USER_REPLICATION_SECRET = 'u'.repeat(43);
+
 describe('docker-compose.yml, as docker-compose reads it', () => {
   let envFileDir: string;
   let python: string[];
@@ -158,6 +160,8 @@ describe('docker-compose.yml, as docker-compose reads it', () => {
       'COMPOSE_ENV_FILES',
     ])
       delete env[key];
+    // The one value a user must set: the file holds no default for it (no committed secret).
+    env.REPLICATION_SECRET = USER_REPLICATION_SECRET;
     const args = ['-f', 'docker-compose.yml', '--env-file', join(envFileDir, 'empty.env')];
     args.push('--profile', profile, 'config');
     try {
@@ -241,6 +245,13 @@ describe('docker-compose.yml, as docker-compose reads it', () => {
           for (const [, condition] of waited) expect(condition).toBe('service_healthy');
         }
         secrets.add(env.SESSION_SECRET);
+        if (backendOf(profile).peerChannel) {
+          // Each replica lists the other two by their network alias, signs with the user's secret.
+          expect(env.REPLICATION_PEERS.split(',').map((p) => p.split('=')[0])).toEqual(
+            REPLICAS.filter((r) => r !== replica),
+          );
+          expect(env.REPLICATION_SECRET).toBe(USER_REPLICATION_SECRET);
+        }
       }
       // One secret for all, or a cookie signed by one replica fails on the others.
       expect(secrets.size).toBe(1);

@@ -20,7 +20,7 @@ import {
 import { pluginsOf } from '../cluster/services/index.js';
 import { eventually, sleep } from './support/eventually.js';
 import type { HttpClient } from './support/http-client.js';
-import { useCluster, type TestCluster } from './support/cluster.js';
+import { knownOn, useCluster, type TestCluster } from './support/cluster.js';
 import { isLoggedIn, login, logout, register, uniqueName, whoami } from './support/steps.js';
 
 /** Hashes with 128 MiB argon2: a password check there takes a few hundred ms (the slow request). */
@@ -39,13 +39,6 @@ interface Property {
 
 const authenticated = (res: { status: number; body: unknown }) =>
   res.status === 200 && (res.body as { authenticated?: boolean }).authenticated === true;
-
-/** Whether each replica, asked directly, recognises `client`'s session. */
-async function knownOn(cluster: TestCluster, client: HttpClient): Promise<Record<string, boolean>> {
-  const out: Record<string, boolean> = {};
-  for (const r of cluster.replicas) out[r] = await isLoggedIn(cluster.direct(r, client));
-  return out;
-}
 
 /** Registers a new user through `client`; returns the name and the replica that served it. */
 async function newUser(client: HttpClient): Promise<{ name: string; home: string }> {
@@ -225,8 +218,12 @@ describe.each(profileNames)('profile %s', (name) => {
     );
     expect(status.every((m) => m.running && m.pid)).toBe(true);
     expect(cluster.replicas).toEqual(REPLICAS);
-    // What the services handed on is what the backend's own config schema needs.
-    expect(backendOf(profile).config.safeParse(cluster.env).success).toBe(true);
+    // What the services handed on (and the runner gave each replica for a peer channel) is what
+    // the backend's own config schema needs.
+    for (const r of cluster.replicas) {
+      const env = { ...cluster.env, ...cluster.peerEnv(r) };
+      expect(backendOf(profile).config.safeParse(env).success).toBe(true);
+    }
 
     const client = cluster.client(freshSubnet());
     const { home } = await newUser(client);

@@ -6,35 +6,8 @@ import { describe, expect, it } from '@jest/globals';
 import { useCluster, type TestCluster } from './support/cluster.js';
 import { eventually, sleep } from './support/eventually.js';
 import type { HttpClient } from './support/http-client.js';
-import { isLoggedIn, login, register, uniqueName, whoami } from './support/steps.js';
-
-interface Tally {
-  requests: number;
-  failed: Array<{ status: number; by?: string }>;
-  loggedOut: number;
-}
-
-/** Sends whoami from `clients` in a loop until `stop` resolves; counts failures and logouts. */
-function background(clients: HttpClient[], stop: Promise<unknown>): Promise<Tally> {
-  const tally: Tally = { requests: 0, failed: [], loggedOut: 0 };
-  let done = false;
-  void stop.finally(() => (done = true));
-  return Promise.all(
-    clients.map(async (c) => {
-      while (!done) {
-        const res = await whoami(c).catch(() => ({
-          status: 0,
-          body: undefined,
-          servedBy: undefined,
-        }));
-        tally.requests++;
-        if (res.status !== 200) tally.failed.push({ status: res.status, by: res.servedBy });
-        else if (!(res.body as { authenticated: boolean }).authenticated) tally.loggedOut++;
-        await sleep(10);
-      }
-    }),
-  ).then(() => tally);
-}
+import { background } from './support/load.js';
+import { isLoggedIn, login, register, uniqueName } from './support/steps.js';
 
 async function loggedIn(cluster: TestCluster, n: number, firstSubnet: number) {
   const clients: HttpClient[] = [];

@@ -11,7 +11,9 @@ import { dependsOn, MERGE, note } from '../compose-file.js';
 import { PROJECT_ROOT } from '../paths.js';
 import { ManagedProcess, runToCompletion } from '../process/managed-process.js';
 import { freePort } from '../process/ports.js';
-import { replicaNames, routingOf, type Profile } from '../profiles.js';
+import { PeerLinks } from '../peer-links.js';
+import { backendOf, replicaNames, routingOf, type Profile } from '../profiles.js';
+import { composePeerEnv } from './peer-env.js';
 import { postgresService } from './postgres.js';
 import type { Member, ServicePlugin } from './service.js';
 
@@ -42,8 +44,13 @@ export const appService: ServicePlugin = {
     ctx.progress('migrations applied');
 
     const secret = options.env?.SESSION_SECRET ?? (await sharedSecret(ctx.workDir));
+    const names = replicaNames(options.replicas ?? 3);
+    // Replicas that talk to each other get their peer ports and relays before any starts.
+    const links = backendOf(ctx.profile).peerChannel
+      ? await PeerLinks.open(names, options.peerRelays ?? true)
+      : undefined;
     const replicas: ReplicaMember[] = [];
-    for (const name of replicaNames(options.replicas ?? 3)) {
+    for (const name of names) {
       replicas.push(
         new ReplicaMember(
           name,
@@ -58,6 +65,7 @@ export const appService: ServicePlugin = {
             PROFILE: ctx.profile.name,
             SESSION_STORE: ctx.profile.sessions,
             ...routingOf(ctx.profile).replicaEnv,
+            ...links?.envFor(name),
             ...ctx.env,
             // One secret for all: a cookie signed by one replica must verify on the others.
             SESSION_SECRET: secret,
@@ -67,11 +75,16 @@ export const appService: ServicePlugin = {
             ...options.env,
             ...options.replicaEnv?.[name],
           },
+          links,
         ),
       );
     }
     // Every replica is a member before any starts: a failed start must still stop the others.
-    const started = { members: replicas, upstreams: replicas.map((r) => r.address) };
+    const started = {
+      members: replicas,
+      upstreams: replicas.map((r) => r.address),
+      peerNetwork: links,
+    };
     try {
       await Promise.all(replicas.map((r) => r.start()));
     } catch (error) {
@@ -155,6 +168,12 @@ export const appService: ServicePlugin = {
     );
 
     for (const profile of ctx.profiles) {
+      const { peerChannel } = backendOf(profile);
+      // Each replica's own peer list (the other keys are the same for all: in the anchor).
+      const peersOf = (name: string) =>
+        peerChannel
+          ? { REPLICATION_PEERS: composePeerEnv(name, ctx.replicas).REPLICATION_PEERS }
+          : {};
       // The first replica holds the profile's environment (&<profile>-env), the others merge it.
       const profileEnv = file.inline(`${profile.name}-env`, {
         [MERGE]: env,
@@ -163,12 +182,14 @@ export const appService: ServicePlugin = {
         ...routingOf(profile).replicaEnv,
         ...ctx.env(profile),
         REPLICA_NAME: ctx.replicas[0],
+        ...(peerChannel ? composePeerEnv(ctx.replicas[0], ctx.replicas) : {}),
       });
       ctx.replicas.forEach((name, i) => {
         const service = {
           [MERGE]: replica,
           profiles: [profile.name],
-          environment: i === 0 ? profileEnv : { [MERGE]: profileEnv, REPLICA_NAME: name },
+          environment:
+            i === 0 ? profileEnv : { [MERGE]: profileEnv, REPLICA_NAME: name, ...peersOf(name) },
           depends_on: dependsOn({
             migrate: 'service_completed_successfully',
             ...Object.fromEntries(ctx.waitFor(profile).map((s) => [s, 'service_healthy'])),
@@ -211,6 +232,8 @@ class ReplicaMember implements Member {
     readonly log: string,
     private readonly readyTimeoutMs: number,
     private readonly env: Record<string, string>,
+    /** Profiles with a peer channel: the relays into this replica live while it does. */
+    private readonly links?: PeerLinks,
   ) {}
 
   get address() {
@@ -224,6 +247,7 @@ class ReplicaMember implements Member {
   }
 
   async start(): Promise<void> {
+    await this.links?.listenInto(this.name);
     const proc = await ManagedProcess.start({
       name: this.name,
       command: node,
@@ -245,6 +269,7 @@ class ReplicaMember implements Member {
   async stop(): Promise<void> {
     // SIGTERM: Nest closes the server and lets in-flight requests finish.
     await this.process?.stop({ signal: 'SIGTERM', timeoutMs: 10_000 });
+    await this.links?.closeInto(this.name);
   }
   async restart(env?: Record<string, string>): Promise<void> {
     await this.stop();

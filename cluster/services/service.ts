@@ -62,6 +62,18 @@ export interface StartedService {
   entry?: Entry;
   /** A read-only look into a store server, for the benchmark (and, later, the dashboard). */
   observe?: () => Promise<StoreObserver>;
+  /** The network between replicas, for profiles with a peer channel: what `partition` cuts. */
+  peerNetwork?: PeerNetwork;
+}
+
+export interface PeerNetwork {
+  /** Cuts every peer link from and to `replica` (its clients still reach it through nginx). */
+  partition(replica: string): void;
+  /** Restores every cut link. */
+  heal(): void;
+  readonly partitioned: string[];
+  /** REPLICATION_* the runner gave `replica`. */
+  envFor(replica: string): Record<string, string>;
 }
 
 /**

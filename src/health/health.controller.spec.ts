@@ -18,21 +18,25 @@ function controller(o: {
   ready?: () => Promise<void>;
   database?: () => Promise<unknown>;
   draining?: boolean;
+  stats?: () => Record<string, unknown>;
 }) {
   const shutdown = new ShutdownState();
   shutdown.draining = o.draining ?? false;
   return new HealthController(
     config,
     { query: o.database ?? (async () => [{ '?column?': 1 }]) } as unknown as DataSource,
-    { ready: o.ready ?? (async () => undefined) } as unknown as SessionBackend,
+    { ready: o.ready ?? (async () => undefined), stats: o.stats } as unknown as SessionBackend,
     { status: 'started', ...o.state } as SessionBackendState,
     shutdown,
   );
 }
 
-async function ready(c: HealthController) {
+async function ready(c: HealthController, headers: Record<string, string> = {}) {
   let status = 0;
-  const res = { status: (code: number) => ((status = code), res) } as unknown as Response;
+  const res = {
+    status: (code: number) => ((status = code), res),
+    req: { headers },
+  } as unknown as Response;
   const body = await c.ready(res);
   return { status, body };
 }
@@ -80,5 +84,12 @@ describe('HealthController.ready', () => {
     const { status, body } = await ready(controller({ draining: true }));
     expect(status).toBe(503);
     expect(body.status).toBe('shutting-down');
+  });
+
+  it("shows the backend's counters to whoever asks a replica directly, not through nginx", async () => {
+    const c = controller({ stats: () => ({ sessions: 3 }) });
+    expect((await ready(c)).body.checks.sessionStore).toMatchObject({ stats: { sessions: 3 } });
+    const proxied = await ready(c, { 'x-forwarded-for': '203.0.113.9' });
+    expect(proxied.body.checks.sessionStore).not.toHaveProperty('stats');
   });
 });

@@ -42,7 +42,18 @@ export class HealthController {
     return {
       status: ok ? 'ok' : this.shutdown.draining ? 'shutting-down' : 'unavailable',
       replica: this.config.replicaName,
-      checks: { database, sessionStore: { backend: this.config.session.store, ...sessionStore } },
+      checks: {
+        database,
+        sessionStore: {
+          backend: this.config.session.store,
+          ...sessionStore,
+          // Counters for the operator and the benchmark, asking a replica directly; not for
+          // anyone on the internet (nginx sets X-Forwarded-For on what it passes on).
+          ...(this.backend.stats && !res.req?.headers['x-forwarded-for']
+            ? { stats: this.backend.stats() }
+            : {}),
+        },
+      },
     };
   }
 

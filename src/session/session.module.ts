@@ -34,13 +34,15 @@ export class SessionBackendState implements OnApplicationBootstrap {
   private readonly logger = new Logger('session');
   status: 'starting' | 'started' | 'failed' = 'starting';
   error: string | undefined;
+  /** Resolves once start() has finished, either way (never rejects). */
+  settled: Promise<void> = Promise.resolve();
 
   constructor(@Inject(SESSION_BACKEND) private readonly backend: SessionBackend) {}
 
   onApplicationBootstrap(): void {
-    // Not awaited: the app listens (and answers liveness) while the backend starts.
-    void (this.backend.start?.() ?? Promise.resolve()).then(
-      () => (this.status = 'started'),
+    // Not awaited here: main.ts decides whether to listen before it is done (see there).
+    this.settled = (this.backend.start?.() ?? Promise.resolve()).then(
+      () => void (this.status = 'started'),
       (err: unknown) => {
         this.status = 'failed';
         this.error = err instanceof Error ? err.message : String(err);

@@ -7,6 +7,7 @@ import { backendOf, type ProfileName } from '../../cluster/profiles.js';
 import { FAIL_TIMEOUT_S } from '../../cluster/routing/index.js';
 import { sleep } from './eventually.js';
 import { HttpClient } from './http-client.js';
+import { isLoggedIn } from './steps.js';
 
 export interface TestCluster extends Cluster {
   /** A client with its own cookie jar; `subnet` N binds it to its own /24 (127.0.N.1 for N < 256). */
@@ -141,4 +142,14 @@ export async function stream<T>(
     }),
   );
   return results;
+}
+
+/** Whether each replica, asked directly, recognises `client`'s session. */
+export async function knownOn(
+  cluster: TestCluster,
+  client: HttpClient,
+): Promise<Record<string, boolean>> {
+  const out: Record<string, boolean> = {};
+  for (const r of cluster.replicas) out[r] = await isLoggedIn(cluster.direct(r, client));
+  return out;
 }

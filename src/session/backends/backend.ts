@@ -50,6 +50,8 @@ export interface SessionBackend {
   held?(): Record<string, number>;
   /** Resolves when the backend can serve requests now; used by /health/ready. */
   ready(): Promise<void>;
+  /** Counters for /health/ready and the benchmark (e.g. peer messages sent), if it keeps any. */
+  stats?(): Record<string, unknown>;
   close(): Promise<void>;
 }
 
@@ -73,6 +75,11 @@ export interface SessionBackendRecord<Shape extends z.ZodRawShape = z.ZodRawShap
   services: readonly string[];
   /** Whether the session list and the login-attempt counter see every replica, or one. */
   scope: { sessionList: Scope; loginLimit: Scope };
+  /**
+   * Its replicas talk to each other over a peer channel: the runner and the compose file give
+   * each replica a peer port and the others' addresses (REPLICATION_* keys).
+   */
+  peerChannel?: boolean;
   /** Nest modules whose providers it needs (e.g. a peer channel between replicas). */
   imports?: ModuleMetadata['imports'];
   /** Providers its create() is given after the common deps, in this order (e.g. the DataSource). */

@@ -3,6 +3,7 @@ import { memcachedBackend } from './memcached.backend.js';
 import { memoryBackend } from './memory.backend.js';
 import { postgresBackend } from './postgres.backend.js';
 import { redisBackend } from './redis.backend.js';
+import { replicatedBackend } from './replicated.backend.js';
 
 /**
  * Every session backend, by the name used in SESSION_STORE and in the profile table
@@ -13,6 +14,7 @@ export const sessionBackends = {
   redis: redisBackend,
   postgres: postgresBackend,
   memcached: memcachedBackend,
+  replicated: replicatedBackend,
 } satisfies Record<string, SessionBackendRecord>;
 
 export type SessionStoreName = keyof typeof sessionBackends;

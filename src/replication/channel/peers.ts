@@ -1,0 +1,33 @@
+import { z } from 'zod';
+
+export interface PeerAddress {
+  name: string;
+  host: string;
+  port: number;
+}
+
+const NAME = /^[A-Za-z0-9_.-]{1,40}$/;
+
+/**
+ * REPLICATION_PEERS: the static peer list, `app-2=127.0.0.1:4101,app-3=app-3:4000`. Every replica
+ * lists every other; adding one means changing this on all of them (the price of a static list).
+ */
+export const peerList = z.string().transform((v, ctx): PeerAddress[] => {
+  const peers: PeerAddress[] = [];
+  for (const item of v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
+    const m = /^([^=]+)=([^:]+):(\d{1,5})$/.exec(item);
+    const port = Number(m?.[3]);
+    if (!m || !NAME.test(m[1]) || port < 1 || port > 65535) {
+      ctx.addIssue({ code: 'custom', message: `"${item}" is not name=host:port` });
+      return z.NEVER;
+    }
+    peers.push({ name: m[1], host: m[2], port });
+  }
+  return peers;
+});
+
+export const formatPeerList = (peers: PeerAddress[]): string =>
+  peers.map((p) => `${p.name}=${p.host}:${p.port}`).join(',');

@@ -1,0 +1,137 @@
+import type { PeerHandlers, PeerLink } from '../channel/peer-link.js';
+
+/**
+ * For the model test: an in-memory network between replicas whose deliveries the test performs
+ * one by one, in any order — so it can delay, reorder and (by crashing the receiver) lose any
+ * message. Like TCP, what a replica sent before it crashed may still arrive; what is addressed
+ * to a crashed replica is lost, and its pending requests fail.
+ */
+export class ModelNetwork {
+  readonly inFlight: Array<{ to: string; deliver: () => void }> = [];
+  private readonly nodes = new Map<string, ModelNode>();
+
+  constructor(readonly names: readonly string[]) {}
+
+  join(name: string): ModelNode {
+    const node = new ModelNode(
+      this,
+      name,
+      this.names.filter((n) => n !== name),
+    );
+    this.nodes.set(name, node);
+    return node;
+  }
+
+  crash(name: string): void {
+    const node = this.nodes.get(name);
+    this.nodes.delete(name);
+    for (let i = this.inFlight.length - 1; i >= 0; i--)
+      if (this.inFlight[i].to === name) this.inFlight.splice(i, 1);
+    for (const other of this.nodes.values()) other.lost(name);
+    node?.lost('*');
+    if (node) node.dead = true;
+  }
+
+  node(name: string): ModelNode | undefined {
+    return this.nodes.get(name);
+  }
+
+  /** Delivers the message at `index` (modulo the number in flight); false when none is. */
+  deliver(index: number): boolean {
+    if (this.inFlight.length === 0) return false;
+    const [m] = this.inFlight.splice(index % this.inFlight.length, 1);
+    m.deliver();
+    return true;
+  }
+
+  /** One heartbeat from every replica to every other, delivered at once. */
+  heartbeats(): void {
+    for (const from of this.nodes.values())
+      for (const to of this.nodes.values()) if (from !== to) to.hear(from.self, from.beaconNow());
+  }
+}
+
+export class ModelNode implements PeerLink {
+  private handlers: PeerHandlers = { message: () => undefined };
+  private beacon: () => unknown = () => null;
+  private readonly pending = new Map<number, { to: string; reject: (e: Error) => void }>();
+  private nextId = 1;
+  /** A crashed replica's code may still run a little (pending promises); it sends nothing. */
+  dead = false;
+
+  constructor(
+    private readonly net: ModelNetwork,
+    readonly self: string,
+    readonly peers: readonly string[],
+  ) {}
+
+  livePeers(): string[] {
+    return this.peers.filter((p) => this.net.node(p));
+  }
+
+  listen(handlers: PeerHandlers): void {
+    this.handlers = handlers;
+  }
+
+  setBeacon(beacon: () => unknown): void {
+    this.beacon = beacon;
+  }
+
+  beaconNow(): unknown {
+    return this.beacon();
+  }
+
+  hear(from: string, beacon: unknown): void {
+    this.handlers.beacon?.(from, beacon);
+  }
+
+  send(to: string, body: unknown): void {
+    if (this.dead) return;
+    const copy = structuredClone(body);
+    this.net.inFlight.push({
+      to,
+      deliver: () => void this.net.node(to)?.handlers.message(this.self, copy),
+    });
+  }
+
+  request(to: string, body: unknown): Promise<unknown> {
+    if (this.dead || !this.net.node(to)) return Promise.reject(new Error(`${to} is down`));
+    const id = this.nextId++;
+    const copy = structuredClone(body);
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { to, reject });
+      this.net.inFlight.push({
+        to,
+        deliver: () => {
+          const target = this.net.node(to)!;
+          let reply: unknown;
+          let failed: Error | undefined;
+          try {
+            reply = structuredClone(target.handlers.message(this.self, copy));
+          } catch (err) {
+            failed = err as Error;
+          }
+          // The reply travels back as a message of its own, lost if the requester crashed.
+          this.net.inFlight.push({
+            to: this.self,
+            deliver: () => {
+              if (!this.pending.delete(id) || this.net.node(this.self) !== this) return;
+              if (failed) reject(failed);
+              else resolve(reply ?? null);
+            },
+          });
+        },
+      });
+    });
+  }
+
+  /** `peer` crashed ('*': this node itself did): its requests will never be answered. */
+  lost(peer: string): void {
+    for (const [id, p] of this.pending) {
+      if (peer !== '*' && p.to !== peer) continue;
+      this.pending.delete(id);
+      p.reject(new Error(`${p.to} crashed`));
+    }
+    if (peer !== '*') this.handlers.peerDown?.(peer);
+  }
+}

@@ -1,0 +1,99 @@
+import { Logger } from '@nestjs/common';
+import { PeerChannel } from '../../replication/channel/peer-channel.js';
+import { replicatedConfig } from '../../replication/replication.config.js';
+import {
+  ReplicatedAttemptCounter,
+  ReplicatedSessionRegistry,
+} from '../../replication/sessions/replicated-registry.js';
+import { ReplicatedSessionStore } from '../../replication/sessions/replicated-store.js';
+import { SessionReplicator } from '../../replication/sessions/session-replicator.js';
+import { defineBackend } from './backend.js';
+
+/** Accessed-times batch: one message per peer per second at most, however many reads. */
+const ACCESS_FLUSH_MS = 1000;
+const SWEEP_MS = 10_000;
+/** A tombstone outlives the session's idle timeout by this much: past any late message. */
+const TOMBSTONE_GRACE_MS = 60_000;
+
+/**
+ * Every replica holds every session, copied to the others over the peer channel (Tomcat's
+ * DeltaManager): no store server at all, any replica serves any request, a crash loses nothing
+ * — at the price of every session in every replica's memory and a message per write per peer.
+ */
+export const replicatedBackend = defineBackend({
+  name: 'replicated',
+  summary: 'every replica, copied to the others over the peer channel',
+  config: replicatedConfig,
+  services: [],
+  scope: { sessionList: 'cluster', loginLimit: 'cluster' },
+  peerChannel: true,
+  async create(deps) {
+    const c = deps.config;
+    const logger = new Logger('replication');
+    const log = (level: 'log' | 'warn', message: string, detail: Record<string, unknown> = {}) =>
+      logger[level]({ msg: message, ...detail });
+    const channel = new PeerChannel({
+      self: deps.replica,
+      host: c.REPLICATION_HOST,
+      port: c.REPLICATION_PORT,
+      peers: c.REPLICATION_PEERS,
+      secret: c.REPLICATION_SECRET,
+      log: (message, detail) => log('warn', message, detail),
+    });
+    const replicator = new SessionReplicator(channel, {
+      mode: c.REPLICATION_MODE,
+      syncTimeoutMs: c.REPLICATION_SYNC_TIMEOUT_MS,
+      transferTimeoutMs: c.REPLICATION_TRANSFER_TIMEOUT * 1000,
+      discoveryMs: 3000,
+      requestTimeoutMs: 10_000,
+      tombstoneMs: deps.idleTimeoutMs + TOMBSTONE_GRACE_MS,
+      now: Date.now,
+      log,
+    });
+    const timers: NodeJS.Timeout[] = [];
+    return {
+      store: new ReplicatedSessionStore(replicator, deps),
+      registry: new ReplicatedSessionRegistry(replicator),
+      attempts: new ReplicatedAttemptCounter(replicator),
+      async start() {
+        await channel.start();
+        await replicator.start();
+        timers.push(
+          setInterval(() => replicator.flushAccesses(), ACCESS_FLUSH_MS),
+          setInterval(() => replicator.sweep(), SWEEP_MS),
+        );
+        timers.forEach((t) => t.unref());
+      },
+      // Here a copy, and one on every peer this replica is connected to (each applied or is
+      // applying the same messages): what this replica knows, without asking anyone.
+      locate: async (id) =>
+        replicator.map.has(id, Date.now())
+          ? [
+              { holder: deps.replica, role: 'a full copy, serving this request' },
+              ...channel.livePeers().map((peer) => ({ holder: peer, role: 'a full copy' })),
+            ]
+          : [],
+      held: () => ({ 'full copies': replicator.map.size(Date.now()) }),
+      ready: async () => {
+        if (!replicator.ready) throw new Error('state transfer in progress');
+      },
+      stats: () => ({
+        mode: c.REPLICATION_MODE,
+        sessions: replicator.map.size(Date.now()),
+        digest: replicator.map.digest(),
+        livePeers: channel.livePeers(),
+        framesSent: channel.traffic.framesSent,
+        bytesSent: channel.traffic.bytesSent,
+        ...replicator.stats,
+        lagBuckets: replicator.lag.snapshot(),
+      }),
+      close: async () => {
+        timers.forEach(clearInterval);
+        replicator.flushAccesses();
+        await channel.close();
+      },
+    };
+  },
+  // Sessions are in memory: nothing to be unreachable (a missing peer only delays replication).
+  isOutage: () => false,
+});
