@@ -1,6 +1,8 @@
 import type { SessionBackendRecord } from './backend.js';
 import { memoryBackend } from './memory.backend.js';
 import { redisBackend } from './redis.backend.js';
+import { redisClusterBackend } from './redis-cluster.backend.js';
+import { redisHaBackend } from './redis-ha.backend.js';
 
 /**
  * Every session backend, by the name used in SESSION_STORE and in the profile table
@@ -9,6 +11,8 @@ import { redisBackend } from './redis.backend.js';
 export const sessionBackends = {
   memory: memoryBackend,
   redis: redisBackend,
+  'redis-ha': redisHaBackend,
+  'redis-cluster': redisClusterBackend,
 } satisfies Record<string, SessionBackendRecord>;
 
 export type SessionStoreName = keyof typeof sessionBackends;
