@@ -69,6 +69,11 @@ export interface Cluster extends Entry {
   status(): MemberStatus[];
   /** Read-only looks into the store servers (those that offer one), for the benchmark. */
   observeStores(): Promise<StoreObserver[]>;
+  /**
+   * The store member whose crash makes the store fail over now (the current primary, a master),
+   * for stores that fail over (redis-ha, redis-cluster); undefined for the others.
+   */
+  storePrimary(): Promise<string | undefined>;
   /** Stops everything, in reverse order of start. Safe to call twice. */
   stop(): Promise<void>;
 }
@@ -99,6 +104,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   /** Every member with the plugin that started it, in start order. */
   const members: Array<{ member: Member; service: string }> = [];
   const observers: Array<() => Promise<StoreObserver>> = [];
+  let primary: (() => Promise<string>) | undefined;
   let entry: Entry | undefined;
   const stopAll = async () => {
     for (const { member } of [...members].reverse()) await member.stop().catch(() => undefined);
@@ -113,6 +119,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       Object.assign(env, started.env);
       upstreams.push(...(started.upstreams ?? []));
       if (started.observe) observers.push(started.observe);
+      primary = started.primary ?? primary;
       entry = started.entry ?? entry;
       const names = started.members.map((m) => m.name).join(', ');
       const what = names === plugin.name ? names : `${plugin.name}: ${names}`;
@@ -162,6 +169,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
         log: m.log,
       })),
     observeStores: () => Promise.all(observers.map((observe) => observe())),
+    storePrimary: async () => primary?.(),
     stop: () => (stopping ??= stopAll()),
   };
 }

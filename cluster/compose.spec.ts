@@ -11,6 +11,7 @@ interface Service {
   build?: unknown;
   image?: string;
   ports?: string[];
+  healthcheck?: unknown;
 }
 
 const generated = generateCompose();
@@ -66,8 +67,16 @@ describe('docker-compose.yml', () => {
       const names = new Set(enabled(name).map(([n]) => n));
       for (const [, s] of enabled(name))
         for (const dep of Object.keys(s.depends_on ?? {})) expect(names).toContain(dep);
+      // The backend's servers: the profile's own containers with a health check, besides the
+      // replicas and nginx; named after their plugin (redis, redis-ha-1, redis-cluster-4, ...).
+      const servers = enabled(name)
+        .filter(([, s]) => s.profiles && s.healthcheck && !s.environment?.REPLICA_NAME)
+        .map(([n]) => n)
+        .filter((n) => n !== `${name}-nginx`);
+      for (const plugin of backendOf(profile).services)
+        expect(servers.filter((n) => n === plugin || n.startsWith(`${plugin}-`))).not.toEqual([]);
       for (const [, s] of replicas)
-        for (const server of backendOf(profile).services)
+        for (const server of servers)
           expect(s.depends_on?.[server]).toEqual({ condition: 'service_healthy' });
     });
 

@@ -86,6 +86,34 @@ export const profiles = {
       logoutFinal: true,
     },
   },
+  'redis-ha': {
+    name: 'redis-ha',
+    routing: 'round-robin',
+    sessions: 'redis-ha',
+    shows:
+      "the store's single point of failure removed: Sentinel promotes the replica; what async replication loses",
+    guarantees: {
+      sharedAcrossReplicas: true,
+      survivesReplicaCrash: true,
+      survivesStoreRestart: true,
+      natClientsSpread: true,
+      logoutFinal: true,
+    },
+  },
+  'redis-cluster': {
+    name: 'redis-cluster',
+    routing: 'round-robin',
+    sessions: 'redis-cluster',
+    shows:
+      'the store scaled out past one node: sessions spread over 3 masters, each with a replica',
+    guarantees: {
+      sharedAcrossReplicas: true,
+      survivesReplicaCrash: true,
+      survivesStoreRestart: true,
+      natClientsSpread: true,
+      logoutFinal: true,
+    },
+  },
 } as const satisfies Record<string, Profile>;
 
 export type ProfileName = keyof typeof profiles;

@@ -7,12 +7,16 @@ import { appService } from './app.js';
 import { nginxService } from './nginx.js';
 import { postgresService } from './postgres.js';
 import { redisService } from './redis.js';
+import { redisClusterService } from './redis-cluster.js';
+import { redisHaService } from './redis-ha.js';
 import { backendOf, type Profile } from '../profiles.js';
 import type { ServicePlugin } from './service.js';
 
 export const servicePlugins: Record<string, ServicePlugin> = {
   postgres: postgresService,
   redis: redisService,
+  'redis-ha': redisHaService,
+  'redis-cluster': redisClusterService,
   app: appService,
   nginx: nginxService,
 };

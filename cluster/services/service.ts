@@ -62,6 +62,11 @@ export interface StartedService {
   entry?: Entry;
   /** A read-only look into a store server, for the benchmark (and, later, the dashboard). */
   observe?: () => Promise<StoreObserver>;
+  /**
+   * A store that fails over (Sentinel, Cluster): the member whose crash makes it fail over now,
+   * i.e. the current primary (or a master). The e2e specs and the benchmark kill it.
+   */
+  primary?: () => Promise<string>;
 }
 
 /**
