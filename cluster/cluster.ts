@@ -4,7 +4,13 @@ import { errorMessage, sleep } from './process/poll.js';
 import { profiles, type Profile, type ProfileName } from './profiles.js';
 import { FAIL_TIMEOUT_S, type UpstreamServer } from './routing/index.js';
 import { pluginsOf } from './services/index.js';
-import type { Entry, Member, StartContext, StoreObserver } from './services/service.js';
+import type {
+  Entry,
+  FailoverPair,
+  Member,
+  StartContext,
+  StoreObserver,
+} from './services/service.js';
 
 export interface ClusterOptions {
   profile: ProfileName;
@@ -70,10 +76,11 @@ export interface Cluster extends Entry {
   /** Read-only looks into the store servers (those that offer one), for the benchmark. */
   observeStores(): Promise<StoreObserver[]>;
   /**
-   * The store member whose crash makes the store fail over now (the current primary, a master),
-   * for stores that fail over (redis-ha, redis-cluster); undefined for the others.
+   * For stores that fail over (redis-ha, redis-cluster): the member whose crash makes the store
+   * fail over now (the current primary, a master) and the replica that takes over; undefined for
+   * the others.
    */
-  storePrimary(): Promise<string | undefined>;
+  storeFailover(): Promise<FailoverPair | undefined>;
   /** Stops everything, in reverse order of start. Safe to call twice. */
   stop(): Promise<void>;
 }
@@ -104,7 +111,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   /** Every member with the plugin that started it, in start order. */
   const members: Array<{ member: Member; service: string }> = [];
   const observers: Array<() => Promise<StoreObserver>> = [];
-  let primary: (() => Promise<string>) | undefined;
+  let failover: (() => Promise<FailoverPair>) | undefined;
   let entry: Entry | undefined;
   const stopAll = async () => {
     for (const { member } of [...members].reverse()) await member.stop().catch(() => undefined);
@@ -119,7 +126,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       Object.assign(env, started.env);
       upstreams.push(...(started.upstreams ?? []));
       if (started.observe) observers.push(started.observe);
-      primary = started.primary ?? primary;
+      failover = started.failover ?? failover;
       entry = started.entry ?? entry;
       const names = started.members.map((m) => m.name).join(', ');
       const what = names === plugin.name ? names : `${plugin.name}: ${names}`;
@@ -169,7 +176,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
         log: m.log,
       })),
     observeStores: () => Promise.all(observers.map((observe) => observe())),
-    storePrimary: async () => primary?.(),
+    storeFailover: async () => failover?.(),
     stop: () => (stopping ??= stopAll()),
   };
 }

@@ -27,7 +27,7 @@ export function servicePlugin(name: string): ServicePlugin {
   return plugin;
 }
 
-export type { Member, ServicePlugin, StoreObserver } from './service.js';
+export type { FailoverPair, Member, ServicePlugin, StoreObserver } from './service.js';
 
 /**
  * The plugins a profile runs, in start order: the database, the servers its session backend

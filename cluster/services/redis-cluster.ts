@@ -5,12 +5,11 @@
  * the others mark it failed and its replica takes its slots over.
  */
 import { join } from 'node:path';
-import { createClient } from 'redis';
 import { dependsOn, note } from '../compose-file.js';
 import { runToCompletion } from '../process/managed-process.js';
 import { errorMessage, pollUntil } from '../process/poll.js';
 import { freePort } from '../process/ports.js';
-import { startRedis, type RedisServer } from './redis.js';
+import { askRedis, startRedis, type RedisServer } from './redis.js';
 import { observeRedisServers } from './redis-observer.js';
 import { serverMember, type Member, type ServicePlugin } from './service.js';
 
@@ -23,6 +22,9 @@ export const NODE_TIMEOUT_MS = 1000;
 
 /** One node's CLUSTER NODES line, the parts used here. */
 export interface ClusterNode {
+  id: string;
+  /** A replica's master's id; '-' for a master. */
+  masterId: string;
   port: number;
   master: boolean;
   failed: boolean;
@@ -30,30 +32,20 @@ export interface ClusterNode {
   slots: Array<[number, number]>;
 }
 
-/** One command to one node, on a connection of its own. */
-async function ask<T>(port: number, command: string[]): Promise<T> {
-  const client = createClient({ socket: { host: '127.0.0.1', port, connectTimeout: 1000 } });
-  client.on('error', () => undefined); // a refused connect rejects connect() below
-  await client.connect();
-  try {
-    return await client.sendCommand<T>(command);
-  } finally {
-    client.destroy();
-  }
-}
-
 /** The cluster as the first node in `ports` that answers sees it (CLUSTER NODES). */
 export async function clusterNodes(ports: number[]): Promise<ClusterNode[]> {
   let last: unknown;
   for (const port of ports) {
     try {
-      const text = await ask<string>(port, ['CLUSTER', 'NODES']);
+      const text = await askRedis<string>(port, ['CLUSTER', 'NODES']);
       return text
         .trim()
         .split('\n')
         .map((line) => {
-          const [, address, flags, , , , , , ...slots] = line.split(' ');
+          const [id, address, flags, masterId, , , , , ...slots] = line.split(' ');
           return {
+            id,
+            masterId,
             port: Number(/:(\d+)@/.exec(address)?.[1]),
             master: flags.split(',').includes('master'),
             failed: /fail/.test(flags),
@@ -112,10 +104,10 @@ export const redisClusterService: ServicePlugin = {
       const outcome = await pollUntil(
         async () => {
           for (const port of ports) {
-            const info = await ask<string>(port, ['CLUSTER', 'INFO']);
+            const info = await askRedis<string>(port, ['CLUSTER', 'INFO']);
             if (!/cluster_state:ok/.test(info) || !/cluster_known_nodes:6\b/.test(info))
               return false;
-            const repl = await ask<string>(port, ['INFO', 'replication']);
+            const repl = await askRedis<string>(port, ['INFO', 'replication']);
             if (/role:slave/.test(repl) && !/master_link_status:up/.test(repl)) return false;
           }
           return liveMasters(await clusterNodes(ports)).length === NODES / 2;
@@ -133,14 +125,15 @@ export const redisClusterService: ServicePlugin = {
             liveMasters(await clusterNodes(ports)).map((m) => `redis://127.0.0.1:${m.port}`),
             'Redis Cluster masters',
           ),
-        // The master that serves slot 0.
-        primary: async () => {
-          const master = liveMasters(await clusterNodes(ports)).find((m) =>
-            m.slots.some(([from]) => from === 0),
-          );
-          const name = master && memberAt(master.port);
-          if (!name) throw new Error('no live master serves slot 0');
-          return name;
+        // The master that serves slot 0, and its replica.
+        failover: async () => {
+          const nodes = await clusterNodes(ports);
+          const master = liveMasters(nodes).find((m) => m.slots.some(([from]) => from === 0));
+          const replica = nodes.find((n) => n.masterId === master?.id && !n.failed);
+          const primary = master && memberAt(master.port);
+          const standby = replica && memberAt(replica.port);
+          if (!primary || !standby) throw new Error('no live master with a replica serves slot 0');
+          return { primary, replica: standby };
         },
       };
     } catch (error) {

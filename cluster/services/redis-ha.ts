@@ -4,13 +4,12 @@
  * replica and tell the clients (node-redis' createSentinel follows). A restarted old primary is
  * turned into a replica of the new one by the Sentinels.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { createClient } from 'redis';
 import { dependsOn, note } from '../compose-file.js';
 import { errorMessage, pollUntil } from '../process/poll.js';
 import { freePort } from '../process/ports.js';
-import { launchRedis, RedisProcess, startRedis, type RedisServer } from './redis.js';
+import { askRedis, launchRedis, RedisProcess, startRedis, type RedisServer } from './redis.js';
 import { observeRedis } from './redis-observer.js';
 import { serverMember, type Member, type ServicePlugin } from './service.js';
 
@@ -54,28 +53,16 @@ async function startSentinel(config: SentinelConfig, primary: RedisServer): Prom
   return new RedisProcess(config, await launch(config), launch);
 }
 
-/** One command to one server, on a connection of its own. */
-async function ask<T>(port: number, command: string[]): Promise<T> {
-  const client = createClient({ socket: { host: '127.0.0.1', port, connectTimeout: 1000 } });
-  client.on('error', () => undefined); // a refused connect rejects connect() below
-  await client.connect();
-  try {
-    return await client.sendCommand<T>(command);
-  } finally {
-    client.destroy();
-  }
-}
-
 /** A Sentinel's view of the primary (SENTINEL MASTER: a map, node-redis speaks RESP3). */
 const sentinelView = (port: number) =>
-  ask<Record<string, string>>(port, ['SENTINEL', 'MASTER', SENTINEL_NAME]);
+  askRedis<Record<string, string>>(port, ['SENTINEL', 'MASTER', SENTINEL_NAME]);
 
 /** The primary's port, as the first Sentinel that answers sees it. */
 export async function primaryPort(sentinelPorts: number[]): Promise<number> {
   let last: unknown;
   for (const port of sentinelPorts) {
     try {
-      const [, primary] = await ask<[string, string]>(port, [
+      const [, primary] = await askRedis<[string, string]>(port, [
         'SENTINEL',
         'GET-MASTER-ADDR-BY-NAME',
         SENTINEL_NAME,
@@ -86,6 +73,23 @@ export async function primaryPort(sentinelPorts: number[]): Promise<number> {
     }
   }
   throw new Error(`no Sentinel answered: ${errorMessage(last)}`);
+}
+
+/**
+ * What a supervisor does before it restarts a Redis server of a Sentinel setup: ask the Sentinels
+ * who the primary is and, if it is another server, start this one as its replica. Otherwise an
+ * old primary would come back as a second primary until the Sentinels notice it (some 8 s) and,
+ * worse, a primary restarted before the failover would resync its replica to what its own
+ * append-only file kept (up to a second less than the replica had).
+ */
+async function followPrimary(server: RedisServer, sentinelPorts: number[]): Promise<void> {
+  const port = await primaryPort(sentinelPorts).catch(() => undefined);
+  if (port === undefined || port === server.port) return;
+  const file = join(server.dir, 'redis.conf');
+  const kept = (await readFile(file, 'utf8'))
+    .split('\n')
+    .filter((line) => line && !/^(replicaof|slaveof) /i.test(line));
+  await writeFile(file, [...kept, `replicaof ${server.host} ${port}`, ''].join('\n'));
 }
 
 /** Polls until `check` holds; throws `what` when it did not within `timeoutMs`. */
@@ -105,6 +109,11 @@ export const redisHaService: ServicePlugin = {
     const readyTimeoutMs = ctx.readyTimeoutMs;
     const members: Member[] = [];
     const servers: RedisServer[] = [];
+    const sentinelPorts: number[] = [];
+    const redisMember = (name: string, server: RedisServer) =>
+      serverMember(name, 'redis', server, join(server.dir, 'redis.log'), () =>
+        followPrimary(server, sentinelPorts),
+      );
     try {
       const primary = await startRedis({
         dir: join(dir, 'redis-1'),
@@ -112,7 +121,7 @@ export const redisHaService: ServicePlugin = {
         readyTimeoutMs,
       });
       servers.push(primary);
-      members.push(serverMember('redis-1', 'redis', primary, join(primary.dir, 'redis.log')));
+      members.push(redisMember('redis-1', primary));
       const replica = await startRedis({
         dir: join(dir, 'redis-2'),
         port: await freePort(),
@@ -120,7 +129,7 @@ export const redisHaService: ServicePlugin = {
         readyTimeoutMs,
       });
       servers.push(replica);
-      members.push(serverMember('redis-2', 'redis', replica, join(replica.dir, 'redis.log')));
+      members.push(redisMember('redis-2', replica));
       for (const n of [1, 2, 3]) {
         const sentinel = await startSentinel(
           {
@@ -137,16 +146,16 @@ export const redisHaService: ServicePlugin = {
         );
       }
       const sentinels = servers.slice(2);
+      sentinelPorts.push(...sentinels.map((s) => s.port));
       // A failover needs the replica in sync and every Sentinel knowing the replica and the
       // other two (they find each other through the primary, every 2 s): wait for both.
       await waitFor('the replica did not sync', readyTimeoutMs, async () =>
-        /master_link_status:up/.test(await ask<string>(replica.port, ['INFO', 'replication'])),
+        /master_link_status:up/.test(await askRedis<string>(replica.port, ['INFO', 'replication'])),
       );
       await waitFor('the Sentinels did not find each other', readyTimeoutMs, async () => {
         const views = await Promise.all(sentinels.map((s) => sentinelView(s.port)));
         return views.every((v) => v['num-slaves'] === '1' && v['num-other-sentinels'] === '2');
       });
-      const sentinelPorts = sentinels.map((s) => s.port);
       const memberAt = (port: number) => members.find((m) => m.port === port)?.name;
       return {
         members,
@@ -155,11 +164,11 @@ export const redisHaService: ServicePlugin = {
           REDIS_SENTINEL_NAME: SENTINEL_NAME,
         },
         observe: async () => observeRedis(`redis://127.0.0.1:${await primaryPort(sentinelPorts)}`),
-        primary: async () => {
+        failover: async () => {
           const port = await primaryPort(sentinelPorts);
-          const name = memberAt(port);
-          if (!name) throw new Error(`the Sentinels name a primary on port ${port}: not ours`);
-          return name;
+          const primary = memberAt(port);
+          if (!primary) throw new Error(`the Sentinels name a primary on port ${port}: not ours`);
+          return { primary, replica: primary === 'redis-1' ? 'redis-2' : 'redis-1' };
         },
       };
     } catch (error) {
@@ -182,6 +191,9 @@ export const redisHaService: ServicePlugin = {
               'sh',
               '-c',
               `test -f /data/redis.conf || printf '${replicaOf ? `replicaof ${replicaOf} 6379\\n` : ''}replica-announce-ip redis-ha-${n}\\n' > /data/redis.conf; ` +
+                // What followPrimary does natively: a primary elsewhere makes this its replica.
+                `P=$$(redis-cli -h redis-ha-sentinel-1 -p 26379 sentinel get-master-addr-by-name ${SENTINEL_NAME} 2>/dev/null | head -1); ` +
+                `if [ -n "$$P" ] && [ "$$P" != redis-ha-${n} ]; then sed -i '/^replicaof /d' /data/redis.conf; echo "replicaof $$P 6379" >> /data/redis.conf; fi; ` +
                 'exec redis-server /data/redis.conf --appendonly yes --appendfsync everysec',
             ],
           ),

@@ -1,6 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { join, resolve } from 'node:path';
+import { createClient } from 'redis';
 import { note } from '../compose-file.js';
 import { ManagedProcess } from '../process/managed-process.js';
 import { freePort } from '../process/ports.js';
@@ -131,6 +132,23 @@ export async function launchRedis(
     },
   );
   return server;
+}
+
+/**
+ * One command to the server on 127.0.0.1:`port`, on a connection of its own. Rejects at once
+ * when nothing answers there (node-redis would otherwise retry the connect forever).
+ */
+export async function askRedis<T>(port: number, command: string[]): Promise<T> {
+  const client = createClient({
+    socket: { host: '127.0.0.1', port, connectTimeout: 1000, reconnectStrategy: false },
+  });
+  client.on('error', () => undefined); // a refused connect rejects connect() below
+  await client.connect();
+  try {
+    return await client.sendCommand<T>(command);
+  } finally {
+    client.destroy();
+  }
 }
 
 /**

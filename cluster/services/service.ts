@@ -63,10 +63,17 @@ export interface StartedService {
   /** A read-only look into a store server, for the benchmark (and, later, the dashboard). */
   observe?: () => Promise<StoreObserver>;
   /**
-   * A store that fails over (Sentinel, Cluster): the member whose crash makes it fail over now,
-   * i.e. the current primary (or a master). The e2e specs and the benchmark kill it.
+   * A store that fails over (Sentinel, Cluster): which member's crash makes it fail over now (the
+   * current primary, or a master) and which member takes over. The e2e specs and the benchmark
+   * kill the first.
    */
-  primary?: () => Promise<string>;
+  failover?: () => Promise<FailoverPair>;
+}
+
+/** Member names: a primary (or Cluster master) and the replica that would replace it. */
+export interface FailoverPair {
+  primary: string;
+  replica: string;
 }
 
 /**
@@ -142,6 +149,8 @@ export function serverMember(
   kind: string,
   server: ServerProcess,
   log: string,
+  /** Runs before each restart, e.g. to point a Redis replica at the current primary. */
+  beforeRestart?: () => Promise<void>,
 ): Member {
   return {
     name,
@@ -156,6 +165,10 @@ export function serverMember(
     log,
     kill: () => server.kill(),
     stop: () => server.stop(),
-    restart: () => server.restart(),
+    restart: async () => {
+      await server.stop();
+      await beforeRestart?.();
+      await server.restart();
+    },
   };
 }
