@@ -68,7 +68,8 @@ describe('redis-cluster: a master lost', () => {
       });
       process.stdout.write(
         `redis-cluster: first write ${Math.round(result.firstWriteAfterMs)} ms after the kill; ` +
-          `${result.requestsAfter} requests after it: ${result.answered503} × 503, ` +
+          `last failure ${Math.round(result.lastFailureAfterMs)} ms after it; ` +
+          `${result.requestsAfter} requests after it (failed: ${JSON.stringify(result.failuresByStatus)}): ${result.answered503} × 503, ` +
           `${result.otherFailures} other failures, ${result.hangs} hangs; reads of sessions on ` +
           `other masters: ${elsewhere.reads}, failed ${elsewhere.failed}; logins lost ${result.loginsLost}\n`,
       );

@@ -30,7 +30,8 @@ const portOf = (cluster: TestCluster, name: string) =>
 function report(what: string, r: FailoverResult): void {
   process.stdout.write(
     `redis-ha ${what}: first write ${Math.round(r.firstWriteAfterMs)} ms after the kill; ` +
-      `${r.requestsAfter} requests after it: ${r.answered503} × 503, ${r.otherFailures} other failures, ` +
+      `last failure ${Math.round(r.lastFailureAfterMs)} ms after it; ` +
+      `${r.requestsAfter} requests after it (failed: ${JSON.stringify(r.failuresByStatus)}): ${r.answered503} × 503, ${r.otherFailures} other failures, ` +
       `${r.hangs} hangs (slowest ${Math.round(r.slowestMs)} ms); ` +
       `logins acknowledged ${r.loginsAcknowledged}, lost ${r.loginsLost}\n`,
   );

@@ -28,7 +28,10 @@ export interface FailoverOptions {
   usernames: string[];
   /** Load before the kill. */
   beforeMs: number;
-  /** Load after the kill at most; it ends earlier once writes have succeeded for `settleMs`. */
+  /**
+   * Load after the kill at most; it ends earlier once a write has succeeded and no request has
+   * failed for `settleMs`.
+   */
   afterMs: number;
   settleMs?: number;
   /** Pause the replica this long before the kill (see the file comment); 0: a plain kill. */
@@ -49,11 +52,18 @@ export interface FailoverResult {
   replica: string;
   /** Kill → first login answered 200 that was sent after the kill; NaN if none. */
   firstWriteAfterMs: number;
+  /**
+   * Kill → the last failed answer (0 if none): when every request succeeded again. Differs from
+   * the first write under Redis Cluster, where the other masters' slots take writes throughout.
+   */
+  lastFailureAfterMs: number;
   /** Requests sent after the kill: all, answered 503, answered another 5xx, hung or unanswered. */
   requestsAfter: number;
   answered503: number;
   otherFailures: number;
   hangs: number;
+  /** Failed answers after the kill by status (0: no answer), e.g. { 503: 40 }. */
+  failuresByStatus: Record<string, number>;
   /** The slowest answer after the kill (ms). */
   slowestMs: number;
   /** Logins answered 200 (before and after the kill), and those whose session is gone. */
@@ -86,15 +96,21 @@ export async function measureFailover(o: FailoverOptions): Promise<FailoverResul
   let killedAt = Infinity;
   let stopAt = Infinity;
   let firstWriteAt = Infinity;
+  let lastFailureAt = -Infinity;
   const settleMs = o.settleMs ?? 2000;
   const after: Sent[] = [];
   const acknowledged: Array<{ cookies: Map<string, string>; address: string }> = [];
   let readinessDown = false;
 
   const record = (sent: Sent) => {
-    if (sent.sentAt >= killedAt) after.push(sent);
+    if (sent.sentAt < killedAt) return;
+    after.push(sent);
+    if (sent.reply.status < 200 || sent.reply.status > 299) lastFailureAt = performance.now();
   };
-  const running = () => performance.now() < stopAt;
+  const settled = () =>
+    performance.now() - Math.max(firstWriteAt, lastFailureAt) > settleMs &&
+    Number.isFinite(firstWriteAt);
+  const running = () => performance.now() < stopAt && !settled();
   const readers = o.readers.map(async (client, i) => {
     while (running()) {
       const sentAt = performance.now();
@@ -114,10 +130,7 @@ export async function measureFailover(o: FailoverOptions): Promise<FailoverResul
       record({ reply, sentAt });
       if (reply.status !== 200) continue;
       acknowledged.push({ cookies: new Map(client.cookies), address: client.localAddress });
-      if (sentAt >= killedAt && performance.now() < firstWriteAt) {
-        firstWriteAt = performance.now();
-        stopAt = Math.min(stopAt, firstWriteAt + settleMs);
-      }
+      if (sentAt >= killedAt && performance.now() < firstWriteAt) firstWriteAt = performance.now();
     }
   });
   const readiness = (async () => {
@@ -154,17 +167,16 @@ export async function measureFailover(o: FailoverOptions): Promise<FailoverResul
   const restarted = o.restartKilled ? rejoin(cluster, pair.primary, o.afterMs) : undefined;
   await Promise.all([...readers, ...writers, readiness, restarted]);
 
-  // The store serves again (or the window ended): which acknowledged sessions does it know?
+  // Which acknowledged sessions does the store know, once it answers for them (not 503)?
   let loginsLost = 0;
   for (const login of acknowledged) {
     const client = new VirtualClient(cluster.url, login.address);
     for (const [k, v] of login.cookies) client.cookies.set(k, v);
-    if (!isAuthenticated(await client.send('GET', '/api/whoami'))) loginsLost++;
+    if (!(await knows(client))) loginsLost++;
     client.close();
   }
   let readersLoggedOut = 0;
-  for (const client of o.readers)
-    if (!isAuthenticated(await client.send('GET', '/api/whoami'))) readersLoggedOut++;
+  for (const client of o.readers) if (!(await knows(client))) readersLoggedOut++;
   const probe = new VirtualClient(cluster.url, '127.0.0.1');
   const readinessBack = (await probe.send('GET', '/health/ready')).status === 200;
   probe.close();
@@ -175,10 +187,12 @@ export async function measureFailover(o: FailoverOptions): Promise<FailoverResul
     killed: pair.primary,
     replica: pair.replica,
     firstWriteAfterMs: Number.isFinite(firstWriteAt) ? firstWriteAt - killedAt : NaN,
+    lastFailureAfterMs: Math.max(0, lastFailureAt - killedAt),
     requestsAfter: replies.length,
     answered503: replies.filter((r) => r.status === 503).length,
     otherFailures: replies.filter((r) => !hung(r) && r.status >= 500 && r.status !== 503).length,
     hangs: replies.filter(hung).length,
+    failuresByStatus: tally(replies.filter((r) => r.status < 200 || r.status > 299)),
     slowestMs: Math.max(0, ...replies.map((r) => r.ms)),
     loginsAcknowledged: acknowledged.length,
     loginsLost,
@@ -198,4 +212,20 @@ async function rejoin(cluster: Cluster, killed: string, timeoutMs: number): Prom
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   throw new Error(`no replica took over from ${killed} within ${timeoutMs} ms`);
+}
+
+/** Whether the store knows `client`'s session; asks again while the answer is a 503 (up to 15 s). */
+async function knows(client: VirtualClient): Promise<boolean> {
+  const until = performance.now() + 15_000;
+  for (;;) {
+    const reply = await client.send('GET', '/api/whoami');
+    if (reply.status !== 503 || performance.now() > until) return isAuthenticated(reply);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+function tally(replies: Reply[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const r of replies) counts[r.status] = (counts[r.status] ?? 0) + 1;
+  return counts;
 }
