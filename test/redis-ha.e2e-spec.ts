@@ -10,7 +10,8 @@
  */
 import { describe, expect, it } from '@jest/globals';
 import { askRedis } from '../cluster/services/redis.js';
-import { measureFailover, type FailoverResult } from '../bench/measurements/failover.js';
+import { measureFailover } from '../bench/measurements/failover.js';
+import type { FailoverResult } from '../bench/results.js';
 import type { TestCluster } from './support/cluster.js';
 import { useCluster, stream } from './support/cluster.js';
 import { eventually } from './support/eventually.js';

@@ -13,8 +13,10 @@
  */
 import type { Cluster } from '../../cluster/cluster.js';
 import { askRedis } from '../../cluster/services/redis.js';
-import { isAuthenticated, VirtualClient, type Reply } from '../load.js';
-import { PASSWORD } from '../users.js';
+import { clientAddress, isAuthenticated, VirtualClient, type Reply } from '../load.js';
+import type { FailoverResult, FailoverRuns, LoginResult } from '../results.js';
+import type { Subject } from '../subject.js';
+import { PASSWORD, seedUsers } from '../users.js';
 
 /** A request without an answer after this long counts as a hang (the app promises a fast 503). */
 export const HANG_MS = 5000;
@@ -44,37 +46,6 @@ export interface FailoverOptions {
   restartKilled?: boolean;
   /** Sees every reader's reply, and whether it was sent after the kill. */
   onRead?: (reader: number, reply: Reply, afterKill: boolean) => void;
-}
-
-export interface FailoverResult {
-  /** Member names: the primary killed, the replica expected to take over. */
-  killed: string;
-  replica: string;
-  /** Kill → first login answered 200 that was sent after the kill; NaN if none. */
-  firstWriteAfterMs: number;
-  /**
-   * Kill → the last failed answer (0 if none): when every request succeeded again. Differs from
-   * the first write under Redis Cluster, where the other masters' slots take writes throughout.
-   */
-  lastFailureAfterMs: number;
-  /** Requests sent after the kill: all, answered 503, answered another 5xx, hung or unanswered. */
-  requestsAfter: number;
-  answered503: number;
-  otherFailures: number;
-  hangs: number;
-  /** Failed answers after the kill by status (0: no answer), e.g. { 503: 40 }. */
-  failuresByStatus: Record<string, number>;
-  /** The slowest answer after the kill (ms). */
-  slowestMs: number;
-  /** Logins answered 200 (before and after the kill), and those whose session is gone. */
-  loginsAcknowledged: number;
-  loginsLost: number;
-  /** Readers whose session (made before the load) is unknown after the failover. */
-  readersLoggedOut: number;
-  /** Whether /health/ready said "unavailable" during the failover, and "ok" after it. */
-  readinessDown: boolean;
-  readinessBack: boolean;
-  lagMs: number;
 }
 
 interface Sent {
@@ -229,3 +200,48 @@ function tally(replies: Reply[]): Record<string, number> {
   for (const r of replies) counts[r.status] = (counts[r.status] ?? 0) + 1;
   return counts;
 }
+
+/**
+ * The benchmark's failover runs for a store that fails over: durable logins off, then the
+ * replicas restarted in turn with them on, the login cost measured again and a second failover.
+ * Both restart the killed primary after the takeover, so the topology is whole for what follows.
+ */
+export async function measureFailovers(
+  s: Subject,
+  o: { seconds: number; lagMs: number; measureLogin: () => Promise<LoginResult> },
+): Promise<FailoverRuns> {
+  const cluster = s.topology.cluster;
+  const hash = s.passwordHash;
+  const usernames = await seedUsers(s.topology.postgresUrl, 'failover', WRITERS, hash);
+  const writers = usernames.map(
+    (_, i) => new VirtualClient(cluster.url, clientAddress(WRITER_ADDRESS + i)),
+  );
+  const run = () =>
+    measureFailover({
+      cluster,
+      readers: s.clients,
+      writers,
+      usernames,
+      beforeMs: 1500,
+      afterMs: o.seconds * 1000,
+      lagMs: o.lagMs,
+      restartKilled: true,
+    });
+  try {
+    const off = await run();
+    await cluster.rollingRestart({ REDIS_DURABLE_LOGINS: 'true' });
+    try {
+      const loginDurable = await o.measureLogin();
+      const on = await run();
+      return { off, on, loginDurable };
+    } finally {
+      await cluster.rollingRestart({ REDIS_DURABLE_LOGINS: 'false' });
+    }
+  } finally {
+    writers.forEach((c) => c.close());
+  }
+}
+
+/** Clients that log in during a failover run, each from its own /24 (above the load clients'). */
+const WRITERS = 8;
+const WRITER_ADDRESS = 30_000;
