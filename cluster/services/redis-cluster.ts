@@ -129,7 +129,8 @@ export const redisClusterService: ServicePlugin = {
         failover: async () => {
           const nodes = await clusterNodes(ports);
           const master = liveMasters(nodes).find((m) => m.slots.some(([from]) => from === 0));
-          const replica = nodes.find((n) => n.masterId === master?.id && !n.failed);
+          // Failed or not: after a failover the old master is the replica, down until restarted.
+          const replica = nodes.find((n) => n.masterId === master?.id);
           const primary = master && memberAt(master.port);
           const standby = replica && memberAt(replica.port);
           if (!primary || !standby) throw new Error('no live master with a replica serves slot 0');

@@ -2,20 +2,8 @@ import { createCluster } from 'redis';
 import { DataSource } from 'typeorm';
 import { z } from 'zod';
 import { defineBackend } from './backend.js';
-import {
-  durableConfig,
-  keepConnecting,
-  nodeList,
-  stoppingFirst,
-  waitCommand,
-} from './redis-replicated.js';
-import {
-  isRedisOutage,
-  nodeClientOptions,
-  redisSessionBackend,
-  throttled,
-  type ConnectOptions,
-} from './redis-store.js';
+import { durableConfig, keepConnecting, nodeList, replicatedBackend } from './redis-replicated.js';
+import { isRedisOutage, nodeClientOptions, throttled, type ConnectOptions } from './redis-store.js';
 
 const config = z.object({
   REDIS_CLUSTER_NODES: nodeList('Redis Cluster nodes to discover the cluster from'),
@@ -53,25 +41,15 @@ export const redisClusterBackend = defineBackend({
   scope: { sessionList: 'cluster', loginLimit: 'cluster' },
   inject: [DataSource],
   async create(deps, database: DataSource) {
-    const main = connectCluster(deps.config, deps);
-    const durable = deps.config.REDIS_DURABLE_LOGINS
-      ? connectCluster(deps.config, deps)
-      : undefined;
-    const wait = waitCommand(deps.config.REDIS_DURABLE_TIMEOUT_MS);
-    const backend = redisSessionBackend(main.client, {
-      ...deps,
+    // WAIT goes to the master that owns the key, on the connection that wrote it (one per node);
+    // sent through the cluster client it would go to every master.
+    return replicatedBackend(
+      deps,
       database,
-      durable: durable && {
-        redis: durable.client,
-        durability: {
-          replicas: 1,
-          // To the master that owns the key, on the connection that wrote it (one per node).
-          wait: async (key) =>
-            (await durable.client.getNodeClientForKey(key)).sendCommand<number>(wait),
-        },
-      },
-    });
-    return stoppingFirst(backend, [main.stop, ...(durable ? [durable.stop] : [])]);
+      () => connectCluster(deps.config, deps),
+      async (client, key, wait) =>
+        (await client.getNodeClientForKey(key)).sendCommand<number>(wait),
+    );
   },
   isOutage: isRedisOutage,
 });

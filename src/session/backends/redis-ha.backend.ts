@@ -2,20 +2,8 @@ import { createSentinel } from 'redis';
 import { DataSource } from 'typeorm';
 import { z } from 'zod';
 import { defineBackend } from './backend.js';
-import {
-  durableConfig,
-  keepConnecting,
-  nodeList,
-  stoppingFirst,
-  waitCommand,
-} from './redis-replicated.js';
-import {
-  isRedisOutage,
-  nodeClientOptions,
-  redisSessionBackend,
-  throttled,
-  type ConnectOptions,
-} from './redis-store.js';
+import { durableConfig, keepConnecting, nodeList, replicatedBackend } from './redis-replicated.js';
+import { isRedisOutage, nodeClientOptions, throttled, type ConnectOptions } from './redis-store.js';
 
 const config = z.object({
   REDIS_SENTINELS: nodeList('the Sentinels'),
@@ -56,24 +44,13 @@ export const redisHaBackend = defineBackend({
   scope: { sessionList: 'cluster', loginLimit: 'cluster' },
   inject: [DataSource],
   async create(deps, database: DataSource) {
-    const main = connectSentinel(deps.config, deps);
-    const durable = deps.config.REDIS_DURABLE_LOGINS
-      ? connectSentinel(deps.config, deps)
-      : undefined;
-    const wait = waitCommand(deps.config.REDIS_DURABLE_TIMEOUT_MS);
-    const backend = redisSessionBackend(main.client, {
-      ...deps,
+    // WAIT goes to the primary on the client's one connection to it: the one that wrote.
+    return replicatedBackend(
+      deps,
       database,
-      durable: durable && {
-        redis: durable.client,
-        durability: {
-          replicas: 1,
-          // On the durable client's one connection to the primary: the one that wrote.
-          wait: () => durable.client.sendCommand<number>(false, wait),
-        },
-      },
-    });
-    return stoppingFirst(backend, [main.stop, ...(durable ? [durable.stop] : [])]);
+      () => connectSentinel(deps.config, deps),
+      (client, _key, wait) => client.sendCommand<number>(false, wait),
+    );
   },
   isOutage: isRedisOutage,
 });

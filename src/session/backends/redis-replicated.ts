@@ -1,6 +1,7 @@
 import { z } from 'zod';
-import type { SessionBackend } from './backend.js';
-import { throttled, type ConnectOptions } from './redis-store.js';
+import type { DataSource } from 'typeorm';
+import type { BackendDeps, SessionBackend } from './backend.js';
+import { redisSessionBackend, throttled, type ConnectOptions, type Redis } from './redis-store.js';
 
 /**
  * What the two replicated Redis backends (redis-ha: Sentinel, redis-cluster: Cluster) share: a
@@ -41,8 +42,30 @@ export const durableConfig = {
   REDIS_DURABLE_TIMEOUT_MS: z.coerce.number().int().positive().default(250),
 };
 
-/** The WAIT command for one replica and `timeoutMs`: its reply is how many acknowledged. */
-export const waitCommand = (timeoutMs: number) => ['WAIT', '1', String(timeoutMs)];
+/**
+ * The store over a client made by `connect` (Sentinel's or Cluster's), and with durable logins a
+ * second one for the writes that wait; `wait` sends WAIT (`command`) on the connection of
+ * `client` that wrote `key` and resolves how many replicas acknowledged.
+ */
+export function replicatedBackend<C extends Redis>(
+  deps: BackendDeps<z.infer<z.ZodObject<typeof durableConfig>>>,
+  database: DataSource,
+  connect: () => { client: C; stop: () => void },
+  wait: (client: C, key: string, command: string[]) => Promise<number>,
+): SessionBackend {
+  const main = connect();
+  const durable = deps.config.REDIS_DURABLE_LOGINS ? connect() : undefined;
+  const command = ['WAIT', '1', String(deps.config.REDIS_DURABLE_TIMEOUT_MS)];
+  const backend = redisSessionBackend(main.client, {
+    ...deps,
+    database,
+    durable: durable && {
+      redis: durable.client,
+      durability: { replicas: 1, wait: (key) => wait(durable.client, key, command) },
+    },
+  });
+  return stoppingFirst(backend, [main.stop, ...(durable ? [durable.stop] : [])]);
+}
 
 /**
  * Connects `client` in the background and retries every second until it is connected: a replica
@@ -70,7 +93,7 @@ export function keepConnecting(
 }
 
 /** A backend whose clients keep connecting in the background: closing it stops that first. */
-export function stoppingFirst(backend: SessionBackend, stops: Array<() => void>): SessionBackend {
+function stoppingFirst(backend: SessionBackend, stops: Array<() => void>): SessionBackend {
   return {
     ...backend,
     close: async () => {

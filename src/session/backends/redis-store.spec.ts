@@ -445,3 +445,20 @@ describe('one key per command (Redis Cluster: no CROSSSLOT error)', () => {
     );
   });
 });
+
+describe('RedisAttemptCounter past its deadline', () => {
+  it('a hit that timed out (it may still reach Redis) is taken back behind it: a 503 never counts', async () => {
+    const sent: string[] = [];
+    const client = {
+      // The INCR hangs, as it does while Sentinel's client looks for a new primary.
+      eval: (script: string) => {
+        sent.push(script.includes("'INCR'") ? 'incr' : 'decr');
+        return script.includes("'INCR'") ? new Promise(() => undefined) : Promise.resolve(0);
+      },
+    } as unknown as FakeClient;
+    const counter = new RedisAttemptCounter(client, deadline);
+
+    await expect(counter.hit('user:alice', 60_000)).rejects.toBeInstanceOf(TimeoutError);
+    expect(sent).toEqual(['incr', 'decr']);
+  });
+});

@@ -378,10 +378,27 @@ export class RedisAttemptCounter implements AttemptCounter {
   ) {}
 
   async hit(key: string, windowMs: number): Promise<number> {
-    const count = await this.deadline.within(
-      this.redis.eval(HIT_SCRIPT, { keys: [attemptsKey(key)], arguments: [String(windowMs)] }),
+    const sent = this.redis.eval(HIT_SCRIPT, {
+      keys: [attemptsKey(key)],
+      arguments: [String(windowMs)],
+    });
+    try {
+      return Number(await this.deadline.within(sent));
+    } catch (err) {
+      // Past the deadline the command may still run: Sentinel's client holds commands while it
+      // finds a new primary, then sends them. The request got a 503, so the attempt must not
+      // count: queue the take-back behind it, on the same connection (it runs after the INCR).
+      if (err instanceof TimeoutError) void this.unhit(key).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  private unhit(key: string): Promise<unknown> {
+    // Only while the window lives: DECR on a missing key would create one without a TTL.
+    return this.redis.eval(
+      "if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('DECR', KEYS[1]) end return 0",
+      { keys: [attemptsKey(key)] },
     );
-    return Number(count);
   }
 
   async peek(key: string): Promise<number> {
@@ -393,13 +410,7 @@ export class RedisAttemptCounter implements AttemptCounter {
   }
 
   async release(key: string): Promise<void> {
-    // Only while the window lives: DECR on a missing key would create one without a TTL.
-    await this.deadline.within(
-      this.redis.eval(
-        "if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('DECR', KEYS[1]) end return 0",
-        { keys: [attemptsKey(key)] },
-      ),
-    );
+    await this.deadline.within(this.unhit(key));
   }
 }
 
