@@ -105,7 +105,7 @@ export interface KillResult {
 export interface FailoverResult {
   /** Member names: the primary killed, the replica expected to take over. */
   killed: string;
-  replica: string;
+  replica?: string;
   /** Kill → first login answered 200 that was sent after the kill; NaN if none. */
   firstWriteAfterMs: number;
   /**

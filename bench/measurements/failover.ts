@@ -60,7 +60,7 @@ export async function measureFailover(o: FailoverOptions): Promise<FailoverResul
   const member = (name: string) => cluster.status().find((m) => m.name === name);
   const pidOf = (name: string) => member(name)?.pid;
   const portOf = (name: string) => member(name)!.port;
-  const replicaPid = pidOf(pair.replica);
+  const replicaPid = pair.replica ? pidOf(pair.replica) : undefined;
   const lagMs = o.lagMs ?? 0;
   if (lagMs > 0 && !replicaPid) throw new Error(`${pair.replica} is not running`);
 

@@ -125,16 +125,14 @@ export const redisClusterService: ServicePlugin = {
             liveMasters(await clusterNodes(ports)).map((m) => `redis://127.0.0.1:${m.port}`),
             'Redis Cluster masters',
           ),
-        // The master that serves slot 0, and its replica.
+        // The master that serves slot 0, and its replica (while it has one).
         failover: async () => {
           const nodes = await clusterNodes(ports);
           const master = liveMasters(nodes).find((m) => m.slots.some(([from]) => from === 0));
-          // Failed or not: after a failover the old master is the replica, down until restarted.
-          const replica = nodes.find((n) => n.masterId === master?.id);
           const primary = master && memberAt(master.port);
-          const standby = replica && memberAt(replica.port);
-          if (!primary || !standby) throw new Error('no live master with a replica serves slot 0');
-          return { primary, replica: standby };
+          if (!primary) throw new Error('no live master serves slot 0');
+          const replica = nodes.find((n) => n.masterId === master.id && !n.failed);
+          return { primary, replica: replica && memberAt(replica.port) };
         },
       };
     } catch (error) {

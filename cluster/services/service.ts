@@ -73,7 +73,8 @@ export interface StartedService {
 /** Member names: a primary (or Cluster master) and the replica that would replace it. */
 export interface FailoverPair {
   primary: string;
-  replica: string;
+  /** None under Redis Cluster after a failover, until the old master is back as a replica. */
+  replica?: string;
 }
 
 /**
