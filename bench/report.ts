@@ -283,6 +283,44 @@ function killSection(r: BenchResult): string {
   );
 }
 
+function failoverSection(r: BenchResult): string {
+  const rows = r.topologies
+    .filter((t) => t.failover)
+    .flatMap((t) => {
+      const runs = t.failover!;
+      return (['off', 'on'] as const).flatMap((durable) => {
+        const f = runs[durable];
+        if (!f) return [];
+        const login = durable === 'on' ? runs.loginDurable : t.login;
+        return [
+          [
+            t.name,
+            durable,
+            `${f.killed} (replica ${f.lagMs} ms behind)`,
+            ms(f.firstWriteAfterMs),
+            ms(f.lastFailureAfterMs),
+            `${f.answered503} × 503, ${f.otherFailures} other, ${f.hangs} hangs of ${int(f.requestsAfter)}`,
+            `${f.loginsLost} of ${f.loginsAcknowledged}`,
+            login ? ms(login.sequential.p50) : '–',
+          ],
+        ];
+      });
+    });
+  return table(
+    [
+      '',
+      'durable logins',
+      'SIGKILL',
+      'first write after',
+      'last failure after',
+      'requests after the kill',
+      'logins lost',
+      'login p50',
+    ],
+    rows,
+  );
+}
+
 function loginSection(r: BenchResult): string {
   const rows = r.topologies
     .filter((t) => t.login)
@@ -451,5 +489,17 @@ with a trickle of profile edits (the replicas count it). Stale reads: a write on
 back at once on another.
 
 ${replicationSection(r)}
+
+## 9. The store's primary killed under load (redis-ha, redis-cluster)
+
+${failoverSection(r)}
+
+The primary (redis-ha) or the master of slot 0 (redis-cluster) is SIGKILLed while every client
+reads and a few log in again and again; its replica was cut off for the last moments before (paused,
+its link dropped), as a lagging replica would be. "First write": the first login answered 200 after
+the kill; "last failure": when every request succeeded again (under Redis Cluster the other masters
+take writes throughout). Logins lost: acknowledged (200) logins whose session was gone afterwards.
+With durable logins on the killed primary is restarted once its replica took over (it rejoins as a
+replica): with one replica, a second copy of a new login needs it.
 ${notes.length ? `\n## Notes\n\n${notes.join('\n')}\n` : ''}`;
 }

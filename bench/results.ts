@@ -101,6 +101,46 @@ export interface KillResult {
   authenticatedAfter: number;
 }
 
+/** Measurement 8: the store's primary (or a Cluster master) SIGKILLed under load. */
+export interface FailoverResult {
+  /** Member names: the primary killed, the replica expected to take over. */
+  killed: string;
+  replica?: string;
+  /** Kill → first login answered 200 that was sent after the kill; NaN if none. */
+  firstWriteAfterMs: number;
+  /**
+   * Kill → the last failed answer (0 if none): when every request succeeded again. Differs from
+   * the first write under Redis Cluster, where the other masters' slots take writes throughout.
+   */
+  lastFailureAfterMs: number;
+  /** Requests sent after the kill: all, answered 503, answered another 5xx, hung or unanswered. */
+  requestsAfter: number;
+  answered503: number;
+  otherFailures: number;
+  hangs: number;
+  /** Failed answers after the kill by status (0: no answer), e.g. { 503: 40 }. */
+  failuresByStatus: Record<string, number>;
+  /** The slowest answer after the kill (ms). */
+  slowestMs: number;
+  /** Logins answered 200 (before and after the kill), and those whose session is gone. */
+  loginsAcknowledged: number;
+  loginsLost: number;
+  /** Readers whose session (made before the load) is unknown after the failover. */
+  readersLoggedOut: number;
+  /** Whether /health/ready said "unavailable" during the failover, and "ok" after it. */
+  readinessDown: boolean;
+  readinessBack: boolean;
+  lagMs: number;
+}
+
+/** Measurement 8 for a store that fails over: durable logins off, then on (WAIT 1). */
+export interface FailoverRuns {
+  off: FailoverResult;
+  on?: FailoverResult;
+  /** The login measurement again with durable logins on: what WAIT costs a login. */
+  loginDurable?: LoginResult;
+}
+
 export interface LoginResult {
   /** Logins one after another by one client: the cost of one login. */
   sequential: { count: number; p50: number; p99: number };
@@ -182,6 +222,7 @@ export interface TopologyResult {
   memory?: MemoryResult;
   kill?: KillResult;
   login?: LoginResult;
+  failover?: FailoverRuns;
   growth?: GrowthResult;
   replication?: ReplicationResult;
   replicaScaling?: ScalingPoint[];

@@ -13,6 +13,7 @@ import { runLoad } from './load.js';
 import { int } from './targets.js';
 import { describeMachine } from './machine.js';
 import { fillableStore, measureGrowth } from './measurements/growth.js';
+import { measureFailovers } from './measurements/failover.js';
 import { measureKill } from './measurements/kill.js';
 import { measureLogin } from './measurements/login.js';
 import { measureMemory } from './measurements/memory.js';
@@ -32,6 +33,12 @@ export const RESULTS_DIR = join(PROJECT_ROOT, 'bench', 'results');
 /** A run's name in bench/results/: its start time, usable in file names. */
 export const stamp = (startedAt: Date | string) =>
   new Date(startedAt).toISOString().replace(/[:.]/g, '-');
+
+/**
+ * How far behind its primary the replica is when the primary dies, in the failover runs (see
+ * measurements/failover.ts): on loopback it is otherwise microseconds, and nothing is lost.
+ */
+const FAILOVER_LAG_MS = 600;
 
 /** What is running right now, so an interrupted run can still stop it. */
 const running = new Set<RunningTopology>();
@@ -225,10 +232,10 @@ async function measureTopology(
     `the same ${o.clients} clients behind one NAT address, ${short.durationMs / 1000} s`,
     () => measureNat(s, short),
   );
+  const logins = () =>
+    measureLogin(s, { sequential: o.quick ? 10 : 30, clients: 4, seconds: o.quick ? 2 : 4 });
   if (isProfile) {
-    result.login = await phase('login latency at the app’s argon2 cost', () =>
-      measureLogin(s, { sequential: o.quick ? 10 : 30, clients: 4, seconds: o.quick ? 2 : 4 }),
-    );
+    result.login = await phase('login latency at the app’s argon2 cost', logins);
   }
   // The peers' stores are only sampled: creating thousands more sessions would say little new.
   if (isProfile || s.stores.some((store) => store.sampleSessions)) {
@@ -257,6 +264,18 @@ async function measureTopology(
         measureReplicaScaling(spec, o.appEnv, { sizes, writes: o.quick ? 50 : 300 }, (line) =>
           say(`${spec.name}: ${line}`),
         ),
+    );
+  }
+  // Before the replica kill (which leaves app-2 down): the runs restart what they kill.
+  if (isProfile && (await s.topology.cluster.storeFailover().catch(() => undefined))) {
+    result.failover = await phase(
+      `store primary SIGKILLed under load, replica ${FAILOVER_LAG_MS} ms behind, durable logins off then on`,
+      () =>
+        measureFailovers(s, {
+          seconds: o.quick ? 10 : 20,
+          lagMs: FAILOVER_LAG_MS,
+          measureLogin: logins,
+        }),
     );
   }
   if (isProfile) {

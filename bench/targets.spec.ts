@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { benchResult, loadSummary, topology } from './result-fixture.js';
-import type { TopologyResult } from './results.js';
+import type { FailoverResult, TopologyResult } from './results.js';
 import { evaluateTargets, verdict, type TargetResult } from './targets.js';
 
 const target = (id: string, topologies: TopologyResult[]): TargetResult =>
@@ -179,5 +179,37 @@ describe('evaluateTargets', () => {
       ]).pass,
     ).toBe(false);
     expect(target('T8', [topology('redis')]).pass).toBeNull();
+  });
+
+  it('judges T11 on logins lost with durable logins on and on recovery with them off', () => {
+    const run: FailoverResult = {
+      killed: 'redis-1',
+      replica: 'redis-2',
+      firstWriteAfterMs: 2500,
+      lastFailureAfterMs: 3000,
+      requestsAfter: 1000,
+      answered503: 40,
+      otherFailures: 0,
+      hangs: 0,
+      failuresByStatus: { 503: 40 },
+      slowestMs: 900,
+      loginsAcknowledged: 50,
+      loginsLost: 0,
+      readersLoggedOut: 0,
+      readinessDown: true,
+      readinessBack: true,
+      lagMs: 600,
+    };
+    const ha = (off: Partial<FailoverResult>, on: Partial<FailoverResult>) =>
+      topology('redis-ha', { failover: { off: { ...run, ...off }, on: { ...run, ...on } } });
+
+    expect(target('T11', [topology('redis')]).pass).toBeNull(); // not measured
+    const pass = target('T11', [ha({ loginsLost: 9 }, {})]);
+    expect(pass.pass).toBe(true); // losses with durable logins off are the point, not a failure
+    expect(pass.figure).toContain('lost 0 of 50 (off: 9 of 50)');
+    expect(target('T11', [ha({}, { loginsLost: 1 })]).pass).toBe(false);
+    const slow = target('T11', [ha({ lastFailureAfterMs: 7000 }, {})]);
+    expect(slow.pass).toBe(false);
+    expect(slow.reason).toContain('7.0 s');
   });
 });

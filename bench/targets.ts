@@ -281,6 +281,44 @@ function t9(r: BenchResult): TargetResult {
   };
 }
 
+/** Recovery target with the demo failure detection (Sentinel down-after 1 s, node timeout 1 s). */
+const RECOVERY_MS = 5000;
+
+function t11(r: BenchResult): TargetResult {
+  const [id, title, threshold] = [
+    'T11',
+    '`redis-ha`, `redis-cluster`: store primary killed under load',
+    `durable logins on: 0 acknowledged logins lost; every request succeeds again ≤ ${RECOVERY_MS / 1000} s after the kill`,
+  ];
+  const measured = r.topologies.filter((t) => t.failover?.on);
+  if (!measured.length) return notMeasured(id, title, threshold, 'redis-ha or redis-cluster');
+  const figures = measured.map((t) => {
+    const { off, on } = t.failover!;
+    return `${t.name}: lost ${on!.loginsLost} of ${on!.loginsAcknowledged} (off: ${off.loginsLost} of ${off.loginsAcknowledged}), recovered ${fmt(off.lastFailureAfterMs / 1000, 1)} s after the kill`;
+  });
+  const lost = measured.filter((t) => t.failover!.on!.loginsLost > 0);
+  const slow = measured.filter((t) => !(t.failover!.off.lastFailureAfterMs <= RECOVERY_MS));
+  const pass = lost.length === 0 && slow.length === 0;
+  const reasons = [
+    ...lost.map(
+      (t) =>
+        `${t.name} lost acknowledged logins with durable logins on: a login was answered before WAIT 1 confirmed a replica had it (check the store waits on the connection that wrote).`,
+    ),
+    ...slow.map(
+      (t) =>
+        `${t.name} took ${fmt(t.failover!.off.lastFailureAfterMs / 1000, 1)} s: failure detection (down-after-milliseconds / cluster-node-timeout) plus the election, plus the client finding the new primary (node-redis re-asks the Sentinels; the Cluster client re-reads the slot map after 500 ms of reconnecting).`,
+    ),
+  ];
+  return {
+    id,
+    title,
+    threshold,
+    figure: figures.join('; '),
+    pass,
+    reason: pass ? undefined : reasons.join(' '),
+  };
+}
+
 function t12(r: BenchResult): TargetResult {
   return ratioTarget(r, {
     id: 'T12',
@@ -329,7 +367,7 @@ function t14(r: BenchResult): TargetResult {
 }
 
 export function evaluateTargets(r: BenchResult): TargetResult[] {
-  return [t1(r), t2(r), t3(r), t4(r), t5(r), t6(r), t7(r), t8(r), t9(r), t12(r), t14(r)];
+  return [t1(r), t2(r), t3(r), t4(r), t5(r), t6(r), t7(r), t8(r), t9(r), t11(r), t12(r), t14(r)];
 }
 
 export const verdict = (t: TargetResult): string =>

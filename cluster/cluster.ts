@@ -6,6 +6,7 @@ import { FAIL_TIMEOUT_S, type UpstreamServer } from './routing/index.js';
 import { pluginsOf } from './services/index.js';
 import type {
   Entry,
+  FailoverPair,
   Member,
   PeerNetwork,
   StartContext,
@@ -88,6 +89,12 @@ export interface Cluster extends Entry {
   status(): MemberStatus[];
   /** Read-only looks into the store servers (those that offer one), for the benchmark. */
   observeStores(): Promise<StoreObserver[]>;
+  /**
+   * For stores that fail over (redis-ha, redis-cluster): the member whose crash makes the store
+   * fail over now (the current primary, a master) and the replica that takes over; undefined for
+   * the others.
+   */
+  storeFailover(): Promise<FailoverPair | undefined>;
   /** Stops everything, in reverse order of start. Safe to call twice. */
   stop(): Promise<void>;
 }
@@ -118,6 +125,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   /** Every member with the plugin that started it, in start order. */
   const members: Array<{ member: Member; service: string }> = [];
   const observers: Array<() => Promise<StoreObserver>> = [];
+  let failover: (() => Promise<FailoverPair>) | undefined;
   let entry: Entry | undefined;
   let peerNetwork: PeerNetwork | undefined;
   const stopAll = async () => {
@@ -133,6 +141,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       Object.assign(env, started.env);
       upstreams.push(...(started.upstreams ?? []));
       if (started.observe) observers.push(started.observe);
+      failover = started.failover ?? failover;
       entry = started.entry ?? entry;
       peerNetwork = started.peerNetwork ?? peerNetwork;
       const names = started.members.map((m) => m.name).join(', ');
@@ -193,6 +202,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
         log: m.log,
       })),
     observeStores: () => Promise.all(observers.map((observe) => observe())),
+    storeFailover: async () => failover?.(),
     stop: () => (stopping ??= stopAll()),
   };
 }

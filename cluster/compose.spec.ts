@@ -12,6 +12,7 @@ interface Service {
   build?: unknown;
   image?: string;
   ports?: string[];
+  healthcheck?: unknown;
 }
 
 const generated = generateCompose();
@@ -83,6 +84,7 @@ describe('docker-compose.yml', () => {
       const names = new Set(enabled(name).map(([n]) => n));
       for (const [, s] of enabled(name))
         for (const dep of Object.keys(s.depends_on ?? {})) expect(names).toContain(dep);
+      // The backend's servers are named after their plugin: redis, memcached-1, redis-ha-2, ...
       for (const [, s] of replicas)
         for (const server of backendOf(profile).services) {
           const waited = Object.entries(s.depends_on ?? {}).filter(([dep]) =>

@@ -47,6 +47,15 @@ export interface Profile {
   guarantees: DeclaredGuarantees;
 }
 
+/** What a separate store promises, whichever servers hold it. */
+const sharedStore = {
+  sharedAcrossReplicas: true,
+  survivesReplicaCrash: true,
+  survivesStoreRestart: true,
+  natClientsSpread: true,
+  logoutFinal: true,
+} as const;
+
 export const profiles = {
   naive: {
     name: 'naive',
@@ -104,13 +113,23 @@ export const profiles = {
     routing: 'round-robin',
     sessions: 'redis',
     shows: 'fix 3, a shared session store: any replica serves any request, replicas may die',
-    guarantees: {
-      sharedAcrossReplicas: true,
-      survivesReplicaCrash: true,
-      survivesStoreRestart: true,
-      natClientsSpread: true,
-      logoutFinal: true,
-    },
+    guarantees: sharedStore,
+  },
+  'redis-ha': {
+    name: 'redis-ha',
+    routing: 'round-robin',
+    sessions: 'redis-ha',
+    shows:
+      "the store's single point of failure removed: Sentinel promotes the replica; what async replication loses",
+    guarantees: sharedStore,
+  },
+  'redis-cluster': {
+    name: 'redis-cluster',
+    routing: 'round-robin',
+    sessions: 'redis-cluster',
+    shows:
+      'the store scaled out past one node: sessions spread over 3 masters, each with a replica',
+    guarantees: sharedStore,
   },
   postgres: {
     name: 'postgres',

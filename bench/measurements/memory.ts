@@ -72,10 +72,10 @@ async function heapOf(s: Subject): Promise<Record<string, HeapReading>> {
   for (const m of replicas) {
     const file = join(s.topology.cluster.workDir, `${m.name}.json`);
     for (;;) {
-      const reading = await readFile(file, 'utf8').then(
-        (text) => JSON.parse(text) as HeapReading,
-        () => undefined,
-      );
+      // Not there yet, or caught half-written (JSON.parse fails): ask again.
+      const reading = await readFile(file, 'utf8')
+        .then((text) => JSON.parse(text) as HeapReading)
+        .catch(() => undefined);
       if (reading && reading.at >= asked) {
         out[m.name] = reading;
         break;

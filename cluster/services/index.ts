@@ -8,6 +8,8 @@ import { memcachedService } from './memcached.js';
 import { nginxService } from './nginx.js';
 import { postgresService } from './postgres.js';
 import { redisService } from './redis.js';
+import { redisClusterService } from './redis-cluster.js';
+import { redisHaService } from './redis-ha.js';
 import { backendOf, type Profile } from '../profiles.js';
 import type { ServicePlugin } from './service.js';
 
@@ -15,6 +17,8 @@ export const servicePlugins: Record<string, ServicePlugin> = {
   postgres: postgresService,
   redis: redisService,
   memcached: memcachedService,
+  'redis-ha': redisHaService,
+  'redis-cluster': redisClusterService,
   app: appService,
   nginx: nginxService,
 };
@@ -25,7 +29,7 @@ export function servicePlugin(name: string): ServicePlugin {
   return plugin;
 }
 
-export type { Member, ServicePlugin, StoreObserver } from './service.js';
+export type { FailoverPair, Member, ServicePlugin, StoreObserver } from './service.js';
 
 /**
  * The plugins a profile runs, in start order: the database, the servers its session backend

@@ -1,14 +1,13 @@
-import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { join, resolve } from 'node:path';
 import { createClient } from 'redis';
-import { SESSION_KEY_PATTERN } from '../../src/session/backends/redis-store.js';
 import { note } from '../compose-file.js';
 import { ManagedProcess } from '../process/managed-process.js';
 import { freePort } from '../process/ports.js';
 import { OwnedServer, type ServerProcess } from '../process/server-process.js';
-import { serverMember, type ServicePlugin, type StoreObserver } from './service.js';
+import { observeRedis } from './redis-observer.js';
+import { serverMember, type ServicePlugin } from './service.js';
 
 export interface RedisOptions {
   /** Work dir; holds the append-only files and the log. Created if missing. */
@@ -20,6 +19,14 @@ export interface RedisOptions {
   appendOnly?: boolean;
   /** Hard limit for start-up until PING is answered. */
   readyTimeoutMs?: number;
+  /**
+   * Start as a replica of this server. Written to the server's config file, not to its command
+   * line: Sentinel rewrites that file when it changes a server's role (CONFIG REWRITE), so a
+   * restart keeps the role Sentinel gave it last, not the one it started with.
+   */
+  replicaOf?: { host: string; port: number };
+  /** A Redis Cluster node: its cluster state (id, role, peers) lives in nodes.conf in `dir`. */
+  cluster?: { nodeTimeoutMs: number };
 }
 
 export interface RedisServer extends ServerProcess {
@@ -31,7 +38,10 @@ export interface RedisServer extends ServerProcess {
   kill(): Promise<void>;
 }
 
-type RedisConfig = Required<RedisOptions>;
+type RedisConfig = Required<Omit<RedisOptions, 'replicaOf' | 'cluster'>>;
+
+/** The config file of the server in `dir`: written once, then Redis' own (CONFIG REWRITE). */
+const configFileOf = (dir: string) => join(dir, 'redis.conf');
 
 export async function startRedis(options: RedisOptions): Promise<RedisServer> {
   const config: RedisConfig = {
@@ -42,14 +52,36 @@ export async function startRedis(options: RedisOptions): Promise<RedisServer> {
     readyTimeoutMs: options.readyTimeoutMs ?? 15_000,
   };
   await mkdir(config.dir, { recursive: true });
-  return new RedisProcess(config, await launch(config));
+  const lines = [
+    ...(options.replicaOf ? [`replicaof ${options.replicaOf.host} ${options.replicaOf.port}`] : []),
+    ...(options.cluster
+      ? [
+          'cluster-enabled yes',
+          'cluster-config-file nodes.conf',
+          `cluster-node-timeout ${options.cluster.nodeTimeoutMs}`,
+          // A master down takes only its own slots away: the others keep serving.
+          'cluster-require-full-coverage no',
+        ]
+      : []),
+  ];
+  // 'wx': a restart (or a second start on the same dir) keeps the file as Redis left it.
+  await writeFile(configFileOf(config.dir), lines.map((l) => `${l}\n`).join(''), {
+    flag: 'wx',
+  }).catch((err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EEXIST') throw err;
+  });
+  return new RedisProcess(config, await launch(config), launch);
 }
 
-class RedisProcess extends OwnedServer<RedisConfig> implements RedisServer {
+/** A Redis server, or a Sentinel (a Redis server in sentinel mode), owned by PID. */
+export class RedisProcess<C extends { host: string; port: number; dir: string } = RedisConfig>
+  extends OwnedServer<C>
+  implements RedisServer
+{
   readonly url: string;
 
-  constructor(config: RedisConfig, server: ManagedProcess) {
-    super(config, server, launch);
+  constructor(config: C, server: ManagedProcess, launcher: (config: C) => Promise<ManagedProcess>) {
+    super(config, server, launcher);
     this.url = `redis://${config.host}:${config.port}`;
   }
 
@@ -62,17 +94,33 @@ class RedisProcess extends OwnedServer<RedisConfig> implements RedisServer {
   }
 }
 
-/** Arguments only, no config file: everything that differs from Redis' defaults is visible here. */
+/**
+ * Everything that differs from Redis' defaults is on the command line, except what a server's
+ * role is (replicaof, cluster-*): that is in its config file, which Redis may rewrite.
+ */
 async function launch(config: RedisConfig): Promise<ManagedProcess> {
+  return launchRedis(config, 'redis-server', [
+    configFileOf(config.dir),
+    ...['--port', String(config.port), '--bind', config.host, '--dir', config.dir],
+    ...['--save', ''], // no RDB snapshots: the append-only file is the persistence under test
+    ...['--appendonly', config.appendOnly ? 'yes' : 'no', '--appendfsync', 'everysec'],
+    ...['--daemonize', 'no', '--protected-mode', 'yes'],
+  ]);
+}
+
+/**
+ * Starts `redis-server` with `args` (a server, or a Sentinel with `--sentinel`) and waits until
+ * the process it spawned answers PING on its port.
+ */
+export async function launchRedis(
+  config: { dir: string; host: string; port: number; readyTimeoutMs: number },
+  name: string,
+  args: string[],
+): Promise<ManagedProcess> {
   const server = await ManagedProcess.start({
-    name: 'redis-server',
+    name,
     command: 'redis-server',
-    args: [
-      ...['--port', String(config.port), '--bind', config.host, '--dir', config.dir],
-      ...['--save', ''], // no RDB snapshots: the append-only file is the persistence under test
-      ...['--appendonly', config.appendOnly ? 'yes' : 'no', '--appendfsync', 'everysec'],
-      ...['--daemonize', 'no', '--protected-mode', 'yes'],
-    ],
+    args,
     cwd: config.dir,
     logFile: join(config.dir, 'redis.log'),
   });
@@ -84,6 +132,23 @@ async function launch(config: RedisConfig): Promise<ManagedProcess> {
     },
   );
   return server;
+}
+
+/**
+ * One command to the server on 127.0.0.1:`port`, on a connection of its own. Rejects at once
+ * when nothing answers there (node-redis would otherwise retry the connect forever).
+ */
+export async function askRedis<T>(port: number, command: string[]): Promise<T> {
+  const client = createClient({
+    socket: { host: '127.0.0.1', port, connectTimeout: 1000, reconnectStrategy: false },
+  });
+  client.on('error', () => undefined); // a refused connect rejects connect() below
+  await client.connect();
+  try {
+    return await client.sendCommand<T>(command);
+  } finally {
+    client.destroy();
+  }
 }
 
 /**
@@ -129,117 +194,6 @@ function parseReplies(data: Buffer): number | Error | undefined {
   if (body.length < Number(header.slice(1))) return undefined;
   const match = /^process_id:(\d+)/m.exec(body.toString());
   return match ? Number(match[1]) : new Error('INFO server has no process_id');
-}
-
-/** Commands per pipeline when the observer writes or removes session copies. */
-const BATCH = 2000;
-/** The app's idle timeout: copies left behind by an interrupted run expire like real sessions. */
-const COPY_TTL_MS = 30 * 60_000;
-const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/;
-
-const observerClient = (url: string) => createClient({ url, disableOfflineQueue: true });
-type ObserverClient = ReturnType<typeof observerClient>;
-
-/** Up to `limit` keys matching `pattern`. */
-async function scanKeys(client: ObserverClient, pattern: string, limit: number): Promise<string[]> {
-  const keys: string[] = [];
-  for await (const batch of client.scanIterator({ MATCH: pattern, COUNT: 1000 })) {
-    keys.push(...batch);
-    if (keys.length >= limit) break;
-  }
-  return keys.slice(0, limit);
-}
-
-const memoryUsage = async (client: ObserverClient, key: string) =>
-  (await client.memoryUsage(key, { SAMPLES: 0 })) ?? 0;
-
-/**
- * Copies `count` times a stored session that names its user (a UUID in the value), with a new
- * user id in each, so nothing here depends on the session's format. The copies' keys have the
- * app's shape (the session prefix and 22 base64url characters), made from a random prefix and a
- * counter: they can be removed again without keeping 100,000 strings in the observing process
- * (whose heap, and GC pauses, would otherwise grow with the store and slow the load generator).
- */
-async function fillWithCopies(client: ObserverClient, count: number): Promise<() => Promise<void>> {
-  let template: { value: string; userId: string } | undefined;
-  for (const key of await scanKeys(client, SESSION_KEY_PATTERN, 50)) {
-    const value = await client.get(key);
-    const userId = value && UUID.exec(value)?.[0];
-    if (value && userId) {
-      template = { value, userId };
-      break;
-    }
-  }
-  if (!template) throw new Error('no session in Redis that names its user, to copy');
-
-  const prefix = randomBytes(11).toString('base64url').slice(0, 14);
-  const keyOf = (i: number) =>
-    SESSION_KEY_PATTERN.replace('*', prefix + i.toString(36).padStart(8, '0'));
-  for (let from = 0; from < count; from += BATCH) {
-    const pipe = client.multi();
-    for (let i = from; i < Math.min(count, from + BATCH); i++) {
-      const value = template.value.replaceAll(template.userId, randomUUID());
-      pipe.set(keyOf(i), value, { expiration: { type: 'PX', value: COPY_TTL_MS } });
-    }
-    await pipe.execAsPipeline();
-  }
-  return async () => {
-    for (let from = 0; from < count; from += BATCH) {
-      const keys: string[] = [];
-      for (let i = from; i < Math.min(count, from + BATCH); i++) keys.push(keyOf(i));
-      await client.unlink(keys);
-    }
-  };
-}
-
-/** INFO commandstats and used_memory, sampled sessions and copies of them, over a client of its own. */
-async function observeRedis(url: string): Promise<StoreObserver> {
-  const client = observerClient(url);
-  client.on('error', () => undefined); // a refused connect rejects connect() below
-  await client.connect();
-  // Redis counts a command once it has run: each INFO reply counts this observer's earlier ones.
-  let infoCalls = 0;
-  const info = async (section: string) => {
-    const text = await client.info(section);
-    infoCalls++;
-    return text;
-  };
-  return {
-    label: 'Redis',
-    async commandCounts() {
-      const earlier = infoCalls;
-      const text = await info('commandstats');
-      const counts = new Map<string, number>();
-      for (const m of text.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm))
-        counts.set(m[1], Number(m[2]));
-      const infos = counts.get('info');
-      if (infos !== undefined) counts.set('info', infos - earlier);
-      return counts;
-    },
-    async usedMemory() {
-      return Number(/^used_memory:(\d+)/m.exec(await info('memory'))?.[1] ?? NaN);
-    },
-    async sampleSessions(limit) {
-      const keys = await scanKeys(client, SESSION_KEY_PATTERN, limit);
-      if (keys.length === 0) throw new Error('no session keys in Redis to sample');
-      let bytes = 0;
-      let valueBytes = 0;
-      for (const key of keys) {
-        bytes += await memoryUsage(client, key);
-        valueBytes += await client.strLen(key);
-      }
-      return {
-        count: keys.length,
-        bytes: bytes / keys.length,
-        valueBytes: valueBytes / keys.length,
-        example: (await client.get(keys[0])) ?? '',
-      };
-    },
-    // DBSIZE, so no key list is built here: every key, i.e. sessions and a few login-attempt counters.
-    sessionCount: () => client.dbSize(),
-    fill: (count) => fillWithCopies(client, count),
-    close: async () => client.destroy(),
-  };
 }
 
 /**

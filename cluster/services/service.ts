@@ -64,6 +64,12 @@ export interface StartedService {
   observe?: () => Promise<StoreObserver>;
   /** The network between replicas, for profiles with a peer channel: what `partition` cuts. */
   peerNetwork?: PeerNetwork;
+  /**
+   * A store that fails over (Sentinel, Cluster): which member's crash makes it fail over now (the
+   * current primary, or a master) and which member takes over. The e2e specs and the benchmark
+   * kill the first.
+   */
+  failover?: () => Promise<FailoverPair>;
 }
 
 export interface PeerNetwork {
@@ -74,6 +80,13 @@ export interface PeerNetwork {
   readonly partitioned: string[];
   /** REPLICATION_* the runner gave `replica`. */
   envFor(replica: string): Record<string, string>;
+}
+
+/** Member names: a primary (or Cluster master) and the replica that would replace it. */
+export interface FailoverPair {
+  primary: string;
+  /** None under Redis Cluster after a failover, until the old master is back as a replica. */
+  replica?: string;
 }
 
 /**
@@ -158,6 +171,8 @@ export function serverMember(
   kind: string,
   server: ServerProcess,
   log: string,
+  /** Runs before each restart, e.g. to point a Redis replica at the current primary. */
+  beforeRestart?: () => Promise<void>,
 ): Member {
   return {
     name,
@@ -172,6 +187,10 @@ export function serverMember(
     log,
     kill: () => server.kill(),
     stop: () => server.stop(),
-    restart: () => server.restart(),
+    restart: async () => {
+      await server.stop();
+      await beforeRestart?.();
+      await server.restart();
+    },
   };
 }

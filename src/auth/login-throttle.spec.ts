@@ -102,3 +102,24 @@ describe('LoginThrottle (memory backend)', () => {
     expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(MAX);
   });
 });
+
+describe('LoginThrottle when the store fails half-way', () => {
+  it('gives back the count it took when the second counter cannot be reached (no lock-out by a failover)', async () => {
+    const counts = new Map<string, number>();
+    const down = new Error('the node holding this key is failing over');
+    const attempts = {
+      hit: async (key: string) => {
+        if (key.startsWith('ip:')) throw down;
+        counts.set(key, (counts.get(key) ?? 0) + 1);
+        return counts.get(key)!;
+      },
+      release: async (key: string) => void counts.set(key, (counts.get(key) ?? 0) - 1),
+      peek: async (key: string) => counts.get(key) ?? 0,
+      reset: async (key: string) => void counts.delete(key),
+    };
+    const throttle = new LoginThrottle(config, { attempts } as unknown as SessionBackend);
+    for (let i = 0; i < MAX + 2; i++)
+      await expect(throttle.take('alice', '10.0.0.1')).rejects.toBe(down);
+    expect(counts.get('user:alice')).toBe(0);
+  });
+});

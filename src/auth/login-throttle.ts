@@ -27,11 +27,30 @@ export class LoginThrottle {
     };
   }
 
-  /** Counts an attempt; throws 429 when either counter is past its limit. */
+  /**
+   * Counts an attempt; throws 429 when either counter is past its limit. When the store fails
+   * half-way (under Redis Cluster the two counters may live on different nodes, one of them
+   * failing over), the count already taken is given back: an attempt that got a 503 must not
+   * count, or a user would be locked out by a failover.
+   */
   async take(username: string, ip: string): Promise<void> {
+    const taken: string[] = [];
+    try {
+      await this.count(username, ip, taken);
+    } catch (err) {
+      if (!(err instanceof HttpException)) {
+        await Promise.all(taken.map((key) => this.backend.attempts.release(key).catch(() => {})));
+      }
+      throw err;
+    }
+  }
+
+  private async count(username: string, ip: string, taken: string[]): Promise<void> {
     const { windowMs } = this.config.login;
     for (const { key, limit } of Object.values(this.keys(username, ip))) {
-      if ((await this.backend.attempts.hit(key, windowMs)) > limit) {
+      const hits = await this.backend.attempts.hit(key, windowMs);
+      taken.push(key);
+      if (hits > limit) {
         const retryAfter = Math.ceil(windowMs / 1000);
         throw new HttpException(
           {

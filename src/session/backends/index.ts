@@ -4,6 +4,8 @@ import { memoryBackend } from './memory.backend.js';
 import { postgresBackend } from './postgres.backend.js';
 import { redisBackend } from './redis.backend.js';
 import { replicatedBackend } from './replicated.backend.js';
+import { redisClusterBackend } from './redis-cluster.backend.js';
+import { redisHaBackend } from './redis-ha.backend.js';
 
 /**
  * Every session backend, by the name used in SESSION_STORE and in the profile table
@@ -15,6 +17,8 @@ export const sessionBackends = {
   postgres: postgresBackend,
   memcached: memcachedBackend,
   replicated: replicatedBackend,
+  'redis-ha': redisHaBackend,
+  'redis-cluster': redisClusterBackend,
 } satisfies Record<string, SessionBackendRecord>;
 
 export type SessionStoreName = keyof typeof sessionBackends;

@@ -2,19 +2,21 @@
 // round trips, the registry, the shared attempt counter, outages and recovery) is the job of the
 // e2e suite (test/), which starts one.
 import { describe, expect, it, jest } from '@jest/globals';
+import fc from 'fast-check';
 import { Cookie, type SessionData } from 'express-session';
 import type { Request } from 'express';
 import {
   ClientClosedError,
   ClientOfflineError,
   ConnectionTimeoutError,
+  ErrorReply,
   SocketClosedUnexpectedlyError,
   TimeoutError,
 } from 'redis';
 import { publicSessionId, type Principal, type SessionLifetime } from '../session.types.js';
 import { Deadline } from './deadline.js';
 import { redisBackend } from './redis.backend.js';
-import { RedisSessionStore } from './redis-store.js';
+import { NotReplicatedError, RedisAttemptCounter, RedisSessionStore } from './redis-store.js';
 import { IndexedSessionRegistry } from './store-base.js';
 import type { SessionIndex } from './session-index.js';
 
@@ -43,7 +45,7 @@ function fakeRedis(values: Record<string, string> = {}, failWith?: Error) {
       if (failWith) throw failWith;
       sent.push([name, ...args]);
       if (name === 'get') return values[args[0] as string] ?? null;
-      if (name === 'del') return (args[0] as string[]).filter((k) => k in values).length;
+      if (name === 'del') return (args[0] as string) in values ? 1 : 0;
       return 'OK';
     };
   const client = {
@@ -104,12 +106,28 @@ describe('redisBackend (the record)', () => {
     ['ConnectionTimeoutError', new ConnectionTimeoutError()],
     ['SocketClosedUnexpectedlyError', new SocketClosedUnexpectedlyError()],
     ['TimeoutError (a command past its deadline)', new TimeoutError()],
+    // A failover under way (Sentinel, Cluster): the request gets a 503, never a 500.
+    [
+      'READONLY (a demoted primary)',
+      new ErrorReply("READONLY You can't write against a read only replica."),
+    ],
+    ['CLUSTERDOWN (a slot without a master)', new ErrorReply('CLUSTERDOWN The cluster is down')],
+    [
+      'LOADING (a server replaying its data)',
+      new ErrorReply('LOADING Redis is loading the dataset in memory'),
+    ],
+    ['no primary known to the Sentinels', new Error('None of the sentinels are available')],
+    ['a durable write no replica acknowledged', new NotReplicatedError(1)],
   ])('classifies node-redis %s as an outage', (_, err) => {
     expect(redisBackend.isOutage(err)).toBe(true);
   });
 
   it.each([
     ['a plain Error', new Error('boom')],
+    [
+      'an error reply that is a bug, not an outage',
+      new ErrorReply('WRONGTYPE Operation against a key'),
+    ],
     ['a DOMException merely named TimeoutError', new DOMException('timed out', 'TimeoutError')],
     [
       'a pg connection refusal (the database, not Redis)',
@@ -196,7 +214,7 @@ describe('RedisSessionStore (fake client)', () => {
 
     await storeOver(client, index).save('sid-1', old);
 
-    expect(sent).toEqual([['del', [KEY]]]);
+    expect(sent).toEqual([['del', KEY]]);
     expect(calls).toEqual([['remove', [publicSessionId('sid-1')]]]);
   });
 
@@ -208,7 +226,7 @@ describe('RedisSessionStore (fake client)', () => {
 
     const err = await new Promise((resolve) => store.destroy('sid-1', resolve));
 
-    expect(sent).toEqual([['del', [KEY]]]);
+    expect(sent).toEqual([['del', KEY]]);
     expect(err).toBeUndefined();
     expect(onError).toHaveBeenCalledWith(
       expect.stringContaining('session index'),
@@ -279,9 +297,7 @@ describe('IndexedSessionRegistry over Redis (fake client and index)', () => {
       remove: async (ids: string[]) => void removed.push(ids),
     } as unknown as SessionIndex;
     const { client, sent } = fakeRedis(values);
-    const mGet = async (keys: string[]) => keys.map((k) => values[k] ?? null);
-    const redis = Object.assign(client, { mGet }) as typeof client;
-    const store = storeOver(redis, index);
+    const store = storeOver(client, index);
     return {
       registry: new IndexedSessionRegistry(index, store),
       removed,
@@ -325,11 +341,120 @@ describe('IndexedSessionRegistry over Redis (fake client and index)', () => {
     await expect(r.revoke(alice.id, 'idle')).resolves.toBe(false); // listed, but already gone
   });
 
-  it('revokeAllExcept ends every other session of the user in one DEL', async () => {
-    const { registry: r, sent, removed } = registry({ 'sess:idle': '{}' });
+  it('revokeAllExcept ends every other session of the user, one single-key DEL each', async () => {
+    const rows = [row('live'), row('idle'), row('phone')];
+    const {
+      registry: r,
+      sent,
+      removed,
+    } = registry({ 'sess:idle': '{}', 'sess:phone': '{}' }, rows);
 
-    await expect(r.revokeAllExcept(alice.id, 'live')).resolves.toBe(1);
-    expect(sent).toEqual([['del', ['sess:idle']]]);
-    expect(removed).toEqual([['idle']]);
+    await expect(r.revokeAllExcept(alice.id, 'live')).resolves.toBe(2);
+    // Not one DEL of two keys: under Redis Cluster they may be in different slots (CROSSSLOT).
+    expect(sent).toEqual([
+      ['del', 'sess:idle'],
+      ['del', 'sess:phone'],
+    ]);
+    expect(removed).toEqual([['idle', 'phone']]);
+  });
+});
+
+describe('durable logins (fake clients)', () => {
+  /** A store whose durable client records its commands and whose WAIT answers `acks`. */
+  function durableStore(acks: number) {
+    const main = fakeRedis();
+    const durable = fakeRedis();
+    const waited: string[] = [];
+    const wait = async (key: string) => (waited.push(key), acks);
+    const store = new RedisSessionStore(
+      main.client,
+      fakeIndex().index,
+      deadline,
+      options,
+      options.onError,
+      { redis: durable.client, durability: { replicas: 1, wait } },
+    );
+    return { store, main: main.sent, durable: durable.sent, waited };
+  }
+
+  it('a new session is written on the durable connection, then waits for a replica to have it', async () => {
+    const { store, main, durable, waited } = durableStore(1);
+    await store.save('sid-1', session(alice, Date.now()));
+    expect(main).toEqual([]);
+    expect(durable.map(([name, key]) => [name, key])).toEqual([['set', KEY]]);
+    expect(waited).toEqual([KEY]);
+  });
+
+  it('a login no replica acknowledged is not reported done: it rejects as an outage (503)', async () => {
+    const { store } = durableStore(0);
+    const saving = store.save('sid-1', session(alice, Date.now()));
+    await expect(saving).rejects.toBeInstanceOf(NotReplicatedError);
+    await expect(saving.catch((err: unknown) => redisBackend.isOutage(err))).resolves.toBe(true);
+  });
+
+  it('a logout waits for a replica too: a lost DEL would bring the session back', async () => {
+    const { store, durable, waited } = durableStore(1);
+    await store.remove([publicSessionId('sid-1')]);
+    expect(durable).toEqual([['del', KEY]]);
+    expect(waited).toEqual([KEY]);
+  });
+
+  it('reads stay on the main connection (WAIT blocks the durable one while it waits)', async () => {
+    const { store, main, durable } = durableStore(1);
+    await store.read('sid-1');
+    expect(main).toEqual([['get', KEY]]);
+    expect(durable).toEqual([]);
+  });
+});
+
+describe('one key per command (Redis Cluster: no CROSSSLOT error)', () => {
+  /** The keys a recorded command names: the first argument, or an EVAL's `keys`. */
+  const keysOf = ([name, ...args]: Command): unknown[] =>
+    name === 'eval' ? (args[1] as { keys: unknown[] }).keys : [args[0]];
+
+  it('every command the store, the registry and the login limit send names exactly one key', async () => {
+    const id = fc.string({ minLength: 1, maxLength: 40 });
+    await fc.assert(
+      fc.asyncProperty(
+        fc.uniqueArray(id, { minLength: 1, maxLength: 5 }),
+        id,
+        async (sids, who) => {
+          const { client, sent } = fakeRedis();
+          const index = fakeIndex().index;
+          const store = storeOver(client, index);
+          const counter = new RedisAttemptCounter(client, deadline);
+          for (const sid of sids) await store.save(sid, session(alice, Date.now()));
+          await store.read(sids[0]);
+          await store.remove(sids.map(publicSessionId));
+          await counter.hit(who, 60_000);
+          await counter.peek(who);
+          await counter.release(who);
+          await counter.reset(who);
+          expect(sent.length).toBeGreaterThan(0);
+          for (const command of sent) {
+            expect(keysOf(command)).toHaveLength(1);
+            expect(typeof keysOf(command)[0]).toBe('string');
+          }
+        },
+      ),
+      { numRuns: 50 },
+    );
+  });
+});
+
+describe('RedisAttemptCounter past its deadline', () => {
+  it('a hit that timed out (it may still reach Redis) is taken back behind it: a 503 never counts', async () => {
+    const sent: string[] = [];
+    const client = {
+      // The INCR hangs, as it does while Sentinel's client looks for a new primary.
+      eval: (script: string) => {
+        sent.push(script.includes("'INCR'") ? 'incr' : 'decr');
+        return script.includes("'INCR'") ? new Promise(() => undefined) : Promise.resolve(0);
+      },
+    } as unknown as FakeClient;
+    const counter = new RedisAttemptCounter(client, deadline);
+
+    await expect(counter.hit('user:alice', 60_000)).rejects.toBeInstanceOf(TimeoutError);
+    expect(sent).toEqual(['incr', 'decr']);
   });
 });

@@ -1,0 +1,206 @@
+/**
+ * Redis Cluster: three masters, each with a replica (six servers), created at start with
+ * `redis-cli --cluster create`. The 16384 hash slots are split over the masters; a session is one
+ * key, so it lives on one master (and its replica). When a master is silent for the node timeout,
+ * the others mark it failed and its replica takes its slots over.
+ */
+import { join } from 'node:path';
+import { dependsOn, note } from '../compose-file.js';
+import { runToCompletion } from '../process/managed-process.js';
+import { errorMessage, pollUntil } from '../process/poll.js';
+import { freePort } from '../process/ports.js';
+import { askRedis, startRedis, type RedisServer } from './redis.js';
+import { observeRedisServers } from './redis-observer.js';
+import { serverMember, type Member, type ServicePlugin } from './service.js';
+
+const NODES = 6;
+/**
+ * How long a master may be silent before the cluster calls it failed and its replica takes
+ * over (after a further 0.5–1 s). A demo value, like redis-ha's: the default is 15 s.
+ */
+export const NODE_TIMEOUT_MS = 1000;
+
+/** One node's CLUSTER NODES line, the parts used here. */
+export interface ClusterNode {
+  id: string;
+  /** A replica's master's id; '-' for a master. */
+  masterId: string;
+  port: number;
+  master: boolean;
+  failed: boolean;
+  /** Slot ranges it serves (masters), e.g. [[0, 5460]]. */
+  slots: Array<[number, number]>;
+}
+
+/** The cluster as the first node in `ports` that answers sees it (CLUSTER NODES). */
+export async function clusterNodes(ports: number[]): Promise<ClusterNode[]> {
+  let last: unknown;
+  for (const port of ports) {
+    try {
+      const text = await askRedis<string>(port, ['CLUSTER', 'NODES']);
+      return text
+        .trim()
+        .split('\n')
+        .map((line) => {
+          const [id, address, flags, masterId, , , , , ...slots] = line.split(' ');
+          return {
+            id,
+            masterId,
+            port: Number(/:(\d+)@/.exec(address)?.[1]),
+            master: flags.split(',').includes('master'),
+            failed: /fail/.test(flags),
+            slots: slots
+              .filter((s) => !s.startsWith('['))
+              .map((s) => s.split('-').map(Number))
+              .map(([from, to]): [number, number] => [from, to ?? from]),
+          };
+        });
+    } catch (err) {
+      last = err;
+    }
+  }
+  throw new Error(`no Redis Cluster node answered: ${errorMessage(last)}`);
+}
+
+/** The masters serving slots now. */
+export const liveMasters = (nodes: ClusterNode[]) =>
+  nodes.filter((n) => n.master && !n.failed && n.slots.length > 0);
+
+export const redisClusterService: ServicePlugin = {
+  name: 'redis-cluster',
+
+  async start(ctx) {
+    const dir = join(ctx.workDir, 'redis-cluster');
+    const servers: RedisServer[] = [];
+    const members: Member[] = [];
+    try {
+      for (let n = 1; n <= NODES; n++) {
+        const server = await startRedis({
+          dir: join(dir, `redis-${n}`),
+          port: await freePort(),
+          cluster: { nodeTimeoutMs: NODE_TIMEOUT_MS },
+          readyTimeoutMs: ctx.readyTimeoutMs,
+        });
+        servers.push(server);
+        members.push(serverMember(`redis-${n}`, 'redis', server, join(server.dir, 'redis.log')));
+      }
+      // The first three become masters, the others their replicas; slots split evenly.
+      await runToCompletion(
+        {
+          name: 'redis-cli --cluster create',
+          command: 'redis-cli',
+          args: [
+            '--cluster',
+            'create',
+            ...servers.map((s) => `${s.host}:${s.port}`),
+            ...['--cluster-replicas', '1', '--cluster-yes'],
+          ],
+          logFile: join(ctx.logDir, 'redis-cluster-create.log'),
+        },
+        ctx.readyTimeoutMs,
+      );
+      const ports = servers.map((s) => s.port);
+      // Every node must agree before the app connects: all slots served, every replica synced.
+      const outcome = await pollUntil(
+        async () => {
+          for (const port of ports) {
+            const info = await askRedis<string>(port, ['CLUSTER', 'INFO']);
+            if (!/cluster_state:ok/.test(info) || !/cluster_known_nodes:6\b/.test(info))
+              return false;
+            const repl = await askRedis<string>(port, ['INFO', 'replication']);
+            if (/role:slave/.test(repl) && !/master_link_status:up/.test(repl)) return false;
+          }
+          return liveMasters(await clusterNodes(ports)).length === NODES / 2;
+        },
+        { timeoutMs: ctx.readyTimeoutMs, intervalMs: 200 },
+      );
+      if (!outcome.ok)
+        throw new Error('redis-cluster: the nodes did not agree on a cluster in time');
+      const memberAt = (port: number) => members.find((m) => m.port === port)?.name;
+      return {
+        members,
+        env: { REDIS_CLUSTER_NODES: servers.map((s) => `${s.host}:${s.port}`).join(',') },
+        observe: async () =>
+          observeRedisServers(
+            liveMasters(await clusterNodes(ports)).map((m) => `redis://127.0.0.1:${m.port}`),
+            'Redis Cluster masters',
+          ),
+        // The master that serves slot 0, and its replica (while it has one).
+        failover: async () => {
+          const nodes = await clusterNodes(ports);
+          const master = liveMasters(nodes).find((m) => m.slots.some(([from]) => from === 0));
+          const primary = master && memberAt(master.port);
+          if (!primary) throw new Error('no live master serves slot 0');
+          const replica = nodes.find((n) => n.masterId === master.id && !n.failed);
+          return { primary, replica: replica && memberAt(replica.port) };
+        },
+      };
+    } catch (error) {
+      for (const s of servers.reverse()) await s.stop().catch(() => undefined);
+      throw error;
+    }
+  },
+
+  compose(file) {
+    const names = Array.from({ length: NODES }, (_, i) => `redis-cluster-${i + 1}`);
+    for (const [i, name] of names.entries()) {
+      file.service(
+        name,
+        {
+          image: 'redis:7-alpine',
+          restart: 'unless-stopped',
+          command: [
+            'redis-server',
+            ...['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf'],
+            ...['--cluster-node-timeout', String(NODE_TIMEOUT_MS)],
+            ...['--cluster-require-full-coverage', 'no'],
+            // Clients are redirected by name: container addresses change on restart.
+            ...[
+              '--cluster-announce-hostname',
+              name,
+              '--cluster-preferred-endpoint-type',
+              'hostname',
+            ],
+            ...['--appendonly', 'yes', '--appendfsync', 'everysec'],
+          ],
+          volumes: [`${name}-data:/data`],
+          healthcheck: {
+            test: ['CMD-SHELL', 'redis-cli ping | grep -q PONG'],
+            interval: '2s',
+            timeout: '3s',
+            retries: 30,
+          },
+        },
+        i === 0
+          ? `redis-cluster: ${NODES} nodes; node timeout ${NODE_TIMEOUT_MS} ms (a demo value: the default is 15 s).`
+          : undefined,
+      );
+      file.volume(`${name}-data`);
+    }
+    file.service(
+      'redis-cluster-create',
+      {
+        image: 'redis:7-alpine',
+        restart: 'no',
+        command: note(
+          'Once: creates the cluster unless it exists (the volumes keep it). CLUSTER MEET takes\n' +
+            'addresses, not names, hence getent.',
+          [
+            'sh',
+            '-c',
+            'redis-cli -h redis-cluster-1 cluster info | grep -q cluster_state:ok || ' +
+              'redis-cli --cluster create ' +
+              names.map((n) => `$$(getent hosts ${n} | cut -d" " -f1):6379`).join(' ') +
+              ' --cluster-replicas 1 --cluster-yes',
+          ],
+        ),
+        depends_on: dependsOn(Object.fromEntries(names.map((n) => [n, 'service_healthy']))),
+      },
+      'redis-cluster: creates the cluster on first start.',
+    );
+    return {
+      env: { REDIS_CLUSTER_NODES: names.map((n) => `${n}:6379`).join(',') },
+      waitFor: names,
+    };
+  },
+};

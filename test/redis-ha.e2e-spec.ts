@@ -1,0 +1,150 @@
+/**
+ * Profile `redis-ha` (a Redis primary, one replica, three Sentinels), beyond the guarantee suite:
+ * the primary SIGKILLed under load from many clients through nginx. The replica is promoted, the
+ * replicas follow without a restart, sessions made before stay valid, requests meanwhile get a
+ * fast 503 (never a hang, never another 5xx); with durable logins, no acknowledged login is lost.
+ * A restarted old primary is a replica; one Sentinel lost changes nothing.
+ *
+ * Figures (time to the first write, 503s, logins lost) are printed, not asserted on: the machine
+ * is shared and timing is noisy. The benchmark measures them (npm run bench).
+ */
+import { describe, expect, it } from '@jest/globals';
+import { askRedis } from '../cluster/services/redis.js';
+import { measureFailover } from '../bench/measurements/failover.js';
+import type { FailoverResult } from '../bench/results.js';
+import type { TestCluster } from './support/cluster.js';
+import { useCluster, stream } from './support/cluster.js';
+import { eventually } from './support/eventually.js';
+import { failoverClients } from './support/failover.js';
+import { isLoggedIn, login, register, uniqueName } from './support/steps.js';
+
+/** A replica lagging this long (paused) when the primary dies: what async replication loses. */
+const LAG_MS = 600;
+
+/** INFO replication of the member `name`, asked directly. */
+const replication = (cluster: TestCluster, name: string) =>
+  askRedis<string>(portOf(cluster, name), ['INFO', 'replication']);
+
+const portOf = (cluster: TestCluster, name: string) =>
+  cluster.status().find((m) => m.name === name)!.port;
+
+function report(what: string, r: FailoverResult): void {
+  process.stdout.write(
+    `redis-ha ${what}: first write ${Math.round(r.firstWriteAfterMs)} ms after the kill; ` +
+      `last failure ${Math.round(r.lastFailureAfterMs)} ms after it; ` +
+      `${r.requestsAfter} requests after it (failed: ${JSON.stringify(r.failuresByStatus)}): ${r.answered503} × 503, ${r.otherFailures} other failures, ` +
+      `${r.hangs} hangs (slowest ${Math.round(r.slowestMs)} ms); ` +
+      `logins acknowledged ${r.loginsAcknowledged}, lost ${r.loginsLost}\n`,
+  );
+}
+
+/** What every failover must show, durable logins or not. */
+function expectCleanFailover(r: FailoverResult): void {
+  expect(r.firstWriteAfterMs).toBeGreaterThan(0); // NaN (no write succeeded) fails here
+  expect(r.answered503).toBeGreaterThan(0); // there was a window without a primary...
+  expect(r.hangs).toBe(0); // ...answered at once,
+  expect(r.otherFailures).toBe(0); // and never with a 500 (or 502/504)
+  expect(r.readersLoggedOut).toBe(0); // sessions made before the kill are all still valid
+  expect(r.readinessDown).toBe(true); // /health/ready said so meanwhile
+  expect(r.readinessBack).toBe(true);
+}
+
+describe('redis-ha: Sentinel failover (durable logins off)', () => {
+  const cluster = useCluster('redis-ha', { env: { LOGIN_MAX_ATTEMPTS: '1000' } });
+  let killed = '';
+
+  it('primary SIGKILLed under load: the replica is promoted, the app follows, only fast 503s meanwhile; a lagging replica loses the last logins', async () => {
+    const before = await cluster.storeFailover();
+    const replicaPids = cluster.replicaPids();
+    const clients = await failoverClients(cluster, { readers: 12, writers: 6, firstSubnet: 100 });
+    try {
+      const result = await measureFailover({
+        cluster,
+        ...clients,
+        beforeMs: 1500,
+        afterMs: 15_000,
+        lagMs: LAG_MS,
+      });
+      report(`durable off, replica ${LAG_MS} ms behind`, result);
+      expectCleanFailover(result);
+      killed = result.killed;
+      expect(result.killed).toBe(before!.primary);
+      expect((await cluster.storeFailover())!.primary).toBe(before!.replica);
+      // Asynchronous replication: what the primary acknowledged while its replica lagged is gone.
+      expect(result.loginsLost).toBeGreaterThan(0);
+      expect(cluster.replicaPids()).toEqual(replicaPids); // followed without a restart
+    } finally {
+      clients.close();
+    }
+  }, 60_000);
+
+  it('the old primary, restarted, is a replica of the new one', async () => {
+    const { primary } = (await cluster.storeFailover())!;
+    expect(primary).not.toBe(killed);
+    await cluster.restart(killed);
+    expect(
+      await eventually(async () => {
+        const info = await replication(cluster, killed);
+        return (
+          /role:slave/.test(info) &&
+          new RegExp(`master_port:${portOf(cluster, primary)}\\b`).test(info) &&
+          /master_link_status:up/.test(info)
+        );
+      }, 15_000),
+    ).toBe(true);
+    expect(await replication(cluster, primary)).toMatch(/connected_slaves:1/);
+    // And it holds what the new primary has: a login made now is readable on it.
+    const client = cluster.client(300);
+    expect((await register(client, uniqueName('rejoined'))).status).toBe(201);
+    expect(await isLoggedIn(client)).toBe(true);
+  }, 30_000);
+
+  it('one Sentinel killed: nothing happens (no failover, every request answered)', async () => {
+    const primaryBefore = (await cluster.storeFailover())!.primary;
+    const name = uniqueName('sentinel');
+    const client = cluster.client(301);
+    expect((await register(client, name)).status).toBe(201);
+    await cluster.kill('sentinel-1');
+    try {
+      // Longer than the failure detection (1 s) three times over: time for a wrong failover.
+      const statuses = await stream(3000, 4, async () => {
+        const [read, write] = await Promise.all([
+          isLoggedIn(client),
+          login(cluster.client(302), name),
+        ]);
+        return `${read}/${write.status}`;
+      });
+      expect(new Set(statuses)).toEqual(new Set(['true/200']));
+      expect((await cluster.storeFailover())!.primary).toBe(primaryBefore);
+    } finally {
+      await cluster.restart('sentinel-1');
+    }
+  }, 30_000);
+});
+
+describe('redis-ha: Sentinel failover with durable logins (WAIT 1)', () => {
+  const cluster = useCluster('redis-ha', {
+    env: { REDIS_DURABLE_LOGINS: 'true', LOGIN_MAX_ATTEMPTS: '1000' },
+  });
+
+  it('primary SIGKILLed while its replica lags: no acknowledged login is lost', async () => {
+    const clients = await failoverClients(cluster, { readers: 12, writers: 6, firstSubnet: 400 });
+    try {
+      const result = await measureFailover({
+        cluster,
+        ...clients,
+        beforeMs: 1500,
+        afterMs: 20_000,
+        lagMs: LAG_MS,
+        // One replica: a second copy of a login needs the old primary back, as a replica.
+        restartKilled: true,
+      });
+      report(`durable on, replica ${LAG_MS} ms behind`, result);
+      expectCleanFailover(result);
+      expect(result.loginsAcknowledged).toBeGreaterThan(0);
+      expect(result.loginsLost).toBe(0);
+    } finally {
+      clients.close();
+    }
+  }, 60_000);
+});
