@@ -16,8 +16,11 @@ interface Service {
 }
 
 const generated = generateCompose();
-const services = (parse(generated, { merge: true }) as { services: Record<string, Service> })
-  .services;
+// Every replica merges its profile's anchors: more aliases than yaml's guard against alias bombs
+// allows by default (100), in a file we write ourselves.
+const services = (
+  parse(generated, { merge: true, maxAliasCount: 10_000 }) as { services: Record<string, Service> }
+).services;
 
 /** What a user must set themselves: the compose file holds no default for it (no committed secret). */
 const USER_SET = { REPLICATION_SECRET: 'r'.repeat(43) };
