@@ -1,0 +1,10 @@
+#!/bin/sh
+# Stand-in entrypoint (see the Dockerfile): redis-server as user redis, protected mode off.
+set -eu
+if [ "${1#-}" != "$1" ]; then set -- redis-server "$@"; fi
+if [ "$1" = redis-server ]; then
+  shift
+  [ "$(id -u)" = 0 ] && chown -R redis:redis /data
+  exec setpriv --reuid=redis --regid=redis --init-groups redis-server "$@" --protected-mode no
+fi
+exec "$@"
