@@ -25,7 +25,6 @@ describe.each(profileNames)('profile %s, docker compose', (name) => {
   const profile = profileOf(name);
   const guarantees = guaranteesOf(profile);
   const stack = useComposeProfile(name);
-  const started = Date.now();
 
   it('builds the app image once; its services run healthy, the one-shots exited 0', async () => {
     // docker-compose v1 names each service it builds ("Building migrate"); v2 builds every image
@@ -75,6 +74,6 @@ describe.each(profileNames)('profile %s, docker compose', (name) => {
   it('down -v removes its containers, network and volumes: nothing left', async () => {
     await stack.down();
     expect(await stack.leftovers()).toEqual([]);
-    progress(`${name}: done in ${Math.round((Date.now() - started) / 1000)} s`);
+    progress(`${name}: done in ${Math.round((Date.now() - stack.startedAt) / 1000)} s`);
   }, 150_000);
 });

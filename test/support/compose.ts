@@ -20,7 +20,7 @@ import { replicaService } from '../../cluster/services/app.js';
 import { address } from './cluster.js';
 import { eventually } from './eventually.js';
 import { REPLICAS, type GuaranteeTarget } from './guarantee-checks.js';
-import { HttpClient, type RawResponse } from './http-client.js';
+import { HttpClient, type RawRequest, type RawResponse } from './http-client.js';
 
 const run = promisify(execFile);
 /** Every stage run uses this project name: its containers, networks and volumes carry it. */
@@ -66,21 +66,16 @@ class ExecHttpClient extends HttpClient {
     super('http://127.0.0.1:3000');
   }
 
-  protected override async exchange(
-    method: string,
-    url: URL,
-    headers: Record<string, string>,
-    payload: string | Buffer | undefined,
-    timeoutMs: number,
-  ): Promise<RawResponse> {
+  protected override async exchange(request: RawRequest): Promise<RawResponse> {
     const script = `const [method, url, headers, body] = JSON.parse(process.argv[1]);
-      fetch(url, { method, headers, body, signal: AbortSignal.timeout(${timeoutMs}) }).then(
+      fetch(url, { method, headers, body, signal: AbortSignal.timeout(${request.timeoutMs}) }).then(
         async (r) => process.stdout.write(JSON.stringify({ status: r.status,
           headers: Object.fromEntries(r.headers), setCookie: r.headers.getSetCookie(),
           text: await r.text() })),
         (e) => { console.error(String(e)); process.exit(1); });`;
-    const request = JSON.stringify([method, url.href, headers, payload?.toString()]);
-    const out = await docker('exec', this.container, 'node', '-e', script, request);
+    const { method, url, headers, payload } = request;
+    const args = JSON.stringify([method, url.href, headers, payload?.toString()]);
+    const out = await docker('exec', this.container, 'node', '-e', script, args);
     return JSON.parse(out) as RawResponse;
   }
 }
@@ -89,6 +84,8 @@ export class ComposeProfile implements GuaranteeTarget {
   readonly replicas = REPLICAS;
   /** Output of `up` (the build included), for the checks and for a failure's diagnosis. */
   upLog = '';
+  /** When `up` began (Date.now()), for the per-profile time. */
+  startedAt = 0;
   private compose: string[] = [];
   private envFile = '';
   private logDir = '';
@@ -108,6 +105,7 @@ export class ComposeProfile implements GuaranteeTarget {
 
   /** `up -d --build`, then waits until nginx answers /health/ready through the published port. */
   async up(): Promise<void> {
+    this.startedAt = Date.now();
     this.compose = await composeCommand();
     this.logDir = await mkdtemp(join(tmpdir(), `scaled-login-compose-${this.profile}-`));
     // Only the compose file's own defaults: not a developer's .env next to it.

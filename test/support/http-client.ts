@@ -11,6 +11,15 @@ export interface HttpResponse {
   ms: number;
 }
 
+/** One request as it goes over the wire: the cookies and the body already in place. */
+export interface RawRequest {
+  method: string;
+  url: URL;
+  headers: Record<string, string>;
+  payload: string | Buffer | undefined;
+  timeoutMs: number;
+}
+
 /** What one request brought back, before the client reads cookies and JSON from it. */
 export interface RawResponse {
   status: number;
@@ -81,7 +90,8 @@ export class HttpClient {
     if (this.cookies.size)
       headers.cookie = [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
     const started = performance.now();
-    const raw = await this.exchange(method, url, headers, payload, o.timeoutMs ?? 10_000);
+    const timeoutMs = o.timeoutMs ?? 10_000;
+    const raw = await this.exchange({ method, url, headers, payload, timeoutMs });
     this.storeCookies(raw.setCookie);
     let body: unknown;
     try {
@@ -101,13 +111,13 @@ export class HttpClient {
   }
 
   /** One request over the wire; a subclass may carry it another way (test/support/compose.ts). */
-  protected exchange(
-    method: string,
-    url: URL,
-    headers: Record<string, string>,
-    payload: string | Buffer | undefined,
-    timeoutMs: number,
-  ): Promise<RawResponse> {
+  protected exchange({
+    method,
+    url,
+    headers,
+    payload,
+    timeoutMs,
+  }: RawRequest): Promise<RawResponse> {
     return new Promise((resolve, reject) => {
       const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
       const req = request(
