@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { composeImages, dockerfileBaseImages, imageRepository } from './compose-images.js';
 import { generateCompose } from './compose.js';
@@ -43,12 +43,15 @@ describe('compose images', () => {
       readFileSync(join(PROJECT_ROOT, f), 'utf8'),
     );
     expect(images.length).toBeGreaterThan(0);
+    const header = (image: string) => {
+      const file = join(PROJECT_ROOT, 'docker/standins', imageRepository(image), 'Dockerfile');
+      return existsSync(file) ? readFileSync(file, 'utf8').split('\n')[0] : 'no stand-in';
+    };
+    // Each says at its top that it is a stand-in and imitates only what the file relies on.
     for (const image of images)
-      expect([
+      expect([image, header(image)]).toEqual([
         image,
-        readFileSync(join(PROJECT_ROOT, 'docker/standins', imageRepository(image), 'Dockerfile'), {
-          encoding: 'utf8',
-        }).startsWith('# STAND-IN'),
-      ]).toEqual([image, true]);
+        expect.stringMatching(/^# STAND-IN for the official/),
+      ]);
   });
 });
