@@ -75,6 +75,7 @@ describe.each(profileNames)('profile %s, docker compose', (name) => {
   it('down -v removes its containers, network and volumes: nothing left', async () => {
     await stack.down();
     expect(await stack.leftovers()).toEqual([]);
+    await stack.removeLogs();
     progress(`${name}: done in ${Math.round((Date.now() - stack.startedAt) / 1000)} s`);
   }, 150_000);
 });

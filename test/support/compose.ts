@@ -9,7 +9,7 @@
 import { afterAll, beforeAll } from '@jest/globals';
 import { execFile, spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -130,6 +130,11 @@ export class ComposeProfile implements GuaranteeTarget {
   async down(): Promise<void> {
     progress(`${this.profile}: down -v`);
     await this.composeLogged('down', ['down', '-v', '--remove-orphans'], 120_000);
+  }
+
+  /** Removes the log dir (after a clean `down`; a failure keeps it to look at). */
+  async removeLogs(): Promise<void> {
+    if (this.logDir) await rm(this.logDir, { recursive: true, force: true });
   }
 
   /** What of this project the engine still has: containers, networks, volumes (none after down). */
