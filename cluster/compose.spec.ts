@@ -98,12 +98,12 @@ describe('docker-compose.yml', () => {
         }
     });
 
-    it('publishes nginx on host ports that HTTP_PORT and HTTPS_PORT can change', () => {
+    it('publishes nginx on loopback, on host ports that HTTP_PORT and HTTPS_PORT can change', () => {
       const published = enabled(name).filter(([, s]) => s.ports);
       expect(published.map(([n]) => n)).toEqual([`${name}-nginx`]);
       expect(published[0][1].ports).toEqual([
-        '${HTTP_PORT:-8080}:8080',
-        '${HTTPS_PORT:-8443}:8443',
+        '${PUBLISH_ADDRESS:-127.0.0.1}:${HTTP_PORT:-8080}:8080',
+        '${PUBLISH_ADDRESS:-127.0.0.1}:${HTTPS_PORT:-8443}:8443',
       ]);
     });
   });

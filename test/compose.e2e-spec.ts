@@ -40,7 +40,7 @@ interface Service {
   environment?: Record<string, string | null> | string[];
   depends_on?: Record<string, { condition?: string }> | string[];
   networks?: Record<string, { aliases?: string[] } | null> | string[];
-  ports?: ({ published?: number | string; target?: number | string } | string)[];
+  ports?: ({ host_ip?: string; published?: number | string; target?: number | string } | string)[];
   volumes?: (string | { source?: string; target?: string; read_only?: boolean })[];
   healthcheck?: { test?: string[] | string };
 }
@@ -117,6 +117,13 @@ function environmentOf(service: Service): Record<string, string> {
   return Object.fromEntries(entries.map(([k, v]) => [k, v.replaceAll('$$', '$')]));
 }
 
+/** "address:host:container" of each published port (v1 prints strings, v2 objects). */
+function publishedPorts(service: Service): string[] {
+  return (service.ports ?? []).map((p) =>
+    typeof p === 'string' ? p.replace(/\/tcp$/, '') : `${p.host_ip}:${p.published}:${p.target}`,
+  );
+}
+
 function dependenciesOf(service: Service): Record<string, string> {
   const deps = service.depends_on ?? {};
   if (Array.isArray(deps)) return Object.fromEntries(deps.map((d) => [d, 'service_started']));
@@ -147,14 +154,18 @@ describe('docker-compose.yml, as docker-compose reads it', () => {
   const configs = new Map<ProfileName, ComposeConfig>();
 
   /** `docker-compose --profile p config`: exit 0 means the file is valid for that profile. */
-  async function composeConfig(profile: ProfileName): Promise<string> {
-    const env = { ...process.env };
+  async function composeConfig(
+    profile: ProfileName,
+    extraEnv: Record<string, string> = {},
+  ): Promise<string> {
+    const env: NodeJS.ProcessEnv = { ...process.env };
     // Only the file's own defaults: no secret, port or profile selection from the caller's
     // shell, and (via --env-file) not a developer's .env next to the compose file.
     for (const key of [
       'SESSION_SECRET',
       'HTTP_PORT',
       'HTTPS_PORT',
+      'PUBLISH_ADDRESS',
       'COMPOSE_PROFILES',
       'COMPOSE_FILE',
       'COMPOSE_ENV_FILES',
@@ -162,6 +173,7 @@ describe('docker-compose.yml, as docker-compose reads it', () => {
       delete env[key];
     // The one value a user must set: the file holds no default for it (no committed secret).
     env.REPLICATION_SECRET = USER_REPLICATION_SECRET;
+    Object.assign(env, extraEnv);
     const args = ['-f', 'docker-compose.yml', '--env-file', join(envFileDir, 'empty.env')];
     args.push('--profile', profile, 'config');
     try {
@@ -208,6 +220,17 @@ describe('docker-compose.yml, as docker-compose reads it', () => {
     const config = await configFor(profileNames[0]);
     const used = new Set(Object.values(config.services).flatMap((s) => s.profiles ?? []));
     expect([...used].sort()).toEqual([...profileNames].sort());
+  });
+
+  it('moves the published ports with HTTP_PORT, HTTPS_PORT and PUBLISH_ADDRESS (no override file)', async () => {
+    // An override file would not do: docker-compose v1 adds its ports to these.
+    const env = { HTTP_PORT: '18080', HTTPS_PORT: '18443', PUBLISH_ADDRESS: '0.0.0.0' };
+    const profile = profileNames[0];
+    const config = (await yamlToJson(await composeConfig(profile, env), python)) as ComposeConfig;
+    expect(publishedPorts(config.services[`${profile}-nginx`])).toEqual([
+      `0.0.0.0:18080:${NGINX_PORT}`,
+      `0.0.0.0:18443:${NGINX_TLS.listen}`,
+    ]);
   });
 
   describe.each(profileNames)('profile %s', (name) => {
@@ -270,12 +293,9 @@ describe('docker-compose.yml, as docker-compose reads it', () => {
       // The image passes the filter to awk as a regular expression over variable names.
       for (const key of Object.keys(vars))
         expect(key).toMatch(new RegExp(env.NGINX_ENVSUBST_FILTER));
-      const ports = (nginx.ports ?? []).map((p) =>
-        typeof p === 'string' ? p : `${p.published}:${p.target}`,
-      );
-      expect(ports).toEqual([
-        `${NGINX_PORT}:${NGINX_PORT}`,
-        `${NGINX_TLS.listen}:${NGINX_TLS.listen}`,
+      expect(publishedPorts(nginx)).toEqual([
+        `127.0.0.1:${NGINX_PORT}:${NGINX_PORT}`,
+        `127.0.0.1:${NGINX_TLS.listen}:${NGINX_TLS.listen}`,
       ]);
       expect(Object.keys(dependenciesOf(nginx)).sort()).toEqual(
         [...REPLICAS.map((r) => `${name}-${r}`), 'tls-cert'].sort(),

@@ -168,10 +168,15 @@ export const nginxService: ServicePlugin = {
         image: 'nginx:1.30-alpine',
         restart: 'unless-stopped',
         volumes: ['./nginx/templates:/etc/nginx/templates:ro', 'tls:/etc/nginx/tls:ro'],
-        ports: note('Host ports: HTTP_PORT=… HTTPS_PORT=… docker compose … to change them.', [
-          `\${HTTP_PORT:-${COMPOSE_HTTP}}:${COMPOSE_HTTP}`,
-          `\${HTTPS_PORT:-${COMPOSE_HTTPS}}:${COMPOSE_HTTPS}`,
-        ]),
+        ports: note(
+          'Host ports: HTTP_PORT=… HTTPS_PORT=… docker compose … to change them (variables, not an\n' +
+            'override file: compose v1 adds override ports to these instead of replacing them).\n' +
+            'Loopback only, as the demo secret is public; PUBLISH_ADDRESS=0.0.0.0 for every interface.',
+          [
+            `\${PUBLISH_ADDRESS:-127.0.0.1}:\${HTTP_PORT:-${COMPOSE_HTTP}}:${COMPOSE_HTTP}`,
+            `\${PUBLISH_ADDRESS:-127.0.0.1}:\${HTTPS_PORT:-${COMPOSE_HTTPS}}:${COMPOSE_HTTPS}`,
+          ],
+        ),
       },
       'nginx renders /etc/nginx/templates/*.template into /etc/nginx/conf.d/ at start (envsubst), the\n' +
         'same template the native runner renders. NGINX_ENVSUBST_FILTER limits the substitution to\n' +

@@ -33,7 +33,7 @@ export interface TestCluster extends Cluster {
 }
 
 /** Client N's own /24 on loopback: 127.0.N.1 for N < 256, then 127.1.0.1, ... */
-const address = (n?: number) => (n === undefined ? undefined : `127.${n >> 8}.${n & 255}.1`);
+export const address = (n?: number) => (n === undefined ? undefined : `127.${n >> 8}.${n & 255}.1`);
 
 export const alive = (pid: number) => {
   try {
@@ -146,7 +146,7 @@ export async function stream<T>(
 
 /** Whether each replica, asked directly, recognises `client`'s session. */
 export async function knownOn(
-  cluster: TestCluster,
+  cluster: Pick<TestCluster, 'replicas' | 'direct'>,
   client: HttpClient,
 ): Promise<Record<string, boolean>> {
   const out: Record<string, boolean> = {};

@@ -11,6 +11,23 @@ export interface HttpResponse {
   ms: number;
 }
 
+/** One request as it goes over the wire: the cookies and the body already in place. */
+export interface RawRequest {
+  method: string;
+  url: URL;
+  headers: Record<string, string>;
+  payload: string | Buffer | undefined;
+  timeoutMs: number;
+}
+
+/** What one request brought back, before the client reads cookies and JSON from it. */
+export interface RawResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  setCookie: string[] | undefined;
+  text: string;
+}
+
 export interface RequestOptions {
   json?: unknown;
   form?: Record<string, string>;
@@ -58,7 +75,7 @@ export class HttpClient {
     return copy;
   }
 
-  send(method: string, path: string, o: RequestOptions = {}): Promise<HttpResponse> {
+  async send(method: string, path: string, o: RequestOptions = {}): Promise<HttpResponse> {
     const url = new URL(path, this.baseUrl);
     const headers: Record<string, string> = { accept: 'application/json', ...o.headers };
     let payload: string | Buffer | undefined = o.raw;
@@ -73,43 +90,54 @@ export class HttpClient {
     if (this.cookies.size)
       headers.cookie = [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
     const started = performance.now();
+    const timeoutMs = o.timeoutMs ?? 10_000;
+    const raw = await this.exchange({ method, url, headers, payload, timeoutMs });
+    this.storeCookies(raw.setCookie);
+    let body: unknown;
+    try {
+      body = JSON.parse(raw.text);
+    } catch {
+      body = undefined;
+    }
+    const servedBy = raw.headers['x-served-by'];
+    return {
+      status: raw.status,
+      headers: raw.headers,
+      text: raw.text,
+      body,
+      servedBy: Array.isArray(servedBy) ? servedBy.at(-1) : servedBy,
+      ms: performance.now() - started,
+    };
+  }
+
+  /** One request over the wire; a subclass may carry it another way (test/support/compose.ts). */
+  protected exchange({
+    method,
+    url,
+    headers,
+    payload,
+    timeoutMs,
+  }: RawRequest): Promise<RawResponse> {
     return new Promise((resolve, reject) => {
       const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
       const req = request(
         url,
-        {
-          method,
-          headers,
-          localAddress: this.localAddress,
-          timeout: o.timeoutMs ?? 10_000,
-          ca: this.ca,
-        },
+        { method, headers, localAddress: this.localAddress, timeout: timeoutMs, ca: this.ca },
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => {
-            this.storeCookies(res.headers['set-cookie']);
-            const text = Buffer.concat(chunks).toString('utf8');
-            let body: unknown;
-            try {
-              body = JSON.parse(text);
-            } catch {
-              body = undefined;
-            }
-            const servedBy = res.headers['x-served-by'];
+          res.on('end', () =>
             resolve({
               status: res.statusCode ?? 0,
               headers: res.headers,
-              text,
-              body,
-              servedBy: Array.isArray(servedBy) ? servedBy.at(-1) : servedBy,
-              ms: performance.now() - started,
-            });
-          });
+              setCookie: res.headers['set-cookie'],
+              text: Buffer.concat(chunks).toString('utf8'),
+            }),
+          );
           res.on('error', reject);
         },
       );
-      req.on('timeout', () => req.destroy(new Error(`${method} ${path} timed out`)));
+      req.on('timeout', () => req.destroy(new Error(`${method} ${url.pathname} timed out`)));
       req.on('error', reject);
       req.end(payload);
     });

@@ -1,0 +1,198 @@
+/**
+ * The guarantee checks: one per property a profile row declares (cluster/profiles.ts), each
+ * runnable both ways (the property must hold, or must visibly break). The guarantee suite runs
+ * them against native clusters (test/guarantees.e2e-spec.ts); the compose stage runs the ones a
+ * container deployment can show against `docker compose` (test/compose/profiles.compose-spec.ts).
+ */
+import { expect } from '@jest/globals';
+import { replicaNames, type Guarantees } from '../../cluster/profiles.js';
+import { eventually, sleep } from './eventually.js';
+import type { HttpClient } from './http-client.js';
+import { knownOn, type TestCluster } from './cluster.js';
+import { isLoggedIn, login, logout, register, uniqueName, whoami } from './steps.js';
+
+/** What the checks use of a cluster: native (TestCluster) or compose (ComposeCluster). */
+export type GuaranteeTarget = Pick<
+  TestCluster,
+  'replicas' | 'client' | 'direct' | 'kill' | 'rejoin' | 'storeMembers' | 'restart'
+>;
+
+/** Hashes with 128 MiB argon2: a password check there takes a few hundred ms (the slow request). */
+export const REPLICAS = replicaNames(3);
+export const SLOW_REPLICA = REPLICAS.at(-1)!;
+export const LOGIN_LIMIT = 5;
+
+type Check = (cluster: GuaranteeTarget, expected: boolean) => Promise<void>;
+
+export interface Property {
+  /** The test's name when the row promises it, and when the row says it must break. */
+  holds: string;
+  breaks: string;
+  check: Check;
+}
+
+const authenticated = (res: { status: number; body: unknown }) =>
+  res.status === 200 && (res.body as { authenticated?: boolean }).authenticated === true;
+
+/** Registers a new user through `client`; returns the name and the replica that served it. */
+export async function newUser(client: HttpClient): Promise<{ name: string; home: string }> {
+  const name = uniqueName('guarantee');
+  const res = await register(client, name);
+  expect(res.status).toBe(201);
+  return { name, home: res.servedBy! };
+}
+
+let subnet = 1000;
+/** A source address no other check of this profile's cluster uses: its own client to nginx. */
+export const freshSubnet = () => subnet++;
+
+export const properties: Record<keyof Guarantees, Property> = {
+  sharedAcrossReplicas: {
+    holds: 'a session made on one replica is recognised by every replica',
+    breaks: 'a session is recognised only by the replica that made it (the session mismatch)',
+    async check(cluster, expected) {
+      const client = cluster.client(freshSubnet());
+      const { home } = await newUser(client);
+      const known = await knownOn(cluster, client);
+      expect(known).toEqual(
+        Object.fromEntries(cluster.replicas.map((r) => [r, expected || r === home])),
+      );
+    },
+  },
+
+  survivesReplicaCrash: {
+    holds: 'a client whose replica is SIGKILLed stays logged in: nginx sends it elsewhere',
+    breaks: 'a client whose replica is SIGKILLed is logged out: nginx fails it over, unknown there',
+    async check(cluster, expected) {
+      const client = cluster.client(freshSubnet());
+      const { home } = await newUser(client);
+      expect(await isLoggedIn(cluster.direct(home, client))).toBe(true);
+      await cluster.kill(home);
+      try {
+        const answers = [];
+        for (let i = 0; i < 2 * cluster.replicas.length; i++) answers.push(await whoami(client));
+        // Failover without an error either way; what differs is whether the session survived.
+        expect(answers.map((a) => a.status)).toEqual(answers.map(() => 200));
+        expect(answers.filter((a) => a.servedBy === home)).toEqual([]);
+        expect(answers.map(authenticated)).toEqual(answers.map(() => expected));
+      } finally {
+        await cluster.rejoin(home);
+      }
+    },
+  },
+
+  survivesStoreRestart: {
+    holds: "sessions outlive a restart of the store's servers",
+    breaks: "a restart of the store's servers logs everyone out",
+    async check(cluster, expected) {
+      const client = cluster.client(freshSubnet());
+      const { name } = await newUser(client);
+      expect(await isLoggedIn(client)).toBe(true);
+      const servers = cluster.storeMembers();
+      expect(servers.length).toBeGreaterThan(0);
+      for (const member of servers) await cluster.restart(member);
+      // Once the store serves again (a new login works), the old session is there or it is not.
+      const probe = cluster.client(freshSubnet());
+      expect(await eventually(async () => (await login(probe, name)).status === 200, 15_000)).toBe(
+        true,
+      );
+      expect(await knownOn(cluster, client)).toEqual(
+        Object.fromEntries(cluster.replicas.map((r) => [r, expected])),
+      );
+    },
+  },
+
+  natClientsSpread: {
+    holds: 'clients behind one address (one NAT) are spread over every replica',
+    breaks: 'clients behind one address (one NAT) all land on one replica: the skew',
+    async check(cluster, expected) {
+      const nat = freshSubnet();
+      const load = new Map<string, number>(cluster.replicas.map((r) => [r, 0]));
+      for (let i = 0; i < 12; i++) {
+        const client = cluster.client(nat);
+        await newUser(client);
+        for (let j = 0; j < 3; j++) {
+          const r = (await whoami(client)).servedBy!;
+          load.set(r, load.get(r)! + 1);
+        }
+      }
+      const busy = [...load.values()].filter((n) => n > 0).length;
+      expect(busy).toBe(expected ? cluster.replicas.length : 1);
+    },
+  },
+
+  logoutFinal: {
+    holds: 'logout is final on every replica, even after a request in flight finishes later',
+    breaks: 'a request in flight during the logout brings the session back',
+    async check(cluster, expected) {
+      // Where the session lives: the slow-hashing replica, so a password check there is slow.
+      const device = cluster.direct(SLOW_REPLICA, undefined, freshSubnet());
+      await newUser(device);
+      await sleep(1100); // past the touch interval (1 s): the slow request will save the session
+      const slow = device.clone();
+      let slowDone = 0;
+      const inFlight = slow
+        .post('/api/me/password', {
+          json: { currentPassword: 'not the password', newPassword: 'whatever whatever' },
+        })
+        .then((res) => ((slowDone = performance.now()), res));
+      await sleep(50); // it has loaded the session and is hashing
+      expect((await logout(device.clone())).status).toBe(204);
+      const logoutDone = performance.now();
+      const late = await inFlight;
+      // It was authenticated when it began (400: wrong current password, not 401)...
+      expect(late.status).toBe(400);
+      // ...and finished after the logout, so its save came after the session was destroyed.
+      expect(slowDone).toBeGreaterThan(logoutDone);
+      expect(await knownOn(cluster, device)).toEqual(
+        Object.fromEntries(cluster.replicas.map((r) => [r, !expected])),
+      );
+    },
+  },
+
+  loginLimitClusterWide: {
+    holds: `${LOGIN_LIMIT} wrong passwords in all lock the username on every replica`,
+    breaks: `each replica counts alone: ${REPLICAS.length} replicas allow ${LOGIN_LIMIT * REPLICAS.length} guesses`,
+    async check(cluster, expected) {
+      const client = cluster.client(freshSubnet());
+      const { name } = await newUser(client);
+      const statuses = new Map<number, number>();
+      // Six wrong passwords at each replica, each from its own address (the per-address limit
+      // is not what this checks).
+      for (const r of cluster.replicas) {
+        for (let i = 0; i < LOGIN_LIMIT + 1; i++) {
+          const { status } = await login(
+            cluster.direct(r, undefined, freshSubnet()),
+            name,
+            'wrong',
+          );
+          statuses.set(status, (statuses.get(status) ?? 0) + 1);
+        }
+      }
+      const attempts = cluster.replicas.length * (LOGIN_LIMIT + 1);
+      const failed = expected ? LOGIN_LIMIT : LOGIN_LIMIT * cluster.replicas.length;
+      expect(Object.fromEntries(statuses)).toEqual({ 401: failed, 429: attempts - failed });
+      // Locked everywhere now, even for the right password.
+      for (const r of cluster.replicas)
+        expect((await login(cluster.direct(r, undefined, freshSubnet()), name)).status).toBe(429);
+    },
+  },
+
+  sessionListClusterWide: {
+    holds: "a user's session list shows the sessions on every replica",
+    breaks: "a user's session list shows only the sessions of the replica that answers",
+    async check(cluster, expected) {
+      const [first, second] = cluster.replicas;
+      const laptop = cluster.direct(first, undefined, freshSubnet());
+      const { name } = await newUser(laptop);
+      const phone = cluster.direct(second, undefined, freshSubnet());
+      expect((await login(phone, name)).status).toBe(200);
+      const list = (await laptop.get('/api/sessions')).body as {
+        scope: string;
+        sessions: Array<{ current: boolean }>;
+      };
+      expect(list.scope).toBe(expected ? 'cluster' : 'replica');
+      expect(list.sessions.map((s) => s.current)).toEqual(expected ? [true, false] : [true]);
+    },
+  },
+};
