@@ -8,6 +8,7 @@
  */
 import { afterAll, beforeAll } from '@jest/globals';
 import { execFile, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -88,6 +89,7 @@ export class ComposeProfile implements GuaranteeTarget {
   startedAt = 0;
   private compose: string[] = [];
   private envFile = '';
+  private replicationSecret = '';
   private logDir = '';
   private httpPort = 0;
   private httpsPort = 0;
@@ -110,6 +112,7 @@ export class ComposeProfile implements GuaranteeTarget {
     this.logDir = await mkdtemp(join(tmpdir(), `scaled-login-compose-${this.profile}-`));
     // Only the compose file's own defaults: not a developer's .env next to it.
     this.envFile = join(this.logDir, 'empty.env');
+    this.replicationSecret = randomBytes(32).toString('base64url');
     await writeFile(this.envFile, '');
     [this.httpPort, this.httpsPort] = [await freePort(), await freePort()];
     progress(
@@ -259,6 +262,8 @@ export class ComposeProfile implements GuaranteeTarget {
       HTTP_PORT: String(this.httpPort),
       HTTPS_PORT: String(this.httpsPort),
       PUBLISH_ADDRESS: '127.0.0.1',
+      // What the file leaves to its user (replicated: no committed peer secret); one per run.
+      REPLICATION_SECRET: this.replicationSecret,
     };
   }
 
