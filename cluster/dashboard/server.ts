@@ -56,6 +56,15 @@ export async function serveDashboard(
   const streams = new Set<ServerResponse>();
   let observers: StoreObserver[] = [];
   let last = new Map(cluster.status().map((m) => [m.name, m]));
+  /** For stores that fail over: the member that is the primary now (a role change is an event). */
+  let primary: string | undefined;
+  const notePrimary = async () => {
+    const now = (await cluster.storeFailover().catch(() => undefined))?.primary;
+    if (now && primary && now !== primary)
+      timeline.add(now, `promoted: the store's primary now (was ${primary})`);
+    primary = now ?? primary;
+  };
+  await notePrimary();
 
   const connectObservers = async () => {
     if (observers.length) return;
@@ -81,6 +90,7 @@ export async function serveDashboard(
   const tick = async () => {
     await traffic.tick();
     noteChanges(cluster.status());
+    await notePrimary();
     if (!streams.size) return;
     await connectObservers();
     const snapshot = await takeSnapshot(cluster, {
@@ -88,6 +98,7 @@ export async function serveDashboard(
       observers,
       load: load.state(),
       events: timeline.list(),
+      primary,
     });
     const frame = `data: ${JSON.stringify(snapshot)}\n\n`;
     for (const res of streams) res.write(frame);
@@ -153,14 +164,13 @@ export async function serveDashboard(
     const { cmd, member } = (body ?? {}) as { cmd?: unknown; member?: unknown };
     if (typeof cmd !== 'string' || !BUTTONS.has(cmd))
       return [400, { error: `cmd must be one of ${[...BUTTONS].join(', ')}` }];
-    if (cmd !== 'roll' && typeof member !== 'string') return [400, { error: 'member is required' }];
-    if (typeof member === 'string') {
+    const whole = cmd === 'roll' || cmd === 'heal'; // commands for the replicas together
+    if (!whole && typeof member !== 'string') return [400, { error: 'member is required' }];
+    if (whole) timeline.add('replicas', cmd === 'roll' ? 'rolling restart' : 'peer links healed');
+    else if (cmd === 'partition') timeline.add(member as string, 'cut off from its peers');
+    else {
       const what = { kill: 'killed (SIGKILL)', 'stop-member': 'stopped (SIGTERM)' }[cmd] ?? cmd;
-      causes.set(member, { what, at: Date.now() });
-      if (cmd === 'partition' || cmd === 'heal')
-        timeline.add(member, cmd === 'partition' ? 'partitioned' : 'healed');
-    } else {
-      timeline.add('replicas', 'rolling restart');
+      causes.set(member as string, { what, at: Date.now() });
     }
     const reply = await runCommand({ cmd, member } as ControlCommand, cluster, () => o.onStop?.());
     noteChanges(cluster.status());

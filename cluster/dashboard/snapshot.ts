@@ -1,12 +1,22 @@
 import { readFile } from 'node:fs/promises';
 import type { Cluster, MemberStatus } from '../cluster.js';
+import { backendOf } from '../profiles.js';
 import type { StoreObserver } from '../services/service.js';
 import type { SimulatedLoadState } from './simulated-load.js';
 import type { TimelineEvent } from './timeline.js';
 
 /** What the dashboard page shows, sent to it once a second. */
 export interface Snapshot {
-  profile: { name: string; shows: string; routing: string; sessions: string };
+  profile: {
+    name: string;
+    shows: string;
+    routing: string;
+    sessions: string;
+    /** Replicas talk over a peer channel: partition and heal apply. */
+    peerChannel: boolean;
+  };
+  /** For stores that fail over: the member that is the primary now. */
+  primary?: string;
   at: number;
   members: Array<MemberStatus & { uptimeS: number | null }>;
   /** Requests per second and share, per replica. */
@@ -68,6 +78,7 @@ export async function takeSnapshot(
     observers: StoreObserver[];
     load: SimulatedLoadState;
     events: TimelineEvent[];
+    primary?: string;
   },
 ): Promise<Snapshot> {
   const status = cluster.status();
@@ -90,7 +101,9 @@ export async function takeSnapshot(
       shows: cluster.profile.shows,
       routing: cluster.profile.routing,
       sessions: cluster.profile.sessions,
+      peerChannel: backendOf(cluster.profile).peerChannel === true,
     },
+    primary: o.primary,
     at: Date.now(),
     members,
     traffic: Object.fromEntries(

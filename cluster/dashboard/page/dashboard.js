@@ -43,10 +43,10 @@ async function act(button, body) {
 
 const uptime = (s) => (s === null ? '–' : s < 120 ? `${s} s` : `${Math.floor(s / 60)} min`);
 
-function renderMembers(members) {
+function renderMembers(s) {
   const body = $('members').tBodies[0];
   body.replaceChildren(
-    ...members.map((m) => {
+    ...s.members.map((m) => {
       const buttons = el('td');
       const button = (label, cmd, cls) =>
         el(
@@ -66,11 +66,14 @@ function renderMembers(members) {
           button('stop', 'stop-member', 'secondary'),
         );
       buttons.append(button(m.running ? 'restart' : 'start', 'restart', 'secondary'));
+      if (s.profile.peerChannel && m.kind === 'replica')
+        buttons.append(button('partition', 'partition', 'secondary'));
+      const role = m.name === s.primary ? `${m.kind} · primary` : m.kind;
       return el(
         'tr',
         { 'data-member': m.name },
         el('td', {}, m.name),
-        el('td', {}, m.kind),
+        el('td', {}, role),
         el('td', { class: m.running ? 'up' : 'down' }, m.running ? 'up' : 'DOWN'),
         el('td', {}, m.pid ? String(m.pid) : '–'),
         el('td', {}, uptime(m.uptimeS)),
@@ -78,6 +81,7 @@ function renderMembers(members) {
       );
     }),
   );
+  $('heal').hidden = !s.profile.peerChannel;
 }
 
 function renderTraffic(traffic) {
@@ -176,7 +180,7 @@ events.onmessage = (message) => {
   $('profile-name').textContent = s.profile.name;
   $('profile-shows').textContent =
     `${s.profile.shows} — routing: ${s.profile.routing}, sessions: ${s.profile.sessions}`;
-  renderMembers(s.members);
+  renderMembers(s);
   renderTraffic(s.traffic);
   renderSessions(s);
   renderLoad(s.load);
@@ -185,6 +189,7 @@ events.onmessage = (message) => {
 };
 
 $('roll').addEventListener('click', (e) => act(e.target, { cmd: 'roll' }));
+$('heal').addEventListener('click', (e) => act(e.target, { cmd: 'heal' }));
 $('sim-start').addEventListener('click', () =>
   post('/api/load', { action: 'start', clients: Number($('sim-count').value) }),
 );
