@@ -7,6 +7,9 @@
  * restarted), then `down -v` and nothing of it left. A new row is covered without editing this.
  */
 import { describe, expect, it } from '@jest/globals';
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
+import { COMPOSE_FILE } from '../../cluster/compose.js';
 import { guaranteesOf, profileNames, profileOf, type Guarantees } from '../../cluster/profiles.js';
 import { docker, progress, useComposeProfile } from '../support/compose.js';
 import { freshSubnet, newUser, properties } from '../support/guarantee-checks.js';
@@ -18,7 +21,16 @@ const CHECKED: Array<keyof Guarantees> = [
   'survivesReplicaCrash',
   'survivesStoreRestart',
 ];
-const ONE_SHOTS = ['migrate', 'tls-cert'];
+/** Services that run once and exit (`restart: 'no'`): migrate, tls-cert, redis-cluster-create. */
+const ONE_SHOTS = Object.entries(
+  (
+    parse(readFileSync(COMPOSE_FILE, 'utf8'), { merge: true, maxAliasCount: 10_000 }) as {
+      services: Record<string, { restart?: string }>;
+    }
+  ).services,
+)
+  .filter(([, s]) => s.restart === 'no')
+  .map(([name]) => name);
 const APP_IMAGE = 'scaled-login:local';
 
 describe.each(profileNames)('profile %s, docker compose', (name) => {

@@ -17,6 +17,7 @@ import { promisify } from 'node:util';
 import { PROJECT_ROOT } from '../../cluster/paths.js';
 import { freePort } from '../../cluster/process/ports.js';
 import { backendOf, profileOf, type ProfileName } from '../../cluster/profiles.js';
+import { isServiceOf } from '../../cluster/services/service.js';
 import { replicaService } from '../../cluster/services/app.js';
 import { address } from './cluster.js';
 import { eventually } from './eventually.js';
@@ -191,9 +192,10 @@ export class ComposeProfile implements GuaranteeTarget {
     await this.waitHealthy(service);
   }
 
-  /** The compose services of the profile's session store (their names are the backend's). */
+  /** The compose services of the profile's session store: named after their plugin (redis, memcached-1, ...). */
   storeMembers(): string[] {
-    return [...backendOf(profileOf(this.profile)).services];
+    const plugins = backendOf(profileOf(this.profile)).services;
+    return [...this.ids.keys()].filter((s) => plugins.some((p) => isServiceOf(p, s)));
   }
 
   async restart(service: string): Promise<void> {
