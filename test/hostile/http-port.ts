@@ -563,6 +563,16 @@ const NAMES_NOTHING = new Set([401, 404, 429]);
 const NGINX_REFUSALS = new Set([400, 405, 413, 414]);
 /** Routes nginx answers 404 for itself (nginx/templates/default.conf.template). */
 const INTERNAL = /^\/internal(\/|$)/i;
+/** A request path as nginx matches locations: percent-decoded, runs of slashes merged. */
+function asNginxSees(path: string): string {
+  let decoded = path;
+  try {
+    decoded = decodeURIComponent(path);
+  } catch {
+    // not decodable: nginx refuses it itself (400)
+  }
+  return decoded.replace(/\/{2,}/g, '/');
+}
 /** As Eta escapes what a page prints. */
 const HTML_ESCAPES: Record<string, string> = {
   '&': '&amp;',
@@ -738,7 +748,7 @@ export class HttpPort implements HostilePort<HttpCase> {
     };
     const fromApp = res.headers['x-served-by'] !== undefined;
     // What replicas tell the runner's dashboard: nginx must not forward it, whatever the request.
-    if (INTERNAL.test(c.route.path)) {
+    if (INTERNAL.test(asNginxSees(c.path))) {
       if (fromApp) fail('an /internal/ route reached through nginx');
       if (res.status !== 404 && !NGINX_REFUSALS.has(res.status))
         fail('nginx refused an /internal/ route with a status that names no part');
