@@ -91,11 +91,25 @@ export const properties: Record<keyof Guarantees, Property> = {
       const servers = cluster.storeMembers();
       expect(servers.length).toBeGreaterThan(0);
       for (const member of servers) await cluster.restart(member);
-      // Once the store serves again (a new login works), the old session is there or it is not.
+      // Once the whole store serves again (every replica ready: under Redis Cluster, every
+      // master answers; a new login works), the old session is there or it is not. A store that
+      // is still settling answers 503, which says nothing either way: wait it out.
+      const ready = async () => {
+        for (const r of cluster.replicas)
+          if ((await cluster.direct(r).get('/health/ready')).status !== 200) return false;
+        return true;
+      };
+      expect(await eventually(ready, 30_000, 250)).toBe(true);
       const probe = cluster.client(freshSubnet());
       expect(await eventually(async () => (await login(probe, name)).status === 200, 15_000)).toBe(
         true,
       );
+      const settled = async () => {
+        for (const r of cluster.replicas)
+          if ((await whoami(cluster.direct(r, client))).status === 503) return false;
+        return true;
+      };
+      expect(await eventually(settled, 15_000, 250)).toBe(true);
       expect(await knownOn(cluster, client)).toEqual(
         Object.fromEntries(cluster.replicas.map((r) => [r, expected])),
       );
