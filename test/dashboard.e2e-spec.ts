@@ -2,12 +2,14 @@
  * The runner's dashboard (cluster/dashboard/), in Debian's Chromium against real clusters: start
  * the simulated clients, kill the replica that holds the most of them, and read the timeline.
  * With `sticky` that replica's clients are logged out (the event counts them); with `redis`
- * nobody is. Screenshots land in test/artifacts/.
+ * nobody is; with `redis-ha` the store's primary is killed and the promotion shows up.
+ * Screenshots land in test/artifacts/.
  */
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Page } from 'playwright-core';
 import { serveDashboard, type Dashboard } from '../cluster/dashboard/server.js';
+import type { Snapshot } from '../cluster/dashboard/snapshot.js';
 import { ARTIFACTS, useBrowser } from './support/browser.js';
 import type { ProfileName } from '../cluster/profiles.js';
 import { useCluster, type TestCluster } from './support/cluster.js';
@@ -127,4 +129,51 @@ describe('dashboard, profile redis', () => {
     await page.close();
     await cluster.rejoin(busiest);
   }, 90_000);
+});
+
+/** The next snapshot the dashboard streams (one server-sent event). */
+async function nextSnapshot(dashboard: Dashboard): Promise<Snapshot> {
+  const { origin } = new URL(dashboard.url);
+  const res = await fetch(`${origin}/events?token=${dashboard.token}`, {
+    signal: AbortSignal.timeout(10_000),
+  });
+  const reader = res.body!.getReader();
+  let text = '';
+  try {
+    for (;;) {
+      const { value, done } = (await reader.read()) as { value?: Uint8Array; done: boolean };
+      if (done) throw new Error('the event stream ended');
+      text += new TextDecoder().decode(value);
+      const frame = /^data: (.*)$/m.exec(text);
+      if (frame && text.includes('\n\n', frame.index)) return JSON.parse(frame[1]) as Snapshot;
+    }
+  } finally {
+    await reader.cancel();
+  }
+}
+
+describe('dashboard, profile redis-ha', () => {
+  const { cluster, dashboard } = useDashboard('redis-ha');
+
+  it("marks the store's primary, and shows the replica's promotion when the primary is killed", async () => {
+    const pair = (await cluster.storeFailover())!;
+    expect((await nextSnapshot(dashboard())).primary).toBe(pair.primary);
+    const killed = await fetch(`${new URL(dashboard().url).origin}/api/command`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-dashboard-token': dashboard().token },
+      body: JSON.stringify({ cmd: 'kill', member: pair.primary }),
+    });
+    expect(killed.status).toBe(200);
+    // Sentinel notices in about a second (down-after-milliseconds), then promotes the replica.
+    const promoted = async () => {
+      const s = await nextSnapshot(dashboard());
+      return (
+        s.primary === pair.replica &&
+        s.events.some((e) => e.member === pair.replica && e.what.startsWith('promoted'))
+      );
+    };
+    expect(await eventually(promoted, 30_000, 500)).toBe(true);
+    const events = (await nextSnapshot(dashboard())).events.map((e) => [e.member, e.what]);
+    expect(events[0]).toEqual([pair.primary, 'killed (SIGKILL)']);
+  }, 60_000);
 });
