@@ -62,6 +62,31 @@ export async function clusterNodes(ports: number[]): Promise<ClusterNode[]> {
   throw new Error(`no Redis Cluster node answered: ${errorMessage(last)}`);
 }
 
+/**
+ * Whether every node agrees on one healthy cluster within `timeoutMs`: each says
+ * cluster_state:ok and knows all six nodes, every replica's link to its master is up, and three
+ * live masters serve the slots.
+ */
+async function agreed(ports: number[], timeoutMs: number): Promise<boolean> {
+  const outcome = await pollUntil(
+    async () => {
+      for (const port of ports) {
+        const info = await askRedis<string>(port, ['CLUSTER', 'INFO']);
+        if (
+          !/cluster_state:ok/.test(info) ||
+          !new RegExp(`cluster_known_nodes:${NODES}\\b`).test(info)
+        )
+          return false;
+        const repl = await askRedis<string>(port, ['INFO', 'replication']);
+        if (/role:slave/.test(repl) && !/master_link_status:up/.test(repl)) return false;
+      }
+      return liveMasters(await clusterNodes(ports)).length === NODES / 2;
+    },
+    { timeoutMs, intervalMs: 200 },
+  );
+  return outcome.ok;
+}
+
 /** The masters serving slots now. */
 export const liveMasters = (nodes: ClusterNode[]) =>
   nodes.filter((n) => n.master && !n.failed && n.slots.length > 0);
@@ -82,7 +107,18 @@ export const redisClusterService: ServicePlugin = {
           readyTimeoutMs: ctx.readyTimeoutMs,
         });
         servers.push(server);
-        members.push(serverMember(`redis-${n}`, 'redis', server, join(server.dir, 'redis.log')));
+        members.push(
+          serverMember(`redis-${n}`, 'redis', server, join(server.dir, 'redis.log'), {
+            // A restarted node answers PING before the cluster has taken it back (or finished
+            // failing its slots over): the restart is done when every node agrees again.
+            afterRestart: async () => {
+              // Nodes another test or fault has stopped are not waited for.
+              const ports = servers.filter((s) => s.running).map((s) => s.port);
+              if (!(await agreed(ports, ctx.readyTimeoutMs)))
+                throw new Error(`redis-cluster: no agreement again after restarting redis-${n}`);
+            },
+          }),
+        );
       }
       // The first three become masters, the others their replicas; slots split evenly.
       await runToCompletion(
@@ -100,21 +136,7 @@ export const redisClusterService: ServicePlugin = {
         ctx.readyTimeoutMs,
       );
       const ports = servers.map((s) => s.port);
-      // Every node must agree before the app connects: all slots served, every replica synced.
-      const outcome = await pollUntil(
-        async () => {
-          for (const port of ports) {
-            const info = await askRedis<string>(port, ['CLUSTER', 'INFO']);
-            if (!/cluster_state:ok/.test(info) || !/cluster_known_nodes:6\b/.test(info))
-              return false;
-            const repl = await askRedis<string>(port, ['INFO', 'replication']);
-            if (/role:slave/.test(repl) && !/master_link_status:up/.test(repl)) return false;
-          }
-          return liveMasters(await clusterNodes(ports)).length === NODES / 2;
-        },
-        { timeoutMs: ctx.readyTimeoutMs, intervalMs: 200 },
-      );
-      if (!outcome.ok)
+      if (!(await agreed(ports, ctx.readyTimeoutMs)))
         throw new Error('redis-cluster: the nodes did not agree on a cluster in time');
       const memberAt = (port: number) => members.find((m) => m.port === port)?.name;
       return {

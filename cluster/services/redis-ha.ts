@@ -111,9 +111,9 @@ export const redisHaService: ServicePlugin = {
     const servers: RedisServer[] = [];
     const sentinelPorts: number[] = [];
     const redisMember = (name: string, server: RedisServer) =>
-      serverMember(name, 'redis', server, join(server.dir, 'redis.log'), () =>
-        followPrimary(server, sentinelPorts),
-      );
+      serverMember(name, 'redis', server, join(server.dir, 'redis.log'), {
+        beforeRestart: () => followPrimary(server, sentinelPorts),
+      });
     try {
       const primary = await startRedis({
         dir: join(dir, 'redis-1'),

@@ -171,8 +171,15 @@ export function serverMember(
   kind: string,
   server: ServerProcess,
   log: string,
-  /** Runs before each restart, e.g. to point a Redis replica at the current primary. */
-  beforeRestart?: () => Promise<void>,
+  hooks: {
+    /** Runs before each restart, e.g. to point a Redis replica at the current primary. */
+    beforeRestart?: () => Promise<void>;
+    /**
+     * Runs after the server answers again; a restart returns when it resolves. For a store whose
+     * nodes must agree again (Redis Cluster), "ready" is the whole store, not the one process.
+     */
+    afterRestart?: () => Promise<void>;
+  } = {},
 ): Member {
   return {
     name,
@@ -189,8 +196,9 @@ export function serverMember(
     stop: () => server.stop(),
     restart: async () => {
       await server.stop();
-      await beforeRestart?.();
+      await hooks.beforeRestart?.();
       await server.restart();
+      await hooks.afterRestart?.();
     },
   };
 }
