@@ -5,7 +5,9 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { PROJECT_ROOT } from '../cluster/paths.js';
-import { renderChart } from './chart.js';
+import { renderFaultChart } from './charts/faults.js';
+import { renderScalingChart } from './charts/scaling.js';
+import { renderChart } from './charts/throughput.js';
 import { isFullRun, parseOptions, USAGE, UsageError, type BenchOptions } from './options.js';
 import { renderReport } from './report.js';
 import type { BenchResult } from './results.js';
@@ -67,13 +69,26 @@ async function writeReport(
 ): Promise<number> {
   const name = stamp(result.startedAt);
   // Only a full run may replace the committed report; others sit next to their JSON.
-  const [reportFile, chartFile] = isFullRun(result.settings)
-    ? [join(BENCH_DIR, 'REPORT.md'), join(BENCH_DIR, 'chart.svg')]
-    : [join(RESULTS_DIR, `${name}.md`), join(RESULTS_DIR, `${name}.svg`)];
+  const full = isFullRun(result.settings);
+  const file = (chart: string) =>
+    full ? join(BENCH_DIR, `${chart}.svg`) : join(RESULTS_DIR, `${name}-${chart}.svg`);
+  const reportFile = full ? join(BENCH_DIR, 'REPORT.md') : join(RESULTS_DIR, `${name}.md`);
+  const charts = {
+    throughput: { file: file('chart'), svg: renderChart(result) },
+    faults: { file: file('faults'), svg: renderFaultChart(result) },
+    scaling: { file: file('scaling'), svg: renderScalingChart(result) },
+  };
   await mkdir(RESULTS_DIR, { recursive: true });
   const targets = evaluateTargets(result);
-  await writeFile(chartFile, renderChart(result));
-  await writeFile(reportFile, renderReport(result, targets, basename(chartFile)));
+  for (const chart of Object.values(charts)) await writeFile(chart.file, chart.svg);
+  await writeFile(
+    reportFile,
+    renderReport(result, targets, {
+      throughput: basename(charts.throughput.file),
+      faults: basename(charts.faults.file),
+      scaling: basename(charts.scaling.file),
+    }),
+  );
 
   console.log('');
   for (const t of targets) {
@@ -81,7 +96,11 @@ async function writeReport(
   }
   console.log('');
   say(`report:  ${reportFile}`);
-  say(`chart:   ${chartFile}`);
+  say(
+    `charts:  ${Object.values(charts)
+      .map((c) => c.file)
+      .join(', ')}`,
+  );
   if (failures.length) {
     console.error(`bench: ${failures.length} measurement(s) broke:\n  ${failures.join('\n  ')}`);
     return 1;

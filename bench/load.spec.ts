@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { Histogram } from './histogram.js';
-import { clientAddress, NAT_ADDRESS, summarize, type LoadRun } from './load.js';
+import type { VirtualClient } from '../cluster/virtual-client.js';
+import { clientAddress, NAT_ADDRESS, runLoad, summarize, type LoadRun } from './load.js';
 
 function run(byReplica: Record<string, number>): LoadRun {
   const latency = new Histogram();
@@ -52,5 +53,36 @@ describe('summarize', () => {
 
     expect(s.skew).toBeNull();
     expect(s.shares['app-2']).toBe(1);
+  });
+});
+
+describe('runLoad with tailAfterEventsMs', () => {
+  it('keeps the load going until the event is over and the tail has passed', async () => {
+    const reply = { status: 200, body: '{}', ms: 1, servedBy: 'app-1' };
+    const client = {
+      send: () => new Promise((resolve) => setTimeout(() => resolve(reply), 1)),
+    } as unknown as VirtualClient;
+    let eventDone = 0;
+    let lastReply = 0;
+    const t0 = performance.now();
+    await runLoad([client], {
+      path: '/api/whoami',
+      warmupMs: 0,
+      durationMs: 10,
+      tailAfterEventsMs: 50,
+      onReply: (_, __, atMs) => (lastReply = atMs),
+      events: [
+        {
+          atMs: 0,
+          run: async () => {
+            await new Promise((resolve) => setTimeout(resolve, 200));
+            eventDone = performance.now() - t0;
+          },
+        },
+      ],
+    });
+    // The run was 10 ms long, but the event took 200 ms: replies went on past its end + 50 ms.
+    expect(eventDone).toBeGreaterThanOrEqual(200);
+    expect(lastReply).toBeGreaterThanOrEqual(eventDone + 49); // the two clocks start µs apart
   });
 });

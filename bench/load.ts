@@ -29,6 +29,11 @@ export interface LoadOptions {
    * killing a replica); awaited before runLoad returns.
    */
   events?: { atMs: number; run: () => Promise<void> }[];
+  /**
+   * Keeps the run going past `durationMs` until every event has finished and no request has
+   * failed for this many ms (a fault whose length and recovery are not known in advance).
+   */
+  tailAfterEventsMs?: number;
 }
 
 /** The raw outcome of one run; `summarize` turns it into figures. */
@@ -53,7 +58,15 @@ export interface LoadRun {
 export async function runLoad(clients: VirtualClient[], o: LoadOptions): Promise<LoadRun> {
   const t0 = performance.now();
   const measureFrom = t0 + o.warmupMs;
-  const end = measureFrom + o.durationMs;
+  let end = measureFrom + o.durationMs;
+  let pendingEvents = o.tailAfterEventsMs === undefined ? 0 : (o.events ?? []).length;
+  // An event that never settles, or failures that never stop, must not keep it going for ever.
+  const hardEnd = end + 120_000;
+  const eventFinished = () => {
+    if (o.tailAfterEventsMs === undefined) return;
+    pendingEvents--;
+    end = Math.max(end, performance.now() + o.tailAfterEventsMs);
+  };
   const run: LoadRun = {
     clients: clients.length,
     seconds: o.durationMs / 1000,
@@ -78,17 +91,22 @@ export async function runLoad(clients: VirtualClient[], o: LoadOptions): Promise
           .catch(
             (error: unknown) =>
               void (eventError ??= error instanceof Error ? error : new Error(String(error))),
-          ),
+          )
+          .finally(eventFinished),
       );
     }, o.warmupMs + e.atMs),
   );
 
   await Promise.all(
     clients.map(async (client, i) => {
-      while (performance.now() < end) {
+      for (;;) {
+        const now = performance.now();
+        if (now >= hardEnd || (now >= end && pendingEvents === 0)) break;
         const reply = await client.send('GET', o.path);
         const finished = performance.now();
         o.onReply?.(i, reply, finished - t0);
+        if (o.tailAfterEventsMs !== undefined && (reply.status < 200 || reply.status > 299))
+          end = Math.max(end, finished + o.tailAfterEventsMs);
         if (finished < measureFrom || finished > end) continue;
         run.requests++;
         run.latency.record(reply.ms);

@@ -31,6 +31,8 @@ describe('parseOptions', () => {
     expect(quick.clients).toBe(10);
     expect(quick.durationSeconds).toBeLessThan(parseOptions([]).durationSeconds);
     expect(quick.memorySessions).toBeLessThan(parseOptions([]).memorySessions);
+    expect(quick.peers).toEqual([]);
+    expect(parseOptions(['--quick', '--peers', 'bare']).peers).toEqual(['bare']);
   });
 
   it('collects --env pairs for the replicas', () => {

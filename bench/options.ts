@@ -7,16 +7,19 @@ export const USAGE = `Usage: npm run bench -- [options]
 
   --profile <list>    app profiles to measure, comma-separated: ${profileTopologies.join(',')} (default: all)
   --peers <list>      peers to measure: ${peerTopologies.join(',')} or none
-                      (default: all, or none when --profile is given)
+                      (default: all, or none when --profile or --quick is given)
   --clients <n>       virtual clients, each logged in from its own 127.N.M.1 (default 300; quick 40)
   --duration <s>      measured seconds per whoami run (default 10; quick 2)
   --warmup <s>        unmeasured seconds before each run (default 2; quick 0.5)
   --rounds <n>        whoami runs per topology, interleaved; medians are reported (default 3; quick 1)
-  --sessions <n>      sessions created to measure memory per session (default 10000; quick 1000)
-  --growth <n>        sessions in the store for the cost-growth run (default 100000; quick 10000)
+  --sessions <n>      sessions created to measure memory per session (default 10000; quick 300)
+  --growth <n>        sessions in the store for the cost-growth run (default 100000; quick 5000)
   --env KEY=VALUE     extra environment for every replica (repeatable), e.g. LOG_LEVEL=warn
   --cpu-profile       CPU profiles of every replica in the last round, in bench/results/<run>-cpu/
-  --quick             CI mode: all of the above small; targets are printed, never fail the run
+  --quick             CI mode, every profile in about three minutes: the sizes above small, no
+                      peers, and the costlier measurements (login, cost growth per store,
+                      scaling, store failover, replica kill, one fault per profile) spread over
+                      the profiles so each runs at least once; targets are printed, never fail
   --render <file>     measure nothing: write the report and chart again from a results JSON
   -h, --help          this text
 
@@ -50,9 +53,9 @@ const DEFAULTS = {
     duration: 2,
     warmup: 0.5,
     rounds: 1,
-    sessions: 1_000,
-    growth: 10_000,
-    firstWarmup: 2,
+    sessions: 300,
+    growth: 5_000,
+    firstWarmup: 1,
     kill: 3,
   },
 };
@@ -128,7 +131,7 @@ export function parseOptions(argv: string[]): BenchOptions {
   const peers =
     values.peers !== undefined
       ? list('peers', values.peers, peerTopologies)
-      : values.profile
+      : values.profile || values.quick
         ? []
         : peerTopologies;
   if (profiles.length + peers.length === 0) throw new UsageError('nothing to measure');

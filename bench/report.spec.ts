@@ -1,8 +1,10 @@
 import { describe, expect, it } from '@jest/globals';
-import { renderChart } from './chart.js';
+import { renderChart } from './charts/throughput.js';
 import { coreUse, renderReport, skew, table } from './report.js';
 import { benchResult, topology } from './result-fixture.js';
 import { evaluateTargets } from './targets.js';
+
+const CHARTS = { throughput: 'chart.svg', faults: 'faults.svg', scaling: 'scaling.svg' };
 
 describe('report formatting', () => {
   it('writes Markdown tables and keeps a "|" inside a cell from ending it', () => {
@@ -34,7 +36,7 @@ describe('renderReport', () => {
       { rps: 1000, storeCommandsPerRead: { label: 'Redis', total: 1, byName: { get: 1 } } },
     ),
   ]);
-  const report = renderReport(result, evaluateTargets(result), 'chart.svg');
+  const report = renderReport(result, evaluateTargets(result), CHARTS);
 
   it('has one comparison table with the sources’ five columns, a row per topology', () => {
     expect(report).toContain(
@@ -90,7 +92,7 @@ describe('renderReport: figures of the store, labelled from the data', () => {
       { storeCommandsPerRead: { label: 'Redis', total: 1, byName: { get: 1 } } },
     ),
   ]);
-  const report = renderReport(result, evaluateTargets(result), 'chart.svg');
+  const report = renderReport(result, evaluateTargets(result), CHARTS);
 
   it('names the store’s services among the processes', () => {
     expect(report).toMatch(/^\| \*\*redis\*\* \| 6 processes \(\+ redis\);/m);

@@ -2,6 +2,9 @@
  * bench/REPORT.md from one run's result: the comparison table (the sources' columns, filled with
  * figures), the targets, the machine and settings, then one section per measurement.
  */
+import { cellText } from './charts/faults.js';
+import { faults } from './faults.js';
+import { rateProfiles, recommendations, RULES, type Rating } from './ratings.js';
 import type { BenchResult, CpuUse, MemoryResult, TopologyResult } from './results.js';
 import { fmt, int, storeCores, verdict, type TargetResult } from './targets.js';
 
@@ -369,15 +372,6 @@ function replicationSection(r: BenchResult): string {
     ];
   });
   if (!rows.length) return '_Not measured in this run._';
-  const scaling = r.topologies.flatMap((t) =>
-    (t.replicaScaling ?? []).map((p) => [
-      t.name,
-      String(p.replicas),
-      int(p.writes),
-      `${fmt(p.replicaCpuMsPerWrite, 2)} ms`,
-      `${fmt(p.replicaCpuMsPerWrite / p.replicas, 2)} ms`,
-    ]),
-  );
   return [
     table(
       [
@@ -391,12 +385,117 @@ function replicationSection(r: BenchResult): string {
       ],
       rows,
     ),
-    scaling.length
-      ? `Replica CPU per write (all replicas together), by cluster size:\n\n${table(
-          ['', 'replicas', 'writes', 'CPU per write', 'per replica'],
-          scaling,
-        )}`
-      : '_Replica CPU per write by cluster size: not measured in this run._',
+  ].join('\n\n');
+}
+
+function faultSection(r: BenchResult): string {
+  const rows = r.topologies
+    .filter((t) => t.kind === 'profile' && t.faults)
+    .map((t) => [
+      t.name,
+      ...faults.map((f) => {
+        const c = t.faults!.find((x) => x.fault === f.name);
+        if (!c) return r.settings.quick ? 'not in this run' : 'n/a';
+        return cellText(c).filter(Boolean).join('; ');
+      }),
+    ]);
+  if (!rows.length) return '_Not measured in this run._';
+  return [
+    table(['', ...faults.map((f) => f.label)], rows),
+    faults.map((f) => `- **${f.label}**: ${f.what}.`).join('\n'),
+  ].join('\n\n');
+}
+
+function scalingSection(r: BenchResult): string {
+  const rows = r.topologies.flatMap((t) =>
+    (t.replicaScaling ?? []).map((p) => [
+      t.name,
+      String(p.replicas),
+      `${int(p.replicaCpuMicrosPerRead)} µs`,
+      `${fmt(p.replicaCpuMsPerWrite, 2)} ms`,
+      mb(p.heapPer10kPerReplica),
+      p.peerMessagesPerWrite === undefined ? '–' : fmt(p.peerMessagesPerWrite, 2),
+      p.peerBytesPerWrite === undefined ? '–' : `${int(p.peerBytesPerWrite)} B`,
+    ]),
+  );
+  if (!rows.length) return '_Not measured in this run._';
+  return table(
+    [
+      '',
+      'replicas',
+      'CPU per read',
+      'CPU per write',
+      'heap per replica per 10k sessions',
+      'peer messages per write',
+      'peer bytes per write',
+    ],
+    rows,
+  );
+}
+
+/** What the scaling figures say about each claim of the sources, one sentence each. */
+export function sourceClaims(r: BenchResult): string[] {
+  const curve = (name: string) => {
+    const points = [...(r.topologies.find((t) => t.name === name)?.replicaScaling ?? [])].sort(
+      (a, b) => a.replicas - b.replicas,
+    );
+    if (points.length < 2) return undefined;
+    const [a, b] = [points[0], points.at(-1)!];
+    return {
+      from: a.replicas,
+      to: b.replicas,
+      write: b.replicaCpuMsPerWrite / a.replicaCpuMsPerWrite,
+      heap: b.heapPer10kPerReplica / a.heapPer10kPerReplica,
+      a,
+      b,
+    };
+  };
+  const say = (
+    claim: string,
+    name: string,
+    holds: (c: NonNullable<ReturnType<typeof curve>>) => boolean,
+  ) => {
+    const c = curve(name);
+    if (!c) return `- “${claim}” — \`${name}\`: not measured in this run.`;
+    const figures = `CPU per write ${fmt(c.a.replicaCpuMsPerWrite, 2)} → ${fmt(c.b.replicaCpuMsPerWrite, 2)} ms (×${fmt(c.write, 2)}) and heap per replica ×${fmt(c.heap, 2)} from ${c.from} to ${c.to} replicas`;
+    return `- “${claim}” — \`${name}\`: ${figures}: ${holds(c) ? '**the figures agree**' : '**the figures do not show it**'}.`;
+  };
+  return [
+    say(
+      'all-to-all replication is not for more than ~4 servers',
+      'replicated',
+      (c) => c.write > 1.5,
+    ),
+    say('primary/backup is fine past 4 servers', 'backup', (c) => c.write <= 1.5),
+    say('a separate store scales best', 'redis', (c) => {
+      const replicated = curve('replicated');
+      return c.write <= 1.5 && (!replicated || c.write < replicated.write);
+    }),
+  ];
+}
+
+function ratingCell(x: Rating): string {
+  return x.level ? `**${x.level}** (${x.basis})` : `– (${x.basis})`;
+}
+
+function derivedTableSection(r: BenchResult): string {
+  const ratings = rateProfiles(r);
+  return [
+    table(
+      ['', 'complexity', 'scalability', 'failure handling', 'performance', 'resource use'],
+      ratings.map((p) => [
+        `**${p.name}**`,
+        ratingCell(p.complexity),
+        ratingCell(p.scalability),
+        ratingCell(p.failureHandling),
+        ratingCell(p.performance),
+        ratingCell(p.resourceUse),
+      ]),
+    ),
+    'How a figure becomes a word:',
+    Object.entries(RULES)
+      .map(([column, rule]) => `- ${column}: ${rule}.`)
+      .join('\n'),
   ].join('\n\n');
 }
 
@@ -406,7 +505,14 @@ function medianOf(v: number[]): number {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-export function renderReport(r: BenchResult, targets: TargetResult[], chartFile: string): string {
+/** The charts' file names, relative to the report. */
+export interface ChartFiles {
+  throughput: string;
+  faults: string;
+  scaling: string;
+}
+
+export function renderReport(r: BenchResult, targets: TargetResult[], charts: ChartFiles): string {
   const comparison = table(
     ['', 'complexity', 'scalability', 'failure handling', 'performance', 'resource use'],
     r.topologies.map((t) => [
@@ -436,7 +542,18 @@ What each row is:
 
 ${r.topologies.map((t) => `- **${t.name}** — ${t.what} (nginx upstream: ${t.upstream}, sessions: ${t.store}).`).join('\n')}
 
-![whoami throughput and p99 latency per profile and peer](${chartFile})
+![whoami throughput and p99 latency per profile and peer](${charts.throughput})
+
+## The sources' table, re-derived from the figures
+
+Source 004 rates the approaches low / medium / high in words. Here each word comes from this
+run's figures (the rule for each column is under the table).
+
+${derivedTableSection(r)}
+
+## Which one should I use
+
+${recommendations(r).join('\n')}
 
 ## Targets
 
@@ -501,5 +618,31 @@ the kill; "last failure": when every request succeeded again (under Redis Cluste
 take writes throughout). Logins lost: acknowledged (200) logins whose session was gone afterwards.
 With durable logins on the killed primary is restarted once its replica took over (it rejoins as a
 replica): with one replica, a second copy of a new login needs it.
+
+## 10. The fault matrix
+
+Each fault done to each profile while every client reads back to back; the load goes on until the
+fault is over and no request has failed for a while. Per cell: sessions lost for good (no replica
+knows them once everything is back), clients logged out for a while (authenticated in every answer
+before the fault, then not; \`naive\`'s clients, logged out two times in three anyway, never
+count), failed requests, and the time from the fault to the last failed request.
+
+![the fault matrix as a heatmap](${charts.faults})
+
+${faultSection(r)}
+
+## 11. Scaling with replicas
+
+A cluster per size, for each profile: what a read, a write and a session cost as replicas are
+added. On ${r.machine.cpus} cores throughput cannot grow with replicas, so cost per operation is
+what is compared.
+
+![cost per operation against the number of replicas](${charts.scaling})
+
+${scalingSection(r)}
+
+What the figures say about the sources' claims:
+
+${sourceClaims(r).join('\n')}
 ${notes.length ? `\n## Notes\n\n${notes.join('\n')}\n` : ''}`;
 }

@@ -101,6 +101,24 @@ export interface KillResult {
   authenticatedAfter: number;
 }
 
+/** One cell of the fault matrix: a fault (bench/faults.ts) done to a profile under the read load. */
+export interface FaultCell {
+  fault: string;
+  clients: number;
+  /** Requests answered (or failed) from the fault's start to the end of the window. */
+  requests: number;
+  /** Of those, without a 2xx answer. */
+  failed: number;
+  /** Clients answered "not authenticated" at least once after the fault began. */
+  loggedOut: number;
+  /** Clients whose session was unknown once everything was back (logged in again after). */
+  sessionsLost: number;
+  /** How long the fault itself took (a rolling restart: all of it). */
+  faultMs: number;
+  /** Fault's start → the last failed request; 0 when none failed. */
+  recoveryMs: number;
+}
+
 /** Measurement 8: the store's primary (or a Cluster master) SIGKILLed under load. */
 export interface FailoverResult {
   /** Member names: the primary killed, the replica expected to take over. */
@@ -190,12 +208,19 @@ export interface ReplicationResult {
   syncTimeouts: number;
 }
 
-/** Replica CPU per write for one cluster size (profiles with a peer channel). */
+/** What an operation costs with one number of replicas (a cluster of that size). */
 export interface ScalingPoint {
   replicas: number;
+  reads: number;
   writes: number;
-  /** CPU all replicas used per write, idle use (heartbeats) taken off. */
+  /** CPU all replicas used per read / per write, idle use (heartbeats, timers) taken off. */
+  replicaCpuMicrosPerRead: number;
   replicaCpuMsPerWrite: number;
+  /** Heap growth of all replicas per 10k new sessions ÷ replicas: what each one carries. */
+  heapPer10kPerReplica: number;
+  /** Profiles with a peer channel: messages (batched last-seen times apart) and bytes per write. */
+  peerMessagesPerWrite?: number;
+  peerBytesPerWrite?: number;
 }
 
 /** What it takes to run: processes, and the code that handles sessions. */
@@ -226,6 +251,8 @@ export interface TopologyResult {
   growth?: GrowthResult;
   replication?: ReplicationResult;
   replicaScaling?: ScalingPoint[];
+  /** The fault matrix's row: every fault that applies (quick runs: one per profile). */
+  faults?: FaultCell[];
   /** What could not be measured, and why. */
   notes: string[];
 }

@@ -9,11 +9,13 @@ import { PROJECT_ROOT } from '../cluster/paths.js';
 import { backendOf, profileOf } from '../cluster/profiles.js';
 import { pluginsOf } from '../cluster/services/index.js';
 import { collectCpuProfiles, startCpuProfiles } from './cpu-profile.js';
-import { runLoad } from './load.js';
+import { inParallel, runLoad } from './load.js';
 import { int } from './targets.js';
 import { describeMachine } from './machine.js';
 import { fillableStore, measureGrowth } from './measurements/growth.js';
+import { chooseFaults, faults as allFaults, type Fault, type FaultName } from './faults.js';
 import { measureFailovers } from './measurements/failover.js';
+import { measureFaults, type FaultTiming } from './measurements/faults.js';
 import { measureKill } from './measurements/kill.js';
 import { measureLogin } from './measurements/login.js';
 import { measureMemory } from './measurements/memory.js';
@@ -23,7 +25,13 @@ import { measureReplication } from './measurements/replication.js';
 import { aggregateThroughput, measureThroughput } from './measurements/throughput.js';
 import type { BenchOptions } from './options.js';
 import { storeLabel, storeServiceOf } from './probes.js';
-import type { BenchResult, Complexity, ThroughputSample, TopologyResult } from './results.js';
+import type {
+  BenchResult,
+  Complexity,
+  FaultCell,
+  ThroughputSample,
+  TopologyResult,
+} from './results.js';
 import { assertRunning, prepareSubject, type Subject } from './subject.js';
 import { startTopology, topologySpecs, type RunningTopology } from './topology.js';
 
@@ -39,6 +47,29 @@ export const stamp = (startedAt: Date | string) =>
  * measurements/failover.ts): on loopback it is otherwise microseconds, and nothing is lost.
  */
 const FAILOVER_LAG_MS = 600;
+
+/** Topologies started at once (each start is mostly waiting on initdb and Nest's boot). */
+const START_CONCURRENCY = 3;
+
+/**
+ * A quick run spreads its costlier measurements over the profiles: each kind (a key) runs on the
+ * first profile it applies to, so one quick run still does every kind at least once. A full run
+ * does every measurement everywhere.
+ */
+class QuickPlan {
+  private readonly done = new Set<string>();
+  readonly faultsDone = new Set<FaultName>();
+
+  constructor(private readonly quick: boolean) {}
+
+  /** Whether to run the measurement `key` on this profile. */
+  take(key: string): boolean {
+    if (!this.quick) return true;
+    if (this.done.has(key)) return false;
+    this.done.add(key);
+    return true;
+  }
+}
 
 /** What is running right now, so an interrupted run can still stop it. */
 const running = new Set<RunningTopology>();
@@ -64,7 +95,9 @@ export async function runBench(o: BenchOptions, say: Say): Promise<RunOutcome> {
   const topologies: TopologyResult[] = [];
   const ms = (seconds: number) => seconds * 1000;
   try {
-    for (const name of [...o.profiles, ...o.peers]) {
+    // Started a few at a time (starting is mostly waiting for processes), kept in their order.
+    const names = [...o.profiles, ...o.peers];
+    const started = await inParallel(names, START_CONCURRENCY, async (name) => {
       const spec = topologySpecs[name];
       const t0 = Date.now();
       const services = pluginsOf(profileOf(spec.profile)).map((p) => p.name);
@@ -75,8 +108,9 @@ export async function runBench(o: BenchOptions, say: Say): Promise<RunOutcome> {
         `${name}: started in ${((Date.now() - t0) / 1000).toFixed(1)} s at ${topology.cluster.url}`,
       );
       if (spec.login) say(`${name}: ${o.clients} clients log in, each from its own 127.N.M.1 …`);
-      subjects.push(await prepareSubject(topology, o.clients));
-    }
+      return prepareSubject(topology, o.clients);
+    });
+    subjects.push(...started);
 
     // A fresh Node process runs its code unoptimized at first (the express peer warms faster
     // than Nest): one longer unmeasured run per topology before any measured one.
@@ -124,8 +158,9 @@ export async function runBench(o: BenchOptions, say: Say): Promise<RunOutcome> {
       }
     }
 
+    const quickPlan = new QuickPlan(o.quick);
     for (const s of subjects.filter((x) => !broken.has(x))) {
-      topologies.push(await measureTopology(s, samples.get(s.name)!, o, say, failures));
+      topologies.push(await measureTopology(s, samples.get(s.name)!, o, say, failures, quickPlan));
     }
   } finally {
     for (const s of subjects) await s.close();
@@ -160,6 +195,44 @@ export async function runBench(o: BenchOptions, say: Say): Promise<RunOutcome> {
   };
 }
 
+/**
+ * The faults of one profile: on its measured cluster, except those that cut peer links, which
+ * need a cluster of their own with relays (see Fault.needsPeerRelays).
+ */
+async function measureFaultRow(
+  s: Subject,
+  chosen: Fault[],
+  timing: FaultTiming,
+  o: BenchOptions,
+  say: Say,
+): Promise<FaultCell[]> {
+  const cells = await measureFaults(
+    s,
+    chosen.filter((f) => !f.needsPeerRelays),
+    timing,
+    say,
+  );
+  const relayed = chosen.filter((f) => f.needsPeerRelays);
+  if (!relayed.length) return cells;
+  say(
+    `a cluster of its own with relayed peer links for ${relayed.map((f) => f.label).join(', ')} …`,
+  );
+  const topology = await startTopology(s.topology.spec, o.appEnv, () => undefined, {
+    peerRelays: true,
+  });
+  running.add(topology);
+  let subject: Subject | undefined;
+  try {
+    subject = await prepareSubject(topology, s.clients.length);
+    cells.push(...(await measureFaults(subject, relayed, timing, say)));
+  } finally {
+    await subject?.close();
+    await topology.stop();
+    running.delete(topology);
+  }
+  return cells;
+}
+
 async function complexityOf(s: Subject): Promise<Complexity> {
   const lines = async (file: string) =>
     (await readFile(join(PROJECT_ROOT, file), 'utf8').catch(() => '')).split('\n').length - 1;
@@ -180,6 +253,7 @@ async function measureTopology(
   o: BenchOptions,
   say: Say,
   failures: string[],
+  quickPlan: QuickPlan,
 ): Promise<TopologyResult> {
   const spec = s.topology.spec;
   const isProfile = spec.kind === 'profile';
@@ -217,7 +291,7 @@ async function measureTopology(
 
   // Growth first: it needs the store at 1,000 sessions, before the later phases add more.
   const fillable = fillableStore(s);
-  if (isProfile && fillable) {
+  if (isProfile && fillable && quickPlan.take(`growth in ${fillable.label}`)) {
     result.growth = await phase(
       `whoami p50 with 1,000 vs ${int(o.growthSessions)} sessions in ${fillable.label}`,
       () =>
@@ -228,13 +302,16 @@ async function measureTopology(
         ),
     );
   }
-  result.nat = await phase(
-    `the same ${o.clients} clients behind one NAT address, ${short.durationMs / 1000} s`,
-    () => measureNat(s, short),
-  );
+  // Quick: once per routing strategy (the store does not change where nginx sends a client).
+  if (quickPlan.take(`nat:${profileOf(spec.profile).routing}`)) {
+    result.nat = await phase(
+      `the same ${o.clients} clients behind one NAT address, ${short.durationMs / 1000} s`,
+      () => measureNat(s, short),
+    );
+  }
   const logins = () =>
     measureLogin(s, { sequential: o.quick ? 10 : 30, clients: 4, seconds: o.quick ? 2 : 4 });
-  if (isProfile) {
+  if (isProfile && quickPlan.take('login')) {
     result.login = await phase('login latency at the app’s argon2 cost', logins);
   }
   // The peers' stores are only sampled: creating thousands more sessions would say little new.
@@ -257,28 +334,55 @@ async function measureTopology(
           staleWrites: o.quick ? 50 : 200,
         }),
     );
+  }
+  // Every profile in a full run; a quick run scales one, the first with a peer channel.
+  const peerChannel = isProfile && backendOf(profileOf(spec.profile)).peerChannel === true;
+  if (isProfile && (!o.quick || peerChannel) && quickPlan.take('scaling')) {
     const sizes = o.quick ? [2, 3] : [2, 3, 4, 6];
     result.replicaScaling = await phase(
-      `replica CPU per write with ${sizes.join(', ')} replicas (a cluster each)`,
+      `cost per read, per write and per session with ${sizes.join(', ')} replicas (a cluster each)`,
       () =>
-        measureReplicaScaling(spec, o.appEnv, { sizes, writes: o.quick ? 50 : 300 }, (line) =>
-          say(`${spec.name}: ${line}`),
+        measureReplicaScaling(
+          spec,
+          o.appEnv,
+          o.quick
+            ? { sizes, clients: 8, readSeconds: 1, writes: 40, sessions: 200 }
+            : { sizes, clients: 20, readSeconds: 3, writes: 300, sessions: 2000 },
+          (line) => say(`${spec.name}: ${line}`),
         ),
     );
   }
   // Before the replica kill (which leaves app-2 down): the runs restart what they kill.
-  if (isProfile && (await s.topology.cluster.storeFailover().catch(() => undefined))) {
+  if (
+    isProfile &&
+    (await s.topology.cluster.storeFailover().catch(() => undefined)) &&
+    quickPlan.take('store failover')
+  ) {
     result.failover = await phase(
       `store primary SIGKILLed under load, replica ${FAILOVER_LAG_MS} ms behind, durable logins off then on`,
       () =>
         measureFailovers(s, {
-          seconds: o.quick ? 10 : 20,
+          seconds: o.quick ? 6 : 20,
           lagMs: FAILOVER_LAG_MS,
           measureLogin: logins,
+          durable: !o.quick,
         }),
     );
   }
-  if (isProfile) {
+  const applicable: Fault[] = [];
+  if (isProfile)
+    for (const f of allFaults) if (await f.appliesTo(s.topology.cluster)) applicable.push(f);
+  const chosen = chooseFaults(applicable, o.quick, quickPlan.faultsDone);
+  if (chosen.length) {
+    const timing: FaultTiming = o.quick
+      ? { leadMs: 1000, tailMs: 1500 }
+      : { leadMs: 3000, tailMs: 4000 };
+    result.faults = await phase(
+      `fault matrix: ${chosen.map((f) => f.label).join(', ')}, each under the read load`,
+      () => measureFaultRow(s, chosen, timing, o, (line) => say(`${spec.name}: ${line}`)),
+    );
+  }
+  if (isProfile && quickPlan.take('replica kill')) {
     result.kill = await phase(`app-2 SIGKILLed a third into a ${o.killSeconds} s load`, () =>
       measureKill(s, { seconds: o.killSeconds, replica: 'app-2' }),
     );

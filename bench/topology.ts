@@ -174,7 +174,11 @@ export async function startTopology(
   spec: TopologySpec,
   appEnv: Record<string, string>,
   onProgress: (line: string) => void,
-  replicas?: number,
+  o: {
+    replicas?: number;
+    /** Peer links through the runner's relays, so that they can be cut (the partition fault). */
+    peerRelays?: boolean;
+  } = {},
 ): Promise<RunningTopology> {
   const workDir = await mkdtemp(join(tmpdir(), `scaled-login-bench-${spec.name}-`));
   let cluster: Cluster;
@@ -187,8 +191,8 @@ export async function startTopology(
       postgresSettings: { shared_preload_libraries: 'pg_stat_statements' },
       replicaScript: spec.script,
       // Replicas that replicate talk directly: a relay here would sit in the load generator.
-      peerRelays: false,
-      ...(replicas ? { replicas } : {}),
+      peerRelays: o.peerRelays ?? false,
+      ...(o.replicas ? { replicas: o.replicas } : {}),
       env: { ...spec.env, ...probeEnv(workDir), ...appEnv },
       onProgress,
     });

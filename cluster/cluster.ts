@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errorMessage, sleep } from './process/poll.js';
-import { profiles, type Profile, type ProfileName } from './profiles.js';
+import { backendOf, profiles, type Profile, type ProfileName } from './profiles.js';
 import { FAIL_TIMEOUT_S, type UpstreamServer } from './routing/index.js';
 import { pluginsOf } from './services/index.js';
 import type {
@@ -79,6 +79,11 @@ export interface Cluster extends Entry {
    */
   rollingRestart(env?: Record<string, string>): Promise<void>;
   /**
+   * Starts a killed or stopped replica again and waits until nginx sends it requests again (it
+   * skips a replica for its fail_timeout after a failed connect).
+   */
+  rejoin(replica: string): Promise<void>;
+  /**
    * Cuts a replica's peer links (profiles with a peer channel): it still serves clients, but
    * neither sends to nor hears from its peers until heal().
    */
@@ -87,6 +92,8 @@ export interface Cluster extends Entry {
   /** The peer-channel keys (REPLICATION_*) a replica was given; empty without a peer channel. */
   peerEnv(replica: string): Record<string, string>;
   status(): MemberStatus[];
+  /** The session store's servers (members of its backend's services); none for in-memory ones. */
+  storeMembers(): string[];
   /** Read-only looks into the store servers (those that offer one), for the benchmark. */
   observeStores(): Promise<StoreObserver[]>;
   /**
@@ -166,6 +173,11 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     if (!peerNetwork) throw new Error(`profile "${profile.name}" has no peer links to cut`);
     return peerNetwork;
   };
+  const rejoin = async (replica: Member, replicaEnv?: Record<string, string>) => {
+    await replica.restart(replicaEnv);
+    // nginx skips a replica for FAIL_TIMEOUT_S after a failed connect: wait until it is back.
+    await sleep(FAIL_TIMEOUT_S * 1000 + 500);
+  };
   let stopping: Promise<void> | undefined;
   return {
     ...entry,
@@ -180,11 +192,10 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     async rollingRestart(replicaEnv) {
       for (const r of replicas) {
         progress(`rolling restart: ${r.name} …`);
-        await r.restart(replicaEnv);
-        // nginx skips a replica for FAIL_TIMEOUT_S after a failed connect: wait until it is back.
-        await sleep(FAIL_TIMEOUT_S * 1000 + 500);
+        await rejoin(r, replicaEnv);
       }
     },
+    rejoin: (name) => rejoin(find(name)),
     partition(name) {
       if (find(name).kind !== 'replica') throw new Error(`"${name}" is not a replica`);
       network().partition(name);
@@ -201,6 +212,10 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
         running: m.running,
         log: m.log,
       })),
+    storeMembers: () =>
+      members
+        .filter(({ service }) => backendOf(profile).services.includes(service))
+        .map(({ member }) => member.name),
     observeStores: () => Promise.all(observers.map((observe) => observe())),
     storeFailover: async () => failover?.(),
     stop: () => (stopping ??= stopAll()),

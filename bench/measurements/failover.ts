@@ -209,7 +209,13 @@ function tally(replies: Reply[]): Record<string, number> {
  */
 export async function measureFailovers(
   s: Subject,
-  o: { seconds: number; lagMs: number; measureLogin: () => Promise<LoginResult> },
+  o: {
+    seconds: number;
+    lagMs: number;
+    measureLogin: () => Promise<LoginResult>;
+    /** Also with durable logins on (two rolling restarts more); quick runs leave it out. */
+    durable: boolean;
+  },
 ): Promise<FailoverRuns> {
   const cluster = s.topology.cluster;
   const hash = s.passwordHash;
@@ -230,6 +236,7 @@ export async function measureFailovers(
     });
   try {
     const off = await run();
+    if (!o.durable) return { off };
     await cluster.rollingRestart({ REDIS_DURABLE_LOGINS: 'true' });
     try {
       const loginDurable = await o.measureLogin();

@@ -1,53 +1,142 @@
 /**
- * Replica CPU per write for 2, 3, 4 and 6 replicas (profiles with a peer channel): the sources'
- * "not for more than ~4 servers" as a curve. Each size is its own cluster; one logged-in client
- * edits its profile through nginx (so writes land on every replica in turn), and the replicas'
- * CPU over the writes, less what they use idle (heartbeats) over as long, is divided by them.
+ * Scaling with replicas: for N = 2, 3, 4, 6 replicas of one profile, what an operation costs —
+ * replica CPU per read and per write (replication included), replica heap per 10k sessions on
+ * each replica, and, for profiles with a peer channel, peer messages and bytes per write. On two
+ * cores throughput cannot grow with N, so cost per operation is what is compared: the sources'
+ * "all-to-all is not for more than ~4 servers" and "a separate store scales best" as curves.
+ * Each size is a cluster of its own; its clients log in, read through nginx, then edit their
+ * profile through nginx (so writes land on every replica in turn). Idle CPU (heartbeats, timers)
+ * over as long is taken off.
  */
 import { sleep } from '../../cluster/process/poll.js';
-import { VirtualClient } from '../../cluster/virtual-client.js';
-import { clientAddress } from '../load.js';
+import { backendOf, profileOf } from '../../cluster/profiles.js';
+import { inParallel, runLoad } from '../load.js';
 import { cpuSnapshot } from '../probes.js';
 import type { ScalingPoint } from '../results.js';
-import { startTopology, type TopologySpec } from '../topology.js';
-import { cheapPasswordHash, logIn, seedUsers } from '../users.js';
+import { prepareSubject, type Subject } from '../subject.js';
+import { startTopology, type RunningTopology, type TopologySpec } from '../topology.js';
+import { measureMemory } from './memory.js';
+import { statsOf, type PeerStats } from './replication.js';
 
 const replicaCpuMs = (snapshot: Awaited<ReturnType<typeof cpuSnapshot>>) =>
   snapshot.parts.get('replicas') ?? 0;
 
+export interface ScalingOptions {
+  sizes: number[];
+  /** Logged-in clients per cluster. */
+  clients: number;
+  /** Seconds of whoami load. */
+  readSeconds: number;
+  /** Profile edits, in all. */
+  writes: number;
+  /** New sessions for the memory reading. */
+  sessions: number;
+}
+
+/** CPU the replicas used while `work` ran, less what they use idle over as long (ms). */
+async function busyCpu(s: Subject, idlePerMs: number, work: () => Promise<void>): Promise<number> {
+  const before = await cpuSnapshot(s.topology.cluster);
+  await work();
+  const after = await cpuSnapshot(s.topology.cluster);
+  return Math.max(
+    0,
+    replicaCpuMs(after) - replicaCpuMs(before) - idlePerMs * (after.at - before.at),
+  );
+}
+
+const messages = (stats: Record<string, PeerStats>) =>
+  Object.values(stats).reduce(
+    (n, p) =>
+      n +
+      Object.entries(p.sent)
+        .filter(([type]) => type !== 'accessed')
+        .reduce((m, [, count]) => m + count, 0),
+    0,
+  );
+/** Bytes of the frames that carry data (heartbeats apart), as measurement 8 counts them. */
+const bytes = (stats: Record<string, PeerStats>) =>
+  Object.values(stats).reduce((n, p) => n + (p.bytesSent.msg ?? 0) + (p.bytesSent.req ?? 0), 0);
+
+async function measureSize(
+  topology: RunningTopology,
+  replicas: number,
+  o: ScalingOptions,
+): Promise<ScalingPoint> {
+  const s = await prepareSubject(topology, o.clients);
+  try {
+    const peerChannel = backendOf(profileOf(topology.spec.profile)).peerChannel === true;
+    const idle0 = await cpuSnapshot(topology.cluster);
+    await sleep(1000);
+    const idle1 = await cpuSnapshot(topology.cluster);
+    const idlePerMs = (replicaCpuMs(idle1) - replicaCpuMs(idle0)) / (idle1.at - idle0.at);
+
+    let reads = 0;
+    const readCpu = await busyCpu(s, idlePerMs, async () => {
+      reads = (
+        await runLoad(s.clients, {
+          path: '/api/whoami',
+          warmupMs: 0,
+          durationMs: o.readSeconds * 1000,
+        })
+      ).requests;
+    });
+
+    const stats0 = peerChannel ? await statsOf(s) : undefined;
+    let written = 0;
+    const writeCpu = await busyCpu(s, idlePerMs, async () => {
+      const each = Math.ceil(o.writes / s.clients.length);
+      await inParallel(s.clients, s.clients.length, async (client, i) => {
+        for (let k = 0; k < each; k++) {
+          const reply = await client.send('PATCH', '/api/me', { displayName: `n${i}-${k}` });
+          if (reply.status !== 200) throw new Error(`a write answered ${reply.status}`);
+          written++;
+        }
+      });
+    });
+    const stats1 = peerChannel ? await statsOf(s) : undefined;
+
+    const memory = await measureMemory(s, o.sessions);
+    return {
+      replicas,
+      reads,
+      writes: written,
+      replicaCpuMicrosPerRead: reads ? (readCpu / reads) * 1000 : NaN,
+      replicaCpuMsPerWrite: written ? writeCpu / written : NaN,
+      heapPer10kPerReplica: memory.replicas ? memory.replicas.heapGrowthPer10k / replicas : NaN,
+      ...(stats0 && stats1
+        ? {
+            peerMessagesPerWrite: (messages(stats1) - messages(stats0)) / written,
+            peerBytesPerWrite: (bytes(stats1) - bytes(stats0)) / written,
+          }
+        : {}),
+    };
+  } finally {
+    await s.close();
+  }
+}
+
 export async function measureReplicaScaling(
   spec: TopologySpec,
   appEnv: Record<string, string>,
-  o: { sizes: number[]; writes: number },
+  o: ScalingOptions,
   say: (line: string) => void,
 ): Promise<ScalingPoint[]> {
   const points: ScalingPoint[] = [];
-  const hash = await cheapPasswordHash();
   for (const replicas of o.sizes) {
-    const topology = await startTopology(spec, appEnv, () => undefined, replicas);
-    const client = new VirtualClient(topology.cluster.url, clientAddress(0));
+    const topology = await startTopology(spec, appEnv, () => undefined, { replicas });
     try {
-      const users = await seedUsers(topology.postgresUrl, 'scale', 1, hash);
-      await logIn([client], users, 1);
-      const idle0 = await cpuSnapshot(topology.cluster);
-      await sleep(1000);
-      const idle1 = await cpuSnapshot(topology.cluster);
-      const idlePerMs = (replicaCpuMs(idle1) - replicaCpuMs(idle0)) / (idle1.at - idle0.at);
-      const before = await cpuSnapshot(topology.cluster);
-      for (let i = 0; i < o.writes; i++) {
-        const reply = await client.send('PATCH', '/api/me', { displayName: `n${replicas}-${i}` });
-        if (reply.status !== 200) throw new Error(`write ${i} answered ${reply.status}`);
-      }
-      const after = await cpuSnapshot(topology.cluster);
-      const busy = replicaCpuMs(after) - replicaCpuMs(before) - idlePerMs * (after.at - before.at);
-      points.push({
-        replicas,
-        writes: o.writes,
-        replicaCpuMsPerWrite: Math.max(0, busy) / o.writes,
-      });
-      say(`${replicas} replicas: ${(busy / o.writes).toFixed(2)} ms replica CPU per write`);
+      const p = await measureSize(topology, replicas, o);
+      points.push(p);
+      const peer =
+        p.peerMessagesPerWrite === undefined
+          ? ''
+          : `, ${p.peerMessagesPerWrite.toFixed(2)} peer messages (${Math.round(p.peerBytesPerWrite ?? 0)} B) per write`;
+      say(
+        `${replicas} replicas: ${Math.round(p.replicaCpuMicrosPerRead)} µs CPU per read, ` +
+          `${p.replicaCpuMsPerWrite.toFixed(2)} ms per write${peer}, ` +
+          `${(p.heapPer10kPerReplica / 2 ** 20).toFixed(1)} MiB heap per replica per 10k sessions`,
+      );
     } finally {
-      client.close();
       await topology.stop();
     }
   }

@@ -15,7 +15,7 @@ import type { Subject } from '../subject.js';
 /** Clients that edit their profile during the write window (the others keep reading). */
 const WRITERS = 4;
 
-interface PeerStats {
+export interface PeerStats {
   mode: string;
   sent: Record<string, number>;
   bytesSent: Record<string, number>;
@@ -23,7 +23,7 @@ interface PeerStats {
   lagBuckets: Record<number, number>;
 }
 
-async function statsOf(s: Subject): Promise<Record<string, PeerStats>> {
+export async function statsOf(s: Subject): Promise<Record<string, PeerStats>> {
   const out: Record<string, PeerStats> = {};
   for (const r of s.replicas) {
     const res = await fetch(`${s.topology.cluster.replicaUrl(r)}/health/ready`);

@@ -3,9 +3,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startCluster, type Cluster, type ClusterOptions } from '../../cluster/cluster.js';
-import { backendOf, type ProfileName } from '../../cluster/profiles.js';
-import { FAIL_TIMEOUT_S } from '../../cluster/routing/index.js';
-import { sleep } from './eventually.js';
+import type { ProfileName } from '../../cluster/profiles.js';
 import { HttpClient } from './http-client.js';
 import { isLoggedIn } from './steps.js';
 
@@ -21,13 +19,6 @@ export interface TestCluster extends Cluster {
   direct(replica: string, from?: HttpClient, subnet?: number): HttpClient;
   /** PIDs of the replicas now running (unchanged = no replica was restarted). */
   replicaPids(): Array<number | null>;
-  /** The members that run the session backend's servers (none for in-memory sessions). */
-  storeMembers(): string[];
-  /**
-   * Starts a killed or stopped replica again and waits until nginx sends it requests again
-   * (it skips a replica for its fail_timeout after a failed connect).
-   */
-  rejoin(replica: string): Promise<void>;
   /** Stops everything and removes the work dir; throws if any process it started is still alive. */
   teardown(): Promise<void>;
 }
@@ -83,17 +74,9 @@ export async function startTestCluster(
       for (const [k, v] of from?.cookies ?? []) c.cookies.set(k, v);
       return c;
     },
-    storeMembers: () => {
-      const servers = backendOf(cluster.profile).services;
-      return cluster
-        .status()
-        .filter((m) => servers.includes(m.service))
-        .map((m) => m.name);
-    },
     async rejoin(replica: string) {
-      await cluster.restart(replica);
+      await cluster.rejoin(replica);
       remember();
-      await sleep(FAIL_TIMEOUT_S * 1000 + 500);
     },
     async teardown() {
       remember();

@@ -1,10 +1,10 @@
 /**
  * bench/chart.svg: whoami throughput and p99 latency per profile and peer, as two panels of
- * horizontal bars. Plain SVG written by hand: no dependencies, readable in any browser or on
- * GitHub.
+ * horizontal bars.
  */
-import type { BenchResult, TopologyResult } from './results.js';
-import { int } from './targets.js';
+import type { BenchResult, TopologyResult } from '../results.js';
+import { int } from '../targets.js';
+import { escape, svgDocument } from './svg.js';
 
 const WIDTH = 760;
 const LABEL = 150; // left column with the names
@@ -14,9 +14,6 @@ const BAR = 16;
 const HEAD = 34;
 
 const COLORS = { profile: '#2f6fb0', peer: '#9aa3ad' };
-
-const escape = (s: string) =>
-  s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
 function panel(
   title: string,
@@ -49,24 +46,21 @@ export function renderChart(result: BenchResult): string {
   const panelHeight = HEAD + rows.length * ROW + 16;
   const height = 2 * panelHeight + 40;
   const note = `${result.machine.cpus} cores, ${result.settings.clients} clients, median of ${result.settings.rounds} × ${result.settings.durationSeconds} s; blue: our profiles, grey: peers`;
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family="system-ui, sans-serif">
-  <style>
-    .title { font-size: 15px; font-weight: 600; fill: #222; }
-    .name { font-size: 13px; text-anchor: end; fill: #222; }
-    .value { font-size: 12px; fill: #444; }
-    .note { font-size: 11px; fill: #666; }
-    .axis { stroke: #888; stroke-width: 1; }
-  </style>
-  <rect width="100%" height="100%" fill="#fff"/>
-  ${panel('Authenticated GET /api/whoami through nginx: requests per second (higher is better)', rows, (t) => t.throughput.rps, int, 0)}
-  ${panel(
-    'p99 latency in ms (lower is better)',
-    rows,
-    (t) => t.throughput.p99,
-    (v) => `${v.toFixed(1)} ms`,
-    panelHeight,
-  )}
-  <text x="12" y="${height - 14}" class="note">${escape(note)}</text>
-</svg>
-`;
+  return svgDocument(WIDTH, height, [
+    panel(
+      'Authenticated GET /api/whoami through nginx: requests per second (higher is better)',
+      rows,
+      (t) => t.throughput.rps,
+      int,
+      0,
+    ),
+    panel(
+      'p99 latency in ms (lower is better)',
+      rows,
+      (t) => t.throughput.p99,
+      (v) => `${v.toFixed(1)} ms`,
+      panelHeight,
+    ),
+    `<text x="12" y="${height - 14}" class="note">${escape(note)}</text>`,
+  ]);
 }

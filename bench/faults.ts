@@ -1,0 +1,132 @@
+/**
+ * The faults of the fault matrix (issue: "each profile × each fault"). Each says where it applies
+ * and how it is done to a running cluster; `recover` puts back what the fault took away once the
+ * measured window is over (a killed replica restarted, a killed primary rejoining as a replica),
+ * so the next fault starts from a whole cluster.
+ */
+import type { Cluster } from '../cluster/cluster.js';
+import { sleep } from '../cluster/process/poll.js';
+import { backendOf } from '../cluster/profiles.js';
+
+/** The replica the replica faults hit: the same one the kill measurement uses. */
+export const FAULT_REPLICA = 'app-2';
+/** How long a partition lasts before it heals. */
+export const PARTITION_MS = 3000;
+
+export interface Fault {
+  name: FaultName;
+  /** A column head of the matrix. */
+  label: string;
+  /** What is done, for the report. */
+  what: string;
+  appliesTo(cluster: Cluster): Promise<boolean>;
+  /**
+   * Needs the peer links to run through the runner's relays (which the benchmark's main clusters
+   * do not use): measured on a cluster of its own.
+   */
+  needsPeerRelays?: true;
+  /** Too long for a quick run (a rolling restart: every replica in turn). */
+  fullRunOnly?: true;
+  /** Does the fault (and, for faults that include their own repair, the repair). */
+  inject(cluster: Cluster): Promise<{ recover?: () => Promise<void> }>;
+}
+
+export type FaultName =
+  | 'replica-kill'
+  | 'replica-term'
+  | 'rolling-restart'
+  | 'partition'
+  | 'store-failover'
+  | 'store-restart';
+
+const always = () => Promise.resolve(true);
+
+export const faults: Fault[] = [
+  {
+    name: 'replica-kill',
+    label: 'replica SIGKILL',
+    what: `${FAULT_REPLICA} SIGKILLed; restarted after the window`,
+    appliesTo: always,
+    async inject(cluster) {
+      await cluster.kill(FAULT_REPLICA);
+      return { recover: () => cluster.rejoin(FAULT_REPLICA) };
+    },
+  },
+  {
+    name: 'replica-term',
+    label: 'replica SIGTERM',
+    what: `${FAULT_REPLICA} stopped gracefully (in-flight requests finish); restarted after the window`,
+    appliesTo: always,
+    async inject(cluster) {
+      await cluster.stopMember(FAULT_REPLICA);
+      return { recover: () => cluster.rejoin(FAULT_REPLICA) };
+    },
+  },
+  {
+    name: 'rolling-restart',
+    label: 'rolling restart',
+    what: 'every replica in turn: SIGTERM, start, wait until nginx takes it back',
+    fullRunOnly: true,
+    appliesTo: always,
+    async inject(cluster) {
+      await cluster.rollingRestart();
+      return {};
+    },
+  },
+  {
+    name: 'partition',
+    label: 'partition + heal',
+    what: `${FAULT_REPLICA}'s peer links cut for ${PARTITION_MS / 1000} s, then healed (replication profiles)`,
+    appliesTo: (cluster) => Promise.resolve(backendOf(cluster.profile).peerChannel === true),
+    needsPeerRelays: true,
+    async inject(cluster) {
+      cluster.partition(FAULT_REPLICA);
+      try {
+        await sleep(PARTITION_MS);
+      } finally {
+        cluster.heal();
+      }
+      return {};
+    },
+  },
+  {
+    name: 'store-failover',
+    label: 'store failover',
+    what: "the store's primary (or slot 0's master) SIGKILLed; its replica takes over; restarted after the window",
+    appliesTo: async (cluster) => (await cluster.storeFailover()) !== undefined,
+    async inject(cluster) {
+      const pair = await cluster.storeFailover();
+      if (!pair) throw new Error('the store does not fail over');
+      await cluster.kill(pair.primary);
+      return { recover: () => cluster.restart(pair.primary) };
+    },
+  },
+  {
+    name: 'store-restart',
+    label: 'store restart',
+    what: 'every server of the session store restarted, one after the other (crash and start)',
+    appliesTo: (cluster) => Promise.resolve(cluster.storeMembers().length > 0),
+    async inject(cluster) {
+      for (const member of cluster.storeMembers()) {
+        await cluster.kill(member);
+        await cluster.restart(member);
+      }
+      return {};
+    },
+  },
+];
+
+export const faultNames = faults.map((f) => f.name);
+
+/**
+ * Which of a profile's applicable faults a run measures. A full run: all of them. A quick run: at
+ * most one per profile, a kind no profile before it has had, so that one quick run does every
+ * kind (but the full-run-only ones) once.
+ */
+export function chooseFaults(applicable: Fault[], quick: boolean, done: Set<FaultName>): Fault[] {
+  if (!quick) return applicable;
+  const pick = applicable.find((f) => !f.fullRunOnly && !done.has(f.name));
+  if (!pick) return [];
+  done.add(pick.name);
+  return [pick];
+}
