@@ -207,7 +207,7 @@ describe('backup manager model (4 in-process replicas, random interleavings)', (
       fc.asyncProperty(fc.array(step, { maxLength: 80 }), (steps) => check(steps)),
       { numRuns: Number(process.env.MODEL_RUNS ?? 200) },
     );
-  });
+  }, 600_000);
 
   it('scenario 1: the primary crashes, a read at the backup holder promotes it and re-replicates', async () => {
     const model = new Model();
