@@ -196,7 +196,9 @@ async function check(steps: Step[]): Promise<void> {
     for (const other of named) expect(other).toEqual(loc);
     expect([loc!.primary, loc!.backup].filter(Boolean).sort()).toEqual(holders);
     // And the content is the same on both (field order is not part of it).
-    const values = holders.map((h) => JSON.parse(model.replicas.get(h)!.map.read(id, FAR - 1)!));
+    const values = holders.map(
+      (h) => JSON.parse(model.replicas.get(h)!.map.read(id, FAR - 1)!) as unknown,
+    );
     for (const v of values) expect(v).toEqual(values[0]);
   }
 }
