@@ -208,6 +208,28 @@ export interface ReplicationResult {
   syncTimeouts: number;
 }
 
+/** Measurement 8 for `backup`: primary/backup replication (T10). */
+export interface BackupResult {
+  /** Sessions (each replica's primaries, summed) and the copies held of them (primary + backup). */
+  sessions: number;
+  /** T10: exactly 2. */
+  copiesPerSession: number;
+  heldPerReplica: Record<string, { primary: number; backup: number; proxy: number }>;
+  reads: number;
+  /** T10: 0. */
+  messagesPerRead: number;
+  writes: number;
+  /** Every peer message the cluster sent per profile edit (T10: ≤ 1: the delta to the backup). */
+  messagesPerWrite: number;
+  bytesPerWrite: number;
+  /** The first request after its primary's SIGKILL (nginx's failover, then promotion or fetch). */
+  firstRequestAfterCrashMs: number;
+  /** The request after that (served by the new primary from its own copy). */
+  nextRequestMs: number;
+  /** Writes the backup did not acknowledge within BACKUP_ACK_TIMEOUT_MS. */
+  ackTimeouts: number;
+}
+
 /** What an operation costs with one number of replicas (a cluster of that size). */
 export interface ScalingPoint {
   replicas: number;
@@ -250,6 +272,7 @@ export interface TopologyResult {
   failover?: FailoverRuns;
   growth?: GrowthResult;
   replication?: ReplicationResult;
+  backup?: BackupResult;
   replicaScaling?: ScalingPoint[];
   /** The fault matrix's row: every fault that applies (quick runs: one per profile). */
   faults?: FaultCell[];

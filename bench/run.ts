@@ -21,6 +21,7 @@ import { measureLogin } from './measurements/login.js';
 import { measureMemory } from './measurements/memory.js';
 import { measureNat } from './measurements/nat.js';
 import { measureReplicaScaling } from './measurements/replica-scaling.js';
+import { measureBackup } from './measurements/backup.js';
 import { measureReplication } from './measurements/replication.js';
 import { aggregateThroughput, measureThroughput } from './measurements/throughput.js';
 import type { BenchOptions } from './options.js';
@@ -324,7 +325,12 @@ async function measureTopology(
       () => measureMemory(s, isProfile ? o.memorySessions : 0),
     );
   }
-  if (isProfile && backendOf(profileOf(spec.profile)).peerChannel) {
+  if (isProfile && profileOf(spec.profile).sessions === 'backup') {
+    result.backup = await phase(
+      `copies per session, peer messages per read and write, first request after a crash`,
+      () => measureBackup(s, { durationMs: short.durationMs, writesPerSecond: 50 }),
+    );
+  } else if (isProfile && backendOf(profileOf(spec.profile)).peerChannel) {
     result.replication = await phase(
       `replication lag, peer messages per read and write, stale reads async vs sync`,
       () =>

@@ -281,6 +281,31 @@ function t9(r: BenchResult): TargetResult {
   };
 }
 
+function t10(r: BenchResult): TargetResult {
+  const [id, title, threshold] = [
+    'T10',
+    '`backup`: replicas per session / peer messages per write / per read',
+    'exactly 2 / ≤ 1 / 0',
+  ];
+  const b = find(r, 'backup')?.backup;
+  if (!b || !b.writes || !b.sessions)
+    return notMeasured(id, title, threshold, 'the backup profile');
+  const pass = b.copiesPerSession === 2 && b.messagesPerWrite <= 1 && b.messagesPerRead === 0;
+  return {
+    id,
+    title,
+    threshold,
+    figure:
+      `${fmt(b.copiesPerSession, 2)} copies per session (${int(b.sessions)} sessions), ` +
+      `${fmt(b.messagesPerWrite, 2)} messages per write (${int(b.writes)} writes, ${int(b.bytesPerWrite)} B), ` +
+      `${fmt(b.messagesPerRead, 3)} per read (${int(b.reads)} reads); first request after the primary's crash ${fmt(b.firstRequestAfterCrashMs, 1)} ms`,
+    pass,
+    reason: pass
+      ? undefined
+      : 'More than 2 copies: a demoted replica kept its copy; fewer: a backup was not re-created after a member left. Messages per read: reads went to a replica that is not the primary (route cookie). See GET /health/ready → sessionStore.stats (held, sent).',
+  };
+}
+
 /** Recovery target with the demo failure detection (Sentinel down-after 1 s, node timeout 1 s). */
 const RECOVERY_MS = 5000;
 
@@ -367,7 +392,21 @@ function t14(r: BenchResult): TargetResult {
 }
 
 export function evaluateTargets(r: BenchResult): TargetResult[] {
-  return [t1(r), t2(r), t3(r), t4(r), t5(r), t6(r), t7(r), t8(r), t9(r), t11(r), t12(r), t14(r)];
+  return [
+    t1(r),
+    t2(r),
+    t3(r),
+    t4(r),
+    t5(r),
+    t6(r),
+    t7(r),
+    t8(r),
+    t9(r),
+    t10(r),
+    t11(r),
+    t12(r),
+    t14(r),
+  ];
 }
 
 export const verdict = (t: TargetResult): string =>

@@ -3,7 +3,13 @@ import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { PROJECT_ROOT } from '../cluster/paths.js';
 import { isProfileName, profileNames, profileOf } from '../cluster/profiles.js';
-import { backendFiles, peerTopologies, profileTopologies, topologySpecs } from './topology.js';
+import {
+  backendFiles,
+  peerTopologies,
+  profileTopologies,
+  replicationImports,
+  topologySpecs,
+} from './topology.js';
 
 describe('backendFiles', () => {
   const files = [
@@ -68,5 +74,27 @@ describe('topologySpecs', () => {
   it('keeps peers and profiles apart', () => {
     for (const name of peerTopologies) expect(topologySpecs[name].kind).toBe('peer');
     expect(peerTopologies.filter((p) => profileTopologies.includes(p))).toEqual([]);
+  });
+});
+
+describe('replicationImports', () => {
+  it('follows relative imports into src/replication/, transitively, and nothing else', () => {
+    const files: Record<string, string> = {
+      'src/session/backends/x.backend.ts':
+        "import { A } from '../../replication/a/a.js';\nimport { B } from './backend.js';",
+      'src/replication/a/a.ts': "import type { C } from '../c.js';\nimport x from 'ws';",
+      'src/replication/c.ts': "export { A } from './a/a.js';",
+    };
+    expect(
+      replicationImports(['src/session/backends/x.backend.ts'], (f) => files[f] ?? ''),
+    ).toEqual(['src/replication/a/a.ts', 'src/replication/c.ts']);
+  });
+
+  it("counts each replication profile's own manager, not the other's", () => {
+    const code = (name: string) => topologySpecs[name].sessionCode;
+    expect(code('replicated')).toContain('src/replication/sessions/session-replicator.ts');
+    expect(code('replicated')).not.toContain('src/replication/backup/backup-manager.ts');
+    expect(code('backup')).toContain('src/replication/backup/backup-manager.ts');
+    expect(code('redis').some((f) => f.startsWith('src/replication/'))).toBe(false);
   });
 });

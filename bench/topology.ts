@@ -3,15 +3,15 @@
  * the same topology (Postgres, the servers its session backend needs, three replicas, the same
  * nginx config) started through the native runner on free ports in a temp dir.
  */
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, posix } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startCluster, type Cluster } from '../cluster/cluster.js';
 import { PROJECT_ROOT } from '../cluster/paths.js';
 import { profileNames, profileOf, type ProfileName } from '../cluster/profiles.js';
-import { sessionBackends, sessionStoreNames } from '../src/session/backends/index.js';
+import { sessionStoreNames } from '../src/session/backends/index.js';
 import type { TopologyName } from './results.js';
 
 export interface TopologySpec {
@@ -60,13 +60,27 @@ export function backendFiles(
   return own.includes(record) ? [record, ...own.filter((f) => f !== record)] : own;
 }
 
-/** The replication code (src/replication/), for backends whose replicas replicate to each other. */
-function replicationFiles(): string[] {
-  const dir = 'src/replication';
-  return readdirSync(join(PROJECT_ROOT, dir), { recursive: true, encoding: 'utf8' })
-    .filter((f) => f.endsWith('.ts') && !f.endsWith('.spec.ts') && !f.includes('model-network'))
-    .sort()
-    .map((f) => `${dir}/${f}`);
+/**
+ * The replication code a backend uses: the files of src/replication/ that `files` import,
+ * directly or through each other (so `replicated` and `backup` count what they share, and not
+ * each other's manager).
+ */
+export function replicationImports(
+  files: readonly string[],
+  read: (file: string) => string = (file) => readFileSync(join(PROJECT_ROOT, file), 'utf8'),
+): string[] {
+  const seen = new Set<string>();
+  const queue = [...files];
+  while (queue.length) {
+    const file = queue.pop()!;
+    for (const m of read(file).matchAll(/from '(\.{1,2}\/[^']+)\.js'/g)) {
+      const target = posix.join(posix.dirname(file), `${m[1]}.ts`);
+      if (!target.startsWith('src/replication/') || seen.has(target)) continue;
+      seen.add(target);
+      queue.push(target);
+    }
+  }
+  return [...seen].sort();
 }
 
 function profileTopology(name: ProfileName, backendsDir: readonly string[]): TopologySpec {
@@ -75,12 +89,9 @@ function profileTopology(name: ProfileName, backendsDir: readonly string[]): Top
     name,
     kind: 'profile',
     profile: name,
-    sessionCode: [
-      ...backendFiles(row.sessions, backendsDir, sessionStoreNames).map(
-        (f) => `${BACKENDS_DIR}/${f}`,
-      ),
-      ...(sessionBackends[row.sessions].peerChannel ? replicationFiles() : []),
-    ],
+    sessionCode: ((own) => [...own, ...replicationImports(own)])(
+      backendFiles(row.sessions, backendsDir, sessionStoreNames).map((f) => `${BACKENDS_DIR}/${f}`),
+    ),
     login: true,
     store: row.sessions,
     what: row.shows,

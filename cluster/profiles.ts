@@ -108,6 +108,20 @@ export const profiles = {
       logoutFinal: true,
     },
   },
+  backup: {
+    name: 'backup',
+    routing: 'route-cookie',
+    sessions: 'backup',
+    shows:
+      "Tomcat's BackupManager: a primary and one backup per session, a proxy elsewhere; 2 copies whatever the size",
+    guarantees: {
+      // Every replica recognises a session: a proxy holder fetches the copy and takes it over.
+      sharedAcrossReplicas: true,
+      survivesReplicaCrash: true,
+      natClientsSpread: true,
+      logoutFinal: true,
+    },
+  },
   redis: {
     name: 'redis',
     routing: 'round-robin',

@@ -79,12 +79,12 @@ export function renderFaultChart(result: BenchResult): string {
       if (b) body.push(`<text x="${x + COL / 2}" y="${y + 31}" class="cell">${escape(b)}</text>`);
     });
   });
-  const legend =
-    'red: sessions lost · orange: clients logged out for a while · yellow: requests failed · green: nothing · grey: does not apply; ' +
-    '"s": fault start → last failed request';
-  body.push(`<text x="12" y="${height - 30}" class="note">${escape(legend)}</text>`);
-  body.push(
-    `<text x="12" y="${height - 14}" class="note">${escape(`${result.settings.clients} clients reading back to back; one run on ${result.machine.cpus} cores`)}</text>`,
+  const notes = [
+    'red: sessions lost · orange: clients logged out for a while · yellow: requests failed · green: nothing',
+    `grey: does not apply · "s": from the fault to the last failed request · ${result.settings.clients} clients reading back to back, ${result.machine.cpus} cores`,
+  ];
+  notes.forEach((line, k) =>
+    body.push(`<text x="12" y="${height - 30 + k * 16}" class="note">${escape(line)}</text>`),
   );
   return svgDocument(width, height, body);
 }

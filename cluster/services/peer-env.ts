@@ -13,7 +13,7 @@ export function composePeerEnv(replica: string, replicas: readonly string[]) {
     REPLICATION_PORT: String(COMPOSE_PEER_PORT),
     REPLICATION_HOST: '0.0.0.0',
     REPLICATION_SECRET: note(
-      'Signs every peer message. No default on purpose: set it for the replicated profile, e.g.\n' +
+      'Signs every peer message. No default on purpose: set it for the replicated and backup profiles, e.g.\n' +
         'REPLICATION_SECRET=$(openssl rand -base64 48) docker compose --profile replicated up --build',
       '${REPLICATION_SECRET:-}',
     ),

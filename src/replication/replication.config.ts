@@ -25,3 +25,13 @@ export const replicatedConfig = peerChannelConfig.extend({
   /** Seconds a starting replica may spend on its state transfer before it serves anyway. */
   REPLICATION_TRANSFER_TIMEOUT: z.coerce.number().int().positive().default(60),
 });
+
+/** BackupManager's own keys on top of the channel's. */
+export const backupConfig = peerChannelConfig.extend({
+  /** How long a write waits for the backup's acknowledgement before giving up on it (logged, counted). */
+  BACKUP_ACK_TIMEOUT_MS: z.coerce.number().int().positive().default(200),
+  /** How long a replica that holds only a proxy waits for the copy; past it the request gets a 503. */
+  BACKUP_FETCH_TIMEOUT_MS: z.coerce.number().int().positive().default(1000),
+  /** Seconds a starting replica may spend receiving the locations before it serves anyway. */
+  REPLICATION_TRANSFER_TIMEOUT: z.coerce.number().int().positive().default(60),
+});

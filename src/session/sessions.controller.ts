@@ -3,6 +3,7 @@ import type { Request, Response } from 'express';
 import { AppConfig } from '../config/app-config.js';
 import { CurrentUser } from '../auth/current-user.decorator.js';
 import { Public } from '../auth/public.decorator.js';
+import type { Placement } from './backends/backend.js';
 import { endSession } from './end-session.js';
 import type { Principal } from './session.types.js';
 import { SessionsService, type SessionList } from './sessions.service.js';
@@ -39,6 +40,12 @@ export class SessionsController {
   @Get('sessions')
   list(@CurrentUser() user: Principal, @Req() req: Request): Promise<SessionList> {
     return this.sessions.list(user.id, req.sessionID);
+  }
+
+  /** Where the caller's session lives and in which role (the profile page shows the same). */
+  @Get('sessions/current/placement')
+  async placement(@Req() req: Request): Promise<{ placement: Placement[] }> {
+    return { placement: await this.sessions.placement(req.sessionID) };
   }
 
   /** Ends every session of the user except the one making the request. */

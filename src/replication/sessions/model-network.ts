@@ -7,7 +7,7 @@ import type { PeerHandlers, PeerLink } from '../channel/peer-link.js';
  * to a crashed replica is lost, and its pending requests fail.
  */
 export class ModelNetwork {
-  readonly inFlight: Array<{ to: string; deliver: () => void }> = [];
+  readonly inFlight: Array<{ from: string; to: string; deliver: () => void }> = [];
   private readonly nodes = new Map<string, ModelNode>();
 
   constructor(readonly names: readonly string[]) {}
@@ -19,14 +19,21 @@ export class ModelNetwork {
       this.names.filter((n) => n !== name),
     );
     this.nodes.set(name, node);
+    // As the real channel's replay guard: once the new incarnation is heard, what the old one
+    // sent and is still on its way is refused.
+    for (let i = this.inFlight.length - 1; i >= 0; i--)
+      if (this.inFlight[i].from === name) this.inFlight.splice(i, 1);
+    for (const other of this.nodes.values()) if (other !== node) other.up(name);
     return node;
   }
 
-  crash(name: string): void {
+  /** `dropSent`: what it sent is lost too (it died before its sends left the machine). */
+  crash(name: string, o: { dropSent?: boolean } = {}): void {
     const node = this.nodes.get(name);
     this.nodes.delete(name);
     for (let i = this.inFlight.length - 1; i >= 0; i--)
-      if (this.inFlight[i].to === name) this.inFlight.splice(i, 1);
+      if (this.inFlight[i].to === name || (o.dropSent && this.inFlight[i].from === name))
+        this.inFlight.splice(i, 1);
     for (const other of this.nodes.values()) other.lost(name);
     node?.lost('*');
     if (node) node.dead = true;
@@ -89,6 +96,7 @@ export class ModelNode implements PeerLink {
     if (this.dead) return;
     const copy = structuredClone(body);
     this.net.inFlight.push({
+      from: this.self,
       to,
       deliver: () => void this.net.node(to)?.handlers.message(this.self, copy),
     });
@@ -101,6 +109,7 @@ export class ModelNode implements PeerLink {
     return new Promise((resolve, reject) => {
       this.pending.set(id, { to, reject });
       this.net.inFlight.push({
+        from: this.self,
         to,
         deliver: () => {
           const target = this.net.node(to)!;
@@ -113,6 +122,7 @@ export class ModelNode implements PeerLink {
           }
           // The reply travels back as a message of its own, lost if the requester crashed.
           this.net.inFlight.push({
+            from: to,
             to: this.self,
             deliver: () => {
               if (!this.pending.delete(id) || this.net.node(this.self) !== this) return;
@@ -123,6 +133,11 @@ export class ModelNode implements PeerLink {
         },
       });
     });
+  }
+
+  /** `peer` joined (or came back). */
+  up(peer: string): void {
+    this.handlers.peerUp?.(peer);
   }
 
   /** `peer` crashed ('*': this node itself did): its requests will never be answered. */

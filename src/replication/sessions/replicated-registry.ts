@@ -33,7 +33,9 @@ export class ReplicatedSessionRegistry implements SessionRegistry {
 
 /** The login limit, counted on every replica together (see AttemptSlots). */
 export class ReplicatedAttemptCounter implements AttemptCounter {
-  constructor(private readonly replicator: SessionReplicator) {}
+  constructor(
+    private readonly replicator: Pick<SessionReplicator, 'changeAttempts' | 'countAttempts'>,
+  ) {}
 
   hit(key: string, windowMs: number): Promise<number> {
     return this.replicator.changeAttempts(key, 1, windowMs);

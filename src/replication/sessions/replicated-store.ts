@@ -7,7 +7,23 @@ import {
   type SessionLifetime,
 } from '../../session/session.types.js';
 import { DELETED } from './session-map.js';
-import type { SessionReplicator } from './session-replicator.js';
+
+/**
+ * Sessions kept in the replicas' own memory and copied between them: the replicated map (every
+ * replica, every session) and the backup manager (a primary and a backup per session). A read
+ * may have to ask a peer (a backup manager's proxy fetches the copy), so it may be a promise.
+ */
+export interface SessionCopies {
+  read(id: string): string | undefined | Promise<string | undefined>;
+  create(id: string, fields: Record<string, string>, expiresAt: number): Promise<void>;
+  update(
+    id: string,
+    changed: Record<string, string>,
+    expiresAt: number,
+    touchOnly?: boolean,
+  ): Promise<boolean>;
+  destroy(ids: string[]): Promise<number>;
+}
 
 type Callback<T = void> = (err?: unknown, value?: T) => void;
 
@@ -43,6 +59,13 @@ function isTouch(loaded: string, stored: string, changed: Record<string, string>
   );
 }
 
+function deliver(json: string | undefined, cb: Callback<SessionData | null>): void {
+  if (json === undefined) return cb(null, null);
+  const sess = JSON.parse(json) as SessionData;
+  markLoaded(sess, json);
+  cb(null, sess);
+}
+
 function topLevelFields(stored: string): Record<string, string> {
   const parsed = JSON.parse(stored) as Record<string, unknown>;
   const fields: Record<string, string> = {};
@@ -51,26 +74,30 @@ function topLevelFields(stored: string): Record<string, string> {
 }
 
 /**
- * The express-session store of the `replicated` profile: every session lives in this replica's
- * memory (the SessionReplicator's map), and every change is replicated to the peers. A read is a
- * map lookup and sends nothing; a save sends only the top-level fields it changed; a save that
- * only slides the expiry is batched. A save of a session that is gone here (logged out, revoked)
- * does nothing: an in-flight request does not bring it back.
+ * The express-session store of the profiles that keep sessions in the replicas' memory
+ * (`replicated`, `backup`): the session lives in this replica's memory, and every change is
+ * replicated (to every peer, or to the session's backup). A read sends nothing where the copy is
+ * held; a save sends only the top-level fields it changed; a save that only slides the expiry is
+ * batched. A save of a session that is gone here (logged out, revoked) does nothing: an in-flight
+ * request does not bring it back.
  */
 export class ReplicatedSessionStore extends Store {
   constructor(
-    private readonly replicator: SessionReplicator,
+    private readonly replicator: SessionCopies,
     private readonly lifetime: SessionLifetime,
   ) {
     super();
   }
 
   override get(sid: string, cb: Callback<SessionData | null>): void {
-    const json = this.replicator.map.read(publicSessionId(sid), Date.now());
-    if (json === undefined) return cb(null, null);
-    const sess = JSON.parse(json) as SessionData;
-    markLoaded(sess, json);
-    cb(null, sess);
+    let found: ReturnType<SessionCopies['read']>;
+    try {
+      found = this.replicator.read(publicSessionId(sid));
+    } catch (err) {
+      return cb(err);
+    }
+    if (found instanceof Promise) found.then((json) => deliver(json, cb), cb);
+    else deliver(found, cb);
   }
 
   override createSession(req: Request, data: SessionData): Session & SessionData {

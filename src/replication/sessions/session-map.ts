@@ -80,6 +80,31 @@ export class SessionMap {
     }
   }
 
+  /** One session as an item (every field, with its version), if it is alive here. */
+  itemOf(id: string, now: number): Item | undefined {
+    const e = this.live(id, now);
+    if (!e) return undefined;
+    const fields: Record<string, [string, Version]> = {};
+    for (const [name, f] of e.fields) fields[name] = [f.json, f.version];
+    return { id, ...(e.created ? { created: e.created } : {}), fields, expiresAt: e.expiresAt };
+  }
+
+  /** Tombstones, for a replica that joins (so it too refuses a late copy of an ended session). */
+  *tombstoneItems(): Generator<Item> {
+    for (const [id, t] of this.tombstones) yield { id, gone: t.version, until: t.until };
+  }
+
+  /**
+   * Forgets the session's value without a tombstone: this replica stops holding a copy (the
+   * backup profile's proxy keeps only where the copies are).
+   */
+  release(id: string): void {
+    if (!this.entries.has(id)) return;
+    const before = this.summary(id);
+    this.drop(id);
+    if (before) this.fingerprint.toggle(before);
+  }
+
   /** Joins `item` into the map; false when it told nothing new (older, or already known). */
   merge(item: Item, now: number): boolean {
     const before = this.summary(item.id);

@@ -1,4 +1,5 @@
 import type { PeerLink } from '../channel/peer-link.js';
+import { findReadyPeer } from '../channel/ready-peer.js';
 import { RejectionLog } from '../channel/rejection-log.js';
 import { AttemptSlots } from './attempt-slots.js';
 import {
@@ -149,21 +150,8 @@ export class SessionReplicator {
     }
   }
 
-  /**
-   * A live peer that says it is ready. None while every peer is live but starting (the whole
-   * cluster starts: nobody holds sessions yet), or after `discoveryMs` without one.
-   */
-  private async findDonor(tried: Set<string>): Promise<string | undefined> {
-    const deadline = this.o.now() + this.o.discoveryMs;
-    for (;;) {
-      const live = this.link.livePeers().filter((p) => !tried.has(p));
-      const donor = live.find((p) => this.beacons.get(p)?.ready);
-      if (donor) return donor;
-      const allStarting =
-        tried.size === 0 && this.link.peers.every((p) => live.includes(p) && this.beacons.has(p));
-      if (allStarting || this.o.now() >= deadline) return undefined;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+  private findDonor(tried: Set<string>): Promise<string | undefined> {
+    return findReadyPeer(this.link, (p) => this.beacons.get(p), tried, this.o);
   }
 
   /** Every page of `peer`'s state, merged as it comes; returns how many items came. */
@@ -264,6 +252,11 @@ export class SessionReplicator {
 
   // --- local changes ----------------------------------------------------------------------------
 
+  /** The session's JSON: every replica holds every session, so this is a lookup in memory. */
+  read(id: string): string | undefined {
+    return this.map.read(id, this.o.now());
+  }
+
   /** A new session: every field, to every peer (SESSION_CREATED). */
   async create(id: string, fields: Record<string, string>, expiresAt: number): Promise<void> {
     const v = this.clock.tick();
@@ -359,14 +352,18 @@ export class SessionReplicator {
   }
 }
 
-function versioned(fields: Record<string, string>, v: Version): Record<string, [string, Version]> {
+/** Every field at one version: what a new session or a save sends. */
+export function versioned(
+  fields: Record<string, string>,
+  v: Version,
+): Record<string, [string, Version]> {
   const out: Record<string, [string, Version]> = {};
   for (const [name, json] of Object.entries(fields)) out[name] = [json, v];
   return out;
 }
 
 /** Two touches of one session before a flush: one item, newest fields and expiry. */
-function mergeTouch(before: Item | undefined, next: Item): Item {
+export function mergeTouch(before: Item | undefined, next: Item): Item {
   if (!before || 'gone' in before || 'gone' in next) return next;
   return {
     id: next.id,

@@ -1,4 +1,5 @@
 import type { SessionBackendRecord } from './backend.js';
+import { backupBackend } from './backup.backend.js';
 import { memcachedBackend } from './memcached.backend.js';
 import { memoryBackend } from './memory.backend.js';
 import { postgresBackend } from './postgres.backend.js';
@@ -17,6 +18,7 @@ export const sessionBackends = {
   postgres: postgresBackend,
   memcached: memcachedBackend,
   replicated: replicatedBackend,
+  backup: backupBackend,
   'redis-ha': redisHaBackend,
   'redis-cluster': redisClusterBackend,
 } satisfies Record<string, SessionBackendRecord>;

@@ -1,0 +1,129 @@
+/**
+ * Measurement 8 for the `backup` profile (primary/backup replication, target T10): how many
+ * replicas hold each session (every replica's own count of the copies it holds as primary and
+ * as backup), peer messages per read and per write, bytes per write, and the latency of the
+ * first request after the primary's crash (the failover: a promotion or a fetch). Reads and
+ * writes go through nginx, so each reaches its session's primary (the route cookie), as in use.
+ * The replicas count the messages themselves (GET /health/ready → sessionStore.stats).
+ */
+import { VirtualClient } from '../../cluster/virtual-client.js';
+import { runLoad } from '../load.js';
+import type { BackupResult } from '../results.js';
+import type { Subject } from '../subject.js';
+
+const WRITERS = 4;
+
+interface Stats {
+  held: { primary: number; backup: number; proxy: number };
+  sent: Record<string, number>;
+  bytesSent: Record<string, number>;
+  ackTimeouts: number;
+}
+
+async function statsOf(s: Subject, replicas = s.replicas): Promise<Record<string, Stats>> {
+  const out: Record<string, Stats> = {};
+  for (const r of replicas) {
+    const res = await fetch(`${s.topology.cluster.replicaUrl(r)}/health/ready`);
+    const body = (await res.json()) as { checks: { sessionStore: { stats?: Stats } } };
+    const stats = body.checks.sessionStore.stats;
+    if (!stats) throw new Error(`${r} reports no backup stats`);
+    out[r] = stats;
+  }
+  return out;
+}
+
+const total = (stats: Record<string, Stats>, pick: (p: Stats) => number) =>
+  Object.values(stats).reduce((n, p) => n + pick(p), 0);
+/** Every message but the batched last-seen times. */
+const dataMessages = (p: Stats) =>
+  Object.entries(p.sent)
+    .filter(([t]) => t !== 'accessed')
+    .reduce((n, [, v]) => n + v, 0);
+const dataBytes = (p: Stats) => (p.bytesSent.msg ?? 0) + (p.bytesSent.req ?? 0);
+
+export async function measureBackup(
+  s: Subject,
+  o: { durationMs: number; writesPerSecond: number },
+): Promise<BackupResult> {
+  const before = await statsOf(s);
+  const sessions = total(before, (p) => p.held.primary);
+  const copies = total(before, (p) => p.held.primary + p.held.backup);
+
+  const r0 = await statsOf(s);
+  const reads = await runLoad(s.clients, {
+    path: '/api/whoami',
+    warmupMs: 0,
+    durationMs: o.durationMs,
+  });
+  const r1 = await statsOf(s);
+  const messagesPerRead = (total(r1, dataMessages) - total(r0, dataMessages)) / reads.requests;
+
+  // Profile edits through nginx (each to its session's primary) under the same whoami load.
+  const writers = s.clients.slice(0, WRITERS);
+  let writes = 0;
+  let stop = false;
+  const w0 = await statsOf(s);
+  const editing = writers.map(async (writer: VirtualClient, w) => {
+    while (!stop) {
+      const reply = await writer.send('PATCH', '/api/me', { displayName: `w${w}-${writes}` });
+      if (reply.status === 200) writes++;
+      await new Promise((r) => setTimeout(r, (1000 * WRITERS) / o.writesPerSecond));
+    }
+  });
+  await runLoad(s.clients.slice(WRITERS), {
+    path: '/api/whoami',
+    warmupMs: 0,
+    durationMs: o.durationMs,
+  });
+  stop = true;
+  await Promise.all(editing);
+  const w1 = await statsOf(s);
+  // The whoami load of the window sends nothing (above); what was sent meanwhile is the writes'.
+  const messagesPerWrite = (total(w1, dataMessages) - total(w0, dataMessages)) / writes;
+  const bytesPerWrite = (total(w1, dataBytes) - total(w0, dataBytes)) / writes;
+
+  // Failover: a client's primary killed; its first request after (nginx fails it over), timed.
+  const cluster = s.topology.cluster;
+  const victim = s.replicas[1];
+  const client = new VirtualClient(cluster.url, '127.0.0.1');
+  const first: number[] = [];
+  try {
+    const name = `failover-${Date.now()}`;
+    const reg = await client.send('POST', '/api/auth/register', {
+      username: name,
+      password: 'correct horse battery staple',
+    });
+    if (reg.status !== 201) throw new Error(`register: ${reg.status}`);
+    // Pin it to the victim: the route cookie says where nginx sends it.
+    client.cookies.set('route', victim);
+    const pinned = await client.send('GET', '/api/whoami');
+    if (!pinned.body.includes('"authenticated":true'))
+      throw new Error('not logged in on its replica');
+    await cluster.kill(victim);
+    const started = performance.now();
+    const after = await client.send('GET', '/api/whoami');
+    first.push(performance.now() - started);
+    if (!after.body.includes('"authenticated":true')) throw new Error('logged out by the failover');
+    const t = performance.now();
+    await client.send('GET', '/api/whoami');
+    first.push(performance.now() - t);
+  } finally {
+    client.close();
+    await cluster.restart(victim);
+  }
+  const afterAll = await statsOf(s);
+
+  return {
+    sessions,
+    copiesPerSession: sessions ? copies / sessions : 0,
+    heldPerReplica: Object.fromEntries(Object.entries(before).map(([r, p]) => [r, p.held])),
+    reads: reads.requests,
+    messagesPerRead,
+    writes,
+    messagesPerWrite,
+    bytesPerWrite,
+    firstRequestAfterCrashMs: first[0],
+    nextRequestMs: first[1],
+    ackTimeouts: total(afterAll, (p) => p.ackTimeouts),
+  };
+}

@@ -1,0 +1,645 @@
+import type { PeerLink } from '../channel/peer-link.js';
+import { findReadyPeer } from '../channel/ready-peer.js';
+import { RejectionLog } from '../channel/rejection-log.js';
+import { AttemptSlots } from '../sessions/attempt-slots.js';
+import type { Item } from '../sessions/messages.js';
+import type { SessionCopies } from '../sessions/replicated-store.js';
+import { SessionMap } from '../sessions/session-map.js';
+import { mergeTouch, versioned } from '../sessions/session-replicator.js';
+import { HybridClock, newer } from '../sessions/version.js';
+import {
+  backupBeaconSchema,
+  backupBodySchema,
+  listReplySchema,
+  locationsPageSchema,
+  PAGE_SIZE,
+  takeReplySchema,
+  type BackupBody,
+  type Located,
+  type Location,
+  type LocationsPage,
+} from './messages.js';
+import { chooseBackup } from './placement.js';
+
+export interface BackupOptions {
+  /** How long a write waits for the backup's acknowledgement (then it is logged and counted). */
+  ackTimeoutMs: number;
+  /** How long a proxy holder waits for the copy; past it the request gets a 503, not a hang. */
+  fetchTimeoutMs: number;
+  /** A starting replica is ready after this even if it has not received every location. */
+  transferTimeoutMs: number;
+  /** How long a starting replica looks for a ready peer to copy locations from. */
+  discoveryMs: number;
+  /** One page of locations may take this long. */
+  requestTimeoutMs: number;
+  /** How long a tombstone outlives the destroy: past any message still in flight. */
+  tombstoneMs: number;
+  now: () => number;
+  log: (level: 'log' | 'warn', message: string, detail?: Record<string, unknown>) => void;
+}
+
+/** The copy could not be fetched in time (a holder that does not answer): a 503, not a hang. */
+export class HoldersUnavailable extends Error {
+  override readonly name = 'HoldersUnavailable';
+}
+
+export type Role = 'primary' | 'backup' | 'proxy';
+
+/** Counters for /health/ready, the benchmark and the tests. */
+export interface BackupStats {
+  /** Messages sent, one per receiver, by type (copy, delta, accessed, loc, gone, take, …). */
+  sent: Record<string, number>;
+  /** A backup holder became primary: its client was sent to it, or its primary left. */
+  promotions: number;
+  /** A proxy holder fetched the copy and became primary (the backup stayed backup). */
+  takeovers: number;
+  /** This replica handed its copy to a proxy holder that took over. */
+  handovers: number;
+  /** A primary picked a new backup (the old one left, or there was none). */
+  rebackups: number;
+  /** Sessions whose primary and backup were both gone (as this proxy holder saw it). */
+  lost: number;
+  ackTimeouts: number;
+  fetchFailures: number;
+  /** Locations received from a peer at start. */
+  transferred: number;
+}
+
+/**
+ * Tomcat's BackupManager (LazyReplicatedMap) over a PeerLink. Per session: the primary serves it
+ * and holds it; one backup, chosen by rendezvous hashing over the live members, holds a full
+ * copy and receives every change; every other replica holds a proxy — the location, no value.
+ *
+ * - A write sends the changed fields to the backup only; creation and destruction (and every
+ *   change of location) reach the proxies.
+ * - A read on the backup holder (nginx failed its client over there: scenario 1) makes it the
+ *   primary; it picks a new backup among the others and tells everyone.
+ * - A read on a proxy holder (scenario 2) asks a holder for the copy (`take`): the holder hands
+ *   it over and stays backup; the proxy holder becomes primary and tells everyone else.
+ * - A member leaving: primaries whose backup left pick a new one; backups whose primary left
+ *   promote themselves and pick a new backup. Both gone: the session is lost (counted).
+ * - A joining replica receives the locations (proxies), not the values.
+ *
+ * Locations are versioned with the hybrid clock (the newest wins everywhere, in any order),
+ * values merge per field as in `replicated`, and a destroy leaves a tombstone on every replica
+ * that beats any late copy, delta or location.
+ */
+export class BackupManager implements SessionCopies {
+  readonly map = new SessionMap();
+  readonly stats: BackupStats = {
+    sent: {},
+    promotions: 0,
+    takeovers: 0,
+    handovers: 0,
+    rebackups: 0,
+    lost: 0,
+    ackTimeouts: 0,
+    fetchFailures: 0,
+    transferred: 0,
+  };
+  private readonly locs = new Map<string, Location>();
+  private readonly clock: HybridClock;
+  private readonly attempts: AttemptSlots;
+  private readonly rejections: RejectionLog;
+  private readonly beacons = new Map<string, { ready: boolean }>();
+  private readonly touched = new Map<string, Item>();
+  /** Fetches under way, one per session however many requests wait for it. */
+  private readonly taking = new Map<string, Promise<string | undefined>>();
+  private starting = true;
+
+  constructor(
+    private readonly link: PeerLink,
+    private readonly o: BackupOptions,
+  ) {
+    this.clock = new HybridClock(link.self, o.now);
+    this.attempts = new AttemptSlots(link.self);
+    this.rejections = new RejectionLog((m, d) => o.log('warn', m, d));
+    link.setBeacon(() => ({ ready: this.ready }));
+    link.listen({
+      message: (from, body) => this.receive(from, body),
+      beacon: (from, raw) => {
+        const parsed = backupBeaconSchema.safeParse(raw);
+        if (parsed.success) this.beacons.set(from, parsed.data);
+        else this.rejections.refused(from, 'bad beacon');
+      },
+      peerDown: (peer) => {
+        this.beacons.delete(peer);
+        this.repairAll();
+      },
+      peerUp: (peer) => {
+        this.pushLocations(peer);
+        this.repairAll();
+      },
+    });
+  }
+
+  /** False while the locations are copied from a peer: readiness reports "starting". */
+  get ready(): boolean {
+    return !this.starting;
+  }
+
+  get self(): string {
+    return this.link.self;
+  }
+
+  // --- start: the locations, not the values ------------------------------------------------------
+
+  async start(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), this.o.transferTimeoutMs);
+      timer.unref?.();
+    });
+    const outcome = await Promise.race([this.transfer(), timeout]);
+    clearTimeout(timer);
+    if (outcome === 'timeout')
+      this.o.log('warn', 'location transfer timed out: ready with what has arrived');
+    this.starting = false;
+    this.repairAll();
+    this.o.log('log', 'backup manager ready', {
+      locations: this.locs.size,
+      transferred: this.stats.transferred,
+    });
+  }
+
+  private async transfer(): Promise<void> {
+    const tried = new Set<string>();
+    for (;;) {
+      const donor = await findReadyPeer(this.link, (p) => this.beacons.get(p), tried, this.o);
+      if (!donor) return;
+      tried.add(donor);
+      try {
+        let after: string | null = null;
+        do {
+          const page: LocationsPage = locationsPageSchema.parse(
+            await this.link.request(donor, { t: 'locations', after }, this.o.requestTimeoutMs),
+          );
+          for (const item of page.gone) this.applyGone(item);
+          for (const e of page.entries) this.mergeLoc(e.id, e.loc);
+          for (const state of page.attempts) this.attempts.merge(state);
+          this.stats.transferred += page.entries.length;
+          after = page.next;
+        } while (after !== null);
+        return;
+      } catch (err) {
+        this.o.log('warn', 'location transfer from a peer failed: trying another', {
+          peer: donor,
+          error: err instanceof Error ? err.message : String(err),
+        });
+      }
+    }
+  }
+
+  // --- reads ---------------------------------------------------------------------------------------
+
+  /**
+   * The session's JSON as this replica serves it: from its own copy when it is the primary; the
+   * backup holder first becomes primary (scenario 1); a proxy holder fetches the copy and
+   * becomes primary (scenario 2). Undefined when the session is unknown (or lost); throws
+   * HoldersUnavailable when a holder that should have it does not answer in time.
+   */
+  read(id: string): string | undefined | Promise<string | undefined> {
+    const now = this.o.now();
+    const loc = this.locs.get(id);
+    if (!loc || loc.primary === this.self) return this.map.read(id, now);
+    let pending = this.taking.get(id);
+    if (!pending) {
+      const work =
+        loc.backup === this.self && this.map.has(id, now)
+          ? this.promote(id, loc).then(() => this.map.read(id, this.o.now()))
+          : this.take(id, loc);
+      pending = work.finally(() => this.taking.delete(id));
+      this.taking.set(id, pending);
+    }
+    return pending;
+  }
+
+  roleOf(id: string): Role | undefined {
+    const loc = this.locs.get(id);
+    if (!loc) return undefined;
+    return loc.primary === this.self ? 'primary' : loc.backup === this.self ? 'backup' : 'proxy';
+  }
+
+  locationOf(id: string): Location | undefined {
+    return this.locs.get(id);
+  }
+
+  /** Sessions by this replica's role in them. */
+  held(): Record<Role, number> {
+    const now = this.o.now();
+    const out: Record<Role, number> = { primary: 0, backup: 0, proxy: 0 };
+    for (const [id, loc] of this.locs) {
+      const role =
+        loc.primary === this.self ? 'primary' : loc.backup === this.self ? 'backup' : 'proxy';
+      if (role === 'proxy' || this.map.has(id, now)) out[role]++;
+    }
+    return out;
+  }
+
+  /** The user's sessions this replica holds a copy of (as primary or backup), as JSON. */
+  heldOf(userId: string): Array<{ id: string; json: string }> {
+    const now = this.o.now();
+    const out: Array<{ id: string; json: string }> = [];
+    for (const id of this.map.idsOf(userId, now)) {
+      const role = this.roleOf(id);
+      const json = this.map.read(id, now);
+      if ((role === 'primary' || role === 'backup') && json) out.push({ id, json });
+    }
+    return out;
+  }
+
+  /** The user's sessions on every live replica (each asked, bounded by the fetch timeout). */
+  async listOf(userId: string): Promise<Array<{ id: string; json: string }>> {
+    const found = new Map(this.heldOf(userId).map((s) => [s.id, s.json]));
+    const replies = await Promise.all(
+      this.link.livePeers().map((p) =>
+        this.link
+          .request(p, { t: 'list', user: userId }, this.o.fetchTimeoutMs)
+          .then((r) => listReplySchema.parse(r))
+          .catch(() => []),
+      ),
+    );
+    for (const reply of replies)
+      for (const s of reply) if (!found.has(s.id)) found.set(s.id, s.json);
+    return [...found].map(([id, json]) => ({ id, json }));
+  }
+
+  /** Whether this replica knows the session at all (a copy or a proxy). */
+  knows(id: string): boolean {
+    return this.locs.has(id);
+  }
+
+  private async take(id: string, loc: Location): Promise<string | undefined> {
+    const live = this.link.livePeers();
+    const holders = [loc.backup, loc.primary].filter(
+      (h): h is string => h !== null && h !== this.self && live.includes(h),
+    );
+    const deadline = this.o.now() + this.o.fetchTimeoutMs;
+    let failed: unknown;
+    for (const holder of holders) {
+      const left = deadline - this.o.now();
+      if (left <= 0) break;
+      this.count('take', 1);
+      let reply;
+      try {
+        reply = takeReplySchema.parse(await this.link.request(holder, { t: 'take', id }, left));
+      } catch (err) {
+        failed = err;
+        this.stats.fetchFailures++;
+        this.o.log('warn', 'fetching a session from its holder failed', {
+          holder,
+          error: err instanceof Error ? err.message : String(err),
+        });
+        continue;
+      }
+      if (!reply) continue;
+      const now = this.o.now();
+      this.mergeLoc(id, reply.loc);
+      if (this.locs.get(id)?.primary !== this.self) return this.map.read(id, now);
+      this.seeItem(reply.item);
+      this.map.merge(reply.item, now);
+      this.stats.takeovers++;
+      // Everyone else learns the new location; the old primary, if it lives, keeps a proxy.
+      this.sendLoc(
+        this.link.livePeers().filter((p) => p !== holder),
+        [{ id, loc: reply.loc }],
+      );
+      return this.map.read(id, now);
+    }
+    if (failed !== undefined)
+      throw new HoldersUnavailable(
+        `the session's copies did not answer within ${this.o.fetchTimeoutMs} ms`,
+      );
+    return undefined;
+  }
+
+  // --- writes --------------------------------------------------------------------------------------
+
+  /** A new session: a full copy to its backup, its location to every other replica. */
+  async create(id: string, fields: Record<string, string>, expiresAt: number): Promise<void> {
+    const v = this.clock.tick();
+    const item: Item = { id, created: v, fields: versioned(fields, v), expiresAt };
+    this.map.merge(item, this.o.now());
+    const live = this.link.livePeers();
+    const loc: Location = {
+      primary: this.self,
+      backup: chooseBackup(id, live),
+      v: this.clock.tick(),
+    };
+    this.locs.set(id, loc);
+    this.sendLoc(
+      live.filter((p) => p !== loc.backup),
+      [{ id, loc }],
+    );
+    if (loc.backup) await this.sendCopy(loc.backup, item, loc);
+  }
+
+  /**
+   * Changed fields of a live session, to its backup only (and waiting for its acknowledgement,
+   * bounded); false when the session is not held here (gone: an in-flight request does not bring
+   * it back). `touchOnly`: batched, sent with the next flush of accesses.
+   */
+  async update(
+    id: string,
+    changed: Record<string, string>,
+    expiresAt: number,
+    touchOnly = false,
+  ): Promise<boolean> {
+    const now = this.o.now();
+    if (!this.map.has(id, now)) return false;
+    const item: Item = { id, fields: versioned(changed, this.clock.tick()), expiresAt };
+    this.map.merge(item, now);
+    const loc = this.locs.get(id);
+    // To the other holder: the backup; or, when another replica took the session over while
+    // this request ran here (this replica now its backup), to the new primary.
+    const other = loc?.primary === this.self ? loc.backup : loc?.primary;
+    if (!other) return true;
+    if (touchOnly && loc?.primary === this.self)
+      this.touched.set(id, mergeTouch(this.touched.get(id), item));
+    else await this.ask(other, { t: 'delta', items: [item] }, 'delta');
+    return true;
+  }
+
+  /** Ends sessions everywhere (tombstones, acknowledged by every live peer); how many were known here. */
+  async destroy(ids: string[]): Promise<number> {
+    if (ids.length === 0) return 0;
+    const now = this.o.now();
+    let known = 0;
+    const items: Item[] = ids.map((id) => {
+      if (this.map.has(id, now) || this.locs.has(id)) known++;
+      const item: Item = { id, gone: this.clock.tick(), until: now + this.o.tombstoneMs };
+      this.applyGone(item);
+      return item;
+    });
+    const peers = this.link.livePeers();
+    for (let i = 0; i < items.length; i += PAGE_SIZE) {
+      const body: BackupBody = { t: 'gone', items: items.slice(i, i + PAGE_SIZE) };
+      await Promise.all(peers.map((p) => this.ask(p, body, 'gone')));
+    }
+    return known;
+  }
+
+  /** Sends the batched accesses, one message per backup however many reads. */
+  flushAccesses(): void {
+    if (this.touched.size === 0) return;
+    const byBackup = new Map<string, Item[]>();
+    for (const [id, item] of this.touched) {
+      const loc = this.locs.get(id);
+      if (loc?.primary !== this.self || !loc.backup) continue;
+      byBackup.set(loc.backup, [...(byBackup.get(loc.backup) ?? []), item]);
+    }
+    this.touched.clear();
+    for (const [backup, items] of byBackup)
+      for (let i = 0; i < items.length; i += PAGE_SIZE) {
+        this.count('accessed', 1);
+        this.link.send(backup, { t: 'accessed', items: items.slice(i, i + PAGE_SIZE) });
+      }
+  }
+
+  /** Drops expired copies; a primary tells everyone its expired sessions are gone. */
+  sweep(): number {
+    const now = this.o.now();
+    const expired: string[] = [];
+    for (const [id, loc] of this.locs)
+      if (loc.primary === this.self && !this.map.has(id, now)) expired.push(id);
+    if (expired.length) void this.destroy(expired);
+    return this.map.sweep(now);
+  }
+
+  countAttempts(key: string): number {
+    return this.attempts.count(key, this.o.now());
+  }
+
+  /** A login attempt counted on every replica, waiting for the peers (as in `replicated`). */
+  async changeAttempts(key: string, change: 1 | -1 | 'reset', windowMs = 0): Promise<number> {
+    const v = this.clock.tick();
+    const state =
+      change === 'reset'
+        ? this.attempts.reset(key, v)
+        : this.attempts.add(key, change, windowMs, this.o.now(), v);
+    await Promise.all(
+      this.link.livePeers().map((p) => this.ask(p, { t: 'attempts', state }, 'attempts')),
+    );
+    return this.countAttempts(key);
+  }
+
+  // --- membership ----------------------------------------------------------------------------------
+
+  /**
+   * A member joined (or came back): it gets the location of every session this replica is
+   * primary of — proxies, no values. Each primary knows its sessions' newest location, so the
+   * newcomer ends up with every location even if a transfer page missed a change.
+   */
+  private pushLocations(peer: string): void {
+    if (!this.ready) return;
+    const mine: Located[] = [];
+    for (const [id, loc] of this.locs) if (loc.primary === this.self) mine.push({ id, loc });
+    for (let i = 0; i < mine.length; i += PAGE_SIZE) {
+      this.count('loc', 1);
+      this.link.send(peer, { t: 'loc', entries: mine.slice(i, i + PAGE_SIZE) });
+    }
+  }
+
+  /** After a member left or came: every session this replica has a part in, put right. */
+  private repairAll(): void {
+    if (!this.ready) return;
+    for (const id of [...this.locs.keys()]) this.repair(id);
+  }
+
+  private repair(id: string): void {
+    const loc = this.locs.get(id);
+    if (!loc || !this.ready) return;
+    const live = this.link.livePeers();
+    const up = (r: string | null) => r !== null && (r === this.self || live.includes(r));
+    if (loc.primary === this.self) {
+      if (!this.map.has(id, this.o.now())) return; // expired: the sweep ends it
+      if (up(loc.backup)) return;
+      const next = chooseBackup(id, live);
+      if (next !== loc.backup) void this.relocate(id, next, 'rebackups');
+    } else if (loc.backup === this.self) {
+      if (!up(loc.primary) && this.map.has(id, this.o.now())) void this.promote(id, loc);
+    } else if (!up(loc.primary) && !up(loc.backup)) {
+      // Primary and backup both gone: nobody holds a copy any more.
+      this.locs.delete(id);
+      this.stats.lost++;
+    }
+  }
+
+  /** This backup holder becomes primary and picks a new backup (not the old primary if it can). */
+  private promote(id: string, loc: Location): Promise<void> {
+    const live = this.link.livePeers();
+    const others = live.filter((p) => p !== loc.primary);
+    return this.relocate(id, chooseBackup(id, others.length ? others : live), 'promotions');
+  }
+
+  /** This replica is primary with `backup`: a copy to the backup, the location to the rest. */
+  private async relocate(
+    id: string,
+    backup: string | null,
+    reason: 'promotions' | 'rebackups',
+  ): Promise<void> {
+    const loc: Location = { primary: this.self, backup, v: this.clock.tick() };
+    this.locs.set(id, loc);
+    this.stats[reason]++;
+    const item = this.map.itemOf(id, this.o.now());
+    this.sendLoc(
+      this.link.livePeers().filter((p) => p !== backup),
+      [{ id, loc }],
+    );
+    if (backup && item) await this.sendCopy(backup, item, loc);
+  }
+
+  // --- incoming ------------------------------------------------------------------------------------
+
+  private receive(from: string, raw: unknown): unknown {
+    const parsed = backupBodySchema.safeParse(raw);
+    if (!parsed.success) {
+      this.rejections.refused(from, 'bad message body');
+      throw new Error('bad message body');
+    }
+    const body = parsed.data;
+    const now = this.o.now();
+    switch (body.t) {
+      case 'copy': {
+        this.mergeLoc(body.item.id, body.loc);
+        const role = this.roleOf(body.item.id);
+        if (role === 'primary' || role === 'backup') {
+          this.seeItem(body.item);
+          this.map.merge(body.item, now);
+          this.repair(body.item.id); // e.g. a copy from a primary that died meanwhile: promote
+        }
+        return null;
+      }
+      case 'delta':
+      case 'accessed':
+        for (const item of body.items) {
+          this.seeItem(item);
+          // Merged even where the location says "proxy": the sender may know a newer location
+          // that names this replica backup (its copy still on the way). Without a copy the
+          // fields make no session (a read needs the creation), and a newer location that names
+          // others releases them.
+          this.map.merge(item, now);
+          this.forward(from, body.t, item);
+        }
+        return null;
+      case 'loc':
+        for (const e of body.entries) this.mergeLoc(e.id, e.loc);
+        return null;
+      case 'gone':
+        for (const item of body.items) this.applyGone(item);
+        return null;
+      case 'take':
+        return this.handOver(from, body.id);
+      case 'locations':
+        return this.locationsPage(body.after);
+      case 'list':
+        return this.heldOf(body.user).slice(0, PAGE_SIZE);
+      case 'attempts':
+        this.attempts.merge(body.state);
+        return null;
+    }
+  }
+
+  /**
+   * A write from a replica that is no longer the primary (it served a request while another one
+   * took the session over): passed on to the holders it did not reach, so both copies end up
+   * with it (merging is a join, so no order matters).
+   */
+  private forward(from: string, type: 'delta' | 'accessed', item: Item): void {
+    const loc = this.locs.get(item.id);
+    if (!loc || loc.primary === from) return;
+    for (const holder of [loc.primary, loc.backup])
+      if (holder && holder !== this.self && holder !== from) {
+        this.count('forwarded', 1);
+        this.link.send(holder, { t: type, items: [item] });
+      }
+  }
+
+  /**
+   * A proxy holder takes the session over: it becomes primary, this replica its backup (whether
+   * it was the backup or the primary); the copy goes with the new location.
+   */
+  private handOver(to: string, id: string): { item: Item; loc: Location } | null {
+    const item = this.map.itemOf(id, this.o.now());
+    const role = this.roleOf(id);
+    // A request from a replica already seen to be gone is not answered with a session.
+    if (!item || (role !== 'primary' && role !== 'backup') || !this.link.livePeers().includes(to))
+      return null;
+    const loc: Location = { primary: to, backup: this.self, v: this.clock.tick() };
+    this.locs.set(id, loc);
+    this.touched.delete(id);
+    this.stats.handovers++;
+    return { item, loc };
+  }
+
+  private locationsPage(after: string | null): LocationsPage {
+    const ids = [...this.locs.keys()].filter((id) => after === null || id > after).sort();
+    const page = ids.slice(0, PAGE_SIZE);
+    const first = after === null;
+    return {
+      entries: page.map((id) => ({ id, loc: this.locs.get(id)! })),
+      gone: first ? [...this.map.tombstoneItems()].slice(0, PAGE_SIZE) : [],
+      attempts: first ? this.attempts.all().slice(0, PAGE_SIZE) : [],
+      next: ids.length > PAGE_SIZE ? page.at(-1)! : null,
+    };
+  }
+
+  /** Takes a location if it is newer; a replica that is no longer a holder drops its copy. */
+  private mergeLoc(id: string, loc: Location): boolean {
+    if (this.map.isGone(id)) return false;
+    this.clock.see(loc.v);
+    const current = this.locs.get(id);
+    if (current && !newer(loc.v, current.v)) return false;
+    this.locs.set(id, loc);
+    if (loc.primary !== this.self && loc.backup !== this.self) {
+      this.map.release(id);
+      this.touched.delete(id);
+    }
+    this.repair(id);
+    return true;
+  }
+
+  private applyGone(item: Item): void {
+    if (!('gone' in item)) return;
+    this.clock.see(item.gone);
+    this.map.merge(item, this.o.now());
+    this.locs.delete(item.id);
+    this.touched.delete(item.id);
+  }
+
+  private seeItem(item: Item): void {
+    if ('gone' in item) return this.clock.see(item.gone);
+    if (item.created) this.clock.see(item.created);
+    for (const [, v] of Object.values(item.fields)) this.clock.see(v);
+  }
+
+  // --- sending -------------------------------------------------------------------------------------
+
+  private sendCopy(to: string, item: Item, loc: Location): Promise<void> {
+    return this.ask(to, { t: 'copy', item, loc }, 'copy');
+  }
+
+  private sendLoc(peers: string[], entries: Located[]): void {
+    this.count('loc', peers.length);
+    for (const p of peers) this.link.send(p, { t: 'loc', entries });
+  }
+
+  /** A message that waits for the receiver's acknowledgement, bounded; a timeout is counted. */
+  private async ask(to: string, body: BackupBody, type: string): Promise<void> {
+    this.count(type, 1);
+    try {
+      await this.link.request(to, body, this.o.ackTimeoutMs);
+    } catch (err) {
+      this.stats.ackTimeouts++;
+      this.o.log('warn', 'a peer did not acknowledge in time', {
+        peer: to,
+        message: type,
+        error: err instanceof Error ? err.message : String(err),
+      });
+    }
+  }
+
+  private count(type: string, n: number): void {
+    this.stats.sent[type] = (this.stats.sent[type] ?? 0) + n;
+  }
+}

@@ -1,0 +1,101 @@
+import { Logger } from '@nestjs/common';
+import { PeerChannel } from '../../replication/channel/peer-channel.js';
+import { BackupManager, HoldersUnavailable } from '../../replication/backup/backup-manager.js';
+import { BackupSessionRegistry } from '../../replication/backup/backup-registry.js';
+import { backupConfig } from '../../replication/replication.config.js';
+import { ReplicatedAttemptCounter } from '../../replication/sessions/replicated-registry.js';
+import { ReplicatedSessionStore } from '../../replication/sessions/replicated-store.js';
+import { defineBackend, type Placement } from './backend.js';
+
+/** Accessed-times batch: one message per backup per second at most, however many reads. */
+const ACCESS_FLUSH_MS = 1000;
+const SWEEP_MS = 10_000;
+/** A tombstone outlives the session's idle timeout by this much: past any late message. */
+const TOMBSTONE_GRACE_MS = 60_000;
+
+const ROLE_TEXT = {
+  primary: 'primary: serves it (the route cookie pins its client here), a full copy',
+  backup: 'backup: a full copy, receives every change',
+  proxy: 'proxy: knows where the copies are, holds no value',
+};
+
+/**
+ * One primary and one backup per session, a proxy everywhere else (Tomcat's BackupManager): two
+ * copies whatever the cluster size, a message per write to the backup only. The route cookie
+ * pins a client to its session's primary; after a crash, nginx's failover target takes over.
+ */
+export const backupBackend = defineBackend({
+  name: 'backup',
+  summary: 'a primary and a backup replica per session, a proxy on the others',
+  config: backupConfig,
+  services: [],
+  scope: { sessionList: 'cluster', loginLimit: 'cluster' },
+  peerChannel: true,
+  async create(deps) {
+    const c = deps.config;
+    const logger = new Logger('backup');
+    const log = (level: 'log' | 'warn', message: string, detail: Record<string, unknown> = {}) =>
+      logger[level]({ msg: message, ...detail });
+    const channel = new PeerChannel({
+      self: deps.replica,
+      host: c.REPLICATION_HOST,
+      port: c.REPLICATION_PORT,
+      peers: c.REPLICATION_PEERS,
+      secret: c.REPLICATION_SECRET,
+      log: (message, detail) => log('warn', message, detail),
+    });
+    const manager = new BackupManager(channel, {
+      ackTimeoutMs: c.BACKUP_ACK_TIMEOUT_MS,
+      fetchTimeoutMs: c.BACKUP_FETCH_TIMEOUT_MS,
+      transferTimeoutMs: c.REPLICATION_TRANSFER_TIMEOUT * 1000,
+      discoveryMs: 3000,
+      requestTimeoutMs: 10_000,
+      tombstoneMs: deps.idleTimeoutMs + TOMBSTONE_GRACE_MS,
+      now: Date.now,
+      log,
+    });
+    const timers: NodeJS.Timeout[] = [];
+    return {
+      store: new ReplicatedSessionStore(manager, deps),
+      registry: new BackupSessionRegistry(manager),
+      attempts: new ReplicatedAttemptCounter(manager),
+      async start() {
+        await channel.start();
+        await manager.start();
+        timers.push(
+          setInterval(() => manager.flushAccesses(), ACCESS_FLUSH_MS),
+          setInterval(() => manager.sweep(), SWEEP_MS),
+        );
+        timers.forEach((t) => t.unref());
+      },
+      // As this replica knows it: the primary, the backup, and a proxy on every other live replica.
+      locate: async (id) => {
+        const loc = manager.locationOf(id);
+        if (!loc) return [];
+        const out: Placement[] = [{ holder: loc.primary, role: ROLE_TEXT.primary }];
+        if (loc.backup) out.push({ holder: loc.backup, role: ROLE_TEXT.backup });
+        for (const r of [deps.replica, ...channel.livePeers()].sort())
+          if (r !== loc.primary && r !== loc.backup) out.push({ holder: r, role: ROLE_TEXT.proxy });
+        return out;
+      },
+      held: () => manager.held(),
+      ready: async () => {
+        if (!manager.ready) throw new Error('receiving the locations from a peer');
+      },
+      stats: () => ({
+        held: manager.held(),
+        livePeers: channel.livePeers(),
+        framesSent: channel.traffic.framesSent,
+        bytesSent: channel.traffic.bytesSent,
+        ...manager.stats,
+      }),
+      close: async () => {
+        timers.forEach(clearInterval);
+        manager.flushAccesses();
+        await channel.close();
+      },
+    };
+  },
+  // Sessions are in memory; only a holder that does not hand over a copy in time is an outage.
+  isOutage: (err) => err instanceof HoldersUnavailable,
+});

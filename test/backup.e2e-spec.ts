@@ -1,0 +1,320 @@
+/**
+ * The `backup` profile (Tomcat's BackupManager: a primary and one backup per session, proxies on
+ * the other replicas; the route cookie pins a client to its session's primary), through nginx,
+ * against the real processes. What the guarantee suite checks for every profile is not repeated
+ * here; this is what primary/backup replication itself must show: both failover paths of the
+ * sources (nginx's failover target holds the backup, or only a proxy), re-replication after a
+ * crash, two crashes in a row, primary and backup dying together, a crash under load, a bounded
+ * fetch, a joining replica that receives locations only, and revocation everywhere.
+ */
+import { describe, expect, it } from '@jest/globals';
+import { knownOn, useCluster, type TestCluster } from './support/cluster.js';
+import { eventually, sleep } from './support/eventually.js';
+import type { HttpClient } from './support/http-client.js';
+import { background } from './support/load.js';
+import { chooseBackup } from '../src/replication/backup/placement.js';
+import { isLoggedIn, login, logout, register, uniqueName, whoami } from './support/steps.js';
+
+const ENV = { SESSION_TOUCH_INTERVAL: '1', BACKUP_FETCH_TIMEOUT_MS: '500' };
+
+interface Placed {
+  primary: string;
+  backup: string | null;
+  proxies: string[];
+}
+
+/** Where `client`'s session is, as its primary says (the request goes to it: nothing moves). */
+async function placementOf(client: HttpClient): Promise<Placed> {
+  const res = await client.get('/api/sessions/current/placement');
+  expect(res.status).toBe(200);
+  const placement = (res.body as { placement: Array<{ holder: string; role: string }> }).placement;
+  const of = (role: string) =>
+    placement.filter((p) => p.role.startsWith(role)).map((p) => p.holder);
+  return { primary: of('primary')[0], backup: of('backup')[0] ?? null, proxies: of('proxy') };
+}
+
+interface Stats {
+  held: { primary: number; backup: number; proxy: number };
+  promotions: number;
+  takeovers: number;
+  lost: number;
+  sent: Record<string, number>;
+}
+
+async function statsOf(cluster: TestCluster, replica: string): Promise<Stats> {
+  const res = await fetch(`${cluster.replicaUrl(replica)}/health/ready`);
+  const body = (await res.json()) as { checks: { sessionStore: { stats: Stats } } };
+  return body.checks.sessionStore.stats;
+}
+
+/** Clients registered through nginx (each from its own /24) until `count` have `home` as primary. */
+async function clientsOn(cluster: TestCluster, home: string, count: number, subnet: number) {
+  const out: HttpClient[] = [];
+  for (let i = 0; out.length < count && i < count * 8; i++) {
+    const c = cluster.client(subnet + i);
+    const res = await register(c, uniqueName('backup'));
+    expect(res.status).toBe(201);
+    if (res.servedBy === home) out.push(c);
+  }
+  expect(out).toHaveLength(count);
+  return out;
+}
+
+async function newClients(cluster: TestCluster, n: number, subnet: number) {
+  const out: HttpClient[] = [];
+  for (let i = 0; i < n; i++) {
+    const c = cluster.client(subnet + i);
+    expect((await register(c, uniqueName('backup'))).status).toBe(201);
+    out.push(c);
+  }
+  return out;
+}
+
+const pidOf = (cluster: TestCluster, replica: string) =>
+  cluster.status().find((m) => m.name === replica)!.pid!;
+
+describe('backup: a primary and one backup per session, proxies elsewhere', () => {
+  // Four replicas: a session's two copies leave two proxy holders, so nginx's failover target
+  // can be one that holds only a proxy even after re-replication.
+  const cluster = useCluster('backup', { env: ENV, replicas: 4 });
+
+  it('a new session: primary where it logged in, a backup on another replica, proxies on the rest', async () => {
+    const clients = await newClients(cluster, 6, 10);
+    for (const c of clients) {
+      const { servedBy } = await whoami(c);
+      const p = await placementOf(c);
+      expect(p.primary).toBe(servedBy);
+      expect(p.backup).not.toBeNull();
+      expect(p.backup).not.toBe(p.primary);
+      expect(p.proxies).toHaveLength(cluster.replicas.length - 2);
+    }
+    let copies = 0;
+    for (const r of cluster.replicas) {
+      const held = (await statsOf(cluster, r)).held;
+      copies += held.primary + held.backup;
+    }
+    let sessions = 0;
+    for (const r of cluster.replicas) sessions += (await statsOf(cluster, r)).held.primary;
+    expect(copies).toBe(2 * sessions);
+  });
+
+  it("scenario 1 and 2: the primary SIGKILLed; nginx's failover target holds the backup (1) or only a proxy (2); logged in, re-pinned, a live backup again", async () => {
+    const victim = cluster.replicas[0];
+    const survivors = cluster.replicas.filter((r) => r !== victim);
+    const clients = await clientsOn(cluster, victim, 8, 30);
+    const placed = new Map<HttpClient, { id: string; backup: string }>();
+    for (const c of clients) {
+      const list = (await c.get('/api/sessions')).body as {
+        sessions: Array<{ id: string; current: boolean }>;
+      };
+      placed.set(c, {
+        id: list.sessions.find((s) => s.current)!.id,
+        backup: (await placementOf(c)).backup!,
+      });
+    }
+    /**
+     * Whether `target` still holds only a proxy when the client arrives: it is not the backup,
+     * and not the backup the promoted backup holder picks at once (re-replication after the
+     * crash is faster than the client's next request).
+     */
+    const proxyOnArrival = (c: HttpClient, target: string) => {
+      const { id, backup } = placed.get(c)!;
+      const next = chooseBackup(
+        id,
+        survivors.filter((r) => r !== backup),
+      );
+      return target !== backup && target !== next;
+    };
+
+    const atStart = Object.fromEntries(
+      await Promise.all(survivors.map(async (r) => [r, await statsOf(cluster, r)] as const)),
+    );
+    await cluster.kill(victim);
+    try {
+      // nginx's pin upstream lists the others as `backup` servers, in order, and picks among
+      // them in turn (smooth round-robin shared by its workers): after a landing on one, the
+      // next client goes to the next. Choose each client so that its target holds the backup,
+      // then one where it holds only a proxy, alternately.
+      const pool = [...clients];
+      const seen: Array<{ scenario: 1 | 2; how: string }> = [];
+      let predicted: string | undefined;
+      while (pool.length) {
+        const want: 1 | 2 = seen.length % 2 === 0 ? 1 : 2;
+        const fits = (c: HttpClient) =>
+          predicted !== undefined &&
+          (want === 1 ? placed.get(c)!.backup === predicted : proxyOnArrival(c, predicted));
+        const [client] = pool.splice(Math.max(0, pool.findIndex(fits)), 1);
+        const before = Object.fromEntries(
+          await Promise.all(survivors.map(async (r) => [r, await statsOf(cluster, r)] as const)),
+        );
+        const res = await whoami(client);
+        expect(res.status).toBe(200);
+        expect((res.body as { authenticated: boolean }).authenticated).toBe(true);
+        const landed = res.servedBy!;
+        expect(survivors).toContain(landed);
+        // Re-pinned: the route cookie names the replica that took over.
+        expect(client.cookies.get('route')).toBe(landed);
+        const after = await statsOf(cluster, landed);
+        const how =
+          after.takeovers > before[landed].takeovers
+            ? 'fetched from a holder'
+            : after.promotions > before[landed].promotions
+              ? 'promoted its backup copy'
+              : // The backup holder promoted itself as soon as it saw the primary go.
+                'already primary';
+        const scenario = placed.get(client)!.backup === landed ? 1 : 2;
+        seen.push({ scenario, how });
+        if (scenario === 1) expect(how).not.toBe('fetched from a holder');
+        if (proxyOnArrival(client, landed)) expect(how).toBe('fetched from a holder');
+        predicted = survivors[(survivors.indexOf(landed) + 1) % survivors.length];
+        // It is the primary now, with a live backup on another survivor.
+        const p = await placementOf(client);
+        expect(p.primary).toBe(landed);
+        expect(survivors.filter((r) => r !== landed)).toContain(p.backup);
+        expect((await whoami(client)).servedBy).toBe(landed);
+      }
+      expect(seen.filter((x) => x.scenario === 1).length).toBeGreaterThan(0);
+      expect(seen).toContainEqual({ scenario: 2, how: 'fetched from a holder' });
+      // Every backup holder of the victim's sessions became primary: promotions at least as
+      // many as the scenario-1 clients (those of earlier tests' sessions too).
+      let promotions = 0;
+      for (const r of survivors)
+        promotions += (await statsOf(cluster, r)).promotions - atStart[r].promotions;
+      expect(promotions).toBeGreaterThanOrEqual(seen.filter((x) => x.scenario === 1).length);
+    } finally {
+      await cluster.rejoin(victim);
+    }
+  }, 90_000);
+
+  it('two crashes in a row, time for re-replication between: nobody logged out', async () => {
+    const clients = await newClients(cluster, 9, 50);
+    const [, second, third] = cluster.replicas;
+    await cluster.kill(second);
+    try {
+      for (const c of clients) expect(await isLoggedIn(c)).toBe(true);
+      // Re-replication: every session again on two live replicas.
+      const settled = await eventually(async () => {
+        for (const c of clients) {
+          const p = await placementOf(c);
+          if (p.primary === second || p.backup === second || p.backup === null) return false;
+        }
+        return true;
+      });
+      expect(settled).toBe(true);
+      await cluster.kill(third);
+      for (const c of clients) expect(await isLoggedIn(c)).toBe(true);
+    } finally {
+      await cluster.rejoin(second);
+      await cluster.rejoin(third);
+    }
+  }, 90_000);
+
+  it('primary and backup killed together: exactly their sessions are lost, and counted', async () => {
+    const [a, b, survivor] = cluster.replicas;
+    const clients: HttpClient[] = [];
+    const doomed = new Set<HttpClient>();
+    // Clients until some sessions have both copies on the two about to die, and some do not.
+    for (let i = 0; i < 60 && (doomed.size < 2 || clients.length - doomed.size < 4); i++) {
+      const [c] = await newClients(cluster, 1, 70 + i);
+      clients.push(c);
+      const p = await placementOf(c);
+      if ([p.primary, p.backup].every((h) => h === a || h === b)) doomed.add(c);
+    }
+    expect(doomed.size).toBeGreaterThanOrEqual(2);
+    const lostBefore = (await statsOf(cluster, survivor)).lost;
+    // In the same instant: neither can hand its copy on before the other dies too.
+    process.kill(pidOf(cluster, a), 'SIGKILL');
+    process.kill(pidOf(cluster, b), 'SIGKILL');
+    try {
+      await cluster.kill(a);
+      await cluster.kill(b);
+      const loggedIn = new Map<HttpClient, boolean>();
+      for (const c of clients) loggedIn.set(c, await isLoggedIn(c));
+      for (const c of clients) expect({ lost: !loggedIn.get(c) }).toEqual({ lost: doomed.has(c) });
+      // Every proxy holder counts the sessions it saw go (earlier tests' ones too).
+      expect((await statsOf(cluster, survivor)).lost - lostBefore).toBeGreaterThanOrEqual(
+        doomed.size,
+      );
+    } finally {
+      await cluster.rejoin(a);
+      await cluster.rejoin(b);
+    }
+  }, 90_000);
+
+  it('a replica SIGKILLed under load: 0 failed reads, 0 logouts', async () => {
+    const clients = await newClients(cluster, 6, 90);
+    const victim = cluster.replicas[1];
+    const crash = (async () => {
+      await sleep(500);
+      await cluster.kill(victim);
+      await sleep(2000);
+    })();
+    try {
+      const tally = await background(clients, crash);
+      await crash;
+      expect(tally.requests).toBeGreaterThan(50);
+      expect(tally.failed).toEqual([]);
+      expect(tally.loggedOut).toBe(0);
+    } finally {
+      await cluster.rejoin(victim);
+    }
+  }, 60_000);
+
+  it('a joining replica receives the locations (proxies), not the values', async () => {
+    const clients = await newClients(cluster, 6, 110);
+    const joiner = cluster.replicas[2];
+    await cluster.kill(joiner);
+    for (const c of clients) expect(await isLoggedIn(c)).toBe(true);
+    await cluster.rejoin(joiner);
+    const held = (await statsOf(cluster, joiner)).held;
+    expect(held.primary).toBe(0);
+    expect(held.backup).toBe(0);
+    expect(held.proxy).toBeGreaterThanOrEqual(clients.length);
+  }, 60_000);
+
+  it('a holder that does not answer: the fetch is bounded (503, no hang); once it is back, the session is too', async () => {
+    const [client] = await newClients(cluster, 1, 130);
+    const p = await placementOf(client);
+    const proxy = p.proxies[0];
+    const backupPid = pidOf(cluster, p.backup!);
+    process.kill(backupPid, 'SIGSTOP');
+    try {
+      await cluster.kill(p.primary);
+      const started = performance.now();
+      const res = await whoami(cluster.direct(proxy, client));
+      const took = performance.now() - started;
+      expect(res.status).toBe(503);
+      expect(took).toBeLessThan(1500);
+    } finally {
+      process.kill(backupPid, 'SIGCONT');
+    }
+    try {
+      expect(await eventually(() => isLoggedIn(cluster.direct(proxy, client)), 15_000)).toBe(true);
+    } finally {
+      await cluster.rejoin(p.primary);
+    }
+  }, 60_000);
+
+  it('logout and revocation are final on the primary, the backup and the proxies', async () => {
+    const name = uniqueName('final');
+    const laptop = cluster.client(150);
+    expect((await register(laptop, name)).status).toBe(201);
+    const phone = cluster.client(151);
+    expect((await login(phone, name)).status).toBe(200);
+    const list = (await laptop.get('/api/sessions')).body as {
+      sessions: Array<{ id: string; current: boolean }>;
+    };
+    expect(list.sessions).toHaveLength(2);
+    const phoneId = list.sessions.find((s) => !s.current)!.id;
+    expect((await laptop.delete(`/api/sessions/${phoneId}`)).status).toBe(204);
+    expect(await knownOn(cluster, phone)).toEqual(
+      Object.fromEntries(cluster.replicas.map((r) => [r, false])),
+    );
+    const old = laptop.clone();
+    expect((await logout(laptop)).status).toBe(204);
+    await sleep(1500); // a batch of accesses goes out meanwhile: it revives nothing
+    expect(await knownOn(cluster, old)).toEqual(
+      Object.fromEntries(cluster.replicas.map((r) => [r, false])),
+    );
+  });
+});
