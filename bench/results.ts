@@ -257,7 +257,25 @@ export interface BenchSettings {
   profiles: TopologyName[];
   peers: TopologyName[];
   appEnv: Record<string, string>;
+  /**
+   * The per-topology measurements run after the whoami rounds (--only); absent: all of them.
+   * Older result files have none.
+   */
+  only?: Measurement[];
 }
+
+/** The measurements after the whoami rounds, as --only names them. */
+export const measurements = [
+  'growth',
+  'nat',
+  'login',
+  'memory',
+  'replication',
+  'scaling',
+  'failover',
+  'kill',
+] as const;
+export type Measurement = (typeof measurements)[number];
 
 export interface BenchResult {
   startedAt: string;

@@ -23,7 +23,13 @@ import { measureReplication } from './measurements/replication.js';
 import { aggregateThroughput, measureThroughput } from './measurements/throughput.js';
 import type { BenchOptions } from './options.js';
 import { storeLabel, storeServiceOf } from './probes.js';
-import type { BenchResult, Complexity, ThroughputSample, TopologyResult } from './results.js';
+import type {
+  BenchResult,
+  Complexity,
+  Measurement,
+  ThroughputSample,
+  TopologyResult,
+} from './results.js';
 import { assertRunning, prepareSubject, type Subject } from './subject.js';
 import { startTopology, topologySpecs, type RunningTopology } from './topology.js';
 
@@ -153,6 +159,7 @@ export async function runBench(o: BenchOptions, say: Say): Promise<RunOutcome> {
         profiles: o.profiles,
         peers: o.peers,
         appEnv: o.appEnv,
+        ...(o.only ? { only: o.only } : {}),
       },
       machine,
       topologies,
@@ -196,6 +203,7 @@ async function measureTopology(
     notes: [],
   };
   // A measurement that breaks is noted and the run goes on: the others still mean something.
+  const wanted = (m: Measurement) => !o.only || o.only.includes(m);
   const phase = async <T>(label: string, work: () => Promise<T>): Promise<T | undefined> => {
     say(`${spec.name}: ${label} …`);
     try {
@@ -217,7 +225,7 @@ async function measureTopology(
 
   // Growth first: it needs the store at 1,000 sessions, before the later phases add more.
   const fillable = fillableStore(s);
-  if (isProfile && fillable) {
+  if (isProfile && fillable && wanted('growth')) {
     result.growth = await phase(
       `whoami p50 with 1,000 vs ${int(o.growthSessions)} sessions in ${fillable.label}`,
       () =>
@@ -228,17 +236,18 @@ async function measureTopology(
         ),
     );
   }
-  result.nat = await phase(
-    `the same ${o.clients} clients behind one NAT address, ${short.durationMs / 1000} s`,
-    () => measureNat(s, short),
-  );
+  if (wanted('nat'))
+    result.nat = await phase(
+      `the same ${o.clients} clients behind one NAT address, ${short.durationMs / 1000} s`,
+      () => measureNat(s, short),
+    );
   const logins = () =>
     measureLogin(s, { sequential: o.quick ? 10 : 30, clients: 4, seconds: o.quick ? 2 : 4 });
-  if (isProfile) {
+  if (isProfile && wanted('login')) {
     result.login = await phase('login latency at the app’s argon2 cost', logins);
   }
   // The peers' stores are only sampled: creating thousands more sessions would say little new.
-  if (isProfile || s.stores.some((store) => store.sampleSessions)) {
+  if (wanted('memory') && (isProfile || s.stores.some((store) => store.sampleSessions))) {
     const label = storeLabel(s.stores);
     result.memory = await phase(
       isProfile
@@ -247,7 +256,8 @@ async function measureTopology(
       () => measureMemory(s, isProfile ? o.memorySessions : 0),
     );
   }
-  if (isProfile && backendOf(profileOf(spec.profile)).peerChannel) {
+  const peerChannel = isProfile && backendOf(profileOf(spec.profile)).peerChannel;
+  if (peerChannel && wanted('replication')) {
     result.replication = await phase(
       `replication lag, peer messages per read and write, stale reads async vs sync`,
       () =>
@@ -257,6 +267,8 @@ async function measureTopology(
           staleWrites: o.quick ? 50 : 200,
         }),
     );
+  }
+  if (peerChannel && wanted('scaling')) {
     const sizes = o.quick ? [2, 3] : [2, 3, 4, 6];
     result.replicaScaling = await phase(
       `replica CPU per write with ${sizes.join(', ')} replicas (a cluster each)`,
@@ -267,7 +279,11 @@ async function measureTopology(
     );
   }
   // Before the replica kill (which leaves app-2 down): the runs restart what they kill.
-  if (isProfile && (await s.topology.cluster.storeFailover().catch(() => undefined))) {
+  if (
+    isProfile &&
+    wanted('failover') &&
+    (await s.topology.cluster.storeFailover().catch(() => undefined))
+  ) {
     result.failover = await phase(
       `store primary SIGKILLed under load, replica ${FAILOVER_LAG_MS} ms behind, durable logins off then on`,
       () =>
@@ -278,7 +294,7 @@ async function measureTopology(
         }),
     );
   }
-  if (isProfile) {
+  if (isProfile && wanted('kill')) {
     result.kill = await phase(`app-2 SIGKILLed a third into a ${o.killSeconds} s load`, () =>
       measureKill(s, { seconds: o.killSeconds, replica: 'app-2' }),
     );
