@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { Histogram } from './histogram.js';
-import { clientAddress, NAT_ADDRESS, summarize, type LoadRun } from './load.js';
+import type { VirtualClient } from '../cluster/virtual-client.js';
+import { clientAddress, NAT_ADDRESS, runLoad, summarize, type LoadRun } from './load.js';
 
 function run(byReplica: Record<string, number>): LoadRun {
   const latency = new Histogram();
@@ -52,5 +53,23 @@ describe('summarize', () => {
 
     expect(s.skew).toBeNull();
     expect(s.shares['app-2']).toBe(1);
+  });
+});
+
+describe('runLoad with a rate bound', () => {
+  it('never offers more than the rate, however fast the answers come', async () => {
+    // Clients that answer at once: back to back they would send thousands of requests.
+    const instant = { send: async () => ({ status: 200, servedBy: 'app-1', body: '', ms: 0 }) };
+    const clients = Array.from({ length: 4 }, () => instant as unknown as VirtualClient);
+    const run = await runLoad(clients, {
+      path: '/api/whoami',
+      warmupMs: 0,
+      durationMs: 500,
+      ratePerSecond: 40,
+    });
+
+    // 40/s for 0.5 s: 20 slots, one more per client at most at the window's edge.
+    expect(run.requests).toBeGreaterThan(0);
+    expect(run.requests).toBeLessThanOrEqual(24);
   });
 });

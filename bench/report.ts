@@ -369,6 +369,33 @@ function replicationSection(r: BenchResult): string {
     ];
   });
   if (!rows.length) return '_Not measured in this run._';
+  const lagRows = r.topologies.flatMap((t) => {
+    const x = t.replication;
+    if (!x || x.handlingP99 === undefined) return [];
+    const standard = [
+      t.name,
+      `standard: ${int(x.readers ?? NaN)} clients back to back (whoami p50 ${ms(x.readLatency?.p50 ?? NaN)}, p99 ${ms(x.readLatency?.p99 ?? NaN)})`,
+      int(x.readsPerSecond ?? NaN),
+      `p50 ${ms(x.lagP50)}, p99 ${ms(x.lagP99)}`,
+      ms(x.handlingP99),
+      ms(x.loopDelayP99 ?? NaN),
+    ];
+    const bounded = (x.bounded ?? []).map((b) => [
+      t.name,
+      `bounded to ${pct(b.share)} of the standard load`,
+      int(b.readsPerSecond),
+      `p50 ${ms(b.lagP50)}, p99 ${ms(b.lagP99)}`,
+      '',
+      ms(b.loopDelayP99),
+    ]);
+    return [standard, ...bounded];
+  });
+  const lagTable = lagRows.length
+    ? `Where the lag goes: the part after the peer read the frame (handling), and how late the peers' event loops ran a timer in the same window; then the same writes with the reads bounded:\n\n${table(
+        ['', 'whoami load', 'reads/s', 'lag', 'handling p99', 'peers’ loop delay p99'],
+        lagRows,
+      )}`
+    : '';
   const scaling = r.topologies.flatMap((t) =>
     (t.replicaScaling ?? []).map((p) => [
       t.name,
@@ -391,6 +418,7 @@ function replicationSection(r: BenchResult): string {
       ],
       rows,
     ),
+    ...(lagTable ? [lagTable] : []),
     scaling.length
       ? `Replica CPU per write (all replicas together), by cluster size:\n\n${table(
           ['', 'replicas', 'writes', 'CPU per write', 'per replica'],
