@@ -3,7 +3,7 @@
  * figures), the targets, the machine and settings, then one section per measurement.
  */
 import type { BenchResult, CpuUse, MemoryResult, TopologyResult } from './results.js';
-import { fmt, int, storeCores, verdict, type TargetResult } from './targets.js';
+import { fmt, int, lagMs, storeCores, verdict, type TargetResult } from './targets.js';
 
 const pct = (share: number) => `${Math.round(share * 100)} %`;
 const mb = (bytes: number) => `${fmt(bytes / 2 ** 20, 1)} MiB`;
@@ -359,7 +359,7 @@ function replicationSection(r: BenchResult): string {
     return [
       [
         t.name,
-        `p50 ${ms(x.lagP50)}, p99 ${ms(x.lagP99)} (${int(x.writes)} writes)`,
+        `p50 ${lagMs(x.lagP50)}, p99 ${lagMs(x.lagP99)} (${int(x.writes)} writes)`,
         `${fmt(x.messagesPerRead, 3)} (+ ${fmt(x.accessBatchesPerSecond, 1)} batches/s)`,
         fmt(x.messagesPerPeerPerWrite, 2),
         `${int(x.bytesPerWrite)} B`,
@@ -376,17 +376,17 @@ function replicationSection(r: BenchResult): string {
       t.name,
       `standard: ${int(x.readers ?? NaN)} clients back to back (whoami p50 ${ms(x.readLatency?.p50 ?? NaN)}, p99 ${ms(x.readLatency?.p99 ?? NaN)})`,
       int(x.readsPerSecond ?? NaN),
-      `p50 ${ms(x.lagP50)}, p99 ${ms(x.lagP99)}`,
-      ms(x.handlingP99),
-      ms(x.loopDelayP99 ?? NaN),
+      `p50 ${lagMs(x.lagP50)}, p99 ${lagMs(x.lagP99)}`,
+      lagMs(x.handlingP99),
+      lagMs(x.loopDelayP99 ?? NaN),
     ];
     const bounded = (x.bounded ?? []).map((b) => [
       t.name,
       `bounded to ${pct(b.share)} of the standard load`,
       int(b.readsPerSecond),
-      `p50 ${ms(b.lagP50)}, p99 ${ms(b.lagP99)}`,
+      `p50 ${lagMs(b.lagP50)}, p99 ${lagMs(b.lagP99)}`,
       '',
-      ms(b.loopDelayP99),
+      lagMs(b.loopDelayP99),
     ]);
     return [standard, ...bounded];
   });
