@@ -280,8 +280,8 @@ function lagReason(rep: ReplicationResult): string {
   if (rep.readLatency && rep.readers !== undefined) {
     parts.push(
       `that loop is busy because the standard load keeps every core busy: ${int(rep.readers)} ` +
-        `clients send back to back, so requests queue too (whoami p50 ${ms(rep.readLatency.p50)}, ` +
-        `p99 ${ms(rep.readLatency.p99)} in that window) and the queue grows with the clients, not with replication`,
+        `clients send back to back, so requests queue too (whoami p50 ${fmt(rep.readLatency.p50, 1)} ms, ` +
+        `p99 ${fmt(rep.readLatency.p99, 1)} ms in that window) and the queue grows with the clients, not with replication`,
     );
   }
   if (rep.bounded?.length) {
