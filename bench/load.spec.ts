@@ -86,3 +86,21 @@ describe('runLoad with tailAfterEventsMs', () => {
     expect(lastReply).toBeGreaterThanOrEqual(eventDone + 49); // the two clocks start µs apart
   });
 });
+
+describe('runLoad with a rate bound', () => {
+  it('never offers more than the rate, however fast the answers come', async () => {
+    // Clients that answer at once: back to back they would send thousands of requests.
+    const instant = { send: async () => ({ status: 200, servedBy: 'app-1', body: '', ms: 0 }) };
+    const clients = Array.from({ length: 4 }, () => instant as unknown as VirtualClient);
+    const run = await runLoad(clients, {
+      path: '/api/whoami',
+      warmupMs: 0,
+      durationMs: 500,
+      ratePerSecond: 40,
+    });
+
+    // 40/s for 0.5 s: 20 slots, one more per client at most at the window's edge.
+    expect(run.requests).toBeGreaterThan(0);
+    expect(run.requests).toBeLessThanOrEqual(24);
+  });
+});

@@ -34,6 +34,12 @@ export interface LoadOptions {
    * failed for this many ms (a fault whose length and recovery are not known in advance).
    */
   tailAfterEventsMs?: number;
+  /**
+   * Bounds the offered load: the clients together start at most this many requests per second,
+   * each on its own schedule (a late request does not make the next ones come faster).
+   * Absent: back to back, as fast as the cluster answers (the standard load).
+   */
+  ratePerSecond?: number;
 }
 
 /** The raw outcome of one run; `summarize` turns it into figures. */
@@ -97,11 +103,22 @@ export async function runLoad(clients: VirtualClient[], o: LoadOptions): Promise
     }, o.warmupMs + e.atMs),
   );
 
+  const interval = o.ratePerSecond ? (1000 * clients.length) / o.ratePerSecond : 0;
   await Promise.all(
     clients.map(async (client, i) => {
-      for (;;) {
+      let slot = t0 + (interval * i) / clients.length;
+      const over = () => {
         const now = performance.now();
-        if (now >= hardEnd || (now >= end && pendingEvents === 0)) break;
+        return now >= hardEnd || (now >= end && pendingEvents === 0);
+      };
+      for (;;) {
+        if (over()) break;
+        if (interval) {
+          const wait = slot - performance.now();
+          if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+          if (over()) break;
+          slot = Math.max(slot + interval, performance.now());
+        }
         const reply = await client.send('GET', o.path);
         const finished = performance.now();
         o.onReply?.(i, reply, finished - t0);

@@ -35,6 +35,14 @@ describe('parseOptions', () => {
     expect(parseOptions(['--quick', '--peers', 'bare']).peers).toEqual(['bare']);
   });
 
+  it('runs only the measurements named by --only, and such a run is not a full one', () => {
+    const o = parseOptions(['--profile', 'replicated', '--only', 'scaling,replication,scaling']);
+
+    expect(o.only).toEqual(['scaling', 'replication']);
+    expect(parseOptions([]).only).toBeUndefined();
+    expect(parseOptions(['--only', 'kill']).full).toBe(false);
+  });
+
   it('collects --env pairs for the replicas', () => {
     expect(parseOptions(['--env', 'LOG_LEVEL=warn', '--env', 'A_B=x=y']).appEnv).toEqual({
       LOG_LEVEL: 'warn',
@@ -49,6 +57,7 @@ describe('parseOptions', () => {
     [['--growth', '1000'], '--growth must be a whole number from 2000'],
     [['--env', 'lower=1'], '--env takes KEY=VALUE'],
     [['--rounds', '2.5'], '--rounds must be a whole number'],
+    [['--only', 'throughput'], '--only: unknown "throughput"'],
     [['--frobnicate'], "Unknown option '--frobnicate'"],
   ])('refuses %j with a message that says what is wrong', (argv, message) => {
     expect(() => parseOptions(argv)).toThrow(UsageError);

@@ -1,6 +1,11 @@
 /** `npm run bench -- …` flags: parsed and checked here, so the run never starts half-configured. */
 import { parseArgs } from 'node:util';
-import type { BenchSettings, TopologyName } from './results.js';
+import {
+  measurements,
+  type BenchSettings,
+  type Measurement,
+  type TopologyName,
+} from './results.js';
 import { peerTopologies, profileTopologies } from './topology.js';
 
 export const USAGE = `Usage: npm run bench -- [options]
@@ -15,6 +20,8 @@ export const USAGE = `Usage: npm run bench -- [options]
   --sessions <n>      sessions created to measure memory per session (default 10000; quick 300)
   --growth <n>        sessions in the store for the cost-growth run (default 100000; quick 5000)
   --env KEY=VALUE     extra environment for every replica (repeatable), e.g. LOG_LEVEL=warn
+  --only <list>       after the whoami rounds, run only these measurements, comma-separated:
+                      ${measurements.join(',')} (default: every one that applies)
   --cpu-profile       CPU profiles of every replica in the last round, in bench/results/<run>-cpu/
   --quick             CI mode, every profile in about three minutes: the sizes above small, no
                       peers, and the costlier measurements (login, cost growth per store,
@@ -23,7 +30,7 @@ export const USAGE = `Usage: npm run bench -- [options]
   --render <file>     measure nothing: write the report and chart again from a results JSON
   -h, --help          this text
 
-A full run (all profiles and peers, no --quick, --env or --cpu-profile) rewrites bench/REPORT.md and
+A full run (all profiles and peers, no --quick, --env, --only or --cpu-profile) rewrites bench/REPORT.md and
 bench/chart.svg; any other run writes its report next to its JSON in bench/results/.
 Exit codes: 0 done, 1 the harness failed, 2 bad flags, 3 a target failed (not with --quick).`;
 
@@ -93,6 +100,7 @@ export function isFullRun(s: BenchSettings): boolean {
     !s.quick &&
     !s.cpuProfile &&
     Object.keys(s.appEnv).length === 0 &&
+    s.only === undefined &&
     s.profiles.length === profileTopologies.length &&
     s.peers.length === peerTopologies.length
   );
@@ -115,6 +123,7 @@ export function parseOptions(argv: string[]): BenchOptions {
         sessions: { type: 'string' },
         growth: { type: 'string' },
         env: { type: 'string', multiple: true },
+        only: { type: 'string' },
         quick: { type: 'boolean', default: false },
         render: { type: 'string' },
         'cpu-profile': { type: 'boolean', default: false },
@@ -140,6 +149,16 @@ export function parseOptions(argv: string[]): BenchOptions {
     const m = /^([A-Z][A-Z0-9_]*)=(.*)$/.exec(pair);
     if (!m) throw new UsageError(`--env takes KEY=VALUE, not "${pair}"`);
     appEnv[m[1]] = m[2]!;
+  }
+  let only: Measurement[] | undefined;
+  if (values.only !== undefined) {
+    const names = values.only.split(',').map((n) => n.trim());
+    const bad = names.filter((n) => !(measurements as readonly string[]).includes(n));
+    if (bad.length || names.length === 0)
+      throw new UsageError(
+        `--only: unknown "${bad.join(', ')}"; choose from ${measurements.join(', ')}`,
+      );
+    only = [...new Set(names as Measurement[])];
   }
   const clients = number('clients', values.clients, d.clients, {
     min: 1,
@@ -176,6 +195,7 @@ export function parseOptions(argv: string[]): BenchOptions {
     profiles,
     peers,
     appEnv,
+    ...(only ? { only } : {}),
     full: false,
   };
   options.full = isFullRun(options);

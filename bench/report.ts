@@ -6,7 +6,7 @@ import { cellText } from './charts/faults.js';
 import { faults } from './faults.js';
 import { rateProfiles, recommendations, RULES, type Rating } from './ratings.js';
 import type { BenchResult, CpuUse, MemoryResult, TopologyResult } from './results.js';
-import { fmt, int, storeCores, verdict, type TargetResult } from './targets.js';
+import { fmt, int, lagMs, storeCores, verdict, type TargetResult } from './targets.js';
 
 const pct = (share: number) => `${Math.round(share * 100)} %`;
 const mb = (bytes: number) => `${fmt(bytes / 2 ** 20, 1)} MiB`;
@@ -362,16 +362,45 @@ function replicationSection(r: BenchResult): string {
     return [
       [
         t.name,
-        `p50 ${ms(x.lagP50)}, p99 ${ms(x.lagP99)} (${int(x.writes)} writes)`,
+        `p50 ${lagMs(x.lagP50)}, p99 ${lagMs(x.lagP99)} (${int(x.writes)} writes)`,
         `${fmt(x.messagesPerRead, 3)} (+ ${fmt(x.accessBatchesPerSecond, 1)} batches/s)`,
         fmt(x.messagesPerPeerPerWrite, 2),
         `${int(x.bytesPerWrite)} B`,
         stale(x.staleReads.async),
-        `${stale(x.staleReads.sync)}, ${x.syncTimeouts} ack timeouts`,
+        x.staleReads.sync
+          ? `${stale(x.staleReads.sync)}, ${x.syncTimeouts ?? 0} ack timeouts`
+          : 'not in this run',
       ],
     ];
   });
   if (!rows.length) return '_Not measured in this run._';
+  const lagRows = r.topologies.flatMap((t) => {
+    const x = t.replication;
+    if (!x || x.handlingP99 === undefined) return [];
+    const standard = [
+      t.name,
+      `standard: ${int(x.readers ?? NaN)} clients back to back (whoami p50 ${ms(x.readLatency?.p50 ?? NaN)}, p99 ${ms(x.readLatency?.p99 ?? NaN)})`,
+      int(x.readsPerSecond ?? NaN),
+      `p50 ${lagMs(x.lagP50)}, p99 ${lagMs(x.lagP99)}`,
+      lagMs(x.handlingP99),
+      lagMs(x.loopDelayP99 ?? NaN),
+    ];
+    const bounded = (x.bounded ?? []).map((b) => [
+      t.name,
+      `bounded to ${pct(b.share)} of the standard load`,
+      int(b.readsPerSecond),
+      `p50 ${lagMs(b.lagP50)}, p99 ${lagMs(b.lagP99)}`,
+      '',
+      lagMs(b.loopDelayP99),
+    ]);
+    return [standard, ...bounded];
+  });
+  const lagTable = lagRows.length
+    ? `Where the lag goes: the part after the peer read the frame (handling), and how late the peers' event loops ran a timer in the same window; then the same writes with the reads bounded:\n\n${table(
+        ['', 'whoami load', 'reads/s', 'lag', 'handling p99', 'peers’ loop delay p99'],
+        lagRows,
+      )}`
+    : '';
   return [
     table(
       [
@@ -385,6 +414,7 @@ function replicationSection(r: BenchResult): string {
       ],
       rows,
     ),
+    ...(lagTable ? [lagTable] : []),
   ].join('\n\n');
 }
 

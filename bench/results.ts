@@ -203,9 +203,35 @@ export interface ReplicationResult {
   /** From the write's version to its application on a peer, ms, under the whoami load (T8). */
   lagP50: number;
   lagP99: number;
-  staleReads: { async: StaleReads; sync: StaleReads };
+  /**
+   * Of that lag, the part after the peer read the frame (MAC, parsing, merge), p99 ms; the rest
+   * was the way there, mostly waiting for the peer's event loop. Older results have none.
+   */
+  handlingP99?: number;
+  /** How late the peers' event loops ran a timer in the same window, p99 ms. */
+  loopDelayP99?: number;
+  /** The standard load in the write window: its readers and their whoami latency (ms). */
+  readers?: number;
+  readLatency?: { p50: number; p99: number };
+  /** Reads per second of the standard load (the read-only window): what the bounded loads share. */
+  readsPerSecond?: number;
+  /** The same writes with the reads bounded to a share of readsPerSecond. */
+  bounded?: LagUnderLoad[];
+  /** `sync`: measured in full runs only (it takes two rolling restarts). */
+  staleReads: { async: StaleReads; sync?: StaleReads };
   /** Sync mode: acknowledgements that did not come within REPLICATION_SYNC_TIMEOUT_MS. */
-  syncTimeouts: number;
+  syncTimeouts?: number;
+}
+
+/** Replication lag with the whoami reads bounded to a share of the standard load's rate. */
+export interface LagUnderLoad {
+  share: number;
+  /** Reads per second the bound let through (at most share × the standard load's). */
+  readsPerSecond: number;
+  writes: number;
+  lagP50: number;
+  lagP99: number;
+  loopDelayP99: number;
 }
 
 /** Measurement 8 for `backup`: primary/backup replication (T10). */
@@ -307,7 +333,26 @@ export interface BenchSettings {
   profiles: TopologyName[];
   peers: TopologyName[];
   appEnv: Record<string, string>;
+  /**
+   * The per-topology measurements run after the whoami rounds (--only); absent: all of them.
+   * Older result files have none.
+   */
+  only?: Measurement[];
 }
+
+/** The measurements after the whoami rounds, as --only names them. */
+export const measurements = [
+  'growth',
+  'nat',
+  'login',
+  'memory',
+  'replication',
+  'scaling',
+  'failover',
+  'faults',
+  'kill',
+] as const;
+export type Measurement = (typeof measurements)[number];
 
 export interface BenchResult {
   startedAt: string;

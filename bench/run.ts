@@ -30,6 +30,7 @@ import type {
   BenchResult,
   Complexity,
   FaultCell,
+  Measurement,
   ThroughputSample,
   TopologyResult,
 } from './results.js';
@@ -189,6 +190,7 @@ export async function runBench(o: BenchOptions, say: Say): Promise<RunOutcome> {
         profiles: o.profiles,
         peers: o.peers,
         appEnv: o.appEnv,
+        ...(o.only ? { only: o.only } : {}),
       },
       machine,
       topologies,
@@ -271,6 +273,7 @@ async function measureTopology(
     notes: [],
   };
   // A measurement that breaks is noted and the run goes on: the others still mean something.
+  const wanted = (m: Measurement) => !o.only || o.only.includes(m);
   const phase = async <T>(label: string, work: () => Promise<T>): Promise<T | undefined> => {
     say(`${spec.name}: ${label} …`);
     try {
@@ -292,7 +295,7 @@ async function measureTopology(
 
   // Growth first: it needs the store at 1,000 sessions, before the later phases add more.
   const fillable = fillableStore(s);
-  if (isProfile && fillable && quickPlan.take(`growth in ${fillable.label}`)) {
+  if (isProfile && fillable && wanted('growth') && quickPlan.take(`growth in ${fillable.label}`)) {
     result.growth = await phase(
       `whoami p50 with 1,000 vs ${int(o.growthSessions)} sessions in ${fillable.label}`,
       () =>
@@ -304,7 +307,7 @@ async function measureTopology(
     );
   }
   // Quick: once per routing strategy (the store does not change where nginx sends a client).
-  if (quickPlan.take(`nat:${profileOf(spec.profile).routing}`)) {
+  if (wanted('nat') && quickPlan.take(`nat:${profileOf(spec.profile).routing}`)) {
     result.nat = await phase(
       `the same ${o.clients} clients behind one NAT address, ${short.durationMs / 1000} s`,
       () => measureNat(s, short),
@@ -312,11 +315,11 @@ async function measureTopology(
   }
   const logins = () =>
     measureLogin(s, { sequential: o.quick ? 10 : 30, clients: 4, seconds: o.quick ? 2 : 4 });
-  if (isProfile && quickPlan.take('login')) {
+  if (isProfile && wanted('login') && quickPlan.take('login')) {
     result.login = await phase('login latency at the app’s argon2 cost', logins);
   }
   // The peers' stores are only sampled: creating thousands more sessions would say little new.
-  if (isProfile || s.stores.some((store) => store.sampleSessions)) {
+  if (wanted('memory') && (isProfile || s.stores.some((store) => store.sampleSessions))) {
     const label = storeLabel(s.stores);
     result.memory = await phase(
       isProfile
@@ -325,12 +328,13 @@ async function measureTopology(
       () => measureMemory(s, isProfile ? o.memorySessions : 0),
     );
   }
-  if (isProfile && profileOf(spec.profile).sessions === 'backup') {
+  const peerChannel = isProfile && backendOf(profileOf(spec.profile)).peerChannel === true;
+  if (peerChannel && profileOf(spec.profile).sessions === 'backup' && wanted('replication')) {
     result.backup = await phase(
       `copies per session, peer messages per read and write, first request after a crash`,
       () => measureBackup(s, { durationMs: short.durationMs, writesPerSecond: 50 }),
     );
-  } else if (isProfile && backendOf(profileOf(spec.profile)).peerChannel) {
+  } else if (peerChannel && wanted('replication')) {
     result.replication = await phase(
       `replication lag, peer messages per read and write, stale reads async vs sync`,
       () =>
@@ -338,12 +342,12 @@ async function measureTopology(
           durationMs: short.durationMs,
           writesPerSecond: 50,
           staleWrites: o.quick ? 50 : 200,
+          sync: !o.quick,
         }),
     );
   }
   // Every profile in a full run; a quick run scales one, the first with a peer channel.
-  const peerChannel = isProfile && backendOf(profileOf(spec.profile)).peerChannel === true;
-  if (isProfile && (!o.quick || peerChannel) && quickPlan.take('scaling')) {
+  if (isProfile && (!o.quick || peerChannel) && wanted('scaling') && quickPlan.take('scaling')) {
     const sizes = o.quick ? [2, 3] : [2, 3, 4, 6];
     result.replicaScaling = await phase(
       `cost per read, per write and per session with ${sizes.join(', ')} replicas (a cluster each)`,
@@ -361,6 +365,7 @@ async function measureTopology(
   // Before the replica kill (which leaves app-2 down): the runs restart what they kill.
   if (
     isProfile &&
+    wanted('failover') &&
     (await s.topology.cluster.storeFailover().catch(() => undefined)) &&
     quickPlan.take('store failover')
   ) {
@@ -376,7 +381,7 @@ async function measureTopology(
     );
   }
   const applicable: Fault[] = [];
-  if (isProfile)
+  if (isProfile && wanted('faults'))
     for (const f of allFaults) if (await f.appliesTo(s.topology.cluster)) applicable.push(f);
   const chosen = chooseFaults(applicable, o.quick, quickPlan.faultsDone);
   if (chosen.length) {
@@ -388,7 +393,7 @@ async function measureTopology(
       () => measureFaultRow(s, chosen, timing, o, (line) => say(`${spec.name}: ${line}`)),
     );
   }
-  if (isProfile && quickPlan.take('replica kill')) {
+  if (isProfile && wanted('kill') && quickPlan.take('replica kill')) {
     result.kill = await phase(`app-2 SIGKILLed a third into a ${o.killSeconds} s load`, () =>
       measureKill(s, { seconds: o.killSeconds, replica: 'app-2' }),
     );

@@ -181,6 +181,47 @@ describe('evaluateTargets', () => {
     expect(target('T8', [topology('redis')]).pass).toBeNull();
   });
 
+  it('explains a T8 failure with the run’s own figures: handling, loop delay, the load, the bounded loads', () => {
+    const replication = {
+      reads: 10_000,
+      messagesPerRead: 0,
+      accessBatchesPerSecond: 1.5,
+      writes: 200,
+      messagesPerPeerPerWrite: 1,
+      bytesPerWrite: 900,
+      lagP50: 6,
+      lagP99: 48,
+      handlingP99: 0.7,
+      loopDelayP99: 41,
+      readers: 36,
+      readLatency: { p50: 22, p99: 182.3 },
+      readsPerSecond: 1500,
+      bounded: [
+        { share: 0.25, readsPerSecond: 370, writes: 200, lagP50: 1, lagP99: 7.5, loopDelayP99: 6 },
+      ],
+      staleReads: {
+        async: { writes: 50, stale: 1, rate: 0.02 },
+        sync: { writes: 50, stale: 0, rate: 0 },
+      },
+      syncTimeouts: 0,
+    };
+    const t8 = target('T8', [topology('replicated', { replication })]);
+
+    expect(t8.pass).toBe(false);
+    expect(t8.reason).toContain('took p99 0.7 ms');
+    expect(t8.reason).toContain('timers ran p99 41.0 ms late');
+    expect(t8.reason).toContain('36 clients send back to back');
+    // Request latency has no 100 ms ceiling: only the replicas' histograms have.
+    expect(t8.reason).toContain('whoami p50 22.0 ms, p99 182.3 ms');
+    expect(t8.reason).toContain('25 % (370 reads/s): p99 7.5 ms');
+    expect(t8.reason).toContain('Fix:');
+    // Past the histograms' last bucket the figure says so rather than print that bucket's edge.
+    const beyond = { ...replication, lagP99: 100.1 };
+    expect(target('T8', [topology('replicated', { replication: beyond })]).figure).toContain(
+      'p99 ≥ 100 ms',
+    );
+  });
+
   it('judges T11 on logins lost with durable logins on and on recovery with them off', () => {
     const run: FailoverResult = {
       killed: 'redis-1',

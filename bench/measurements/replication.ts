@@ -1,6 +1,9 @@
 /**
  * Measurement 8, for profiles whose replicas replicate sessions to each other (a peer channel):
  * replication lag under the standard whoami load with a steady trickle of profile edits (T8),
+ * where that lag is spent (handling the frame on the peer, or waiting for the peer's event loop
+ * to get to it), and the same lag with the reads bounded to a share of the standard load's
+ * throughput (what the lag is when the cores have room),
  * peer messages per read and per write (T9), bytes per write, and how often a read on another
  * replica misses a write made just before — in async mode, then (after a rolling restart with
  * REPLICATION_MODE=sync, which keeps every session through the state transfer) in sync mode.
@@ -9,11 +12,13 @@
 import { lagQuantile } from '../../src/replication/sessions/lag-histogram.js';
 import { VirtualClient } from '../../cluster/virtual-client.js';
 import { runLoad } from '../load.js';
-import type { ReplicationResult, StaleReads } from '../results.js';
+import type { LagUnderLoad, ReplicationResult, StaleReads } from '../results.js';
 import type { Subject } from '../subject.js';
 
 /** Clients that edit their profile during the write window (the others keep reading). */
 const WRITERS = 4;
+/** The bounded loads: these shares of the reads per second the standard load reached. */
+const BOUNDED_SHARES = [0.25, 0.5];
 
 export interface PeerStats {
   mode: string;
@@ -21,6 +26,8 @@ export interface PeerStats {
   bytesSent: Record<string, number>;
   syncTimeouts: number;
   lagBuckets: Record<number, number>;
+  handlingBuckets: Record<number, number>;
+  loopDelayBuckets: Record<number, number>;
 }
 
 export async function statsOf(s: Subject): Promise<Record<string, PeerStats>> {
@@ -67,11 +74,14 @@ async function staleReads(s: Subject, writes: number): Promise<StaleReads> {
 
 export async function measureReplication(
   s: Subject,
-  o: { durationMs: number; writesPerSecond: number; staleWrites: number },
+  o: {
+    durationMs: number;
+    writesPerSecond: number;
+    staleWrites: number;
+    /** Also the stale reads in sync mode (two rolling restarts); quick runs leave it out. */
+    sync: boolean;
+  },
 ): Promise<ReplicationResult> {
-  const [home] = s.replicas;
-  const peers = s.replicas.length - 1;
-
   // Reads only: the standard load, nothing else.
   const r0 = await statsOf(s);
   const reads = await runLoad(s.clients, {
@@ -88,49 +98,107 @@ export async function measureReplication(
   const accessBatches =
     total(r1, (p) => p.sent.accessed ?? 0) - total(r0, (p) => p.sent.accessed ?? 0);
 
-  // The same load with profile edits on one replica: a few writers, each at a steady rate.
-  const writers = s.clients.slice(0, WRITERS).map((c) => directClient(s, home, c));
-  let writes = 0;
-  let stop = false;
-  const editing = writers.map(async (writer, w) => {
-    while (!stop) {
-      const reply = await writer.send('PATCH', '/api/me', { displayName: `w${w}-${writes}` });
-      if (reply.status === 200) writes++;
-      await new Promise((r) => setTimeout(r, (1000 * WRITERS) / o.writesPerSecond));
-    }
-  });
-  const w0 = await statsOf(s);
-  await runLoad(s.clients.slice(WRITERS), {
-    path: '/api/whoami',
-    warmupMs: 0,
-    durationMs: o.durationMs,
-  });
-  stop = true;
-  await Promise.all(editing);
-  writers.forEach((w) => w.close());
-  const w1 = await statsOf(s);
-  const lagBefore = mergeBuckets(Object.values(w0).map((p) => p.lagBuckets));
-  const lagAfter = mergeBuckets(Object.values(w1).map((p) => p.lagBuckets));
-  const sentBy = (p: PeerStats) => p.sent.delta ?? 0;
-  const dataBytes = (p: PeerStats) => (p.bytesSent.msg ?? 0) + (p.bytesSent.req ?? 0);
+  // The same load with profile edits on one replica: a few writers, together at the asked rate.
+  const standard = await writeWindow(s, o, {});
+  // Then with the reads bounded: the lag when the replicas have cores to spare.
+  const readsPerSecond = reads.requests / (o.durationMs / 1000);
+  const bounded: LagUnderLoad[] = [];
+  for (const share of BOUNDED_SHARES) {
+    const w = await writeWindow(s, o, { ratePerSecond: share * readsPerSecond });
+    bounded.push({
+      share,
+      readsPerSecond: w.readsPerSecond,
+      writes: w.writes,
+      lagP50: w.lagP50,
+      lagP99: w.lagP99,
+      loopDelayP99: w.loopDelayP99,
+    });
+  }
 
   const asyncStale = await staleReads(s, o.staleWrites);
-  await s.topology.cluster.rollingRestart({ REPLICATION_MODE: 'sync' });
-  const syncStale = await staleReads(s, o.staleWrites);
-  const afterSync = await statsOf(s);
-  await s.topology.cluster.rollingRestart({ REPLICATION_MODE: 'async' });
+  let sync: { stale: StaleReads; timeouts: number } | undefined;
+  if (o.sync) {
+    await s.topology.cluster.rollingRestart({ REPLICATION_MODE: 'sync' });
+    const stale = await staleReads(s, o.staleWrites);
+    sync = { stale, timeouts: total(await statsOf(s), (p) => p.syncTimeouts) };
+    await s.topology.cluster.rollingRestart({ REPLICATION_MODE: 'async' });
+  }
 
   return {
     reads: reads.requests,
     messagesPerRead,
     accessBatchesPerSecond: accessBatches / (o.durationMs / 1000),
+    writes: standard.writes,
+    messagesPerPeerPerWrite: standard.messagesPerPeerPerWrite,
+    bytesPerWrite: standard.bytesPerWrite,
+    lagP50: standard.lagP50,
+    lagP99: standard.lagP99,
+    handlingP99: standard.handlingP99,
+    loopDelayP99: standard.loopDelayP99,
+    readLatency: { p50: standard.readLatency.p50, p99: standard.readLatency.p99 },
+    readsPerSecond,
+    readers: s.clients.length - WRITERS,
+    bounded,
+    staleReads: { async: asyncStale, ...(sync ? { sync: sync.stale } : {}) },
+    ...(sync ? { syncTimeouts: sync.timeouts } : {}),
+  };
+}
+
+/**
+ * Profile edits on the first replica (WRITERS clients, on a schedule that adds up to
+ * writesPerSecond) while the other clients read through nginx: back to back (the standard
+ * load), or bounded to `ratePerSecond`. The lag, its handling part and the event-loop delay are
+ * read on the other replicas, which apply the edits.
+ */
+async function writeWindow(
+  s: Subject,
+  o: { durationMs: number; writesPerSecond: number },
+  load: { ratePerSecond?: number },
+) {
+  const [home, ...others] = s.replicas;
+  const writers = s.clients.slice(0, WRITERS).map((c) => directClient(s, home, c));
+  const interval = (1000 * WRITERS) / o.writesPerSecond;
+  let writes = 0;
+  let stop = false;
+  const t0 = performance.now();
+  const editing = writers.map(async (writer, w) => {
+    // On a schedule, not a pause after each reply: a slow reply does not lower the write rate.
+    let slot = t0 + (interval * w) / WRITERS;
+    while (!stop) {
+      const reply = await writer.send('PATCH', '/api/me', { displayName: `w${w}-${writes}` });
+      if (reply.status === 200) writes++;
+      slot = Math.max(slot + interval, performance.now());
+      const wait = slot - performance.now();
+      if (wait > 0 && !stop) await new Promise((r) => setTimeout(r, wait));
+    }
+  });
+  const w0 = await statsOf(s);
+  const run = await runLoad(s.clients.slice(WRITERS), {
+    path: '/api/whoami',
+    warmupMs: 0,
+    durationMs: o.durationMs,
+    ...(load.ratePerSecond ? { ratePerSecond: load.ratePerSecond } : {}),
+  });
+  stop = true;
+  await Promise.all(editing);
+  writers.forEach((w) => w.close());
+  const w1 = await statsOf(s);
+  const onPeers = (x: Record<string, PeerStats>, pick: (p: PeerStats) => Record<number, number>) =>
+    mergeBuckets(others.map((r) => pick(x[r])));
+  const quantile = (pick: (p: PeerStats) => Record<number, number>, q: number) =>
+    lagQuantile(onPeers(w0, pick), onPeers(w1, pick), q);
+  const sentBy = (p: PeerStats) => p.sent.delta ?? 0;
+  const dataBytes = (p: PeerStats) => (p.bytesSent.msg ?? 0) + (p.bytesSent.req ?? 0);
+  return {
     writes,
-    messagesPerPeerPerWrite: (sentBy(w1[home]) - sentBy(w0[home])) / (writes * peers),
+    readsPerSecond: run.requests / (o.durationMs / 1000),
+    readLatency: run.latency.summary(),
+    messagesPerPeerPerWrite: (sentBy(w1[home]) - sentBy(w0[home])) / (writes * others.length),
     bytesPerWrite: (dataBytes(w1[home]) - dataBytes(w0[home])) / writes,
-    lagP50: lagQuantile(lagBefore, lagAfter, 0.5),
-    lagP99: lagQuantile(lagBefore, lagAfter, 0.99),
-    staleReads: { async: asyncStale, sync: syncStale },
-    syncTimeouts: total(afterSync, (p) => p.syncTimeouts),
+    lagP50: quantile((p) => p.lagBuckets, 0.5),
+    lagP99: quantile((p) => p.lagBuckets, 0.99),
+    handlingP99: quantile((p) => p.handlingBuckets, 0.99),
+    loopDelayP99: quantile((p) => p.loopDelayBuckets, 0.99),
   };
 }
 

@@ -196,6 +196,7 @@ export class PeerChannel implements PeerLink {
   }
 
   private receive(data: RawData, isBinary: boolean, socket: WebSocket, source: string): void {
+    const receivedAt = performance.now();
     const text = isBinary ? '' : textOf(data);
     const opened = this.signer.open(text);
     if ('refused' in opened) {
@@ -215,7 +216,7 @@ export class PeerChannel implements PeerLink {
       case 'beat':
         return this.safely(() => this.handlers.beacon?.(e.from, e.body));
       case 'msg':
-        return this.safely(() => this.handlers.message(e.from, e.body));
+        return this.safely(() => this.handlers.message(e.from, e.body, receivedAt));
       case 'req':
         return void this.answer(e, socket);
       case 'res':

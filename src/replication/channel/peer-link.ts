@@ -5,8 +5,12 @@
  * (the replicated session map, later the backup manager) validates its own.
  */
 export interface PeerHandlers {
-  /** A message or request from a peer; for a request, the resolved value is the reply. */
-  message(from: string, body: unknown): unknown;
+  /**
+   * A message or request from a peer; for a request, the resolved value is the reply.
+   * `receivedAt` (performance.now(), where the transport knows it): when the frame was read off
+   * the connection, before it was checked — what came after it is the handling.
+   */
+  message(from: string, body: unknown, receivedAt?: number): unknown;
   /** A peer is reachable (again). */
   peerUp?(peer: string): void;
   /** A peer stopped answering or closed its connection: it is not waited for any more. */

@@ -1,6 +1,7 @@
 /** Bucket width: 0.1 ms, up to 100 ms; anything later lands in the last bucket. */
 export const LAG_BUCKET_MS = 0.1;
-const BUCKETS = 1001;
+export const LAG_LIMIT_MS = 100;
+const BUCKETS = Math.round(LAG_LIMIT_MS / LAG_BUCKET_MS) + 1;
 
 /**
  * Replication lag as peers see it: from the version a write got on its replica (a wall-clock

@@ -65,6 +65,12 @@ export class SessionReplicator {
   };
   /** Lag of the live writes applied here (not state transfers, not batched accesses). */
   readonly lag = new LagHistogram();
+  /**
+   * The part of that lag spent after the frame was read off the peer connection (MAC check,
+   * parsing, validation, merge); the rest is the way there: sending, and above all waiting for
+   * this replica's event loop to read the frame.
+   */
+  readonly handling = new LagHistogram();
   private readonly clock: HybridClock;
   private readonly attempts: AttemptSlots;
   private readonly snapshots: Snapshots;
@@ -86,7 +92,7 @@ export class SessionReplicator {
     this.rejections = new RejectionLog((m, d) => o.log('warn', m, d));
     link.setBeacon((): Beacon => ({ ready: this.ready, digest: this.map.digest() }));
     link.listen({
-      message: (from, body) => this.receive(from, body),
+      message: (from, body, receivedAt) => this.receive(from, body, receivedAt),
       beacon: (from, beacon) => this.beacon(from, beacon),
       peerDown: (peer) => {
         this.beacons.delete(peer);
@@ -206,7 +212,7 @@ export class SessionReplicator {
 
   // --- incoming ---------------------------------------------------------------------------------
 
-  private receive(from: string, raw: unknown): unknown {
+  private receive(from: string, raw: unknown, receivedAt?: number): unknown {
     const parsed = bodySchema.safeParse(raw);
     if (!parsed.success) {
       this.rejections.refused(from, 'bad message body');
@@ -232,6 +238,8 @@ export class SessionReplicator {
           this.mergeRemote(item);
           if (body.t !== 'accessed') this.recordLag(item);
         }
+        if (body.t !== 'accessed' && receivedAt !== undefined)
+          this.handling.record(performance.now() - receivedAt);
         return null;
     }
   }

@@ -6,6 +6,7 @@ import {
   ReplicatedSessionRegistry,
 } from '../../replication/sessions/replicated-registry.js';
 import { ReplicatedSessionStore } from '../../replication/sessions/replicated-store.js';
+import { LoopDelay } from '../../replication/sessions/loop-delay.js';
 import { SessionReplicator } from '../../replication/sessions/session-replicator.js';
 import { defineBackend } from './backend.js';
 
@@ -51,6 +52,7 @@ export const replicatedBackend = defineBackend({
       log,
     });
     const timers: NodeJS.Timeout[] = [];
+    const loopDelay = new LoopDelay();
     return {
       store: new ReplicatedSessionStore(replicator, deps),
       registry: new ReplicatedSessionRegistry(replicator),
@@ -63,6 +65,7 @@ export const replicatedBackend = defineBackend({
           setInterval(() => replicator.sweep(), SWEEP_MS),
         );
         timers.forEach((t) => t.unref());
+        loopDelay.start();
       },
       // Here a copy, and one on every peer this replica is connected to (each applied or is
       // applying the same messages): what this replica knows, without asking anyone.
@@ -86,9 +89,12 @@ export const replicatedBackend = defineBackend({
         bytesSent: channel.traffic.bytesSent,
         ...replicator.stats,
         lagBuckets: replicator.lag.snapshot(),
+        handlingBuckets: replicator.handling.snapshot(),
+        loopDelayBuckets: loopDelay.histogram.snapshot(),
       }),
       close: async () => {
         timers.forEach(clearInterval);
+        loopDelay.stop();
         replicator.flushAccesses();
         await channel.close();
       },
