@@ -87,7 +87,7 @@ function performanceOf(t: TopologyResult, fastest: number): Rating {
   const share = t.throughput.rps / fastest;
   return {
     level: share >= 0.8 ? 'high' : share >= 0.6 ? 'medium' : 'low',
-    basis: `${int(t.throughput.rps)} req/s (${fmt(share, 2)} of the fastest)`,
+    basis: `${int(t.throughput.rps)} req/s, ${fmt(share, 2)} of the fastest`,
   };
 }
 

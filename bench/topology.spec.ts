@@ -3,47 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { PROJECT_ROOT } from '../cluster/paths.js';
 import { isProfileName, profileNames, profileOf } from '../cluster/profiles.js';
-import {
-  backendFiles,
-  peerTopologies,
-  profileTopologies,
-  replicationImports,
-  topologySpecs,
-} from './topology.js';
-
-describe('backendFiles', () => {
-  const files = [
-    'backend.ts',
-    'deadline.ts',
-    'memory.backend.spec.ts',
-    'memory.backend.ts',
-    'redis-store.spec.ts',
-    'redis-store.ts',
-    'redis.backend.ts',
-    'session-index.ts',
-  ];
-
-  it('takes the backend’s record first, then its own helpers, and leaves specs out', () => {
-    expect(backendFiles('redis', files, ['memory', 'redis'])).toEqual([
-      'redis.backend.ts',
-      'redis-store.ts',
-    ]);
-    expect(backendFiles('memory', files, ['memory', 'redis'])).toEqual(['memory.backend.ts']);
-  });
-
-  it('leaves a backend whose name begins with another’s to that backend', () => {
-    const more = [...files, 'redis-ha.backend.ts', 'redis-ha-sentinel.ts'];
-
-    expect(backendFiles('redis', more, ['redis', 'redis-ha'])).toEqual([
-      'redis.backend.ts',
-      'redis-store.ts',
-    ]);
-    expect(backendFiles('redis-ha', more, ['redis', 'redis-ha'])).toEqual([
-      'redis-ha.backend.ts',
-      'redis-ha-sentinel.ts',
-    ]);
-  });
-});
+import { peerTopologies, profileTopologies, sessionImports, topologySpecs } from './topology.js';
 
 describe('topologySpecs', () => {
   it('has one profile topology per row of the profile table, in its order', () => {
@@ -77,17 +37,20 @@ describe('topologySpecs', () => {
   });
 });
 
-describe('replicationImports', () => {
-  it('follows relative imports into src/replication/, transitively, and nothing else', () => {
+describe('sessionImports', () => {
+  it('follows relative imports into the backends and src/replication/, transitively, not the shared record type', () => {
     const files: Record<string, string> = {
       'src/session/backends/x.backend.ts':
-        "import { A } from '../../replication/a/a.js';\nimport { B } from './backend.js';",
+        "import { A } from '../../replication/a/a.js';\nimport { B } from './backend.js';\nimport { S } from './x-store.js';",
+      'src/session/backends/x-store.ts': "import { D } from '../../common/d.js';",
       'src/replication/a/a.ts': "import type { C } from '../c.js';\nimport x from 'ws';",
       'src/replication/c.ts': "export { A } from './a/a.js';",
     };
-    expect(
-      replicationImports(['src/session/backends/x.backend.ts'], (f) => files[f] ?? ''),
-    ).toEqual(['src/replication/a/a.ts', 'src/replication/c.ts']);
+    expect(sessionImports(['src/session/backends/x.backend.ts'], (f) => files[f] ?? '')).toEqual([
+      'src/replication/a/a.ts',
+      'src/replication/c.ts',
+      'src/session/backends/x-store.ts',
+    ]);
   });
 
   it("counts each replication profile's own manager, not the other's", () => {
@@ -96,5 +59,6 @@ describe('replicationImports', () => {
     expect(code('replicated')).not.toContain('src/replication/backup/backup-manager.ts');
     expect(code('backup')).toContain('src/replication/backup/backup-manager.ts');
     expect(code('redis').some((f) => f.startsWith('src/replication/'))).toBe(false);
+    expect(code('redis-ha')).toContain('src/session/backends/redis-store.ts');
   });
 });

@@ -3,7 +3,7 @@
  * the same topology (Postgres, the servers its session backend needs, three replicas, the same
  * nginx config) started through the native runner on free ports in a temp dir.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
@@ -11,7 +11,6 @@ import { fileURLToPath } from 'node:url';
 import { startCluster, type Cluster } from '../cluster/cluster.js';
 import { PROJECT_ROOT } from '../cluster/paths.js';
 import { profileNames, profileOf, type ProfileName } from '../cluster/profiles.js';
-import { sessionStoreNames } from '../src/session/backends/index.js';
 import type { TopologyName } from './results.js';
 
 export interface TopologySpec {
@@ -40,57 +39,43 @@ function probeEnv(workDir: string): Record<string, string> {
 
 const BACKENDS_DIR = 'src/session/backends';
 
-/**
- * A backend's own files among `files` (names in src/session/backends/): its record
- * `<name>.backend.ts` first, then its helpers `<name>-*.ts`; specs left out. A file that a longer
- * backend name also claims is that backend's (`redis-ha.backend.ts` is not a helper of `redis`).
- */
-export function backendFiles(
-  backend: string,
-  files: readonly string[],
-  backends: readonly string[],
-): string[] {
-  const claims = (name: string, file: string) =>
-    file === `${name}.backend.ts` || (file.startsWith(`${name}-`) && file.endsWith('.ts'));
-  const longestFirst = [...backends].sort((a, b) => b.length - a.length);
-  const own = files
-    .filter((f) => !f.endsWith('.spec.ts') && longestFirst.find((n) => claims(n, f)) === backend)
-    .sort();
-  const record = `${backend}.backend.ts`;
-  return own.includes(record) ? [record, ...own.filter((f) => f !== record)] : own;
-}
+/** Shared by every backend (the record's type, the table of backends): not one backend's code. */
+const COMMON = new Set([`${BACKENDS_DIR}/backend.ts`, `${BACKENDS_DIR}/index.ts`]);
 
 /**
- * The replication code a backend uses: the files of src/replication/ that `files` import,
- * directly or through each other (so `replicated` and `backup` count what they share, and not
- * each other's manager).
+ * The session code a backend uses beyond its record: what `files` import from
+ * src/session/backends/ and src/replication/, directly or through each other (so `redis-ha`
+ * counts the Redis store it shares with `redis`, and `replicated` and `backup` what they share
+ * and not each other's manager).
  */
-export function replicationImports(
+export function sessionImports(
   files: readonly string[],
   read: (file: string) => string = (file) => readFileSync(join(PROJECT_ROOT, file), 'utf8'),
 ): string[] {
-  const seen = new Set<string>();
+  const seen = new Set<string>(files);
   const queue = [...files];
   while (queue.length) {
     const file = queue.pop()!;
     for (const m of read(file).matchAll(/from '(\.{1,2}\/[^']+)\.js'/g)) {
       const target = posix.join(posix.dirname(file), `${m[1]}.ts`);
-      if (!target.startsWith('src/replication/') || seen.has(target)) continue;
+      const inScope =
+        target.startsWith(`${BACKENDS_DIR}/`) || target.startsWith('src/replication/');
+      if (!inScope || COMMON.has(target) || seen.has(target)) continue;
       seen.add(target);
       queue.push(target);
     }
   }
-  return [...seen].sort();
+  return [...seen].filter((f) => !files.includes(f)).sort();
 }
 
-function profileTopology(name: ProfileName, backendsDir: readonly string[]): TopologySpec {
+function profileTopology(name: ProfileName): TopologySpec {
   const row = profileOf(name);
   return {
     name,
     kind: 'profile',
     profile: name,
-    sessionCode: ((own) => [...own, ...replicationImports(own)])(
-      backendFiles(row.sessions, backendsDir, sessionStoreNames).map((f) => `${BACKENDS_DIR}/${f}`),
+    sessionCode: ((record) => [record, ...sessionImports([record])])(
+      `${BACKENDS_DIR}/${row.sessions}.backend.ts`,
     ),
     login: true,
     store: row.sessions,
@@ -160,10 +145,8 @@ const peers: Record<string, TopologySpec> = {
   ),
 };
 
-const backendsDir = readdirSync(join(PROJECT_ROOT, BACKENDS_DIR));
-
 export const topologySpecs: Record<TopologyName, TopologySpec> = {
-  ...Object.fromEntries(profileNames.map((name) => [name, profileTopology(name, backendsDir)])),
+  ...Object.fromEntries(profileNames.map((name) => [name, profileTopology(name)])),
   ...peers,
 };
 
