@@ -325,12 +325,13 @@ async function measureTopology(
       () => measureMemory(s, isProfile ? o.memorySessions : 0),
     );
   }
-  if (isProfile && profileOf(spec.profile).sessions === 'backup') {
+  const copies = isProfile ? backendOf(profileOf(spec.profile)).copies : undefined;
+  if (copies === 'primary-backup') {
     result.backup = await phase(
       `copies per session, peer messages per read and write, first request after a crash`,
       () => measureBackup(s, { durationMs: short.durationMs, writesPerSecond: 50 }),
     );
-  } else if (isProfile && backendOf(profileOf(spec.profile)).peerChannel) {
+  } else if (copies === 'every-replica') {
     result.replication = await phase(
       `replication lag, peer messages per read and write, stale reads async vs sync`,
       () =>
