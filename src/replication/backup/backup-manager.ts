@@ -517,9 +517,8 @@ export class BackupManager implements SessionCopies {
           // Merged even where the location says "proxy": the sender may know a newer location
           // that names this replica backup (its copy still on the way). Without a copy the
           // fields make no session (a read needs the creation), and a newer location that names
-          // others releases them.
-          this.map.merge(item, now);
-          this.forward(from, body.t, item);
+          // others releases them. What told nothing new was passed on when it first came.
+          if (this.map.merge(item, now)) this.forward(from, body.t, item);
         }
         return null;
       case 'loc':
@@ -542,14 +541,16 @@ export class BackupManager implements SessionCopies {
 
   /**
    * A write from a replica that is no longer the primary (it served a request while another one
-   * took the session over): passed on to the holders it did not reach, so both copies end up
-   * with it (merging is a join, so no order matters).
+   * took the session over): passed on to the holders, so both copies end up with it (merging is
+   * a join, so no order matters). The sender too, when it is a holder: it may have dropped its
+   * copy meanwhile (a location that named others) and be about to receive a new one taken before
+   * this write (a re-backup). An echo goes no further than where it tells nothing new.
    */
   private forward(from: string, type: 'delta' | 'accessed', item: Item): void {
     const loc = this.locs.get(item.id);
     if (!loc || loc.primary === from) return;
     for (const holder of [loc.primary, loc.backup])
-      if (holder && holder !== this.self && holder !== from) {
+      if (holder && holder !== this.self) {
         this.count('forwarded', 1);
         this.link.send(holder, { t: type, items: [item] });
       }
