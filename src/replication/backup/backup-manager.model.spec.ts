@@ -265,6 +265,41 @@ describe('backup manager model (4 in-process replicas, random interleavings)', (
     expect(model.replicas.get('r1')!.roleOf('s0')).toBe('proxy');
   });
 
+  it('a write on the old primary after a proxy holder took the session over from the backup reaches the new holders', async () => {
+    const model = new Model();
+    await Promise.all(NAMES.map((n) => model.boot(n)));
+    await model.run({ op: 'create', at: 0 });
+    await model.quiesce();
+    const r1 = model.replicas.get('r1')!;
+    const loc = r1.locationOf('s0')!;
+    const proxy = NAMES.find((n) => n !== loc.primary && n !== loc.backup)!;
+    // One client, two requests at once: one on r1 (the primary) reads its copy ...
+    expect(await r1.read('s0')).toContain('"a":0');
+    // ... the other lands on a proxy holder, which takes the session over from the backup; the
+    // new location reaches r1 before r1's request saves, and r1 drops its copy.
+    const read = model.replicas.get(proxy)!.read('s0');
+    await model.quiesce();
+    await read;
+    expect(r1.roleOf('s0')).toBe('proxy');
+    expect(model.holders('s0')).toEqual([proxy, loc.backup].sort());
+    // r1's request saves now: the write reaches both holders.
+    const saved = r1.update('s0', { a: '7' }, FAR);
+    await model.quiesce();
+    expect(await saved).toBe(true);
+    for (const h of model.holders('s0'))
+      expect({ h, json: model.replicas.get(h)!.map.read('s0', FAR - 1) }).toEqual({
+        h,
+        json: expect.stringContaining('"a":7'),
+      });
+    // A destroyed session stays destroyed: a late save there passes nothing on.
+    const destroyed = r1.destroy(['s0']);
+    await model.quiesce();
+    await destroyed;
+    expect(await r1.update('s0', { a: '8' }, FAR)).toBe(false);
+    await model.quiesce();
+    expect(model.holders('s0')).toEqual([]);
+  });
+
   it('primary and backup crash together: the session is lost, and counted', async () => {
     const model = new Model();
     await Promise.all(NAMES.map((n) => model.boot(n)));

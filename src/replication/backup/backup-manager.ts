@@ -336,8 +336,8 @@ export class BackupManager implements SessionCopies {
 
   /**
    * Changed fields of a live session, to its backup only (and waiting for its acknowledgement,
-   * bounded); false when the session is not held here (gone: an in-flight request does not bring
-   * it back). `touchOnly`: batched, sent with the next flush of accesses.
+   * bounded); false when the session is gone (an in-flight request does not bring it back).
+   * `touchOnly`: batched, sent with the next flush of accesses.
    */
   async update(
     id: string,
@@ -346,7 +346,7 @@ export class BackupManager implements SessionCopies {
     touchOnly = false,
   ): Promise<boolean> {
     const now = this.o.now();
-    if (!this.map.has(id, now)) return false;
+    if (!this.map.has(id, now)) return this.passOn(id, changed, expiresAt);
     const item: Item = { id, fields: versioned(changed, this.clock.tick()), expiresAt };
     this.map.merge(item, now);
     const loc = this.locs.get(id);
@@ -357,6 +357,26 @@ export class BackupManager implements SessionCopies {
     if (touchOnly && loc?.primary === this.self)
       this.touched.set(id, mergeTouch(this.touched.get(id), item));
     else await this.ask(other, { t: 'delta', items: [item] }, 'delta');
+    return true;
+  }
+
+  /**
+   * A save on a replica that no longer holds the session: it served the request as primary while
+   * another replica took the session over from the backup (the same client's requests on two
+   * replicas at once), and the new location, arriving meanwhile, released the copy here. The
+   * changed fields go to the primary it names, which passes them on to the backup (`forward`):
+   * the write is not lost. A session gone (a tombstone removes the location), lost, or whose
+   * copy this replica should hold but does not (expired) stays as it is: false.
+   */
+  private async passOn(
+    id: string,
+    changed: Record<string, string>,
+    expiresAt: number,
+  ): Promise<boolean> {
+    const loc = this.locs.get(id);
+    if (!loc || loc.primary === this.self || loc.backup === this.self) return false;
+    const item: Item = { id, fields: versioned(changed, this.clock.tick()), expiresAt };
+    await this.ask(loc.primary, { t: 'delta', items: [item] }, 'delta');
     return true;
   }
 
