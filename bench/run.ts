@@ -328,13 +328,14 @@ async function measureTopology(
       () => measureMemory(s, isProfile ? o.memorySessions : 0),
     );
   }
-  const peerChannel = isProfile && backendOf(profileOf(spec.profile)).peerChannel === true;
-  if (peerChannel && profileOf(spec.profile).sessions === 'backup' && wanted('replication')) {
+  const copies = isProfile ? backendOf(profileOf(spec.profile)).copies : undefined;
+  const peerChannel = copies !== undefined;
+  if (copies === 'primary-backup' && wanted('replication')) {
     result.backup = await phase(
       `copies per session, peer messages per read and write, first request after a crash`,
       () => measureBackup(s, { durationMs: short.durationMs, writesPerSecond: 50 }),
     );
-  } else if (peerChannel && wanted('replication')) {
+  } else if (copies === 'every-replica' && wanted('replication')) {
     result.replication = await phase(
       `replication lag, peer messages per read and write, stale reads async vs sync`,
       () =>

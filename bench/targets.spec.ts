@@ -222,6 +222,46 @@ describe('evaluateTargets', () => {
     );
   });
 
+  it('judges T10 on copies per session (exactly 2), messages per write (≤ 1) and per read (0)', () => {
+    const backup = {
+      sessions: 1000,
+      copiesPerSession: 2,
+      heldPerReplica: {
+        'app-1': { primary: 334, backup: 333, proxy: 333 },
+        'app-2': { primary: 333, backup: 334, proxy: 333 },
+        'app-3': { primary: 333, backup: 333, proxy: 334 },
+      },
+      reads: 2000,
+      messagesPerRead: 0,
+      writes: 30,
+      messagesPerWrite: 1,
+      bytesPerWrite: 590,
+      firstRequestAfterCrashMs: 116,
+      nextRequestMs: 4,
+      ackTimeouts: 0,
+    };
+    const measured = (over: Partial<typeof backup>) => [
+      topology('backup', { backup: { ...backup, ...over } }),
+    ];
+
+    const pass = target('T10', measured({}));
+    expect(pass.pass).toBe(true);
+    expect(pass.figure).toContain('2.00 copies per session (1,000 sessions)');
+    expect(pass.figure).toContain('1.00 messages per write (30 writes, 590 B)');
+    // A demoted replica that kept its copy, or a backup not re-created after a member left.
+    const three = target('T10', measured({ copiesPerSession: 2.01 }));
+    expect(three.pass).toBe(false);
+    expect(three.reason).toContain('More than 2 copies');
+    expect(target('T10', measured({ copiesPerSession: 1.99 })).pass).toBe(false);
+    // The delta to the backup and nothing else; a read on the primary sends nothing.
+    expect(target('T10', measured({ messagesPerWrite: 1.05 })).pass).toBe(false);
+    expect(target('T10', measured({ messagesPerRead: 0.001 })).pass).toBe(false);
+    // Not measured: no backup topology, or it measured no writes or no sessions.
+    expect(target('T10', [topology('replicated')]).pass).toBeNull();
+    expect(target('T10', measured({ writes: 0 })).pass).toBeNull();
+    expect(target('T10', measured({ sessions: 0 })).pass).toBeNull();
+  });
+
   it('judges T11 on logins lost with durable logins on and on recovery with them off', () => {
     const run: FailoverResult = {
       killed: 'redis-1',

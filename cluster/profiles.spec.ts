@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { sessionBackends } from '../src/session/backends/index.js';
+import { sessionBackends, type SessionBackendRecord } from '../src/session/backends/index.js';
 import {
   backendOf,
   guaranteesOf,
@@ -54,6 +54,14 @@ describe('profile table', () => {
         loginLimitClusterWide: scope.loginLimit === 'cluster',
       });
     }
+  });
+
+  it('says how many replicas hold a session exactly for the backends with a peer channel', () => {
+    for (const record of Object.values(sessionBackends) as SessionBackendRecord[])
+      expect({ name: record.name, copies: record.copies !== undefined }).toEqual({
+        name: record.name,
+        copies: record.peerChannel === true,
+      });
   });
 
   it('keys each backend by its own name', () => {

@@ -8,6 +8,7 @@
  * fetch, a joining replica that receives locations only, and revocation everywhere.
  */
 import { describe, expect, it } from '@jest/globals';
+import { takeSnapshot } from '../cluster/dashboard/snapshot.js';
 import { knownOn, useCluster, type TestCluster } from './support/cluster.js';
 import { eventually, sleep } from './support/eventually.js';
 import type { HttpClient } from './support/http-client.js';
@@ -96,6 +97,56 @@ describe('backup: a primary and one backup per session, proxies elsewhere', () =
     let sessions = 0;
     for (const r of cluster.replicas) sessions += (await statsOf(cluster, r)).held.primary;
     expect(copies).toBe(2 * sessions);
+  });
+
+  it("the dashboard's sessions table and the profile page: primary, backup and proxies as placed", async () => {
+    const [client] = await newClients(cluster, 1, 20);
+    const p = await placementOf(client);
+    // The profile page names the same replicas in the same roles (the backend's locate()).
+    const page = await client.get('/profile');
+    expect(page.status).toBe(200);
+    const line = /<p class="muted" id="placement">([\s\S]*?)<\/p>/.exec(page.text)![1];
+    const named = [...line.matchAll(/<strong>([^<]+)<\/strong> \((\w+):/g)].map((m) => [
+      m[1],
+      m[2],
+    ]);
+    expect(named).toEqual([
+      [p.primary, 'primary'],
+      [p.backup, 'backup'],
+      ...p.proxies.map((r) => [r, 'proxy']),
+    ]);
+    // The dashboard's snapshot (each replica's held(), asked directly): every replica knows every
+    // session in exactly one role, and the copies (primaries and backups) are two per session.
+    const counts = async () => {
+      const { held } = await takeSnapshot(cluster, {
+        rates: new Map(),
+        observers: [],
+        load: {
+          running: false,
+          clients: 0,
+          loggedIn: 0,
+          byReplica: {},
+          loggedOut: 0,
+          failed: 0,
+          requests: 0,
+        },
+        events: [],
+      });
+      return cluster.replicas.map(
+        (r) => held[r] as { primary: number; backup: number; proxy: number },
+      );
+    };
+    const balanced = async () => {
+      const held = await counts();
+      const sessions = held.reduce((n, h) => n + h.primary, 0);
+      return (
+        sessions > 0 &&
+        held.reduce((n, h) => n + h.backup, 0) === sessions &&
+        held.every((h) => h.primary + h.backup + h.proxy === sessions)
+      );
+    };
+    expect(await eventually(balanced)).toBe(true);
+    expect(Object.keys((await counts())[0]).sort()).toEqual(['backup', 'primary', 'proxy']);
   });
 
   it("scenario 1 and 2: the primary SIGKILLed; nginx's failover target holds the backup (1) or only a proxy (2); logged in, re-pinned, a live backup again", async () => {

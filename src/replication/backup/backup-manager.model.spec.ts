@@ -169,6 +169,22 @@ class Model {
   }
 }
 
+/**
+ * Interleavings it found, run first every time. 0: a read on the backup holder promotes it while
+ * the primary writes; the new backup dies, so the promoted primary re-backs up to the old one,
+ * which has meanwhile dropped its copy (with the write) and now gets a copy taken before the write
+ * arrived — the write, forwarded to the holders "other than its sender", never reached it.
+ */
+const FOUND: Step[][] = [
+  [
+    { op: 'create', at: 1 },
+    { op: 'deliver', pick: 0, count: 2 },
+    { op: 'request', at: 0, pick: 0, write: false, value: 0 },
+    { op: 'request', at: 1, pick: 0, write: true, value: 1 },
+    { op: 'crash', at: 3 },
+  ],
+];
+
 async function check(steps: Step[]): Promise<void> {
   const model = new Model();
   await Promise.all(NAMES.map((n) => model.boot(n)));
@@ -207,7 +223,7 @@ describe('backup manager model (4 in-process replicas, random interleavings)', (
   it('two copies per live session after settling, destroyed stays destroyed, nothing lost while a copy lives', async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(step, { maxLength: 80 }), (steps) => check(steps)),
-      { numRuns: Number(process.env.MODEL_RUNS ?? 200) },
+      { numRuns: Number(process.env.MODEL_RUNS ?? 200), examples: [[FOUND[0]]] },
     );
   }, 600_000);
 
@@ -247,6 +263,41 @@ describe('backup manager model (4 in-process replicas, random interleavings)', (
     expect(p.locationOf('s0')!.backup).toBe(loc.backup);
     expect(model.holders('s0')).toEqual([proxy, loc.backup].sort());
     expect(model.replicas.get('r1')!.roleOf('s0')).toBe('proxy');
+  });
+
+  it('a write on the old primary after a proxy holder took the session over from the backup reaches the new holders', async () => {
+    const model = new Model();
+    await Promise.all(NAMES.map((n) => model.boot(n)));
+    await model.run({ op: 'create', at: 0 });
+    await model.quiesce();
+    const r1 = model.replicas.get('r1')!;
+    const loc = r1.locationOf('s0')!;
+    const proxy = NAMES.find((n) => n !== loc.primary && n !== loc.backup)!;
+    // One client, two requests at once: one on r1 (the primary) reads its copy ...
+    expect(await r1.read('s0')).toContain('"a":0');
+    // ... the other lands on a proxy holder, which takes the session over from the backup; the
+    // new location reaches r1 before r1's request saves, and r1 drops its copy.
+    const read = model.replicas.get(proxy)!.read('s0');
+    await model.quiesce();
+    await read;
+    expect(r1.roleOf('s0')).toBe('proxy');
+    expect(model.holders('s0')).toEqual([proxy, loc.backup].sort());
+    // r1's request saves now: the write reaches both holders.
+    const saved = r1.update('s0', { a: '7' }, FAR);
+    await model.quiesce();
+    expect(await saved).toBe(true);
+    for (const h of model.holders('s0'))
+      expect({ h, json: model.replicas.get(h)!.map.read('s0', FAR - 1) }).toEqual({
+        h,
+        json: expect.stringContaining('"a":7'),
+      });
+    // A destroyed session stays destroyed: a late save there passes nothing on.
+    const destroyed = r1.destroy(['s0']);
+    await model.quiesce();
+    await destroyed;
+    expect(await r1.update('s0', { a: '8' }, FAR)).toBe(false);
+    await model.quiesce();
+    expect(model.holders('s0')).toEqual([]);
   });
 
   it('primary and backup crash together: the session is lost, and counted', async () => {

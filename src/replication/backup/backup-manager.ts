@@ -336,8 +336,8 @@ export class BackupManager implements SessionCopies {
 
   /**
    * Changed fields of a live session, to its backup only (and waiting for its acknowledgement,
-   * bounded); false when the session is not held here (gone: an in-flight request does not bring
-   * it back). `touchOnly`: batched, sent with the next flush of accesses.
+   * bounded); false when the session is gone (an in-flight request does not bring it back).
+   * `touchOnly`: batched, sent with the next flush of accesses.
    */
   async update(
     id: string,
@@ -346,7 +346,7 @@ export class BackupManager implements SessionCopies {
     touchOnly = false,
   ): Promise<boolean> {
     const now = this.o.now();
-    if (!this.map.has(id, now)) return false;
+    if (!this.map.has(id, now)) return this.passOn(id, changed, expiresAt);
     const item: Item = { id, fields: versioned(changed, this.clock.tick()), expiresAt };
     this.map.merge(item, now);
     const loc = this.locs.get(id);
@@ -357,6 +357,26 @@ export class BackupManager implements SessionCopies {
     if (touchOnly && loc?.primary === this.self)
       this.touched.set(id, mergeTouch(this.touched.get(id), item));
     else await this.ask(other, { t: 'delta', items: [item] }, 'delta');
+    return true;
+  }
+
+  /**
+   * A save on a replica that no longer holds the session: it served the request as primary while
+   * another replica took the session over from the backup (the same client's requests on two
+   * replicas at once), and the new location, arriving meanwhile, released the copy here. The
+   * changed fields go to the primary it names, which passes them on to the backup (`forward`):
+   * the write is not lost. A session gone (a tombstone removes the location), lost, or whose
+   * copy this replica should hold but does not (expired) stays as it is: false.
+   */
+  private async passOn(
+    id: string,
+    changed: Record<string, string>,
+    expiresAt: number,
+  ): Promise<boolean> {
+    const loc = this.locs.get(id);
+    if (!loc || loc.primary === this.self || loc.backup === this.self) return false;
+    const item: Item = { id, fields: versioned(changed, this.clock.tick()), expiresAt };
+    await this.ask(loc.primary, { t: 'delta', items: [item] }, 'delta');
     return true;
   }
 
@@ -517,9 +537,8 @@ export class BackupManager implements SessionCopies {
           // Merged even where the location says "proxy": the sender may know a newer location
           // that names this replica backup (its copy still on the way). Without a copy the
           // fields make no session (a read needs the creation), and a newer location that names
-          // others releases them.
-          this.map.merge(item, now);
-          this.forward(from, body.t, item);
+          // others releases them. What told nothing new was passed on when it first came.
+          if (this.map.merge(item, now)) this.forward(from, body.t, item);
         }
         return null;
       case 'loc':
@@ -542,14 +561,16 @@ export class BackupManager implements SessionCopies {
 
   /**
    * A write from a replica that is no longer the primary (it served a request while another one
-   * took the session over): passed on to the holders it did not reach, so both copies end up
-   * with it (merging is a join, so no order matters).
+   * took the session over): passed on to the holders, so both copies end up with it (merging is
+   * a join, so no order matters). The sender too, when it is a holder: it may have dropped its
+   * copy meanwhile (a location that named others) and be about to receive a new one taken before
+   * this write (a re-backup). An echo goes no further than where it tells nothing new.
    */
   private forward(from: string, type: 'delta' | 'accessed', item: Item): void {
     const loc = this.locs.get(item.id);
     if (!loc || loc.primary === from) return;
     for (const holder of [loc.primary, loc.backup])
-      if (holder && holder !== this.self && holder !== from) {
+      if (holder && holder !== this.self) {
         this.count('forwarded', 1);
         this.link.send(holder, { t: type, items: [item] });
       }

@@ -80,6 +80,12 @@ export interface SessionBackendRecord<Shape extends z.ZodRawShape = z.ZodRawShap
    * each replica a peer port and the others' addresses (REPLICATION_* keys).
    */
   peerChannel?: boolean;
+  /**
+   * With a peer channel: how many replicas hold a session. `every-replica`: each holds a copy
+   * (`replicated`); `primary-backup`: two hold a copy, the others only its location (`backup`).
+   * The benchmark measures each by its own figures and targets (T8/T9, T10).
+   */
+  copies?: 'every-replica' | 'primary-backup';
   /** Nest modules whose providers it needs (e.g. a peer channel between replicas). */
   imports?: ModuleMetadata['imports'];
   /** Providers its create() is given after the common deps, in this order (e.g. the DataSource). */

@@ -31,6 +31,7 @@ export const backupBackend = defineBackend({
   services: [],
   scope: { sessionList: 'cluster', loginLimit: 'cluster' },
   peerChannel: true,
+  copies: 'primary-backup',
   async create(deps) {
     const c = deps.config;
     const logger = new Logger('backup');

@@ -28,6 +28,7 @@ export const replicatedBackend = defineBackend({
   services: [],
   scope: { sessionList: 'cluster', loginLimit: 'cluster' },
   peerChannel: true,
+  copies: 'every-replica',
   async create(deps) {
     const c = deps.config;
     const logger = new Logger('replication');
