@@ -10,36 +10,16 @@ import { VirtualClient } from '../../cluster/virtual-client.js';
 import { runLoad } from '../load.js';
 import type { BackupResult } from '../results.js';
 import type { Subject } from '../subject.js';
+import { dataBytes, dataMessages, peerStatsOf, total, type PeerCounters } from './peer-stats.js';
 
 const WRITERS = 4;
 
-interface Stats {
+interface Stats extends PeerCounters {
   held: { primary: number; backup: number; proxy: number };
-  sent: Record<string, number>;
-  bytesSent: Record<string, number>;
   ackTimeouts: number;
 }
 
-async function statsOf(s: Subject, replicas = s.replicas): Promise<Record<string, Stats>> {
-  const out: Record<string, Stats> = {};
-  for (const r of replicas) {
-    const res = await fetch(`${s.topology.cluster.replicaUrl(r)}/health/ready`);
-    const body = (await res.json()) as { checks: { sessionStore: { stats?: Stats } } };
-    const stats = body.checks.sessionStore.stats;
-    if (!stats) throw new Error(`${r} reports no backup stats`);
-    out[r] = stats;
-  }
-  return out;
-}
-
-const total = (stats: Record<string, Stats>, pick: (p: Stats) => number) =>
-  Object.values(stats).reduce((n, p) => n + pick(p), 0);
-/** Every message but the batched last-seen times. */
-const dataMessages = (p: Stats) =>
-  Object.entries(p.sent)
-    .filter(([t]) => t !== 'accessed')
-    .reduce((n, [, v]) => n + v, 0);
-const dataBytes = (p: Stats) => (p.bytesSent.msg ?? 0) + (p.bytesSent.req ?? 0);
+const statsOf = (s: Subject, replicas?: readonly string[]) => peerStatsOf<Stats>(s, replicas);
 
 export async function measureBackup(
   s: Subject,

@@ -16,7 +16,7 @@ import type { ScalingPoint } from '../results.js';
 import { prepareSubject, type Subject } from '../subject.js';
 import { startTopology, type RunningTopology, type TopologySpec } from '../topology.js';
 import { measureMemory } from './memory.js';
-import { statsOf, type PeerStats } from './replication.js';
+import { dataBytes, dataMessages, peerStatsOf, total, type PeerCounters } from './peer-stats.js';
 
 const replicaCpuMs = (snapshot: Awaited<ReturnType<typeof cpuSnapshot>>) =>
   snapshot.parts.get('replicas') ?? 0;
@@ -44,19 +44,6 @@ async function busyCpu(s: Subject, idlePerMs: number, work: () => Promise<void>)
   );
 }
 
-const messages = (stats: Record<string, PeerStats>) =>
-  Object.values(stats).reduce(
-    (n, p) =>
-      n +
-      Object.entries(p.sent)
-        .filter(([type]) => type !== 'accessed')
-        .reduce((m, [, count]) => m + count, 0),
-    0,
-  );
-/** Bytes of the frames that carry data (heartbeats apart), as measurement 8 counts them. */
-const bytes = (stats: Record<string, PeerStats>) =>
-  Object.values(stats).reduce((n, p) => n + (p.bytesSent.msg ?? 0) + (p.bytesSent.req ?? 0), 0);
-
 async function measureSize(
   topology: RunningTopology,
   replicas: number,
@@ -81,7 +68,7 @@ async function measureSize(
       ).requests;
     });
 
-    const stats0 = peerChannel ? await statsOf(s) : undefined;
+    const stats0 = peerChannel ? await peerStatsOf<PeerCounters>(s) : undefined;
     let written = 0;
     const writeCpu = await busyCpu(s, idlePerMs, async () => {
       const each = Math.ceil(o.writes / s.clients.length);
@@ -93,7 +80,7 @@ async function measureSize(
         }
       });
     });
-    const stats1 = peerChannel ? await statsOf(s) : undefined;
+    const stats1 = peerChannel ? await peerStatsOf<PeerCounters>(s) : undefined;
 
     const memory = await measureMemory(s, o.sessions);
     return {
@@ -105,8 +92,9 @@ async function measureSize(
       heapPer10kPerReplica: memory.replicas ? memory.replicas.heapGrowthPer10k / replicas : NaN,
       ...(stats0 && stats1
         ? {
-            peerMessagesPerWrite: (messages(stats1) - messages(stats0)) / written,
-            peerBytesPerWrite: (bytes(stats1) - bytes(stats0)) / written,
+            peerMessagesPerWrite:
+              (total(stats1, dataMessages) - total(stats0, dataMessages)) / written,
+            peerBytesPerWrite: (total(stats1, dataBytes) - total(stats0, dataBytes)) / written,
           }
         : {}),
     };

@@ -14,36 +14,22 @@ import { VirtualClient } from '../../cluster/virtual-client.js';
 import { runLoad } from '../load.js';
 import type { LagUnderLoad, ReplicationResult, StaleReads } from '../results.js';
 import type { Subject } from '../subject.js';
+import { dataBytes, dataMessages, peerStatsOf, total, type PeerCounters } from './peer-stats.js';
 
 /** Clients that edit their profile during the write window (the others keep reading). */
 const WRITERS = 4;
 /** The bounded loads: these shares of the reads per second the standard load reached. */
 const BOUNDED_SHARES = [0.25, 0.5];
 
-export interface PeerStats {
+interface PeerStats extends PeerCounters {
   mode: string;
-  sent: Record<string, number>;
-  bytesSent: Record<string, number>;
   syncTimeouts: number;
   lagBuckets: Record<number, number>;
   handlingBuckets: Record<number, number>;
   loopDelayBuckets: Record<number, number>;
 }
 
-export async function statsOf(s: Subject): Promise<Record<string, PeerStats>> {
-  const out: Record<string, PeerStats> = {};
-  for (const r of s.replicas) {
-    const res = await fetch(`${s.topology.cluster.replicaUrl(r)}/health/ready`);
-    const body = (await res.json()) as { checks: { sessionStore: { stats?: PeerStats } } };
-    const stats = body.checks.sessionStore.stats;
-    if (!stats) throw new Error(`${r} reports no replication stats`);
-    out[r] = stats;
-  }
-  return out;
-}
-
-const total = (stats: Record<string, PeerStats>, pick: (p: PeerStats) => number) =>
-  Object.values(stats).reduce((n, p) => n + pick(p), 0);
+const statsOf = (s: Subject) => peerStatsOf<PeerStats>(s);
 
 /** A client of one replica directly, holding `from`'s session cookie. */
 function directClient(s: Subject, replica: string, from: VirtualClient): VirtualClient {
@@ -90,10 +76,6 @@ export async function measureReplication(
     durationMs: o.durationMs,
   });
   const r1 = await statsOf(s);
-  const dataMessages = (p: PeerStats) =>
-    Object.entries(p.sent)
-      .filter(([t]) => t !== 'accessed')
-      .reduce((n, [, v]) => n + v, 0);
   const messagesPerRead = (total(r1, dataMessages) - total(r0, dataMessages)) / reads.requests;
   const accessBatches =
     total(r1, (p) => p.sent.accessed ?? 0) - total(r0, (p) => p.sent.accessed ?? 0);
@@ -188,7 +170,6 @@ async function writeWindow(
   const quantile = (pick: (p: PeerStats) => Record<number, number>, q: number) =>
     lagQuantile(onPeers(w0, pick), onPeers(w1, pick), q);
   const sentBy = (p: PeerStats) => p.sent.delta ?? 0;
-  const dataBytes = (p: PeerStats) => (p.bytesSent.msg ?? 0) + (p.bytesSent.req ?? 0);
   return {
     writes,
     readsPerSecond: run.requests / (o.durationMs / 1000),

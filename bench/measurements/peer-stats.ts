@@ -1,0 +1,43 @@
+/**
+ * What the replicas of a peer-channel profile count about their replication (GET /health/ready →
+ * sessionStore.stats), read by the measurements that need it: replication (measurement 8),
+ * backup (T10) and scaling with replicas. Counters are cumulative: take two readings, subtract.
+ */
+import type { Subject } from '../subject.js';
+
+/** What every peer-channel backend reports; each adds its own fields (T: the full shape). */
+export interface PeerCounters {
+  /** Messages sent, by message type ('delta', 'created', 'accessed', ...). */
+  sent: Record<string, number>;
+  /** Bytes sent, by frame kind ('msg', 'req', 'res', 'beat'). */
+  bytesSent: Record<string, number>;
+}
+
+export async function peerStatsOf<T extends PeerCounters>(
+  s: Subject,
+  replicas: readonly string[] = s.replicas,
+): Promise<Record<string, T>> {
+  const out: Record<string, T> = {};
+  for (const r of replicas) {
+    const res = await fetch(`${s.topology.cluster.replicaUrl(r)}/health/ready`);
+    const body = (await res.json()) as { checks: { sessionStore: { stats?: T } } };
+    const stats = body.checks.sessionStore.stats;
+    if (!stats) throw new Error(`${r} reports no replication stats`);
+    out[r] = stats;
+  }
+  return out;
+}
+
+/** `pick` summed over the replicas of one reading. */
+export const total = <T>(stats: Record<string, T>, pick: (p: T) => number): number =>
+  Object.values(stats).reduce((n, p) => n + pick(p), 0);
+
+/** Messages that carry data: every type but the batched last-seen times ('accessed'). */
+export const dataMessages = (p: PeerCounters): number =>
+  Object.entries(p.sent)
+    .filter(([type]) => type !== 'accessed')
+    .reduce((n, [, count]) => n + count, 0);
+
+/** Bytes of the frames that carry data: messages and requests, heartbeats and replies apart. */
+export const dataBytes = (p: PeerCounters): number =>
+  (p.bytesSent.msg ?? 0) + (p.bytesSent.req ?? 0);
