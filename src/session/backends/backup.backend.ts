@@ -1,5 +1,4 @@
-import { Logger } from '@nestjs/common';
-import { PeerChannel } from '../../replication/channel/peer-channel.js';
+import { openPeerChannel } from '../../replication/peer-backend.js';
 import { BackupManager, HoldersUnavailable } from '../../replication/backup/backup-manager.js';
 import { BackupSessionRegistry } from '../../replication/backup/backup-registry.js';
 import { backupConfig } from '../../replication/replication.config.js';
@@ -34,17 +33,7 @@ export const backupBackend = defineBackend({
   copies: 'primary-backup',
   async create(deps) {
     const c = deps.config;
-    const logger = new Logger('backup');
-    const log = (level: 'log' | 'warn', message: string, detail: Record<string, unknown> = {}) =>
-      logger[level]({ msg: message, ...detail });
-    const channel = new PeerChannel({
-      self: deps.replica,
-      host: c.REPLICATION_HOST,
-      port: c.REPLICATION_PORT,
-      peers: c.REPLICATION_PEERS,
-      secret: c.REPLICATION_SECRET,
-      log: (message, detail) => log('warn', message, detail),
-    });
+    const { channel, log } = openPeerChannel(c, deps.replica, 'backup');
     const manager = new BackupManager(channel, {
       ackTimeoutMs: c.BACKUP_ACK_TIMEOUT_MS,
       fetchTimeoutMs: c.BACKUP_FETCH_TIMEOUT_MS,

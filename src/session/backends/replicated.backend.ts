@@ -1,5 +1,4 @@
-import { Logger } from '@nestjs/common';
-import { PeerChannel } from '../../replication/channel/peer-channel.js';
+import { openPeerChannel } from '../../replication/peer-backend.js';
 import { replicatedConfig } from '../../replication/replication.config.js';
 import {
   ReplicatedAttemptCounter,
@@ -31,17 +30,7 @@ export const replicatedBackend = defineBackend({
   copies: 'every-replica',
   async create(deps) {
     const c = deps.config;
-    const logger = new Logger('replication');
-    const log = (level: 'log' | 'warn', message: string, detail: Record<string, unknown> = {}) =>
-      logger[level]({ msg: message, ...detail });
-    const channel = new PeerChannel({
-      self: deps.replica,
-      host: c.REPLICATION_HOST,
-      port: c.REPLICATION_PORT,
-      peers: c.REPLICATION_PEERS,
-      secret: c.REPLICATION_SECRET,
-      log: (message, detail) => log('warn', message, detail),
-    });
+    const { channel, log } = openPeerChannel(c, deps.replica, 'replication');
     const replicator = new SessionReplicator(channel, {
       mode: c.REPLICATION_MODE,
       syncTimeoutMs: c.REPLICATION_SYNC_TIMEOUT_MS,
