@@ -3,6 +3,12 @@ import type { z } from 'zod';
 import { PeerChannel } from './channel/peer-channel.js';
 import type { peerChannelConfig } from './replication.config.js';
 
+/** Accessed-times batch: one message per peer per second at most, however many reads. */
+const ACCESS_FLUSH_MS = 1000;
+const SWEEP_MS = 10_000;
+/** A tombstone outlives the session's idle timeout by this much: past any late message. */
+const TOMBSTONE_GRACE_MS = 60_000;
+
 export type ReplicationLog = (
   level: 'log' | 'warn',
   message: string,
@@ -30,4 +36,39 @@ export function openPeerChannel(
     log: (message, detail) => log('warn', message, detail),
   });
   return { channel, log };
+}
+
+/** The options every replication manager (DeltaManager- or BackupManager-like) shares. */
+export function managerBasics(
+  config: z.infer<typeof peerChannelConfig>,
+  idleTimeoutMs: number,
+  log: ReplicationLog,
+) {
+  return {
+    transferTimeoutMs: config.REPLICATION_TRANSFER_TIMEOUT * 1000,
+    discoveryMs: 3000,
+    requestTimeoutMs: 10_000,
+    tombstoneMs: idleTimeoutMs + TOMBSTONE_GRACE_MS,
+    now: Date.now,
+    log,
+  };
+}
+
+/** A manager's timers: batched last-seen times out, expired sessions and tombstones swept. */
+export function housekeeping(manager: { flushAccesses(): void; sweep(): void }) {
+  const timers: NodeJS.Timeout[] = [];
+  return {
+    start() {
+      timers.push(
+        setInterval(() => manager.flushAccesses(), ACCESS_FLUSH_MS),
+        setInterval(() => manager.sweep(), SWEEP_MS),
+      );
+      timers.forEach((t) => t.unref());
+    },
+    /** Stops the timers and sends the last batch. */
+    stop() {
+      timers.forEach(clearInterval);
+      manager.flushAccesses();
+    },
+  };
 }

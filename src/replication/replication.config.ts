@@ -14,6 +14,11 @@ export const peerChannelConfig = z.object({
   REPLICATION_PEERS: peerList.default([]),
   /** Signs every frame (HMAC-SHA256). Same on every replica; generated per cluster by the runner. */
   REPLICATION_SECRET: z.string().min(32, 'at least 32 characters (openssl rand -base64 48)'),
+  /**
+   * Seconds a starting replica may spend fetching what its peers hold (every session under
+   * DeltaManager, the locations under BackupManager) before it serves anyway, with a warning.
+   */
+  REPLICATION_TRANSFER_TIMEOUT: z.coerce.number().int().positive().default(60),
 });
 
 /** DeltaManager's own keys on top of the channel's. */
@@ -22,8 +27,6 @@ export const replicatedConfig = peerChannelConfig.extend({
   REPLICATION_MODE: z.enum(['async', 'sync']).default('async'),
   /** Sync mode: how long a write waits for one peer before giving up on it (logged, counted). */
   REPLICATION_SYNC_TIMEOUT_MS: z.coerce.number().int().positive().default(200),
-  /** Seconds a starting replica may spend on its state transfer before it serves anyway. */
-  REPLICATION_TRANSFER_TIMEOUT: z.coerce.number().int().positive().default(60),
 });
 
 /** BackupManager's own keys on top of the channel's. */
@@ -32,6 +35,4 @@ export const backupConfig = peerChannelConfig.extend({
   BACKUP_ACK_TIMEOUT_MS: z.coerce.number().int().positive().default(200),
   /** How long a replica that holds only a proxy waits for the copy; past it the request gets a 503. */
   BACKUP_FETCH_TIMEOUT_MS: z.coerce.number().int().positive().default(1000),
-  /** Seconds a starting replica may spend receiving the locations before it serves anyway. */
-  REPLICATION_TRANSFER_TIMEOUT: z.coerce.number().int().positive().default(60),
 });

@@ -1,16 +1,10 @@
-import { openPeerChannel } from '../../replication/peer-backend.js';
+import { housekeeping, managerBasics, openPeerChannel } from '../../replication/peer-backend.js';
 import { BackupManager, HoldersUnavailable } from '../../replication/backup/backup-manager.js';
 import { BackupSessionRegistry } from '../../replication/backup/backup-registry.js';
 import { backupConfig } from '../../replication/replication.config.js';
 import { ReplicatedAttemptCounter } from '../../replication/sessions/replicated-registry.js';
 import { ReplicatedSessionStore } from '../../replication/sessions/replicated-store.js';
 import { defineBackend, type Placement } from './backend.js';
-
-/** Accessed-times batch: one message per backup per second at most, however many reads. */
-const ACCESS_FLUSH_MS = 1000;
-const SWEEP_MS = 10_000;
-/** A tombstone outlives the session's idle timeout by this much: past any late message. */
-const TOMBSTONE_GRACE_MS = 60_000;
 
 const ROLE_TEXT = {
   primary: 'primary: serves it (the route cookie pins its client here), a full copy',
@@ -37,14 +31,9 @@ export const backupBackend = defineBackend({
     const manager = new BackupManager(channel, {
       ackTimeoutMs: c.BACKUP_ACK_TIMEOUT_MS,
       fetchTimeoutMs: c.BACKUP_FETCH_TIMEOUT_MS,
-      transferTimeoutMs: c.REPLICATION_TRANSFER_TIMEOUT * 1000,
-      discoveryMs: 3000,
-      requestTimeoutMs: 10_000,
-      tombstoneMs: deps.idleTimeoutMs + TOMBSTONE_GRACE_MS,
-      now: Date.now,
-      log,
+      ...managerBasics(c, deps.idleTimeoutMs, log),
     });
-    const timers: NodeJS.Timeout[] = [];
+    const chores = housekeeping(manager);
     return {
       store: new ReplicatedSessionStore(manager, deps),
       registry: new BackupSessionRegistry(manager),
@@ -52,11 +41,7 @@ export const backupBackend = defineBackend({
       async start() {
         await channel.start();
         await manager.start();
-        timers.push(
-          setInterval(() => manager.flushAccesses(), ACCESS_FLUSH_MS),
-          setInterval(() => manager.sweep(), SWEEP_MS),
-        );
-        timers.forEach((t) => t.unref());
+        chores.start();
       },
       // As this replica knows it: the primary, the backup, and a proxy on every other live replica.
       locate: async (id) => {
@@ -80,8 +65,7 @@ export const backupBackend = defineBackend({
         ...manager.stats,
       }),
       close: async () => {
-        timers.forEach(clearInterval);
-        manager.flushAccesses();
+        chores.stop();
         await channel.close();
       },
     };

@@ -1,4 +1,4 @@
-import { openPeerChannel } from '../../replication/peer-backend.js';
+import { housekeeping, managerBasics, openPeerChannel } from '../../replication/peer-backend.js';
 import { replicatedConfig } from '../../replication/replication.config.js';
 import {
   ReplicatedAttemptCounter,
@@ -8,12 +8,6 @@ import { ReplicatedSessionStore } from '../../replication/sessions/replicated-st
 import { LoopDelay } from '../../replication/sessions/loop-delay.js';
 import { SessionReplicator } from '../../replication/sessions/session-replicator.js';
 import { defineBackend } from './backend.js';
-
-/** Accessed-times batch: one message per peer per second at most, however many reads. */
-const ACCESS_FLUSH_MS = 1000;
-const SWEEP_MS = 10_000;
-/** A tombstone outlives the session's idle timeout by this much: past any late message. */
-const TOMBSTONE_GRACE_MS = 60_000;
 
 /**
  * Every replica holds every session, copied to the others over the peer channel (Tomcat's
@@ -34,14 +28,9 @@ export const replicatedBackend = defineBackend({
     const replicator = new SessionReplicator(channel, {
       mode: c.REPLICATION_MODE,
       syncTimeoutMs: c.REPLICATION_SYNC_TIMEOUT_MS,
-      transferTimeoutMs: c.REPLICATION_TRANSFER_TIMEOUT * 1000,
-      discoveryMs: 3000,
-      requestTimeoutMs: 10_000,
-      tombstoneMs: deps.idleTimeoutMs + TOMBSTONE_GRACE_MS,
-      now: Date.now,
-      log,
+      ...managerBasics(c, deps.idleTimeoutMs, log),
     });
-    const timers: NodeJS.Timeout[] = [];
+    const chores = housekeeping(replicator);
     const loopDelay = new LoopDelay();
     return {
       store: new ReplicatedSessionStore(replicator, deps),
@@ -50,11 +39,7 @@ export const replicatedBackend = defineBackend({
       async start() {
         await channel.start();
         await replicator.start();
-        timers.push(
-          setInterval(() => replicator.flushAccesses(), ACCESS_FLUSH_MS),
-          setInterval(() => replicator.sweep(), SWEEP_MS),
-        );
-        timers.forEach((t) => t.unref());
+        chores.start();
         loopDelay.start();
       },
       // Here a copy, and one on every peer this replica is connected to (each applied or is
@@ -83,9 +68,8 @@ export const replicatedBackend = defineBackend({
         loopDelayBuckets: loopDelay.histogram.snapshot(),
       }),
       close: async () => {
-        timers.forEach(clearInterval);
         loopDelay.stop();
-        replicator.flushAccesses();
+        chores.stop();
         await channel.close();
       },
     };
