@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from '@jest/globals';
 import { cellText, renderFaultChart, severityOf } from './charts/faults.js';
-import { renderScalingChart } from './charts/scaling.js';
+import { renderScalingChart, scalingCurves } from './charts/scaling.js';
 import { chooseFaults, faults, type FaultName } from './faults.js';
 import { rateProfiles, recommendations } from './ratings.js';
 import { renderReport, sourceClaims } from './report.js';
@@ -128,6 +128,16 @@ describe('scaling with replicas', () => {
     // CPU per write (second panel): replicated ends higher (smaller y) than redis.
     const lastY = (d: string) => Number(d.split(',').at(-1));
     expect(lastY(paths[2][1])).toBeLessThan(lastY(paths[3][1]));
+  });
+
+  it('draws one curve per session backend, named after the profiles that share it', () => {
+    const shared = benchResult([
+      topology('naive', { replicaScaling: [point(2, 2), point(3, 2)] }),
+      topology('sticky', { replicaScaling: [point(2, 2), point(3, 2)] }),
+      topology('replicated', { replicaScaling: [point(2, 4), point(3, 6)] }),
+    ]);
+    expect(scalingCurves(shared).map((c) => c.name)).toEqual(['naive, sticky', 'replicated']);
+    expect(renderScalingChart(shared)).toContain('>naive, sticky</text>');
   });
 
   it('says for each claim of the sources whether the figures agree', () => {

@@ -53,7 +53,7 @@ const DEFAULTS = {
     sessions: 10_000,
     growth: 100_000,
     kill: 9,
-    firstWarmup: 8,
+    firstWarmup: 5,
   },
   quick: {
     clients: 40,

@@ -3,6 +3,7 @@
  * figures), the targets, the machine and settings, then one section per measurement.
  */
 import { cellText } from './charts/faults.js';
+import { scalingCurves } from './charts/scaling.js';
 import { faults } from './faults.js';
 import { rateProfiles, recommendations, RULES, type Rating } from './ratings.js';
 import type { BenchResult, CpuUse, MemoryResult, TopologyResult } from './results.js';
@@ -437,9 +438,9 @@ function faultSection(r: BenchResult): string {
 }
 
 function scalingSection(r: BenchResult): string {
-  const rows = r.topologies.flatMap((t) =>
-    (t.replicaScaling ?? []).map((p) => [
-      t.name,
+  const rows = scalingCurves(r).flatMap((c) =>
+    c.points.map((p) => [
+      c.name,
       String(p.replicas),
       `${int(p.replicaCpuMicrosPerRead)} µs`,
       `${fmt(p.replicaCpuMsPerWrite, 2)} ms`,

@@ -25,7 +25,12 @@ export function topology(
   throughput: Partial<TopologyResult['throughput']> = {},
 ): TopologyResult {
   const peer = ['bare', 'express', 'express-notouch'].includes(name);
-  const store = name === 'naive' || name === 'sticky' ? 'memory' : 'redis';
+  const store =
+    name === 'naive' || name === 'sticky'
+      ? 'memory'
+      : ['replicated', 'backup', 'postgres'].includes(name)
+        ? name
+        : 'redis';
   const stores = store === 'redis' ? ['redis'] : [];
   return {
     name,

@@ -31,6 +31,7 @@ import type {
   Complexity,
   FaultCell,
   Measurement,
+  ScalingPoint,
   ThroughputSample,
   TopologyResult,
 } from './results.js';
@@ -54,13 +55,16 @@ const FAILOVER_LAG_MS = 600;
 const START_CONCURRENCY = 3;
 
 /**
- * A quick run spreads its costlier measurements over the profiles: each kind (a key) runs on the
- * first profile it applies to, so one quick run still does every kind at least once. A full run
- * does every measurement everywhere.
+ * What a run has measured so far. A quick run spreads its costlier measurements over the
+ * profiles: each kind (a key) runs on the first profile it applies to, so one quick run still does
+ * every kind at least once; a full run does every measurement everywhere. Either way the scaling
+ * curves are measured once per session backend (profiles that differ only in routing share one).
  */
 class QuickPlan {
   private readonly done = new Set<string>();
   readonly faultsDone = new Set<FaultName>();
+  /** Session backend → the profile that measured its scaling curve, and the curve. */
+  readonly scaled = new Map<string, { by: string; points: ScalingPoint[] | undefined }>();
 
   constructor(private readonly quick: boolean) {}
 
@@ -347,8 +351,20 @@ async function measureTopology(
         }),
     );
   }
-  // Every profile in a full run; a quick run scales one, the first with a peer channel.
-  if (isProfile && (!o.quick || peerChannel) && wanted('scaling') && quickPlan.take('scaling')) {
+  // Every backend in a full run; a quick run scales one, the first with a peer channel.
+  const backend = profileOf(spec.profile).sessions;
+  const scaledBefore = quickPlan.scaled.get(backend);
+  if (isProfile && scaledBefore && wanted('scaling')) {
+    say(
+      `${spec.name}: scaling with replicas: the ${backend} backend's, measured with ${scaledBefore.by}`,
+    );
+    result.replicaScaling = scaledBefore.points;
+  } else if (
+    isProfile &&
+    (!o.quick || peerChannel) &&
+    wanted('scaling') &&
+    quickPlan.take('scaling')
+  ) {
     const sizes = o.quick ? [2, 3] : [2, 3, 4, 6];
     result.replicaScaling = await phase(
       `cost per read, per write and per session with ${sizes.join(', ')} replicas (a cluster each)`,
@@ -358,10 +374,11 @@ async function measureTopology(
           o.appEnv,
           o.quick
             ? { sizes, clients: 8, readSeconds: 1, writes: 40, sessions: 200 }
-            : { sizes, clients: 20, readSeconds: 3, writes: 300, sessions: 2000 },
+            : { sizes, clients: 20, readSeconds: 2, writes: 300, sessions: 1000 },
           (line) => say(`${spec.name}: ${line}`),
         ),
     );
+    quickPlan.scaled.set(backend, { by: spec.name, points: result.replicaScaling });
   }
   // Before the replica kill (which leaves app-2 down): the runs restart what they kill.
   if (
@@ -388,7 +405,7 @@ async function measureTopology(
   if (chosen.length) {
     const timing: FaultTiming = o.quick
       ? { leadMs: 1000, tailMs: 1500 }
-      : { leadMs: 3000, tailMs: 4000 };
+      : { leadMs: 2000, tailMs: 3000 };
     result.faults = await phase(
       `fault matrix: ${chosen.map((f) => f.label).join(', ')}, each under the read load`,
       () => measureFaultRow(s, chosen, timing, o, (line) => say(`${spec.name}: ${line}`)),

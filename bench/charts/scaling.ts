@@ -77,14 +77,28 @@ function panel(
   return out;
 }
 
+/**
+ * One curve per session backend: profiles that differ only in routing share their backend's
+ * (the run measures it once), named together.
+ */
+export function scalingCurves(
+  result: BenchResult,
+): Array<{ name: string; points: ScalingPoint[] }> {
+  const byBackend = new Map<string, { names: string[]; points: ScalingPoint[] }>();
+  for (const t of result.topologies) {
+    if (!t.replicaScaling?.length) continue;
+    const curve = byBackend.get(t.store);
+    if (curve) curve.names.push(t.name);
+    else byBackend.set(t.store, { names: [t.name], points: t.replicaScaling });
+  }
+  return [...byBackend.values()].map((c) => ({ name: c.names.join(', '), points: c.points }));
+}
+
 export function renderScalingChart(result: BenchResult): string {
-  const series = result.topologies
-    .filter((t) => t.replicaScaling?.length)
-    .map((t, i) => ({
-      name: t.name,
-      color: PALETTE[i % PALETTE.length],
-      points: t.replicaScaling!,
-    }));
+  const series = scalingCurves(result).map((c, i) => ({
+    ...c,
+    color: PALETTE[i % PALETTE.length],
+  }));
   const cols = 2;
   const rows = Math.ceil(scalingMetrics.length / cols);
   const width = cols * PANEL_W + 20;
