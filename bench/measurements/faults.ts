@@ -4,7 +4,7 @@
  * lost for good (unknown once everything is back), and the time until the last failed request.
  * Lost sessions are logged in again before the next fault, so each starts from the same state.
  */
-import { pollUntil } from '../../cluster/process/poll.js';
+import { pollUntil, sleep } from '../../cluster/process/poll.js';
 import { isAuthenticated, VirtualClient } from '../../cluster/virtual-client.js';
 import type { Fault } from '../faults.js';
 import { inParallel, runLoad } from '../load.js';
@@ -19,19 +19,32 @@ export interface FaultTiming {
   tailMs: number;
 }
 
-/** Whether any replica, asked directly with the client's cookies, knows its session. */
+/**
+ * Whether any replica, asked directly with the client's cookies, knows its session. Only a 2xx
+ * answer counts: a replica that answers 5xx (its store still settling) is asked again, bounded.
+ */
 async function knownAnywhere(s: Subject, client: VirtualClient): Promise<boolean> {
   for (const r of s.replicas) {
     const direct = new VirtualClient(s.topology.cluster.replicaUrl(r), '127.0.0.1');
     for (const [k, v] of client.cookies) direct.cookies.set(k, v);
     try {
-      if (isAuthenticated(await direct.send('GET', '/api/whoami'))) return true;
+      for (let attempt = 0; ; attempt++) {
+        const reply = await direct.send('GET', '/api/whoami');
+        if (isAuthenticated(reply)) return true;
+        if (reply.status >= 200 && reply.status < 500) break;
+        if (attempt === ASK_AGAIN)
+          throw new Error(`${r} still answers ${reply.status} after the fault`);
+        await sleep(250);
+      }
     } finally {
       direct.close();
     }
   }
   return false;
 }
+
+/** Times a replica that answers 5xx is asked again (every 250 ms) before the run gives up. */
+const ASK_AGAIN = 40;
 
 /** Waits (bounded) until every replica says it is ready: its store answers again. */
 async function settled(s: Subject): Promise<void> {
