@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { PROJECT_ROOT } from '../cluster/paths.js';
-import { backendOf, profileOf } from '../cluster/profiles.js';
+import { backendOf, guaranteesOf, profileOf } from '../cluster/profiles.js';
 import { pluginsOf } from '../cluster/services/index.js';
 import { collectCpuProfiles, startCpuProfiles } from './cpu-profile.js';
 import { inParallel, runLoad } from './load.js';
@@ -354,7 +354,16 @@ async function measureTopology(
   // Every backend in a full run; a quick run scales one, the first with a peer channel.
   const backend = profileOf(spec.profile).sessions;
   const scaledBefore = quickPlan.scaled.get(backend);
-  if (isProfile && scaledBefore && wanted('scaling')) {
+  // A client that does not keep reaching its session (round robin over sessions kept apart:
+  // naive) is logged out by most writes: its backend's curve is measured by a profile that can.
+  const keepsSession =
+    guaranteesOf(profileOf(spec.profile)).sharedAcrossReplicas ||
+    profileOf(spec.profile).routing !== 'round-robin';
+  if (isProfile && !keepsSession && wanted('scaling')) {
+    say(
+      `${spec.name}: scaling with replicas: not measurable, its writes meet the session mismatch`,
+    );
+  } else if (isProfile && scaledBefore && wanted('scaling')) {
     say(
       `${spec.name}: scaling with replicas: the ${backend} backend's, measured with ${scaledBefore.by}`,
     );

@@ -31,6 +31,13 @@ export interface TopologySpec {
 
 const peerScript = (file: string) => fileURLToPath(new URL(`./peers/${file}`, import.meta.url));
 
+/**
+ * A full run lasts about 40 minutes, and a topology's clients log in at its start but are
+ * measured one topology after another: with the default 30 min idle timeout the last ones'
+ * sessions would expire while they wait their turn. Idle timeouts cost nothing per request.
+ */
+const BENCH_SESSIONS = { SESSION_IDLE_TIMEOUT: String(3 * 60 * 60) };
+
 /** Lets the benchmark read a replica's heap and CPU profile (see replica-probe.ts). */
 function probeEnv(workDir: string): Record<string, string> {
   const probe = fileURLToPath(new URL('./replica-probe.js', import.meta.url));
@@ -187,7 +194,7 @@ export async function startTopology(
       // Replicas that replicate talk directly: a relay here would sit in the load generator.
       peerRelays: o.peerRelays ?? false,
       ...(o.replicas ? { replicas: o.replicas } : {}),
-      env: { ...spec.env, ...probeEnv(workDir), ...appEnv },
+      env: { ...spec.env, ...probeEnv(workDir), ...BENCH_SESSIONS, ...appEnv },
       onProgress,
     });
   } catch (error) {
