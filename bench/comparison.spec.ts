@@ -8,7 +8,7 @@ import { cellText, renderFaultChart, severityOf } from './charts/faults.js';
 import { renderScalingChart, scalingCurves } from './charts/scaling.js';
 import { chooseFaults, faults, type FaultName } from './faults.js';
 import { rateProfiles, recommendations } from './ratings.js';
-import { renderReport, sourceClaims } from './report.js';
+import { aboveMemory, renderReport, sourceClaims } from './report.js';
 import { benchResult, topology } from './result-fixture.js';
 import type { FaultCell, ScalingPoint } from './results.js';
 import { evaluateTargets } from './targets.js';
@@ -138,6 +138,17 @@ describe('scaling with replicas', () => {
     ]);
     expect(scalingCurves(shared).map((c) => c.name)).toEqual(['naive, sticky', 'replicated']);
     expect(renderScalingChart(shared)).toContain('>naive, sticky</text>');
+  });
+
+  it('shows what a backend adds per write over the in-memory one at the same size', () => {
+    const withBaseline = benchResult([
+      topology('sticky', { replicaScaling: [point(2, 2), point(6, 3)] }),
+      topology('replicated', { replicaScaling: [point(2, 2.5), point(6, 5)] }),
+    ]);
+    const [two, six] = withBaseline.topologies[1].replicaScaling!;
+    expect(aboveMemory(withBaseline, two)).toBeCloseTo(0.5);
+    expect(aboveMemory(withBaseline, six)).toBeCloseTo(2);
+    expect(aboveMemory(result, two)).toBeUndefined(); // no memory-backend curve in that run
   });
 
   it('says for each claim of the sources whether the figures agree', () => {

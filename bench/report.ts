@@ -6,7 +6,7 @@ import { cellText } from './charts/faults.js';
 import { scalingCurves } from './charts/scaling.js';
 import { faults } from './faults.js';
 import { rateProfiles, recommendations, RULES, type Rating } from './ratings.js';
-import type { BenchResult, CpuUse, MemoryResult, TopologyResult } from './results.js';
+import type { BenchResult, CpuUse, MemoryResult, ScalingPoint, TopologyResult } from './results.js';
 import { fmt, int, lagMs, storeCores, verdict, type TargetResult } from './targets.js';
 
 const pct = (share: number) => `${Math.round(share * 100)} %`;
@@ -437,6 +437,18 @@ function faultSection(r: BenchResult): string {
   ].join('\n\n');
 }
 
+/**
+ * CPU per write above the in-memory backend's at the same cluster size: on a small machine every
+ * profile's cost per operation rises with the number of processes sharing its cores, so what a
+ * backend adds (replication, a store round trip) shows against the one that adds nothing.
+ */
+export function aboveMemory(r: BenchResult, p: ScalingPoint): number | undefined {
+  const baseline = r.topologies
+    .find((t) => t.store === 'memory' && t.replicaScaling?.length)
+    ?.replicaScaling?.find((b) => b.replicas === p.replicas);
+  return baseline && p.replicaCpuMsPerWrite - baseline.replicaCpuMsPerWrite;
+}
+
 function scalingSection(r: BenchResult): string {
   const rows = scalingCurves(r).flatMap((c) =>
     c.points.map((p) => [
@@ -444,6 +456,9 @@ function scalingSection(r: BenchResult): string {
       String(p.replicas),
       `${int(p.replicaCpuMicrosPerRead)} µs`,
       `${fmt(p.replicaCpuMsPerWrite, 2)} ms`,
+      ((above) => (above === undefined ? '–' : `${above >= 0 ? '+' : ''}${fmt(above, 2)} ms`))(
+        aboveMemory(r, p),
+      ),
       mb(p.heapPer10kPerReplica),
       p.peerMessagesPerWrite === undefined ? '–' : fmt(p.peerMessagesPerWrite, 2),
       p.peerBytesPerWrite === undefined ? '–' : `${int(p.peerBytesPerWrite)} B`,
@@ -456,6 +471,7 @@ function scalingSection(r: BenchResult): string {
       'replicas',
       'CPU per read',
       'CPU per write',
+      'of it above the memory backend’s',
       'heap per replica per 10k sessions',
       'peer messages per write',
       'peer bytes per write',
