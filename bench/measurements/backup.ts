@@ -10,7 +10,14 @@ import { VirtualClient } from '../../cluster/virtual-client.js';
 import { runLoad } from '../load.js';
 import type { BackupResult } from '../results.js';
 import type { Subject } from '../subject.js';
-import { dataBytes, dataMessages, peerStatsOf, total, type PeerCounters } from './peer-stats.js';
+import {
+  dataBytes,
+  dataMessages,
+  peerStatsOf,
+  readWindow,
+  total,
+  type PeerCounters,
+} from './peer-stats.js';
 
 const WRITERS = 4;
 
@@ -29,14 +36,7 @@ export async function measureBackup(
   const sessions = total(before, (p) => p.held.primary);
   const copies = total(before, (p) => p.held.primary + p.held.backup);
 
-  const r0 = await statsOf(s);
-  const reads = await runLoad(s.clients, {
-    path: '/api/whoami',
-    warmupMs: 0,
-    durationMs: o.durationMs,
-  });
-  const r1 = await statsOf(s);
-  const messagesPerRead = (total(r1, dataMessages) - total(r0, dataMessages)) / reads.requests;
+  const { reads, messagesPerRead } = await readWindow<Stats>(s, o.durationMs);
 
   // Profile edits through nginx (each to its session's primary) under the same whoami load.
   const writers = s.clients.slice(0, WRITERS);
@@ -97,7 +97,7 @@ export async function measureBackup(
     sessions,
     copiesPerSession: sessions ? copies / sessions : 0,
     heldPerReplica: Object.fromEntries(Object.entries(before).map(([r, p]) => [r, p.held])),
-    reads: reads.requests,
+    reads,
     messagesPerRead,
     writes,
     messagesPerWrite,

@@ -3,6 +3,7 @@
  * sessionStore.stats), read by the measurements that need it: replication (measurement 8),
  * backup (T10) and scaling with replicas. Counters are cumulative: take two readings, subtract.
  */
+import { runLoad } from '../load.js';
 import type { Subject } from '../subject.js';
 
 /** What every peer-channel backend reports; each adds its own fields (T: the full shape). */
@@ -41,3 +42,19 @@ export const dataMessages = (p: PeerCounters): number =>
 /** Bytes of the frames that carry data: messages and requests, heartbeats and replies apart. */
 export const dataBytes = (p: PeerCounters): number =>
   (p.bytesSent.msg ?? 0) + (p.bytesSent.req ?? 0);
+
+/**
+ * The read-only window both replication measurements start with: the whoami load alone, the
+ * counters read around it. T9 and T10 want 0 data messages per read.
+ */
+export async function readWindow<T extends PeerCounters>(s: Subject, durationMs: number) {
+  const before = await peerStatsOf<T>(s);
+  const reads = await runLoad(s.clients, { path: '/api/whoami', warmupMs: 0, durationMs });
+  const after = await peerStatsOf<T>(s);
+  return {
+    reads: reads.requests,
+    before,
+    after,
+    messagesPerRead: (total(after, dataMessages) - total(before, dataMessages)) / reads.requests,
+  };
+}

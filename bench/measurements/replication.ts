@@ -14,7 +14,7 @@ import { VirtualClient } from '../../cluster/virtual-client.js';
 import { runLoad } from '../load.js';
 import type { LagUnderLoad, ReplicationResult, StaleReads } from '../results.js';
 import type { Subject } from '../subject.js';
-import { dataBytes, dataMessages, peerStatsOf, total, type PeerCounters } from './peer-stats.js';
+import { dataBytes, peerStatsOf, readWindow, total, type PeerCounters } from './peer-stats.js';
 
 /** Clients that edit their profile during the write window (the others keep reading). */
 const WRITERS = 4;
@@ -69,21 +69,19 @@ export async function measureReplication(
   },
 ): Promise<ReplicationResult> {
   // Reads only: the standard load, nothing else.
-  const r0 = await statsOf(s);
-  const reads = await runLoad(s.clients, {
-    path: '/api/whoami',
-    warmupMs: 0,
-    durationMs: o.durationMs,
-  });
-  const r1 = await statsOf(s);
-  const messagesPerRead = (total(r1, dataMessages) - total(r0, dataMessages)) / reads.requests;
+  const {
+    reads,
+    before: r0,
+    after: r1,
+    messagesPerRead,
+  } = await readWindow<PeerStats>(s, o.durationMs);
   const accessBatches =
     total(r1, (p) => p.sent.accessed ?? 0) - total(r0, (p) => p.sent.accessed ?? 0);
 
   // The same load with profile edits on one replica: a few writers, together at the asked rate.
   const standard = await writeWindow(s, o, {});
   // Then with the reads bounded: the lag when the replicas have cores to spare.
-  const readsPerSecond = reads.requests / (o.durationMs / 1000);
+  const readsPerSecond = reads / (o.durationMs / 1000);
   const bounded: LagUnderLoad[] = [];
   for (const share of BOUNDED_SHARES) {
     const w = await writeWindow(s, o, { ratePerSecond: share * readsPerSecond });
@@ -107,7 +105,7 @@ export async function measureReplication(
   }
 
   return {
-    reads: reads.requests,
+    reads,
     messagesPerRead,
     accessBatchesPerSecond: accessBatches / (o.durationMs / 1000),
     writes: standard.writes,
