@@ -1,4 +1,10 @@
-import { IsOptional, IsString, Length, Matches } from 'class-validator';
+import { IsString, Length, Matches, ValidateIf } from 'class-validator';
+
+/**
+ * May be left out, but if given must pass the rules. class-validator's own IsOptional() also
+ * lets `null` through unchecked, which would reach the handler as a value of the wrong type.
+ */
+const Optional = () => ValidateIf((_object: object, value: unknown) => value !== undefined);
 
 /** No control characters (newlines and tabs allowed only where said). */
 const PLAIN_LINE = /^[^\p{Cc}\p{Cf}]*$/u;
@@ -19,7 +25,7 @@ export class RegisterDto {
   @Length(10, 128, { message: 'password must be 10 to 128 characters long' })
   password: string;
 
-  @IsOptional()
+  @Optional()
   @IsString()
   @Length(1, 64)
   @Matches(PLAIN_LINE, { message: 'displayName must not contain control characters' })
@@ -42,13 +48,13 @@ export class LoginDto {
 }
 
 export class UpdateProfileDto {
-  @IsOptional()
+  @Optional()
   @IsString()
   @Length(1, 64)
   @Matches(PLAIN_LINE, { message: 'displayName must not contain control characters' })
   displayName?: string;
 
-  @IsOptional()
+  @Optional()
   @IsString()
   @Length(0, 500)
   @Matches(PLAIN_TEXT, { message: 'bio must not contain control characters' })

@@ -61,6 +61,8 @@ export const KNOWN_RULES = new Set([
   'maxLength',
   'matches',
   'isOptional',
+  // ValidateIf: the field is optional when its condition skips a missing value.
+  'conditionalValidation',
 ]);
 
 function fieldsOf(dto: ClassConstructor<object>): Field[] {
@@ -77,6 +79,10 @@ function fieldsOf(dto: ClassConstructor<object>): Field[] {
     f.rules.push(rule);
     const [a, b] = (m.constraints ?? []) as [number | undefined, number | undefined];
     if (rule === 'isOptional') f.required = false;
+    if (rule === 'conditionalValidation') {
+      const validates = m.constraints[0] as (object: object, value: unknown) => boolean;
+      if (!validates({}, undefined)) f.required = false;
+    }
     if (rule === 'isLength') {
       f.minLength = a ?? 0;
       f.maxLength = b ?? Infinity;
