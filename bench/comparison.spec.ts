@@ -122,7 +122,7 @@ describe('scaling with replicas', () => {
   it('draws a line per profile in each panel, the higher cost higher up', () => {
     const svg = renderScalingChart(result);
     const paths = [...svg.matchAll(/<path d="([^"]+)" fill="none" stroke="([^"]+)"/g)];
-    // Four panels; the peer-message panel has no figures here ("not measured").
+    // Five panels; the two peer-channel panels have no figures here ("not measured").
     expect(paths).toHaveLength(2 * 3);
     expect(svg).toContain('not measured in this run');
     // CPU per write (second panel): replicated ends higher (smaller y) than redis.
@@ -157,6 +157,31 @@ describe('scaling with replicas', () => {
     expect(claims[0]).toContain('**the figures agree**');
     expect(claims[1]).toContain('`backup`: not measured in this run');
     expect(claims[2]).toContain('**the figures agree**');
+  });
+
+  it('judges the replication claims on the peer-channel work the replicas timed, where they did', () => {
+    // Every profile's CPU per write rises with the processes on the cores; the channel work of
+    // primary/backup does not, that of all-to-all does.
+    const work = (p: ScalingPoint, micros: number): ScalingPoint => ({
+      ...p,
+      peerWorkMicrosPerWrite: micros,
+    });
+    const timed = benchResult([
+      topology('replicated', {
+        replicaScaling: [work(point(2, 2), 100), work(point(6, 4), 520)],
+      }),
+      topology('backup', { replicaScaling: [work(point(2, 2), 100), work(point(6, 4), 110)] }),
+    ]);
+    const [allToAll, backup] = sourceClaims(timed);
+    expect(allToAll).toContain('peer-channel work per write 100 → 520 µs (×5.20)');
+    expect(allToAll).toContain('**the figures agree**');
+    expect(backup).toContain('CPU per write 2.00 → 4.00 ms (×2.00)');
+    expect(backup).toContain('peer-channel work per write 100 → 110 µs (×1.10)');
+    expect(backup).toContain('**the figures agree**');
+    const untimed = benchResult([
+      topology('backup', { replicaScaling: [point(2, 2), point(6, 4)] }),
+    ]);
+    expect(sourceClaims(untimed)[1]).toContain('**the figures do not show it**');
   });
 });
 

@@ -14,11 +14,12 @@ export const USAGE = `Usage: npm run bench -- [options]
   --peers <list>      peers to measure: ${peerTopologies.join(',')} or none
                       (default: all, or none when --profile or --quick is given)
   --clients <n>       virtual clients, each logged in from its own 127.N.M.1 (default 300; quick 40)
-  --duration <s>      measured seconds per whoami run (default 10; quick 2)
-  --warmup <s>        unmeasured seconds before each run (default 2; quick 0.5)
+  --duration <s>      measured seconds per whoami run (default 8; quick 2)
+  --warmup <s>        unmeasured seconds before each run (default 1; quick 0.5)
   --rounds <n>        whoami runs per topology, interleaved; medians are reported (default 3; quick 1)
-  --sessions <n>      sessions created to measure memory per session (default 10000; quick 300)
-  --growth <n>        sessions in the store for the cost-growth run (default 100000; quick 5000)
+  --sessions <n>      sessions created to measure memory per session (default 5000; quick 300)
+  --growth <n>        sessions in the store for the cost-growth run, once per kind of store
+                      (default 100000; quick 5000)
   --env KEY=VALUE     extra environment for every replica (repeatable), e.g. LOG_LEVEL=warn
   --only <list>       after the whoami rounds, run only these measurements, comma-separated:
                       ${measurements.join(',')} (default: every one that applies)
@@ -47,13 +48,13 @@ export interface BenchOptions extends BenchSettings {
 const DEFAULTS = {
   normal: {
     clients: 300,
-    duration: 10,
-    warmup: 2,
+    duration: 8,
+    warmup: 1,
     rounds: 3,
-    sessions: 10_000,
+    sessions: 5_000,
     growth: 100_000,
-    kill: 9,
-    firstWarmup: 5,
+    kill: 6,
+    firstWarmup: 3,
   },
   quick: {
     clients: 40,

@@ -269,6 +269,12 @@ export interface ScalingPoint {
   /** Profiles with a peer channel: messages (batched last-seen times apart) and bytes per write. */
   peerMessagesPerWrite?: number;
   peerBytesPerWrite?: number;
+  /**
+   * µs all replicas spent in the peer channel per write (sealing and sending on the writer,
+   * opening and applying on the receivers), timed inside the replicas: replication's own cost,
+   * apart from the scheduling noise in the CPU figures. Absent in results from before it existed.
+   */
+  peerWorkMicrosPerWrite?: number;
 }
 
 /** What it takes to run: processes, and the code that handles sessions. */

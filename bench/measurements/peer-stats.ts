@@ -12,6 +12,8 @@ export interface PeerCounters {
   sent: Record<string, number>;
   /** Bytes sent, by frame kind ('msg', 'req', 'res', 'beat'). */
   bytesSent: Record<string, number>;
+  /** µs spent sealing and sending, opening and handling frames, by frame kind. */
+  workMicros: Record<string, number>;
 }
 
 export async function peerStatsOf<T extends PeerCounters>(
@@ -42,6 +44,10 @@ export const dataMessages = (p: PeerCounters): number =>
 /** Bytes of the frames that carry data: messages and requests, heartbeats and replies apart. */
 export const dataBytes = (p: PeerCounters): number =>
   (p.bytesSent.msg ?? 0) + (p.bytesSent.req ?? 0);
+
+/** µs of channel work on the frames that carry data, heartbeats apart (sender and receiver). */
+export const dataWork = (p: PeerCounters): number =>
+  (p.workMicros.msg ?? 0) + (p.workMicros.req ?? 0) + (p.workMicros.res ?? 0);
 
 /**
  * The read-only window both replication measurements start with: the whoami load alone, the

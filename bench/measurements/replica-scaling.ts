@@ -16,7 +16,14 @@ import type { ScalingPoint } from '../results.js';
 import { prepareSubject, type Subject } from '../subject.js';
 import { startTopology, type RunningTopology, type TopologySpec } from '../topology.js';
 import { measureMemory } from './memory.js';
-import { dataBytes, dataMessages, peerStatsOf, total, type PeerCounters } from './peer-stats.js';
+import {
+  dataBytes,
+  dataMessages,
+  dataWork,
+  peerStatsOf,
+  total,
+  type PeerCounters,
+} from './peer-stats.js';
 
 const replicaCpuMs = (snapshot: Awaited<ReturnType<typeof cpuSnapshot>>) =>
   snapshot.parts.get('replicas') ?? 0;
@@ -95,6 +102,7 @@ async function measureSize(
             peerMessagesPerWrite:
               (total(stats1, dataMessages) - total(stats0, dataMessages)) / written,
             peerBytesPerWrite: (total(stats1, dataBytes) - total(stats0, dataBytes)) / written,
+            peerWorkMicrosPerWrite: (total(stats1, dataWork) - total(stats0, dataWork)) / written,
           }
         : {}),
     };
@@ -118,7 +126,8 @@ export async function measureReplicaScaling(
       const peer =
         p.peerMessagesPerWrite === undefined
           ? ''
-          : `, ${p.peerMessagesPerWrite.toFixed(2)} peer messages (${Math.round(p.peerBytesPerWrite ?? 0)} B) per write`;
+          : `, ${p.peerMessagesPerWrite.toFixed(2)} peer messages (${Math.round(p.peerBytesPerWrite ?? 0)} B, ` +
+            `${Math.round(p.peerWorkMicrosPerWrite ?? 0)} µs of channel work) per write`;
       say(
         `${replicas} replicas: ${Math.round(p.replicaCpuMicrosPerRead)} µs CPU per read, ` +
           `${p.replicaCpuMsPerWrite.toFixed(2)} ms per write${peer}, ` +

@@ -58,6 +58,25 @@ describe('PeerChannel over loopback', () => {
     expect(a.traffic.framesSent.msg).toBe(1);
   });
 
+  it('times its own work on a frame, on the sender and on the receiver, handling included', async () => {
+    const { a, b } = await pair();
+    let handled = false;
+    b.listen({
+      message: () => {
+        // A handler that takes 20 ms: the receiver's work must include it.
+        const end = performance.now() + 20;
+        while (performance.now() < end);
+        handled = true;
+      },
+    });
+    const before = { a: a.traffic.workMicros.msg, b: b.traffic.workMicros.msg };
+    a.send('b', { hello: 1 });
+    await until(() => handled);
+    expect(a.traffic.workMicros.msg).toBeGreaterThan(before.a);
+    expect(b.traffic.workMicros.msg - before.b).toBeGreaterThanOrEqual(20_000);
+    expect(b.traffic.snapshot().workMicros).toBe(b.traffic.workMicros);
+  });
+
   it('a request to a peer that goes away fails instead of hanging; it is found again on return', async () => {
     const { a, b } = await pair();
     const downs: string[] = [];

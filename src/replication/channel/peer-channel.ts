@@ -180,6 +180,7 @@ export class PeerChannel implements PeerLink {
   }
 
   private write(socket: WebSocket, to: string, kind: Envelope['kind'], body: unknown, id?: number) {
+    const startedAt = performance.now();
     const frame = this.signer.seal({
       v: 1,
       from: this.self,
@@ -193,6 +194,7 @@ export class PeerChannel implements PeerLink {
     });
     this.traffic.sent(kind, frame.length);
     socket.send(frame);
+    this.traffic.worked(kind, startedAt);
   }
 
   private receive(data: RawData, isBinary: boolean, socket: WebSocket, source: string): void {
@@ -212,6 +214,11 @@ export class PeerChannel implements PeerLink {
     this.authenticated.add(socket);
     this.traffic.received(e.kind, text.length);
     this.heard(e.from, e.epoch);
+    this.dispatch(e, socket, receivedAt);
+    this.traffic.worked(e.kind, receivedAt);
+  }
+
+  private dispatch(e: Envelope, socket: WebSocket, receivedAt: number): void {
     switch (e.kind) {
       case 'beat':
         return this.safely(() => this.handlers.beacon?.(e.from, e.body));

@@ -60,8 +60,7 @@ export const backupBackend = defineBackend({
       stats: () => ({
         held: manager.held(),
         livePeers: channel.livePeers(),
-        framesSent: channel.traffic.framesSent,
-        bytesSent: channel.traffic.bytesSent,
+        ...channel.traffic.snapshot(),
         ...manager.stats,
       }),
       close: async () => {
