@@ -10,6 +10,7 @@ import { renderScalingChart } from './charts/scaling.js';
 import { renderChart } from './charts/throughput.js';
 import { isFullRun, parseOptions, USAGE, UsageError, type BenchOptions } from './options.js';
 import { renderReport } from './report.js';
+import { renderSpread } from './spread.js';
 import type { BenchResult } from './results.js';
 import { RESULTS_DIR, runBench, stamp, stopEverything } from './run.js';
 import { evaluateTargets, verdict } from './targets.js';
@@ -35,6 +36,19 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const say = progress();
+  if (options.compare) {
+    const runs: BenchResult[] = [];
+    for (const f of options.compare) {
+      try {
+        runs.push(JSON.parse(await readFile(f, 'utf8')) as BenchResult);
+      } catch (error) {
+        console.error(`bench: --compare: cannot read ${f}: ${(error as Error).message}`);
+        return 2;
+      }
+    }
+    console.log(renderSpread(runs));
+    return 0;
+  }
   if (options.render) {
     const result = JSON.parse(await readFile(options.render, 'utf8')) as BenchResult;
     return writeReport(result, [], result.settings.quick, say);

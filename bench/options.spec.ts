@@ -43,6 +43,10 @@ describe('parseOptions', () => {
     expect(parseOptions(['--only', 'kill']).full).toBe(false);
   });
 
+  it('takes the results files to compare', () => {
+    expect(parseOptions(['--compare', 'a.json, b.json']).compare).toEqual(['a.json', 'b.json']);
+  });
+
   it('collects --env pairs for the replicas', () => {
     expect(parseOptions(['--env', 'LOG_LEVEL=warn', '--env', 'A_B=x=y']).appEnv).toEqual({
       LOG_LEVEL: 'warn',
@@ -59,6 +63,7 @@ describe('parseOptions', () => {
     [['--rounds', '2.5'], '--rounds must be a whole number'],
     [['--only', 'throughput'], '--only: unknown "throughput"'],
     [['--frobnicate'], "Unknown option '--frobnicate'"],
+    [['--compare', 'one.json'], '--compare needs two or more results files'],
   ])('refuses %j with a message that says what is wrong', (argv, message) => {
     expect(() => parseOptions(argv)).toThrow(UsageError);
     expect(() => parseOptions(argv)).toThrow(message);

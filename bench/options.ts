@@ -29,6 +29,8 @@ export const USAGE = `Usage: npm run bench -- [options]
                       scaling, store failover, replica kill, one fault per profile) spread over
                       the profiles so each runs at least once; targets are printed, never fail
   --render <file>     measure nothing: write the report and chart again from a results JSON
+  --compare <files>   measure nothing: results JSONs, comma-separated, side by side with the
+                      spread of each ratio (throughput ÷ the run's fastest, the targets' figures)
   -h, --help          this text
 
 A full run (all profiles and peers, no --quick, --env, --only or --cpu-profile) rewrites bench/REPORT.md and
@@ -41,6 +43,8 @@ export interface BenchOptions extends BenchSettings {
   help: boolean;
   /** A results JSON to render again instead of measuring. */
   render?: string;
+  /** Results JSONs to compare instead of measuring. */
+  compare?: string[];
   /** All profiles and peers at their defaults: this run may replace bench/REPORT.md. */
   full: boolean;
 }
@@ -95,6 +99,16 @@ function list(flag: string, raw: string, allowed: readonly TopologyName[]): Topo
   return [...new Set(names)];
 }
 
+function files(flag: string, raw: string): string[] {
+  const names = raw
+    .split(',')
+    .map((n) => n.trim())
+    .filter(Boolean);
+  if (names.length < 2)
+    throw new UsageError(`--${flag} needs two or more results files, comma-separated`);
+  return names;
+}
+
 /** All profiles and peers, undisturbed by quick sizes, extra env or the profiler. */
 export function isFullRun(s: BenchSettings): boolean {
   return (
@@ -127,6 +141,7 @@ export function parseOptions(argv: string[]): BenchOptions {
         only: { type: 'string' },
         quick: { type: 'boolean', default: false },
         render: { type: 'string' },
+        compare: { type: 'string' },
         'cpu-profile': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -175,6 +190,7 @@ export function parseOptions(argv: string[]): BenchOptions {
   const options: BenchOptions = {
     help: values.help,
     render: values.render,
+    compare: values.compare === undefined ? undefined : files('compare', values.compare),
     quick: values.quick,
     cpuProfile: values['cpu-profile'],
     clients,

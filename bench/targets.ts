@@ -18,6 +18,8 @@ export interface TargetResult {
   threshold: string;
   /** The measured figure, in words and numbers. */
   figure: string;
+  /** The one number the threshold is compared with, where there is one (runs are compared on it). */
+  value?: number;
   /** null: not measured in this run (a topology was left out, or the run failed there). */
   pass: boolean | null;
   /** For FAIL: the measured reason and the fix. For not measured: why. */
@@ -66,6 +68,7 @@ function t1(r: BenchResult): TargetResult {
     title,
     threshold,
     figure: `${fmt(perRead, 3)} (${breakdown})`,
+    value: perRead,
     pass,
     reason: pass
       ? undefined
@@ -129,6 +132,7 @@ function ratioTarget(
     title: o.title,
     threshold,
     figure: `${fmt(ratio, 3)} (${int(ours.throughput.rps)} ÷ ${int(peer.throughput.rps)} req/s, ${peer.name})`,
+    value: ratio,
     pass,
     reason: pass ? undefined : o.fix(ours, peer),
   };
@@ -181,6 +185,7 @@ function t5(r: BenchResult): TargetResult {
     title,
     threshold,
     figure: `${fmt(growth.ratio)} (p50 ${ms(growth.p50Large)} ms with ${int(growth.large)} vs ${ms(growth.p50Small)} ms with ${int(growth.small)})`,
+    value: growth.ratio,
     pass,
     reason: pass
       ? undefined
@@ -216,6 +221,7 @@ function t6(r: BenchResult): TargetResult {
     figure:
       `${int(used)} B used_memory growth per new session; sample: ${int(sample.bytes)} B key ` +
       `(${int(sample.valueBytes)} B value)${pgIndex}`,
+    value: worst,
     pass,
     reason: pass
       ? undefined
@@ -258,6 +264,7 @@ function t8(r: BenchResult): TargetResult {
     title,
     threshold,
     figure: `p99 ${lagMs(rep.lagP99)}, p50 ${lagMs(rep.lagP50)} over ${int(rep.writes)} writes under the whoami load`,
+    value: rep.lagP99,
     pass,
     reason: pass ? undefined : lagReason(rep),
   };
@@ -429,6 +436,7 @@ function t14(r: BenchResult): TargetResult {
     title,
     threshold,
     figure: `${nat.skew === null ? '∞' : fmt(nat.skew)} (shares ${shares})${versus}`,
+    value: nat.skew ?? Infinity,
     pass,
     reason: pass
       ? undefined
