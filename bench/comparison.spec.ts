@@ -159,7 +159,7 @@ describe('scaling with replicas', () => {
     expect(claims[2]).toContain('**the figures agree**');
   });
 
-  it('judges the replication claims on the peer-channel work the replicas timed, where they did', () => {
+  it('judges the replication claims on the peer-channel CPU the replicas counted, where they did', () => {
     // Every profile's CPU per write rises with the processes on the cores; the channel work of
     // primary/backup does not, that of all-to-all does.
     const work = (p: ScalingPoint, micros: number): ScalingPoint => ({
@@ -173,10 +173,10 @@ describe('scaling with replicas', () => {
       topology('backup', { replicaScaling: [work(point(2, 2), 100), work(point(6, 4), 110)] }),
     ]);
     const [allToAll, backup] = sourceClaims(timed);
-    expect(allToAll).toContain('peer-channel work per write 100 → 520 µs (×5.20)');
+    expect(allToAll).toContain('peer-channel CPU per write 100 → 520 µs (×5.20)');
     expect(allToAll).toContain('**the figures agree**');
     expect(backup).toContain('CPU per write 2.00 → 4.00 ms (×2.00)');
-    expect(backup).toContain('peer-channel work per write 100 → 110 µs (×1.10)');
+    expect(backup).toContain('peer-channel CPU per write 100 → 110 µs (×1.10)');
     expect(backup).toContain('**the figures agree**');
     const untimed = benchResult([
       topology('backup', { replicaScaling: [point(2, 2), point(6, 4)] }),

@@ -15,9 +15,9 @@ export const USAGE = `Usage: npm run bench -- [options]
                       (default: all, or none when --profile or --quick is given)
   --clients <n>       virtual clients, each logged in from its own 127.N.M.1 (default 300; quick 40)
   --duration <s>      measured seconds per whoami run (default 8; quick 2)
-  --warmup <s>        unmeasured seconds before each run (default 1; quick 0.5)
+  --warmup <s>        unmeasured seconds before each run (default 2; quick 0.5)
   --rounds <n>        whoami runs per topology, interleaved; medians are reported (default 3; quick 1)
-  --sessions <n>      sessions created to measure memory per session (default 5000; quick 300)
+  --sessions <n>      sessions created to measure memory per session (default 4000; quick 300)
   --growth <n>        sessions in the store for the cost-growth run, once per kind of store
                       (default 100000; quick 5000)
   --env KEY=VALUE     extra environment for every replica (repeatable), e.g. LOG_LEVEL=warn
@@ -53,9 +53,11 @@ const DEFAULTS = {
   normal: {
     clients: 300,
     duration: 8,
-    warmup: 1,
+    // Long enough for the touch storm a round starts with: after two idle minutes every client's
+    // first read saves its session, and on Postgres those 300 saves take over a second.
+    warmup: 2,
     rounds: 3,
-    sessions: 5_000,
+    sessions: 4_000,
     growth: 100_000,
     kill: 6,
     firstWarmup: 3,

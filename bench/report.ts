@@ -476,7 +476,7 @@ function scalingSection(r: BenchResult): string {
       'heap per replica per 10k sessions',
       'peer messages per write',
       'peer bytes per write',
-      'peer-channel work per write',
+      'peer-channel CPU per write',
     ],
     rows,
   );
@@ -500,7 +500,7 @@ export function sourceClaims(r: BenchResult): string[] {
       write: b.replicaCpuMsPerWrite / a.replicaCpuMsPerWrite,
       heap: b.heapPer10kPerReplica / a.heapPer10kPerReplica,
       work,
-      // Replication's own cost where the replicas timed it; the CPU per write (which rises with
+      // Replication's own cost where the replicas counted it; the CPU per write (which rises with
       // the processes sharing the cores, whatever the profile) where they did not.
       growth: work ?? b.replicaCpuMsPerWrite / a.replicaCpuMsPerWrite,
       a,
@@ -517,7 +517,7 @@ export function sourceClaims(r: BenchResult): string[] {
     const work =
       c.work === undefined
         ? ''
-        : `, peer-channel work per write ${int(c.a.peerWorkMicrosPerWrite!)} → ${int(c.b.peerWorkMicrosPerWrite!)} µs (×${fmt(c.work, 2)})`;
+        : `, peer-channel CPU per write ${int(c.a.peerWorkMicrosPerWrite!)} → ${int(c.b.peerWorkMicrosPerWrite!)} µs (×${fmt(c.work, 2)})`;
     const figures = `CPU per write ${fmt(c.a.replicaCpuMsPerWrite, 2)} → ${fmt(c.b.replicaCpuMsPerWrite, 2)} ms (×${fmt(c.write, 2)})${work} and heap per replica ×${fmt(c.heap, 2)} from ${c.from} to ${c.to} replicas`;
     return `- “${claim}” — \`${name}\`: ${figures}: ${holds(c) ? '**the figures agree**' : '**the figures do not show it**'}.`;
   };

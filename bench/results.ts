@@ -270,9 +270,9 @@ export interface ScalingPoint {
   peerMessagesPerWrite?: number;
   peerBytesPerWrite?: number;
   /**
-   * µs all replicas spent in the peer channel per write (sealing and sending on the writer,
-   * opening and applying on the receivers), timed inside the replicas: replication's own cost,
-   * apart from the scheduling noise in the CPU figures. Absent in results from before it existed.
+   * CPU µs all replicas spent in the peer channel per write (sealing and sending on the writer,
+   * opening and applying on the receivers), counted inside the replicas around that code:
+   * replication's own cost, apart from the rest of the request. Absent in older results.
    */
   peerWorkMicrosPerWrite?: number;
 }

@@ -20,7 +20,7 @@ export const scalingMetrics: ScalingMetric[] = [
     value: (p) => p.heapPer10kPerReplica / 2 ** 20,
   },
   { title: 'Peer messages per write', unit: '', value: (p) => p.peerMessagesPerWrite },
-  { title: 'Peer-channel work per write', unit: 'µs', value: (p) => p.peerWorkMicrosPerWrite },
+  { title: 'Peer-channel CPU per write', unit: 'µs', value: (p) => p.peerWorkMicrosPerWrite },
 ];
 
 const PANEL_W = 380;

@@ -127,7 +127,7 @@ export async function measureReplicaScaling(
         p.peerMessagesPerWrite === undefined
           ? ''
           : `, ${p.peerMessagesPerWrite.toFixed(2)} peer messages (${Math.round(p.peerBytesPerWrite ?? 0)} B, ` +
-            `${Math.round(p.peerWorkMicrosPerWrite ?? 0)} µs of channel work) per write`;
+            `${Math.round(p.peerWorkMicrosPerWrite ?? 0)} µs of channel CPU) per write`;
       say(
         `${replicas} replicas: ${Math.round(p.replicaCpuMicrosPerRead)} µs CPU per read, ` +
           `${p.replicaCpuMsPerWrite.toFixed(2)} ms per write${peer}, ` +

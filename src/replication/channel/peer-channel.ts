@@ -180,7 +180,7 @@ export class PeerChannel implements PeerLink {
   }
 
   private write(socket: WebSocket, to: string, kind: Envelope['kind'], body: unknown, id?: number) {
-    const startedAt = performance.now();
+    const startedAt = PeerTraffic.clock();
     const frame = this.signer.seal({
       v: 1,
       from: this.self,
@@ -199,6 +199,7 @@ export class PeerChannel implements PeerLink {
 
   private receive(data: RawData, isBinary: boolean, socket: WebSocket, source: string): void {
     const receivedAt = performance.now();
+    const work = PeerTraffic.clock();
     const text = isBinary ? '' : textOf(data);
     const opened = this.signer.open(text);
     if ('refused' in opened) {
@@ -215,7 +216,7 @@ export class PeerChannel implements PeerLink {
     this.traffic.received(e.kind, text.length);
     this.heard(e.from, e.epoch);
     this.dispatch(e, socket, receivedAt);
-    this.traffic.worked(e.kind, receivedAt);
+    this.traffic.worked(e.kind, work);
   }
 
   private dispatch(e: Envelope, socket: WebSocket, receivedAt: number): void {

@@ -11,9 +11,10 @@ export class PeerTraffic {
   readonly bytesSent = zero();
   bytesReceived = 0;
   /**
-   * Microseconds this replica spent in the channel's own code, by frame kind: sealing and sending
-   * a frame, and opening, checking and handling one that came in (the synchronous part). What
-   * replication costs a replica's CPU, apart from the noise of everything else sharing its cores.
+   * CPU microseconds this replica spent in the channel's own code, by frame kind: sealing and
+   * sending a frame, and opening, checking and handling one that came in (the synchronous part).
+   * CPU time, not elapsed time: on shared cores a section is often preempted, and the wait would
+   * count as work. What replication costs a replica, apart from everything else on its cores.
    */
   readonly workMicros = zero();
 
@@ -27,9 +28,15 @@ export class PeerTraffic {
     this.bytesReceived += bytes;
   }
 
-  /** Adds the time since `startedAt` (performance.now()) to the work on frames of `kind`. */
-  worked(kind: Envelope['kind'], startedAt: number): void {
-    this.workMicros[kind] += (performance.now() - startedAt) * 1000;
+  /** Where a piece of work starts: the process's CPU time so far. */
+  static clock(): NodeJS.CpuUsage {
+    return process.cpuUsage();
+  }
+
+  /** Adds the CPU time since `start` (from clock()) to the work on frames of `kind`. */
+  worked(kind: Envelope['kind'], start: NodeJS.CpuUsage): void {
+    const used = process.cpuUsage(start);
+    this.workMicros[kind] += used.user + used.system;
   }
 
   /** The counters the replication backends report in their stats. */
