@@ -65,7 +65,15 @@ app.use(
     store: sessions.store,
     saveUninitialized: false,
     resave: false,
-    cookie: { httpOnly: true, sameSite: 'lax', secure: 'auto', maxAge: 30 * 60_000, path: '/' },
+    // The app's idle timeout, as the bench sets it for every replica (3 h: a full run's last
+    // measurements come over half an hour after its logins); 30 min as in the app otherwise.
+    cookie: {
+      httpOnly: true,
+      sameSite: 'lax',
+      secure: 'auto',
+      maxAge: Number(env.SESSION_IDLE_TIMEOUT ?? 30 * 60) * 1000,
+      path: '/',
+    },
   }),
 );
 app.use(passport.session());
