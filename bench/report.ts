@@ -5,6 +5,7 @@
 import { cellText } from './charts/faults.js';
 import { scalingCurves } from './charts/scaling.js';
 import { faults } from './faults.js';
+import { median } from './measurements/throughput.js';
 import { rateProfiles, recommendations, RULES, type Rating } from './ratings.js';
 import type { BenchResult, CpuUse, MemoryResult, ScalingPoint, TopologyResult } from './results.js';
 import { fmt, int, lagMs, storeCores, verdict, type TargetResult } from './targets.js';
@@ -48,14 +49,14 @@ function storeBytes(m: MemoryResult): string | undefined {
 export function medianSkew(t: TopologyResult): number | null | undefined {
   const values = t.throughput.samples.map((s) => s.load.skew ?? Infinity);
   if (!values.length) return undefined;
-  const m = medianOf(values);
+  const m = median(values);
   return Number.isFinite(m) ? m : null;
 }
 
 function scalability(t: TopologyResult): string {
   const auth =
     t.kind === 'profile'
-      ? `${pct(medianOf(t.throughput.samples.map((s) => s.load.authenticatedShare)))} of reads authenticated; `
+      ? `${pct(median(t.throughput.samples.map((s) => s.load.authenticatedShare)))} of reads authenticated; `
       : '';
   return `${auth}skew ${skew(medianSkew(t))} distinct clients, ${skew(t.nat?.skew)} behind one NAT`;
 }
@@ -346,8 +347,8 @@ function growthSection(r: BenchResult): string {
     if (!g) return [];
     const list = (v: number[]) => v.map((x) => fmt(x)).join(', ');
     return [
-      [t.name, `${int(g.small)} in ${g.store}`, list(g.p50Small), ms(medianOf(g.p50Small))],
-      [t.name, `${int(g.large)} in ${g.store}`, list(g.p50Large), ms(medianOf(g.p50Large))],
+      [t.name, `${int(g.small)} in ${g.store}`, list(g.p50Small), ms(median(g.p50Small))],
+      [t.name, `${int(g.large)} in ${g.store}`, list(g.p50Large), ms(median(g.p50Large))],
     ];
   });
   if (!rows.length) return '_Not measured in this run._';
@@ -558,12 +559,6 @@ function derivedTableSection(r: BenchResult): string {
       .map(([column, rule]) => `- ${column}: ${rule}.`)
       .join('\n'),
   ].join('\n\n');
-}
-
-function medianOf(v: number[]): number {
-  const s = [...v].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 /** The charts' file names, relative to the report. */

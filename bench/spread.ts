@@ -4,6 +4,7 @@
  * much as its agreement with the next run: the ratios within one run (a profile against the fastest
  * peer, the targets' ratios) are what should hold still. `npm run bench -- --compare a.json,b.json`.
  */
+import { median } from './measurements/throughput.js';
 import type { BenchResult } from './results.js';
 import { evaluateTargets, fmt, int } from './targets.js';
 
@@ -14,11 +15,10 @@ export interface SpreadRow {
 
 /** (max − min) ÷ median of the finite values: 0 when they all agree; NaN with fewer than two. */
 export function spreadOf(values: number[]): number {
-  const v = values.filter(Number.isFinite).sort((a, b) => a - b);
+  const v = values.filter(Number.isFinite);
   if (v.length < 2) return NaN;
-  const m = v.length >> 1;
-  const median = v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
-  return median === 0 ? NaN : (v.at(-1)! - v[0]) / Math.abs(median);
+  const mid = median(v);
+  return mid === 0 ? NaN : (Math.max(...v) - Math.min(...v)) / Math.abs(mid);
 }
 
 /** Each topology's throughput as a share of the fastest in its own run, then the targets' numbers. */
