@@ -1,7 +1,14 @@
 import { describe, expect, it } from '@jest/globals';
 import { Histogram } from './histogram.js';
 import type { VirtualClient } from '../cluster/virtual-client.js';
-import { clientAddress, NAT_ADDRESS, runLoad, summarize, type LoadRun } from './load.js';
+import {
+  clientAddress,
+  NAT_ADDRESS,
+  onSchedule,
+  runLoad,
+  summarize,
+  type LoadRun,
+} from './load.js';
 
 function run(byReplica: Record<string, number>): LoadRun {
   const latency = new Histogram();
@@ -102,5 +109,37 @@ describe('runLoad with a rate bound', () => {
     // 40/s for 0.5 s: 20 slots, one more per client at most at the window's edge.
     expect(run.requests).toBeGreaterThan(0);
     expect(run.requests).toBeLessThanOrEqual(24);
+  });
+});
+
+describe('onSchedule', () => {
+  it('makes each item’s calls, staggered, never faster than the rate', async () => {
+    const calls: Array<[string, number, number]> = [];
+    const t0 = performance.now();
+    await onSchedule(['a', 'b', 'c'], { ratePerSecond: 300, each: 4 }, async (item, i, call) => {
+      calls.push([item, i, call]);
+    });
+    const took = performance.now() - t0;
+    expect(calls).toHaveLength(12);
+    for (const [item, i] of [
+      ['a', 0],
+      ['b', 1],
+      ['c', 2],
+    ] as const)
+      expect(calls.filter((c) => c[0] === item).map((c) => [c[1], c[2]])).toEqual(
+        [0, 1, 2, 3].map((k) => [i, k]),
+      );
+    // 12 calls at 300/s: the last starts 11 intervals of 1000/300 ms after the first, at least.
+    expect(took).toBeGreaterThanOrEqual(11 * (1000 / 300) - 1);
+  });
+
+  it('stops when told', async () => {
+    let stop = false;
+    let calls = 0;
+    await onSchedule([0], { ratePerSecond: 1000, stop: () => stop }, async () => {
+      calls++;
+      if (calls === 5) stop = true;
+    });
+    expect(calls).toBe(5);
   });
 });

@@ -206,3 +206,30 @@ export async function inParallel<T, R>(
   );
   return results;
 }
+
+/**
+ * Each item does `work` on a schedule: together `ratePerSecond` calls, item i every
+ * items × 1000 / rate ms, the items staggered. On a schedule, not a pause after each call: a slow
+ * answer does not lower the rate (a late call is followed by the next one at once, and the
+ * schedule picks up from there). Until every item has made `each` calls, or `stop()` says so.
+ */
+export async function onSchedule<T>(
+  items: readonly T[],
+  o: { ratePerSecond: number; each?: number; stop?: () => boolean },
+  work: (item: T, index: number, call: number) => Promise<void>,
+): Promise<void> {
+  const interval = (1000 * items.length) / o.ratePerSecond;
+  const t0 = performance.now();
+  await Promise.all(
+    items.map(async (item, i) => {
+      let slot = t0 + (interval * i) / items.length;
+      for (let call = 0; call < (o.each ?? Infinity) && !o.stop?.(); call++) {
+        const wait = slot - performance.now();
+        if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+        if (o.stop?.()) break;
+        await work(item, i, call);
+        slot = Math.max(slot + interval, performance.now());
+      }
+    }),
+  );
+}

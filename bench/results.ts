@@ -200,12 +200,19 @@ export interface ReplicationResult {
   messagesPerPeerPerWrite: number;
   /** Bytes (frames with data, heartbeats excluded) the writing replica sent per write, to all peers. */
   bytesPerWrite: number;
-  /** From the write's version to its application on a peer, ms, under the whoami load (T8). */
+  /**
+   * From the write's version to the moment it is visible on a peer, ms, under the whoami load
+   * (T8): checked and queued by the peer's peer-port thread, whose queue every read of the
+   * replicated sessions there takes first. Results before 2026-11-30 measured to the merge.
+   */
   lagP50: number;
   lagP99: number;
+  /** From the write's version to its merge into the peer's map by the peer's main thread, ms. */
+  appliedP50?: number;
+  appliedP99?: number;
   /**
-   * Of that lag, the part after the peer read the frame (MAC, parsing, merge), p99 ms; the rest
-   * was the way there, mostly waiting for the peer's event loop. Older results have none.
+   * From visible to merged, p99 ms (waiting in the queue for the main thread, validation, merge);
+   * before 2026-11-30, from being read off the connection to merged.
    */
   handlingP99?: number;
   /** How late the peers' event loops ran a timer in the same window, p99 ms. */
@@ -231,6 +238,7 @@ export interface LagUnderLoad {
   writes: number;
   lagP50: number;
   lagP99: number;
+  appliedP99?: number;
   loopDelayP99: number;
 }
 

@@ -388,8 +388,15 @@ async function measureTopology(
           spec,
           o.appEnv,
           o.quick
-            ? { sizes, clients: 8, readSeconds: 1, writes: 40, sessions: 200 }
-            : { sizes, clients: 20, readSeconds: 2, writes: 300, sessions: 1000 },
+            ? { sizes, clients: 8, readSeconds: 1, writes: 40, writesPerSecond: 80, sessions: 200 }
+            : {
+                sizes,
+                clients: 20,
+                readSeconds: 2,
+                writes: 600,
+                writesPerSecond: 150,
+                sessions: 1000,
+              },
           (line) => say(`${spec.name}: ${line}`),
         ),
     );

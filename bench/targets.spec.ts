@@ -222,6 +222,31 @@ describe('evaluateTargets', () => {
     );
   });
 
+  it('explains a T8 failure of a run that measured the merge apart: visible, merged, loop delay', () => {
+    const replication = {
+      reads: 10_000,
+      messagesPerRead: 0,
+      accessBatchesPerSecond: 1.5,
+      writes: 200,
+      messagesPerPeerPerWrite: 1,
+      bytesPerWrite: 900,
+      lagP50: 1,
+      lagP99: 14,
+      appliedP50: 2,
+      appliedP99: 31.5,
+      handlingP99: 20,
+      loopDelayP99: 60,
+      staleReads: { async: { writes: 50, stale: 0, rate: 0 } },
+    };
+    const t8 = target('T8', [topology('replicated', { replication })]);
+
+    expect(t8.pass).toBe(false);
+    expect(t8.reason).toContain('peer-port thread');
+    expect(t8.reason).toContain('merged it p99 31.5 ms after the write');
+    expect(t8.reason).toContain('timers p99 60.0 ms late');
+    expect(t8.reason).not.toContain('took p99');
+  });
+
   it('judges T10 on copies per session (exactly 2), messages per write (≤ 1) and per read (0)', () => {
     const backup = {
       sessions: 1000,

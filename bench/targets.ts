@@ -277,7 +277,14 @@ export const lagMs = (n: number) => (n > LAG_LIMIT_MS ? `≥ ${LAG_LIMIT_MS} ms`
 function lagReason(rep: ReplicationResult): string {
   const ms = lagMs;
   const parts: string[] = [];
-  if (rep.handlingP99 !== undefined && rep.loopDelayP99 !== undefined) {
+  if (rep.appliedP99 !== undefined && rep.loopDelayP99 !== undefined) {
+    parts.push(
+      `Measured: the frame is read and checked on the peer's own peer-port thread (raised priority), ` +
+        `so the ${ms(rep.lagP99)} is the sender's work and the wait for a core on both sides; the peer's ` +
+        `main thread merged it p99 ${ms(rep.appliedP99)} after the write, its event loop ran timers p99 ` +
+        `${ms(rep.loopDelayP99)} late`,
+    );
+  } else if (rep.handlingP99 !== undefined && rep.loopDelayP99 !== undefined) {
     parts.push(
       `Measured: handling a frame on the peer (MAC, parsing, merge) took p99 ${ms(rep.handlingP99)}; ` +
         `the rest of the ${ms(rep.lagP99)} is the frame waiting for the peer’s event loop, whose ` +

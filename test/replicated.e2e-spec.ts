@@ -29,11 +29,17 @@ const everywhere = (cluster: TestCluster, value: boolean) =>
   Object.fromEntries(cluster.replicas.map((r) => [r, value]));
 
 /** Eventually every replica (asked directly) agrees on whether `client` is logged in. */
+/**
+ * Convergence by anti-entropy takes rounds of heartbeats (reconnect up to 1 s, a digest that
+ * differs twice, a pull, then the other side's turn): 20 s leaves room for several.
+ */
+const CONVERGE_MS = 20_000;
+
 const settlesTo = (cluster: TestCluster, client: HttpClient, value: boolean) =>
   eventually(async () => {
     const known = await knownOn(cluster, client);
     return Object.values(known).every((v) => v === value);
-  });
+  }, CONVERGE_MS);
 
 async function newUsers(cluster: TestCluster, n: number, firstSubnet: number) {
   const clients: HttpClient[] = [];
@@ -54,7 +60,7 @@ const displayNameSettles = (cluster: TestCluster, client: HttpClient, name: stri
   eventually(async () => {
     const names = await Promise.all(cluster.replicas.map((r) => displayNameOn(cluster, r, client)));
     return names.every((n) => n === name);
-  });
+  }, CONVERGE_MS);
 
 describe('replicated: every replica holds every session', () => {
   const cluster = useCluster('replicated', { env: ENV });
@@ -197,7 +203,7 @@ describe('replicated: a partition and its heal', () => {
     } finally {
       cluster.heal();
     }
-  }, 60_000);
+  }, 120_000);
 });
 
 describe('replicated: the peer port', () => {

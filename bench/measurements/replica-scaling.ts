@@ -1,8 +1,9 @@
 /**
  * Scaling with replicas: for N = 2, 3, 4, 6 replicas of one profile, what an operation costs —
  * replica CPU per read and per write (replication included), replica heap per 10k sessions on
- * each replica, and, for profiles with a peer channel, peer messages and bytes per write. On two
- * cores throughput cannot grow with N, so cost per operation is what is compared: the sources'
+ * each replica, and, for profiles with a peer channel, peer messages, bytes and channel CPU per
+ * write. On two cores throughput cannot grow with N, so cost per operation is what is compared,
+ * the writes at a fixed rate the largest cluster takes easily: the sources'
  * "all-to-all is not for more than ~4 servers" and "a separate store scales best" as curves.
  * Each size is a cluster of its own; its clients log in, read through nginx, then edit their
  * profile through nginx (so writes land on every replica in turn). Idle CPU (heartbeats, timers)
@@ -10,7 +11,7 @@
  */
 import { sleep } from '../../cluster/process/poll.js';
 import { backendOf, profileOf } from '../../cluster/profiles.js';
-import { inParallel, runLoad } from '../load.js';
+import { onSchedule, runLoad } from '../load.js';
 import { cpuSnapshot } from '../probes.js';
 import type { ScalingPoint } from '../results.js';
 import { prepareSubject, type Subject } from '../subject.js';
@@ -36,6 +37,12 @@ export interface ScalingOptions {
   readSeconds: number;
   /** Profile edits, in all. */
   writes: number;
+  /**
+   * The edits' rate, kept well below what the largest cluster can take: CPU per write is then
+   * the write's own cost at every size, not how much more the cores are fought over with more
+   * processes (which back-to-back edits measure as well).
+   */
+  writesPerSecond: number;
   /** New sessions for the memory reading. */
   sessions: number;
 }
@@ -79,13 +86,15 @@ async function measureSize(
     let written = 0;
     const writeCpu = await busyCpu(s, idlePerMs, async () => {
       const each = Math.ceil(o.writes / s.clients.length);
-      await inParallel(s.clients, s.clients.length, async (client, i) => {
-        for (let k = 0; k < each; k++) {
+      await onSchedule(
+        s.clients,
+        { ratePerSecond: o.writesPerSecond, each },
+        async (client, i, k) => {
           const reply = await client.send('PATCH', '/api/me', { displayName: `n${i}-${k}` });
           if (reply.status !== 200) throw new Error(`a write answered ${reply.status}`);
           written++;
-        }
-      });
+        },
+      );
     });
     const stats1 = peerChannel ? await peerStatsOf<PeerCounters>(s) : undefined;
 

@@ -1,9 +1,9 @@
 /**
  * Measurement 8, for profiles whose replicas replicate sessions to each other (a peer channel):
- * replication lag under the standard whoami load with a steady trickle of profile edits (T8),
- * where that lag is spent (handling the frame on the peer, or waiting for the peer's event loop
- * to get to it), and the same lag with the reads bounded to a share of the standard load's
- * throughput (what the lag is when the cores have room),
+ * replication lag under the standard whoami load with a steady trickle of profile edits (T8:
+ * until the write is visible on a peer), how long after that the peer's main thread merged it
+ * and how late its event loop ran, and the same with the reads bounded to a share of the
+ * standard load's throughput (what the lag is when the cores have room),
  * peer messages per read and per write (T9), bytes per write, and how often a read on another
  * replica misses a write made just before — in async mode, then (after a rolling restart with
  * REPLICATION_MODE=sync, which keeps every session through the state transfer) in sync mode.
@@ -11,13 +11,13 @@
  */
 import { lagQuantile } from '../../src/replication/sessions/lag-histogram.js';
 import { VirtualClient } from '../../cluster/virtual-client.js';
-import { runLoad } from '../load.js';
+import { onSchedule, runLoad } from '../load.js';
 import type { LagUnderLoad, ReplicationResult, StaleReads } from '../results.js';
 import type { Subject } from '../subject.js';
 import { dataBytes, peerStatsOf, readWindow, total, type PeerCounters } from './peer-stats.js';
 
 /** Clients that edit their profile during the write window (the others keep reading). */
-const WRITERS = 4;
+const WRITERS = 16;
 /** The bounded loads: these shares of the reads per second the standard load reached. */
 const BOUNDED_SHARES = [0.25, 0.5];
 
@@ -25,6 +25,7 @@ interface PeerStats extends PeerCounters {
   mode: string;
   syncTimeouts: number;
   lagBuckets: Record<number, number>;
+  appliedBuckets: Record<number, number>;
   handlingBuckets: Record<number, number>;
   loopDelayBuckets: Record<number, number>;
 }
@@ -91,6 +92,7 @@ export async function measureReplication(
       writes: w.writes,
       lagP50: w.lagP50,
       lagP99: w.lagP99,
+      appliedP99: w.appliedP99,
       loopDelayP99: w.loopDelayP99,
     });
   }
@@ -113,6 +115,8 @@ export async function measureReplication(
     bytesPerWrite: standard.bytesPerWrite,
     lagP50: standard.lagP50,
     lagP99: standard.lagP99,
+    appliedP50: standard.appliedP50,
+    appliedP99: standard.appliedP99,
     handlingP99: standard.handlingP99,
     loopDelayP99: standard.loopDelayP99,
     readLatency: { p50: standard.readLatency.p50, p99: standard.readLatency.p99 },
@@ -127,7 +131,7 @@ export async function measureReplication(
 /**
  * Profile edits on the first replica (WRITERS clients, on a schedule that adds up to
  * writesPerSecond) while the other clients read through nginx: back to back (the standard
- * load), or bounded to `ratePerSecond`. The lag, its handling part and the event-loop delay are
+ * load), or bounded to `ratePerSecond`. The lag, the merge and the event-loop delay are
  * read on the other replicas, which apply the edits.
  */
 async function writeWindow(
@@ -137,21 +141,16 @@ async function writeWindow(
 ) {
   const [home, ...others] = s.replicas;
   const writers = s.clients.slice(0, WRITERS).map((c) => directClient(s, home, c));
-  const interval = (1000 * WRITERS) / o.writesPerSecond;
   let writes = 0;
   let stop = false;
-  const t0 = performance.now();
-  const editing = writers.map(async (writer, w) => {
-    // On a schedule, not a pause after each reply: a slow reply does not lower the write rate.
-    let slot = t0 + (interval * w) / WRITERS;
-    while (!stop) {
+  const editing = onSchedule(
+    writers,
+    { ratePerSecond: o.writesPerSecond, stop: () => stop },
+    async (writer, w) => {
       const reply = await writer.send('PATCH', '/api/me', { displayName: `w${w}-${writes}` });
       if (reply.status === 200) writes++;
-      slot = Math.max(slot + interval, performance.now());
-      const wait = slot - performance.now();
-      if (wait > 0 && !stop) await new Promise((r) => setTimeout(r, wait));
-    }
-  });
+    },
+  );
   const w0 = await statsOf(s);
   const run = await runLoad(s.clients.slice(WRITERS), {
     path: '/api/whoami',
@@ -160,7 +159,7 @@ async function writeWindow(
     ...(load.ratePerSecond ? { ratePerSecond: load.ratePerSecond } : {}),
   });
   stop = true;
-  await Promise.all(editing);
+  await editing;
   writers.forEach((w) => w.close());
   const w1 = await statsOf(s);
   const onPeers = (x: Record<string, PeerStats>, pick: (p: PeerStats) => Record<number, number>) =>
@@ -176,6 +175,8 @@ async function writeWindow(
     bytesPerWrite: (dataBytes(w1[home]) - dataBytes(w0[home])) / writes,
     lagP50: quantile((p) => p.lagBuckets, 0.5),
     lagP99: quantile((p) => p.lagBuckets, 0.99),
+    appliedP50: quantile((p) => p.appliedBuckets, 0.5),
+    appliedP99: quantile((p) => p.appliedBuckets, 0.99),
     handlingP99: quantile((p) => p.handlingBuckets, 0.99),
     loopDelayP99: quantile((p) => p.loopDelayBuckets, 0.99),
   };

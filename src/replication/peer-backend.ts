@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import type { z } from 'zod';
 import { PeerChannel } from './channel/peer-channel.js';
+import { wallClockMs } from './sessions/version.js';
 import type { peerChannelConfig } from './replication.config.js';
 
 /** Accessed-times batch: one message per peer per second at most, however many reads. */
@@ -50,6 +51,7 @@ export function managerBasics(
     requestTimeoutMs: 10_000,
     tombstoneMs: idleTimeoutMs + TOMBSTONE_GRACE_MS,
     now: Date.now,
+    clockNow: wallClockMs,
     log,
   };
 }

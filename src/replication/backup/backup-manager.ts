@@ -35,6 +35,8 @@ export interface BackupOptions {
   /** How long a tombstone outlives the destroy: past any message still in flight. */
   tombstoneMs: number;
   now: () => number;
+  /** Wall time in ms with a fraction, for versions (and lag); `now` where absent (tests). */
+  clockNow?: () => number;
   log: (level: 'log' | 'warn', message: string, detail?: Record<string, unknown>) => void;
 }
 
@@ -111,7 +113,7 @@ export class BackupManager implements SessionCopies {
     private readonly link: PeerLink,
     private readonly o: BackupOptions,
   ) {
-    this.clock = new HybridClock(link.self, o.now);
+    this.clock = new HybridClock(link.self, o.clockNow ?? o.now);
     this.attempts = new AttemptSlots(link.self);
     this.rejections = new RejectionLog((m, d) => o.log('warn', m, d));
     link.setBeacon(() => ({ ready: this.ready }));
@@ -199,6 +201,7 @@ export class BackupManager implements SessionCopies {
    * HoldersUnavailable when a holder that should have it does not answer in time.
    */
   read(id: string): string | undefined | Promise<string | undefined> {
+    this.catchUp();
     const now = this.o.now();
     const loc = this.locs.get(id);
     if (!loc || loc.primary === this.self) return this.map.read(id, now);
@@ -238,6 +241,7 @@ export class BackupManager implements SessionCopies {
 
   /** The user's sessions this replica holds a copy of (as primary or backup), as JSON. */
   heldOf(userId: string): Array<{ id: string; json: string }> {
+    this.catchUp();
     const now = this.o.now();
     const out: Array<{ id: string; json: string }> = [];
     for (const id of this.map.idsOf(userId, now)) {
@@ -315,8 +319,14 @@ export class BackupManager implements SessionCopies {
 
   // --- writes --------------------------------------------------------------------------------------
 
+  /** Applies what peers have sent and this thread not yet taken (see PeerLink.drain). */
+  catchUp(): void {
+    this.link.drain?.();
+  }
+
   /** A new session: a full copy to its backup, its location to every other replica. */
   async create(id: string, fields: Record<string, string>, expiresAt: number): Promise<void> {
+    this.catchUp();
     const v = this.clock.tick();
     const item: Item = { id, created: v, fields: versioned(fields, v), expiresAt };
     this.map.merge(item, this.o.now());
@@ -345,6 +355,7 @@ export class BackupManager implements SessionCopies {
     expiresAt: number,
     touchOnly = false,
   ): Promise<boolean> {
+    this.catchUp();
     const now = this.o.now();
     if (!this.map.has(id, now)) return this.passOn(id, changed, expiresAt);
     const item: Item = { id, fields: versioned(changed, this.clock.tick()), expiresAt };
@@ -383,6 +394,7 @@ export class BackupManager implements SessionCopies {
   /** Ends sessions everywhere (tombstones, acknowledged by every live peer); how many were known here. */
   async destroy(ids: string[]): Promise<number> {
     if (ids.length === 0) return 0;
+    this.catchUp();
     const now = this.o.now();
     let known = 0;
     const items: Item[] = ids.map((id) => {
@@ -427,11 +439,13 @@ export class BackupManager implements SessionCopies {
   }
 
   countAttempts(key: string): number {
+    this.catchUp();
     return this.attempts.count(key, this.o.now());
   }
 
   /** A login attempt counted on every replica, waiting for the peers (as in `replicated`). */
   async changeAttempts(key: string, change: 1 | -1 | 'reset', windowMs = 0): Promise<number> {
+    this.catchUp();
     const v = this.clock.tick();
     const state =
       change === 'reset'

@@ -1,5 +1,7 @@
-import { WebSocket, WebSocketServer, type RawData } from 'ws';
+import { WebSocket, type RawData } from 'ws';
 import { FrameSigner, type Envelope } from './envelope.js';
+import { textOf, type InboundFrame } from './inbound-port.js';
+import { InlineInbox, ThreadInbox, type Inbox } from './inbox.js';
 import type { PeerHandlers, PeerLink } from './peer-link.js';
 import type { PeerAddress } from './peers.js';
 import { RejectionLog } from './rejection-log.js';
@@ -21,6 +23,11 @@ export interface PeerChannelOptions {
   maxFrameBytes?: number;
   /** An inbound connection must send a verified frame (peers send a heartbeat at once) by then. */
   authenticateWithinMs?: number;
+  /**
+   * Where the peer port runs: on a thread of its own (a replica), or on the caller's (unit tests:
+   * Jest runs TypeScript, which a worker thread cannot load).
+   */
+  inbox?: 'thread' | 'inline';
 }
 
 type Pending = { to: string; resolve: (v: unknown) => void; reject: (e: Error) => void };
@@ -29,11 +36,11 @@ type Pending = { to: string; resolve: (v: unknown) => void; reject: (e: Error) =
 type Reply = { ok: true; value?: unknown } | { ok: false; error: string };
 
 /**
- * The peer channel: a WebSocket server on the replica's peer port, and one client connection to
- * each peer in the static list, kept open (reconnecting with backoff). `ws` does the framing,
- * limits frame size and answers anything that is not a WebSocket handshake; every frame is
- * HMAC-signed and replay-checked here. A replica sends on its own connection to a peer and
- * replies on the connection a request came in on.
+ * The peer channel: a WebSocket server on the replica's peer port (InboundPort, on a thread of
+ * its own: see inbox.ts), and one client connection to each peer in the static list, kept open
+ * (reconnecting with backoff). `ws` does the framing, limits frame size and answers anything that
+ * is not a WebSocket handshake; every frame is HMAC-signed and replay-checked. A replica sends on
+ * its own connection to a peer and replies on the connection a request came in on.
  */
 export class PeerChannel implements PeerLink {
   readonly self: string;
@@ -49,12 +56,10 @@ export class PeerChannel implements PeerLink {
   private readonly lastHeard = new Map<string, { at: number; epoch: number }>();
   private readonly live = new Set<string>();
   private readonly pending = new Map<number, Pending>();
-  /** Inbound connections that have sent at least one verified frame. */
-  private readonly authenticated = new WeakSet<WebSocket>();
   private readonly retryMs = new Map<string, number>();
   private handlers: PeerHandlers = { message: () => undefined };
   private beacon: () => unknown = () => null;
-  private server: WebSocketServer | undefined;
+  private inbox: Inbox | undefined;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
   private readonly heartbeatMs: number;
@@ -82,34 +87,32 @@ export class PeerChannel implements PeerLink {
 
   /** Opens the peer port and starts connecting to every peer. */
   async start(): Promise<void> {
-    const server = new WebSocketServer({
+    const options = {
+      self: this.self,
       host: this.o.host,
       port: this.o.port,
-      maxPayload: this.maxFrameBytes,
-      perMessageDeflate: false,
-    });
-    this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('listening', resolve);
-      server.once('error', reject);
-    });
-    server.on('error', (err) => this.o.log('peer port error', { error: err.message }));
-    server.on('connection', (socket, req) => {
-      const address = req.socket.remoteAddress ?? 'unknown';
-      socket.on('error', (err) => this.rejections.refused(address, err.message));
-      socket.on('message', (data, isBinary) => this.receive(data, isBinary, socket, address));
-      // A connection that never says anything authenticated is not kept open for free.
-      const idle = setTimeout(() => {
-        if (this.authenticated.has(socket)) return;
-        this.rejections.refused(address, 'no authenticated frame in time');
-        socket.close(1008, 'unauthenticated');
-      }, this.o.authenticateWithinMs ?? 5000);
-      idle.unref();
-      socket.on('close', () => clearTimeout(idle));
-    });
+      peers: [...this.peers],
+      secret: this.o.secret,
+      maxFrameBytes: this.maxFrameBytes,
+      authenticateWithinMs: this.o.authenticateWithinMs ?? 5000,
+    };
+    const events = {
+      frame: (f: InboundFrame) => this.inbound(f),
+      log: (message: string, detail: Record<string, unknown>) => this.o.log(message, detail),
+    };
+    this.inbox =
+      this.o.inbox === 'inline'
+        ? new InlineInbox(options, events)
+        : new ThreadInbox(options, events);
+    await this.inbox.start();
     for (const peer of this.o.peers) this.connect(peer);
     this.timer = setInterval(() => this.heartbeat(), this.heartbeatMs);
     this.timer.unref();
+  }
+
+  /** Applies, now, every frame the peer port has received and not yet handed over. */
+  drain(): void {
+    this.inbox?.drain();
   }
 
   livePeers(): string[] {
@@ -149,10 +152,7 @@ export class PeerChannel implements PeerLink {
       this.pending.delete(id);
       p.reject(new Error('peer channel closed'));
     }
-    for (const socket of this.server?.clients ?? []) socket.terminate();
-    await new Promise<void>((resolve) =>
-      this.server ? this.server.close(() => resolve()) : resolve(),
-    );
+    await this.inbox?.close();
   }
 
   private connect(peer: PeerAddress): void {
@@ -181,6 +181,11 @@ export class PeerChannel implements PeerLink {
 
   private write(socket: WebSocket, to: string, kind: Envelope['kind'], body: unknown, id?: number) {
     const startedAt = PeerTraffic.clock();
+    socket.send(this.seal(to, kind, body, id));
+    this.traffic.worked(kind, startedAt);
+  }
+
+  private seal(to: string, kind: Envelope['kind'], body: unknown, id?: number): string {
     const frame = this.signer.seal({
       v: 1,
       from: this.self,
@@ -193,10 +198,21 @@ export class PeerChannel implements PeerLink {
       body,
     });
     this.traffic.sent(kind, frame.length);
-    socket.send(frame);
-    this.traffic.worked(kind, startedAt);
+    return frame;
   }
 
+  /** A frame from the peer port: verified there; counted and handled here. */
+  private inbound(f: InboundFrame): void {
+    const work = PeerTraffic.clock();
+    const e = f.envelope;
+    if (f.work) this.traffic.workMicros[f.work.kind] += f.work.micros;
+    this.traffic.received(e.kind, f.bytes);
+    this.heard(e.from, e.epoch);
+    this.dispatch(e, f.conn, f.receivedAt - performance.timeOrigin);
+    this.traffic.worked(e.kind, work);
+  }
+
+  /** A frame on one of our own connections to a peer: replies to our requests. */
   private receive(data: RawData, isBinary: boolean, socket: WebSocket, source: string): void {
     const receivedAt = performance.now();
     const work = PeerTraffic.clock();
@@ -212,34 +228,36 @@ export class PeerChannel implements PeerLink {
     if (replay) return this.rejections.refused(e.from, replay);
     if (!this.peers.includes(e.from))
       return this.rejections.refused(e.from, 'not in the peer list');
-    this.authenticated.add(socket);
     this.traffic.received(e.kind, text.length);
     this.heard(e.from, e.epoch);
-    this.dispatch(e, socket, receivedAt);
+    this.dispatch(e, undefined, receivedAt);
     this.traffic.worked(e.kind, work);
   }
 
-  private dispatch(e: Envelope, socket: WebSocket, receivedAt: number): void {
+  /** `conn`: the peer port's connection the frame came in on (undefined: one of ours). */
+  private dispatch(e: Envelope, conn: number | undefined, receivedAt: number): void {
     switch (e.kind) {
       case 'beat':
         return this.safely(() => this.handlers.beacon?.(e.from, e.body));
       case 'msg':
         return this.safely(() => this.handlers.message(e.from, e.body, receivedAt));
       case 'req':
-        return void this.answer(e, socket);
+        return conn === undefined ? undefined : void this.answer(e, conn);
       case 'res':
         return this.settle(e);
     }
   }
 
-  private async answer(e: Envelope, socket: WebSocket): Promise<void> {
+  private async answer(e: Envelope, conn: number): Promise<void> {
     let reply: Reply;
     try {
       reply = { ok: true, value: await this.handlers.message(e.from, e.body) };
     } catch (err) {
       reply = { ok: false, error: err instanceof Error ? err.message : String(err) };
     }
-    if (socket.readyState === WebSocket.OPEN) this.write(socket, e.from, 'res', reply, e.id);
+    const startedAt = PeerTraffic.clock();
+    this.inbox?.reply(conn, this.seal(e.from, 'res', reply, e.id));
+    this.traffic.worked('res', startedAt);
   }
 
   private settle(e: Envelope): void {
@@ -299,10 +317,4 @@ export class PeerChannel implements PeerLink {
       this.write(socket, peer, 'beat', this.beacon());
     }
   }
-}
-
-/** A text frame's content; ws hands it over as one Buffer, fragments, or an ArrayBuffer. */
-function textOf(data: RawData): string {
-  if (Buffer.isBuffer(data)) return data.toString('utf8');
-  return (Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data)).toString('utf8');
 }

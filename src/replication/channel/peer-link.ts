@@ -7,8 +7,9 @@
 export interface PeerHandlers {
   /**
    * A message or request from a peer; for a request, the resolved value is the reply.
-   * `receivedAt` (performance.now(), where the transport knows it): when the frame was read off
-   * the connection, before it was checked — what came after it is the handling.
+   * `receivedAt` (performance.now(), where the transport knows it): when the frame became visible
+   * to this replica — checked, and queued for its next read (see drain) — what came after it is
+   * the handling.
    */
   message(from: string, body: unknown, receivedAt?: number): unknown;
   /** A peer is reachable (again). */
@@ -32,4 +33,10 @@ export interface PeerLink {
   listen(handlers: PeerHandlers): void;
   /** What every heartbeat carries (e.g. "ready", a digest of the local state). */
   setBeacon(beacon: () => unknown): void;
+  /**
+   * Hands every message that has arrived but waits for this thread to the handlers, now (the
+   * real channel receives on a thread of its own). Called before every read or change of the
+   * replicated state, so nothing a peer already sent is missed; absent where delivery is direct.
+   */
+  drain?(): void;
 }

@@ -11,6 +11,7 @@ export class ReplicatedSessionRegistry implements SessionRegistry {
   constructor(private readonly replicator: SessionReplicator) {}
 
   async list(userId: string): Promise<StoredSession[]> {
+    this.replicator.catchUp();
     const now = Date.now();
     const out: StoredSession[] = [];
     for (const id of this.replicator.map.idsOf(userId, now)) {
@@ -21,6 +22,7 @@ export class ReplicatedSessionRegistry implements SessionRegistry {
   }
 
   async revoke(userId: string, id: string): Promise<boolean> {
+    this.replicator.catchUp();
     if (!this.replicator.map.idsOf(userId, Date.now()).includes(id)) return false;
     return (await this.replicator.destroy([id])) > 0;
   }

@@ -30,6 +30,8 @@ export interface ReplicatorOptions {
   /** How long a tombstone outlives the destroy: past any message still in flight. */
   tombstoneMs: number;
   now: () => number;
+  /** Wall time in ms with a fraction, for versions (and lag); `now` where absent (tests). */
+  clockNow?: () => number;
   log: (level: 'log' | 'warn', message: string, detail?: Record<string, unknown>) => void;
 }
 
@@ -63,12 +65,17 @@ export class SessionReplicator {
     antiEntropyPulls: 0,
     sent: {},
   };
-  /** Lag of the live writes applied here (not state transfers, not batched accesses). */
-  readonly lag = new LagHistogram();
   /**
-   * The part of that lag spent after the frame was read off the peer connection (MAC check,
-   * parsing, validation, merge); the rest is the way there: sending, and above all waiting for
-   * this replica's event loop to read the frame.
+   * Replication lag of the live writes (not state transfers, not batched accesses): from the
+   * write's version to the moment it is visible here — checked and queued by the peer port,
+   * whose queue every read and change of the replicated state takes first (PeerLink.drain).
+   */
+  readonly lag = new LagHistogram();
+  /** From the write's version to its merge into this replica's map (the lazy part included). */
+  readonly applied = new LagHistogram();
+  /**
+   * The part of the applied lag after the frame was visible: waiting in the queue for this
+   * replica's main thread (its next read, or its event loop when idle), validation, merge.
    */
   readonly handling = new LagHistogram();
   private readonly clock: HybridClock;
@@ -86,7 +93,7 @@ export class SessionReplicator {
     private readonly link: PeerLink,
     private readonly o: ReplicatorOptions,
   ) {
-    this.clock = new HybridClock(link.self, o.now);
+    this.clock = new HybridClock(link.self, o.clockNow ?? o.now);
     this.attempts = new AttemptSlots(link.self);
     this.snapshots = new Snapshots(o.now);
     this.rejections = new RejectionLog((m, d) => o.log('warn', m, d));
@@ -236,7 +243,7 @@ export class SessionReplicator {
         }
         for (const item of body.items) {
           this.mergeRemote(item);
-          if (body.t !== 'accessed') this.recordLag(item);
+          if (body.t !== 'accessed') this.recordLag(item, receivedAt);
         }
         if (body.t !== 'accessed' && receivedAt !== undefined)
           this.handling.record(performance.now() - receivedAt);
@@ -244,9 +251,16 @@ export class SessionReplicator {
     }
   }
 
-  private recordLag(item: Item): void {
+  /** `receivedAt`: performance.now() when the frame became visible here, where known. */
+  private recordLag(item: Item, receivedAt?: number): void {
     const v = 'gone' in item ? item.gone : (item.created ?? Object.values(item.fields)[0]?.[1]);
-    if (v) this.lag.record(this.o.now() - v[0] / 1000);
+    if (!v) return;
+    const written = v[0] / 1000;
+    const now = (this.o.clockNow ?? this.o.now)();
+    this.applied.record(now - written);
+    this.lag.record(
+      (receivedAt === undefined ? now : performance.timeOrigin + receivedAt) - written,
+    );
   }
 
   private mergeRemote(item: Item): boolean {
@@ -260,13 +274,20 @@ export class SessionReplicator {
 
   // --- local changes ----------------------------------------------------------------------------
 
+  /** Applies what peers have sent and this thread not yet taken (see PeerLink.drain). */
+  catchUp(): void {
+    this.link.drain?.();
+  }
+
   /** The session's JSON: every replica holds every session, so this is a lookup in memory. */
   read(id: string): string | undefined {
+    this.catchUp();
     return this.map.read(id, this.o.now());
   }
 
   /** A new session: every field, to every peer (SESSION_CREATED). */
   async create(id: string, fields: Record<string, string>, expiresAt: number): Promise<void> {
+    this.catchUp();
     const v = this.clock.tick();
     const item: Item = { id, created: v, fields: versioned(fields, v), expiresAt };
     this.map.merge(item, this.o.now());
@@ -284,6 +305,7 @@ export class SessionReplicator {
     expiresAt: number,
     touchOnly = false,
   ): Promise<boolean> {
+    this.catchUp();
     if (!this.map.has(id, this.o.now())) return false;
     const v = this.clock.tick();
     const item: Item = { id, fields: versioned(changed, v), expiresAt };
@@ -296,6 +318,7 @@ export class SessionReplicator {
   /** Ends sessions everywhere (tombstones); returns how many were alive here. */
   async destroy(ids: string[]): Promise<number> {
     if (ids.length === 0) return 0;
+    this.catchUp();
     const now = this.o.now();
     let alive = 0;
     const items: Item[] = ids.map((id) => {
@@ -320,6 +343,7 @@ export class SessionReplicator {
   }
 
   countAttempts(key: string): number {
+    this.catchUp();
     return this.attempts.count(key, this.o.now());
   }
 
@@ -328,6 +352,7 @@ export class SessionReplicator {
    * the peers (bounded): the limit must hold for the very next attempt, on any replica.
    */
   async changeAttempts(key: string, change: 1 | -1 | 'reset', windowMs = 0): Promise<number> {
+    this.catchUp();
     const v = this.clock.tick();
     const state =
       change === 'reset'

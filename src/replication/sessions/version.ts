@@ -14,7 +14,13 @@ export function compareVersions(a: Version, b: Version): number {
 export const newer = (a: Version, b: Version | undefined): boolean =>
   !b || compareVersions(a, b) > 0;
 
-/** Microseconds of wall time, then +1 per event within one: room for a million writes a second. */
+/** Wall time in ms with a fraction (Date.now() has whole ms only). */
+export const wallClockMs = (): number => performance.timeOrigin + performance.now();
+
+/**
+ * Microseconds of wall time (from `now`, ms: give it wallClockMs for the fraction), then +1 per
+ * event within one: room for a million writes a second.
+ */
 export class HybridClock {
   private last = 0;
 
@@ -24,7 +30,7 @@ export class HybridClock {
   ) {}
 
   tick(): Version {
-    this.last = Math.max(this.now() * 1000, this.last + 1);
+    this.last = Math.max(Math.floor(this.now() * 1000), this.last + 1);
     return [this.last, this.replica];
   }
 

@@ -1,0 +1,160 @@
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import { FrameSigner, type Envelope } from './envelope.js';
+import { RejectionLog } from './rejection-log.js';
+import { ReplayGuard } from './replay-guard.js';
+import { threadCpuMicros } from './thread-cpu.js';
+
+export interface InboundOptions {
+  self: string;
+  /** Where to listen: loopback natively, the compose network in Docker. */
+  host: string;
+  port: number;
+  /** Names of the peers whose frames are accepted. */
+  peers: string[];
+  secret: string;
+  maxFrameBytes: number;
+  /** An inbound connection must send a verified frame (peers send a heartbeat at once) by then. */
+  authenticateWithinMs: number;
+  /**
+   * Report the CPU this thread spends on each kind of frame (InboundFrame.work): only where the
+   * port has a thread of its own — on a shared thread the count would include everything else.
+   */
+  countWork?: boolean;
+}
+
+/** A frame that passed every check, with where it came in (to reply on) and what it cost. */
+export interface InboundFrame {
+  envelope: Envelope;
+  /** The connection it came in on: a reply to a request goes back on it. */
+  conn: number;
+  bytes: number;
+  /**
+   * When it passed the checks and was handed on: from then on every read on this replica sees it.
+   * Epoch ms with a fraction, comparable across threads.
+   */
+  receivedAt: number;
+  /**
+   * CPU µs this port's thread spent since the previous frame, and on what kind of frame: read at
+   * the start of each frame, where the thread has just woken (so the kernel's count is current).
+   */
+  work?: { kind: Envelope['kind']; micros: number };
+}
+
+export interface InboundEvents {
+  frame(f: InboundFrame): void;
+  log(message: string, detail: Record<string, unknown>): void;
+}
+
+/**
+ * The replica's peer port: a WebSocket server that takes frames from peers and passes on only
+ * those that are signed with the cluster secret, fresh (replay guard) and from a listed peer.
+ * Whoever sends anything else is logged (once per interval) and disconnected; a connection that
+ * sends nothing verified in time is closed. It runs on a thread of its own in a replica (see
+ * inbox.ts), or inline where a test wants everything on one thread.
+ */
+export class InboundPort {
+  private readonly signer: FrameSigner;
+  private readonly guard: ReplayGuard;
+  private readonly rejections: RejectionLog;
+  private readonly sockets = new Map<number, WebSocket>();
+  /** Inbound connections that have sent at least one verified frame. */
+  private readonly authenticated = new WeakSet<WebSocket>();
+  private server: WebSocketServer | undefined;
+  private nextConn = 1;
+  private cpuAt = 0;
+  private lastKind: Envelope['kind'] | undefined;
+
+  constructor(
+    private readonly o: InboundOptions,
+    private readonly events: InboundEvents,
+  ) {
+    this.signer = new FrameSigner(o.secret);
+    this.guard = new ReplayGuard(o.self);
+    this.rejections = new RejectionLog((message, detail) => events.log(message, detail));
+  }
+
+  async start(): Promise<void> {
+    if (this.o.countWork) this.cpuAt = threadCpuMicros();
+    const server = new WebSocketServer({
+      host: this.o.host,
+      port: this.o.port,
+      maxPayload: this.o.maxFrameBytes,
+      perMessageDeflate: false,
+    });
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('listening', resolve);
+      server.once('error', reject);
+    });
+    server.on('error', (err) => this.events.log('peer port error', { error: err.message }));
+    server.on('connection', (socket, req) => {
+      const address = req.socket.remoteAddress ?? 'unknown';
+      const conn = this.nextConn++;
+      this.sockets.set(conn, socket);
+      socket.on('error', (err) => this.rejections.refused(address, err.message));
+      socket.on('message', (data, isBinary) => this.receive(data, isBinary, socket, conn, address));
+      // A connection that never says anything authenticated is not kept open for free.
+      const idle = setTimeout(() => {
+        if (this.authenticated.has(socket)) return;
+        this.rejections.refused(address, 'no authenticated frame in time');
+        socket.close(1008, 'unauthenticated');
+      }, this.o.authenticateWithinMs);
+      idle.unref();
+      socket.on('close', () => {
+        clearTimeout(idle);
+        this.sockets.delete(conn);
+      });
+    });
+  }
+
+  /** Sends a sealed reply back on the connection its request came in on (if still open). */
+  reply(conn: number, frame: string): void {
+    const socket = this.sockets.get(conn);
+    if (socket?.readyState === socket?.OPEN) socket?.send(frame);
+  }
+
+  async close(): Promise<void> {
+    for (const socket of this.sockets.values()) socket.terminate();
+    await new Promise<void>((resolve) =>
+      this.server ? this.server.close(() => resolve()) : resolve(),
+    );
+  }
+
+  private receive(data: RawData, isBinary: boolean, socket: WebSocket, conn: number, from: string) {
+    let work: InboundFrame['work'];
+    if (this.o.countWork) {
+      const now = threadCpuMicros();
+      if (this.lastKind) work = { kind: this.lastKind, micros: now - this.cpuAt };
+      this.cpuAt = now;
+      this.lastKind = undefined;
+    }
+    const text = isBinary ? '' : textOf(data);
+    const opened = this.signer.open(text);
+    if ('refused' in opened) {
+      this.rejections.refused(from, opened.refused);
+      // Whoever sends unauthenticated frames does not get to keep the connection.
+      return void socket.close(1008, 'unauthenticated');
+    }
+    const envelope = opened.envelope;
+    const replay = this.guard.check(envelope);
+    if (replay) return this.rejections.refused(envelope.from, replay);
+    if (!this.o.peers.includes(envelope.from))
+      return this.rejections.refused(envelope.from, 'not in the peer list');
+    this.authenticated.add(socket);
+    this.lastKind = envelope.kind;
+    const receivedAt = performance.timeOrigin + performance.now();
+    this.events.frame({
+      envelope,
+      conn,
+      bytes: text.length,
+      receivedAt,
+      ...(work ? { work } : {}),
+    });
+  }
+}
+
+/** A text frame's content; ws hands it over as one Buffer, fragments, or an ArrayBuffer. */
+export function textOf(data: RawData): string {
+  if (Buffer.isBuffer(data)) return data.toString('utf8');
+  return (Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data)).toString('utf8');
+}
