@@ -47,12 +47,14 @@ export class ThreadInbox implements Inbox {
   constructor(
     private readonly options: InboundOptions,
     private readonly events: InboundEvents,
+    /** The thread's script (a test gives a stand-in: Jest's TypeScript cannot run in a worker). */
+    private readonly script = new URL('./inbox.worker.js', import.meta.url),
   ) {}
 
   async start(): Promise<void> {
     const { port1, port2 } = new MessageChannel();
     this.port = port1;
-    this.worker = new Worker(new URL('./inbox.worker.js', import.meta.url), {
+    this.worker = new Worker(this.script, {
       workerData: { options: this.options, port: port2 },
       transferList: [port2],
     });
