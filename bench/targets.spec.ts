@@ -6,6 +6,16 @@ import { evaluateTargets, verdict, type TargetResult } from './targets.js';
 const target = (id: string, topologies: TopologyResult[]): TargetResult =>
   evaluateTargets(benchResult(topologies)).find((t) => t.id === id)!;
 
+/** The counts of a replication result that passes T9: each T8 case adds its lag figures. */
+const REPLICATION_COUNTS = {
+  reads: 10_000,
+  messagesPerRead: 0,
+  accessBatchesPerSecond: 1.5,
+  writes: 200,
+  messagesPerPeerPerWrite: 1,
+  bytesPerWrite: 900,
+};
+
 describe('evaluateTargets', () => {
   it('judges T1 on every Redis command per read, and names a touch as the reason', () => {
     const lean = topology(
@@ -147,12 +157,7 @@ describe('evaluateTargets', () => {
 
   it('judges T8 on the async lag p99 and T9 on messages per read and per peer per write', () => {
     const replication = {
-      reads: 10_000,
-      messagesPerRead: 0,
-      accessBatchesPerSecond: 1.5,
-      writes: 200,
-      messagesPerPeerPerWrite: 1,
-      bytesPerWrite: 900,
+      ...REPLICATION_COUNTS,
       lagP50: 0.4,
       lagP99: 3.2,
       staleReads: {
@@ -183,12 +188,7 @@ describe('evaluateTargets', () => {
 
   it('explains a T8 failure with the run’s own figures: handling, loop delay, the load, the bounded loads', () => {
     const replication = {
-      reads: 10_000,
-      messagesPerRead: 0,
-      accessBatchesPerSecond: 1.5,
-      writes: 200,
-      messagesPerPeerPerWrite: 1,
-      bytesPerWrite: 900,
+      ...REPLICATION_COUNTS,
       lagP50: 6,
       lagP99: 48,
       handlingP99: 0.7,
@@ -224,12 +224,7 @@ describe('evaluateTargets', () => {
 
   it('explains a T8 failure of a run that measured the merge apart: visible, merged, loop delay', () => {
     const replication = {
-      reads: 10_000,
-      messagesPerRead: 0,
-      accessBatchesPerSecond: 1.5,
-      writes: 200,
-      messagesPerPeerPerWrite: 1,
-      bytesPerWrite: 900,
+      ...REPLICATION_COUNTS,
       lagP50: 1,
       lagP99: 14,
       appliedP50: 2,

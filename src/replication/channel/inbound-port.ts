@@ -53,9 +53,7 @@ export interface InboundEvents {
  * inbox.ts), or inline where a test wants everything on one thread.
  */
 export class InboundPort {
-  private readonly signer: FrameSigner;
-  private readonly guard: ReplayGuard;
-  private readonly rejections: RejectionLog;
+  private readonly check: FrameCheck;
   private readonly sockets = new Map<number, WebSocket>();
   /** Inbound connections that have sent at least one verified frame. */
   private readonly authenticated = new WeakSet<WebSocket>();
@@ -68,9 +66,7 @@ export class InboundPort {
     private readonly o: InboundOptions,
     private readonly events: InboundEvents,
   ) {
-    this.signer = new FrameSigner(o.secret);
-    this.guard = new ReplayGuard(o.self);
-    this.rejections = new RejectionLog((message, detail) => events.log(message, detail));
+    this.check = new FrameCheck(o, (message, detail) => events.log(message, detail));
   }
 
   async start(): Promise<void> {
@@ -91,12 +87,12 @@ export class InboundPort {
       const address = req.socket.remoteAddress ?? 'unknown';
       const conn = this.nextConn++;
       this.sockets.set(conn, socket);
-      socket.on('error', (err) => this.rejections.refused(address, err.message));
+      socket.on('error', (err) => this.check.refused(address, err.message));
       socket.on('message', (data, isBinary) => this.receive(data, isBinary, socket, conn, address));
       // A connection that never says anything authenticated is not kept open for free.
       const idle = setTimeout(() => {
         if (this.authenticated.has(socket)) return;
-        this.rejections.refused(address, 'no authenticated frame in time');
+        this.check.refused(address, 'no authenticated frame in time');
         socket.close(1008, 'unauthenticated');
       }, this.o.authenticateWithinMs);
       idle.unref();
@@ -128,18 +124,9 @@ export class InboundPort {
       this.cpuAt = now;
       this.lastKind = undefined;
     }
-    const text = isBinary ? '' : textOf(data);
-    const opened = this.signer.open(text);
-    if ('refused' in opened) {
-      this.rejections.refused(from, opened.refused);
-      // Whoever sends unauthenticated frames does not get to keep the connection.
-      return void socket.close(1008, 'unauthenticated');
-    }
-    const envelope = opened.envelope;
-    const replay = this.guard.check(envelope);
-    if (replay) return this.rejections.refused(envelope.from, replay);
-    if (!this.o.peers.includes(envelope.from))
-      return this.rejections.refused(envelope.from, 'not in the peer list');
+    const passed = this.check.pass(data, isBinary, socket, from);
+    if (!passed) return;
+    const { envelope, text } = passed;
     this.authenticated.add(socket);
     this.lastKind = envelope.kind;
     const receivedAt = performance.timeOrigin + performance.now();
@@ -150,6 +137,55 @@ export class InboundPort {
       receivedAt,
       ...(work ? { work } : {}),
     });
+  }
+}
+
+/**
+ * What every frame from a peer must pass, on either kind of connection: a valid MAC over its JSON
+ * (else the sender loses the connection), a fresh sequence number and timestamp (replay guard),
+ * and a sender in the peer list. Refusals are logged once per peer and interval.
+ */
+export class FrameCheck {
+  private readonly signer: FrameSigner;
+  private readonly guard: ReplayGuard;
+  private readonly rejections: RejectionLog;
+  private readonly peers: readonly string[];
+
+  constructor(
+    o: { self: string; secret: string; peers: readonly string[] },
+    log: (message: string, detail: Record<string, unknown>) => void,
+  ) {
+    this.signer = new FrameSigner(o.secret);
+    this.guard = new ReplayGuard(o.self);
+    this.rejections = new RejectionLog(log);
+    this.peers = o.peers;
+  }
+
+  /** The verified envelope and the frame's text, or undefined (refused, and logged). */
+  pass(
+    data: RawData,
+    isBinary: boolean,
+    socket: WebSocket,
+    source: string,
+  ): { envelope: Envelope; text: string } | undefined {
+    const text = isBinary ? '' : textOf(data);
+    const opened = this.signer.open(text);
+    if ('refused' in opened) {
+      this.rejections.refused(source, opened.refused);
+      // Whoever sends unauthenticated frames does not get to keep the connection.
+      socket.close(1008, 'unauthenticated');
+      return undefined;
+    }
+    const envelope = opened.envelope;
+    const replay = this.guard.check(envelope);
+    if (replay) return void this.rejections.refused(envelope.from, replay);
+    if (!this.peers.includes(envelope.from))
+      return void this.rejections.refused(envelope.from, 'not in the peer list');
+    return { envelope, text };
+  }
+
+  refused(source: string, reason: string): void {
+    this.rejections.refused(source, reason);
   }
 }
 

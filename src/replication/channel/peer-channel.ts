@@ -1,11 +1,9 @@
 import { WebSocket, type RawData } from 'ws';
 import { FrameSigner, type Envelope } from './envelope.js';
-import { textOf, type InboundFrame } from './inbound-port.js';
+import { FrameCheck, type InboundFrame } from './inbound-port.js';
 import { InlineInbox, ThreadInbox, type Inbox } from './inbox.js';
 import type { PeerHandlers, PeerLink } from './peer-link.js';
 import type { PeerAddress } from './peers.js';
-import { RejectionLog } from './rejection-log.js';
-import { ReplayGuard } from './replay-guard.js';
 import { PeerTraffic } from './traffic.js';
 
 export interface PeerChannelOptions {
@@ -50,8 +48,8 @@ export class PeerChannel implements PeerLink {
   private seq = 0;
   private nextRequest = 1;
   private readonly signer: FrameSigner;
-  private readonly guard: ReplayGuard;
-  private readonly rejections: RejectionLog;
+  /** Checks the frames on our own connections (replies); the peer port has its own. */
+  private readonly check: FrameCheck;
   private readonly outbound = new Map<string, WebSocket>();
   private readonly lastHeard = new Map<string, { at: number; epoch: number }>();
   private readonly live = new Set<string>();
@@ -70,8 +68,10 @@ export class PeerChannel implements PeerLink {
     this.self = o.self;
     this.peers = o.peers.map((p) => p.name);
     this.signer = new FrameSigner(o.secret);
-    this.guard = new ReplayGuard(o.self);
-    this.rejections = new RejectionLog(o.log);
+    this.check = new FrameCheck(
+      { self: o.self, secret: o.secret, peers: this.peers },
+      (message, detail) => o.log(message, detail),
+    );
     this.heartbeatMs = o.heartbeatMs ?? 500;
     this.failAfterMs = o.failAfterMs ?? 4 * this.heartbeatMs;
     this.maxFrameBytes = o.maxFrameBytes ?? 1024 * 1024;
@@ -216,18 +216,9 @@ export class PeerChannel implements PeerLink {
   private receive(data: RawData, isBinary: boolean, socket: WebSocket, source: string): void {
     const receivedAt = performance.now();
     const work = PeerTraffic.clock();
-    const text = isBinary ? '' : textOf(data);
-    const opened = this.signer.open(text);
-    if ('refused' in opened) {
-      this.rejections.refused(source, opened.refused);
-      // Whoever sends unauthenticated frames does not get to keep the connection.
-      return void socket.close(1008, 'unauthenticated');
-    }
-    const e = opened.envelope;
-    const replay = this.guard.check(e);
-    if (replay) return this.rejections.refused(e.from, replay);
-    if (!this.peers.includes(e.from))
-      return this.rejections.refused(e.from, 'not in the peer list');
+    const passed = this.check.pass(data, isBinary, socket, source);
+    if (!passed) return;
+    const { envelope: e, text } = passed;
     this.traffic.received(e.kind, text.length);
     this.heard(e.from, e.epoch);
     this.dispatch(e, undefined, receivedAt);
