@@ -106,7 +106,7 @@ export class InboundPort {
   /** Sends a sealed reply back on the connection its request came in on (if still open). */
   reply(conn: number, frame: string): void {
     const socket = this.sockets.get(conn);
-    if (socket?.readyState === socket?.OPEN) socket?.send(frame);
+    if (socket && socket.readyState === socket.OPEN) socket.send(frame);
   }
 
   async close(): Promise<void> {
