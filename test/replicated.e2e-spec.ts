@@ -7,7 +7,7 @@
  * and its heal, and a peer port that refuses whatever is not signed, fresh and well-formed.
  */
 import { describe, expect, it } from '@jest/globals';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { FrameSigner, type Envelope } from '../src/replication/channel/envelope.js';
 import { knownOn, useCluster, type TestCluster } from './support/cluster.js';
 import { eventually, sleep } from './support/eventually.js';
@@ -296,5 +296,22 @@ describe('replicated: the peer port', () => {
     const through = await peerExchange(cluster.url.replace('http:', 'ws:') + '/', []);
     expect(through).not.toBe('open');
     expect(through).toMatch(/^(http|closed)/);
+  });
+
+  it('has a thread of its own that runs real-time (SCHED_FIFO), and only that thread', async () => {
+    // /proc/<pid>/task/<tid>/stat: after "(comm)", field 40 is rt_priority and 41 the policy.
+    const schedulingOf = async (pid: number, tid: string) => {
+      const stat = await readFile(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      return { tid: Number(tid), rtPriority: Number(fields[37]), policy: Number(fields[38]) };
+    };
+    for (const pid of cluster.replicaPids()) {
+      expect(pid).not.toBeNull();
+      const tids = await readdir(`/proc/${pid}/task`);
+      const threads = await Promise.all(tids.map((tid) => schedulingOf(pid!, tid)));
+      const realtime = threads.filter((t) => t.policy === 1); // SCHED_FIFO
+      expect(realtime).toEqual([expect.objectContaining({ rtPriority: 1 })]);
+      expect(realtime[0].tid).not.toBe(pid); // not the main thread, which serves the requests
+    }
   });
 });

@@ -34,6 +34,7 @@ export function openPeerChannel(
     port: config.REPLICATION_PORT,
     peers: config.REPLICATION_PEERS,
     secret: config.REPLICATION_SECRET,
+    threadPriority: config.REPLICATION_THREAD_PRIORITY,
     log: (message, detail) => log('warn', message, detail),
   });
   return { channel, log };

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { peerList } from './channel/peers.js';
+import { THREAD_PRIORITIES } from './channel/thread-priority.js';
 
 /**
  * The peer channel's keys, for every profile whose replicas talk to each other. The runner and
@@ -19,6 +20,11 @@ export const peerChannelConfig = z.object({
    * DeltaManager, the locations under BackupManager) before it serves anyway, with a warning.
    */
   REPLICATION_TRANSFER_TIMEOUT: z.coerce.number().int().positive().default(60),
+  /**
+   * The scheduling of the peer channel's thread (see peer-io.worker.ts): realtime (SCHED_FIFO 1),
+   * high (nice -10) or normal. Each needs root or CAP_SYS_NICE; the thread takes the best it may.
+   */
+  REPLICATION_THREAD_PRIORITY: z.enum(THREAD_PRIORITIES).default('realtime'),
 });
 
 /** DeltaManager's own keys on top of the channel's. */

@@ -2,7 +2,7 @@ import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { FrameSigner, type Envelope } from './envelope.js';
 import { RejectionLog } from './rejection-log.js';
 import { ReplayGuard } from './replay-guard.js';
-import { threadCpuMicros } from './thread-cpu.js';
+import type { WorkByKind, WorkMeter } from './thread-cpu.js';
 
 export interface InboundOptions {
   self: string;
@@ -15,29 +15,34 @@ export interface InboundOptions {
   maxFrameBytes: number;
   /** An inbound connection must send a verified frame (peers send a heartbeat at once) by then. */
   authenticateWithinMs: number;
-  /**
-   * Report the CPU this thread spends on each kind of frame (InboundFrame.work): only where the
-   * port has a thread of its own — on a shared thread the count would include everything else.
-   */
-  countWork?: boolean;
 }
 
 /** A frame that passed every check, with where it came in (to reply on) and what it cost. */
 export interface InboundFrame {
   envelope: Envelope;
-  /** The connection it came in on: a reply to a request goes back on it. */
-  conn: number;
+  /**
+   * The peer port's connection it came in on, where a reply to a request goes back; undefined on
+   * this replica's own connection to the peer (a reply to one of our requests).
+   */
+  conn?: number;
   bytes: number;
   /**
    * When it passed the checks and was handed on: from then on every read on this replica sees it.
    * Epoch ms with a fraction, comparable across threads.
    */
   receivedAt: number;
-  /**
-   * CPU µs this port's thread spent since the previous frame, and on what kind of frame: read at
-   * the start of each frame, where the thread has just woken (so the kernel's count is current).
-   */
-  work?: { kind: Envelope['kind']; micros: number };
+  /** CPU µs the channel's thread spent, by frame kind, since the last frame handed over. */
+  work?: WorkByKind;
+}
+
+/** A frame that passed the checks, handed on now. */
+export function verified(envelope: Envelope, text: string, conn?: number): InboundFrame {
+  return {
+    envelope,
+    ...(conn === undefined ? {} : { conn }),
+    bytes: text.length,
+    receivedAt: performance.timeOrigin + performance.now(),
+  };
 }
 
 export interface InboundEvents {
@@ -59,18 +64,17 @@ export class InboundPort {
   private readonly authenticated = new WeakSet<WebSocket>();
   private server: WebSocketServer | undefined;
   private nextConn = 1;
-  private cpuAt = 0;
-  private lastKind: Envelope['kind'] | undefined;
 
   constructor(
     private readonly o: InboundOptions,
     private readonly events: InboundEvents,
+    /** Counts the CPU per frame kind where the port has a thread of its own. */
+    private readonly meter?: WorkMeter,
   ) {
     this.check = new FrameCheck(o, (message, detail) => events.log(message, detail));
   }
 
   async start(): Promise<void> {
-    if (this.o.countWork) this.cpuAt = threadCpuMicros();
     const server = new WebSocketServer({
       host: this.o.host,
       port: this.o.port,
@@ -117,26 +121,12 @@ export class InboundPort {
   }
 
   private receive(data: RawData, isBinary: boolean, socket: WebSocket, conn: number, from: string) {
-    let work: InboundFrame['work'];
-    if (this.o.countWork) {
-      const now = threadCpuMicros();
-      if (this.lastKind) work = { kind: this.lastKind, micros: now - this.cpuAt };
-      this.cpuAt = now;
-      this.lastKind = undefined;
-    }
+    this.meter?.begin();
     const passed = this.check.pass(data, isBinary, socket, from);
     if (!passed) return;
-    const { envelope, text } = passed;
     this.authenticated.add(socket);
-    this.lastKind = envelope.kind;
-    const receivedAt = performance.timeOrigin + performance.now();
-    this.events.frame({
-      envelope,
-      conn,
-      bytes: text.length,
-      receivedAt,
-      ...(work ? { work } : {}),
-    });
+    this.meter?.is(passed.envelope.kind);
+    this.events.frame(verified(passed.envelope, passed.text, conn));
   }
 }
 

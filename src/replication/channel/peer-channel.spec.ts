@@ -31,7 +31,7 @@ describe('PeerChannel over loopback', () => {
         log: (m, d) => logs.push(`${self}: ${m} ${JSON.stringify(d)}`),
         heartbeatMs: 50,
         authenticateWithinMs: 300,
-        inbox: 'inline',
+        io: 'inline',
       });
     const a = make('a', pa, 'b', pb);
     const b = make('b', pb, 'a', pa);

@@ -1,9 +1,9 @@
-import { WebSocket, type RawData } from 'ws';
 import { FrameSigner, type Envelope } from './envelope.js';
-import { FrameCheck, type InboundFrame } from './inbound-port.js';
-import { InlineInbox, ThreadInbox, type Inbox } from './inbox.js';
+import type { InboundFrame } from './inbound-port.js';
+import { InlineIo, ThreadIo, type Outgoing, type PeerIo } from './peer-io.js';
 import type { PeerHandlers, PeerLink } from './peer-link.js';
 import type { PeerAddress } from './peers.js';
+import type { ThreadPriority } from './thread-priority.js';
 import { PeerTraffic } from './traffic.js';
 
 export interface PeerChannelOptions {
@@ -22,10 +22,12 @@ export interface PeerChannelOptions {
   /** An inbound connection must send a verified frame (peers send a heartbeat at once) by then. */
   authenticateWithinMs?: number;
   /**
-   * Where the peer port runs: on a thread of its own (a replica), or on the caller's (unit tests:
+   * Where the sockets run: on a thread of their own (a replica), or on the caller's (unit tests:
    * Jest runs TypeScript, which a worker thread cannot load).
    */
-  inbox?: 'thread' | 'inline';
+  io?: 'thread' | 'inline';
+  /** What the sockets' thread asks for (default realtime, see thread-priority.ts). */
+  threadPriority?: ThreadPriority;
 }
 
 type Pending = { to: string; resolve: (v: unknown) => void; reject: (e: Error) => void };
@@ -34,11 +36,12 @@ type Pending = { to: string; resolve: (v: unknown) => void; reject: (e: Error) =
 type Reply = { ok: true; value?: unknown } | { ok: false; error: string };
 
 /**
- * The peer channel: a WebSocket server on the replica's peer port (InboundPort, on a thread of
- * its own: see inbox.ts), and one client connection to each peer in the static list, kept open
- * (reconnecting with backoff). `ws` does the framing, limits frame size and answers anything that
+ * The peer channel: a WebSocket server on the replica's peer port (InboundPort), and one client
+ * connection to each peer in the static list, kept open (OutboundLinks); both on a thread of
+ * their own (see peer-io.ts). `ws` does the framing, limits frame size and answers anything that
  * is not a WebSocket handshake; every frame is HMAC-signed and replay-checked. A replica sends on
- * its own connection to a peer and replies on the connection a request came in on.
+ * its own connection to a peer and replies on the connection a request came in on. Here, on the
+ * main thread: sealing, requests and their replies, heartbeats and who is live.
  */
 export class PeerChannel implements PeerLink {
   readonly self: string;
@@ -48,16 +51,14 @@ export class PeerChannel implements PeerLink {
   private seq = 0;
   private nextRequest = 1;
   private readonly signer: FrameSigner;
-  /** Checks the frames on our own connections (replies); the peer port has its own. */
-  private readonly check: FrameCheck;
-  private readonly outbound = new Map<string, WebSocket>();
+  /** Peers whose connection (ours, to them) is open. */
+  private readonly open = new Set<string>();
   private readonly lastHeard = new Map<string, { at: number; epoch: number }>();
   private readonly live = new Set<string>();
   private readonly pending = new Map<number, Pending>();
-  private readonly retryMs = new Map<string, number>();
   private handlers: PeerHandlers = { message: () => undefined };
   private beacon: () => unknown = () => null;
-  private inbox: Inbox | undefined;
+  private io: PeerIo | undefined;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
   private readonly heartbeatMs: number;
@@ -68,10 +69,6 @@ export class PeerChannel implements PeerLink {
     this.self = o.self;
     this.peers = o.peers.map((p) => p.name);
     this.signer = new FrameSigner(o.secret);
-    this.check = new FrameCheck(
-      { self: o.self, secret: o.secret, peers: this.peers },
-      (message, detail) => o.log(message, detail),
-    );
     this.heartbeatMs = o.heartbeatMs ?? 500;
     this.failAfterMs = o.failAfterMs ?? 4 * this.heartbeatMs;
     this.maxFrameBytes = o.maxFrameBytes ?? 1024 * 1024;
@@ -95,38 +92,44 @@ export class PeerChannel implements PeerLink {
       secret: this.o.secret,
       maxFrameBytes: this.maxFrameBytes,
       authenticateWithinMs: this.o.authenticateWithinMs ?? 5000,
+      peerAddresses: this.o.peers,
+      threadPriority: this.o.threadPriority ?? 'realtime',
     };
     const events = {
       frame: (f: InboundFrame) => this.inbound(f),
+      open: (peer: string) => {
+        this.open.add(peer);
+        this.transmit([{ to: peer, kind: 'beat', body: this.beacon() }]);
+      },
+      closed: (peer: string) => {
+        this.open.delete(peer);
+        this.down(peer);
+      },
       log: (message: string, detail: Record<string, unknown>) => this.o.log(message, detail),
     };
-    this.inbox =
-      this.o.inbox === 'inline'
-        ? new InlineInbox(options, events)
-        : new ThreadInbox(options, events);
-    await this.inbox.start();
-    for (const peer of this.o.peers) this.connect(peer);
+    this.io =
+      this.o.io === 'inline' ? new InlineIo(options, events) : new ThreadIo(options, events);
+    await this.io.start();
     this.timer = setInterval(() => this.heartbeat(), this.heartbeatMs);
     this.timer.unref();
   }
 
-  /** Applies, now, every frame the peer port has received and not yet handed over. */
+  /** Applies, now, every frame the channel's thread has received and not yet handed over. */
   drain(): void {
-    this.inbox?.drain();
+    this.io?.drain();
   }
 
   livePeers(): string[] {
     return [...this.live];
   }
 
-  send(to: string, body: unknown): void {
-    const socket = this.outbound.get(to);
-    if (socket?.readyState === WebSocket.OPEN) this.write(socket, to, 'msg', body);
+  send(to: string | readonly string[], body: unknown): void {
+    const peers = typeof to === 'string' ? [to] : to;
+    this.transmit(peers.filter((p) => this.open.has(p)).map((p) => ({ to: p, kind: 'msg', body })));
   }
 
   request(to: string, body: unknown, timeoutMs: number): Promise<unknown> {
-    const socket = this.outbound.get(to);
-    if (socket?.readyState !== WebSocket.OPEN || !this.live.has(to))
+    if (!this.open.has(to) || !this.live.has(to))
       return Promise.reject(new Error(`${to} is not connected`));
     const id = this.nextRequest++;
     return new Promise((resolve, reject) => {
@@ -140,49 +143,33 @@ export class PeerChannel implements PeerLink {
         resolve: (v) => (done(), resolve(v)),
         reject: (e) => (done(), reject(e)),
       });
-      this.write(socket, to, 'req', body, id);
+      this.transmit([{ to, kind: 'req', body, id }]);
     });
   }
 
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.timer);
-    for (const socket of this.outbound.values()) socket.terminate();
     for (const [id, p] of this.pending) {
       this.pending.delete(id);
       p.reject(new Error('peer channel closed'));
     }
-    await this.inbox?.close();
+    await this.io?.close();
   }
 
-  private connect(peer: PeerAddress): void {
-    if (this.closed) return;
-    const socket = new WebSocket(`ws://${peer.host}:${peer.port}/`, {
-      perMessageDeflate: false,
-      maxPayload: this.maxFrameBytes,
-      handshakeTimeout: 2000,
-    });
-    this.outbound.set(peer.name, socket);
-    socket.on('open', () => {
-      this.retryMs.delete(peer.name);
-      this.write(socket, peer.name, 'beat', this.beacon());
-    });
-    socket.on('message', (data, isBinary) => this.receive(data, isBinary, socket, peer.name));
-    socket.on('error', () => undefined); // 'close' follows, and reconnects
-    socket.on('close', () => {
-      if (this.outbound.get(peer.name) !== socket) return;
-      this.down(peer.name);
-      // Back off up to 1 s: a restarted peer is found again within a second.
-      const wait = Math.min((this.retryMs.get(peer.name) ?? 50) * 2, 1000);
-      this.retryMs.set(peer.name, wait);
-      setTimeout(() => this.connect(peer), wait).unref();
-    });
-  }
-
-  private write(socket: WebSocket, to: string, kind: Envelope['kind'], body: unknown, id?: number) {
+  /** Seals each frame and hands them to the channel's thread together. */
+  private transmit(
+    frames: Array<{ to: string; kind: Envelope['kind']; body: unknown; id?: number }>,
+  ) {
+    if (frames.length === 0) return;
     const startedAt = PeerTraffic.clock();
-    socket.send(this.seal(to, kind, body, id));
-    this.traffic.worked(kind, startedAt);
+    const out: Outgoing[] = frames.map((f) => ({
+      to: f.to,
+      kind: f.kind,
+      frame: this.seal(f.to, f.kind, f.body, f.id),
+    }));
+    this.io?.send(out);
+    this.traffic.worked(frames[0].kind, startedAt);
   }
 
   private seal(to: string, kind: Envelope['kind'], body: unknown, id?: number): string {
@@ -201,27 +188,15 @@ export class PeerChannel implements PeerLink {
     return frame;
   }
 
-  /** A frame from the peer port: verified there; counted and handled here. */
+  /** A frame from a peer, verified by the channel's thread: counted and handled here. */
   private inbound(f: InboundFrame): void {
     const work = PeerTraffic.clock();
     const e = f.envelope;
-    if (f.work) this.traffic.workMicros[f.work.kind] += f.work.micros;
+    for (const [kind, micros] of Object.entries(f.work ?? {}))
+      this.traffic.workMicros[kind as Envelope['kind']] += micros;
     this.traffic.received(e.kind, f.bytes);
     this.heard(e.from, e.epoch);
     this.dispatch(e, f.conn, f.receivedAt - performance.timeOrigin);
-    this.traffic.worked(e.kind, work);
-  }
-
-  /** A frame on one of our own connections to a peer: replies to our requests. */
-  private receive(data: RawData, isBinary: boolean, socket: WebSocket, source: string): void {
-    const receivedAt = performance.now();
-    const work = PeerTraffic.clock();
-    const passed = this.check.pass(data, isBinary, socket, source);
-    if (!passed) return;
-    const { envelope: e, text } = passed;
-    this.traffic.received(e.kind, text.length);
-    this.heard(e.from, e.epoch);
-    this.dispatch(e, undefined, receivedAt);
     this.traffic.worked(e.kind, work);
   }
 
@@ -247,7 +222,7 @@ export class PeerChannel implements PeerLink {
       reply = { ok: false, error: err instanceof Error ? err.message : String(err) };
     }
     const startedAt = PeerTraffic.clock();
-    this.inbox?.reply(conn, this.seal(e.from, 'res', reply, e.id));
+    this.io?.reply(conn, this.seal(e.from, 'res', reply, e.id));
     this.traffic.worked('res', startedAt);
   }
 
@@ -278,7 +253,7 @@ export class PeerChannel implements PeerLink {
     // A new incarnation: whatever we waited for from the old one will not come.
     if (before && before.epoch !== epoch) this.down(peer);
     this.lastHeard.set(peer, { at: Date.now(), epoch });
-    if (!this.live.has(peer) && this.outbound.get(peer)?.readyState === WebSocket.OPEN) {
+    if (!this.live.has(peer) && this.open.has(peer)) {
       this.live.add(peer);
       this.safely(() => this.handlers.peerUp?.(peer));
     }
@@ -296,16 +271,17 @@ export class PeerChannel implements PeerLink {
 
   private heartbeat(): void {
     const now = Date.now();
-    for (const [peer, socket] of this.outbound) {
-      if (socket.readyState !== WebSocket.OPEN) continue;
+    const beats: Array<{ to: string; kind: 'beat'; body: unknown }> = [];
+    for (const peer of this.open) {
       const heard = this.lastHeard.get(peer)?.at ?? 0;
       if (this.live.has(peer) && now - heard > this.failAfterMs) {
         // Silent too long (stopped, partitioned): drop it; reconnecting finds it again.
         this.down(peer);
-        socket.terminate();
+        this.io?.drop(peer);
         continue;
       }
-      this.write(socket, peer, 'beat', this.beacon());
+      beats.push({ to: peer, kind: 'beat', body: this.beacon() });
     }
+    this.transmit(beats);
   }
 }

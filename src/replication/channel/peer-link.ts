@@ -26,8 +26,11 @@ export interface PeerLink {
   readonly peers: readonly string[];
   /** Peers heard from within the failure-detection window. */
   livePeers(): string[];
-  /** Fire and forget; dropped when the peer is not connected. */
-  send(to: string, body: unknown): void;
+  /**
+   * Fire and forget, to one peer or to several at once (handed to the network together); dropped
+   * for a peer that is not connected.
+   */
+  send(to: string | readonly string[], body: unknown): void;
   /** Resolves with the peer's reply; rejects on timeout or when the peer goes down. */
   request(to: string, body: unknown, timeoutMs: number): Promise<unknown>;
   listen(handlers: PeerHandlers): void;

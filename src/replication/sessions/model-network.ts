@@ -92,14 +92,16 @@ export class ModelNode implements PeerLink {
     this.handlers.beacon?.(from, beacon);
   }
 
-  send(to: string, body: unknown): void {
+  send(to: string | readonly string[], body: unknown): void {
     if (this.dead) return;
-    const copy = structuredClone(body);
-    this.net.inFlight.push({
-      from: this.self,
-      to,
-      deliver: () => void this.net.node(to)?.handlers.message(this.self, copy),
-    });
+    for (const peer of typeof to === 'string' ? [to] : to) {
+      const copy = structuredClone(body);
+      this.net.inFlight.push({
+        from: this.self,
+        to: peer,
+        deliver: () => void this.net.node(peer)?.handlers.message(this.self, copy),
+      });
+    }
   }
 
   request(to: string, body: unknown): Promise<unknown> {

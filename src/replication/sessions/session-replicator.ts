@@ -369,7 +369,7 @@ export class SessionReplicator {
   private async publish(body: Body, mode: ReplicationMode = this.o.mode): Promise<void> {
     const peers = this.link.livePeers();
     this.stats.sent[body.t] = (this.stats.sent[body.t] ?? 0) + peers.length;
-    if (mode === 'async') return void peers.forEach((p) => this.link.send(p, body));
+    if (mode === 'async') return this.link.send(peers, body);
     await Promise.all(
       peers.map((p) =>
         this.link.request(p, body, this.o.syncTimeoutMs).catch((err: unknown) => {
