@@ -398,7 +398,7 @@ function replicationSection(r: BenchResult): string {
     return [standard, ...bounded];
   });
   const lagTable = lagRows.length
-    ? `The lag runs until the write is visible on a peer: its peer-port thread has checked and queued the frame, and every read there takes that queue first. The peer's main thread merges it at its next read, or when its event loop gets to it (how late that loop ran a timer in the same window is the last column); then the same writes with the reads bounded:\n\n${table(
+    ? `The lag runs until the write is visible on a peer: its channel thread has checked and queued the frame, and every read there takes that queue first. The peer's main thread merges it at its next read, or when its event loop gets to it (how late that loop ran a timer in the same window is the last column); then the same writes with the reads bounded:\n\n${table(
         ['', 'whoami load', 'reads/s', 'lag (visible)', 'merged p99', 'peers’ loop delay p99'],
         lagRows,
       )}`

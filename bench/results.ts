@@ -202,7 +202,7 @@ export interface ReplicationResult {
   bytesPerWrite: number;
   /**
    * From the write's version to the moment it is visible on a peer, ms, under the whoami load
-   * (T8): checked and queued by the peer's peer-port thread, whose queue every read of the
+   * (T8): checked and queued by the peer's channel thread, whose queue every read of the
    * replicated sessions there takes first. Results before 2026-11-30 measured to the merge.
    */
   lagP50: number;

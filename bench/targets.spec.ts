@@ -236,7 +236,7 @@ describe('evaluateTargets', () => {
     const t8 = target('T8', [topology('replicated', { replication })]);
 
     expect(t8.pass).toBe(false);
-    expect(t8.reason).toContain('peer-port thread');
+    expect(t8.reason).toContain('channel thread');
     expect(t8.reason).toContain('merged it p99 31.5 ms after the write');
     expect(t8.reason).toContain('timers p99 60.0 ms late');
     expect(t8.reason).not.toContain('took p99');

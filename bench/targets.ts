@@ -279,7 +279,7 @@ function lagReason(rep: ReplicationResult): string {
   const parts: string[] = [];
   if (rep.appliedP99 !== undefined && rep.loopDelayP99 !== undefined) {
     parts.push(
-      `Measured: the frame is read and checked on the peer's own peer-port thread (raised priority), ` +
+      `Measured: the frame is read and checked on the peer's own channel thread (real-time where permitted), ` +
         `so the ${ms(rep.lagP99)} is the sender's work and the wait for a core on both sides; the peer's ` +
         `main thread merged it p99 ${ms(rep.appliedP99)} after the write, its event loop ran timers p99 ` +
         `${ms(rep.loopDelayP99)} late`,

@@ -157,7 +157,11 @@ export class PeerChannel implements PeerLink {
     await this.io?.close();
   }
 
-  /** Seals each frame and hands them to the channel's thread together. */
+  /**
+   * Seals each frame and hands them to the channel's thread together. The work here is counted
+   * before the hand-over: the thread it wakes may take this core at once, and the process's CPU
+   * time would then count the thread's writing, which the thread counts itself, twice.
+   */
   private transmit(
     frames: Array<{ to: string; kind: Envelope['kind']; body: unknown; id?: number }>,
   ) {
@@ -168,8 +172,8 @@ export class PeerChannel implements PeerLink {
       kind: f.kind,
       frame: this.seal(f.to, f.kind, f.body, f.id),
     }));
-    this.io?.send(out);
     this.traffic.worked(frames[0].kind, startedAt);
+    this.io?.send(out);
   }
 
   private seal(to: string, kind: Envelope['kind'], body: unknown, id?: number): string {
@@ -222,8 +226,9 @@ export class PeerChannel implements PeerLink {
       reply = { ok: false, error: err instanceof Error ? err.message : String(err) };
     }
     const startedAt = PeerTraffic.clock();
-    this.io?.reply(conn, this.seal(e.from, 'res', reply, e.id));
-    this.traffic.worked('res', startedAt);
+    const frame = this.seal(e.from, 'res', reply, e.id);
+    this.traffic.worked('res', startedAt); // before the hand-over: see transmit
+    this.io?.reply(conn, frame);
   }
 
   private settle(e: Envelope): void {

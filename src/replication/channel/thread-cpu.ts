@@ -7,7 +7,7 @@ const buffer = Buffer.alloc(96);
 /**
  * CPU µs the calling thread has run, as the kernel counts it (/proc/thread-self/schedstat: its
  * first field, ns). Exact over any span the thread slept in (the count is brought up to date when
- * a thread stops running), not within one stretch of running: for the peer port's thread, which
+ * a thread stops running), not within one stretch of running: for the peer channel's thread, which
  * sleeps between frames, read as each frame arrives. Node 20 has no per-thread CPU clock
  * (process.threadCpuUsage came in 23.9); where procfs lacks the file this falls back to the whole
  * process's CPU time.
