@@ -535,12 +535,15 @@ export class BackupManager implements SessionCopies {
     const now = this.o.now();
     switch (body.t) {
       case 'copy': {
-        this.mergeLoc(body.item.id, body.loc);
-        const role = this.roleOf(body.item.id);
+        const id = body.item.id;
+        this.mergeLoc(id, body.loc);
+        const role = this.roleOf(id);
         if (role === 'primary' || role === 'backup') {
           this.seeItem(body.item);
-          this.map.merge(body.item, now);
-          this.repair(body.item.id); // e.g. a copy from a primary that died meanwhile: promote
+          const had = this.map.itemOf(id, now);
+          const news = this.map.merge(body.item, now);
+          this.reconcile(from, id, had, body.item, news);
+          this.repair(id); // e.g. a copy from a primary that died meanwhile: promote
         }
         return null;
       }
@@ -588,6 +591,28 @@ export class BackupManager implements SessionCopies {
         this.count('forwarded', 1);
         this.link.send(holder, { t: type, items: [item] });
       }
+  }
+
+  /**
+   * After a copy was merged here: the two holders must end up alike. Two replicas may each have
+   * made themselves primary of one session at once (a proxy took it over from the backup while
+   * the old primary, not yet told, wrote and re-backed up when that backup died), each sending
+   * its own copy to the same new backup; the location with the newer version wins, and the
+   * loser releases its copy — with a write the winner never saw. So: a copy that brought news
+   * from a replica that is not the other holder goes on to the other holder; a copy from the
+   * other holder that lacks what this copy had goes back to it, with what was here.
+   */
+  private reconcile(from: string, id: string, had: Item | undefined, got: Item, news: boolean) {
+    const loc = this.locs.get(id);
+    const other = loc?.primary === this.self ? loc.backup : loc?.primary;
+    if (!other || other === this.self) return;
+    const tell = other === from ? had !== undefined && knowsMore(had, got, this.o.now()) : news;
+    const merged = this.map.itemOf(id, this.o.now());
+    if (!tell || !merged || 'gone' in merged) return;
+    // The fields only: were the other no longer a holder when it comes, no copy is made there.
+    const item: Item = { id, fields: merged.fields, expiresAt: merged.expiresAt };
+    this.count('forwarded', 1);
+    this.link.send(other, { t: 'delta', items: [item] });
   }
 
   /**
@@ -677,4 +702,11 @@ export class BackupManager implements SessionCopies {
   private count(type: string, n: number): void {
     this.stats.sent[type] = (this.stats.sent[type] ?? 0) + n;
   }
+}
+
+/** Whether `mine` has something `theirs` lacks (a field, a newer version of one). */
+function knowsMore(mine: Item, theirs: Item, now: number): boolean {
+  const probe = new SessionMap();
+  probe.merge(theirs, now);
+  return probe.merge(mine, now);
 }
