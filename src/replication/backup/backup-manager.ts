@@ -301,7 +301,9 @@ export class BackupManager implements SessionCopies {
       this.mergeLoc(id, reply.loc);
       if (this.locs.get(id)?.primary !== this.self) return this.map.read(id, now);
       this.seeItem(reply.item);
-      this.map.merge(reply.item, now);
+      const had = this.map.itemOf(id, now);
+      const news = this.map.merge(reply.item, now);
+      this.reconcile(holder, id, had, reply.item, news);
       this.stats.takeovers++;
       // Everyone else learns the new location; the old primary, if it lives, keeps a proxy.
       this.sendLoc(
@@ -403,10 +405,15 @@ export class BackupManager implements SessionCopies {
       this.applyGone(item);
       return item;
     });
-    const peers = this.link.livePeers();
-    for (let i = 0; i < items.length; i += PAGE_SIZE) {
-      const body: BackupBody = { t: 'gone', items: items.slice(i, i + PAGE_SIZE) };
-      await Promise.all(peers.map((p) => this.ask(p, body, 'gone')));
+    // Peers that come up meanwhile are told too: they may have copied the location first.
+    const told = new Set<string>();
+    for (let peers = this.link.livePeers(); peers.length > 0;) {
+      for (let i = 0; i < items.length; i += PAGE_SIZE) {
+        const body: BackupBody = { t: 'gone', items: items.slice(i, i + PAGE_SIZE) };
+        await Promise.all(peers.map((p) => this.ask(p, body, 'gone')));
+      }
+      peers.forEach((p) => told.add(p));
+      peers = this.link.livePeers().filter((p) => !told.has(p));
     }
     return known;
   }
@@ -536,6 +543,7 @@ export class BackupManager implements SessionCopies {
     switch (body.t) {
       case 'copy': {
         const id = body.item.id;
+        if (this.tellGone(from, [id])) return null;
         this.mergeLoc(id, body.loc);
         const role = this.roleOf(id);
         if (role === 'primary' || role === 'backup') {
@@ -560,9 +568,24 @@ export class BackupManager implements SessionCopies {
         return null;
       case 'loc':
         for (const e of body.entries) this.mergeLoc(e.id, e.loc);
+        this.tellGone(
+          from,
+          body.entries.map((e) => e.id),
+        );
         return null;
       case 'gone':
-        for (const item of body.items) this.applyGone(item);
+        for (const item of body.items) {
+          // A holder passes the end on to the other holder: if the replica that ended the
+          // session crashed before telling every peer, the copy there would live on alone.
+          const loc = this.locs.get(item.id);
+          this.applyGone(item);
+          if (!loc || (loc.primary !== this.self && loc.backup !== this.self)) continue;
+          const other = loc.primary === this.self ? loc.backup : loc.primary;
+          if (other && other !== from) {
+            this.count('gone', 1);
+            this.link.send(other, { t: 'gone', items: [item] });
+          }
+        }
         return null;
       case 'take':
         return this.handOver(from, body.id);
@@ -594,13 +617,14 @@ export class BackupManager implements SessionCopies {
   }
 
   /**
-   * After a copy was merged here: the two holders must end up alike. Two replicas may each have
-   * made themselves primary of one session at once (a proxy took it over from the backup while
-   * the old primary, not yet told, wrote and re-backed up when that backup died), each sending
-   * its own copy to the same new backup; the location with the newer version wins, and the
-   * loser releases its copy — with a write the winner never saw. So: a copy that brought news
-   * from a replica that is not the other holder goes on to the other holder; a copy from the
-   * other holder that lacks what this copy had goes back to it, with what was here.
+   * After a copy was merged here (sent, or handed over to a take): the two holders must end up
+   * alike. Two replicas may each have made themselves primary of one session at once (a proxy
+   * took it over from the backup while the old primary, not yet told, wrote and re-backed up when
+   * that backup died), each sending its own copy to the same new backup; the location with the
+   * newer version wins, and the loser releases its copy — with a write the winner never saw. So:
+   * a copy that brought news from a replica that is not the other holder goes on to the other
+   * holder; a copy from the other holder that lacks what this copy had goes back to it, with
+   * what was here.
    */
   private reconcile(from: string, id: string, had: Item | undefined, got: Item, news: boolean) {
     const loc = this.locs.get(id);
@@ -642,6 +666,18 @@ export class BackupManager implements SessionCopies {
       attempts: first ? this.attempts.all().slice(0, PAGE_SIZE) : [],
       next: ids.length > PAGE_SIZE ? page.at(-1)! : null,
     };
+  }
+
+  /**
+   * A peer that sent a copy or a location of sessions that ended here did not get their end (a
+   * destroy whose replica crashed before every peer had it): they end there too. True if any did.
+   */
+  private tellGone(to: string, ids: string[]): boolean {
+    const items = ids.map((id) => this.map.tombstoneOf(id)).filter((t) => t !== undefined);
+    if (items.length === 0) return false;
+    this.count('gone', 1);
+    this.link.send(to, { t: 'gone', items });
+    return true;
   }
 
   /** Takes a location if it is newer; a replica that is no longer a holder drops its copy. */

@@ -2,12 +2,16 @@ import type { PeerHandlers, PeerLink } from '../channel/peer-link.js';
 
 /**
  * For the model test: an in-memory network between replicas whose deliveries the test performs
- * one by one, in any order — so it can delay, reorder and (by crashing the receiver) lose any
- * message. Like TCP, what a replica sent before it crashed may still arrive; what is addressed
+ * one by one, in any order the real channel allows — so it can delay, reorder and (by crashing
+ * the receiver) lose any message. The channel is one TCP connection per replica and peer: what a
+ * replica sends a peer (messages and requests, on its own connection) arrives in the order sent,
+ * and so do the replies that come back on it; what travels on different connections interleaves
+ * freely. Like TCP, what a replica sent before it crashed may still arrive; what is addressed
  * to a crashed replica is lost, and its pending requests fail.
  */
 export class ModelNetwork {
-  readonly inFlight: Array<{ from: string; to: string; deliver: () => void }> = [];
+  /** `link`: the connection and direction; on one link, only the oldest can be delivered. */
+  readonly inFlight: Array<{ from: string; to: string; link: string; deliver: () => void }> = [];
   private readonly nodes = new Map<string, ModelNode>();
 
   constructor(readonly names: readonly string[]) {}
@@ -43,10 +47,19 @@ export class ModelNetwork {
     return this.nodes.get(name);
   }
 
-  /** Delivers the message at `index` (modulo the number in flight); false when none is. */
+  /**
+   * Delivers one message: of those that may arrive next (the oldest on each link), the one at
+   * `index` (modulo their number); false when none is in flight.
+   */
   deliver(index: number): boolean {
-    if (this.inFlight.length === 0) return false;
-    const [m] = this.inFlight.splice(index % this.inFlight.length, 1);
+    const next: number[] = [];
+    const seen = new Set<string>();
+    this.inFlight.forEach((m, i) => {
+      if (!seen.has(m.link)) next.push(i);
+      seen.add(m.link);
+    });
+    if (next.length === 0) return false;
+    const [m] = this.inFlight.splice(next[index % next.length], 1);
     m.deliver();
     return true;
   }
@@ -99,6 +112,7 @@ export class ModelNode implements PeerLink {
       this.net.inFlight.push({
         from: this.self,
         to: peer,
+        link: `${this.self}->${peer}`,
         deliver: () => void this.net.node(peer)?.handlers.message(this.self, copy),
       });
     }
@@ -113,6 +127,7 @@ export class ModelNode implements PeerLink {
       this.net.inFlight.push({
         from: this.self,
         to,
+        link: `${this.self}->${to}`,
         deliver: () => {
           const target = this.net.node(to)!;
           let reply: unknown;
@@ -126,6 +141,7 @@ export class ModelNode implements PeerLink {
           this.net.inFlight.push({
             from: to,
             to: this.self,
+            link: `${this.self}<-${to}`,
             deliver: () => {
               if (!this.pending.delete(id) || this.net.node(this.self) !== this) return;
               if (failed) reject(failed);

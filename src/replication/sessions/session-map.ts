@@ -72,7 +72,7 @@ export class SessionMap {
 
   /** Everything this replica knows, tombstones included: a state-transfer snapshot. */
   *items(): Generator<Item> {
-    for (const [id, t] of this.tombstones) yield { id, gone: t.version, until: t.until };
+    for (const id of this.tombstones.keys()) yield this.tombstoneOf(id)!;
     for (const [id, e] of this.entries) {
       const fields: Record<string, [string, Version]> = {};
       for (const [name, f] of e.fields) fields[name] = [f.json, f.version];
@@ -89,9 +89,15 @@ export class SessionMap {
     return { id, ...(e.created ? { created: e.created } : {}), fields, expiresAt: e.expiresAt };
   }
 
+  /** The session's tombstone as an item, if it ended here. */
+  tombstoneOf(id: string): Item | undefined {
+    const t = this.tombstones.get(id);
+    return t && { id, gone: t.version, until: t.until };
+  }
+
   /** Tombstones, for a replica that joins (so it too refuses a late copy of an ended session). */
   *tombstoneItems(): Generator<Item> {
-    for (const [id, t] of this.tombstones) yield { id, gone: t.version, until: t.until };
+    for (const id of this.tombstones.keys()) yield this.tombstoneOf(id)!;
   }
 
   /**
