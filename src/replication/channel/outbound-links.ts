@@ -5,7 +5,7 @@ import type { WorkMeter } from './thread-cpu.js';
 
 export interface OutboundOptions {
   self: string;
-  peers: PeerAddress[];
+  peerAddresses: PeerAddress[];
   secret: string;
   maxFrameBytes: number;
 }
@@ -38,13 +38,13 @@ export class OutboundLinks {
     private readonly meter?: WorkMeter,
   ) {
     this.check = new FrameCheck(
-      { self: o.self, secret: o.secret, peers: o.peers.map((p) => p.name) },
+      { self: o.self, secret: o.secret, peers: o.peerAddresses.map((p) => p.name) },
       (message, detail) => events.log(message, detail),
     );
   }
 
   start(): void {
-    for (const peer of this.o.peers) this.connect(peer);
+    for (const peer of this.o.peerAddresses) this.connect(peer);
   }
 
   /** A sealed frame to `peer`; dropped when the connection is not open. */

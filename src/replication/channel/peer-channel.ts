@@ -60,7 +60,6 @@ export class PeerChannel implements PeerLink {
   private beacon: () => unknown = () => null;
   private io: PeerIo | undefined;
   private timer: NodeJS.Timeout | undefined;
-  private closed = false;
   private readonly heartbeatMs: number;
   private readonly failAfterMs: number;
   private readonly maxFrameBytes: number;
@@ -148,7 +147,6 @@ export class PeerChannel implements PeerLink {
   }
 
   async close(): Promise<void> {
-    this.closed = true;
     clearInterval(this.timer);
     for (const [id, p] of this.pending) {
       this.pending.delete(id);

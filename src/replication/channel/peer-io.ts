@@ -186,7 +186,7 @@ export class InlineIo implements PeerIo {
 
   constructor(options: PeerIoOptions, events: PeerIoEvents) {
     this.inbound = new InboundPort(options, events);
-    this.links = new OutboundLinks({ ...options, peers: options.peerAddresses }, events);
+    this.links = new OutboundLinks(options, events);
   }
 
   async start(): Promise<void> {

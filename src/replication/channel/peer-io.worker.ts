@@ -23,7 +23,7 @@ const events = {
   log: (message: string, detail: Record<string, unknown>) => post({ t: 'log', message, detail }),
 };
 const inbound = new InboundPort(options, events, meter);
-const links = new OutboundLinks({ ...options, peers: options.peerAddresses }, events, meter);
+const links = new OutboundLinks(options, events, meter);
 
 port.on('message', (m: ToIo) => {
   switch (m.t) {
