@@ -54,8 +54,12 @@ export async function prepareSubject(
   const stores = await cluster.observeStores();
   let failed = 0;
   if (spec.login) {
-    const outcome = await logIn(clients, usernames, 16);
+    // A store that has just started may answer 503 for a moment (Sentinel settling, on cores
+    // shared with every other topology starting): tried again, up to 10 s.
+    const outcome = await logIn(clients, usernames, 16, 10);
     failed = outcome.failed;
+    if (outcome.retried)
+      console.error(`${spec.name}: ${outcome.retried} set-up logins answered 503, tried again`);
     // A few failures would skew every figure that follows: stop here and say why.
     if (failed) {
       throw new Error(

@@ -51,21 +51,34 @@ export interface LoginOutcome {
   failed: number;
   /** The first failure's status and body, to say why. */
   firstFailure?: string;
+  /** Logins answered 503 and tried again (with `retryUnavailable`). */
+  retried: number;
 }
 
-/** Logs client i in as usernames[i], `concurrency` at a time, through nginx. */
+/**
+ * Logs client i in as usernames[i], `concurrency` at a time, through nginx. `retryUnavailable`:
+ * a login answered 503 (the store not ready yet) is tried again that many times, a second
+ * apart, as the answer's Retry-After asks; for setting up, not for what is measured.
+ */
 export async function logIn(
   clients: VirtualClient[],
   usernames: string[],
   concurrency: number,
+  retryUnavailable = 0,
 ): Promise<LoginOutcome> {
-  const outcome: LoginOutcome = { latency: new Histogram(), failed: 0 };
+  const outcome: LoginOutcome = { latency: new Histogram(), failed: 0, retried: 0 };
   await inParallel(clients, concurrency, async (client, i) => {
-    client.clearCookies();
-    const reply = await client.send('POST', '/api/auth/login', {
-      username: usernames[i],
-      password: PASSWORD,
-    });
+    let reply;
+    for (let attempt = 0; ; attempt++) {
+      client.clearCookies();
+      reply = await client.send('POST', '/api/auth/login', {
+        username: usernames[i],
+        password: PASSWORD,
+      });
+      if (reply.status !== 503 || attempt >= retryUnavailable) break;
+      outcome.retried++;
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
     outcome.latency.record(reply.ms);
     if (reply.status !== 200) {
       outcome.failed++;
