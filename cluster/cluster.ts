@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { errorMessage, sleep } from './process/poll.js';
+import { errorMessage, pollUntil, sleep } from './process/poll.js';
 import { backendOf, profiles, type Profile, type ProfileName } from './profiles.js';
 import { FAIL_TIMEOUT_S, type UpstreamServer } from './routing/index.js';
 import { pluginsOf } from './services/index.js';
@@ -12,11 +12,17 @@ import type {
   StartContext,
   StoreObserver,
 } from './services/service.js';
+import { openWorkDir } from './work-dir.js';
 
 export interface ClusterOptions {
   profile: ProfileName;
-  /** Holds everything the cluster writes: data, logs, rendered configs. */
+  /**
+   * Holds everything the cluster writes: data, logs, rendered configs. A cluster starts again
+   * on what it left there (see work-dir.ts).
+   */
   workDir: string;
+  /** Discard what an earlier run left in `workDir` first: a cluster with no users and no sessions. */
+  fresh?: boolean;
   /** nginx's port on 127.0.0.1; 0 picks a free one. */
   port?: number;
   /** nginx's https port (self-signed certificate); 0 picks a free one. */
@@ -102,6 +108,11 @@ export interface Cluster extends Entry {
    * the others.
    */
   storeFailover(): Promise<FailoverPair | undefined>;
+  /**
+   * Crashes the store's current primary (SIGKILL) and resolves once another member serves in its
+   * place: what `storeFailover` names. Rejects for a store that does not fail over.
+   */
+  failStore(): Promise<{ killed: string; promoted: string }>;
   /** Stops everything, in reverse order of start. Safe to call twice. */
   stop(): Promise<void>;
 }
@@ -114,6 +125,11 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const profile: Profile = profiles[options.profile];
   const progress = options.onProgress ?? (() => undefined);
   const workDir = options.workDir;
+  const state = await openWorkDir(workDir, { fresh: options.fresh });
+  if (state.swept.length)
+    progress(
+      `stopped what a runner that was killed had left running here: ${state.swept.map((p) => `${p.name} (pid ${p.pid})`).join(', ')}`,
+    );
   const logDir = join(workDir, 'logs');
   await mkdir(logDir, { recursive: true });
 
@@ -125,6 +141,8 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     workDir,
     logDir,
     readyTimeoutMs: options.readyTimeoutMs ?? 30_000,
+    ledger: state.ledger,
+    ports: state.ports,
     env,
     upstreams,
     progress,
@@ -218,6 +236,24 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
         .map(({ member }) => member.name),
     observeStores: () => Promise.all(observers.map((observe) => observe())),
     storeFailover: async () => failover?.(),
+    async failStore() {
+      if (!failover) throw new Error(`the store of profile "${profile.name}" does not fail over`);
+      const before = await failover();
+      await find(before.primary).kill();
+      let promoted: string | undefined;
+      const outcome = await pollUntil(
+        async () => {
+          promoted = (await failover()).primary;
+          return promoted !== before.primary;
+        },
+        { timeoutMs: ctx.readyTimeoutMs, intervalMs: 200 },
+      );
+      if (!outcome.ok || !promoted)
+        throw new Error(
+          `${before.primary} was killed, but no other member took over within ${ctx.readyTimeoutMs} ms`,
+        );
+      return { killed: before.primary, promoted };
+    },
     stop: () => (stopping ??= stopAll()),
   };
 }

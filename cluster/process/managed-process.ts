@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFile, open } from 'node:fs/promises';
 import { readLogTail } from './log-tail.js';
 import { errorMessage, pollUntil, waitAtMost } from './poll.js';
+import type { ProcessLedger } from './ledger.js';
 import { descendantsOf, killAll, signal } from './process-tree.js';
 import { lookupSystemUser } from './system-user.js';
 
@@ -24,6 +25,11 @@ export interface ManagedProcessOptions {
   runAs?: string;
   /** What stop() sends unless told otherwise: the signal that means "shut down cleanly". */
   stopSignal?: NodeJS.Signals;
+  /**
+   * Where its PID is kept while it runs (its cluster's work dir), so that a later start finds it
+   * if our own process dies without stopping it (SIGKILL).
+   */
+  ledger?: ProcessLedger;
 }
 
 export interface ExitStatus {
@@ -91,7 +97,16 @@ export class ManagedProcess {
         gid: ids.gid,
       });
       const exit = exitOf(child); // listen before anything can be missed
-      return new ManagedProcess(options, await spawned(child), exit);
+      const pid = await spawned(child);
+      const { ledger } = options;
+      if (ledger) {
+        await ledger.record(pid, {
+          name: options.name,
+          stopSignal: options.stopSignal ?? 'SIGTERM',
+        });
+        void exit.then(() => ledger.forget(pid).catch(() => undefined));
+      }
+      return new ManagedProcess(options, pid, exit);
     } catch (error) {
       const hint =
         (error as NodeJS.ErrnoException).code === 'ENOENT'

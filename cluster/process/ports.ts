@@ -11,28 +11,49 @@ const REMEMBER_MS = 60_000;
  * several before it starts anything: nginx once got the same port for http and https).
  * The port is free when this returns, not reserved: start the server soon after.
  */
-export async function freePort(host = '127.0.0.1'): Promise<number> {
+export async function freePort(host = '127.0.0.1', max = 65535): Promise<number> {
   for (let attempt = 0; attempt < 100; attempt++) {
-    const port = await kernelFreePort(host);
-    const now = Date.now();
-    for (const [p, at] of handedOut) if (now - at > REMEMBER_MS) handedOut.delete(p);
-    if (!handedOut.has(port)) {
-      handedOut.set(port, now);
-      return port;
-    }
+    const port = await listenOnce(host, 0);
+    if (port !== undefined && port <= max && claim(port)) return port;
   }
-  throw new Error(`no free port on ${host} that was not handed out in the last minute`);
+  throw new Error(
+    `no free port up to ${max} on ${host} that was not handed out in the last minute`,
+  );
 }
 
-async function kernelFreePort(host: string): Promise<number> {
+/**
+ * Takes `port` again if it is free now and was not handed out in the last minute (a server
+ * that keeps its address from one run to the next); false when it is not to be had.
+ */
+export async function reclaimPort(port: number, host = '127.0.0.1'): Promise<boolean> {
+  return !recentlyHandedOut(port) && (await listenOnce(host, port)) === port && claim(port);
+}
+
+function recentlyHandedOut(port: number): boolean {
+  const now = Date.now();
+  for (const [p, at] of handedOut) if (now - at > REMEMBER_MS) handedOut.delete(p);
+  return handedOut.has(port);
+}
+
+function claim(port: number): boolean {
+  if (recentlyHandedOut(port)) return false;
+  handedOut.set(port, Date.now());
+  return true;
+}
+
+/** Listens on `port` (0: any) and closes again; the port it got, or undefined if it was taken. */
+async function listenOnce(host: string, port: number): Promise<number | undefined> {
   const server = net.createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, host, () => resolve());
+  const listening = await new Promise<boolean>((resolve, reject) => {
+    server.once('error', (error: NodeJS.ErrnoException) =>
+      error.code === 'EADDRINUSE' && port !== 0 ? resolve(false) : reject(error),
+    );
+    server.listen(port, host, () => resolve(true));
   });
-  const { port } = server.address() as AddressInfo;
+  if (!listening) return undefined;
+  const { port: got } = server.address() as AddressInfo;
   await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
+  return got;
 }
 
 /** One TCP connect attempt; rejects on refusal or after `timeoutMs`. Always destroys the socket. */

@@ -65,11 +65,12 @@ async function readProcessTable(): Promise<ProcessEntry[]> {
     return [];
   }
   const pids = names.filter((name) => /^\d+$/.test(name)).map(Number);
-  const entries = await Promise.all(pids.map(readEntry));
+  const entries = await Promise.all(pids.map(processEntry));
   return entries.filter((entry): entry is ProcessEntry => entry !== undefined);
 }
 
-async function readEntry(pid: number): Promise<ProcessEntry | undefined> {
+/** The process with this PID now, or undefined when there is none. */
+export async function processEntry(pid: number): Promise<ProcessEntry | undefined> {
   try {
     const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
     // "pid (comm) state ppid pgrp ... starttime(22nd)": comm may hold spaces and parentheses.

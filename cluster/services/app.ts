@@ -9,6 +9,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { dependsOn, MERGE, note } from '../compose-file.js';
 import { PROJECT_ROOT } from '../paths.js';
+import type { ProcessLedger } from '../process/ledger.js';
 import { ManagedProcess, runToCompletion } from '../process/managed-process.js';
 import { freePort } from '../process/ports.js';
 import { PeerLinks } from '../peer-links.js';
@@ -38,6 +39,7 @@ export const appService: ServicePlugin = {
         env: { DATABASE_URL: ctx.env.DATABASE_URL, SESSION_SECRET: 'x'.repeat(32) },
         logFile: join(ctx.logDir, 'migrate.log'),
         cwd: PROJECT_ROOT,
+        ledger: ctx.ledger,
       },
       ctx.readyTimeoutMs,
     );
@@ -75,6 +77,7 @@ export const appService: ServicePlugin = {
             ...options.env,
             ...options.replicaEnv?.[name],
           },
+          ctx.ledger,
           links,
         ),
       );
@@ -232,6 +235,7 @@ class ReplicaMember implements Member {
     readonly log: string,
     private readonly readyTimeoutMs: number,
     private readonly env: Record<string, string>,
+    private readonly ledger: ProcessLedger,
     /** Profiles with a peer channel: the relays into this replica live while it does. */
     private readonly links?: PeerLinks,
   ) {}
@@ -255,6 +259,7 @@ class ReplicaMember implements Member {
       env: { ...this.env, PORT: String(this.port) },
       logFile: this.log,
       cwd: PROJECT_ROOT,
+      ledger: this.ledger,
     });
     this.process = proc;
     await proc.waitUntilReady(() => isReady(this.port), {

@@ -1,8 +1,8 @@
 import { join, resolve } from 'node:path';
 import { mkdir } from 'node:fs/promises';
 import { note } from '../compose-file.js';
+import type { ProcessLedger } from '../process/ledger.js';
 import { ManagedProcess } from '../process/managed-process.js';
-import { freePort } from '../process/ports.js';
 import { OwnedServer, type ServerProcess } from '../process/server-process.js';
 import { isRoot } from '../process/system-user.js';
 import { memcachedStats } from './memcached-protocol.js';
@@ -21,9 +21,11 @@ export interface MemcachedOptions {
   /** Memory for items, in MiB. */
   memoryMb?: number;
   readyTimeoutMs?: number;
+  /** Where its PID is kept while it runs (a cluster's work dir). */
+  ledger?: ProcessLedger;
 }
 
-type MemcachedConfig = Required<MemcachedOptions>;
+type MemcachedConfig = Required<Omit<MemcachedOptions, 'ledger'>> & { ledger?: ProcessLedger };
 
 export async function startMemcached(options: MemcachedOptions): Promise<ServerProcess> {
   const config: MemcachedConfig = {
@@ -32,6 +34,7 @@ export async function startMemcached(options: MemcachedOptions): Promise<ServerP
     host: options.host ?? '127.0.0.1',
     memoryMb: options.memoryMb ?? 64,
     readyTimeoutMs: options.readyTimeoutMs ?? 15_000,
+    ledger: options.ledger,
   };
   await mkdir(config.dir, { recursive: true });
   return new MemcachedProcess(config, await launch(config));
@@ -68,6 +71,7 @@ async function launch(config: MemcachedConfig): Promise<ManagedProcess> {
     ],
     cwd: config.dir,
     logFile: join(config.dir, 'memcached.log'),
+    ledger: config.ledger,
   });
   // The PID tells the node we spawned from another one that already held the port.
   await server.waitUntilReady(
@@ -96,7 +100,8 @@ export const memcachedService: ServicePlugin = {
         nodes.push(
           await startMemcached({
             dir: join(ctx.workDir, name),
-            port: await freePort(),
+            port: await ctx.ports.take(name),
+            ledger: ctx.ledger,
             readyTimeoutMs: ctx.readyTimeoutMs,
           }),
         );

@@ -8,6 +8,7 @@ import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { dependsOn, MERGE, note } from '../compose-file.js';
 import { PROJECT_ROOT } from '../paths.js';
+import type { ProcessLedger } from '../process/ledger.js';
 import { ManagedProcess, runToCompletion } from '../process/managed-process.js';
 import { freePort, waitForPort } from '../process/ports.js';
 import { routingOf } from '../profiles.js';
@@ -125,7 +126,12 @@ export const nginxService: ServicePlugin = {
     const port = options.port || (await freePort());
     const tlsPort = options.tlsPort || (await freePort());
     const cert = await ensureSelfSignedCert(join(ctx.workDir, 'tls'));
-    const member = new NginxMember(port, join(ctx.workDir, 'nginx'), ctx.readyTimeoutMs);
+    const member = new NginxMember(
+      port,
+      join(ctx.workDir, 'nginx'),
+      ctx.readyTimeoutMs,
+      ctx.ledger,
+    );
     const conf = await renderNginxConfig({
       prefix: join(ctx.workDir, 'nginx'),
       listen: { http: port, https: tlsPort, tls: cert },
@@ -220,6 +226,7 @@ class NginxMember implements Member {
     readonly port: number,
     private readonly prefix: string,
     private readonly readyTimeoutMs: number,
+    private readonly ledger: ProcessLedger,
   ) {}
 
   get log() {
@@ -254,6 +261,8 @@ class NginxMember implements Member {
       command: nginxBinary(),
       args: ['-p', this.prefix, '-c', this.conf],
       logFile: join(this.prefix, 'logs', 'stderr.log'),
+      stopSignal: 'SIGQUIT',
+      ledger: this.ledger,
     });
     this.process = proc;
     await proc.waitUntilReady(

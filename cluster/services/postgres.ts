@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve, sep } from 'node:path';
 import { Client, escapeIdentifier, escapeLiteral } from 'pg';
 import { note } from '../compose-file.js';
+import type { ProcessLedger } from '../process/ledger.js';
 import { ManagedProcess, runToCompletion } from '../process/managed-process.js';
-import { freePort } from '../process/ports.js';
 import { OwnedServer, type ServerProcess } from '../process/server-process.js';
 import {
   chownRecursive,
@@ -32,6 +32,8 @@ export interface PostgresOptions {
   readyTimeoutMs?: number;
   /** Extra server settings (`-c key=value`), e.g. shared_preload_libraries for the benchmark. */
   settings?: Record<string, string>;
+  /** Where its PID is kept while it runs (a cluster's work dir). */
+  ledger?: ProcessLedger;
 }
 
 export interface PostgresServer extends ServerProcess {
@@ -49,7 +51,8 @@ export interface PostgresServer extends ServerProcess {
   kill(): Promise<void>;
 }
 
-interface PostgresConfig extends Required<PostgresOptions> {
+interface PostgresConfig extends Required<Omit<PostgresOptions, 'ledger'>> {
+  ledger?: ProcessLedger;
   bin: (name: string) => string;
   /** Who runs the server: Postgres refuses to run as root. Undefined means "us". */
   owner: SystemUser | undefined;
@@ -72,6 +75,7 @@ export async function startPostgres(options: PostgresOptions): Promise<PostgresS
     database: options.database ?? 'app',
     readyTimeoutMs: options.readyTimeoutMs ?? 30_000,
     settings: options.settings ?? {},
+    ledger: options.ledger,
     bin: await findPostgresBin(),
     owner: isRoot() ? await lookupSystemUser('postgres') : undefined,
   };
@@ -178,6 +182,7 @@ async function initdb(config: PostgresConfig): Promise<void> {
     ],
     cwd: config.dir,
     logFile: join(config.dir, 'initdb.log'),
+    ledger: config.ledger,
     ...runAs(config),
   });
   // Trust without passwords is fine for a throwaway local instance, because nothing outside
@@ -211,6 +216,7 @@ async function launch(config: PostgresConfig): Promise<ManagedProcess> {
     cwd: config.dir,
     logFile: join(config.dir, 'postgres.log'),
     stopSignal: STOP_SIGNAL,
+    ledger: config.ledger,
     ...runAs(config),
   });
   const superuserUrl = postgresUrl(config.host, config.port, 'postgres', SUPERUSER);
@@ -311,7 +317,8 @@ export const postgresService: ServicePlugin = {
     const dir = join(ctx.workDir, 'postgres');
     const server = await startPostgres({
       dir,
-      port: await freePort(),
+      port: await ctx.ports.take('postgres'),
+      ledger: ctx.ledger,
       fast: ctx.options.fastPostgres,
       settings: ctx.options.postgresSettings,
       readyTimeoutMs: ctx.readyTimeoutMs,

@@ -4,11 +4,11 @@
  * key, so it lives on one master (and its replica). When a master is silent for the node timeout,
  * the others mark it failed and its replica takes its slots over.
  */
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { dependsOn, note } from '../compose-file.js';
 import { runToCompletion } from '../process/managed-process.js';
 import { errorMessage, pollUntil } from '../process/poll.js';
-import { freePort } from '../process/ports.js';
 import { askRedis, startRedis, type RedisServer } from './redis.js';
 import { observeRedisServers } from './redis-observer.js';
 import { serverMember, type Member, type ServicePlugin } from './service.js';
@@ -19,6 +19,62 @@ const NODES = 6;
  * over (after a further 0.5–1 s). A demo value, like redis-ha's: the default is 15 s.
  */
 export const NODE_TIMEOUT_MS = 1000;
+/** A node's cluster bus listens on its port + 10000, which must be a port too. */
+const MAX_NODE_PORT = 65535 - 10000;
+const nodeNames = Array.from({ length: NODES }, (_, i) => `redis-${i + 1}`);
+
+/**
+ * What the nodes' own state files (nodes.conf, which Redis writes) say of the cluster when it
+ * starts: none formed yet, or all six nodes of one formed cluster. Before the nodes start, it
+ * points every node's entries at the ports the nodes have now: nodes.conf addresses the others
+ * by the ports of the run that wrote it, and a node whose port changed (taken meanwhile, or a
+ * state dir from before the runner kept ports) would be unreachable to the rest. Anything in
+ * between (some nodes in a cluster, some not) is refused with what to do.
+ */
+export async function prepareNodeState(
+  dir: string,
+  ports: readonly number[],
+): Promise<'new' | 'formed'> {
+  const files = nodeNames.map((n) => join(dir, n, 'nodes.conf'));
+  const texts = await Promise.all(files.map((f) => readFile(f, 'utf8').catch(() => '')));
+  const nodeLines = (text: string) =>
+    text.split('\n').filter((line) => /^[0-9a-f]{40} /.test(line));
+  const known = texts.map((t) => nodeLines(t).length);
+  if (known.every((k) => k <= 1)) return 'new';
+  if (!known.every((k) => k === NODES))
+    throw new Error(
+      `redis-cluster: the state in ${dir} is partial (nodes know ${known.join(', ')} of ${NODES} nodes): ` +
+        'discard it with npm run cluster -- --fresh (or remove that folder)',
+    );
+  // Each node's id is on its own "myself" line; it gets that node's port now.
+  const portOf = new Map<string, number>();
+  texts.forEach((text, i) => {
+    const myself = nodeLines(text).find((line) => line.split(' ')[2].split(',').includes('myself'));
+    if (myself) portOf.set(myself.split(' ')[0], ports[i]);
+  });
+  if (portOf.size !== NODES)
+    throw new Error(
+      `redis-cluster: the nodes.conf files in ${dir} do not name ${NODES} different nodes: ` +
+        'discard the state with npm run cluster -- --fresh',
+    );
+  await Promise.all(
+    texts.map(async (text, i) => {
+      const moved = text
+        .split('\n')
+        .map((line) => {
+          const [id, address, ...rest] = line.split(' ');
+          const port = portOf.get(id);
+          if (port === undefined || address === undefined) return line;
+          // ip:port@cport[,hostname]: only the ports change.
+          const at = address.replace(/:\d+@\d+/, `:${port}@${port + 10000}`);
+          return [id, at, ...rest].join(' ');
+        })
+        .join('\n');
+      if (moved !== text) await writeFile(files[i], moved);
+    }),
+  );
+  return 'formed';
+}
 
 /** One node's CLUSTER NODES line, the parts used here. */
 export interface ClusterNode {
@@ -99,12 +155,17 @@ export const redisClusterService: ServicePlugin = {
     const servers: RedisServer[] = [];
     const members: Member[] = [];
     try {
+      const nodePorts: number[] = [];
+      for (const name of nodeNames)
+        nodePorts.push(await ctx.ports.take(`redis-cluster/${name}`, MAX_NODE_PORT));
+      const state = await prepareNodeState(dir, nodePorts);
       for (let n = 1; n <= NODES; n++) {
         const server = await startRedis({
           dir: join(dir, `redis-${n}`),
-          port: await freePort(),
+          port: nodePorts[n - 1],
           cluster: { nodeTimeoutMs: NODE_TIMEOUT_MS },
           readyTimeoutMs: ctx.readyTimeoutMs,
+          ledger: ctx.ledger,
         });
         servers.push(server);
         members.push(
@@ -120,21 +181,23 @@ export const redisClusterService: ServicePlugin = {
           }),
         );
       }
-      // The first three become masters, the others their replicas; slots split evenly.
-      await runToCompletion(
-        {
-          name: 'redis-cli --cluster create',
-          command: 'redis-cli',
-          args: [
-            '--cluster',
-            'create',
-            ...servers.map((s) => `${s.host}:${s.port}`),
-            ...['--cluster-replicas', '1', '--cluster-yes'],
-          ],
-          logFile: join(ctx.logDir, 'redis-cluster-create.log'),
-        },
-        ctx.readyTimeoutMs,
-      );
+      // The first three become masters, the others their replicas; slots split evenly. A cluster
+      // formed in an earlier run comes back by itself, from the nodes' state files.
+      if (state === 'new')
+        await runToCompletion(
+          {
+            name: 'redis-cli --cluster create',
+            command: 'redis-cli',
+            args: [
+              '--cluster',
+              'create',
+              ...servers.map((s) => `${s.host}:${s.port}`),
+              ...['--cluster-replicas', '1', '--cluster-yes'],
+            ],
+            logFile: join(ctx.logDir, 'redis-cluster-create.log'),
+          },
+          ctx.readyTimeoutMs,
+        );
       const ports = servers.map((s) => s.port);
       if (!(await agreed(ports, ctx.readyTimeoutMs)))
         throw new Error('redis-cluster: the nodes did not agree on a cluster in time');

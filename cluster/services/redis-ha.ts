@@ -7,9 +7,18 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { dependsOn, note } from '../compose-file.js';
+import type { ProcessLedger } from '../process/ledger.js';
 import { errorMessage, pollUntil } from '../process/poll.js';
-import { freePort } from '../process/ports.js';
-import { askRedis, launchRedis, RedisProcess, startRedis, type RedisServer } from './redis.js';
+import type { PortBook } from '../work-dir.js';
+import {
+  askRedis,
+  isReplicaByConfig,
+  launchRedis,
+  RedisProcess,
+  setReplicaOf,
+  startRedis,
+  type RedisServer,
+} from './redis.js';
 import { observeRedis } from './redis-observer.js';
 import { serverMember, type Member, type ServicePlugin } from './service.js';
 
@@ -30,12 +39,20 @@ interface SentinelConfig {
   host: string;
   port: number;
   readyTimeoutMs: number;
+  ledger?: ProcessLedger;
 }
+
+const SERVERS = ['redis-1', 'redis-2'] as const;
+const SENTINELS = ['sentinel-1', 'sentinel-2', 'sentinel-3'] as const;
+/** A member's entry in the work dir's port book. */
+const portName = (member: string) => `redis-ha/${member}`;
 
 /**
  * A Sentinel: `redis-server --sentinel` (the same binary; Debian's redis-sentinel package is only
- * that link). Its config file is written once; Sentinel rewrites it with what it learns (the
- * current primary, the replicas, the other Sentinels), so a restarted Sentinel knows all that.
+ * that link). Its config file is written anew at each start of the setup, naming the primary the
+ * setup starts with; Sentinel rewrites it with what it learns (the current primary, the replicas,
+ * the other Sentinels), so a Sentinel restarted on its own knows all that, and the next start of
+ * the setup reads from it who was primary last (`lastPrimary`).
  */
 async function startSentinel(config: SentinelConfig, primary: RedisServer): Promise<RedisServer> {
   const lines = [
@@ -85,11 +102,35 @@ export async function primaryPort(sentinelPorts: number[]): Promise<number> {
 async function followPrimary(server: RedisServer, sentinelPorts: number[]): Promise<void> {
   const port = await primaryPort(sentinelPorts).catch(() => undefined);
   if (port === undefined || port === server.port) return;
-  const file = join(server.dir, 'redis.conf');
-  const kept = (await readFile(file, 'utf8'))
-    .split('\n')
-    .filter((line) => line && !/^(replicaof|slaveof) /i.test(line));
-  await writeFile(file, [...kept, `replicaof ${server.host} ${port}`, ''].join('\n'));
+  await setReplicaOf(server.dir, { host: server.host, port });
+}
+
+/**
+ * Which server was the primary when the setup last ran, from what it left in `dir`. First what
+ * the Sentinels said last (the monitored address with the highest config epoch: a failover
+ * rewrites it), mapped to a member by the ports of the last run; else the one server whose own
+ * config file does not make it a replica (a state dir without the port book); else redis-1 (a
+ * new setup). The servers' roles alone can't tell it after a failover whose old primary stayed
+ * down: neither config file then names a primary.
+ */
+export async function lastPrimary(
+  dir: string,
+  ports: Pick<PortBook, 'previous'>,
+): Promise<(typeof SERVERS)[number]> {
+  let best: { epoch: number; port: number } | undefined;
+  for (const sentinel of SENTINELS) {
+    const text = await readFile(join(dir, sentinel, 'sentinel.conf'), 'utf8').catch(() => '');
+    const monitor = new RegExp(`^sentinel monitor ${SENTINEL_NAME} \\S+ (\\d+)`, 'm').exec(text);
+    const epoch = new RegExp(`^sentinel config-epoch ${SENTINEL_NAME} (\\d+)`, 'm').exec(text);
+    if (!monitor) continue;
+    const seen = { epoch: Number(epoch?.[1] ?? 0), port: Number(monitor[1]) };
+    if (!best || seen.epoch > best.epoch) best = seen;
+  }
+  const byPort = SERVERS.find((s) => best && ports.previous(portName(s)) === best.port);
+  if (byPort) return byPort;
+  const replica = await Promise.all(SERVERS.map((s) => isReplicaByConfig(join(dir, s))));
+  const primaries = SERVERS.filter((_, i) => replica[i] === false);
+  return primaries.length === 1 ? primaries[0] : SERVERS[0];
 }
 
 /** Polls until `check` holds; throws `what` when it did not within `timeoutMs`. */
@@ -115,35 +156,39 @@ export const redisHaService: ServicePlugin = {
         beforeRestart: () => followPrimary(server, sentinelPorts),
       });
     try {
-      const primary = await startRedis({
-        dir: join(dir, 'redis-1'),
-        port: await freePort(),
-        readyTimeoutMs,
-      });
-      servers.push(primary);
-      members.push(redisMember('redis-1', primary));
-      const replica = await startRedis({
-        dir: join(dir, 'redis-2'),
-        port: await freePort(),
-        replicaOf: primary,
-        readyTimeoutMs,
-      });
-      servers.push(replica);
-      members.push(redisMember('redis-2', replica));
-      for (const n of [1, 2, 3]) {
+      // Start in the roles the setup had when it last ran: the primary first, the other server
+      // as its replica. Both ports are the last run's where free; the roles are written anew.
+      const first = await lastPrimary(dir, ctx.ports);
+      const order = first === 'redis-1' ? SERVERS : ([...SERVERS].reverse() as string[]);
+      let primary: RedisServer | undefined;
+      for (const name of order) {
+        const server = await startRedis({
+          dir: join(dir, name),
+          port: await ctx.ports.take(portName(name)),
+          replicaOf: primary ? { host: primary.host, port: primary.port } : null,
+          readyTimeoutMs,
+          ledger: ctx.ledger,
+        });
+        primary ??= server;
+        servers.push(server);
+        members.push(redisMember(name, server));
+      }
+      const replica = servers[1];
+      // The status table lists redis-1 before redis-2, whichever is primary now.
+      members.sort((a, b) => a.name.localeCompare(b.name));
+      for (const name of SENTINELS) {
         const sentinel = await startSentinel(
           {
-            dir: resolve(dir, `sentinel-${n}`), // Sentinel wants an absolute dir
+            dir: resolve(dir, name), // Sentinel wants an absolute dir
             host: '127.0.0.1',
-            port: await freePort(),
+            port: await ctx.ports.take(portName(name)),
             readyTimeoutMs,
+            ledger: ctx.ledger,
           },
-          primary,
+          servers[0],
         );
         servers.push(sentinel);
-        members.push(
-          serverMember(`sentinel-${n}`, 'sentinel', sentinel, join(sentinel.dir, 'redis.log')),
-        );
+        members.push(serverMember(name, 'sentinel', sentinel, join(sentinel.dir, 'redis.log')));
       }
       const sentinels = servers.slice(2);
       sentinelPorts.push(...sentinels.map((s) => s.port));

@@ -1,10 +1,10 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { join, resolve } from 'node:path';
 import { createClient } from 'redis';
 import { note } from '../compose-file.js';
+import type { ProcessLedger } from '../process/ledger.js';
 import { ManagedProcess } from '../process/managed-process.js';
-import { freePort } from '../process/ports.js';
 import { OwnedServer, type ServerProcess } from '../process/server-process.js';
 import { observeRedis } from './redis-observer.js';
 import { serverMember, type ServicePlugin } from './service.js';
@@ -20,13 +20,16 @@ export interface RedisOptions {
   /** Hard limit for start-up until PING is answered. */
   readyTimeoutMs?: number;
   /**
-   * Start as a replica of this server. Written to the server's config file, not to its command
-   * line: Sentinel rewrites that file when it changes a server's role (CONFIG REWRITE), so a
-   * restart keeps the role Sentinel gave it last, not the one it started with.
+   * Start as a replica of this server (null: as a primary; undefined: in the role its config
+   * file holds). Written to the server's config file, not to its command line: Sentinel rewrites
+   * that file when it changes a server's role (CONFIG REWRITE), so a restart keeps the role
+   * Sentinel gave it last, not the one it started with.
    */
-  replicaOf?: { host: string; port: number };
+  replicaOf?: { host: string; port: number } | null;
   /** A Redis Cluster node: its cluster state (id, role, peers) lives in nodes.conf in `dir`. */
   cluster?: { nodeTimeoutMs: number };
+  /** Where its PID is kept while it runs (a cluster's work dir). */
+  ledger?: ProcessLedger;
 }
 
 export interface RedisServer extends ServerProcess {
@@ -38,7 +41,9 @@ export interface RedisServer extends ServerProcess {
   kill(): Promise<void>;
 }
 
-type RedisConfig = Required<Omit<RedisOptions, 'replicaOf' | 'cluster'>>;
+type RedisConfig = Required<Omit<RedisOptions, 'replicaOf' | 'cluster' | 'ledger'>> & {
+  ledger?: ProcessLedger;
+};
 
 /** The config file of the server in `dir`: written once, then Redis' own (CONFIG REWRITE). */
 const configFileOf = (dir: string) => join(dir, 'redis.conf');
@@ -50,10 +55,10 @@ export async function startRedis(options: RedisOptions): Promise<RedisServer> {
     host: options.host ?? '127.0.0.1',
     appendOnly: options.appendOnly ?? true,
     readyTimeoutMs: options.readyTimeoutMs ?? 15_000,
+    ledger: options.ledger,
   };
   await mkdir(config.dir, { recursive: true });
   const lines = [
-    ...(options.replicaOf ? [`replicaof ${options.replicaOf.host} ${options.replicaOf.port}`] : []),
     ...(options.cluster
       ? [
           'cluster-enabled yes',
@@ -70,7 +75,30 @@ export async function startRedis(options: RedisOptions): Promise<RedisServer> {
   }).catch((err: NodeJS.ErrnoException) => {
     if (err.code !== 'EEXIST') throw err;
   });
+  if (options.replicaOf !== undefined) await setReplicaOf(config.dir, options.replicaOf);
   return new RedisProcess(config, await launch(config), launch);
+}
+
+/**
+ * Sets the role in the config file of the (stopped) server in `dir`: a replica of `primary`, or
+ * a primary (null). The rest of the file stays as Redis or Sentinel last wrote it.
+ */
+export async function setReplicaOf(
+  dir: string,
+  primary: { host: string; port: number } | null,
+): Promise<void> {
+  const file = configFileOf(dir);
+  const kept = (await readFile(file, 'utf8'))
+    .split('\n')
+    .filter((line) => line && !/^(replicaof|slaveof) /i.test(line));
+  const role = primary ? [`replicaof ${primary.host} ${primary.port}`] : [];
+  await writeFile(file, [...kept, ...role, ''].join('\n'));
+}
+
+/** Whether the config file in `dir` makes its server a replica; undefined when there is none. */
+export async function isReplicaByConfig(dir: string): Promise<boolean | undefined> {
+  const text = await readFile(configFileOf(dir), 'utf8').catch(() => undefined);
+  return text === undefined ? undefined : /^(replicaof|slaveof) /im.test(text);
 }
 
 /** A Redis server, or a Sentinel (a Redis server in sentinel mode), owned by PID. */
@@ -113,7 +141,13 @@ async function launch(config: RedisConfig): Promise<ManagedProcess> {
  * the process it spawned answers PING on its port.
  */
 export async function launchRedis(
-  config: { dir: string; host: string; port: number; readyTimeoutMs: number },
+  config: {
+    dir: string;
+    host: string;
+    port: number;
+    readyTimeoutMs: number;
+    ledger?: ProcessLedger;
+  },
   name: string,
   args: string[],
 ): Promise<ManagedProcess> {
@@ -123,6 +157,7 @@ export async function launchRedis(
     args,
     cwd: config.dir,
     logFile: join(config.dir, 'redis.log'),
+    ledger: config.ledger,
   });
   await server.waitUntilReady(
     async () => (await redisProcessId(config.host, config.port, 1_000)) === server.pid,
@@ -207,9 +242,10 @@ export const redisService: ServicePlugin = {
     const dir = join(ctx.workDir, 'redis');
     const server = await startRedis({
       dir,
-      port: await freePort(),
+      port: await ctx.ports.take('redis'),
       appendOnly: true,
       readyTimeoutMs: ctx.readyTimeoutMs,
+      ledger: ctx.ledger,
     });
     return {
       members: [serverMember('redis', 'redis', server, join(dir, 'redis.log'))],

@@ -7,9 +7,11 @@
  */
 import type { ClusterOptions } from '../cluster.js';
 import type { ComposeFile } from '../compose-file.js';
+import type { ProcessLedger } from '../process/ledger.js';
 import type { ServerProcess } from '../process/server-process.js';
 import type { Profile } from '../profiles.js';
 import type { UpstreamServer } from '../routing/index.js';
+import type { PortBook } from '../work-dir.js';
 
 /** One process of the topology that can be killed (crash), stopped (graceful) and started again. */
 export interface Member {
@@ -36,6 +38,13 @@ export interface StartContext {
   readonly workDir: string;
   readonly logDir: string;
   readonly readyTimeoutMs: number;
+  /** Every process a plugin starts goes on it (ManagedProcessOptions.ledger). */
+  readonly ledger: ProcessLedger;
+  /**
+   * Ports of servers that keep state, by `<plugin>/<member>`: the same as in the last run while
+   * free, and what the last run had (a state file that names a port names a member by it).
+   */
+  readonly ports: PortBook;
   /** Environment for every replica, from the plugins started so far (DATABASE_URL, REDIS_URL, ...). */
   readonly env: Readonly<Record<string, string>>;
   /** The replicas, once the app plugin has started them: what nginx balances over. */
