@@ -1,7 +1,8 @@
 /**
  * `npm run cluster -- --profile <name>`: the whole topology as local processes.
  * `npm run cluster -- status | kill <member> | restart <member> | partition <replica> | heal | stop`:
- * act on the running one.
+ * act on the running one. `--port` names a cluster: its work dir (and https port) follow from it,
+ * so two clusters run side by side from one checkout with nothing but two ports.
  */
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -9,19 +10,29 @@ import { startCluster, type Cluster, type MemberStatus } from './cluster.js';
 import { sendControl, serveControl, type ControlCommand } from './control.js';
 import { serveDashboard } from './dashboard/server.js';
 import { PROJECT_ROOT } from './paths.js';
-import { tcpConnect } from './process/ports.js';
+import { freePort, tcpConnect } from './process/ports.js';
 import { isProfileName, profileNames, profiles } from './profiles.js';
+import { ledgerOf } from './work-dir.js';
+
+const DEFAULT_PORT = 8080;
+const DEFAULT_TLS_PORT = 8443;
 
 const USAGE = `Usage:
-  npm run cluster -- [--profile ${profileNames.join('|')}] [--port 8080] [--tls-port 8443] [--replicas 3] [--work-dir .cluster] [--dashboard-port 0]
-  npm run cluster -- status                  members of the running cluster
+  npm run cluster -- [--profile ${profileNames.join('|')}] [--port 8080] [--replicas 3] [--fresh]
+                     [--tls-port 8443] [--work-dir .cluster] [--dashboard-port 0]
+      A cluster starts again on what it left in its work dir (users, the sessions a store keeps);
+      --fresh discards that first. The work dir is .cluster for port 8080, .cluster-<port> for
+      another port; the https port is 8443 for port 8080, a free one otherwise.
+  npm run cluster -- status                  members of the running cluster (add --port or
+                                             --work-dir to name another one)
   npm run cluster -- kill <member>           SIGKILL a member (app-2, nginx, postgres, a store server: see status): a crash
   npm run cluster -- stop-member <member>    SIGTERM a member: a graceful stop
   npm run cluster -- restart <member>        start a member again and wait until it is ready
   npm run cluster -- roll                    restart every replica in turn, gracefully
   npm run cluster -- partition <replica>     cut a replica's peer links (replicated profile)
   npm run cluster -- heal                    restore every cut peer link
-  npm run cluster -- stop                    stop the running cluster
+  npm run cluster -- failover                crash the store's primary (redis-ha, redis-cluster), wait for the takeover
+  npm run cluster -- stop                    stop the running cluster (or what a killed runner left)
 
 Profiles:
 ${profileNames.map((p) => `  ${p.padEnd(Math.max(...profileNames.map((n) => n.length)))}  ${profiles[p].shows}`).join('\n')}`;
@@ -34,22 +45,28 @@ function parse(argv: string[]) {
     allowPositionals: true,
     options: {
       profile: { type: 'string', default: 'redis' },
-      port: { type: 'string', default: '8080' },
-      'tls-port': { type: 'string', default: '8443' },
+      port: { type: 'string', default: String(DEFAULT_PORT) },
+      'tls-port': { type: 'string' },
       replicas: { type: 'string', default: '3' },
       // 0: any free port. The dashboard listens on 127.0.0.1 only, behind a random token.
       'dashboard-port': { type: 'string', default: '0' },
-      'work-dir': { type: 'string', default: join(PROJECT_ROOT, '.cluster') },
+      'work-dir': { type: 'string' },
+      fresh: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
   const port = portOption('--port', values.port);
   const dashboardPort =
     values['dashboard-port'] === '0' ? 0 : portOption('--dashboard-port', values['dashboard-port']);
-  const tlsPort = portOption('--tls-port', values['tls-port']);
+  // Given: that port. Not given: 8443 beside the default port, else a free one (see up()).
+  const tlsPort =
+    values['tls-port'] === undefined ? undefined : portOption('--tls-port', values['tls-port']);
+  const workDir = resolve(
+    values['work-dir'] ??
+      join(PROJECT_ROOT, port === DEFAULT_PORT ? '.cluster' : `.cluster-${port}`),
+  );
   const replicas = Number(values.replicas);
   if (!isProfileName(values.profile)) throw new UsageError(`unknown profile "${values.profile}"`);
-  if (port === tlsPort) throw new UsageError('--port and --tls-port must differ');
   if (!Number.isInteger(replicas) || replicas < 1 || replicas > 9)
     throw new UsageError(`--replicas must be 1-9, not "${values.replicas}"`);
   return {
@@ -59,7 +76,14 @@ function parse(argv: string[]) {
     tlsPort,
     replicas,
     dashboardPort,
-    workDir: resolve(values['work-dir']),
+    workDir,
+    /** What names this cluster in a command for another terminal: "", " --port N" or " --work-dir D". */
+    named:
+      values['work-dir'] !== undefined
+        ? ` --work-dir ${values['work-dir']}`
+        : port === DEFAULT_PORT
+          ? ''
+          : ` --port ${port}`,
     positionals,
   };
 }
@@ -96,12 +120,23 @@ function table(status: MemberStatus[]): string {
   return [line(head), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
 
-async function control(socketPath: string, command: ControlCommand): Promise<void> {
-  const reply = await sendControl(socketPath, command).catch(() => {
+async function control(workDir: string, command: ControlCommand): Promise<void> {
+  const reply = await sendControl(join(workDir, 'control.sock'), command).catch(async () => {
+    // No runner answers. One killed with SIGKILL may have left its servers running: stop
+    // asks its work dir's ledger for them and stops them.
+    const ledger = ledgerOf(workDir);
+    if (command.cmd === 'stop' && (await ledger.leftovers()).length) {
+      const stopped = await ledger.sweep();
+      console.log(
+        `no runner answered from ${workDir}; stopped what it had left running: ${stopped.map((p) => `${p.name} (pid ${p.pid})`).join(', ')}`,
+      );
+      return undefined;
+    }
     throw new UsageError(
-      `no cluster is running from ${socketPath.replace(/\/control\.sock$/, '')} (start one with: npm run cluster -- --profile redis)`,
+      `no cluster is running from ${workDir} (start one with: npm run cluster -- --profile redis, or name another with --port or --work-dir)`,
     );
   });
+  if (!reply) return;
   if (!reply.ok) throw new Error(reply.error);
   if (reply.message) console.log(reply.message);
   console.log(table(reply.status));
@@ -116,28 +151,50 @@ async function up(o: ReturnType<typeof parse>): Promise<void> {
     )
   ) {
     throw new UsageError(
-      `a cluster is already running from ${o.workDir}: stop it (npm run cluster -- stop) or pass another --work-dir`,
+      `a cluster is already running from ${o.workDir}: stop it (npm run cluster -- stop${o.named}) or start another with a different --port`,
     );
   }
-  for (const [flag, port] of [
-    ['--port', o.port],
-    ['--tls-port', o.tlsPort],
-  ] as const) {
-    if (await inUse(port))
-      throw new UsageError(`port ${port} is already in use: pass another ${flag}`);
-  }
+  // A runner killed with SIGKILL left its servers running here, holding their ports: stop them.
+  const swept = await ledgerOf(o.workDir).sweep();
+  if (swept.length)
+    console.log(
+      `stopped what a killed runner had left running in ${o.workDir}: ${swept.map((p) => `${p.name} (pid ${p.pid})`).join(', ')}`,
+    );
+  if (await inUse(o.port))
+    throw new UsageError(`port ${o.port} is already in use: pass another --port`);
+  let tlsPort = o.tlsPort;
+  if (tlsPort !== undefined && (await inUse(tlsPort)))
+    throw new UsageError(`port ${tlsPort} is already in use: pass another --tls-port`);
+  if (tlsPort === undefined)
+    tlsPort =
+      o.port === DEFAULT_PORT && !(await inUse(DEFAULT_TLS_PORT))
+        ? DEFAULT_TLS_PORT
+        : await freePort();
+  if (tlsPort === o.port) throw new UsageError('--port and --tls-port must differ');
 
   const t0 = Date.now();
   const say = (line: string) =>
     console.log(`[${((Date.now() - t0) / 1000).toFixed(1).padStart(5)}s] ${line}`);
   say(`starting profile "${o.profile}": ${profiles[o.profile].shows}`);
+  say(
+    o.fresh
+      ? `work dir ${o.workDir}: discarding what earlier runs left there (--fresh)`
+      : `work dir ${o.workDir}: starting on what earlier runs left there (--fresh discards it)`,
+  );
   const cluster: Cluster = await startCluster({
     profile: o.profile,
     port: o.port,
-    tlsPort: o.tlsPort,
+    tlsPort,
     replicas: o.replicas,
     workDir: o.workDir,
+    fresh: o.fresh,
     onProgress: say,
+  }).catch((error: unknown) => {
+    if (o.fresh) throw error;
+    // On the first line, which is the one a user reads: log tails may follow it.
+    const [first, ...rest] = (error instanceof Error ? error.message : String(error)).split('\n');
+    const hint = ` (if what earlier runs left in ${o.workDir} is the cause, add --fresh)`;
+    throw new Error([first + hint, ...rest].join('\n'), { cause: error });
   });
 
   let stopping = false;
@@ -164,7 +221,7 @@ async function up(o: ReturnType<typeof parse>): Promise<void> {
   console.log(table(cluster.status()));
   console.log('');
   console.log(
-    `Open ${cluster.url}/ in a browser; from another terminal: npm run cluster -- kill app-2 | restart app-2 | status`,
+    `Open ${cluster.url}/ in a browser; from another terminal: npm run cluster -- kill app-2 | restart app-2 | status${o.named}`,
   );
   console.log(
     `Also over https (self-signed certificate: curl -k, or accept the browser warning): ${cluster.httpsUrl}/`,
@@ -178,7 +235,6 @@ async function main(): Promise<void> {
   const o = parse(process.argv.slice(2));
   if (o.help) return void console.log(USAGE);
   const [command, member, ...extra] = o.positionals;
-  const socketPath = join(o.workDir, 'control.sock');
   if (extra.length) throw new UsageError(`unexpected arguments: ${extra.join(' ')}`);
   switch (command) {
     case undefined:
@@ -188,13 +244,14 @@ async function main(): Promise<void> {
     case 'roll':
     case 'stop':
     case 'heal':
-      return control(socketPath, { cmd: command });
+    case 'failover':
+      return control(o.workDir, { cmd: command });
     case 'kill':
     case 'restart':
     case 'stop-member':
     case 'partition':
       if (!member) throw new UsageError(`"${command}" needs a member name, e.g. app-2`);
-      return control(socketPath, { cmd: command, member });
+      return control(o.workDir, { cmd: command, member });
     default:
       throw new UsageError(`unknown command "${command}"`);
   }

@@ -7,7 +7,7 @@ import type { Cluster, MemberStatus } from './cluster.js';
  * `npm run cluster -- kill app-2` from another terminal acts on the processes it owns.
  */
 export type ControlCommand =
-  | { cmd: 'status' | 'roll' | 'stop' | 'heal' }
+  | { cmd: 'status' | 'roll' | 'stop' | 'heal' | 'failover' }
   | { cmd: 'kill' | 'restart' | 'stop-member' | 'partition'; member: string };
 export type ControlReply =
   { ok: true; status: MemberStatus[]; message?: string } | { ok: false; error: string };
@@ -99,6 +99,14 @@ export async function runCommand(
       case 'heal':
         cluster.heal();
         return { ok: true, status: cluster.status(), message: 'every peer link restored' };
+      case 'failover': {
+        const { killed, promoted } = await cluster.failStore();
+        return {
+          ok: true,
+          status: cluster.status(),
+          message: `${killed} killed (SIGKILL); ${promoted} serves in its place (restart ${killed} to bring it back)`,
+        };
+      }
       case 'roll':
         await cluster.rollingRestart();
         return { ok: true, status: cluster.status(), message: 'every replica restarted in turn' };
