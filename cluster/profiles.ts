@@ -20,6 +20,11 @@ export interface DeclaredGuarantees {
   survivesReplicaCrash: boolean;
   /** Sessions outlive a restart of the store's servers. Only for backends that have servers. */
   survivesStoreRestart?: boolean;
+  /**
+   * Sessions outlive a restart of the whole cluster (every member stopped, then the cluster
+   * started again on the state it left): they are on disk somewhere, not only in memory.
+   */
+  survivesClusterRestart: boolean;
   /** Clients behind one address (one NAT) are spread over the replicas, not piled on one. */
   natClientsSpread: boolean;
   /**
@@ -52,6 +57,8 @@ const sharedStore = {
   sharedAcrossReplicas: true,
   survivesReplicaCrash: true,
   survivesStoreRestart: true,
+  // Redis with its append-only file on, as a production session store runs.
+  survivesClusterRestart: true,
   natClientsSpread: true,
   logoutFinal: true,
 } as const;
@@ -65,6 +72,7 @@ export const profiles = {
     guarantees: {
       sharedAcrossReplicas: false,
       survivesReplicaCrash: false,
+      survivesClusterRestart: false,
       natClientsSpread: true,
       logoutFinal: true,
     },
@@ -78,6 +86,7 @@ export const profiles = {
     guarantees: {
       sharedAcrossReplicas: false,
       survivesReplicaCrash: false,
+      survivesClusterRestart: false,
       natClientsSpread: false,
       logoutFinal: true,
     },
@@ -91,6 +100,7 @@ export const profiles = {
     guarantees: {
       sharedAcrossReplicas: false,
       survivesReplicaCrash: false,
+      survivesClusterRestart: false,
       natClientsSpread: true,
       logoutFinal: true,
     },
@@ -104,6 +114,8 @@ export const profiles = {
     guarantees: {
       sharedAcrossReplicas: true,
       survivesReplicaCrash: true,
+      // Copies in other replicas' memory, and every replica stops.
+      survivesClusterRestart: false,
       natClientsSpread: true,
       logoutFinal: true,
     },
@@ -118,6 +130,8 @@ export const profiles = {
       // Every replica recognises a session: a proxy holder fetches the copy and takes it over.
       sharedAcrossReplicas: true,
       survivesReplicaCrash: true,
+      // Copies in other replicas' memory, and every replica stops.
+      survivesClusterRestart: false,
       natClientsSpread: true,
       logoutFinal: true,
     },
@@ -154,6 +168,7 @@ export const profiles = {
       sharedAcrossReplicas: true,
       survivesReplicaCrash: true,
       survivesStoreRestart: true,
+      survivesClusterRestart: true,
       natClientsSpread: true,
       logoutFinal: true,
     },
@@ -169,6 +184,7 @@ export const profiles = {
       survivesReplicaCrash: true,
       // Memory only, no copies: a restarted node is empty.
       survivesStoreRestart: false,
+      survivesClusterRestart: false,
       natClientsSpread: true,
       logoutFinal: true,
     },

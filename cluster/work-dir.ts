@@ -99,10 +99,11 @@ export class PortBook {
   /** Its port of the last run if that is free now (and at most `max`), else a free one. */
   async take(name: string, max = 65535): Promise<number> {
     const last = this.last[name];
+    const owner = `${this.file}#${name}`;
     const port =
-      last !== undefined && last <= max && (await reclaimPort(last))
+      last !== undefined && last <= max && (await reclaimPort(last, owner))
         ? last
-        : await freePort('127.0.0.1', max);
+        : await freePort('127.0.0.1', max, owner);
     this.now[name] = port;
     const text = JSON.stringify(this.now, null, 2) + '\n';
     this.writing = this.writing.then(() => writeFile(this.file, text));

@@ -9,4 +9,6 @@ export default {
   transform: { '^.+\\.ts$': ['@swc/jest'] },
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   testTimeout: 60_000,
+  // it.concurrent specs (restart.e2e-spec.ts) run this many clusters at once: 2 cores.
+  maxConcurrency: 2,
 };

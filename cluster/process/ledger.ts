@@ -52,17 +52,17 @@ export class ProcessLedger {
 
   /**
    * Stops every recorded process that still runs, newest first, each with its own stop signal
-   * and then SIGKILL (with everything it forked) if it does not exit in time. Resolves what it
-   * stopped.
+   * and then SIGKILL if it does not exit within `timeoutMs`; what it forked goes too. Resolves
+   * what it stopped.
    */
-  async sweep(): Promise<LedgerEntry[]> {
+  async sweep(timeoutMs = STOP_TIMEOUT_MS): Promise<LedgerEntry[]> {
     const left = await this.leftovers();
     for (const entry of left) {
       const own = [{ pid: entry.pid, ppid: 0, state: 'R', startTime: entry.startTime }];
       const forked = await descendantsOf(entry.pid);
       signal(entry.pid, entry.stopSignal);
       const gone = await pollUntil(async () => (await stillRunning(own)).length === 0, {
-        timeoutMs: STOP_TIMEOUT_MS,
+        timeoutMs,
       });
       if (!gone.ok) await killAll(own);
       await killAll(forked);

@@ -1,8 +1,11 @@
 import net, { type AddressInfo } from 'node:net';
 import { errorMessage, pollUntil } from './poll.js';
 
-/** Ports this process handed out lately, and when: the kernel may offer one again right away. */
-const handedOut = new Map<number, number>();
+/**
+ * Ports this process handed out lately, when, and to whom (for reclaimPort): the kernel may offer
+ * one again right away.
+ */
+const handedOut = new Map<number, { at: number; owner?: string }>();
 const REMEMBER_MS = 60_000;
 
 /**
@@ -11,10 +14,10 @@ const REMEMBER_MS = 60_000;
  * several before it starts anything: nginx once got the same port for http and https).
  * The port is free when this returns, not reserved: start the server soon after.
  */
-export async function freePort(host = '127.0.0.1', max = 65535): Promise<number> {
+export async function freePort(host = '127.0.0.1', max = 65535, owner?: string): Promise<number> {
   for (let attempt = 0; attempt < 100; attempt++) {
     const port = await listenOnce(host, 0);
-    if (port !== undefined && port <= max && claim(port)) return port;
+    if (port !== undefined && port <= max && claim(port, owner)) return port;
   }
   throw new Error(
     `no free port up to ${max} on ${host} that was not handed out in the last minute`,
@@ -22,22 +25,33 @@ export async function freePort(host = '127.0.0.1', max = 65535): Promise<number>
 }
 
 /**
- * Takes `port` again if it is free now and was not handed out in the last minute (a server
- * that keeps its address from one run to the next); false when it is not to be had.
+ * Takes `port` again for `owner` (a server that keeps its address from one run to the next) if
+ * it is free now and was not handed out to anyone else in the last minute; false when it is not
+ * to be had.
  */
-export async function reclaimPort(port: number, host = '127.0.0.1'): Promise<boolean> {
-  return !recentlyHandedOut(port) && (await listenOnce(host, port)) === port && claim(port);
+export async function reclaimPort(
+  port: number,
+  owner: string,
+  host = '127.0.0.1',
+): Promise<boolean> {
+  return (
+    heldByOther(port, owner) === false &&
+    (await listenOnce(host, port)) === port &&
+    claim(port, owner)
+  );
 }
 
-function recentlyHandedOut(port: number): boolean {
+/** Whether the port went to someone other than `owner` (anyone, for no owner) in the last minute. */
+function heldByOther(port: number, owner?: string): boolean {
   const now = Date.now();
-  for (const [p, at] of handedOut) if (now - at > REMEMBER_MS) handedOut.delete(p);
-  return handedOut.has(port);
+  for (const [p, { at }] of handedOut) if (now - at > REMEMBER_MS) handedOut.delete(p);
+  const holder = handedOut.get(port);
+  return holder !== undefined && (owner === undefined || holder.owner !== owner);
 }
 
-function claim(port: number): boolean {
-  if (recentlyHandedOut(port)) return false;
-  handedOut.set(port, Date.now());
+function claim(port: number, owner?: string): boolean {
+  if (heldByOther(port, owner)) return false;
+  handedOut.set(port, { at: Date.now(), owner });
   return true;
 }
 

@@ -19,6 +19,11 @@ export interface TestCluster extends Cluster {
   direct(replica: string, from?: HttpClient, subnet?: number): HttpClient;
   /** PIDs of the replicas now running (unchanged = no replica was restarted). */
   replicaPids(): Array<number | null>;
+  /**
+   * Stops every member, then starts the cluster again on the state it left in its work dir (new
+   * replica ports, the same users and whatever sessions that state kept).
+   */
+  restartCluster(): Promise<void>;
   /** Stops everything and removes the work dir; throws if any process it started is still alive. */
   teardown(): Promise<void>;
 }
@@ -41,24 +46,32 @@ export async function startTestCluster(
   options: Partial<Omit<ClusterOptions, 'profile' | 'workDir'>> = {},
 ): Promise<TestCluster> {
   const workDir = await mkdtemp(join(tmpdir(), `scaled-login-e2e-${profile}-`));
-  const cluster = await startCluster({
-    profile,
-    workDir,
-    fastPostgres: true,
-    ...options,
-    env: { LOG_LEVEL: 'warn', ARGON2_MEMORY_KIB: '1024', ...options.env },
-  });
+  const start = () =>
+    startCluster({
+      profile,
+      workDir,
+      fastPostgres: true,
+      ...options,
+      env: { LOG_LEVEL: 'warn', ARGON2_MEMORY_KIB: '1024', ...options.env },
+    });
+  /** The cluster now: restartCluster() replaces it with the one started on the same work dir. */
+  let cluster = await start();
   const pids = new Set<number>();
   const remember = () => cluster.status().forEach((m) => m.pid && pids.add(m.pid));
   remember();
-  return {
-    ...cluster,
+  const own: Partial<TestCluster> = {
     async restart(member: string, env?: Record<string, string>) {
       await cluster.restart(member, env);
       remember();
     },
     async rollingRestart(env?: Record<string, string>) {
       await cluster.rollingRestart(env);
+      remember();
+    },
+    async restartCluster() {
+      remember();
+      await cluster.stop();
+      cluster = await start();
       remember();
     },
     replicaPids: () =>
@@ -86,6 +99,13 @@ export async function startTestCluster(
       if (left.length) throw new Error(`processes left running after stop: ${left.join(', ')}`);
     },
   };
+  // Everything else is the current cluster's own.
+  return new Proxy(own as TestCluster, {
+    get: (target, key) =>
+      Object.hasOwn(target, key)
+        ? (Reflect.get(target, key) as unknown)
+        : (Reflect.get(cluster, key) as unknown),
+  });
 }
 
 /**

@@ -15,7 +15,8 @@ import { isLoggedIn, login, logout, register, uniqueName, whoami } from './steps
 export type GuaranteeTarget = Pick<
   TestCluster,
   'replicas' | 'client' | 'direct' | 'kill' | 'rejoin' | 'storeMembers' | 'restart'
->;
+> &
+  Partial<Pick<TestCluster, 'restartCluster'>>;
 
 /** Hashes with 128 MiB argon2: a password check there takes a few hundred ms (the slow request). */
 export const REPLICAS = replicaNames(3);
@@ -40,6 +41,32 @@ export async function newUser(client: HttpClient): Promise<{ name: string; home:
   const res = await register(client, name);
   expect(res.status).toBe(201);
   return { name, home: res.servedBy! };
+}
+
+/**
+ * After a restart (of the store, or of everything): the user, kept in Postgres, can log in again
+ * (once the store serves), and `client`'s session is known on every replica, or on none.
+ */
+async function expectKnownAfterRestart(
+  cluster: GuaranteeTarget,
+  client: HttpClient,
+  name: string,
+  expected: boolean,
+): Promise<void> {
+  const probe = cluster.client(freshSubnet());
+  expect(await eventually(async () => (await login(probe, name)).status === 200, 15_000)).toBe(
+    true,
+  );
+  // A store that is still settling answers 503, which says nothing either way: wait it out.
+  const settled = async () => {
+    for (const r of cluster.replicas)
+      if ((await whoami(cluster.direct(r, client))).status === 503) return false;
+    return true;
+  };
+  expect(await eventually(settled, 15_000, 250)).toBe(true);
+  expect(await knownOn(cluster, client)).toEqual(
+    Object.fromEntries(cluster.replicas.map((r) => [r, expected])),
+  );
 }
 
 let subnet = 1000;
@@ -100,19 +127,22 @@ export const properties: Record<keyof Guarantees, Property> = {
         return true;
       };
       expect(await eventually(ready, 30_000, 250)).toBe(true);
-      const probe = cluster.client(freshSubnet());
-      expect(await eventually(async () => (await login(probe, name)).status === 200, 15_000)).toBe(
-        true,
-      );
-      const settled = async () => {
-        for (const r of cluster.replicas)
-          if ((await whoami(cluster.direct(r, client))).status === 503) return false;
-        return true;
-      };
-      expect(await eventually(settled, 15_000, 250)).toBe(true);
-      expect(await knownOn(cluster, client)).toEqual(
-        Object.fromEntries(cluster.replicas.map((r) => [r, expected])),
-      );
+      await expectKnownAfterRestart(cluster, client, name, expected);
+    },
+  },
+
+  survivesClusterRestart: {
+    holds:
+      'sessions outlive a restart of the whole cluster (every member stopped, then started on its state)',
+    breaks: 'a restart of the whole cluster logs everyone out: the sessions lived in memory only',
+    async check(cluster, expected) {
+      if (!cluster.restartCluster)
+        throw new Error('this kind of cluster cannot restart as a whole');
+      const client = cluster.client(freshSubnet());
+      const { name, home } = await newUser(client);
+      expect(await isLoggedIn(cluster.direct(home, client))).toBe(true);
+      await cluster.restartCluster();
+      await expectKnownAfterRestart(cluster, client, name, expected);
     },
   },
 

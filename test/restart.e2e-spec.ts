@@ -1,0 +1,118 @@
+/**
+ * Every row of the profile table started again on the state it left, the way a user does it: the
+ * runner (`npm run cluster`) started, stopped with Ctrl-C (SIGINT) or killed with SIGKILL, and
+ * started again on the same work dir. Each time it must come up ready; a clean stop must leave
+ * nothing running; after a SIGKILL the next start must stop what the killed runner left (no old
+ * process survives it, no old port is held by anything but the new run); and the row's
+ * `survivesClusterRestart` must hold both ways: sessions kept by a store on disk are there
+ * again, sessions kept in memory are gone (the users, in Postgres, are not). A store that fails
+ * over (`npm run cluster -- failover`) is failed over first, so the start after it must find out
+ * who is primary now. A new row is covered without editing this file.
+ *
+ * Rows run two at a time (jest-e2e.config.js: maxConcurrency): they share nothing but the cores.
+ */
+import { describe, expect, it } from '@jest/globals';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { guaranteesOf, profileNames, profileOf } from '../cluster/profiles.js';
+import { freePort } from '../cluster/process/ports.js';
+import { stillRunning } from '../cluster/process/process-tree.js';
+import { eventually } from './support/eventually.js';
+import { freshSubnet } from './support/guarantee-checks.js';
+import type { HttpClient } from './support/http-client.js';
+import { listening, Runner, type RunFootprint } from './support/runner.js';
+import { isLoggedIn, login, register, uniqueName } from './support/steps.js';
+
+/** Two replicas: enough to ask "known on every replica?", and a quicker start. */
+const ARGS = ['--replicas', '2'];
+
+interface LoggedIn {
+  name: string;
+  client: HttpClient;
+}
+
+/**
+ * A new user, logged in. Right after a failover the replicas may still be finding the new
+ * primary (503): such an attempt is retried, under a new name, for a few seconds.
+ */
+async function newLogin(run: Runner): Promise<LoggedIn> {
+  let user: LoggedIn | undefined;
+  let status = 0;
+  await eventually(async () => {
+    const attempt = { name: uniqueName('restart'), client: run.client(freshSubnet()) };
+    status = (await register(attempt.client, attempt.name)).status;
+    if (status === 201) user = attempt;
+    return status !== 503;
+  }, 15_000);
+  expect(status).toBe(201);
+  return user!;
+}
+
+/** Whether each replica, asked directly, knows `user`'s session. */
+async function knownOn(run: Runner, user: LoggedIn): Promise<Record<string, boolean>> {
+  const known: Record<string, boolean> = {};
+  for (const [replica, client] of await run.direct(user.client))
+    known[replica] = await isLoggedIn(client);
+  return known;
+}
+
+/** The session is known on every replica (`expected`), or on none; the user can log in again. */
+async function expectSession(run: Runner, user: LoggedIn, expected: boolean): Promise<void> {
+  const known = await knownOn(run, user);
+  expect(known).toEqual(Object.fromEntries(Object.keys(known).map((r) => [r, expected])));
+  expect((await login(run.client(freshSubnet()), user.name)).status).toBe(200);
+}
+
+/** Nothing of `before` runs; its ports are free or held by members of `now` (kept ports). */
+async function expectGone(before: RunFootprint, now?: RunFootprint): Promise<void> {
+  expect(await stillRunning(before.processes)).toEqual([]);
+  const held = await listening(before.ports);
+  expect(held.filter((port) => !now?.ports.includes(port))).toEqual([]);
+}
+
+describe('a cluster starts again on the state it left', () => {
+  it.concurrent.each(profileNames)(
+    '%s: after Ctrl-C, after a failover where the store has one, and after SIGKILL of the runner',
+    async (name) => {
+      const expected = guaranteesOf(profileOf(name)).survivesClusterRestart;
+      const workDir = await mkdtemp(join(tmpdir(), `scaled-login-restart-${name}-`));
+      const port = String(await freePort());
+      const args = ['--profile', name, '--port', port, '--work-dir', workDir, ...ARGS];
+      let run: Runner | undefined;
+      try {
+        run = await Runner.start(args, workDir);
+        const users = [await newLogin(run)];
+        const failover = await run.control({ cmd: 'failover' });
+        if (failover.ok)
+          users.push(await newLogin(run)); // a session made after the failover
+        else expect(failover.error).toMatch(/does not fail over/);
+
+        // Ctrl-C: everything stops, and the next start finds what the store kept.
+        const first = await run.footprint();
+        expect(await run.stop('SIGINT')).toBe(0);
+        await expectGone(first);
+        run = await Runner.start(args, workDir);
+        for (const user of users) await expectSession(run, user, expected);
+
+        // SIGKILL: the runner's servers outlive it; the next start stops them first.
+        const late = await newLogin(run);
+        const second = await run.footprint();
+        expect(await run.stop('SIGKILL')).toBe(null);
+        run = await Runner.start(args, workDir);
+        expect(run.output).toMatch(/stopped what a killed runner had left running/);
+        await expectGone(second, await run.footprint());
+        await expectSession(run, late, expected);
+
+        const third = await run.footprint();
+        expect(await run.stop('SIGINT')).toBe(0);
+        run = undefined;
+        await expectGone(third);
+      } finally {
+        await run?.stop('SIGINT');
+        await rm(workDir, { recursive: true, force: true });
+      }
+    },
+    300_000,
+  );
+});

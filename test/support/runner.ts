@@ -1,0 +1,142 @@
+/**
+ * `npm run cluster` as a user runs it: the runner's own process (node dist/tools/cluster/cli.js),
+ * started with command-line flags, stopped with a signal (Ctrl-C is SIGINT; a crash or `kill -9`
+ * is SIGKILL), driven from "another terminal" over its control socket.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { sendControl, type ControlCommand, type ControlReply } from '../../cluster/control.js';
+import type { MemberStatus } from '../../cluster/cluster.js';
+import { PROJECT_ROOT } from '../../cluster/paths.js';
+import {
+  descendantsOf,
+  processEntry,
+  type ProcessEntry,
+} from '../../cluster/process/process-tree.js';
+import { tcpConnect } from '../../cluster/process/ports.js';
+import { address } from './cluster.js';
+import { HttpClient } from './http-client.js';
+
+export const CLI = join(PROJECT_ROOT, 'dist', 'tools', 'cluster', 'cli.js');
+const READY_TIMEOUT_MS = 90_000;
+
+/** What a run had running: every process (members and what they forked) and every member port. */
+export interface RunFootprint {
+  processes: ProcessEntry[];
+  ports: number[];
+}
+
+export class Runner {
+  private constructor(
+    private readonly child: ChildProcess,
+    /** nginx's URL, from the runner's "ready <url>" line. */
+    readonly url: string,
+    readonly workDir: string,
+    private readonly out: { text: string },
+    private readonly exit: Promise<number | null>,
+  ) {}
+
+  /**
+   * Starts the runner with `args` and resolves once it says "ready"; rejects with its output when
+   * it exits first or is not ready in time. The replicas hash with little memory (fast logins).
+   */
+  static async start(args: string[], workDir: string): Promise<Runner> {
+    const child = spawn(process.execPath, [CLI, ...args], {
+      cwd: PROJECT_ROOT,
+      env: { ...process.env, LOG_LEVEL: 'warn', ARGON2_MEMORY_KIB: '1024' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const out = { text: '' };
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out.text += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (out.text += chunk));
+    const exit = new Promise<number | null>((resolve) =>
+      child.once('exit', (code) => resolve(code)),
+    );
+    const url = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        child.kill('SIGINT');
+        reject(new Error(`not ready within ${READY_TIMEOUT_MS} ms:\n${out.text}`));
+      }, READY_TIMEOUT_MS);
+      const look = () => {
+        const ready = /^ready (\S+)$/m.exec(out.text);
+        if (ready) {
+          clearTimeout(timer);
+          resolve(ready[1]);
+        }
+      };
+      child.stdout.on('data', look);
+      void exit.then((code) => {
+        clearTimeout(timer);
+        reject(new Error(`the runner exited (${code}) before it was ready:\n${out.text}`));
+      });
+    });
+    return new Runner(child, url, workDir, out, exit);
+  }
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  /** Everything it printed so far. */
+  get output(): string {
+    return this.out.text;
+  }
+
+  control(command: ControlCommand): Promise<ControlReply> {
+    return sendControl(join(this.workDir, 'control.sock'), command);
+  }
+
+  async status(): Promise<MemberStatus[]> {
+    const reply = await this.control({ cmd: 'status' });
+    if (!reply.ok) throw new Error(reply.error);
+    return reply.status;
+  }
+
+  /** Every process of the run (each member and all it forked) and every member's port. */
+  async footprint(): Promise<RunFootprint> {
+    const members = (await this.status()).filter((m) => m.pid !== null);
+    const processes: ProcessEntry[] = [];
+    for (const m of members) {
+      const own = await processEntry(m.pid!);
+      if (own) processes.push(own);
+      processes.push(...(await descendantsOf(m.pid!)));
+    }
+    return { processes, ports: members.map((m) => m.port) };
+  }
+
+  /** Sends `signal` to the runner and resolves its exit code (null when a signal ended it). */
+  async stop(signal: NodeJS.Signals): Promise<number | null> {
+    this.child.kill(signal);
+    return this.exit;
+  }
+
+  /** A client of the cluster through nginx, from 127.0.N.1. */
+  client(subnet: number): HttpClient {
+    return new HttpClient(this.url, address(subnet));
+  }
+
+  /** A client of each replica directly, carrying `from`'s cookies, by replica name. */
+  async direct(from: HttpClient): Promise<Map<string, HttpClient>> {
+    const replicas = (await this.status()).filter((m) => m.kind === 'replica');
+    return new Map(
+      replicas.map((r) => {
+        const c = new HttpClient(`http://127.0.0.1:${r.port}`);
+        for (const [k, v] of from.cookies) c.cookies.set(k, v);
+        return [r.name, c];
+      }),
+    );
+  }
+}
+
+/** The ports of `ports` that something accepts connections on. */
+export async function listening(ports: readonly number[]): Promise<number[]> {
+  const open = await Promise.all(
+    ports.map((p) =>
+      tcpConnect('127.0.0.1', p, 1000).then(
+        () => true,
+        () => false,
+      ),
+    ),
+  );
+  return ports.filter((_, i) => open[i]);
+}
