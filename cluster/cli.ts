@@ -165,12 +165,11 @@ async function up(o: ReturnType<typeof parse>): Promise<void> {
   let tlsPort = o.tlsPort;
   if (tlsPort !== undefined && (await inUse(tlsPort)))
     throw new UsageError(`port ${tlsPort} is already in use: pass another --tls-port`);
-  if (tlsPort === undefined)
-    tlsPort =
-      o.port === DEFAULT_PORT && !(await inUse(DEFAULT_TLS_PORT))
-        ? DEFAULT_TLS_PORT
-        : await freePort();
   if (tlsPort === o.port) throw new UsageError('--port and --tls-port must differ');
+  if (tlsPort === undefined && o.port === DEFAULT_PORT && !(await inUse(DEFAULT_TLS_PORT)))
+    tlsPort = DEFAULT_TLS_PORT;
+  // The kernel may offer --port itself: nothing listens there yet.
+  while (tlsPort === undefined || tlsPort === o.port) tlsPort = await freePort();
 
   const t0 = Date.now();
   const say = (line: string) =>

@@ -12,12 +12,13 @@
  * Rows run two at a time (jest-e2e.config.js: maxConcurrency): they share nothing but the cores.
  */
 import { describe, expect, it } from '@jest/globals';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { cp, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { guaranteesOf, profileNames, profileOf } from '../cluster/profiles.js';
 import { freePort } from '../cluster/process/ports.js';
 import { stillRunning } from '../cluster/process/process-tree.js';
+import { ARTIFACTS } from './support/browser.js';
 import { eventually } from './support/eventually.js';
 import { freshSubnet } from './support/guarantee-checks.js';
 import type { HttpClient } from './support/http-client.js';
@@ -38,14 +39,15 @@ interface LoggedIn {
  */
 async function newLogin(run: Runner): Promise<LoggedIn> {
   let user: LoggedIn | undefined;
-  let status = 0;
+  let answer: { status: number; body?: unknown } = { status: 0 };
   await eventually(async () => {
     const attempt = { name: uniqueName('restart'), client: run.client(freshSubnet()) };
-    status = (await register(attempt.client, attempt.name)).status;
+    const { status, body } = await register(attempt.client, attempt.name);
+    answer = { status, body };
     if (status === 201) user = attempt;
     return status !== 503;
   }, 15_000);
-  expect(status).toBe(201);
+  expect(answer).toMatchObject({ status: 201 });
   return user!;
 }
 
@@ -108,6 +110,15 @@ describe('a cluster starts again on the state it left', () => {
         expect(await run.stop('SIGINT')).toBe(0);
         run = undefined;
         await expectGone(third);
+      } catch (error) {
+        // What the replicas and nginx logged, for the reader of a failed run.
+        await cp(join(workDir, 'logs'), join(ARTIFACTS, `restart-${name}`, 'logs'), {
+          recursive: true,
+        }).catch(() => undefined);
+        await cp(join(workDir, 'nginx', 'logs'), join(ARTIFACTS, `restart-${name}`, 'nginx'), {
+          recursive: true,
+        }).catch(() => undefined);
+        throw error;
       } finally {
         await run?.stop('SIGINT');
         await rm(workDir, { recursive: true, force: true });

@@ -43,7 +43,7 @@ export class Runner {
   static async start(args: string[], workDir: string): Promise<Runner> {
     const child = spawn(process.execPath, [CLI, ...args], {
       cwd: PROJECT_ROOT,
-      env: { ...process.env, LOG_LEVEL: 'warn', ARGON2_MEMORY_KIB: '1024' },
+      env: { ...process.env, ARGON2_MEMORY_KIB: '1024' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const out = { text: '' };
