@@ -100,6 +100,10 @@ export interface RunOutcome {
 export async function runBench(o: BenchOptions, say: Say): Promise<RunOutcome> {
   const startedAt = new Date();
   const machine = await describeMachine();
+  say(
+    `machine: ${machine.cpus} cores, ${machine.memoryGiB} GiB, ${machine.os}; Node ${machine.node}, ` +
+      `nginx ${machine.nginx}, Redis ${machine.redis}, PostgreSQL ${machine.postgres}`,
+  );
   const subjects: Subject[] = [];
   const failures: string[] = [];
   const topologies: TopologyResult[] = [];

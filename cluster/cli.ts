@@ -108,9 +108,10 @@ function table(status: MemberStatus[]): string {
     `127.0.0.1:${m.port}`,
     m.pid ? String(m.pid) : '-',
     m.running ? 'up' : 'DOWN',
+    m.runtime ?? '-',
     m.log,
   ]);
-  const head = ['member', 'kind', 'address', 'pid', 'state', 'log'];
+  const head = ['member', 'kind', 'address', 'pid', 'state', 'runtime', 'log'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (r: string[]) =>
     r

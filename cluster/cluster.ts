@@ -60,6 +60,8 @@ export interface MemberStatus {
   pid: number | null;
   running: boolean;
   log: string;
+  /** A replica's Node version, as it reports it. */
+  runtime?: string;
 }
 
 export interface Cluster extends Entry {
@@ -229,6 +231,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
         pid: m.pid,
         running: m.running,
         log: m.log,
+        runtime: m.runtime,
       })),
     storeMembers: () =>
       members

@@ -22,6 +22,8 @@ export interface Member {
   readonly pid: number | null;
   readonly running: boolean;
   readonly log: string;
+  /** What runs it, as it says itself (a replica: its Node version), once it has started. */
+  readonly runtime?: string;
   /** SIGKILL, like a crash. */
   kill(): Promise<void>;
   /** Graceful: in-flight work finishes. */

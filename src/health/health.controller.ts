@@ -21,10 +21,13 @@ export class HealthController {
     private readonly shutdown: ShutdownState,
   ) {}
 
-  /** The process is up and its event loop turns. Depends on nothing else. */
+  /**
+   * The process is up and its event loop turns. Depends on nothing else. Says which Node runs
+   * it: the runner's status shows it per replica.
+   */
   @Get('live')
   live() {
-    return { status: 'ok', replica: this.config.replicaName };
+    return { status: 'ok', replica: this.config.replicaName, node: process.version };
   }
 
   /**

@@ -109,7 +109,8 @@ export class ThreadIo implements PeerIo {
     });
     // The channel's thread is part of the replica: if it dies, so does the replica (and its
     // supervisor restarts it), rather than live on deaf to its peers.
-    worker.on('error', (err) => this.fail(err));
+    // Node types a worker's error as unknown (a thread can throw anything).
+    worker.on('error', (err) => this.fail(err instanceof Error ? err : new Error(String(err))));
     worker.on('exit', (code) => this.closing || this.fail(new Error(`exited with ${code}`)));
   }
 

@@ -1,31 +1,15 @@
-import { openSync, readSync } from 'node:fs';
 import type { Envelope } from './envelope.js';
 
-let schedstat: number | null | undefined;
-const buffer = Buffer.alloc(96);
-
 /**
- * CPU µs the calling thread has run, as the kernel counts it (/proc/thread-self/schedstat: its
- * first field, ns). Exact over any span the thread slept in (the count is brought up to date when
- * a thread stops running), not within one stretch of running: for the peer channel's thread, which
- * sleeps between frames, read as each frame arrives. Node 20 has no per-thread CPU clock
- * (process.threadCpuUsage came in 23.9); where procfs lacks the file this falls back to the whole
- * process's CPU time.
+ * CPU µs the calling thread has run (user + system), as the kernel counts it for that thread
+ * alone. The kernel brings a thread's count up to date when the thread stops running (and at
+ * each tick), not when it is read: exact over any span the thread slept in, not within one
+ * stretch of running. For the peer channel's thread, which sleeps between frames, read as each
+ * frame arrives. (The main thread's short sections use the process's clock, which is current
+ * when read: see traffic.ts.)
  */
 export function threadCpuMicros(): number {
-  if (schedstat === undefined) {
-    try {
-      schedstat = openSync('/proc/thread-self/schedstat', 'r');
-    } catch {
-      schedstat = null;
-    }
-  }
-  if (schedstat !== null) {
-    const n = readSync(schedstat, buffer, 0, buffer.length, 0);
-    const ns = Number(buffer.toString('latin1', 0, n).split(' ', 1)[0]);
-    if (Number.isFinite(ns)) return ns / 1000;
-  }
-  const used = process.cpuUsage();
+  const used = process.threadCpuUsage();
   return used.user + used.system;
 }
 
