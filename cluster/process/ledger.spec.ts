@@ -14,6 +14,15 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
+const sleeper = (ledger: ProcessLedger) =>
+  ManagedProcess.start({
+    name: 'sleeper',
+    command: 'sleep',
+    args: ['60'],
+    logFile: join(dir, 'sleeper.log'),
+    ledger,
+  });
+
 /** A shell that forks a child and ignores SIGTERM: a server that needs the SIGKILL. */
 const stubborn = (ledger: ProcessLedger) =>
   ManagedProcess.start({
@@ -27,13 +36,7 @@ const stubborn = (ledger: ProcessLedger) =>
 describe('ProcessLedger', () => {
   it('holds a process while it runs and lets go when it exits', async () => {
     const ledger = new ProcessLedger(join(dir, 'processes'));
-    const proc = await ManagedProcess.start({
-      name: 'sleeper',
-      command: 'sleep',
-      args: ['60'],
-      logFile: join(dir, 'sleeper.log'),
-      ledger,
-    });
+    const proc = await sleeper(ledger);
     expect((await ledger.leftovers()).map((e) => [e.name, e.pid])).toEqual([['sleeper', proc.pid]]);
     await proc.stop();
     await new Promise((resolve) => setTimeout(resolve, 50)); // the exit handler removes the file
@@ -56,13 +59,7 @@ describe('ProcessLedger', () => {
 
   it('ignores an entry whose PID now belongs to another process, and a half-written entry', async () => {
     const ledger = new ProcessLedger(join(dir, 'processes'));
-    const proc = await ManagedProcess.start({
-      name: 'sleeper',
-      command: 'sleep',
-      args: ['60'],
-      logFile: join(dir, 'sleeper.log'),
-      ledger,
-    });
+    const proc = await sleeper(ledger);
     try {
       const entry = JSON.stringify({
         pid: proc.pid,
