@@ -12,7 +12,7 @@ import { serveDashboard } from './dashboard/server.js';
 import { PROJECT_ROOT } from './paths.js';
 import { freePort, tcpConnect } from './process/ports.js';
 import { isProfileName, profileNames, profiles } from './profiles.js';
-import { ledgerOf } from './work-dir.js';
+import { describeProcesses, ledgerOf, liveRunner } from './work-dir.js';
 
 const DEFAULT_PORT = 8080;
 const DEFAULT_TLS_PORT = 8443;
@@ -123,15 +123,22 @@ function table(status: MemberStatus[]): string {
 
 async function control(workDir: string, command: ControlCommand): Promise<void> {
   const reply = await sendControl(join(workDir, 'control.sock'), command).catch(async () => {
-    // No runner answers. One killed with SIGKILL may have left its servers running: stop
-    // asks its work dir's ledger for them and stops them.
-    const ledger = ledgerOf(workDir);
-    if (command.cmd === 'stop' && (await ledger.leftovers()).length) {
-      const stopped = await ledger.sweep();
-      console.log(
-        `no runner answered from ${workDir}; stopped what it had left running: ${stopped.map((p) => `${p.name} (pid ${p.pid})`).join(', ')}`,
+    // No runner answers: one may still be starting (its socket opens once it is ready), or
+    // one killed with SIGKILL may have left its servers running: stop finds those in its work
+    // dir's ledger and stops them.
+    const starting = await liveRunner(workDir);
+    if (starting)
+      throw new UsageError(
+        `the runner in ${workDir} (pid ${starting.pid}) is still starting: try again once it says ready, or press Ctrl-C in its terminal`,
       );
-      return undefined;
+    if (command.cmd === 'stop') {
+      const stopped = await ledgerOf(workDir).sweep();
+      if (stopped.length) {
+        console.log(
+          `no runner answered from ${workDir}; stopped what it had left running: ${describeProcesses(stopped)}`,
+        );
+        return undefined;
+      }
     }
     throw new UsageError(
       `no cluster is running from ${workDir} (start one with: npm run cluster -- --profile redis, or name another with --port or --work-dir)`,
@@ -155,11 +162,17 @@ async function up(o: ReturnType<typeof parse>): Promise<void> {
       `a cluster is already running from ${o.workDir}: stop it (npm run cluster -- stop${o.named}) or start another with a different --port`,
     );
   }
-  // A runner killed with SIGKILL left its servers running here, holding their ports: stop them.
+  const starting = await liveRunner(o.workDir);
+  if (starting)
+    throw new UsageError(
+      `another runner (pid ${starting.pid}) is starting a cluster in ${o.workDir}: wait for it, or start this one with a different --port`,
+    );
+  // A runner killed with SIGKILL left its servers running here, holding their ports: stop them
+  // before the ports are checked (the start would find nothing left to stop).
   const swept = await ledgerOf(o.workDir).sweep();
   if (swept.length)
     console.log(
-      `stopped what a killed runner had left running in ${o.workDir}: ${swept.map((p) => `${p.name} (pid ${p.pid})`).join(', ')}`,
+      `stopped what a killed runner had left running in ${o.workDir}: ${describeProcesses(swept)}`,
     );
   if (await inUse(o.port))
     throw new UsageError(`port ${o.port} is already in use: pass another --port`);

@@ -1,6 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errorMessage, pollUntil, sleep } from './process/poll.js';
+import { reservePort } from './process/ports.js';
 import { backendOf, profiles, type Profile, type ProfileName } from './profiles.js';
 import { FAIL_TIMEOUT_S, type UpstreamServer } from './routing/index.js';
 import { pluginsOf } from './services/index.js';
@@ -12,7 +13,7 @@ import type {
   StartContext,
   StoreObserver,
 } from './services/service.js';
-import { openWorkDir } from './work-dir.js';
+import { describeProcesses, openWorkDir } from './work-dir.js';
 
 export interface ClusterOptions {
   profile: ProfileName;
@@ -60,7 +61,7 @@ export interface MemberStatus {
   pid: number | null;
   running: boolean;
   log: string;
-  /** A replica's Node version, as it reports it. */
+  /** A replica's Node version (the runner's own binary, which starts it). */
   runtime?: string;
 }
 
@@ -130,10 +131,12 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const state = await openWorkDir(workDir, { fresh: options.fresh });
   if (state.swept.length)
     progress(
-      `stopped what a runner that was killed had left running here: ${state.swept.map((p) => `${p.name} (pid ${p.pid})`).join(', ')}`,
+      `stopped what a killed runner had left running in ${workDir}: ${describeProcesses(state.swept)}`,
     );
   const logDir = join(workDir, 'logs');
   await mkdir(logDir, { recursive: true });
+  // nginx binds last: no server started before it may be handed its ports.
+  for (const port of [options.port, options.tlsPort]) if (port) reservePort(port);
 
   const env: Record<string, string> = {};
   const upstreams: UpstreamServer[] = [];
@@ -157,6 +160,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   let peerNetwork: PeerNetwork | undefined;
   const stopAll = async () => {
     for (const { member } of [...members].reverse()) await member.stop().catch(() => undefined);
+    await state.release();
   };
 
   try {

@@ -1,9 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './process/ports.js';
+import { processEntry } from './process/process-tree.js';
 import { discardState, openWorkDir, PortBook } from './work-dir.js';
 
 let dir: string;
@@ -48,7 +50,7 @@ describe('PortBook', () => {
   it('keeps a port under the limit it is given (a Cluster node: its bus port is +10000)', async () => {
     const book = await PortBook.open(join(dir, 'ports.json'));
     for (let i = 0; i < 20; i++)
-      expect(await book.take(`node-${i}`, 55535)).toBeLessThanOrEqual(55535);
+      expect(await book.take(`node-${i}`, { max: 55535, plus: 10000 })).toBeLessThanOrEqual(55535);
   });
 
   it('reads a damaged book as empty, and drops entries that are not ports', async () => {
@@ -67,17 +69,44 @@ describe('PortBook', () => {
 });
 
 describe('work dir', () => {
-  it('--fresh empties a cluster work dir, old (no marker) or new', async () => {
+  it('--fresh empties a cluster work dir, of the older layout (no marker) or of this one', async () => {
     await mkdir(join(dir, 'logs'));
+    await writeFile(join(dir, 'logs', 'migrate.log'), 'schema is up to date\n');
     await mkdir(join(dir, 'redis-ha', 'redis-1'), { recursive: true });
     await writeFile(join(dir, 'redis-ha', 'redis-1', 'redis.conf'), 'replicaof 127.0.0.1 1\n');
-    await openWorkDir(dir, { fresh: true });
+    const first = await openWorkDir(dir, { fresh: true });
+    await first.release();
+    expect(await readdir(dir)).toEqual(['state.json']);
+    await writeFile(join(dir, 'session-secret'), 'x'.repeat(40));
+    await (await openWorkDir(dir, { fresh: true })).release();
     expect(await readdir(dir)).toEqual(['state.json']);
   });
 
-  it('refuses to discard a folder that is not a cluster work dir', async () => {
+  it('refuses to start in, or discard, a folder with files that is not a cluster work dir', async () => {
+    await mkdir(join(dir, 'logs'));
     await writeFile(join(dir, 'thesis.tex'), 'years of work');
-    await expect(discardState(dir)).rejects.toThrow(/not a cluster's .*pass another --work-dir/);
-    expect(await readdir(dir)).toEqual(['thesis.tex']);
+    await expect(openWorkDir(dir)).rejects.toThrow(/not a cluster's work dir.*new or empty folder/);
+    await expect(discardState(dir)).rejects.toThrow(/not a cluster's work dir/);
+    expect((await readdir(dir)).sort()).toEqual(['logs', 'thesis.tex']);
+  });
+
+  it('lets one runner at a time use it: another live one is refused, a dead one is not', async () => {
+    const other = spawn('sleep', ['30']);
+    try {
+      const entry = (await processEntry(other.pid!))!;
+      await writeFile(join(dir, 'state.json'), '{"format":1}');
+      await writeFile(join(dir, 'runner.json'), JSON.stringify(entry));
+      await expect(openWorkDir(dir)).rejects.toThrow(`another runner (pid ${other.pid}) is using`);
+      // The same PID with another start time: a later process, not that runner.
+      await writeFile(join(dir, 'runner.json'), JSON.stringify({ ...entry, startTime: '1' }));
+      const opened = await openWorkDir(dir);
+      expect(JSON.parse(await readFile(join(dir, 'runner.json'), 'utf8'))).toMatchObject({
+        pid: process.pid,
+      });
+      await opened.release();
+      expect(await readdir(dir)).not.toContain('runner.json');
+    } finally {
+      other.kill('SIGKILL');
+    }
   });
 });

@@ -277,11 +277,7 @@ describe('login throttling (memory store, limit 3)', () => {
 describe('health', () => {
   it('live and ready answer 200 with the replica name', async () => {
     const c = new HttpClient(redisApp.url);
-    expect((await c.get('/health/live')).body).toMatchObject({
-      status: 'ok',
-      replica: 'it-1',
-      node: process.version, // the test runs on the Node the app runs on: the project's one
-    });
+    expect((await c.get('/health/live')).body).toMatchObject({ status: 'ok', replica: 'it-1' });
     expect((await c.get('/health/ready')).body).toMatchObject({
       status: 'ok',
       checks: { database: { ok: true } },

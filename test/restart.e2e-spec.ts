@@ -20,10 +20,10 @@ import { freePort } from '../cluster/process/ports.js';
 import { stillRunning } from '../cluster/process/process-tree.js';
 import { ARTIFACTS } from './support/browser.js';
 import { eventually } from './support/eventually.js';
-import { freshSubnet } from './support/guarantee-checks.js';
+import { expectKnownAfterRestart, freshSubnet } from './support/guarantee-checks.js';
 import type { HttpClient } from './support/http-client.js';
 import { listening, Runner, type RunFootprint } from './support/runner.js';
-import { isLoggedIn, login, register, uniqueName } from './support/steps.js';
+import { register, uniqueName } from './support/steps.js';
 
 /** Two replicas: enough to ask "known on every replica?", and a quicker start. */
 const ARGS = ['--replicas', '2'];
@@ -49,21 +49,6 @@ async function newLogin(run: Runner): Promise<LoggedIn> {
   }, 15_000);
   expect(answer).toMatchObject({ status: 201 });
   return user!;
-}
-
-/** Whether each replica, asked directly, knows `user`'s session. */
-async function knownOn(run: Runner, user: LoggedIn): Promise<Record<string, boolean>> {
-  const known: Record<string, boolean> = {};
-  for (const [replica, client] of await run.direct(user.client))
-    known[replica] = await isLoggedIn(client);
-  return known;
-}
-
-/** The session is known on every replica (`expected`), or on none; the user can log in again. */
-async function expectSession(run: Runner, user: LoggedIn, expected: boolean): Promise<void> {
-  const known = await knownOn(run, user);
-  expect(known).toEqual(Object.fromEntries(Object.keys(known).map((r) => [r, expected])));
-  expect((await login(run.client(freshSubnet()), user.name)).status).toBe(200);
 }
 
 /** Nothing of `before` runs; its ports are free or held by members of `now` (kept ports). */
@@ -95,7 +80,8 @@ describe('a cluster starts again on the state it left', () => {
         expect(await run.stop('SIGINT')).toBe(0);
         await expectGone(first);
         run = await Runner.start(args, workDir);
-        for (const user of users) await expectSession(run, user, expected);
+        for (const user of users)
+          await expectKnownAfterRestart(run, user.client, user.name, expected);
 
         // SIGKILL: the runner's servers outlive it; the next start stops them first.
         const late = await newLogin(run);
@@ -104,7 +90,7 @@ describe('a cluster starts again on the state it left', () => {
         run = await Runner.start(args, workDir);
         expect(run.output).toMatch(/stopped what a killed runner had left running/);
         await expectGone(second, await run.footprint());
-        await expectSession(run, late, expected);
+        await expectKnownAfterRestart(run, late.client, late.name, expected);
 
         const third = await run.footprint();
         expect(await run.stop('SIGINT')).toBe(0);

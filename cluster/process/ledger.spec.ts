@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ProcessLedger } from './ledger.js';
 import { ManagedProcess } from './managed-process.js';
+import { pollUntil } from './poll.js';
 import { descendantsOf, processEntry, stillRunning } from './process-tree.js';
 
 let dir: string;
@@ -38,15 +39,15 @@ describe('ProcessLedger', () => {
     const ledger = new ProcessLedger(join(dir, 'processes'));
     const proc = await sleeper(ledger);
     expect((await ledger.leftovers()).map((e) => [e.name, e.pid])).toEqual([['sleeper', proc.pid]]);
-    await proc.stop();
-    await new Promise((resolve) => setTimeout(resolve, 50)); // the exit handler removes the file
+    await proc.stop(); // resolves once the process is gone, and its entry with it
     expect(await readdir(ledger.dir)).toEqual([]);
   });
 
   it('sweep stops what an owner that died left: its stop signal, then SIGKILL, and what it forked', async () => {
     const ledger = new ProcessLedger(join(dir, 'processes'));
     const proc = await stubborn(ledger);
-    await new Promise((resolve) => setTimeout(resolve, 200)); // sh has forked sleep
+    const forked = async () => (await descendantsOf(proc.pid)).length === 1; // sh runs sleep
+    expect((await pollUntil(forked, { timeoutMs: 5000 })).ok).toBe(true);
     const tree = [(await processEntry(proc.pid))!, ...(await descendantsOf(proc.pid))];
     expect(tree.length).toBe(2);
     // As if our process had died: a later runner knows only the ledger.

@@ -60,6 +60,11 @@ export class ProcessLedger {
     for (const entry of left) {
       const own = [{ pid: entry.pid, ppid: 0, state: 'R', startTime: entry.startTime }];
       const forked = await descendantsOf(entry.pid);
+      // Still the same process (the ones before may have taken seconds): else its PID is another's.
+      if ((await stillRunning(own)).length === 0) {
+        await this.forget(entry.pid);
+        continue;
+      }
       signal(entry.pid, entry.stopSignal);
       const gone = await pollUntil(async () => (await stillRunning(own)).length === 0, {
         timeoutMs,

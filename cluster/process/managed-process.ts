@@ -96,15 +96,22 @@ export class ManagedProcess {
         uid: ids.uid,
         gid: ids.gid,
       });
-      const exit = exitOf(child); // listen before anything can be missed
-      const pid = await spawned(child);
       const { ledger } = options;
-      if (ledger) {
-        await ledger.record(pid, {
+      // Listen before anything can be missed. Its ledger entry is gone before the exit counts.
+      const exit = exitOf(child).then(async (status) => {
+        if (child.pid !== undefined) await ledger?.forget(child.pid).catch(() => undefined);
+        return status;
+      });
+      const pid = await spawned(child);
+      try {
+        await ledger?.record(pid, {
           name: options.name,
           stopSignal: options.stopSignal ?? 'SIGTERM',
         });
-        void exit.then(() => ledger.forget(pid).catch(() => undefined));
+      } catch (error) {
+        // Not on the ledger, so nothing would find it again: it must not outlive this.
+        signal(pid, 'SIGKILL');
+        throw error;
       }
       return new ManagedProcess(options, pid, exit);
     } catch (error) {

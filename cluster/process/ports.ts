@@ -42,6 +42,16 @@ export async function reclaimPort(
 }
 
 /** Whether the port went to someone other than `owner` (anyone, for no owner) in the last minute. */
+/** Keeps `port` from being handed out here for a minute: a port the caller will bind itself. */
+export function reservePort(port: number): void {
+  handedOut.set(port, { at: Date.now(), owner: 'reserved' });
+}
+
+/** Whether nothing listens on `port` now (it may be taken a moment later). */
+export async function isPortFree(port: number, host = '127.0.0.1'): Promise<boolean> {
+  return (await listenOnce(host, port)) === port;
+}
+
 function heldByOther(port: number, owner?: string): boolean {
   const now = Date.now();
   for (const [p, { at }] of handedOut) if (now - at > REMEMBER_MS) handedOut.delete(p);
@@ -59,9 +69,8 @@ function claim(port: number, owner?: string): boolean {
 async function listenOnce(host: string, port: number): Promise<number | undefined> {
   const server = net.createServer();
   const listening = await new Promise<boolean>((resolve, reject) => {
-    server.once('error', (error: NodeJS.ErrnoException) =>
-      error.code === 'EADDRINUSE' && port !== 0 ? resolve(false) : reject(error),
-    );
+    // A given port that can't be had (in use, not permitted, ...) is simply not free.
+    server.once('error', (error) => (port !== 0 ? resolve(false) : reject(error)));
     server.listen(port, host, () => resolve(true));
   });
   if (!listening) return undefined;

@@ -227,8 +227,8 @@ async function sharedSecret(workDir: string): Promise<string> {
 class ReplicaMember implements Member {
   readonly kind = 'replica';
   private process: ManagedProcess | undefined;
-  /** Its Node version, from its /health/live once it is ready. */
-  runtime: string | undefined;
+  /** The runner starts every replica with its own Node binary (process.execPath). */
+  readonly runtime = `node ${process.version}`;
 
   constructor(
     readonly name: string,
@@ -268,7 +268,6 @@ class ReplicaMember implements Member {
       timeoutMs: this.readyTimeoutMs,
       what: 'GET /health/ready answers 200',
     });
-    this.runtime = await nodeVersionOf(this.port);
   }
 
   async kill(): Promise<void> {
@@ -283,19 +282,6 @@ class ReplicaMember implements Member {
     await this.stop();
     Object.assign(this.env, env);
     await this.start();
-  }
-}
-
-/** The Node version a replica says it runs on (GET /health/live), or undefined if it won't say. */
-async function nodeVersionOf(port: number): Promise<string | undefined> {
-  try {
-    const res = await fetch(`http://127.0.0.1:${port}/health/live`, {
-      signal: AbortSignal.timeout(2000),
-    });
-    const { node } = (await res.json()) as { node?: unknown };
-    return typeof node === 'string' ? node : undefined;
-  } catch {
-    return undefined; // e.g. a benchmark peer (replicaScript) without that endpoint
   }
 }
 

@@ -19,8 +19,8 @@ const NODES = 6;
  * over (after a further 0.5–1 s). A demo value, like redis-ha's: the default is 15 s.
  */
 export const NODE_TIMEOUT_MS = 1000;
-/** A node's cluster bus listens on its port + 10000, which must be a port too. */
-const MAX_NODE_PORT = 65535 - 10000;
+/** A node's cluster bus listens on its port + 10000, which must be a port too, and free. */
+const BUS_OFFSET = 10000;
 const nodeNames = Array.from({ length: NODES }, (_, i) => `redis-${i + 1}`);
 
 /**
@@ -66,7 +66,7 @@ export async function prepareNodeState(
           const port = portOf.get(id);
           if (port === undefined || address === undefined) return line;
           // ip:port@cport[,hostname]: only the ports change.
-          const at = address.replace(/:\d+@\d+/, `:${port}@${port + 10000}`);
+          const at = address.replace(/:\d+@\d+/, `:${port}@${port + BUS_OFFSET}`);
           return [id, at, ...rest].join(' ');
         })
         .join('\n');
@@ -157,7 +157,12 @@ export const redisClusterService: ServicePlugin = {
     try {
       const nodePorts: number[] = [];
       for (const name of nodeNames)
-        nodePorts.push(await ctx.ports.take(`redis-cluster/${name}`, MAX_NODE_PORT));
+        nodePorts.push(
+          await ctx.ports.take(`redis-cluster/${name}`, {
+            max: 65535 - BUS_OFFSET,
+            plus: BUS_OFFSET,
+          }),
+        );
       const state = await prepareNodeState(dir, nodePorts);
       for (let n = 1; n <= NODES; n++) {
         const server = await startRedis({

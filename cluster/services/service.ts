@@ -22,7 +22,7 @@ export interface Member {
   readonly pid: number | null;
   readonly running: boolean;
   readonly log: string;
-  /** What runs it, as it says itself (a replica: its Node version), once it has started. */
+  /** What runs it, where the runner knows (a replica: the Node it was started with). */
   readonly runtime?: string;
   /** SIGKILL, like a crash. */
   kill(): Promise<void>;

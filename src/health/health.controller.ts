@@ -21,13 +21,10 @@ export class HealthController {
     private readonly shutdown: ShutdownState,
   ) {}
 
-  /**
-   * The process is up and its event loop turns. Depends on nothing else. Says which Node runs
-   * it: the runner's status shows it per replica.
-   */
+  /** The process is up and its event loop turns. Depends on nothing else. */
   @Get('live')
   live() {
-    return { status: 'ok', replica: this.config.replicaName, node: process.version };
+    return { status: 'ok', replica: this.config.replicaName };
   }
 
   /**

@@ -47,8 +47,8 @@ export async function newUser(client: HttpClient): Promise<{ name: string; home:
  * After a restart (of the store, or of everything): the user, kept in Postgres, can log in again
  * (once the store serves), and `client`'s session is known on every replica, or on none.
  */
-async function expectKnownAfterRestart(
-  cluster: GuaranteeTarget,
+export async function expectKnownAfterRestart(
+  cluster: Pick<GuaranteeTarget, 'client' | 'direct' | 'replicas'>,
   client: HttpClient,
   name: string,
   expected: boolean,

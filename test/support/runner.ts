@@ -27,6 +27,10 @@ export interface RunFootprint {
 }
 
 export class Runner {
+  /** The replicas' names, and their ports, as the runner's status said once it was ready. */
+  readonly replicas: string[];
+  private readonly ports: Map<string, number>;
+
   private constructor(
     private readonly child: ChildProcess,
     /** nginx's URL, from the runner's "ready <url>" line. */
@@ -34,7 +38,11 @@ export class Runner {
     readonly workDir: string,
     private readonly out: { text: string },
     private readonly exit: Promise<number | null>,
-  ) {}
+    replicas: MemberStatus[],
+  ) {
+    this.replicas = replicas.map((r) => r.name);
+    this.ports = new Map(replicas.map((r) => [r.name, r.port]));
+  }
 
   /**
    * Starts the runner with `args` and resolves once it says "ready"; rejects with its output when
@@ -70,7 +78,10 @@ export class Runner {
         reject(new Error(`the runner exited (${code}) before it was ready:\n${out.text}`));
       });
     });
-    return new Runner(child, url, workDir, out, exit);
+    const status = await sendControl(join(workDir, 'control.sock'), { cmd: 'status' });
+    if (!status.ok) throw new Error(status.error);
+    const replicas = status.status.filter((m) => m.kind === 'replica');
+    return new Runner(child, url, workDir, out, exit, replicas);
   }
 
   get pid(): number {
@@ -110,21 +121,18 @@ export class Runner {
     return this.exit;
   }
 
-  /** A client of the cluster through nginx, from 127.0.N.1. */
-  client(subnet: number): HttpClient {
+  /** A client of the cluster through nginx; `subnet` N binds it to 127.0.N.1. */
+  client(subnet?: number): HttpClient {
     return new HttpClient(this.url, address(subnet));
   }
 
-  /** A client of each replica directly, carrying `from`'s cookies, by replica name. */
-  async direct(from: HttpClient): Promise<Map<string, HttpClient>> {
-    const replicas = (await this.status()).filter((m) => m.kind === 'replica');
-    return new Map(
-      replicas.map((r) => {
-        const c = new HttpClient(`http://127.0.0.1:${r.port}`);
-        for (const [k, v] of from.cookies) c.cookies.set(k, v);
-        return [r.name, c];
-      }),
-    );
+  /** A client of one replica directly, carrying `from`'s cookies (as TestCluster.direct). */
+  direct(replica: string, from?: HttpClient, subnet?: number): HttpClient {
+    const port = this.ports.get(replica);
+    if (port === undefined) throw new Error(`no replica "${replica}" in this run`);
+    const c = new HttpClient(`http://127.0.0.1:${port}`, address(subnet));
+    for (const [k, v] of from?.cookies ?? []) c.cookies.set(k, v);
+    return c;
   }
 }
 
