@@ -76,7 +76,9 @@ describe('dashboard, profile sticky', () => {
     const { page, busiest, held, event } = await killBusiestReplica(cluster, dashboard());
     const count = event.locator('td[data-logged-out]');
     const loggedOut = async () => Number(await count.getAttribute('data-logged-out'));
-    expect(await eventually(async () => (await loggedOut()) > 0, 15_000)).toBe(true);
+    // Within the window in which the timeline blames a logout on its last event (30 s): on a
+    // loaded machine the simulated clients' next reads can take a while to come round.
+    expect(await eventually(async () => (await loggedOut()) > 0, 30_000)).toBe(true);
     expect(await loggedOut()).toBeLessThanOrEqual(held);
     await expect(
       page.locator(`#members tr[data-member="${busiest}"]`).innerText(),
