@@ -4,12 +4,13 @@
  * act on the running one. `--port` names a cluster: its work dir (and https port) follow from it,
  * so two clusters run side by side from one checkout with nothing but two ports.
  */
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startCluster, type Cluster, type MemberStatus } from './cluster.js';
 import { sendControl, serveControl, type ControlCommand } from './control.js';
 import { serveDashboard } from './dashboard/server.js';
 import { PROJECT_ROOT } from './paths.js';
+import { accessLogOf } from './services/nginx.js';
 import { freePort, tcpConnect } from './process/ports.js';
 import { isProfileName, profileNames, profiles } from './profiles.js';
 import { describeProcesses, ledgerOf, liveRunner } from './work-dir.js';
@@ -222,10 +223,9 @@ async function up(o: ReturnType<typeof parse>): Promise<void> {
     process.exit(0);
   };
   const server = await serveControl(socketPath, cluster, () => void shutdown('stop requested'));
-  const nginx = cluster.status().find((m) => m.kind === 'nginx')!;
   const dashboard = await serveDashboard(cluster, {
     port: o.dashboardPort,
-    nginxAccessLog: join(dirname(nginx.log), 'access.log'),
+    nginxAccessLog: accessLogOf(cluster.workDir),
   });
   process.on('SIGINT', () => void shutdown('Ctrl-C'));
   process.on('SIGTERM', () => void shutdown('SIGTERM'));

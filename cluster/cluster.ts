@@ -2,8 +2,10 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errorMessage, pollUntil, sleep } from './process/poll.js';
 import { reservePort } from './process/ports.js';
-import { backendOf, profiles, type Profile, type ProfileName } from './profiles.js';
-import { FAIL_TIMEOUT_S, type UpstreamServer } from './routing/index.js';
+import type { ClusterOptions } from './options.js';
+import { backendOf, profiles, type Profile } from './profiles.js';
+import { nativePlace, startDescribed } from './render/native.js';
+import { FAIL_TIMEOUT_S } from './routing/index.js';
 import { pluginsOf } from './services/index.js';
 import type {
   Entry,
@@ -14,43 +16,6 @@ import type {
   StoreObserver,
 } from './services/service.js';
 import { describeProcesses, openWorkDir } from './work-dir.js';
-
-export interface ClusterOptions {
-  profile: ProfileName;
-  /**
-   * Holds everything the cluster writes: data, logs, rendered configs. A cluster starts again
-   * on what it left there (see work-dir.ts).
-   */
-  workDir: string;
-  /** Discard what an earlier run left in `workDir` first: a cluster with no users and no sessions. */
-  fresh?: boolean;
-  /** nginx's port on 127.0.0.1; 0 picks a free one. */
-  port?: number;
-  /** nginx's https port (self-signed certificate); 0 picks a free one. */
-  tlsPort?: number;
-  replicas?: number;
-  /** Environment for every replica, over the runner's defaults (e.g. LOG_LEVEL). */
-  env?: Record<string, string>;
-  /** Environment for single replicas by name, e.g. a different SESSION_SECRET for app-2. */
-  replicaEnv?: Record<string, Record<string, string>>;
-  /** Hard limit for each member to become ready. */
-  readyTimeoutMs?: number;
-  /** Throwaway Postgres (fsync off): for tests and benchmarks. */
-  fastPostgres?: boolean;
-  /** Extra Postgres settings, e.g. `{ shared_preload_libraries: 'pg_stat_statements' }`. */
-  postgresSettings?: Record<string, string>;
-  /**
-   * A Node script each replica runs instead of dist/main.js, with the same environment: lets the
-   * benchmark put other apps behind the same nginx. It must answer GET /health/ready with 200.
-   */
-  replicaScript?: string;
-  /**
-   * Profiles with a peer channel: relay the links between replicas through this process, so that
-   * `partition` can cut them (default). The benchmark turns it off: its event loop carries the load.
-   */
-  peerRelays?: boolean;
-  onProgress?: (line: string) => void;
-}
 
 export interface MemberStatus {
   name: string;
@@ -138,20 +103,12 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   // nginx binds last: no server started before it may be handed its ports.
   for (const port of [options.port, options.tlsPort]) if (port) reservePort(port);
 
+  const place = nativePlace({ workDir, logDir, ledger: state.ledger, ports: state.ports, options });
+  const readyTimeoutMs = options.readyTimeoutMs ?? 30_000;
+  const ctx: StartContext = { profile, options, place, readyTimeoutMs, progress };
+  /** What the plugins so far hand the replicas, and the servers they wait for. */
   const env: Record<string, string> = {};
-  const upstreams: UpstreamServer[] = [];
-  const ctx: StartContext = {
-    profile,
-    options,
-    workDir,
-    logDir,
-    readyTimeoutMs: options.readyTimeoutMs ?? 30_000,
-    ledger: state.ledger,
-    ports: state.ports,
-    env,
-    upstreams,
-    progress,
-  };
+  const servers: string[] = [];
   /** Every member with the plugin that started it, in start order. */
   const members: Array<{ member: Member; service: string }> = [];
   const observers: Array<() => Promise<StoreObserver>> = [];
@@ -167,15 +124,23 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     for (const plugin of pluginsOf(profile)) {
       const t0 = Date.now();
       progress(`${plugin.name} …`);
-      const started = await plugin.start(ctx);
-      members.push(...started.members.map((member) => ({ member, service: plugin.name })));
-      Object.assign(env, started.env);
-      upstreams.push(...(started.upstreams ?? []));
+      const described = await plugin.describe(place, {
+        profile,
+        env: { ...env },
+        servers: [...servers],
+        options,
+      });
+      await plugin.restore?.(place);
+      const running = await startDescribed(described, place, readyTimeoutMs);
+      members.push(...[...running.values()].map((member) => ({ member, service: plugin.name })));
+      const started = (await plugin.started?.(running, ctx)) ?? {};
+      Object.assign(env, described.env);
+      servers.push(...described.units.map((u) => u.service));
       if (started.observe) observers.push(started.observe);
       failover = started.failover ?? failover;
       entry = started.entry ?? entry;
       peerNetwork = started.peerNetwork ?? peerNetwork;
-      const names = started.members.map((m) => m.name).join(', ');
+      const names = [...running.keys()].join(', ');
       const what = names === plugin.name ? names : `${plugin.name}: ${names}`;
       progress(`${what} ready in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     }
@@ -253,14 +218,15 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
           promoted = (await failover()).primary;
           return promoted !== before.primary;
         },
-        { timeoutMs: ctx.readyTimeoutMs, intervalMs: 200 },
+        { timeoutMs: readyTimeoutMs, intervalMs: 200 },
       );
       if (!outcome.ok || !promoted)
         throw new Error(
-          `${before.primary} was killed, but no other member took over within ${ctx.readyTimeoutMs} ms`,
+          `${before.primary} was killed, but no other member took over within ${readyTimeoutMs} ms`,
         );
       return { killed: before.primary, promoted };
     },
     stop: () => (stopping ??= stopAll()),
   };
 }
+export type { ClusterOptions } from './options.js';

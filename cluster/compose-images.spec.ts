@@ -38,8 +38,8 @@ describe('compose images', () => {
     expect(imageRepository('bitnami/redis:7')).toBe('bitnami/redis');
   });
 
-  it('has a stand-in for every image the generated compose file needs (docker/standins/)', () => {
-    const images = composeImages(generateCompose(), (f) =>
+  it('has a stand-in for every image the generated compose file needs (docker/standins/)', async () => {
+    const images = composeImages(await generateCompose(), (f) =>
       readFileSync(join(PROJECT_ROOT, f), 'utf8'),
     );
     expect(images.length).toBeGreaterThan(0);

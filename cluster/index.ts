@@ -10,11 +10,6 @@ export {
   type StopOptions,
 } from './process/managed-process.js';
 export { startPostgres, type PostgresOptions, type PostgresServer } from './services/postgres.js';
-export {
-  redisProcessId,
-  startRedis,
-  type RedisOptions,
-  type RedisServer,
-} from './services/redis.js';
+export { redisProcessId, startRedis, type RedisServer } from './services/redis.js';
 export { readLogTail } from './process/log-tail.js';
 export { descendantsOf, stillRunning, type ProcessEntry } from './process/process-tree.js';

@@ -316,7 +316,7 @@ describe('Redis stalls (up, but not answering)', () => {
     await register(c, uniqueName('stall'));
     const timeoutMs = redisApp.config.backendTimeoutMs;
 
-    process.kill(backends.redis.pid, 'SIGSTOP'); // the connection stays open; nothing answers
+    process.kill(backends.redis.pid!, 'SIGSTOP'); // the connection stays open; nothing answers
     try {
       const stalled = await whoami(c);
       expect(stalled.status).toBe(503);
@@ -326,7 +326,7 @@ describe('Redis stalls (up, but not answering)', () => {
       expect(stalled.ms).toBeGreaterThanOrEqual(timeoutMs - 50);
       expect(stalled.ms).toBeLessThan(timeoutMs * 1.25 + 500);
     } finally {
-      process.kill(backends.redis.pid, 'SIGCONT');
+      process.kill(backends.redis.pid!, 'SIGCONT');
     }
     expect(await isLoggedIn(c)).toBe(true);
   });

@@ -7,7 +7,7 @@ import memjs from 'memjs';
 import { join } from 'node:path';
 import { freePort } from '../cluster/index.js';
 import { startMemcached } from '../cluster/services/memcached.js';
-import type { ServerProcess } from '../cluster/process/server-process.js';
+import type { RunningServer } from '../cluster/services/service.js';
 import { createDataSource } from '../src/database/data-source.js';
 import { Deadline, StoreTimeoutError } from '../src/session/backends/deadline.js';
 import { MemcachedAttemptCounter } from '../src/session/backends/memcached-store.js';
@@ -21,7 +21,7 @@ const deadline = new Deadline(2000, (ms) => new StoreTimeoutError(`no answer in 
 const WINDOW_MS = 3000;
 
 let backends: Backends;
-let memcached: ServerProcess;
+let memcached: RunningServer;
 const counters: Record<string, AttemptCounter> = {};
 const closers: Array<() => Promise<unknown>> = [];
 

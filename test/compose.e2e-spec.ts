@@ -285,7 +285,8 @@ describe('docker-compose.yml, as docker-compose reads it', () => {
       const nginx = services[`${name}-nginx`];
       const env = environmentOf(nginx);
       const vars = nginxTemplateVars(
-        { http: NGINX_PORT, https: NGINX_TLS.listen, tls: NGINX_TLS },
+        // Listening on every interface of its container.
+        { http: `0.0.0.0:${NGINX_PORT}`, https: `0.0.0.0:${NGINX_TLS.listen}`, tls: NGINX_TLS },
         routingOf(profile).render(REPLICAS.map((r) => ({ name: r, host: r, port: APP_PORT }))),
       );
       for (const [key, value] of Object.entries(vars))

@@ -5,13 +5,14 @@
  * nobody is; with `redis-ha` the store's primary is killed and the promotion shows up.
  * Screenshots land in test/artifacts/.
  */
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Page } from 'playwright-core';
 import { serveDashboard, type Dashboard } from '../cluster/dashboard/server.js';
 import type { Snapshot } from '../cluster/dashboard/snapshot.js';
 import { ARTIFACTS, useBrowser } from './support/browser.js';
 import type { ProfileName } from '../cluster/profiles.js';
+import { accessLogOf } from '../cluster/services/nginx.js';
 import { useCluster, type TestCluster } from './support/cluster.js';
 import { eventually } from './support/eventually.js';
 import { HttpClient } from './support/http-client.js';
@@ -24,9 +25,7 @@ function useDashboard(profile: ProfileName): { cluster: TestCluster; dashboard: 
   const cluster = useCluster(profile);
   let dashboard: Dashboard | undefined;
   beforeAll(async () => {
-    const nginx = cluster.status().find((m) => m.kind === 'nginx')!;
-    const nginxAccessLog = join(dirname(nginx.log), 'access.log');
-    dashboard = await serveDashboard(cluster, { nginxAccessLog });
+    dashboard = await serveDashboard(cluster, { nginxAccessLog: accessLogOf(cluster.workDir) });
   });
   afterAll(async () => {
     await dashboard?.close();

@@ -1,4 +1,4 @@
-import type { ServerProcess } from '../process/server-process.js';
+import type { RunningServer } from './service.js';
 import { memcachedCommand, memcachedStats } from './memcached-protocol.js';
 import type { SessionSample, StoreObserver } from './service.js';
 
@@ -18,8 +18,8 @@ const SESSION_KEY = /^key=(s%3A\S+) .* size=(\d+)/gm;
  * The benchmark's look into every memcached node, summed. Memcached cannot list keys through
  * its normal commands; `lru_crawler metadump` walks the items for the sample (read-only).
  */
-export function observeMemcached(nodes: readonly ServerProcess[]): StoreObserver {
-  const each = <T>(f: (node: ServerProcess) => Promise<T>) =>
+export function observeMemcached(nodes: readonly RunningServer[]): StoreObserver {
+  const each = <T>(f: (node: RunningServer) => Promise<T>) =>
     Promise.all(nodes.filter((n) => n.running).map(f));
   const stat = async (names: string[]) =>
     (await each((n) => memcachedStats(n.host, n.port)))
@@ -30,7 +30,7 @@ export function observeMemcached(nodes: readonly ServerProcess[]): StoreObserver
   let ownGets = 0;
 
   async function sample(limit: number): Promise<SessionSample> {
-    const items: Array<{ node: ServerProcess; key: string; size: number }> = [];
+    const items: Array<{ node: RunningServer; key: string; size: number }> = [];
     for (const node of nodes.filter((n) => n.running)) {
       const dump = await memcachedCommand(node.host, node.port, 'lru_crawler metadump all', 10_000);
       for (const m of dump.matchAll(SESSION_KEY))

@@ -1,11 +1,15 @@
-import { access, chmod, mkdir, readdir, stat, writeFile } from 'node:fs/promises';
+/**
+ * Postgres, in every profile: users and profiles (and the postgres backend's sessions). Natively
+ * the work dir holds the data dir, the socket dir and initdb's log, and the runner makes the app's
+ * role and database; in a container the image's entrypoint does both (POSTGRES_USER, ...).
+ */
+import { access, chmod, mkdir, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve, sep } from 'node:path';
 import { Client, escapeIdentifier, escapeLiteral } from 'pg';
-import { note } from '../compose-file.js';
 import type { ProcessLedger } from '../process/ledger.js';
-import { ManagedProcess, runToCompletion } from '../process/managed-process.js';
-import { OwnedServer, type ServerProcess } from '../process/server-process.js';
+import { runToCompletion } from '../process/managed-process.js';
+import { nativeProgram } from '../process/programs.js';
 import {
   chownRecursive,
   isRoot,
@@ -14,140 +18,166 @@ import {
   type SystemUser,
 } from '../process/system-user.js';
 import { backendOf } from '../profiles.js';
+import { standalonePlace, startStandalone } from '../render/native.js';
+import type { Place, ServerDescription } from './description.js';
 import { observePostgresSessions } from './postgres-observer.js';
-import { serverMember, type ServicePlugin } from './service.js';
+import type { RunningServer, ServicePlugin } from './service.js';
+
+const PORT = 5432;
+/** The app's role, password and database: a local demo instance, loopback or a private network. */
+const APP = { user: 'app', password: 'app', database: 'app' };
+/** The superuser: ours natively (initdb -U postgres), the image's POSTGRES_USER in a container. */
+const superuserOf = (place: Place) => (place.kind === 'native' ? 'postgres' : APP.user);
 
 export interface PostgresOptions {
-  /** Work dir; holds pgdata/, the socket dir and the logs. Created if missing. */
-  dir: string;
-  port: number;
-  host?: string;
   /** fsync and friends off: faster, but a crash can corrupt the data. Throwaway test data only. */
   fast?: boolean;
-  /** The app's role, password and database, created if missing. */
-  user?: string;
-  password?: string;
-  database?: string;
-  /** Hard limit for start-up until a query succeeds. */
-  readyTimeoutMs?: number;
   /** Extra server settings (`-c key=value`), e.g. shared_preload_libraries for the benchmark. */
   settings?: Record<string, string>;
-  /** Where its PID is kept while it runs (a cluster's work dir). */
-  ledger?: ProcessLedger;
 }
 
-export interface PostgresServer extends ServerProcess {
+export async function describePostgres(
+  place: Place,
+  o: PostgresOptions = {},
+): Promise<ServerDescription> {
+  const port = await place.port('postgres', PORT, { keep: true });
+  const base = place.dir('postgres', '/var/lib/postgresql/data');
+  const native = place.kind === 'native';
+  const data = native ? join(base, 'pgdata') : base;
+  const socket = native ? join(base, 'socket') : '/var/run/postgresql';
+  const settings = {
+    ...(o.fast ? { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off' } : {}),
+    ...o.settings,
+  };
+  return {
+    name: 'postgres',
+    service: 'postgres',
+    kind: 'postgres',
+    image: 'postgres:16-alpine',
+    // The postmaster itself (not pg_ctl, which daemonizes), so its PID is ours to signal.
+    command: [
+      'postgres',
+      ...['-D', data, '-p', String(port), '-h', place.bind, '-k', socket],
+      ...Object.entries(settings).flatMap(([key, value]) => ['-c', `${key}=${value}`]),
+    ],
+    env: native
+      ? undefined
+      : { POSTGRES_USER: APP.user, POSTGRES_PASSWORD: APP.password, POSTGRES_DB: APP.database },
+    port,
+    ready: {
+      kind: 'postgres',
+      port,
+      user: superuserOf(place),
+      database: 'postgres',
+      dataDir: data,
+    },
+    // SIGTERM is "smart" shutdown, which waits for every client to disconnect: a connected app
+    // pool would hold it until the SIGKILL. SIGINT ("fast") ends sessions and still checkpoints.
+    stop: { signal: 'SIGINT', timeoutMs: 20_000 },
+    // Not a bare SIGKILL: the postmaster's children would be orphaned. "Immediate shutdown"
+    // (SIGQUIT) drops every connection at once and skips the checkpoint, so the next start
+    // replays the WAL, as after a crash; the postmaster reaps its children before it exits.
+    crash: { signal: 'SIGQUIT', timeoutMs: 5_000 },
+    state: { dir: base, volume: 'postgres-data' },
+    // Postgres refuses to run as root.
+    user: 'postgres',
+    prepare: native ? () => initialise(base, data, socket, o.fast ?? false) : undefined,
+    comment: 'Users and profiles, in every profile.',
+  };
+}
+
+export interface PostgresServer extends RunningServer {
   /** postgres://app:app@127.0.0.1:<port>/app */
   readonly url: string;
   /** As the `postgres` superuser, for migrations and test set-up. */
   readonly superuserUrl: string;
-  /** Fast shutdown: disconnects clients, checkpoints, exits. */
-  stop(): Promise<void>;
-  /**
-   * A crash, as far as clients and data are concerned: "immediate shutdown" (SIGQUIT) drops
-   * every connection at once and skips the checkpoint, so the next start replays the WAL.
-   * SIGKILL follows if it takes over 5 s.
-   */
-  kill(): Promise<void>;
+  readonly dir: string;
 }
 
-interface PostgresConfig extends Required<Omit<PostgresOptions, 'ledger'>> {
-  ledger?: ProcessLedger;
-  bin: (name: string) => string;
-  /** Who runs the server: Postgres refuses to run as root. Undefined means "us". */
-  owner: SystemUser | undefined;
-}
-
-const SUPERUSER = 'postgres';
-// SIGTERM is "smart" shutdown, which waits for every client to disconnect: a connected app
-// pool would hold it until the SIGKILL. SIGINT ("fast") ends sessions and still checkpoints.
-const STOP_SIGNAL = 'SIGINT';
-const STOP_TIMEOUT_MS = 20_000;
-
-export async function startPostgres(options: PostgresOptions): Promise<PostgresServer> {
-  const config: PostgresConfig = {
-    dir: resolve(options.dir), // also the children's cwd: a relative path would resolve twice
-    port: options.port,
-    host: options.host ?? '127.0.0.1',
-    fast: options.fast ?? false,
-    user: options.user ?? 'app',
-    password: options.password ?? 'app',
-    database: options.database ?? 'app',
-    readyTimeoutMs: options.readyTimeoutMs ?? 30_000,
-    settings: options.settings ?? {},
-    ledger: options.ledger,
-    bin: await findPostgresBin(),
-    owner: isRoot() ? await lookupSystemUser('postgres') : undefined,
-  };
-  await prepareDirs(config);
-  if (!(await exists(join(dataDir(config), 'PG_VERSION')))) await initdb(config);
-  const server = await launch(config);
+/** Postgres on its own (tests): the plugin's description, started natively, with the app's role. */
+export async function startPostgres(
+  options: PostgresOptions & {
+    dir: string;
+    port: number;
+    readyTimeoutMs?: number;
+    ledger?: ProcessLedger;
+  },
+): Promise<PostgresServer> {
+  const dir = resolve(options.dir);
+  const place = standalonePlace(dir, options.port);
+  const server = await startStandalone(await describePostgres(place, options), { ...options, dir });
   try {
-    await ensureAppDatabase(config);
+    await ensureAppDatabase(postgresUrl(server.port, 'postgres', 'postgres'));
   } catch (error) {
-    await server.stop({ timeoutMs: STOP_TIMEOUT_MS });
+    await server.stop();
     throw error;
   }
-  return new PostgresProcess(config, server);
+  return Object.assign(server, {
+    url: postgresUrl(server.port, APP.database, APP.user, APP.password),
+    superuserUrl: postgresUrl(server.port, 'postgres', 'postgres'),
+    dir,
+  });
 }
-
-class PostgresProcess extends OwnedServer<PostgresConfig> implements PostgresServer {
-  readonly url: string;
-  readonly superuserUrl: string;
-
-  constructor(config: PostgresConfig, server: ManagedProcess) {
-    super(config, server, launch);
-    const { host, port, user, password, database } = config;
-    this.url = postgresUrl(host, port, database, user, password);
-    this.superuserUrl = postgresUrl(host, port, 'postgres', SUPERUSER);
-  }
-
-  async stop(): Promise<void> {
-    await this.server.stop({ timeoutMs: STOP_TIMEOUT_MS });
-  }
-
-  async kill(): Promise<void> {
-    // Not a bare SIGKILL: the postmaster's children would be orphaned (we'd kill them, but
-    // where PID 1 reaps late or never they linger as zombies). With SIGQUIT the postmaster
-    // ends and reaps its children itself before it exits.
-    await this.server.stop({ signal: 'SIGQUIT', timeoutMs: 5_000 });
-  }
-}
-
-const dataDir = (config: PostgresConfig): string => join(config.dir, 'pgdata');
-const socketDir = (config: PostgresConfig): string => join(config.dir, 'socket');
 
 /**
- * Debian keeps server binaries in /usr/lib/postgresql/<major>/bin, off PATH; take the newest.
- * Elsewhere (other distros, Homebrew) they are on PATH.
+ * Before every native start: private dirs the server's user owns, and a data dir (initdb, once).
+ * Trust without passwords is fine for a throwaway local instance, because nothing outside this
+ * machine can reach it: the socket dir is private and TCP is loopback only.
  */
-async function findPostgresBin(): Promise<(name: string) => string> {
-  const root = '/usr/lib/postgresql';
-  const versions = await readdir(root).catch(() => [] as string[]);
-  const newestFirst = versions.filter((v) => /^\d+$/.test(v)).sort((a, b) => Number(b) - Number(a));
-  for (const version of newestFirst) {
-    const bin = join(root, version, 'bin');
-    if (await exists(join(bin, 'postgres'))) return (name) => join(bin, name);
-  }
-  return (name) => name;
+async function initialise(base: string, data: string, socket: string, fast: boolean) {
+  const owner = isRoot() ? await lookupSystemUser('postgres') : undefined;
+  await prepareDirs(base, data, socket, owner);
+  if (await exists(join(data, 'PG_VERSION'))) return;
+  await runToCompletion({
+    name: 'initdb',
+    command: await nativeProgram('initdb'),
+    args: [
+      ...['-D', data, '-U', 'postgres'],
+      ...['--auth=trust', '--encoding=UTF8', '--locale=C'],
+      ...(fast ? ['--no-sync'] : []),
+    ],
+    cwd: base,
+    logFile: join(base, 'initdb.log'),
+    ...(owner
+      ? {
+          uid: owner.uid,
+          gid: owner.gid,
+          env: { HOME: base, USER: owner.name, LOGNAME: owner.name },
+        }
+      : {}),
+  });
+  await writeFile(
+    join(data, 'pg_hba.conf'),
+    [
+      '# Written by cluster/services/postgres.ts: a local instance, loopback and private socket only.',
+      'local all all trust',
+      'host  all all 127.0.0.0/8 trust',
+      '',
+    ].join('\n'),
+  );
+  if (owner) await chownRecursive(data, owner);
 }
 
-async function prepareDirs(config: PostgresConfig): Promise<void> {
-  await mkdir(config.dir, { recursive: true });
+async function prepareDirs(
+  base: string,
+  data: string,
+  socket: string,
+  owner: SystemUser | undefined,
+): Promise<void> {
+  await mkdir(base, { recursive: true });
   // 0700 from the start: Postgres refuses a data dir others can read.
-  await mkdir(dataDir(config), { recursive: true, mode: 0o700 });
-  await mkdir(socketDir(config), { recursive: true, mode: 0o700 });
-  const { owner } = config;
+  await mkdir(data, { recursive: true, mode: 0o700 });
+  await mkdir(socket, { recursive: true, mode: 0o700 });
   if (!owner) return;
   // Running as root: the server runs as `postgres`, which must own its dirs and be able to
   // pass through the work dir and its parents.
-  for (const path of dirsToOpen(config.dir)) await allowSearch(path);
-  await chownRecursive(dataDir(config), owner);
-  await chownRecursive(socketDir(config), owner);
-  if (!(await userCanWrite(owner, dataDir(config)))) {
+  for (const path of [dirname(base), ...dirsToOpen(base)]) await allowSearch(path);
+  await chownRecursive(data, owner);
+  await chownRecursive(socket, owner);
+  if (!(await userCanWrite(owner, data))) {
     throw new Error(
-      `The ${owner.name} user (uid ${owner.uid}) cannot write to ${dataDir(config)}: ` +
-        `every parent directory of ${config.dir} must be searchable by it (o+x)`,
+      `The ${owner.name} user (uid ${owner.uid}) cannot write to ${data}: ` +
+        `every parent directory of ${base} must be searchable by it (o+x)`,
     );
   }
 }
@@ -171,88 +201,10 @@ async function allowSearch(path: string): Promise<void> {
   if ((mode & 0o001) === 0) await chmod(path, (mode & 0o7777) | 0o001);
 }
 
-async function initdb(config: PostgresConfig): Promise<void> {
-  await runToCompletion({
-    name: 'initdb',
-    command: config.bin('initdb'),
-    args: [
-      ...['-D', dataDir(config), '-U', SUPERUSER],
-      ...['--auth=trust', '--encoding=UTF8', '--locale=C'],
-      ...(config.fast ? ['--no-sync'] : []),
-    ],
-    cwd: config.dir,
-    logFile: join(config.dir, 'initdb.log'),
-    ledger: config.ledger,
-    ...runAs(config),
-  });
-  // Trust without passwords is fine for a throwaway local instance, because nothing outside
-  // this machine can reach it: the socket dir is private and TCP is loopback only.
-  await writeFile(
-    join(dataDir(config), 'pg_hba.conf'),
-    [
-      '# Written by cluster/postgres.ts: a local test instance, loopback and private socket only.',
-      'local all all trust',
-      'host  all all 127.0.0.0/8 trust',
-      '',
-    ].join('\n'),
-  );
-  if (config.owner) await chownRecursive(dataDir(config), config.owner);
-}
-
-/** Runs the postmaster itself (not pg_ctl, which daemonizes), so its PID is ours to signal. */
-async function launch(config: PostgresConfig): Promise<ManagedProcess> {
-  const settings = {
-    ...(config.fast ? { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off' } : {}),
-    ...config.settings,
-  };
-  const server = await ManagedProcess.start({
-    name: 'postgres',
-    command: config.bin('postgres'),
-    args: [
-      ...['-D', dataDir(config), '-p', String(config.port)],
-      ...['-h', config.host, '-k', socketDir(config)],
-      ...Object.entries(settings).flatMap(([key, value]) => ['-c', `${key}=${value}`]),
-    ],
-    cwd: config.dir,
-    logFile: join(config.dir, 'postgres.log'),
-    stopSignal: STOP_SIGNAL,
-    ledger: config.ledger,
-    ...runAs(config),
-  });
-  const superuserUrl = postgresUrl(config.host, config.port, 'postgres', SUPERUSER);
-  await server.waitUntilReady(() => servesDataDir(superuserUrl, dataDir(config)), {
-    timeoutMs: config.readyTimeoutMs,
-    intervalMs: 200,
-    what: `answers queries on ${config.host}:${config.port} from ${dataDir(config)}`,
-  });
-  return server;
-}
-
-/**
- * True once a query succeeds on a server using `dataDir`: the data dir tells the server we just
- * spawned from another one that already held the port.
- */
-async function servesDataDir(url: string, dataDir: string): Promise<boolean> {
-  const client = new Client({ connectionString: url, connectionTimeoutMillis: 2_000 });
-  // A refused connect also emits 'error'; without a listener it would be thrown globally.
-  client.on('error', () => undefined);
-  try {
-    await client.connect();
-    const { rows } = await client.query<{ data_directory: string }>('SHOW data_directory');
-    if (rows[0]?.data_directory === dataDir) return true;
-    throw new Error(`the server on this port serves ${rows[0]?.data_directory}`);
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
-
 /** Creates the app's role and database, or resets the role's password: safe to run each start. */
-async function ensureAppDatabase(config: PostgresConfig): Promise<void> {
-  const { host, port, user, password, database } = config;
-  const client = new Client({
-    connectionString: postgresUrl(host, port, 'postgres', SUPERUSER),
-    connectionTimeoutMillis: 5_000,
-  });
+async function ensureAppDatabase(superuserUrl: string): Promise<void> {
+  const { user, password, database } = APP;
+  const client = new Client({ connectionString: superuserUrl, connectionTimeoutMillis: 5_000 });
   await client.connect();
   try {
     const role = await client.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [user]);
@@ -272,29 +224,12 @@ async function ensureAppDatabase(config: PostgresConfig): Promise<void> {
   }
 }
 
-function postgresUrl(
-  host: string,
-  port: number,
-  database: string,
-  user: string,
-  password?: string,
-): string {
+/** A URL of the server on 127.0.0.1:`port`. */
+function postgresUrl(port: number, database: string, user: string, password?: string): string {
   const credentials = password
     ? `${encodeURIComponent(user)}:${encodeURIComponent(password)}`
     : encodeURIComponent(user);
-  return `postgres://${credentials}@${host}:${port}/${encodeURIComponent(database)}`;
-}
-
-function runAs(config: PostgresConfig): { uid?: number; gid?: number; env?: NodeJS.ProcessEnv } {
-  const { owner } = config;
-  // HOME and USER of root would be wrong (and unreadable) for the postgres user.
-  return owner
-    ? {
-        uid: owner.uid,
-        gid: owner.gid,
-        env: { HOME: config.dir, USER: owner.name, LOGNAME: owner.name },
-      }
-    : {};
+  return `postgres://${credentials}@127.0.0.1:${port}/${encodeURIComponent(database)}`;
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -304,60 +239,32 @@ async function exists(path: string): Promise<boolean> {
   );
 }
 
-/**
- * Postgres, in every profile: users and profiles (and the redis backend's session index). The
- * replicas get DATABASE_URL; the app plugin runs the migrations before any replica starts.
- */
 export const postgresService: ServicePlugin = {
   name: 'postgres',
 
-  async start(ctx) {
-    // Postgres runs as its own user when we are root and must be able to pass the work dir.
-    await chmod(ctx.workDir, 0o711);
-    const dir = join(ctx.workDir, 'postgres');
-    const server = await startPostgres({
-      dir,
-      port: await ctx.ports.take('postgres'),
-      ledger: ctx.ledger,
+  async describe(place, ctx) {
+    const server = await describePostgres(place, {
       fast: ctx.options.fastPostgres,
       settings: ctx.options.postgresSettings,
-      readyTimeoutMs: ctx.readyTimeoutMs,
     });
-    // Where the profile keeps its sessions here, the benchmark looks at them too.
-    const holdsSessions = backendOf(ctx.profile).services.includes('postgres');
+    const { user, password, database } = APP;
     return {
-      members: [serverMember('postgres', 'postgres', server, join(dir, 'postgres.log'))],
-      env: { DATABASE_URL: server.url },
-      observe: holdsSessions
-        ? () => observePostgresSessions(postgresUrl(server.host, server.port, 'app', SUPERUSER))
-        : undefined,
+      units: [server],
+      env: {
+        DATABASE_URL: `postgres://${user}:${password}@${place.host('postgres')}:${server.port}/${database}`,
+      },
     };
   },
 
-  compose(file) {
-    file.service(
-      'postgres',
-      {
-        image: 'postgres:16-alpine',
-        restart: 'unless-stopped',
-        environment: { POSTGRES_USER: 'app', POSTGRES_PASSWORD: 'app', POSTGRES_DB: 'app' },
-        volumes: ['postgres-data:/var/lib/postgresql/data'],
-        healthcheck: {
-          test: note(
-            "Over TCP: the image's first-start initialisation runs a temporary server on the Unix\n" +
-              'socket only, so this stays false until the real server is up.',
-            ['CMD', 'pg_isready', '-h', '127.0.0.1', '-U', 'app', '-d', 'app'],
-          ),
-          interval: '2s',
-          timeout: '3s',
-          retries: 30,
-        },
-      },
-      'Users and profiles, in every profile.',
-    );
-    file.volume('postgres-data');
-    // Healthy before any replica starts (the migration waits for it too); the postgres backend
-    // keeps its sessions there.
-    return { env: { DATABASE_URL: 'postgres://app:app@postgres:5432/app' }, waitFor: ['postgres'] };
+  async started(servers, ctx) {
+    const { port } = servers.get('postgres')!;
+    await ensureAppDatabase(postgresUrl(port, 'postgres', 'postgres'));
+    // Where the profile keeps its sessions here, the benchmark looks at them too.
+    const holdsSessions = backendOf(ctx.profile).services.includes('postgres');
+    return {
+      observe: holdsSessions
+        ? () => observePostgresSessions(postgresUrl(port, APP.database, 'postgres'))
+        : undefined,
+    };
   },
 };

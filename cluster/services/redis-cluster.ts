@@ -6,12 +6,12 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { dependsOn, note } from '../compose-file.js';
-import { runToCompletion } from '../process/managed-process.js';
 import { errorMessage, pollUntil } from '../process/poll.js';
-import { askRedis, startRedis, type RedisServer } from './redis.js';
+import type { JobDescription, Place } from './description.js';
+import { describeRedis, REDIS_IMAGE } from './redis.js';
 import { observeRedisServers } from './redis-observer.js';
-import { serverMember, type Member, type ServicePlugin } from './service.js';
+import { askRedis } from './redis-protocol.js';
+import type { ServicePlugin } from './service.js';
 
 const NODES = 6;
 /**
@@ -22,6 +22,8 @@ export const NODE_TIMEOUT_MS = 1000;
 /** A node's cluster bus listens on its port + 10000, which must be a port too, and free. */
 const BUS_OFFSET = 10000;
 const nodeNames = Array.from({ length: NODES }, (_, i) => `redis-${i + 1}`);
+const keyOf = (node: string) => `redis-cluster/${node}`;
+const serviceOf = (node: string) => `redis-cluster-${node.slice('redis-'.length)}`;
 
 /**
  * What the nodes' own state files (nodes.conf, which Redis writes) say of the cluster when it
@@ -147,150 +149,98 @@ async function agreed(ports: number[], timeoutMs: number): Promise<boolean> {
 export const liveMasters = (nodes: ClusterNode[]) =>
   nodes.filter((n) => n.master && !n.failed && n.slots.length > 0);
 
+/** The six nodes, and the job that makes them one cluster the first time. */
+async function describeNodes(place: Place) {
+  const nodes = await Promise.all(
+    nodeNames.map((name, i) =>
+      describeRedis(place, {
+        name,
+        service: serviceOf(name),
+        key: keyOf(name),
+        cluster: { nodeTimeoutMs: NODE_TIMEOUT_MS },
+        busOffset: BUS_OFFSET,
+        comment:
+          i === 0
+            ? `redis-cluster: ${NODES} nodes; node timeout ${NODE_TIMEOUT_MS} ms (a demo value: the default is 15 s).`
+            : undefined,
+      }),
+    ),
+  );
+  const first = nodes[0];
+  // The first three become masters, the others their replicas; slots split evenly. A cluster
+  // formed before comes back by itself, from the nodes' state files: its first node knows all.
+  const create: JobDescription = {
+    service: 'redis-cluster-create',
+    image: REDIS_IMAGE,
+    command: [
+      'redis-cli',
+      ...['--cluster', 'create'],
+      // CLUSTER MEET takes addresses, not names.
+      ...nodes.map((n) => `${place.ip(n.service)}:${n.port}`),
+      ...['--cluster-replicas', '1', '--cluster-yes'],
+    ],
+    unless: {
+      service: first.service,
+      port: first.port,
+      redis: ['CLUSTER', 'INFO'],
+      contains: `cluster_known_nodes:${NODES}`,
+    },
+    after: nodes.map((n) => n.service),
+    comment: 'redis-cluster: creates the cluster on first start.',
+  };
+  return { nodes, create };
+}
+
 export const redisClusterService: ServicePlugin = {
   name: 'redis-cluster',
 
-  async start(ctx) {
-    const dir = join(ctx.workDir, 'redis-cluster');
-    const servers: RedisServer[] = [];
-    const members: Member[] = [];
-    try {
-      const nodePorts: number[] = [];
-      for (const name of nodeNames)
-        nodePorts.push(
-          await ctx.ports.take(`redis-cluster/${name}`, {
-            max: 65535 - BUS_OFFSET,
-            plus: BUS_OFFSET,
-          }),
-        );
-      const state = await prepareNodeState(dir, nodePorts);
-      for (let n = 1; n <= NODES; n++) {
-        const server = await startRedis({
-          dir: join(dir, `redis-${n}`),
-          port: nodePorts[n - 1],
-          cluster: { nodeTimeoutMs: NODE_TIMEOUT_MS },
-          readyTimeoutMs: ctx.readyTimeoutMs,
-          ledger: ctx.ledger,
-        });
-        servers.push(server);
-        members.push(
-          serverMember(`redis-${n}`, 'redis', server, join(server.dir, 'redis.log'), {
-            // A restarted node answers PING before the cluster has taken it back (or finished
-            // failing its slots over): the restart is done when every node agrees again.
-            afterRestart: async () => {
-              // Nodes another test or fault has stopped are not waited for.
-              const ports = servers.filter((s) => s.running).map((s) => s.port);
-              if (!(await agreed(ports, ctx.readyTimeoutMs)))
-                throw new Error(`redis-cluster: no agreement again after restarting redis-${n}`);
-            },
-          }),
-        );
-      }
-      // The first three become masters, the others their replicas; slots split evenly. A cluster
-      // formed in an earlier run comes back by itself, from the nodes' state files.
-      if (state === 'new')
-        await runToCompletion(
-          {
-            name: 'redis-cli --cluster create',
-            command: 'redis-cli',
-            args: [
-              '--cluster',
-              'create',
-              ...servers.map((s) => `${s.host}:${s.port}`),
-              ...['--cluster-replicas', '1', '--cluster-yes'],
-            ],
-            logFile: join(ctx.logDir, 'redis-cluster-create.log'),
-          },
-          ctx.readyTimeoutMs,
-        );
-      const ports = servers.map((s) => s.port);
-      if (!(await agreed(ports, ctx.readyTimeoutMs)))
-        throw new Error('redis-cluster: the nodes did not agree on a cluster in time');
-      const memberAt = (port: number) => members.find((m) => m.port === port)?.name;
-      return {
-        members,
-        env: { REDIS_CLUSTER_NODES: servers.map((s) => `${s.host}:${s.port}`).join(',') },
-        observe: async () =>
-          observeRedisServers(
-            liveMasters(await clusterNodes(ports)).map((m) => `redis://127.0.0.1:${m.port}`),
-            'Redis Cluster masters',
-          ),
-        // The master that serves slot 0, and its replica (while it has one).
-        failover: async () => {
-          const nodes = await clusterNodes(ports);
-          const master = liveMasters(nodes).find((m) => m.slots.some(([from]) => from === 0));
-          const primary = master && memberAt(master.port);
-          if (!primary) throw new Error('no live master serves slot 0');
-          const replica = nodes.find((n) => n.masterId === master.id && !n.failed);
-          return { primary, replica: replica && memberAt(replica.port) };
-        },
-      };
-    } catch (error) {
-      for (const s of servers.reverse()) await s.stop().catch(() => undefined);
-      throw error;
-    }
+  async describe(place) {
+    const { nodes, create } = await describeNodes(place);
+    return {
+      units: [...nodes, create],
+      env: {
+        REDIS_CLUSTER_NODES: nodes.map((n) => `${place.host(n.service)}:${n.port}`).join(','),
+      },
+    };
   },
 
-  compose(file) {
-    const names = Array.from({ length: NODES }, (_, i) => `redis-cluster-${i + 1}`);
-    for (const [i, name] of names.entries()) {
-      file.service(
-        name,
-        {
-          image: 'redis:7-alpine',
-          restart: 'unless-stopped',
-          command: [
-            'redis-server',
-            ...['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf'],
-            ...['--cluster-node-timeout', String(NODE_TIMEOUT_MS)],
-            ...['--cluster-require-full-coverage', 'no'],
-            // Clients are redirected by name: container addresses change on restart.
-            ...[
-              '--cluster-announce-hostname',
-              name,
-              '--cluster-preferred-endpoint-type',
-              'hostname',
-            ],
-            ...['--appendonly', 'yes', '--appendfsync', 'everysec'],
-          ],
-          volumes: [`${name}-data:/data`],
-          healthcheck: {
-            test: ['CMD-SHELL', 'redis-cli ping | grep -q PONG'],
-            interval: '2s',
-            timeout: '3s',
-            retries: 30,
-          },
-        },
-        i === 0
-          ? `redis-cluster: ${NODES} nodes; node timeout ${NODE_TIMEOUT_MS} ms (a demo value: the default is 15 s).`
-          : undefined,
-      );
-      file.volume(`${name}-data`);
-    }
-    file.service(
-      'redis-cluster-create',
-      {
-        image: 'redis:7-alpine',
-        restart: 'no',
-        command: note(
-          'Once: creates the cluster unless it exists (the volumes keep it). CLUSTER MEET takes\n' +
-            'addresses, not names, hence getent.',
-          [
-            'sh',
-            '-c',
-            'redis-cli -h redis-cluster-1 cluster info | grep -q cluster_state:ok || ' +
-              'redis-cli --cluster create ' +
-              names.map((n) => `$$(getent hosts ${n} | cut -d" " -f1):6379`).join(' ') +
-              ' --cluster-replicas 1 --cluster-yes',
-          ],
-        ),
-        depends_on: dependsOn(Object.fromEntries(names.map((n) => [n, 'service_healthy']))),
-      },
-      'redis-cluster: creates the cluster on first start.',
+  async restore(place) {
+    const ports = await Promise.all(
+      nodeNames.map((n) => place.port(keyOf(n), 6379, { keep: true, plus: BUS_OFFSET })),
     );
+    await prepareNodeState(place.dir('redis-cluster', ''), ports);
+  },
+
+  async started(servers, ctx) {
+    const nodes = [...servers.values()];
+    const ports = nodes.map((s) => s.port);
+    if (!(await agreed(ports, ctx.readyTimeoutMs)))
+      throw new Error('redis-cluster: the nodes did not agree on a cluster in time');
+    for (const node of nodes)
+      // A restarted node answers PING before the cluster has taken it back (or finished failing
+      // its slots over): the restart is done when every node agrees again.
+      node.afterRestart = async () => {
+        // Nodes another test or fault has stopped are not waited for.
+        const running = nodes.filter((s) => s.running).map((s) => s.port);
+        if (!(await agreed(running, ctx.readyTimeoutMs)))
+          throw new Error(`redis-cluster: no agreement again after restarting ${node.name}`);
+      };
+    const memberAt = (port: number) => nodes.find((m) => m.port === port)?.name;
     return {
-      env: { REDIS_CLUSTER_NODES: names.map((n) => `${n}:6379`).join(',') },
-      waitFor: names,
+      observe: async () =>
+        observeRedisServers(
+          liveMasters(await clusterNodes(ports)).map((m) => `redis://127.0.0.1:${m.port}`),
+          'Redis Cluster masters',
+        ),
+      // The master that serves slot 0, and its replica (while it has one).
+      failover: async () => {
+        const all = await clusterNodes(ports);
+        const master = liveMasters(all).find((m) => m.slots.some(([from]) => from === 0));
+        const primary = master && memberAt(master.port);
+        if (!primary) throw new Error('no live master serves slot 0');
+        const replica = all.find((n) => n.masterId === master.id && !n.failed);
+        return { primary, replica: replica && memberAt(replica.port) };
+      },
     };
   },
 };

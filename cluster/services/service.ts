@@ -1,16 +1,11 @@
 /**
- * A service plugin: one kind of server of the topology (Postgres, Redis, the app replicas, nginx,
- * ...). It starts its processes natively and reports when they are ready, stops them by PID, hands
- * the replicas their environment, describes its containers for docker-compose.yml, and lets the
- * benchmark look into it. The runner (cluster.ts) and the compose generator (compose.ts) only ever
- * talk to plugins through this interface.
+ * What the runner (cluster.ts), the compose generator and the benchmark know of a service plugin,
+ * and of the members it starts: they only ever talk to plugins through these types.
  */
-import type { ClusterOptions } from '../cluster.js';
-import type { ComposeFile } from '../compose-file.js';
-import type { ProcessLedger } from '../process/ledger.js';
-import type { ServerProcess } from '../process/server-process.js';
+import type { ClusterOptions } from '../options.js';
 import type { Profile } from '../profiles.js';
-import type { UpstreamServer } from '../routing/index.js';
+import type { DescribeContext, Described, Place } from './description.js';
+import type { ProcessLedger } from '../process/ledger.js';
 import type { PortBook } from '../work-dir.js';
 
 /** One process of the topology that can be killed (crash), stopped (graceful) and started again. */
@@ -32,28 +27,6 @@ export interface Member {
   restart(env?: Record<string, string>): Promise<void>;
 }
 
-/** What a plugin is given to start, and what the plugins before it have made. */
-export interface StartContext {
-  readonly profile: Profile;
-  readonly options: ClusterOptions;
-  /** Holds everything the cluster writes: data, logs, rendered configs. */
-  readonly workDir: string;
-  readonly logDir: string;
-  readonly readyTimeoutMs: number;
-  /** Every process a plugin starts goes on it (ManagedProcessOptions.ledger). */
-  readonly ledger: ProcessLedger;
-  /**
-   * Ports of servers that keep state, by `<plugin>/<member>`: the same as in the last run while
-   * free, and what the last run had (a state file that names a port names a member by it).
-   */
-  readonly ports: PortBook;
-  /** Environment for every replica, from the plugins started so far (DATABASE_URL, REDIS_URL, ...). */
-  readonly env: Readonly<Record<string, string>>;
-  /** The replicas, once the app plugin has started them: what nginx balances over. */
-  readonly upstreams: readonly UpstreamServer[];
-  progress(line: string): void;
-}
-
 /** Where clients reach the cluster: nginx's listeners. */
 export interface Entry {
   url: string;
@@ -63,12 +36,8 @@ export interface Entry {
   certFile: string;
 }
 
-export interface StartedService {
-  members: Member[];
-  /** For every replica started after this plugin, e.g. { REDIS_URL: 'redis://127.0.0.1:…' }. */
-  env?: Record<string, string>;
-  /** The app plugin's replicas. */
-  upstreams?: UpstreamServer[];
+/** What a plugin's servers offer the runner natively, once they are ready. */
+export interface Started {
   /** The balancer's listeners. */
   entry?: Entry;
   /** A read-only look into a store server, for the benchmark (and, later, the dashboard). */
@@ -139,77 +108,60 @@ export interface SessionSample {
   example: string;
 }
 
-export interface ComposeContext {
-  /** The profiles it serves: every profile, or, for a store plugin, those whose backend needs it. */
-  readonly profiles: readonly Profile[];
-  readonly replicas: readonly string[];
-  /** What the plugins before it that serve every profile hand the app, e.g. DATABASE_URL. */
-  readonly sharedEnv: Record<string, string>;
-  /** What the store plugins before it hand a profile's replicas, e.g. { REDIS_URL: 'redis://redis:6379' }. */
-  env(profile: Profile): Record<string, string>;
-  /** The services a profile's replicas wait for (healthy) besides the migration, e.g. ['redis']. */
-  waitFor(profile: Profile): string[];
+/** A server the native runner started from its description: a Member with its address. */
+export interface RunningServer extends Member {
+  readonly host: string;
+  /** Its state dir, where it has one. */
+  readonly dir?: string;
+  /** What a restart waits for once the server is ready (Redis Cluster: every node agreeing). */
+  afterRestart?: () => Promise<void>;
 }
 
-/** What a plugin's containers give the replicas of the profiles it serves. */
-export interface ComposeOutput {
-  /** The counterpart of StartedService.env, with compose's host names. */
-  env?: Record<string, string>;
-  /** Its services the replicas must wait for, healthy. */
-  waitFor?: string[];
+/** The native runner's place: loopback, and the work dir the cluster keeps its state in. */
+export interface NativePlacement extends Place {
+  readonly kind: 'native';
+  readonly workDir: string;
+  readonly logDir: string;
+  /** Every process started goes on it. */
+  readonly ledger: ProcessLedger;
+  /** Ports of stateful servers, kept across runs. */
+  readonly ports: PortBook;
+  /** The links between replicas, once a plugin has asked for them (app.peers). */
+  peerNetwork(): Promise<PeerNetwork | undefined>;
 }
 
-export interface ServicePlugin {
-  /** Names it in a backend record's `services`. */
-  readonly name: string;
-  start(ctx: StartContext): Promise<StartedService>;
-  /** Adds its services (and fragments, volumes) to the compose file. */
-  compose(file: ComposeFile, ctx: ComposeContext): ComposeOutput | void;
+/** What a plugin is given natively, besides its place. */
+export interface StartContext {
+  readonly profile: Profile;
+  readonly options: ClusterOptions;
+  readonly place: NativePlacement;
+  readonly readyTimeoutMs: number;
+  progress(line: string): void;
 }
 
 /**
- * The compose services (and cluster members) of a plugin: its own name for one server, or
- * `<plugin>-1`, `<plugin>-2`, ... for several nodes (memcached).
+ * A kind of server of the topology (Postgres, Redis, the app replicas, nginx, ...): it describes
+ * its servers once (description.ts), and the renderers start them natively or write them into
+ * docker-compose.yml. What only a running native cluster can do (look into a store, find who is
+ * primary now) is in `started`.
  */
-export const nodeName = (plugin: string, n: number): string => `${plugin}-${n}`;
+export interface ServicePlugin {
+  /** Names it in a backend record's `services`. */
+  readonly name: string;
+  describe(place: Place, ctx: DescribeContext): Promise<Described>;
+  /**
+   * Natively, before its servers start: fixes what the last run left where ports moved (Redis
+   * Cluster's nodes.conf). Compose's ports never move.
+   */
+  restore?(place: Place): Promise<void>;
+  /** Natively, once its servers are ready: waits for the store as a whole, and what it offers. */
+  started?(servers: ReadonlyMap<string, RunningServer>, ctx: StartContext): Promise<Started>;
+}
+
+/**
+ * A plugin's servers in compose: its own name for one server, or `<plugin>-1`, `<plugin>-2`, ...
+ * for several.
+ */
 export const isServiceOf = (plugin: string, service: string): boolean =>
   service === plugin ||
   (service.startsWith(`${plugin}-`) && /^\d+$/.test(service.slice(plugin.length + 1)));
-
-/** A Member over a server handle (Postgres, Redis, ...): its status and actions, by PID. */
-export function serverMember(
-  name: string,
-  kind: string,
-  server: ServerProcess,
-  log: string,
-  hooks: {
-    /** Runs before each restart, e.g. to point a Redis replica at the current primary. */
-    beforeRestart?: () => Promise<void>;
-    /**
-     * Runs after the server answers again; a restart returns when it resolves. For a store whose
-     * nodes must agree again (Redis Cluster), "ready" is the whole store, not the one process.
-     */
-    afterRestart?: () => Promise<void>;
-  } = {},
-): Member {
-  return {
-    name,
-    kind,
-    port: server.port,
-    get pid() {
-      return server.running ? server.pid : null;
-    },
-    get running() {
-      return server.running;
-    },
-    log,
-    kill: () => server.kill(),
-    stop: () => server.stop(),
-    restart: async () => {
-      await server.stop();
-      await hooks.beforeRestart?.();
-      await server.restart();
-      await hooks.afterRestart?.();
-    },
-  };
-}

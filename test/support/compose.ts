@@ -18,7 +18,7 @@ import { PROJECT_ROOT } from '../../cluster/paths.js';
 import { freePort } from '../../cluster/process/ports.js';
 import { backendOf, profileOf, type ProfileName } from '../../cluster/profiles.js';
 import { isServiceOf } from '../../cluster/services/service.js';
-import { replicaService } from '../../cluster/services/app.js';
+import { replicaService } from '../../cluster/render/compose-place.js';
 import { address } from './cluster.js';
 import { eventually } from './eventually.js';
 import { REPLICAS, type GuaranteeTarget } from './guarantee-checks.js';

@@ -52,6 +52,8 @@ interface Entry {
   name: string;
   value: ComposeValue;
   comment?: string;
+  /** The compose profiles it belongs to; every declared one: no `profiles` key. */
+  profiles: string[];
 }
 
 export class ComposeFile {
@@ -60,8 +62,6 @@ export class ComposeFile {
   private readonly byName = new Map<string, Fragment>();
   private readonly services = new Map<string, Entry>();
   private readonly volumes = new Set<string>();
-  /** Compose profiles that services added now belong to; undefined: every profile. */
-  private scope: string[] | undefined;
   /** Profiles in the order their sections appear, with the line that heads each. */
   private readonly sections = new Map<string, string>();
 
@@ -71,17 +71,6 @@ export class ComposeFile {
    */
   section(profile: string, heading: string): void {
     this.sections.set(profile, heading);
-  }
-
-  /** Runs `add` with every service it adds limited to `profiles` (unless it says otherwise). */
-  forProfiles<T>(profiles: string[] | undefined, add: () => T): T {
-    const outer = this.scope;
-    this.scope = profiles;
-    try {
-      return add();
-    } finally {
-      this.scope = outer;
-    }
   }
 
   /** An `x-<name>` extension field with anchor `&name`, for services to merge or refer to. */
@@ -108,19 +97,18 @@ export class ComposeFile {
   }
 
   /**
-   * Adds a service. The same name from two plugins (or from one, for two profiles) must mean the
-   * same definition: it is one container.
+   * Adds a service for `profiles`. The same name again (for another profile) must mean the same
+   * definition: it is one container, in both profiles.
    */
-  service(name: string, value: ComposeValue, comment?: string): void {
-    if (this.scope && typeof value === 'object' && !('profiles' in value)) {
-      const [merge, rest] = splitMerge(value as Record<string, ComposeValue>);
-      value = { ...merge, profiles: this.scope, ...rest };
-    }
+  service(name: string, value: ComposeValue, profiles: string[], comment?: string): void {
     const existing = this.services.get(name);
-    if (existing && JSON.stringify(plain(existing.value)) !== JSON.stringify(plain(value))) {
-      throw new Error(`compose: two different definitions of the service "${name}"`);
+    if (!existing) {
+      this.services.set(name, { name, value, comment, profiles: [...profiles] });
+      return;
     }
-    if (!existing) this.services.set(name, { name, value, comment });
+    if (JSON.stringify(plain(existing.value)) !== JSON.stringify(plain(value)))
+      throw new Error(`compose: two different definitions of the service "${name}"`);
+    for (const p of profiles) if (!existing.profiles.includes(p)) existing.profiles.push(p);
   }
 
   volume(name: string): void {
@@ -134,7 +122,8 @@ export class ComposeFile {
     for (const [i, group] of this.groups().entries()) {
       group.entries.forEach((e, j) => {
         const heading = j === 0 && group.heading ? [group.heading, e.comment] : [e.comment];
-        const pair = this.pair(e.name, this.node(e.value), heading.filter(Boolean).join('\n'));
+        const value = this.scoped(e);
+        const pair = this.pair(e.name, this.node(value), heading.filter(Boolean).join('\n'));
         (pair.key as Scalar).spaceBefore = i > 0 || j > 0;
         services.items.push(pair);
       });
@@ -157,13 +146,27 @@ export class ComposeFile {
     });
   }
 
+  /** The value with its `profiles` (after the merge key), unless it belongs to every profile. */
+  private scoped(e: Entry): ComposeValue {
+    if (this.everywhere(e)) return e.value;
+    const order = [...this.sections.keys()];
+    const profiles = [...e.profiles].sort((a, b) => order.indexOf(a) - order.indexOf(b));
+    const [merge, rest] = splitMerge(e.value as Record<string, ComposeValue>);
+    return { ...merge, profiles, ...rest };
+  }
+
+  private everywhere(e: Entry): boolean {
+    return [...this.sections.keys()].every((p) => e.profiles.includes(p));
+  }
+
   /** The shared services in the order added, then each profile's section in the order declared. */
   private groups(): Array<{ heading?: string; entries: Entry[] }> {
     const all = [...this.services.values()];
-    const profileOf = (e: Entry) => {
-      const profiles = (e.value as { profiles?: string[] }).profiles;
-      return Array.isArray(profiles) ? profiles[0] : undefined;
-    };
+    const order = [...this.sections.keys()];
+    const profileOf = (e: Entry) =>
+      this.everywhere(e)
+        ? undefined
+        : [...e.profiles].sort((a, b) => order.indexOf(a) - order.indexOf(b))[0];
     return [
       { entries: all.filter((e) => profileOf(e) === undefined) },
       ...[...this.sections].map(([profile, heading]) => ({
