@@ -264,6 +264,7 @@ export async function startStandalone(
   description: ServerDescription,
   o: { dir: string; readyTimeoutMs?: number; ledger?: ProcessLedger },
 ): Promise<NativeServer> {
+  await mkdir(o.dir, { recursive: true });
   const server = new NativeServer(
     description,
     { logDir: o.dir, ledger: o.ledger, root: isRoot() },

@@ -112,11 +112,11 @@ export async function startPostgres(
     await server.stop();
     throw error;
   }
+  // Its state dir is `dir` (described so): the handle says it as a plain string.
   return Object.assign(server, {
     url: postgresUrl(server.port, APP.database, APP.user, APP.password),
     superuserUrl: postgresUrl(server.port, 'postgres', 'postgres'),
-    dir,
-  });
+  }) as PostgresServer;
 }
 
 /**

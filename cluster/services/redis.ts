@@ -145,9 +145,9 @@ export async function startRedis(options: {
   const dir = resolve(options.dir);
   const place = standalonePlace(dir, options.port);
   const description = await describeRedis(place, { name: 'redis', service: 'redis', key: 'redis' });
-  await mkdir(dir, { recursive: true });
   const server = await startStandalone(description, { ...options, dir });
-  return Object.assign(server, { url: `redis://${server.host}:${server.port}`, dir });
+  // Its state dir is `dir` (described so): the handle says it as a plain string.
+  return Object.assign(server, { url: `redis://${server.host}:${server.port}` }) as RedisServer;
 }
 
 /** One Redis server, for the redis backend. */
