@@ -164,7 +164,6 @@ interface AppFragments {
   /** A profile's replica environment, held by its first replica, and that environment. */
   profileEnv: Map<string, { anchor: Fragment; env: Readonly<Record<string, string>> }>;
   replica: Fragment;
-  nginx?: Fragment;
   /** Keys of the common app environment. */
   common: Record<string, string>;
   /** The health check in the replica anchor. */
