@@ -3,19 +3,13 @@
  * the report and the chart. See USAGE in options.ts for the flags.
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { basename, join } from 'node:path';
-import { PROJECT_ROOT } from '../cluster/paths.js';
-import { renderFaultChart } from './charts/faults.js';
-import { renderScalingChart } from './charts/scaling.js';
-import { renderChart } from './charts/throughput.js';
+import { join } from 'node:path';
 import { isFullRun, parseOptions, USAGE, UsageError, type BenchOptions } from './options.js';
-import { renderReport } from './report.js';
+import { COMMITTED_RESULT, RESULTS_DIR, renderFiles, stamp } from './render.js';
 import { renderSpread } from './spread.js';
 import type { BenchResult } from './results.js';
-import { RESULTS_DIR, runBench, stamp, stopEverything } from './run.js';
+import { runBench, stopEverything } from './run.js';
 import { evaluateTargets, verdict } from './targets.js';
-
-const BENCH_DIR = join(PROJECT_ROOT, 'bench');
 
 function progress(): (line: string) => void {
   const t0 = Date.now();
@@ -69,52 +63,36 @@ async function main(argv: string[]): Promise<number> {
   if (interrupted) return 130;
   await mkdir(RESULTS_DIR, { recursive: true });
   const jsonFile = join(RESULTS_DIR, `${stamp(result.startedAt)}.json`);
-  await writeFile(jsonFile, JSON.stringify(result, null, 2) + '\n');
+  const json = JSON.stringify(result, null, 2) + '\n';
+  await writeFile(jsonFile, json);
   say(`results: ${jsonFile}`);
+  // A full run replaces the committed report: its figures go with it, to render it again.
+  if (isFullRun(result.settings)) {
+    await writeFile(COMMITTED_RESULT, json);
+    say(`results: ${COMMITTED_RESULT} (the committed report's source)`);
+  }
   return writeReport(result, failures, o.quick, say);
 }
 
-/** Report and chart from a result; the exit code for what it says. */
+/** Report and charts from a result; the exit code for what it says. */
 async function writeReport(
   result: BenchResult,
   failures: string[],
   quick: boolean,
   say: (line: string) => void,
 ): Promise<number> {
-  const name = stamp(result.startedAt);
-  // Only a full run may replace the committed report; others sit next to their JSON.
-  const full = isFullRun(result.settings);
-  const file = (chart: string) =>
-    full ? join(BENCH_DIR, `${chart}.svg`) : join(RESULTS_DIR, `${name}-${chart}.svg`);
-  const reportFile = full ? join(BENCH_DIR, 'REPORT.md') : join(RESULTS_DIR, `${name}.md`);
-  const charts = {
-    throughput: { file: file('chart'), svg: renderChart(result) },
-    faults: { file: file('faults'), svg: renderFaultChart(result) },
-    scaling: { file: file('scaling'), svg: renderScalingChart(result) },
-  };
+  const files = renderFiles(result);
   await mkdir(RESULTS_DIR, { recursive: true });
+  for (const [file, text] of files) await writeFile(file, text);
+  const reportFile = [...files.keys()].find((f) => f.endsWith('.md'))!;
   const targets = evaluateTargets(result);
-  for (const chart of Object.values(charts)) await writeFile(chart.file, chart.svg);
-  await writeFile(
-    reportFile,
-    renderReport(result, targets, {
-      throughput: basename(charts.throughput.file),
-      faults: basename(charts.faults.file),
-      scaling: basename(charts.scaling.file),
-    }),
-  );
-
   console.log('');
   for (const t of targets) {
     console.log(`${verdict(t).padEnd(12)} ${t.id} ${t.title} ${t.threshold}: ${t.figure}`);
   }
   console.log('');
   say(`report:  ${reportFile}`);
-  say(
-    `charts:  ${Object.values(charts)
-      .map((c) => c.file)
-      .join(', ')}`,
-  );
+  say(`charts:  ${[...files.keys()].filter((f) => f.endsWith('.svg')).join(', ')}`);
   if (failures.length) {
     console.error(`bench: ${failures.length} measurement(s) broke:\n  ${failures.join('\n  ')}`);
     return 1;

@@ -155,7 +155,7 @@ describe('scaling with replicas', () => {
     const claims = sourceClaims(result);
     expect(claims[0]).toContain('`replicated`: CPU per write 4.00 → 12.00 ms (×3.00)');
     expect(claims[0]).toContain('**the figures agree**');
-    expect(claims[1]).toContain('`backup`: not measured in this run');
+    expect(claims[1]).toContain('no row with a primary and a backup per session in this run');
     expect(claims[2]).toContain('**the figures agree**');
   });
 

@@ -6,7 +6,7 @@
  */
 import type { Cluster } from '../cluster/cluster.js';
 import { sleep } from '../cluster/process/poll.js';
-import { backendOf } from '../cluster/profiles.js';
+import type { Row } from './traits.js';
 
 /** The replica the replica faults hit: the same one the kill measurement uses. */
 export const FAULT_REPLICA = 'app-2';
@@ -19,7 +19,8 @@ export interface Fault {
   label: string;
   /** What is done, for the report. */
   what: string;
-  appliesTo(cluster: Cluster): Promise<boolean>;
+  /** Where it means something: from the row's traits and what its store offers. */
+  appliesTo(row: Row): boolean;
   /**
    * Needs the peer links to run through the runner's relays (which the benchmark's main clusters
    * do not use): measured on a cluster of its own.
@@ -39,7 +40,7 @@ export type FaultName =
   | 'store-failover'
   | 'store-restart';
 
-const always = () => Promise.resolve(true);
+const always = () => true;
 
 export const faults: Fault[] = [
   {
@@ -77,7 +78,7 @@ export const faults: Fault[] = [
     name: 'partition',
     label: 'partition + heal',
     what: `${FAULT_REPLICA}'s peer links cut for ${PARTITION_MS / 1000} s, then healed (replication profiles)`,
-    appliesTo: (cluster) => Promise.resolve(backendOf(cluster.profile).peerChannel === true),
+    appliesTo: (row) => row.traits.peerChannel,
     needsPeerRelays: true,
     async inject(cluster) {
       cluster.partition(FAULT_REPLICA);
@@ -93,7 +94,7 @@ export const faults: Fault[] = [
     name: 'store-failover',
     label: 'store failover',
     what: "the store's primary (or slot 0's master) SIGKILLed; its replica takes over; restarted after the window",
-    appliesTo: async (cluster) => (await cluster.storeFailover()) !== undefined,
+    appliesTo: (row) => row.store.failsOver,
     async inject(cluster) {
       const pair = await cluster.storeFailover();
       if (!pair) throw new Error('the store does not fail over');
@@ -105,7 +106,7 @@ export const faults: Fault[] = [
     name: 'store-restart',
     label: 'store restart',
     what: 'every server of the session store restarted, one after the other (crash and start)',
-    appliesTo: (cluster) => Promise.resolve(cluster.storeMembers().length > 0),
+    appliesTo: (row) => row.traits.storeServices.length > 0,
     async inject(cluster) {
       for (const member of cluster.storeMembers()) {
         await cluster.kill(member);

@@ -28,13 +28,15 @@ export const USAGE = `Usage: npm run bench -- [options]
                       peers, and the costlier measurements (login, cost growth per store,
                       scaling, store failover, replica kill, one fault per profile) spread over
                       the profiles so each runs at least once; targets are printed, never fail
-  --render <file>     measure nothing: write the report and chart again from a results JSON
+  --render <file>     measure nothing: write the report and charts again from a results JSON
+                      (bench/REPORT.json: the committed report, byte for byte)
   --compare <files>   measure nothing: results JSONs, comma-separated, side by side with the
                       spread of each ratio (throughput ÷ the run's fastest, the targets' figures)
   -h, --help          this text
 
-A full run (all profiles and peers, no --quick, --env, --only or --cpu-profile) rewrites bench/REPORT.md and
-bench/chart.svg; any other run writes its report next to its JSON in bench/results/.
+A full run (all profiles and peers, no --quick, --env, --only or --cpu-profile) rewrites bench/REPORT.md,
+its charts and bench/REPORT.json (its figures); any other run writes its report next to its JSON
+in bench/results/.
 Exit codes: 0 done, 1 the harness failed, 2 bad flags, 3 a target failed (not with --quick).`;
 
 export class UsageError extends Error {}

@@ -7,6 +7,7 @@ import { scalingCurves } from './charts/scaling.js';
 import { faults } from './faults.js';
 import { median } from './measurements/throughput.js';
 import { rateProfiles, recommendations, RULES, type Rating } from './ratings.js';
+import type { Traits } from './traits.js';
 import type { BenchResult, CpuUse, MemoryResult, ScalingPoint, TopologyResult } from './results.js';
 import { fmt, int, lagMs, storeCores, verdict, type TargetResult } from './targets.js';
 
@@ -445,7 +446,7 @@ function faultSection(r: BenchResult): string {
  */
 export function aboveMemory(r: BenchResult, p: ScalingPoint): number | undefined {
   const baseline = r.topologies
-    .find((t) => t.store === 'memory' && t.replicaScaling?.length)
+    .find((t) => inReplicaMemory(t.traits) && t.replicaScaling?.length)
     ?.replicaScaling?.find((b) => b.replicas === p.replicas);
   return baseline && p.replicaCpuMsPerWrite - baseline.replicaCpuMsPerWrite;
 }
@@ -483,8 +484,36 @@ function scalingSection(r: BenchResult): string {
   );
 }
 
+/** Sessions in each replica's own memory alone: no store server, no copies elsewhere. */
+const inReplicaMemory = (t: Traits) => t.storeServices.length === 0 && !t.peerChannel;
+
+/**
+ * The rows the sources' claims are about, by their traits: every replica holding every session
+ * (DeltaManager), a primary and a backup (BackupManager), a separate store (round-robin over one
+ * store server, nothing between the replicas). The first such row with a scaling curve.
+ */
+const CLAIMED = {
+  allToAll: {
+    is: (t: Traits) => t.copies === 'every-replica',
+    what: 'with every session on every replica',
+  },
+  primaryBackup: {
+    is: (t: Traits) => t.copies === 'primary-backup',
+    what: 'with a primary and a backup per session',
+  },
+  separateStore: {
+    is: (t: Traits) =>
+      t.storeServices.length === 1 && !t.peerChannel && t.routing === 'round-robin',
+    what: 'with a separate store server',
+  },
+};
+
 /** What the scaling figures say about each claim of the sources, one sentence each. */
 export function sourceClaims(r: BenchResult): string[] {
+  const rowOf = (kind: keyof typeof CLAIMED) => {
+    const rows = r.topologies.filter((t) => t.kind === 'profile' && CLAIMED[kind].is(t.traits));
+    return (rows.find((t) => t.replicaScaling?.length) ?? rows[0])?.name;
+  };
   const curve = (name: string) => {
     const points = [...(r.topologies.find((t) => t.name === name)?.replicaScaling ?? [])].sort(
       (a, b) => a.replicas - b.replicas,
@@ -511,9 +540,11 @@ export function sourceClaims(r: BenchResult): string[] {
   };
   const say = (
     claim: string,
-    name: string,
+    kind: keyof typeof CLAIMED,
     holds: (c: NonNullable<ReturnType<typeof curve>>) => boolean,
   ) => {
+    const name = rowOf(kind);
+    if (!name) return `- “${claim}” — no row ${CLAIMED[kind].what} in this run.`;
     const c = curve(name);
     if (!c) return `- “${claim}” — \`${name}\`: not measured in this run.`;
     const work =
@@ -526,13 +557,14 @@ export function sourceClaims(r: BenchResult): string[] {
   return [
     say(
       'all-to-all replication is not for more than ~4 servers',
-      'replicated',
+      'allToAll',
       (c) => c.growth > 1.5,
     ),
-    say('primary/backup is fine past 4 servers', 'backup', (c) => c.growth <= 1.5),
-    say('a separate store scales best', 'redis', (c) => {
-      const replicated = curve('replicated');
-      return c.write <= 1.5 && (!replicated || c.write < replicated.write);
+    say('primary/backup is fine past 4 servers', 'primaryBackup', (c) => c.growth <= 1.5),
+    say('a separate store scales best', 'separateStore', (c) => {
+      const other = rowOf('allToAll');
+      const allToAll = other === undefined ? undefined : curve(other);
+      return c.write <= 1.5 && (!allToAll || c.write < allToAll.write);
     }),
   ];
 }
@@ -584,8 +616,9 @@ export function renderReport(r: BenchResult, targets: TargetResult[], charts: Ch
   const notes = r.topologies.flatMap((t) => t.notes.map((n) => `- ${n}`));
   return `# Benchmark report
 
-Written by \`npm run bench\` (bench/cli.ts) from the run of ${r.startedAt}; the raw figures are in
-\`bench/results/\`. How to read it, and what it means for choosing a profile: the README's
+Written by \`npm run bench\` (bench/cli.ts) from the run of ${r.startedAt}; its figures are in
+\`bench/REPORT.json\` (\`npm run bench -- --render bench/REPORT.json\` writes this file and the charts
+again, byte for byte). How to read it, and what it means for choosing a profile: the README's
 [Benchmark](../README.md#benchmark) section. All figures come from one run on one machine:
 compare them with each other, not with other machines.
 

@@ -1,6 +1,9 @@
 /** A small, hand-made BenchResult for the specs: change one figure, check what follows from it. */
+import { profileOf } from '../cluster/profiles.js';
 import type { LoadSummary } from './load.js';
 import type { BenchResult, TopologyName, TopologyResult } from './results.js';
+import { topologySpecs } from './topology.js';
+import { traitsOf } from './traits.js';
 
 export function loadSummary(over: Partial<LoadSummary> = {}): LoadSummary {
   return {
@@ -38,6 +41,8 @@ export function topology(
     what: `${name} for the specs`,
     upstream: name === 'sticky' ? 'ip-hash' : 'round-robin',
     store,
+    // A peer has the traits of the row it borrows; a made-up name, those of `redis`'s row.
+    traits: traitsOf(profileOf(topologySpecs[name]?.profile ?? 'redis')),
     replicas: ['app-1', 'app-2', 'app-3'],
     complexity: {
       processes: ['postgres', ...stores, 'app-1', 'app-2', 'app-3', 'nginx'],

@@ -4,6 +4,7 @@
  */
 import type { SessionSample } from '../cluster/services/service.js';
 import type { LoadSummary } from './load.js';
+import type { Traits } from './traits.js';
 
 /** A profile of the table (cluster/profiles.ts) or a peer (topology.ts). */
 export type TopologyName = string;
@@ -300,6 +301,11 @@ export interface TopologyResult {
   what: string;
   upstream: string;
   store: string;
+  /**
+   * The row's traits (a peer: those of the row it borrows): what the report decides by, so that
+   * a result renders without the profile table of its day.
+   */
+  traits: Traits;
   replicas: string[];
   complexity: Complexity;
   loginsForSetup: { clients: number; failed: number };

@@ -12,6 +12,7 @@ import { startCluster, type Cluster } from '../cluster/cluster.js';
 import { PROJECT_ROOT } from '../cluster/paths.js';
 import { profileNames, profileOf, type ProfileName } from '../cluster/profiles.js';
 import type { TopologyName } from './results.js';
+import { profileWhere } from './traits.js';
 
 export interface TopologySpec {
   name: TopologyName;
@@ -104,7 +105,11 @@ function expressPeer(
   return {
     name,
     kind: 'peer',
-    profile: store,
+    // The row whose store is that one server, routed round-robin as the peer is.
+    profile: profileWhere(
+      (t) => t.storeServices.join() === store && t.routing === 'round-robin',
+      `round-robin on a single ${store} server`,
+    ),
     script: peerScript('express-app.js'),
     env: { PEER_NAME: name, PEER_STORE: store, PEER_TOUCH: touch ? 'on' : 'off' },
     sessionCode: ['bench/peers/express-app.ts', 'bench/peers/peer-store.ts'],
@@ -119,7 +124,11 @@ const peers: Record<string, TopologySpec> = {
   bare: {
     name: 'bare',
     kind: 'peer',
-    profile: 'naive',
+    // Nginx, three replicas and Postgres, nothing else: the first row without a store server.
+    profile: profileWhere(
+      (t) => t.storeServices.length === 0 && !t.peerChannel && t.routing === 'round-robin',
+      'round-robin without store servers or peers',
+    ),
     script: peerScript('bare.js'),
     sessionCode: ['bench/peers/bare.ts'],
     login: false,
