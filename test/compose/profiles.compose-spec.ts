@@ -12,6 +12,7 @@ import { parse } from 'yaml';
 import { COMPOSE_FILE } from '../../cluster/compose.js';
 import { guaranteesOf, profileNames, profileOf, type Guarantees } from '../../cluster/profiles.js';
 import { docker, progress, useComposeProfile } from '../support/compose.js';
+import { eventually } from '../support/eventually.js';
 import { freshSubnet, newUser, properties } from '../support/guarantee-checks.js';
 import { whoami } from '../support/steps.js';
 
@@ -43,6 +44,13 @@ describe.each(profileNames)('profile %s, docker compose', (name) => {
     // in one step, so there the check is the one below: every app container runs one image.
     if (stack.composeV1)
       expect([...stack.upLog.matchAll(/^Building (\S+)$/gm)].map((m) => m[1])).toEqual(['migrate']);
+    // A health check runs every 2 s: one that has not run yet says "starting" (nginx, which
+    // nothing waits for). Bounded: past that, what each says is asserted below.
+    await eventually(
+      async () => (await stack.containers()).every((c) => c.health !== 'starting'),
+      30_000,
+      500,
+    );
     const containers = await stack.containers();
     const appImage = await docker('image', 'inspect', '-f', '{{.Id}}', APP_IMAGE);
     for (const c of containers) {
