@@ -60,7 +60,17 @@ export default tseslint.config(
   {
     // Plain Node scripts.
     files: ['scripts/**/*.mjs'],
-    languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly' } },
+    languageOptions: {
+      globals: {
+        process: 'readonly',
+        console: 'readonly',
+        URL: 'readonly',
+        fetch: 'readonly',
+        AbortSignal: 'readonly',
+        setTimeout: 'readonly',
+        clearTimeout: 'readonly',
+      },
+    },
   },
   {
     files: [
@@ -68,6 +78,7 @@ export default tseslint.config(
       '**/*.mjs',
       'cluster/**/*.ts',
       'bench/**/*.ts',
+      'docs/tooling/**/*.ts',
       'scripts/**',
       'src/database/migrate.ts',
     ],

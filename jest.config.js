@@ -1,8 +1,8 @@
-// Unit specs: src/**/*.spec.ts, cluster/**/*.spec.ts and bench/**/*.spec.ts. Fast, no external processes.
+// Unit specs: src/, cluster/, bench/ and docs/tooling/ (**/*.spec.ts). Fast, no external processes.
 /** @type {import('jest').Config} */
 export default {
   testEnvironment: 'node',
-  roots: ['<rootDir>/src', '<rootDir>/cluster', '<rootDir>/bench'],
+  roots: ['<rootDir>/src', '<rootDir>/cluster', '<rootDir>/bench', '<rootDir>/docs'],
   testMatch: ['**/*.spec.ts'],
   extensionsToTreatAsEsm: ['.ts'],
   transform: { '^.+\\.ts$': ['@swc/jest'] },

@@ -29,7 +29,7 @@ export function table(head: string[], rows: string[][]): string {
 export const skew = (s: number | null | undefined): string =>
   s === undefined ? '–' : s === null ? '∞ (a replica served nothing)' : fmt(s, 2);
 
-function complexity(t: TopologyResult): string {
+export function complexity(t: TopologyResult): string {
   const { processes, stores } = t.complexity;
   const code = t.complexity.sessionCode.map((c) => `${c.file.split('/').pop()} ${c.lines} lines`);
   return `${processes.length} processes${stores.length ? ` (+ ${stores.join(', ')})` : ''}; ${code.join(', ')}`;
@@ -54,7 +54,7 @@ export function medianSkew(t: TopologyResult): number | null | undefined {
   return Number.isFinite(m) ? m : null;
 }
 
-function scalability(t: TopologyResult): string {
+export function scalability(t: TopologyResult): string {
   const auth =
     t.kind === 'profile'
       ? `${pct(median(t.throughput.samples.map((s) => s.load.authenticatedShare)))} of reads authenticated; `
@@ -62,18 +62,18 @@ function scalability(t: TopologyResult): string {
   return `${auth}skew ${skew(medianSkew(t))} distinct clients, ${skew(t.nat?.skew)} behind one NAT`;
 }
 
-function failure(t: TopologyResult): string {
+export function failure(t: TopologyResult): string {
   const k = t.kill;
   if (!k) return '–';
   return `${k.replica} killed: ${k.failed} failed reads, ${k.loggedOut} of ${k.clients} clients logged out`;
 }
 
-function performance(t: TopologyResult): string {
+export function performance(t: TopologyResult): string {
   const login = t.login ? `; login p50 ${ms(t.login.sequential.p50)}` : '';
   return `${int(t.throughput.rps)} req/s, p50 ${ms(t.throughput.p50)}, p99 ${ms(t.throughput.p99)}${login}`;
 }
 
-function resources(t: TopologyResult): string {
+export function resources(t: TopologyResult): string {
   const parts: string[] = [`${int(t.throughput.replicaCpuMicrosPerRead)} µs replica CPU per read`];
   const commands = t.throughput.storeCommandsPerRead;
   if (commands) parts.push(`${fmt(commands.total)} ${commands.label} commands per read`);
@@ -90,7 +90,7 @@ function resources(t: TopologyResult): string {
   return parts.join('; ');
 }
 
-function targetsSection(targets: TargetResult[]): string {
+export function targetsSection(targets: TargetResult[]): string {
   const rows = targets.map((t) => [t.id, t.title, t.threshold, t.figure, `**${verdict(t)}**`]);
   const notes = targets
     .filter((t) => t.reason)
@@ -421,7 +421,7 @@ function replicationSection(r: BenchResult): string {
   ].join('\n\n');
 }
 
-function faultSection(r: BenchResult): string {
+export function faultSection(r: BenchResult): string {
   const rows = r.topologies
     .filter((t) => t.kind === 'profile' && t.faults)
     .map((t) => [
@@ -573,7 +573,7 @@ function ratingCell(x: Rating): string {
   return x.level ? `**${x.level}** (${x.basis})` : `– (${x.basis})`;
 }
 
-function derivedTableSection(r: BenchResult): string {
+export function derivedTableSection(r: BenchResult): string {
   const ratings = rateProfiles(r);
   return [
     table(
@@ -618,9 +618,9 @@ export function renderReport(r: BenchResult, targets: TargetResult[], charts: Ch
 
 Written by \`npm run bench\` (bench/cli.ts) from the run of ${r.startedAt}; its figures are in
 \`bench/REPORT.json\` (\`npm run bench -- --render bench/REPORT.json\` writes this file and the charts
-again, byte for byte). How to read it, and what it means for choosing a profile: the README's
-[Benchmark](../README.md#benchmark) section. All figures come from one run on one machine:
-compare them with each other, not with other machines.
+again, byte for byte). How to read it: [docs/benchmark.md](../docs/benchmark.md); what it means for
+choosing a profile: [docs/choosing.md](../docs/choosing.md). All figures come from one run on one
+machine: compare them with each other, not with other machines.
 
 ## Comparison
 

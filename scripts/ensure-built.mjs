@@ -12,6 +12,7 @@ const sources = [
   'src',
   'cluster',
   'bench',
+  'docs/tooling',
   'tsconfig.json',
   'tsconfig.build.json',
   'tsconfig.tools.json',
