@@ -170,7 +170,7 @@ function t4(r: BenchResult): TargetResult {
       'Redis commands per read: the gap is per-request work besides the session, i.e. the middleware ' +
       'every request passes (logging, security headers, cookie parsing, CSRF check) and Nest’s router, ' +
       'guard, pipe and filter. Fix: take off the whoami path what a read does not need; a CPU profile of ' +
-      'a replica under this load (README, Benchmark) shows where the microseconds go.',
+      'a replica under this load (docs/benchmark.md) shows where the microseconds go.',
   });
 }
 

@@ -11,7 +11,7 @@ export const peerChannelConfig = z.object({
   REPLICATION_PORT: z.coerce.number().int().min(1).max(65535),
   /** Loopback natively; the compose network's interface in Docker. */
   REPLICATION_HOST: z.string().min(1).default('127.0.0.1'),
-  /** Every other replica, name=host:port (a static list: see README). Empty: a lone replica. */
+  /** Every other replica, name=host:port (a static list: see docs/profiles/replicated.md). Empty: a lone replica. */
   REPLICATION_PEERS: peerList.default([]),
   /** Signs every frame (HMAC-SHA256). Same on every replica; generated per cluster by the runner. */
   REPLICATION_SECRET: z.string().min(32, 'at least 32 characters (openssl rand -base64 48)'),

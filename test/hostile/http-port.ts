@@ -5,7 +5,7 @@
  * content type or encoding, a query or path parameter, the method or the path; sometimes also a
  * forged cookie or header on top.
  *
- * The rules each answer is held to (README "Reliability and security"):
+ * The rules each answer is held to (docs/security.md):
  * - never a 5xx; a 503 only while a backend is really down (asked of the replicas directly);
  * - a value that is certainly invalid (see `mustRefuse`) gets a 4xx, never a 2xx or 3xx;
  * - every 4xx names what was wrong. From the app: 400, 403, 409, 413 and 415 carry `fields`, one
