@@ -234,7 +234,7 @@ async function up(o: ReturnType<typeof parse>): Promise<void> {
   console.log(table(cluster.status()));
   console.log('');
   console.log(
-    `Open ${cluster.url}/ in a browser; from another terminal: npm run cluster -- kill app-2 | restart app-2 | status${o.named}`,
+    `Open ${cluster.url}/ in a browser; from another terminal: npm run cluster -- kill app-2${o.named} | restart app-2${o.named} | status${o.named}`,
   );
   console.log(
     `Also over https (self-signed certificate: curl -k, or accept the browser warning): ${cluster.httpsUrl}/`,

@@ -69,7 +69,7 @@ describe.each([
           expect(await page.locator('#live-strip .live-cell.unknown').count()).toBe(0);
           // Where the session lives, as the backend says.
           await expect(page.locator('#placement').innerText()).resolves.toMatch(
-            /Redis \(shared by every replica\)/,
+            /lives in Redis \(shared by every replica\)/,
           );
         } else {
           expect(loads.some((l) => l.path === '/login')).toBe(true);

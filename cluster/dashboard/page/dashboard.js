@@ -137,7 +137,11 @@ function renderSessions(s) {
         'tr',
         {},
         el('td', {}, store.label),
-        el('td', { class: 'count' }, `${store.keys ?? 'no answer'} keys${memory}`),
+        el(
+          'td',
+          { class: 'count' },
+          `${store.keys ?? 'no answer'} ${store.keys === 1 ? 'key' : 'keys'}${memory}`,
+        ),
         el('td', {}, ''),
       ),
     );
