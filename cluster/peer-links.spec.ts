@@ -1,5 +1,8 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { PeerLinks } from './peer-links.js';
 
 /** A stand-in replica: echoes what it gets on its peer port. */
@@ -21,11 +24,16 @@ function roundTrip(port: number, text: string): Promise<string> {
 const peerPort = (links: PeerLinks, from: string, to: string) =>
   Number(
     links
-      .envFor(from)
-      .REPLICATION_PEERS.split(',')
+      .membersOf(from)
       .find((p) => p.startsWith(`${to}=`))!
       .split(':')[1],
   );
+
+async function openLinks(replicas: string[], relays = true) {
+  const dir = await mkdtemp(join(tmpdir(), 'peer-links-'));
+  const links = await PeerLinks.open(replicas, dir, relays);
+  return { links, dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
 
 describe('PeerLinks', () => {
   const cleanup: Array<() => Promise<void>> = [];
@@ -34,7 +42,8 @@ describe('PeerLinks', () => {
   });
 
   it('relays each ordered pair; partition cuts a replica off both ways until heal', async () => {
-    const links = await PeerLinks.open(['a', 'b', 'c']);
+    const { links, cleanup: removeDir } = await openLinks(['a', 'b', 'c']);
+    cleanup.push(removeDir);
     for (const name of ['a', 'b', 'c']) {
       const server = await echo(Number(links.envFor(name).REPLICATION_PORT));
       await links.listenInto(name);
@@ -55,8 +64,23 @@ describe('PeerLinks', () => {
   });
 
   it('without relays, replicas reach each other directly and nothing can be cut', async () => {
-    const links = await PeerLinks.open(['a', 'b'], false);
+    const { links, cleanup: removeDir } = await openLinks(['a', 'b'], false);
+    cleanup.push(removeDir);
     expect(peerPort(links, 'a', 'b')).toBe(Number(links.envFor('b').REPLICATION_PORT));
     expect(() => links.partition('a')).toThrow(/without peer relays/);
+  });
+
+  it("writes each replica's members file: its peers, as it reaches them", async () => {
+    const { links, dir, cleanup: removeDir } = await openLinks(['a', 'b', 'c']);
+    cleanup.push(removeDir);
+    const env = links.envFor('a');
+    expect(env).toMatchObject({ REPLICATION_MEMBERSHIP: 'file' });
+    expect(env.REPLICATION_PEERS).toBeUndefined();
+    expect(env.REPLICATION_MEMBERS_FILE).toBe(join(dir, 'a.peers'));
+    const listed = (await readFile(env.REPLICATION_MEMBERS_FILE, 'utf8'))
+      .split('\n')
+      .filter((l) => l && !l.startsWith('#'));
+    expect(listed).toEqual(links.membersOf('a'));
+    expect(listed.map((l) => l.split('=')[0])).toEqual(['b', 'c']);
   });
 });

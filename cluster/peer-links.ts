@@ -7,7 +7,9 @@
  * closes them, on the same ports every time); a SIGKILL leaves them, as a crash leaves a network.
  */
 import { randomBytes } from 'node:crypto';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
+import { join } from 'node:path';
 import { freePort } from './process/ports.js';
 
 interface Relay {
@@ -29,34 +31,91 @@ export class PeerLinks {
     private readonly ports: Map<string, number>,
     private readonly relays: Relay[],
     private readonly relayed: boolean,
+    private readonly membersDir: string,
   ) {}
 
   /**
    * `relays: false` connects the replicas to each other directly: nothing to partition, but no
    * hop through this process either (the benchmark's, whose event loop is busy with the load).
+   * Each replica finds its peers in a file of its own in `membersDir` (REPLICATION_MEMBERSHIP=file),
+   * written here: the addresses it reaches each peer at (its relays) differ from every other's.
    */
-  static async open(replicas: readonly string[], relays = true): Promise<PeerLinks> {
+  static async open(
+    replicas: readonly string[],
+    membersDir: string,
+    relays = true,
+  ): Promise<PeerLinks> {
     const ports = new Map<string, number>();
     for (const name of replicas) ports.set(name, await freePort());
-    const links = new PeerLinks(ports, [], relays);
+    const links = new PeerLinks(ports, [], relays, membersDir);
     if (relays)
       for (const from of replicas)
         for (const to of replicas)
           if (from !== to) links.relays.push(links.relay(from, to, await freePort()));
+    await links.writeMembers();
     return links;
   }
 
-  /** REPLICATION_* for one replica: its own port, and its relay to each peer. */
+  /** REPLICATION_* for one replica: its own port, and the file that lists its peers. */
   envFor(replica: string): Record<string, string> {
     return {
       REPLICATION_PORT: String(this.ports.get(replica)),
       REPLICATION_HOST: HOST,
       REPLICATION_SECRET: this.secret,
-      REPLICATION_PEERS: [...this.ports.keys()]
-        .filter((peer) => peer !== replica)
-        .map((peer) => `${peer}=${HOST}:${this.portTo(replica, peer)}`)
-        .join(','),
+      REPLICATION_MEMBERSHIP: 'file',
+      REPLICATION_MEMBERS_FILE: this.membersFile(replica),
     };
+  }
+
+  /** `name=host:port` of each peer as `replica` reaches it: its relay, or the peer's own port. */
+  membersOf(replica: string): string[] {
+    return [...this.ports.keys()]
+      .filter((peer) => peer !== replica)
+      .map((peer) => `${peer}=${HOST}:${this.portTo(replica, peer)}`);
+  }
+
+  private membersFile(replica: string): string {
+    return join(this.membersDir, `${replica}.peers`);
+  }
+
+  /** Every replica's members file, replaced whole (a reader never sees half of one). */
+  private async writeMembers(): Promise<void> {
+    await mkdir(this.membersDir, { recursive: true });
+    for (const replica of this.ports.keys()) {
+      const file = this.membersFile(replica);
+      const text = `# ${replica}'s peers, written by the runner\n${this.membersOf(replica).join('\n')}\n`;
+      await writeFile(`${file}.tmp`, text);
+      await rename(`${file}.tmp`, file);
+    }
+  }
+
+  /** Replicas that join (scale-out): a peer port each, relays to and from every other, files. */
+  async add(replicas: readonly string[]): Promise<void> {
+    const added = replicas.filter((r) => !this.ports.has(r));
+    for (const name of added) {
+      const existing = [...this.ports.keys()];
+      this.ports.set(name, await freePort());
+      if (this.relayed)
+        for (const other of existing) {
+          this.relays.push(this.relay(name, other, await freePort()));
+          this.relays.push(this.relay(other, name, await freePort()));
+        }
+    }
+    // The relays into the others listen already: open the new ones from the new replica to them.
+    for (const other of this.ports.keys())
+      if (!added.includes(other)) await this.listenFrom(added, other);
+    await this.writeMembers();
+  }
+
+  /** A replica that left (scale-in, after it stopped): its relays closed, everyone's file without it. */
+  async remove(replica: string): Promise<void> {
+    const gone = this.relays.filter((r) => r.from === replica || r.to === replica);
+    await Promise.all(gone.map(closeRelay));
+    this.relays.splice(0, this.relays.length, ...this.relays.filter((r) => !gone.includes(r)));
+    this.ports.delete(replica);
+    this.cut.delete(replica);
+    await rm(this.membersFile(replica), { force: true });
+    await this.writeMembers();
   }
 
   /** Cuts every link from and to `replica`, open connections included. */
@@ -86,16 +145,13 @@ export class PeerLinks {
 
   /** Opens the relays into `replica` (those already open stay). */
   async listenInto(replica: string): Promise<void> {
-    for (const r of this.relays) {
-      if (r.to !== replica || r.server.listening) continue;
-      await new Promise<void>((resolve, reject) => {
-        r.server.once('error', reject);
-        r.server.listen(r.port, HOST, () => {
-          r.server.off('error', reject);
-          resolve();
-        });
-      });
-    }
+    for (const r of this.relays) if (r.to === replica && !r.server.listening) await listen(r);
+  }
+
+  /** Opens the relays from `replicas` into `to`, which runs already. */
+  private async listenFrom(replicas: readonly string[], to: string): Promise<void> {
+    for (const r of this.relays)
+      if (r.to === to && replicas.includes(r.from) && !r.server.listening) await listen(r);
   }
 
   /** Closes the relays into `replica`, and their connections. */
@@ -125,6 +181,16 @@ export class PeerLinks {
     });
     return r;
   }
+}
+
+function listen(r: Relay): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    r.server.once('error', reject);
+    r.server.listen(r.port, HOST, () => {
+      r.server.off('error', reject);
+      resolve();
+    });
+  });
 }
 
 function closeRelay(r: Relay): Promise<void> {

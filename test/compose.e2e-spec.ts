@@ -269,10 +269,10 @@ describe('docker-compose.yml, as docker-compose reads it', () => {
         }
         secrets.add(env.SESSION_SECRET);
         if (backendOf(profile).peerChannel) {
-          // Each replica lists the other two by their network alias, signs with the user's secret.
-          expect(env.REPLICATION_PEERS.split(',').map((p) => p.split('=')[0])).toEqual(
-            REPLICAS.filter((r) => r !== replica),
-          );
+          // No peer list: each replica finds the others by DNS, behind the alias they all share.
+          expect(env.REPLICATION_PEERS).toBeUndefined();
+          expect(env.REPLICATION_MEMBERSHIP).toBe('dns');
+          expect(aliasesOf(s)).toContain(env.REPLICATION_DNS_NAME);
           expect(env.REPLICATION_SECRET).toBe(USER_REPLICATION_SECRET);
         }
       }

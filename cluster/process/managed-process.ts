@@ -140,6 +140,13 @@ export class ManagedProcess {
     return this.exitStatus === undefined;
   }
 
+  /** Sends `sig` and returns at once (SIGHUP: re-read your config). False when it is not running. */
+  send(sig: NodeJS.Signals): boolean {
+    if (this.exitStatus) return false;
+    signal(this.pid, sig);
+    return true;
+  }
+
   /** Sends `signal`, waits up to `timeoutMs`, then SIGKILLs. Never throws for a dead process. */
   async stop({
     signal: stopSignal = this.options.stopSignal ?? 'SIGTERM',

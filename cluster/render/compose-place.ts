@@ -14,23 +14,23 @@ const DEMO_SECRET =
 
 /** The peer port every replica listens on inside its container (never published, never proxied). */
 const COMPOSE_PEER_PORT = 4000;
+/** The network alias every replica of the running profile shares: its peers, by DNS. */
+const COMPOSE_PEER_ALIAS = 'replicas';
 
 /**
- * REPLICATION_* of one replica in compose: it listens on the compose network, and reaches each
- * peer by its network alias. The secret comes from the environment only: nothing committed holds
- * one, and without it the replicas refuse to start (config validation names the key).
+ * REPLICATION_* of a replica in compose: it listens on the compose network and finds its peers
+ * by DNS, every address behind the alias all replicas share (Docker's embedded DNS answers with
+ * every container's; one more replica is one more address, no list to change). The secret comes
+ * from the environment only: nothing committed holds one, and without it the replicas refuse to
+ * start (config validation names the key).
  */
-function composePeerEnv(replica: string, replicas: readonly string[]) {
-  return {
-    REPLICATION_PORT: String(COMPOSE_PEER_PORT),
-    REPLICATION_HOST: '0.0.0.0',
-    REPLICATION_SECRET: '${REPLICATION_SECRET:-}',
-    REPLICATION_PEERS: replicas
-      .filter((r) => r !== replica)
-      .map((r) => `${r}=${r}:${COMPOSE_PEER_PORT}`)
-      .join(','),
-  };
-}
+const COMPOSE_PEER_ENV = {
+  REPLICATION_PORT: String(COMPOSE_PEER_PORT),
+  REPLICATION_HOST: '0.0.0.0',
+  REPLICATION_SECRET: '${REPLICATION_SECRET:-}',
+  REPLICATION_MEMBERSHIP: 'dns',
+  REPLICATION_DNS_NAME: COMPOSE_PEER_ALIAS,
+};
 
 /** A profile's replica (or nginx) as a compose service: one per profile, named after it. */
 export const replicaService = (profile: Profile, replica: string) => `${profile.name}-${replica}`;
@@ -54,7 +54,7 @@ export function composePlace(): Place {
       secret: async () => DEMO_SECRET,
       trustProxy: 'loopback, uniquelocal',
       overrides: () => ({}),
-      peers: async () => ({ envFor: (r) => composePeerEnv(r, replicaNames(3)) }),
+      peers: async () => ({ envFor: () => COMPOSE_PEER_ENV, alias: COMPOSE_PEER_ALIAS }),
     },
   };
 }

@@ -278,7 +278,7 @@ function serverValue(
       healthcheck: shared ? undefined : healthcheck,
       environment,
       depends_on: depends,
-      networks: { default: { aliases: [s.service] } },
+      networks: { default: { aliases: [s.service, ...(s.aliases ?? [])] } },
     };
   }
   return {

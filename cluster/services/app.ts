@@ -47,6 +47,7 @@ export const appService: ServicePlugin = {
       replicas.push({
         name,
         service: name,
+        aliases: peers?.alias ? [peers.alias] : undefined,
         kind: 'replica',
         perProfile: true,
         image: APP_IMAGE,

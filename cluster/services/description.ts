@@ -60,6 +60,8 @@ export interface AppPlace {
 export interface PeerPlace {
   /** REPLICATION_* of one replica. */
   envFor(replica: string): Record<string, string>;
+  /** The network name every replica shares, where peers find each other by DNS (compose). */
+  alias?: string;
   /** Natively: the relays into a replica listen while it runs. */
   opened?(replica: string): Promise<void>;
   closed?(replica: string): Promise<void>;
@@ -79,6 +81,8 @@ export interface ServerDescription {
   readonly name: string;
   /** Its name on the network (and as a compose service): 'redis-ha-1', 'app-2'. */
   readonly service: string;
+  /** More names it answers to on the network: a name shared by every replica (DNS membership). */
+  readonly aliases?: readonly string[];
   /** What it is: 'postgres', 'redis', 'sentinel', 'memcached', 'replica', 'nginx'. */
   readonly kind: string;
   /** One server per profile (the replicas and nginx), or one for every profile that uses it. */

@@ -109,7 +109,8 @@ export function backendConfig(source: Record<string, string | undefined>): {
       const missing = source[key] === undefined;
       return {
         key,
-        message: missing ? `required when SESSION_STORE=${store.data}` : i.message,
+        message:
+          missing && i.code !== 'custom' ? `required when SESSION_STORE=${store.data}` : i.message,
       };
     }),
   };

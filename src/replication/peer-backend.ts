@@ -1,5 +1,11 @@
 import { Logger } from '@nestjs/common';
 import type { z } from 'zod';
+import {
+  DnsMembership,
+  FileMembership,
+  StaticMembership,
+  type Membership,
+} from './channel/membership.js';
 import { PeerChannel } from './channel/peer-channel.js';
 import { wallClockMs } from './sessions/version.js';
 import type { peerChannelConfig } from './replication.config.js';
@@ -15,6 +21,29 @@ export type ReplicationLog = (
   message: string,
   detail?: Record<string, unknown>,
 ) => void;
+
+/** The membership source the config names (see channel/membership.ts). */
+export function membershipOf(
+  config: z.infer<typeof peerChannelConfig>,
+  replica: string,
+  log: (message: string, detail: Record<string, unknown>) => void,
+): Membership {
+  const every = config.REPLICATION_MEMBERSHIP_INTERVAL_MS;
+  switch (config.REPLICATION_MEMBERSHIP) {
+    case 'static':
+      return new StaticMembership(config.REPLICATION_PEERS);
+    case 'file':
+      return new FileMembership(config.REPLICATION_MEMBERS_FILE!, replica, every, log);
+    case 'dns':
+      return new DnsMembership(
+        config.REPLICATION_DNS_NAME!,
+        config.REPLICATION_PORT,
+        config.REPLICATION_DNS_SERVER,
+        every,
+        log,
+      );
+  }
+}
 
 /**
  * What every backend whose replicas talk to each other starts with: a logger under its name and
@@ -32,7 +61,7 @@ export function openPeerChannel(
     self: replica,
     host: config.REPLICATION_HOST,
     port: config.REPLICATION_PORT,
-    peers: config.REPLICATION_PEERS,
+    peers: membershipOf(config, replica, (message, detail) => log('log', message, detail)),
     secret: config.REPLICATION_SECRET,
     threadPriority: config.REPLICATION_THREAD_PRIORITY,
     log: (message, detail) => log('warn', message, detail),

@@ -57,6 +57,22 @@ export class FrameSigner {
     return result.success ? { envelope: result.data } : { refused: 'bad envelope' };
   }
 
+  /**
+   * Proves, in the peer port's handshake, that this replica holds the cluster secret: an HMAC over
+   * the caller's random challenge and our name. Membership by DNS or a file says who *may* be at an
+   * address; a connection counts only once the other end has proved the secret, so nothing is
+   * sent to a stranger that appears there.
+   */
+  prove(challenge: string, name: string): string {
+    return this.mac(`peer-proof\n${challenge}\n${name}`);
+  }
+
+  checkProof(challenge: string, name: string, proof: string): boolean {
+    const expected = Buffer.from(this.prove(challenge, name), 'utf8');
+    const given = Buffer.from(proof, 'utf8');
+    return given.length === expected.length && timingSafeEqual(given, expected);
+  }
+
   private mac(json: string): string {
     return createHmac('sha256', this.key).update(json, 'utf8').digest('base64url');
   }

@@ -4,13 +4,22 @@ import { RejectionLog } from './rejection-log.js';
 import { ReplayGuard } from './replay-guard.js';
 import type { WorkByKind, WorkMeter } from './thread-cpu.js';
 
+/** The handshake: a connecting peer's random challenge, and the answer's name and proof. */
+export const CHALLENGE_HEADER = 'x-peer-challenge';
+export const NAME_HEADER = 'x-peer-name';
+export const PROOF_HEADER = 'x-peer-proof';
+export const CHALLENGE = /^[A-Za-z0-9_-]{16,64}$/;
+
 export interface InboundOptions {
   self: string;
   /** Where to listen: loopback natively, the compose network in Docker. */
   host: string;
   port: number;
-  /** Names of the peers whose frames are accepted. */
-  peers: string[];
+  /**
+   * Names of the peers whose frames are accepted (a static peer list), or null: any sender that
+   * holds the cluster secret (membership by DNS or a file, where members come and go).
+   */
+  peers: string[] | null;
   secret: string;
   maxFrameBytes: number;
   /** An inbound connection must send a verified frame (peers send a heartbeat at once) by then. */
@@ -55,10 +64,11 @@ export interface InboundEvents {
  * those that are signed with the cluster secret, fresh (replay guard) and from a listed peer.
  * Whoever sends anything else is logged (once per interval) and disconnected; a connection that
  * sends nothing verified in time is closed. It runs on a thread of its own in a replica (see
- * inbox.ts), or inline where a test wants everything on one thread.
+ * peer-io.ts), or inline where a test wants everything on one thread.
  */
 export class InboundPort {
   private readonly check: FrameCheck;
+  private readonly signer: FrameSigner;
   private readonly sockets = new Map<number, WebSocket>();
   /** Inbound connections that have sent at least one verified frame. */
   private readonly authenticated = new WeakSet<WebSocket>();
@@ -72,6 +82,7 @@ export class InboundPort {
     private readonly meter?: WorkMeter,
   ) {
     this.check = new FrameCheck(o, (message, detail) => events.log(message, detail));
+    this.signer = new FrameSigner(o.secret);
   }
 
   async start(): Promise<void> {
@@ -87,6 +98,15 @@ export class InboundPort {
       server.once('error', reject);
     });
     server.on('error', (err) => this.events.log('peer port error', { error: err.message }));
+    // The handshake's answer to a peer's challenge: who we are, and proof that we hold the secret.
+    server.on('headers', (headers, req) => {
+      const challenge = req.headers[CHALLENGE_HEADER];
+      if (typeof challenge !== 'string' || !CHALLENGE.test(challenge)) return;
+      headers.push(
+        `${NAME_HEADER}: ${this.o.self}`,
+        `${PROOF_HEADER}: ${this.signer.prove(challenge, this.o.self)}`,
+      );
+    });
     server.on('connection', (socket, req) => {
       const address = req.socket.remoteAddress ?? 'unknown';
       const conn = this.nextConn++;
@@ -133,16 +153,16 @@ export class InboundPort {
 /**
  * What every frame from a peer must pass, on either kind of connection: a valid MAC over its JSON
  * (else the sender loses the connection), a fresh sequence number and timestamp (replay guard),
- * and a sender in the peer list. Refusals are logged once per peer and interval.
+ * and a sender in the peer list where there is one. Refusals are logged once per peer and interval.
  */
 export class FrameCheck {
   private readonly signer: FrameSigner;
   private readonly guard: ReplayGuard;
   private readonly rejections: RejectionLog;
-  private readonly peers: readonly string[];
+  private readonly peers: readonly string[] | null;
 
   constructor(
-    o: { self: string; secret: string; peers: readonly string[] },
+    o: { self: string; secret: string; peers: readonly string[] | null },
     log: (message: string, detail: Record<string, unknown>) => void,
   ) {
     this.signer = new FrameSigner(o.secret);
@@ -169,7 +189,7 @@ export class FrameCheck {
     const envelope = opened.envelope;
     const replay = this.guard.check(envelope);
     if (replay) return void this.rejections.refused(envelope.from, replay);
-    if (!this.peers.includes(envelope.from))
+    if (this.peers && !this.peers.includes(envelope.from))
       return void this.rejections.refused(envelope.from, 'not in the peer list');
     return { envelope, text };
   }

@@ -2,6 +2,7 @@ import { FrameSigner, type Envelope } from './envelope.js';
 import type { InboundFrame } from './inbound-port.js';
 import { InlineIo, ThreadIo, type Outgoing, type PeerIo } from './peer-io.js';
 import type { PeerHandlers, PeerLink } from './peer-link.js';
+import { addressKey, StaticMembership, type MemberAddress, type Membership } from './membership.js';
 import type { PeerAddress } from './peers.js';
 import type { ThreadPriority } from './thread-priority.js';
 import { PeerTraffic } from './traffic.js';
@@ -11,7 +12,8 @@ export interface PeerChannelOptions {
   /** Where to listen: loopback natively, the compose network in Docker. */
   host: string;
   port: number;
-  peers: PeerAddress[];
+  /** Who may be a peer: a static list, or a membership source whose members change (membership.ts). */
+  peers: PeerAddress[] | Membership;
   secret: string;
   log: (message: string, detail: Record<string, unknown>) => void;
   heartbeatMs?: number;
@@ -37,7 +39,8 @@ type Reply = { ok: true; value?: unknown } | { ok: false; error: string };
 
 /**
  * The peer channel: a WebSocket server on the replica's peer port (InboundPort), and one client
- * connection to each peer in the static list, kept open (OutboundLinks); both on a thread of
+ * connection to each member address, kept open as members come and go (OutboundLinks, fed by a
+ * membership source: a static list, a file, DNS); both on a thread of
  * their own (see peer-io.ts). `ws` does the framing, limits frame size and answers anything that
  * is not a WebSocket handshake; every frame is HMAC-signed and replay-checked. A replica sends on
  * its own connection to a peer and replies on the connection a request came in on. Here, on the
@@ -45,7 +48,6 @@ type Reply = { ok: true; value?: unknown } | { ok: false; error: string };
  */
 export class PeerChannel implements PeerLink {
   readonly self: string;
-  readonly peers: readonly string[];
   readonly traffic = new PeerTraffic();
   private readonly epoch = Date.now();
   private seq = 0;
@@ -63,14 +65,30 @@ export class PeerChannel implements PeerLink {
   private readonly heartbeatMs: number;
   private readonly failAfterMs: number;
   private readonly maxFrameBytes: number;
+  private readonly membership: Membership;
+  /** The current member addresses, and the name each proved to have (once connected). */
+  private members: MemberAddress[] = [];
+  private readonly proved = new Map<string, string>();
 
   constructor(private readonly o: PeerChannelOptions) {
     this.self = o.self;
-    this.peers = o.peers.map((p) => p.name);
+    this.membership = Array.isArray(o.peers) ? new StaticMembership(o.peers) : o.peers;
     this.signer = new FrameSigner(o.secret);
     this.heartbeatMs = o.heartbeatMs ?? 500;
     this.failAfterMs = o.failAfterMs ?? 4 * this.heartbeatMs;
     this.maxFrameBytes = o.maxFrameBytes ?? 1024 * 1024;
+  }
+
+  /**
+   * Every member this replica knows of, live or not: by name where it is known (listed, or proved
+   * in a handshake), else as `?host:port` (an address not reached yet: never live, so a starting
+   * replica does not take the cluster for all-new while someone may still hold sessions).
+   */
+  get peers(): string[] {
+    const names = this.members.map(
+      (m) => this.proved.get(addressKey(m)) ?? m.name ?? `?${addressKey(m)}`,
+    );
+    return [...new Set(names)].filter((n) => n !== this.self);
   }
 
   listen(handlers: PeerHandlers): void {
@@ -87,16 +105,16 @@ export class PeerChannel implements PeerLink {
       self: this.self,
       host: this.o.host,
       port: this.o.port,
-      peers: [...this.peers],
+      peers: this.membership.fixedNames,
       secret: this.o.secret,
       maxFrameBytes: this.maxFrameBytes,
       authenticateWithinMs: this.o.authenticateWithinMs ?? 5000,
-      peerAddresses: this.o.peers,
       threadPriority: this.o.threadPriority ?? 'realtime',
     };
     const events = {
       frame: (f: InboundFrame) => this.inbound(f),
-      open: (peer: string) => {
+      open: (peer: string, address: string) => {
+        this.proved.set(address, peer);
         this.open.add(peer);
         this.transmit([{ to: peer, kind: 'beat', body: this.beacon() }]);
       },
@@ -104,11 +122,18 @@ export class PeerChannel implements PeerLink {
         this.open.delete(peer);
         this.down(peer);
       },
+      ownAddress: (address: string) => this.proved.set(address, this.self),
       log: (message: string, detail: Record<string, unknown>) => this.o.log(message, detail),
     };
     this.io =
       this.o.io === 'inline' ? new InlineIo(options, events) : new ThreadIo(options, events);
     await this.io.start();
+    await this.membership.start((members) => {
+      this.members = members;
+      const current = new Set(members.map(addressKey));
+      for (const key of this.proved.keys()) if (!current.has(key)) this.proved.delete(key);
+      this.io?.setMembers(members);
+    });
     this.timer = setInterval(() => this.heartbeat(), this.heartbeatMs);
     this.timer.unref();
   }
@@ -148,6 +173,7 @@ export class PeerChannel implements PeerLink {
 
   async close(): Promise<void> {
     clearInterval(this.timer);
+    this.membership.close();
     for (const [id, p] of this.pending) {
       this.pending.delete(id);
       p.reject(new Error('peer channel closed'));

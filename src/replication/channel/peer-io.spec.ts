@@ -10,7 +10,6 @@ const OPTIONS = {
   secret: 'k'.repeat(43),
   maxFrameBytes: 1024,
   authenticateWithinMs: 1000,
-  peerAddresses: [{ name: 'peer', host: '127.0.0.1', port: 1 }],
   threadPriority: 'normal' as const,
 };
 const STAND_IN = new URL('./peer-io.spec-worker.mjs', import.meta.url);
@@ -44,6 +43,7 @@ describe('ThreadIo (a real worker thread, with a stand-in script)', () => {
         frame: (f) => frame(f, box),
         open: (peer) => links.push(`open ${peer}`),
         closed: (peer) => links.push(`closed ${peer}`),
+        ownAddress: () => undefined,
         log: (message, detail) => {
           logs.push(message);
           details.push(detail);

@@ -7,12 +7,11 @@ import {
 import type { Envelope } from './envelope.js';
 import { InboundPort, type InboundFrame, type InboundOptions } from './inbound-port.js';
 import { OutboundLinks } from './outbound-links.js';
-import type { PeerAddress } from './peers.js';
+import type { MemberAddress } from './membership.js';
 import type { ThreadPriority } from './thread-priority.js';
 
-/** What the channel's sockets need: the peer port's settings and where the peers listen. */
+/** What the channel's sockets need: the peer port's settings (members come by setMembers). */
 export interface PeerIoOptions extends InboundOptions {
-  peerAddresses: PeerAddress[];
   /** What the thread asks for (a thread of its own only). */
   threadPriority: ThreadPriority;
 }
@@ -20,8 +19,9 @@ export interface PeerIoOptions extends InboundOptions {
 /** What the channel's thread tells the main thread. */
 export type FromIo =
   | { t: 'frame'; frame: InboundFrame }
-  | { t: 'open'; peer: string }
+  | { t: 'open'; peer: string; address: string }
   | { t: 'closed'; peer: string }
+  | { t: 'own'; address: string }
   | { t: 'log'; message: string; detail: Record<string, unknown> }
   | { t: 'listening' }
   | { t: 'failed'; error: string };
@@ -38,13 +38,15 @@ export type ToIo =
   | { t: 'send'; frames: Outgoing[] }
   | { t: 'reply'; conn: number; frame: string }
   | { t: 'drop'; peer: string }
+  | { t: 'members'; members: MemberAddress[] }
   | { t: 'close' };
 
 /** What the channel's sockets report, on the thread that handles the frames. */
 export interface PeerIoEvents {
   frame(f: InboundFrame): void;
-  open(peer: string): void;
+  open(peer: string, address: string): void;
   closed(peer: string): void;
+  ownAddress(address: string): void;
   log(message: string, detail: Record<string, unknown>): void;
 }
 
@@ -59,6 +61,8 @@ export interface PeerIo {
   reply(conn: number, frame: string): void;
   /** Drops the connection to a peer (it reconnects). */
   drop(peer: string): void;
+  /** The member addresses to connect to, from now on (see membership.ts). */
+  setMembers(members: MemberAddress[]): void;
   close(): Promise<void>;
 }
 
@@ -136,6 +140,10 @@ export class ThreadIo implements PeerIo {
     this.post({ t: 'drop', peer });
   }
 
+  setMembers(members: MemberAddress[]): void {
+    this.post({ t: 'members', members });
+  }
+
   async close(): Promise<void> {
     if (!this.worker || !this.port) return;
     this.closing = true;
@@ -168,8 +176,9 @@ export class ThreadIo implements PeerIo {
 
   private handle(m: FromIo): void {
     if (m.t === 'frame') this.events.frame(m.frame);
-    else if (m.t === 'open') this.events.open(m.peer);
+    else if (m.t === 'open') this.events.open(m.peer, m.address);
     else if (m.t === 'closed') this.events.closed(m.peer);
+    else if (m.t === 'own') this.events.ownAddress(m.address);
     else if (m.t === 'log') this.events.log(m.message, m.detail);
   }
 
@@ -192,7 +201,6 @@ export class InlineIo implements PeerIo {
 
   async start(): Promise<void> {
     await this.inbound.start();
-    this.links.start();
   }
 
   drain(): void {}
@@ -207,6 +215,10 @@ export class InlineIo implements PeerIo {
 
   drop(peer: string): void {
     this.links.drop(peer);
+  }
+
+  setMembers(members: MemberAddress[]): void {
+    this.links.setMembers(members);
   }
 
   async close(): Promise<void> {

@@ -18,8 +18,9 @@ const events = {
     const work = meter.take();
     post({ t: 'frame', frame: work ? { ...f, work } : f });
   },
-  open: (peer: string) => post({ t: 'open', peer }),
+  open: (peer: string, address: string) => post({ t: 'open', peer, address }),
   closed: (peer: string) => post({ t: 'closed', peer }),
+  ownAddress: (address: string) => post({ t: 'own', address }),
   log: (message: string, detail: Record<string, unknown>) => post({ t: 'log', message, detail }),
 };
 const inbound = new InboundPort(options, events, meter);
@@ -38,6 +39,8 @@ port.on('message', (m: ToIo) => {
       return inbound.reply(m.conn, m.frame);
     case 'drop':
       return links.drop(m.peer);
+    case 'members':
+      return links.setMembers(m.members);
     case 'close':
       links.close();
       return void inbound.close().then(() => port.close());
@@ -59,9 +62,6 @@ if (priority.got !== options.threadPriority)
   });
 
 inbound.start().then(
-  () => {
-    links.start();
-    post({ t: 'listening' });
-  },
+  () => post({ t: 'listening' }),
   (err: unknown) => post({ t: 'failed', error: err instanceof Error ? err.message : String(err) }),
 );
