@@ -23,6 +23,7 @@ type Step =
   | { op: 'request'; at: number; pick: number; write: boolean; value: number }
   | { op: 'destroy'; at: number; pick: number }
   | { op: 'crash'; at: number }
+  | { op: 'leave'; at: number }
   | { op: 'restart'; at: number }
   | { op: 'deliver'; pick: number; count: number }
   | { op: 'flush' };
@@ -43,6 +44,7 @@ const step: fc.Arbitrary<Step> = fc.oneof(
   },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('destroy' as const), at, pick }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('crash' as const), at }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant('leave' as const), at }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('restart' as const), at }) },
   {
     weight: 6,
@@ -85,9 +87,19 @@ class Model {
     return r.start();
   }
 
+  /** Replicas leaving gracefully: out of the load balancer, handing their copies on. */
+  readonly leaving = new Set<BackupManager>();
+  /** The requests each replica is serving (what a graceful stop waits for). */
+  readonly requestsOf = new Map<BackupManager, Array<Promise<unknown>>>();
+
+  private serve(r: BackupManager, request: Promise<unknown>): void {
+    this.work.push(request);
+    this.requestsOf.set(r, [...(this.requestsOf.get(r) ?? []), request]);
+  }
+
   serving(i: number): BackupManager | undefined {
     const r = this.replicas.get(NAMES[i]);
-    return r?.ready ? r : undefined;
+    return r?.ready && !this.leaving.has(r) ? r : undefined;
   }
 
   pickId(n: number): string | undefined {
@@ -101,7 +113,7 @@ class Model {
         if (!r) break;
         const id = `s${this.created.length}`;
         this.created.push(id);
-        this.work.push(r.create(id, { cookie: '{"path":"/"}', a: '0' }, FAR));
+        this.serve(r, r.create(id, { cookie: '{"path":"/"}', a: '0' }, FAR));
         break;
       }
       case 'request': {
@@ -113,7 +125,10 @@ class Model {
           if (json !== undefined && s.write) await r.update(id, { a: String(s.value) }, FAR);
         };
         // A holder crashing mid-fetch fails the request (a 503): allowed.
-        this.work.push(request().catch(() => undefined));
+        this.serve(
+          r,
+          request().catch(() => undefined),
+        );
         break;
       }
       case 'destroy': {
@@ -124,7 +139,8 @@ class Model {
         // peer had acknowledged the tombstone. Whose replica crashed first, the client saw fail
         // (a 502): the session may have ended or not, but not ended on some replicas only.
         this.ending.add(id);
-        this.work.push(
+        this.serve(
+          r,
           r.destroy([id]).then(() => {
             if (this.replicas.get(NAMES[s.at]) === r) this.destroyed.add(id);
           }),
@@ -136,6 +152,28 @@ class Model {
         if (!this.replicas.has(name) || this.replicas.size === 1) break;
         this.replicas.delete(name);
         this.net.crash(name);
+        break;
+      }
+      case 'leave': {
+        // A graceful leave (scale-in): no new requests reach it; it hands its copies on, and
+        // goes once they are acknowledged (or it may be crashed by a later step meanwhile).
+        const name = NAMES[s.at];
+        const r = this.replicas.get(name);
+        // Someone stays: a scale-in keeps at least one replica that is not leaving.
+        if (!r || this.leaving.has(r) || this.replicas.size - this.leaving.size <= 1) break;
+        this.leaving.add(r);
+        // As a replica stops: its server closes once the requests it serves are done (each
+        // waited for its backup's acknowledgement), then it leaves.
+        const served = Promise.allSettled(this.requestsOf.get(r) ?? []);
+        this.work.push(
+          served
+            .then(() => r.leave())
+            .then(() => {
+              if (this.replicas.get(name) !== r) return;
+              this.replicas.delete(name);
+              this.net.crash(name);
+            }),
+        );
         break;
       }
       case 'restart':
@@ -288,6 +326,40 @@ describe('backup manager model (4 in-process replicas, random interleavings)', (
       { numRuns: Number(process.env.MODEL_RUNS ?? 200), examples: FOUND.map((f) => [f]) },
     );
   }, 600_000);
+
+  it('a graceful leave hands every copy on first: the others hold two of each before it goes', async () => {
+    const model = new Model();
+    await Promise.all(NAMES.map((n) => model.boot(n)));
+    // Sessions with r1 as primary, and sessions with r1 as backup (created elsewhere).
+    for (let i = 0; i < 12; i++) await model.run({ op: 'create', at: i % NAMES.length });
+    await model.quiesce();
+    const r1 = model.replicas.get('r1')!;
+    const held = model.created.filter((id) => model.holders(id).includes('r1'));
+    expect(held.length).toBeGreaterThan(0);
+    model.leaving.add(r1);
+    let left = false;
+    const leaving = r1.leave().then((n) => ((left = true), n));
+    // Deliver one message at a time: while it leaves, no session ever has fewer than two copies.
+    while (!left) {
+      for (const id of model.created)
+        expect({ id, n: model.holders(id).length >= 2 }).toEqual({ id, n: true });
+      if (!model.net.deliver(0)) await settle();
+    }
+    expect(await leaving).toBe(held.length);
+    const others = (id: string) => model.holders(id).filter((h) => h !== 'r1');
+    for (const id of model.created)
+      expect({ id, copies: others(id).length }).toEqual({ id, copies: 2 });
+    // Gone now: nothing to repair, every location names live holders.
+    model.replicas.delete('r1');
+    model.net.crash('r1');
+    await model.quiesce();
+    for (const id of model.created) {
+      expect(model.holders(id)).toEqual(others(id));
+      const loc = model.replicas.get(others(id)[0])!.locationOf(id)!;
+      expect([loc.primary, loc.backup].sort()).toEqual(others(id));
+    }
+    expect(r1.stats.handedOn).toBe(held.length);
+  });
 
   it('scenario 1: the primary crashes, a read at the backup holder promotes it and re-replicates', async () => {
     const model = new Model();

@@ -59,6 +59,8 @@ export interface BackupStats {
   handovers: number;
   /** A primary picked a new backup (the old one left, or there was none). */
   rebackups: number;
+  /** Sessions this replica handed on when it left gracefully (scale-in, a planned stop). */
+  handedOn: number;
   /** Sessions whose primary and backup were both gone (as this proxy holder saw it). */
   lost: number;
   ackTimeouts: number;
@@ -94,6 +96,7 @@ export class BackupManager implements SessionCopies {
     takeovers: 0,
     handovers: 0,
     rebackups: 0,
+    handedOn: 0,
     lost: 0,
     ackTimeouts: 0,
     fetchFailures: 0,
@@ -108,6 +111,8 @@ export class BackupManager implements SessionCopies {
   /** Fetches under way, one per session however many requests wait for it. */
   private readonly taking = new Map<string, Promise<string | undefined>>();
   private starting = true;
+  /** Leaving (see leave): it makes no location changes of its own any more. */
+  private leaving = false;
 
   constructor(
     private readonly link: PeerLink,
@@ -489,7 +494,7 @@ export class BackupManager implements SessionCopies {
 
   private repair(id: string): void {
     const loc = this.locs.get(id);
-    if (!loc || !this.ready) return;
+    if (!loc || !this.ready || this.leaving) return;
     const live = this.link.livePeers();
     const up = (r: string | null) => r !== null && (r === this.self || live.includes(r));
     if (loc.primary === this.self) {
@@ -504,6 +509,99 @@ export class BackupManager implements SessionCopies {
       this.locs.delete(id);
       this.stats.lost++;
     }
+  }
+
+  /**
+   * A planned leave (scale-in, a graceful stop), before the channel closes: each session this
+   * replica holds a copy of gets its two copies on the others first. Tomcat re-backs up only once
+   * a member has gone, and until then the session has one copy; a leave that is planned can keep
+   * two at every moment. The other holder of each session does it (`rehome`), as every change of
+   * location here is made by the replica it names primary, which holds the value: as backup, it
+   * becomes primary; as primary, it picks a new backup; either way not this one. Where the other
+   * holder is gone, this replica's copy is the last: it goes to two others. Resolves, with the
+   * number of sessions handed on, once every copy is acknowledged (or its wait timed out).
+   */
+  async leave(): Promise<number> {
+    const live = this.link.livePeers();
+    if (!this.ready || live.length === 0) return 0;
+    this.leaving = true;
+    const now = this.o.now();
+    const byPartner = new Map<string, string[]>();
+    const orphans: string[] = [];
+    for (const [id, loc] of this.locs) {
+      if (!this.map.has(id, now) || (loc.primary !== this.self && loc.backup !== this.self))
+        continue;
+      const partner = loc.primary === this.self ? loc.backup : loc.primary;
+      if (partner === null || !live.includes(partner)) orphans.push(id);
+      else if (byPartner.has(partner)) byPartner.get(partner)!.push(id);
+      else byPartner.set(partner, [id]);
+    }
+    const work: Array<Promise<void>> = [];
+    for (const [partner, ids] of byPartner)
+      for (let i = 0; i < ids.length; i += PAGE_SIZE)
+        work.push(this.askRehome(partner, ids.slice(i, i + PAGE_SIZE), live));
+    for (const id of orphans) work.push(this.handOnLast(id, live));
+    await Promise.all(work);
+    const handed = orphans.length + [...byPartner.values()].reduce((n, ids) => n + ids.length, 0);
+    this.stats.handedOn += handed;
+    return handed;
+  }
+
+  /**
+   * Asks `partner` to rehome `ids`; a partner that is leaving too (or does not answer) leaves
+   * this replica's copies as the last ones: they go to two others.
+   */
+  private async askRehome(partner: string, ids: string[], live: string[]): Promise<void> {
+    this.count('rehome', 1);
+    const reply = await this.link
+      .request(partner, { t: 'rehome', ids }, this.o.requestTimeoutMs)
+      .catch(() => ({ refused: true }));
+    if ((reply as { refused?: boolean } | null)?.refused) {
+      const others = live.filter((p) => p !== partner);
+      await Promise.all(ids.map((id) => this.handOnLast(id, others)));
+    }
+  }
+
+  /** This replica's copy is the last: a new primary and backup among `live` get it. */
+  private async handOnLast(id: string, live: string[]): Promise<void> {
+    const item = this.map.itemOf(id, this.o.now());
+    if (!item || live.length === 0) return;
+    const primary = chooseBackup(id, live)!;
+    const backup = chooseBackup(
+      id,
+      live.filter((p) => p !== primary),
+    );
+    const next: Location = { primary, backup, v: this.clock.tick() };
+    this.locs.set(id, next);
+    this.sendLoc(
+      live.filter((p) => p !== primary && p !== backup),
+      [{ id, loc: next }],
+    );
+    const copies: Array<Promise<void>> = [];
+    for (const to of [primary, backup]) if (to) copies.push(this.sendCopy(to, item, next));
+    await Promise.all(copies);
+  }
+
+  /**
+   * `leaver` is going: each session it shares with this replica gets a new partner without it.
+   * This replica names itself primary (it holds the value, with every acknowledged write) and a
+   * new backup gets the copy; resolved once that is acknowledged.
+   */
+  private async rehome(leaver: string, ids: string[]): Promise<{ refused: true } | null> {
+    if (this.leaving) return { refused: true }; // leaving too: the asker's copy must go elsewhere
+    const others = this.link.livePeers().filter((p) => p !== leaver);
+    const now = this.o.now();
+    const work: Array<Promise<void>> = [];
+    for (const id of ids) {
+      const loc = this.locs.get(id);
+      const role = this.roleOf(id);
+      if (!loc || !this.map.has(id, now) || (role !== 'primary' && role !== 'backup')) continue;
+      if (role === 'primary' && loc.backup !== leaver) continue; // re-backed up already
+      const reason = role === 'primary' ? 'rebackups' : 'promotions';
+      work.push(this.relocate(id, chooseBackup(id, others), reason));
+    }
+    await Promise.all(work);
+    return null;
   }
 
   /** This backup holder becomes primary and picks a new backup (not the old primary if it can). */
@@ -576,19 +674,26 @@ export class BackupManager implements SessionCopies {
       case 'gone':
         for (const item of body.items) {
           // A holder passes the end on to the other holder: if the replica that ended the
-          // session crashed before telling every peer, the copy there would live on alone.
+          // session crashed before telling every peer, the copy there would live on alone. The
+          // primary passes it to every peer: it gives its location to replicas that join, and one
+          // may have joined after the replica that ended it told the others.
           const loc = this.locs.get(item.id);
           this.applyGone(item);
           if (!loc || (loc.primary !== this.self && loc.backup !== this.self)) continue;
-          const other = loc.primary === this.self ? loc.backup : loc.primary;
-          if (other && other !== from) {
-            this.count('gone', 1);
-            this.link.send(other, { t: 'gone', items: [item] });
+          const to =
+            loc.primary === this.self
+              ? this.link.livePeers().filter((p) => p !== from)
+              : [loc.primary].filter((p) => p !== from);
+          if (to.length) {
+            this.count('gone', to.length);
+            this.link.send(to, { t: 'gone', items: [item] });
           }
         }
         return null;
       case 'take':
         return this.handOver(from, body.id);
+      case 'rehome':
+        return this.rehome(from, body.ids);
       case 'locations':
         return this.locationsPage(body.after);
       case 'list':
@@ -687,7 +792,8 @@ export class BackupManager implements SessionCopies {
     const current = this.locs.get(id);
     if (current && !newer(loc.v, current.v)) return false;
     this.locs.set(id, loc);
-    if (loc.primary !== this.self && loc.backup !== this.self) {
+    // A leaving replica keeps its copy until it has gone: until then it is one of the two.
+    if (loc.primary !== this.self && loc.backup !== this.self && !this.leaving) {
       this.map.release(id);
       this.touched.delete(id);
     }

@@ -30,6 +30,8 @@ const MAX_ITEMS = 1000;
  * - loc: locations for the proxies (PROXY at creation, and after every change of primary/backup);
  * - gone: tombstones, to everyone (REMOVE);
  * - take: a proxy holder asks a holder for the copy and becomes primary (RETRIEVE_BACKUP);
+ * - rehome: a leaving holder asks the other holder to find the session a new partner without it
+ *   (a graceful leave: two copies stay two);
  * - locations: a page of every location and tombstone, for a replica that joins (no values);
  * - list: a user's sessions held here (for the cluster-wide session list);
  * - attempts: login-attempt counters, as in `replicated`.
@@ -41,6 +43,7 @@ export const backupBodySchema = z.discriminatedUnion('t', [
   z.strictObject({ t: z.literal('loc'), entries: z.array(located).min(1).max(MAX_ITEMS) }),
   z.strictObject({ t: z.literal('gone'), items: z.array(itemSchema).min(1).max(MAX_ITEMS) }),
   z.strictObject({ t: z.literal('take'), id: sessionId }),
+  z.strictObject({ t: z.literal('rehome'), ids: z.array(sessionId).min(1).max(MAX_ITEMS) }),
   z.strictObject({ t: z.literal('locations'), after: sessionId.nullable() }),
   z.strictObject({ t: z.literal('list'), user: z.string().min(1).max(128) }),
   z.strictObject({ t: z.literal('attempts'), state: attemptStateSchema }),

@@ -130,24 +130,34 @@ export class ModelNode implements PeerLink {
         link: `${this.self}->${to}`,
         deliver: () => {
           const target = this.net.node(to)!;
-          let reply: unknown;
-          let failed: Error | undefined;
+          // A handler may answer later (a promise), as over the real channel; the reply travels
+          // back as a message of its own once it is there, lost if the requester crashed.
+          const answer = (reply: unknown, failed?: Error) =>
+            this.net.inFlight.push({
+              from: to,
+              to: this.self,
+              link: `${this.self}<-${to}`,
+              deliver: () => {
+                if (!this.pending.delete(id) || this.net.node(this.self) !== this) return;
+                if (failed) reject(failed);
+                else resolve(reply ?? null);
+              },
+            });
+          let value: unknown;
           try {
-            reply = structuredClone(target.handlers.message(this.self, copy));
+            value = target.handlers.message(this.self, copy);
           } catch (err) {
-            failed = err as Error;
+            return answer(undefined, err as Error);
           }
-          // The reply travels back as a message of its own, lost if the requester crashed.
-          this.net.inFlight.push({
-            from: to,
-            to: this.self,
-            link: `${this.self}<-${to}`,
-            deliver: () => {
-              if (!this.pending.delete(id) || this.net.node(this.self) !== this) return;
-              if (failed) reject(failed);
-              else resolve(reply ?? null);
+          if (!(value instanceof Promise)) return answer(structuredClone(value));
+          value.then(
+            (reply) => {
+              if (this.net.node(to) === target) answer(structuredClone(reply));
             },
-          });
+            (err: unknown) => {
+              if (this.net.node(to) === target) answer(undefined, err as Error);
+            },
+          );
         },
       });
     });

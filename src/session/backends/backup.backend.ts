@@ -63,8 +63,11 @@ export const backupBackend = defineBackend({
         ...channel.traffic.snapshot(),
         ...manager.stats,
       }),
+      // A graceful stop (scale-in, a rolling restart) hands on every copy it holds first.
       close: async () => {
         chores.stop();
+        const handed = await manager.leave();
+        if (handed) log('log', 'left the cluster: copies handed on', { sessions: handed });
         await channel.close();
       },
     };
