@@ -6,7 +6,7 @@
  */
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { startCluster, type Cluster, type MemberStatus } from './cluster.js';
+import { MAX_REPLICAS, startCluster, type Cluster, type MemberStatus } from './cluster.js';
 import { sendControl, serveControl, type ControlCommand } from './control.js';
 import { serveDashboard } from './dashboard/server.js';
 import { PROJECT_ROOT } from './paths.js';
@@ -30,6 +30,8 @@ const USAGE = `Usage:
   npm run cluster -- stop-member <member>    SIGTERM a member: a graceful stop
   npm run cluster -- restart <member>        start a member again and wait until it is ready
   npm run cluster -- roll                    restart every replica in turn, gracefully
+  npm run cluster -- scale <1-9>             scale the replicas while users are logged in: new ones
+                                             start, then nginx takes them in; leaving ones drain
   npm run cluster -- partition <replica>     cut a replica's peer links (replicated profile)
   npm run cluster -- heal                    restore every cut peer link
   npm run cluster -- failover                crash the store's primary (redis-ha, redis-cluster), wait for the takeover
@@ -68,8 +70,8 @@ function parse(argv: string[]) {
   );
   const replicas = Number(values.replicas);
   if (!isProfileName(values.profile)) throw new UsageError(`unknown profile "${values.profile}"`);
-  if (!Number.isInteger(replicas) || replicas < 1 || replicas > 9)
-    throw new UsageError(`--replicas must be 1-9, not "${values.replicas}"`);
+  if (!Number.isInteger(replicas) || replicas < 1 || replicas > MAX_REPLICAS)
+    throw new UsageError(`--replicas must be 1-${MAX_REPLICAS}, not "${values.replicas}"`);
   return {
     ...values,
     profile: values.profile,
@@ -265,6 +267,13 @@ async function main(): Promise<void> {
     case 'partition':
       if (!member) throw new UsageError(`"${command}" needs a member name, e.g. app-2`);
       return control(o.workDir, { cmd: command, member });
+    case 'scale': {
+      // The count is checked where it is used (the running cluster), so the dashboard's buttons
+      // and this command say the same thing; only "no count at all" is a usage error here.
+      if (!member)
+        throw new UsageError(`"scale" needs a replica count, 1-${MAX_REPLICAS}, e.g. scale 5`);
+      return control(o.workDir, { cmd: 'scale', count: member });
+    }
     default:
       throw new UsageError(`unknown command "${command}"`);
   }

@@ -3,8 +3,9 @@ import { join } from 'node:path';
 import { errorMessage, pollUntil, sleep } from './process/poll.js';
 import { reservePort } from './process/ports.js';
 import type { ClusterOptions } from './options.js';
-import { backendOf, profiles, type Profile } from './profiles.js';
-import { nativePlace, startDescribed } from './render/native.js';
+import { backendOf, profiles, replicaNames, type Profile } from './profiles.js';
+import { nativePlace, NativeServer, startDescribed } from './render/native.js';
+import { isServer, type DescribeContext } from './services/description.js';
 import { FAIL_TIMEOUT_S } from './routing/index.js';
 import { pluginsOf } from './services/index.js';
 import type {
@@ -29,6 +30,9 @@ export interface MemberStatus {
   /** A replica's Node version (the runner's own binary, which starts it). */
   runtime?: string;
 }
+
+/** The most replicas a cluster runs (ports, relays per pair, a 2-core machine). */
+export const MAX_REPLICAS = 9;
 
 export interface Cluster extends Entry {
   readonly profile: Profile;
@@ -81,6 +85,14 @@ export interface Cluster extends Entry {
    * place: what `storeFailover` names. Rejects for a store that does not fail over.
    */
   failStore(): Promise<{ killed: string; promoted: string }>;
+  /**
+   * Scales the replicas to `count` while the cluster serves (1..MAX_REPLICAS). Out: the new
+   * replicas start and are ready (state transfer done where the profile has one), then nginx
+   * takes them in with a graceful reload. In: nginx lets the leaving replicas go first (its old
+   * workers finish what is in flight), then each gets SIGTERM (it finishes its own requests) and
+   * its peers are told. Resolves with what happened, one line per step. One scale at a time.
+   */
+  scale(count: number): Promise<string[]>;
   /** Stops everything, in reverse order of start. Safe to call twice. */
   stop(): Promise<void>;
 }
@@ -110,7 +122,9 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const env: Record<string, string> = {};
   const servers: string[] = [];
   /** Every member with the plugin that started it, in start order. */
-  const members: Array<{ member: Member; service: string }> = [];
+  const members: Array<{ member: NativeServer; service: string }> = [];
+  /** What each plugin was described with: a scale describes the app and nginx again. */
+  const contexts = new Map<string, DescribeContext>();
   const observers: Array<() => Promise<StoreObserver>> = [];
   let failover: (() => Promise<FailoverPair>) | undefined;
   let entry: Entry | undefined;
@@ -124,12 +138,14 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     for (const plugin of pluginsOf(profile)) {
       const t0 = Date.now();
       progress(`${plugin.name} …`);
-      const described = await plugin.describe(place, {
+      const context: DescribeContext = {
         profile,
         env: { ...env },
         servers: [...servers],
         options,
-      });
+      };
+      contexts.set(plugin.name, context);
+      const described = await plugin.describe(place, context);
       await plugin.restore?.(place);
       const running = await startDescribed(described, place, readyTimeoutMs);
       members.push(...[...running.values()].map((member) => ({ member, service: plugin.name })));
@@ -151,13 +167,110 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     throw error;
   }
 
-  const byName = new Map(members.map(({ member }) => [member.name, member]));
-  const find = (name: string): Member => {
-    const m = byName.get(name);
-    if (!m) throw new Error(`no member "${name}"; members: ${[...byName.keys()].join(', ')}`);
+  const find = (name: string): NativeServer => {
+    const m = members.find(({ member }) => member.name === name)?.member;
+    if (!m)
+      throw new Error(
+        `no member "${name}"; members: ${members.map((x) => x.member.name).join(', ')}`,
+      );
     return m;
   };
-  const replicas = members.map((m) => m.member).filter((m) => m.kind === 'replica');
+  const replicasNow = () => members.map((m) => m.member).filter((m) => m.kind === 'replica');
+  const pluginNamed = (name: string) => {
+    const plugin = pluginsOf(profile).find((p) => p.name === name);
+    if (!plugin) throw new Error(`profile "${profile.name}" has no ${name} plugin`);
+    return plugin;
+  };
+
+  /** nginx rendered again for the replicas the place now has, and reloaded (no restart). */
+  const reloadNginx = async () => {
+    const described = await pluginNamed('nginx').describe(place, contexts.get('nginx')!);
+    const next = described.units.filter(isServer).find((u) => u.name === 'nginx');
+    if (!next) throw new Error('the nginx plugin described no nginx');
+    await find('nginx').reload(next);
+    // The new workers take new connections at once; give the old ones a moment to wind down.
+    await sleep(300);
+  };
+
+  /** What a replica holds itself (GET /internal/sessions): what ends with it in memory rows. */
+  const heldBy = async (replica: NativeServer): Promise<number | undefined> => {
+    const res = await fetch(`http://127.0.0.1:${replica.port}/internal/sessions`, {
+      signal: AbortSignal.timeout(2000),
+    }).catch(() => undefined);
+    if (!res?.ok) return undefined;
+    const { held } = (await res.json()) as { held: Record<string, number> | null };
+    return held ? Object.values(held).reduce((a, b) => a + b, 0) : undefined;
+  };
+  const inReplicaMemoryOnly = () => {
+    const backend = backendOf(profile);
+    return backend.services.length === 0 && !backend.peerChannel;
+  };
+
+  let stopping: Promise<void> | undefined;
+  let scaling: number | undefined;
+  const scale = async (count: number): Promise<string[]> => {
+    if (!Number.isInteger(count) || count < 1 || count > MAX_REPLICAS)
+      throw new Error(
+        `scale: the replica count must be a whole number from 1 to ${MAX_REPLICAS}, not "${count}"`,
+      );
+    if (scaling !== undefined)
+      throw new Error(`scale: a scale to ${scaling} replicas is under way; wait until it is done`);
+    if (stopping) throw new Error('scale: the cluster is stopping');
+    scaling = count;
+    const said: string[] = [];
+    const say = (line: string) => (said.push(line), progress(`scale: ${line}`));
+    try {
+      const current = replicasNow().map((r) => r.name);
+      const target = replicaNames(count);
+      const added = target.filter((n) => !current.includes(n));
+      const removed = current.filter((n) => !target.includes(n)).reverse();
+      if (!added.length && !removed.length) {
+        say(`already ${count} replica(s): nothing to do`);
+        return said;
+      }
+      const net = await place.peerNetwork();
+      if (added.length) {
+        const t0 = Date.now();
+        say(`starting ${added.join(', ')} …`);
+        place.setReplicas([...current, ...added]);
+        await net?.add(added);
+        const described = await pluginNamed('app').describe(place, contexts.get('app')!);
+        const units = described.units.filter((u) => isServer(u) && added.includes(u.name));
+        const started = await startDescribed({ units, env: {} }, place, readyTimeoutMs);
+        const last = members.findLastIndex(({ member }) => member.kind === 'replica');
+        members.splice(
+          last + 1,
+          0,
+          ...[...started.values()].map((member) => ({ member, service: 'app' })),
+        );
+        say(
+          `${added.join(', ')} ready in ${((Date.now() - t0) / 1000).toFixed(1)} s; nginx takes them in`,
+        );
+      }
+      place.setReplicas(target);
+      await reloadNginx();
+      for (const name of removed) {
+        const replica = find(name);
+        const held = inReplicaMemoryOnly() && replica.running ? await heldBy(replica) : undefined;
+        say(`${name} left nginx; draining (SIGTERM: it finishes what is in flight) …`);
+        await replica.stop();
+        members.splice(
+          members.findIndex(({ member }) => member === replica),
+          1,
+        );
+        await net?.remove(name);
+        say(
+          held === undefined
+            ? `${name} stopped`
+            : `${name} stopped: the ${held} session(s) in its memory ended with it`,
+        );
+      }
+      say(`${count} replica(s): ${target.join(', ')}`);
+      return said;
+    } finally {
+      scaling = undefined;
+    }
+  };
   const network = (): PeerNetwork => {
     if (!peerNetwork) throw new Error(`profile "${profile.name}" has no peer links to cut`);
     return peerNetwork;
@@ -167,19 +280,20 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     // nginx skips a replica for FAIL_TIMEOUT_S after a failed connect: wait until it is back.
     await sleep(FAIL_TIMEOUT_S * 1000 + 500);
   };
-  let stopping: Promise<void> | undefined;
   return {
     ...entry,
     profile,
     workDir,
-    replicas: replicas.map((r) => r.name),
+    get replicas() {
+      return replicasNow().map((r) => r.name);
+    },
     env,
     replicaUrl: (name) => `http://127.0.0.1:${find(name).port}`,
     kill: (name) => find(name).kill(),
     stopMember: (name) => find(name).stop(),
     restart: (name, replicaEnv) => find(name).restart(replicaEnv),
     async rollingRestart(replicaEnv) {
-      for (const r of replicas) {
+      for (const r of replicasNow()) {
         progress(`rolling restart: ${r.name} …`);
         await rejoin(r, replicaEnv);
       }
@@ -226,6 +340,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
         );
       return { killed: before.primary, promoted };
     },
+    scale,
     stop: () => (stopping ??= stopAll()),
   };
 }

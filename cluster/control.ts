@@ -8,7 +8,9 @@ import type { Cluster, MemberStatus } from './cluster.js';
  */
 export type ControlCommand =
   | { cmd: 'status' | 'roll' | 'stop' | 'heal' | 'failover' }
-  | { cmd: 'kill' | 'restart' | 'stop-member' | 'partition'; member: string };
+  | { cmd: 'kill' | 'restart' | 'stop-member' | 'partition'; member: string }
+  /** The replica count as the user typed it: the cluster checks it (1..9, a whole number). */
+  | { cmd: 'scale'; count: string | number };
 export type ControlReply =
   { ok: true; status: MemberStatus[]; message?: string } | { ok: false; error: string };
 
@@ -106,6 +108,17 @@ export async function runCommand(
           status: cluster.status(),
           message: `${killed} killed (SIGKILL); ${promoted} serves in its place (restart ${killed} to bring it back)`,
         };
+      }
+      case 'scale': {
+        const raw = String(command.count).trim();
+        const count = /^\d+$/.test(raw) ? Number(raw) : NaN;
+        if (!Number.isInteger(count))
+          return {
+            ok: false,
+            error: `scale: "${raw}" is not a replica count (a whole number, 1-9)`,
+          };
+        const lines = await cluster.scale(count);
+        return { ok: true, status: cluster.status(), message: lines.join('\n') };
       }
       case 'roll':
         await cluster.rollingRestart();

@@ -28,6 +28,16 @@ export interface DeclaredGuarantees {
   /** Clients behind one address (one NAT) are spread over the replicas, not piled on one. */
   natClientsSpread: boolean;
   /**
+   * Scaling out while clients read (3 → 5 replicas) logs nobody out and fails no request. Left
+   * out where sessions are never shared and routing never keeps a client anyway (`naive`).
+   */
+  survivesScaleOut?: boolean;
+  /**
+   * A graceful scale-in while clients read (5 → 2 replicas: nginx lets them go, they drain) logs
+   * nobody out and fails no request.
+   */
+  survivesScaleIn?: boolean;
+  /**
    * Logout and revocation are final where the session lives: the old cookie fails on every
    * replica, also after a request that was in flight finishes later.
    */
@@ -57,6 +67,8 @@ const sharedStore = {
   sharedAcrossReplicas: true,
   survivesReplicaCrash: true,
   survivesStoreRestart: true,
+  survivesScaleOut: true,
+  survivesScaleIn: true,
   // Redis with its append-only file on, as a production session store runs.
   survivesClusterRestart: true,
   natClientsSpread: true,
@@ -86,6 +98,9 @@ export const profiles = {
     guarantees: {
       sharedAcrossReplicas: false,
       survivesReplicaCrash: false,
+      // ip_hash maps a client over the whole list: a new length moves most clients elsewhere.
+      survivesScaleOut: false,
+      survivesScaleIn: false,
       survivesClusterRestart: false,
       natClientsSpread: false,
       logoutFinal: true,
@@ -100,6 +115,9 @@ export const profiles = {
     guarantees: {
       sharedAcrossReplicas: false,
       survivesReplicaCrash: false,
+      // The cookie keeps every client where it was; the clients of a replica that leaves lose it.
+      survivesScaleOut: true,
+      survivesScaleIn: false,
       survivesClusterRestart: false,
       natClientsSpread: true,
       logoutFinal: true,
@@ -114,6 +132,9 @@ export const profiles = {
     guarantees: {
       sharedAcrossReplicas: true,
       survivesReplicaCrash: true,
+      // A joiner copies every session before it serves; a leaver's sessions are everywhere.
+      survivesScaleOut: true,
+      survivesScaleIn: true,
       // Copies in other replicas' memory, and every replica stops.
       survivesClusterRestart: false,
       natClientsSpread: true,
@@ -130,6 +151,9 @@ export const profiles = {
       // Every replica recognises a session: a proxy holder fetches the copy and takes it over.
       sharedAcrossReplicas: true,
       survivesReplicaCrash: true,
+      // A joiner gets the locations; a leaver hands its copies on before it goes.
+      survivesScaleOut: true,
+      survivesScaleIn: true,
       // Copies in other replicas' memory, and every replica stops.
       survivesClusterRestart: false,
       natClientsSpread: true,
@@ -168,6 +192,8 @@ export const profiles = {
       sharedAcrossReplicas: true,
       survivesReplicaCrash: true,
       survivesStoreRestart: true,
+      survivesScaleOut: true,
+      survivesScaleIn: true,
       survivesClusterRestart: true,
       natClientsSpread: true,
       logoutFinal: true,
@@ -184,6 +210,9 @@ export const profiles = {
       survivesReplicaCrash: true,
       // Memory only, no copies: a restarted node is empty.
       survivesStoreRestart: false,
+      // The replicas scale, not the nodes: sessions stay where they are.
+      survivesScaleOut: true,
+      survivesScaleIn: true,
       survivesClusterRestart: false,
       natClientsSpread: true,
       logoutFinal: true,

@@ -130,6 +130,28 @@ describe('dashboard, profile redis', () => {
     await page.close();
     await cluster.rejoin(busiest);
   }, 90_000);
+
+  it('scales the replicas out and in with + and −, and says so on the timeline', async () => {
+    const page = await browser().newPage();
+    await page.goto(dashboard().url);
+    await page.locator('#replica-count', { hasText: '3' }).waitFor({ timeout: 10_000 });
+    await page.click('#scale-out');
+    await page.locator('#replica-count', { hasText: '4' }).waitFor({ timeout: 60_000 });
+    await page.locator('#members button[data-member="app-4"]').first().waitFor();
+    await page.locator('#timeline', { hasText: 'scaled 3 → 4' }).waitFor({ timeout: 10_000 });
+    expect(cluster.replicas).toEqual(['app-1', 'app-2', 'app-3', 'app-4']);
+    // nginx sends app-4 requests now.
+    const served = new Set<string>();
+    const client = cluster.client();
+    for (let i = 0; i < 8; i++) served.add((await client.get('/api/whoami')).servedBy!);
+    expect(served).toContain('app-4');
+    await page.click('#scale-in');
+    await page.locator('#replica-count', { hasText: '3' }).waitFor({ timeout: 60_000 });
+    await page.locator('#timeline', { hasText: 'scaled 4 → 3' }).waitFor({ timeout: 10_000 });
+    expect(await page.locator('#members button[data-member="app-4"]').count()).toBe(0);
+    expect(cluster.replicas).toEqual(['app-1', 'app-2', 'app-3']);
+    await page.close();
+  }, 120_000);
 });
 
 /** The next snapshot the dashboard streams (one server-sent event). */

@@ -28,7 +28,7 @@ const TYPES: Record<string, string> = {
   css: 'text/css; charset=utf-8',
 };
 /** The buttons: what a member or the replicas can be made to do (not "stop the cluster"). */
-const BUTTONS = new Set(['kill', 'restart', 'stop-member', 'roll', 'partition', 'heal']);
+const BUTTONS = new Set(['kill', 'restart', 'stop-member', 'roll', 'partition', 'heal', 'scale']);
 const MAX_BODY = 4096;
 const DEFAULT_CLIENTS = 30;
 
@@ -161,9 +161,23 @@ export async function serveDashboard(
   }
 
   async function command(body: unknown): Promise<[number, unknown]> {
-    const { cmd, member } = (body ?? {}) as { cmd?: unknown; member?: unknown };
+    const { cmd, member, count } = (body ?? {}) as {
+      cmd?: unknown;
+      member?: unknown;
+      count?: unknown;
+    };
     if (typeof cmd !== 'string' || !BUTTONS.has(cmd))
       return [400, { error: `cmd must be one of ${[...BUTTONS].join(', ')}` }];
+    if (cmd === 'scale') {
+      if (typeof count !== 'number' && typeof count !== 'string')
+        return [400, { error: 'count is required' }];
+      const before = cluster.replicas.length;
+      const reply = await runCommand({ cmd, count }, cluster, () => o.onStop?.());
+      if (reply.ok && cluster.replicas.length !== before)
+        timeline.add('replicas', `scaled ${before} → ${cluster.replicas.length}`);
+      noteChanges(cluster.status());
+      return [reply.ok ? 200 : 400, reply];
+    }
     const whole = cmd === 'roll' || cmd === 'heal'; // commands for the replicas together
     if (!whole && typeof member !== 'string') return [400, { error: 'member is required' }];
     if (whole) timeline.add('replicas', cmd === 'roll' ? 'rolling restart' : 'peer links healed');

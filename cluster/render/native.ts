@@ -54,7 +54,7 @@ export function nativePlace(o: {
   options: ClusterOptions;
 }): NativePlacement {
   const taken = new Map<string, Promise<number>>();
-  const names = replicaNames(o.options.replicas ?? 3);
+  let names = replicaNames(o.options.replicas ?? 3);
   let links: Promise<PeerLinks> | undefined;
   return {
     ...loopback(),
@@ -63,6 +63,9 @@ export function nativePlace(o: {
     ledger: o.ledger,
     ports: o.ports,
     peerNetwork: async () => links && (await links),
+    setReplicas(next) {
+      names = [...next];
+    },
     // The same key gets the same port within a start: nginx asks for the replicas' ports too.
     port(key, _standard, { keep = false, plus = 0 } = {}) {
       let port = taken.get(key);
@@ -75,7 +78,9 @@ export function nativePlace(o: {
     previousPort: (key) => o.ports.previous(key),
     dir: (key) => join(o.workDir, key),
     app: {
-      replicas: names,
+      get replicas() {
+        return names;
+      },
       script: o.options.replicaScript ?? join('dist', 'main.js'),
       secret: () => sharedSecret(o.workDir),
       // Only nginx (which connects from 127.0.0.1) may set X-Forwarded-*: a client that reaches a
@@ -83,7 +88,11 @@ export function nativePlace(o: {
       trustProxy: LOOPBACK,
       overrides: (replica) => ({ ...o.options.env, ...o.options.replicaEnv?.[replica] }),
       peers: async (): Promise<PeerPlace> => {
-        const opened = await (links ??= PeerLinks.open(names, o.options.peerRelays ?? true));
+        const opened = await (links ??= PeerLinks.open(
+          names,
+          join(o.workDir, 'members'),
+          o.options.peerRelays ?? true,
+        ));
         return {
           envFor: (r) => opened.envFor(r),
           opened: (r) => opened.listenInto(r),
@@ -118,7 +127,7 @@ export class NativeServer implements RunningServer {
   private readonly env: Record<string, string>;
 
   constructor(
-    readonly description: ServerDescription,
+    public description: ServerDescription,
     private readonly place: Pick<NativePlacement, 'logDir' | 'root'> & { ledger?: ProcessLedger },
     private readonly readyTimeoutMs: number,
   ) {
@@ -186,6 +195,19 @@ export class NativeServer implements RunningServer {
     Object.assign(this.env, env);
     await this.start();
     await this.afterRestart?.();
+  }
+
+  /**
+   * Takes a new description of the same server without a restart (nginx with another upstream
+   * list): `prepare` writes and checks its config, then SIGHUP has it read it again. nginx starts
+   * new workers on it; the old ones finish their requests in flight, and exit.
+   */
+  async reload(next: ServerDescription): Promise<void> {
+    if (!this.process?.running) throw new Error(`${this.name} is not running: start it first`);
+    this.description = next;
+    Object.assign(this.env, next.env);
+    await next.prepare?.();
+    this.process.send('SIGHUP');
   }
 }
 

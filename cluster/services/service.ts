@@ -60,6 +60,10 @@ export interface PeerNetwork {
   readonly partitioned: string[];
   /** REPLICATION_* the runner gave `replica`. */
   envFor(replica: string): Record<string, string>;
+  /** Replicas that join (scale-out): ports, links, and every replica's members file. */
+  add(replicas: readonly string[]): Promise<void>;
+  /** A replica that left (scale-in): its links closed, the others' members files without it. */
+  remove(replica: string): Promise<void>;
 }
 
 /** Member names: a primary (or Cluster master) and the replica that would replace it. */
@@ -128,6 +132,8 @@ export interface NativePlacement extends Place {
   readonly ports: PortBook;
   /** The links between replicas, once a plugin has asked for them (app.peers). */
   peerNetwork(): Promise<PeerNetwork | undefined>;
+  /** The replicas from now on (scale): what the app and nginx plugins describe next. */
+  setReplicas(names: readonly string[]): void;
 }
 
 /** What a plugin is given natively, besides its place. */

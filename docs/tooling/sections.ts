@@ -57,6 +57,8 @@ export const GUARANTEE_CHECKS: Record<keyof Guarantees, string> = {
   survivesClusterRestart:
     'survives a cluster restart (every member stopped, started again on its state)',
   natClientsSpread: 'NAT clients spread (clients behind one address over the replicas)',
+  survivesScaleOut: 'survives scale-out (3 → 5 replicas while 30 clients read)',
+  survivesScaleIn: 'survives scale-in (5 → 2 replicas, gracefully, while 30 clients read)',
   loginLimitClusterWide: 'login limit cluster-wide (wrong passwords spread over the replicas)',
   sessionListClusterWide: 'session list cluster-wide (two devices on two replicas)',
   logoutFinal: 'logout final (a slow request in flight finishes after the logout)',
@@ -90,7 +92,7 @@ function guaranteesSection(): string {
         ...profileNames.map((n) => mark(guaranteesOf(profileOf(n))[k])),
       ]),
     ),
-    '✓ holds, ✗ breaks (the suite checks that it visibly breaks), – does not apply (no store servers).',
+    '✓ holds, ✗ breaks (the suite checks that it visibly breaks), – does not apply (no store servers to restart; for scaling: sessions never shared).',
   ].join('\n\n');
 }
 

@@ -69,6 +69,11 @@ export async function startTestCluster(
       await cluster.rollingRestart(env);
       remember();
     },
+    async scale(count: number) {
+      const said = await cluster.scale(count);
+      remember();
+      return said;
+    },
     async restartCluster() {
       remember();
       await cluster.stop();

@@ -9,6 +9,7 @@ import { replicaNames, type Guarantees } from '../../cluster/profiles.js';
 import { eventually, sleep } from './eventually.js';
 import type { HttpClient } from './http-client.js';
 import { knownOn, type TestCluster } from './cluster.js';
+import { readingCrowd, type ReadOutcome } from './crowd.js';
 import { isLoggedIn, login, logout, register, uniqueName, whoami } from './steps.js';
 
 /** What the checks use of a cluster: native (TestCluster) or compose (ComposeCluster). */
@@ -16,7 +17,7 @@ export type GuaranteeTarget = Pick<
   TestCluster,
   'replicas' | 'client' | 'direct' | 'kill' | 'rejoin' | 'storeMembers' | 'restart'
 > &
-  Partial<Pick<TestCluster, 'restartCluster'>>;
+  Partial<Pick<TestCluster, 'restartCluster' | 'scale'>>;
 
 /** Hashes with 128 MiB argon2: a password check there takes a few hundred ms (the slow request). */
 export const REPLICAS = replicaNames(3);
@@ -30,6 +31,11 @@ export interface Property {
   holds: string;
   breaks: string;
   check: Check;
+  /** Where a row may leave it out (undefined), and why: checked for every row that does. */
+  absent?: {
+    why: string;
+    allowed(g: Guarantees, backend: { services: readonly string[] }): boolean;
+  };
 }
 
 const authenticated = (res: { status: number; body: unknown }) =>
@@ -67,6 +73,34 @@ export async function expectKnownAfterRestart(
   expect(await knownOn(cluster, client)).toEqual(
     Object.fromEntries(cluster.replicas.map((r) => [r, expected])),
   );
+}
+
+/** Scaling while a crowd reads: 3 → 5 (out), then 5 → 2 (in). */
+const READERS = 30;
+const SCALED_OUT = 5;
+const SCALED_IN = 2;
+const readers = () => Array.from({ length: READERS }, () => freshSubnet());
+
+const NEVER_SHARED = {
+  why: 'sessions are never shared and no routing keeps a client where its session is',
+  allowed: (g: Guarantees) =>
+    !g.sharedAcrossReplicas && g.natClientsSpread && !g.survivesReplicaCrash,
+};
+
+function scaling(cluster: GuaranteeTarget): (count: number) => Promise<unknown> {
+  if (!cluster.scale) throw new Error('this kind of cluster cannot scale');
+  return (count) => cluster.scale!(count);
+}
+
+/** Holds: not a request failed, nobody logged out. Breaks: readers logged out, still no errors. */
+function expectScaled(seen: ReadOutcome, expected: boolean): void {
+  expect(seen.requests).toBeGreaterThan(READERS);
+  if (expected)
+    expect({ failures: seen.failures, loggedOut: seen.loggedOut }).toEqual({
+      failures: {},
+      loggedOut: 0,
+    });
+  else expect(seen.loggedOut).toBeGreaterThan(0);
 }
 
 let subnet = 1000;
@@ -109,6 +143,11 @@ export const properties: Record<keyof Guarantees, Property> = {
   },
 
   survivesStoreRestart: {
+    absent: {
+      why: 'its backend has no servers to restart',
+      allowed: (_g: Guarantees, backend: { services: readonly string[] }) =>
+        backend.services.length === 0,
+    },
     holds: "sessions outlive a restart of the store's servers",
     breaks: "a restart of the store's servers logs everyone out",
     async check(cluster, expected) {
@@ -237,6 +276,37 @@ export const properties: Record<keyof Guarantees, Property> = {
       };
       expect(list.scope).toBe(expected ? 'cluster' : 'replica');
       expect(list.sessions.map((s) => s.current)).toEqual(expected ? [true, false] : [true]);
+    },
+  },
+
+  survivesScaleOut: {
+    holds: `scaling out ${REPLICAS.length} → ${SCALED_OUT} while ${READERS} clients read fails no request and logs nobody out`,
+    breaks: `scaling out ${REPLICAS.length} → ${SCALED_OUT} logs out the readers the routing moved`,
+    absent: NEVER_SHARED,
+    async check(cluster, expected) {
+      const scale = scaling(cluster);
+      try {
+        const crowd = await readingCrowd(cluster, readers());
+        expectScaled(await crowd.during(() => scale(SCALED_OUT)), expected);
+      } finally {
+        await scale(REPLICAS.length);
+      }
+    },
+  },
+
+  survivesScaleIn: {
+    holds: `a graceful scale-in ${SCALED_OUT} → ${SCALED_IN} while ${READERS} clients read fails no request and logs nobody out`,
+    breaks: `a graceful scale-in ${SCALED_OUT} → ${SCALED_IN} logs out the readers whose sessions left with their replicas`,
+    absent: NEVER_SHARED,
+    async check(cluster, expected) {
+      const scale = scaling(cluster);
+      try {
+        await scale(SCALED_OUT);
+        const crowd = await readingCrowd(cluster, readers());
+        expectScaled(await crowd.during(() => scale(SCALED_IN)), expected);
+      } finally {
+        await scale(REPLICAS.length);
+      }
     },
   },
 };

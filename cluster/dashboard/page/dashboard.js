@@ -32,6 +32,9 @@ async function post(path, body) {
   return reply;
 }
 
+/** The replica count now, from the latest snapshot: + and − ask for one more or one less. */
+let replicaCount = 0;
+
 async function act(button, body) {
   button.disabled = true;
   try {
@@ -185,6 +188,8 @@ events.onmessage = (message) => {
   $('profile-shows').textContent =
     `${s.profile.shows} — routing: ${s.profile.routing}, sessions: ${s.profile.sessions}`;
   renderMembers(s);
+  replicaCount = s.members.filter((m) => m.kind === 'replica').length;
+  $('replica-count').textContent = String(replicaCount);
   renderTraffic(s.traffic);
   renderSessions(s);
   renderLoad(s.load);
@@ -193,6 +198,9 @@ events.onmessage = (message) => {
 };
 
 $('roll').addEventListener('click', (e) => act(e.target, { cmd: 'roll' }));
+const scaleBy = (e, step) => act(e.target, { cmd: 'scale', count: replicaCount + step });
+$('scale-out').addEventListener('click', (e) => scaleBy(e, +1));
+$('scale-in').addEventListener('click', (e) => scaleBy(e, -1));
 $('heal').addEventListener('click', (e) => act(e.target, { cmd: 'heal' }));
 $('sim-start').addEventListener('click', () =>
   post('/api/load', { action: 'start', clients: Number($('sim-count').value) }),
