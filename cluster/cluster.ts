@@ -206,6 +206,51 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     return backend.services.length === 0 && !backend.peerChannel;
   };
 
+  /** What a replica's readiness says of its peer channel (asked directly, not through nginx). */
+  const channelOf = async (replica: NativeServer) => {
+    const res = await fetch(`http://127.0.0.1:${replica.port}/health/ready`, {
+      signal: AbortSignal.timeout(2000),
+    }).catch(() => undefined);
+    if (!res?.ok) return undefined;
+    const body = (await res.json()) as {
+      checks?: { sessionStore?: { stats?: { livePeers?: string[]; digest?: string } } };
+    };
+    return body.checks?.sessionStore?.stats;
+  };
+
+  /**
+   * Before nginx sends the newcomers clients: every replica has them as live peers (the others
+   * find them in their members files within a poll), so a session made anywhere reaches them;
+   * where every replica holds every session, also until their digests agree (anti-entropy has
+   * brought over what was made while the links came up), or a few seconds.
+   */
+  const waitLinked = async () => {
+    const backend = backendOf(profile);
+    if (!backend.peerChannel) return;
+    const everyOther = (name: string) =>
+      replicasNow()
+        .map((r) => r.name)
+        .filter((n) => n !== name);
+    const linked = await pollUntil(
+      async () => {
+        const seen = await Promise.all(replicasNow().map(channelOf));
+        return replicasNow().every((r, i) =>
+          everyOther(r.name).every((n) => seen[i]?.livePeers?.includes(n)),
+        );
+      },
+      { timeoutMs: readyTimeoutMs, intervalMs: 200 },
+    );
+    if (!linked.ok) throw new Error('scale: the replicas did not all see each other in time');
+    if (backend.copies === 'every-replica')
+      await pollUntil(
+        async () => {
+          const digests = (await Promise.all(replicasNow().map(channelOf))).map((s) => s?.digest);
+          return digests.every((d) => d !== undefined && d === digests[0]);
+        },
+        { timeoutMs: 3000, intervalMs: 200 },
+      );
+  };
+
   let stopping: Promise<void> | undefined;
   let scaling: number | undefined;
   const scale = async (count: number): Promise<string[]> => {
@@ -243,6 +288,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
           0,
           ...[...started.values()].map((member) => ({ member, service: 'app' })),
         );
+        await waitLinked();
         say(
           `${added.join(', ')} ready in ${((Date.now() - t0) / 1000).toFixed(1)} s; nginx takes them in`,
         );
