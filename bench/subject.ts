@@ -63,7 +63,7 @@ export async function prepareSubject(
     // A few failures would skew every figure that follows: stop here and say why.
     if (failed) {
       throw new Error(
-        `${spec.name}: ${failed} of ${clientCount} set-up logins failed, first: ${outcome.firstFailure}`,
+        `${spec.name}: ${failed} of ${clientCount} set-up logins failed, first: ${await topology.explain(outcome.firstFailure)}`,
       );
     }
   }

@@ -1,9 +1,17 @@
 import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { PROJECT_ROOT } from '../cluster/paths.js';
 import { isProfileName, profileNames, profileOf } from '../cluster/profiles.js';
-import { peerTopologies, profileTopologies, sessionImports, topologySpecs } from './topology.js';
+import {
+  explainFailure,
+  peerTopologies,
+  profileTopologies,
+  sessionImports,
+  topologySpecs,
+} from './topology.js';
 
 describe('topologySpecs', () => {
   it('has one profile topology per row of the profile table, in its order', () => {
@@ -60,5 +68,30 @@ describe('sessionImports', () => {
     expect(code('backup')).toContain('src/replication/backup/backup-manager.ts');
     expect(code('redis').some((f) => f.startsWith('src/replication/'))).toBe(false);
     expect(code('redis-ha')).toContain('src/session/backends/redis-store.ts');
+  });
+});
+
+describe('explainFailure', () => {
+  it("adds the replicas' log lines for the failed reply's request id, and only those", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'bench-explain-'));
+    try {
+      await writeFile(
+        join(dir, 'app-2.log'),
+        '{"requestId":"aa11","cause":"ETIMEDOUT: timeout exceeded"}\n{"requestId":"bb22"}\n',
+      );
+      await writeFile(join(dir, 'nginx.txt'), '"aa11" not a replica log\n');
+      const failure = '503 {"statusCode":503,"requestId":"aa11"}';
+
+      const text = await explainFailure(dir, failure);
+
+      expect(text).toBe(
+        `${failure}\n    logged: app-2.log: {"requestId":"aa11","cause":"ETIMEDOUT: timeout exceeded"}`,
+      );
+      expect(await explainFailure(dir, '500 no id here')).toBe('500 no id here');
+      expect(await explainFailure(join(dir, 'gone'), failure)).toBe(failure);
+      expect(await explainFailure(dir, undefined)).toBe('no reply');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

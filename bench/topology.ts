@@ -4,7 +4,7 @@
  * nginx config) started through the native runner on free ports in a temp dir.
  */
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -176,7 +176,26 @@ export interface RunningTopology {
   postgresUrl: string;
   /** As the superuser, in the app's database (pg_stat_statements). */
   superuserUrl: string;
+  /**
+   * A failed reply as the bench prints it, followed by what the replicas logged for its request
+   * id (a 503's log line names the driver's reason: refused, timed out, a full pool).
+   */
+  explain(failure: string | undefined): Promise<string>;
   stop(): Promise<void>;
+}
+
+/** The log lines under `logDir` that mention the request id quoted in `failure`. */
+export async function explainFailure(logDir: string, failure: string | undefined): Promise<string> {
+  const text = failure ?? 'no reply';
+  const id = /"requestId":"([\w-]+)"/.exec(text)?.[1];
+  if (!id) return text;
+  const files = await readdir(logDir).catch(() => [] as string[]);
+  const lines: string[] = [];
+  for (const file of files.filter((f) => f.endsWith('.log'))) {
+    const log = await readFile(join(logDir, file), 'utf8').catch(() => '');
+    for (const line of log.split('\n')) if (line.includes(id)) lines.push(`${file}: ${line}`);
+  }
+  return lines.length ? `${text}\n    logged: ${lines.join('\n    logged: ')}` : text;
 }
 
 /** Starts one topology; `appEnv` goes to every replica over the runner's defaults. */
@@ -216,6 +235,7 @@ export async function startTopology(
     cluster,
     postgresUrl: `postgres://app:app@127.0.0.1:${pgPort}/app`,
     superuserUrl: `postgres://postgres@127.0.0.1:${pgPort}/app`,
+    explain: (failure) => explainFailure(join(workDir, 'logs'), failure),
     async stop() {
       await cluster.stop();
       await rm(workDir, { recursive: true, force: true });

@@ -123,7 +123,7 @@ export async function measureFault(s: Subject, fault: Fault, o: FaultTiming): Pr
     );
     if (again.failed) {
       throw new Error(
-        `${again.failed} logins failed after ${fault.name}, first: ${again.firstFailure}`,
+        `${again.failed} logins failed after ${fault.name}, first: ${await s.topology.explain(again.firstFailure)}`,
       );
     }
   }

@@ -17,8 +17,9 @@ export async function measureNat(
     // Logged in again from the shared address: with ip_hash their sessions must live where
     // that address is sent.
     if (s.topology.spec.login) {
-      const outcome = await logIn(clients, s.usernames, 16);
-      if (outcome.failed) throw new Error(`NAT logins failed: ${outcome.firstFailure}`);
+      const outcome = await logIn(clients, s.usernames, 16, 3);
+      if (outcome.failed)
+        throw new Error(`NAT logins failed: ${await s.topology.explain(outcome.firstFailure)}`);
     }
     return summarize(await runLoad(clients, { path: '/api/whoami', ...o }), s.replicas);
   } finally {

@@ -160,10 +160,17 @@ describe('AllExceptionsFilter', () => {
     });
 
     it('answers 503 naming the database when the database is down', () => {
-      const res = handle(new DatabaseDown(), request('GET', '/api/me'));
+      const down = Object.assign(new DatabaseDown('timeout exceeded when trying to connect'), {
+        code: 'ETIMEDOUT',
+      });
+      const res = handle(down, request('GET', '/api/me'));
 
       expect(res.statusCode).toBe(503);
       expect(res.body!.message).toContain('database is unavailable');
+      // The log names the driver's reason, for the operator; the client's body does not.
+      const cause = 'ETIMEDOUT: timeout exceeded when trying to connect';
+      expect(warned).toHaveBeenCalledWith(expect.objectContaining({ cause }));
+      expect(JSON.stringify(res.body)).not.toContain('timeout exceeded');
     });
 
     it('answers 500 for an unexpected error without revealing its message, and logs the real one', () => {

@@ -43,8 +43,14 @@ export class AllExceptionsFilter implements ExceptionFilter {
     const body = this.toBody(exception, req);
 
     if (body.statusCode === 503) {
-      // An outage of a backend: expected, and already explained in the body. No stack needed.
-      this.logger.warn({ msg: body.message, requestId: req.requestId, path: req.path });
+      // An outage of a backend: expected, and already explained in the body. No stack needed,
+      // but the driver's own words say which outage it was (refused, timed out, a full pool).
+      this.logger.warn({
+        msg: body.message,
+        requestId: req.requestId,
+        path: req.path,
+        ...outageCause(unwrapMiddlewareError(exception)),
+      });
     } else if (body.statusCode >= 500) {
       const err = exception instanceof Error ? exception : new Error(String(exception));
       this.logger.error({
@@ -120,6 +126,13 @@ export class AllExceptionsFilter implements ExceptionFilter {
       requestId: req.requestId,
     };
   }
+}
+
+/** The driver's code and message behind a 503, when the outage came from a backend's error. */
+function outageCause(exception: unknown): { cause?: string } {
+  if (exception instanceof HttpException || !(exception instanceof Error)) return {};
+  const code = (exception as { code?: unknown }).code;
+  return { cause: typeof code === 'string' ? `${code}: ${exception.message}` : exception.message };
 }
 
 /**
