@@ -52,8 +52,9 @@ export interface Cluster extends Entry {
    */
   restart(member: string, env?: Record<string, string>): Promise<void>;
   /**
-   * Restarts every replica in turn (SIGTERM: drain, then start), waiting between replicas until
-   * nginx takes the restarted one back, so that some replica always serves. `env` as in restart.
+   * Restarts every replica in turn, without a failed request: nginx stops sending it clients
+   * first, SIGTERM drains it, it starts, links to its peers, and nginx takes it back before the
+   * next one goes. `env` as in restart.
    */
   rollingRestart(env?: Record<string, string>): Promise<void>;
   /**
@@ -338,10 +339,23 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     kill: (name) => find(name).kill(),
     stopMember: (name) => find(name).stop(),
     restart: (name, replicaEnv) => find(name).restart(replicaEnv),
+    /**
+     * Each replica in turn is drained like a scale-in (nginx keeps it in its list as `down`, so
+     * no hash moves anyone else; SIGTERM lets it finish what is in flight and hand over what only
+     * it holds), started again, linked to its peers, and only then given clients again.
+     */
     async rollingRestart(replicaEnv) {
       for (const r of replicasNow()) {
-        progress(`rolling restart: ${r.name} …`);
-        await rejoin(r, replicaEnv);
+        progress(`rolling restart: ${r.name} leaves nginx, drains, starts again …`);
+        place.setDraining([r.name]);
+        await reloadNginx();
+        try {
+          await r.restart(replicaEnv);
+          await waitLinked();
+        } finally {
+          place.setDraining([]);
+          await reloadNginx();
+        }
       }
     },
     rejoin: (name) => rejoin(find(name)),

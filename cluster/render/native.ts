@@ -55,6 +55,7 @@ export function nativePlace(o: {
 }): NativePlacement {
   const taken = new Map<string, Promise<number>>();
   let names = replicaNames(o.options.replicas ?? 3);
+  let draining: readonly string[] = [];
   let links: Promise<PeerLinks> | undefined;
   return {
     ...loopback(),
@@ -65,6 +66,9 @@ export function nativePlace(o: {
     peerNetwork: async () => links && (await links),
     setReplicas(next) {
       names = [...next];
+    },
+    setDraining(next) {
+      draining = [...next];
     },
     // The same key gets the same port within a start: nginx asks for the replicas' ports too.
     port(key, _standard, { keep = false, plus = 0 } = {}) {
@@ -80,6 +84,9 @@ export function nativePlace(o: {
     app: {
       get replicas() {
         return names;
+      },
+      get draining() {
+        return draining;
       },
       script: o.options.replicaScript ?? join('dist', 'main.js'),
       secret: () => sharedSecret(o.workDir),

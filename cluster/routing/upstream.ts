@@ -5,6 +5,11 @@ export interface UpstreamServer {
   name: string;
   host: string;
   port: number;
+  /**
+   * Draining for a restart: kept in the list with nginx's `down`, so that nothing is sent to it
+   * and a hash over the list (ip_hash, consistent hashing) still maps every other client as before.
+   */
+  down?: boolean;
 }
 
 export interface RoutingStrategy {
@@ -14,6 +19,12 @@ export interface RoutingStrategy {
   render(servers: readonly UpstreamServer[]): RenderedRouting;
   /** What every replica must be told to take part (e.g. the route cookie to re-pin clients with). */
   replicaEnv?: Readonly<Record<string, string>>;
+  /**
+   * In theory, the share of clients that stay on one replica while the replica count goes
+   * through `counts` (the list app-1..app-n each time): the benchmark compares what a scaling
+   * event logs out with 1 minus this. Absent where a client has no replica of its own.
+   */
+  keptThrough?(counts: readonly number[]): number;
 }
 
 export interface RenderedRouting {
@@ -25,14 +36,14 @@ export interface RenderedRouting {
 
 /**
  * nginx's passive failure detection: after one failed connect a replica is skipped this long.
- * When every replica is marked at once nginx answers 502, so a rolling restart must give each
- * restarted replica this long to be taken back before stopping the next (Cluster.rollingRestart).
+ * When every replica is marked at once nginx answers 502, so a replica killed and started again
+ * is given this long to be taken back (Cluster.rejoin); a rolling restart drains instead.
  */
 export const FAIL_TIMEOUT_S = 2;
 
 /** A `server` line of an upstream: a replica that fails once is skipped for FAIL_TIMEOUT_S. */
 export const serverLine = (s: UpstreamServer, extra = ''): string =>
-  `server ${s.host}:${s.port} max_fails=1 fail_timeout=${FAIL_TIMEOUT_S}s${extra ? ` ${extra}` : ''};`;
+  `server ${s.host}:${s.port} max_fails=1 fail_timeout=${FAIL_TIMEOUT_S}s${extra ? ` ${extra}` : ''}${s.down ? ' down' : ''};`;
 
 /**
  * An upstream block with the settings every one of ours shares:

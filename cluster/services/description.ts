@@ -45,6 +45,8 @@ export interface Place {
 /** The app's side of a place: who the replicas are and what they share. */
 export interface AppPlace {
   readonly replicas: readonly string[];
+  /** Replicas nginx keeps in its list but sends nothing (a rolling restart's drain). */
+  readonly draining?: readonly string[];
   /** What `node` runs: dist/main.js (relative to the project), or the benchmark's own script. */
   readonly script: string;
   /** The SESSION_SECRET every replica shares. */

@@ -143,7 +143,12 @@ export const nginxService: ServicePlugin = {
     };
     const upstreams = [];
     for (const name of place.app.replicas)
-      upstreams.push({ name, host: place.host(name), port: await place.port(name, APP_PORT) });
+      upstreams.push({
+        name,
+        host: place.host(name),
+        port: await place.port(name, APP_PORT),
+        ...(place.app.draining?.includes(name) ? { down: true } : {}),
+      });
     const env = nginxTemplateVars(
       {
         http: `${place.bind}:${port}`,

@@ -134,6 +134,8 @@ export interface NativePlacement extends Place {
   peerNetwork(): Promise<PeerNetwork | undefined>;
   /** The replicas from now on (scale): what the app and nginx plugins describe next. */
   setReplicas(names: readonly string[]): void;
+  /** Replicas nginx keeps but sends nothing from now on (a rolling restart's drain). */
+  setDraining(names: readonly string[]): void;
 }
 
 /** What a plugin is given natively, besides its place. */
