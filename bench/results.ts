@@ -110,6 +110,10 @@ export interface FaultCell {
   requests: number;
   /** Of those, without a 2xx answer. */
   failed: number;
+  /** The failures by kind (`502`, `no answer: socket hang up`), with counts. */
+  failures?: Record<string, number>;
+  /** Requests sent again once after their kept-alive connection was closed under them. */
+  retried?: number;
   /** Clients answered "not authenticated" at least once after the fault began. */
   loggedOut: number;
   /** Clients whose session was unknown once everything was back (logged in again after). */
@@ -118,6 +122,8 @@ export interface FaultCell {
   faultMs: number;
   /** Fault's start → the last failed request; 0 when none failed. */
   recoveryMs: number;
+  /** What the fault saw happen (scale: how soon the new replicas served, copies per session). */
+  note?: string;
 }
 
 /** Measurement 8: the store's primary (or a Cluster master) SIGKILLed under load. */

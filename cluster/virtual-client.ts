@@ -19,8 +19,17 @@ export interface Reply {
 
 const REQUEST_TIMEOUT_MS = 10_000;
 
+/** Methods a browser may send again on its own (RFC 9110, 9.2.2). */
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
+
 export class VirtualClient {
   readonly cookies = new Map<string, string>();
+  /**
+   * Requests sent again once because the kept-alive connection they went out on was closed by
+   * the server as they were sent (a reload of nginx closes its idle connections): browsers send
+   * an idempotent request again at once, and so does this client. A second failure is a failure.
+   */
+  retried = 0;
   private readonly agent: Agent;
 
   constructor(
@@ -43,32 +52,47 @@ export class VirtualClient {
       headers.cookie = [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
     }
     const started = performance.now();
-    return new Promise((resolve) => {
-      const fail = (error: Error) =>
-        resolve({ status: 0, servedBy: '', body: error.message, ms: performance.now() - started });
-      const req = request(
-        `${this.baseUrl}${path}`,
-        { method, headers, agent: this.agent, timeout: REQUEST_TIMEOUT_MS },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('error', fail);
-          res.on('end', () => {
-            this.storeCookies(res.headers['set-cookie']);
-            const servedBy = res.headers['x-served-by'];
+    const attempt = (again: boolean) =>
+      new Promise<Reply>((resolve) => {
+        const fail = (error: NodeJS.ErrnoException) => {
+          const closedUnderIt =
+            req.reusedSocket && (error.code === 'ECONNRESET' || error.code === 'EPIPE');
+          if (again && closedUnderIt && IDEMPOTENT.has(method)) {
+            this.retried++;
+            resolve(attempt(false));
+          } else {
             resolve({
-              status: res.statusCode ?? 0,
-              servedBy: (Array.isArray(servedBy) ? servedBy.at(-1) : servedBy) ?? '',
-              body: Buffer.concat(chunks).toString('utf8'),
+              status: 0,
+              servedBy: '',
+              body: error.message,
               ms: performance.now() - started,
             });
-          });
-        },
-      );
-      req.on('timeout', () => req.destroy(new Error(`${method} ${path} timed out`)));
-      req.on('error', fail);
-      req.end(payload);
-    });
+          }
+        };
+        const req = request(
+          `${this.baseUrl}${path}`,
+          { method, headers, agent: this.agent, timeout: REQUEST_TIMEOUT_MS },
+          (res) => {
+            const chunks: Buffer[] = [];
+            res.on('data', (c: Buffer) => chunks.push(c));
+            res.on('error', fail);
+            res.on('end', () => {
+              this.storeCookies(res.headers['set-cookie']);
+              const servedBy = res.headers['x-served-by'];
+              resolve({
+                status: res.statusCode ?? 0,
+                servedBy: (Array.isArray(servedBy) ? servedBy.at(-1) : servedBy) ?? '',
+                body: Buffer.concat(chunks).toString('utf8'),
+                ms: performance.now() - started,
+              });
+            });
+          },
+        );
+        req.on('timeout', () => req.destroy(new Error(`${method} ${path} timed out`)));
+        req.on('error', fail);
+        req.end(payload);
+      });
+    return attempt(true);
   }
 
   /** Forgets the session: the next request is a stranger's. */

@@ -70,12 +70,15 @@ export async function measureFault(s: Subject, fault: Fault, o: FaultTiming): Pr
   let began = Infinity;
   let ended = Infinity;
   let recover: (() => Promise<void>) | undefined;
+  let note: string | undefined;
   // Logged out = authenticated in every answer before the fault, then not. (naive's clients are
   // not: round robin over sessions in memory logs them out two times in three anyway.)
   const steadyBefore = new Array<boolean>(n).fill(true);
   const answeredBefore = new Array<boolean>(n).fill(false);
   const loggedOut = new Array<boolean>(n).fill(false);
   const tally = { requests: 0, failed: 0, lastFailureAt: -Infinity };
+  const failures: Record<string, number> = {};
+  const retriedBefore = s.clients.reduce((n, c) => n + c.retried, 0);
   await runLoad(s.clients, {
     path: '/api/whoami',
     warmupMs: 0,
@@ -93,6 +96,8 @@ export async function measureFault(s: Subject, fault: Fault, o: FaultTiming): Pr
       if (!ok) {
         tally.failed++;
         tally.lastFailureAt = now;
+        const kind = reply.status ? String(reply.status) : `no answer: ${reply.body.slice(0, 60)}`;
+        failures[kind] = (failures[kind] ?? 0) + 1;
       } else if (!isAuthenticated(reply) && answeredBefore[i] && steadyBefore[i]) {
         loggedOut[i] = true;
       }
@@ -102,7 +107,7 @@ export async function measureFault(s: Subject, fault: Fault, o: FaultTiming): Pr
         atMs: o.leadMs,
         run: async () => {
           began = performance.now();
-          ({ recover } = await fault.inject(cluster));
+          ({ recover, note } = await fault.inject(cluster));
           ended = performance.now();
         },
       },
@@ -136,6 +141,9 @@ export async function measureFault(s: Subject, fault: Fault, o: FaultTiming): Pr
     sessionsLost: lost.length,
     faultMs: ended - began,
     recoveryMs: tally.failed ? tally.lastFailureAt - began : 0,
+    ...(tally.failed ? { failures } : {}),
+    retried: s.clients.reduce((n, c) => n + c.retried, 0) - retriedBefore,
+    ...(note ? { note } : {}),
   };
 }
 
@@ -151,7 +159,14 @@ export async function measureFaults(
     const cell = await measureFault(s, fault, o);
     say(
       `${fault.label}: ${cell.failed} of ${cell.requests} requests failed, ${cell.loggedOut} clients logged out, ` +
-        `${cell.sessionsLost} sessions lost, recovered ${(cell.recoveryMs / 1000).toFixed(1)} s after it began`,
+        `${cell.sessionsLost} sessions lost, recovered ${(cell.recoveryMs / 1000).toFixed(1)} s after it began` +
+        (cell.failed
+          ? ` [${Object.entries(cell.failures ?? {})
+              .map(([k, n]) => `${n} × ${k}`)
+              .join(', ')}]`
+          : '') +
+        (cell.retried ? ` (${cell.retried} sent again after a reset, as browsers do)` : '') +
+        (cell.note ? ` (${cell.note})` : ''),
     );
     cells.push(cell);
   }
