@@ -12,6 +12,8 @@ import type { Row } from './traits.js';
 export const FAULT_REPLICA = 'app-2';
 /** How long a partition lasts before it heals. */
 export const PARTITION_MS = 3000;
+/** The scaling event: from the cluster's 3 replicas out to the first size, then in to the second. */
+export const SCALE_STEPS = [5, 2] as const;
 
 export interface Fault {
   name: FaultName;
@@ -28,14 +30,18 @@ export interface Fault {
   needsPeerRelays?: true;
   /** Too long for a quick run (a rolling restart: every replica in turn). */
   fullRunOnly?: true;
-  /** Does the fault (and, for faults that include their own repair, the repair). */
-  inject(cluster: Cluster): Promise<{ recover?: () => Promise<void> }>;
+  /**
+   * Does the fault (and, for faults that include their own repair, the repair). `note`: what
+   * the fault saw happen, for the report (how soon new replicas served, copies per session).
+   */
+  inject(cluster: Cluster): Promise<{ recover?: () => Promise<void>; note?: string }>;
 }
 
 export type FaultName =
   | 'replica-kill'
   | 'replica-term'
   | 'rolling-restart'
+  | 'scale'
   | 'partition'
   | 'store-failover'
   | 'store-restart';
@@ -66,12 +72,33 @@ export const faults: Fault[] = [
   {
     name: 'rolling-restart',
     label: 'rolling restart',
-    what: 'every replica in turn: SIGTERM, start, wait until nginx takes it back',
+    what: 'every replica in turn: marked down in nginx, drained (SIGTERM), started, linked, taken back',
     fullRunOnly: true,
     appliesTo: always,
     async inject(cluster) {
       await cluster.rollingRestart();
       return {};
+    },
+  },
+  {
+    name: 'scale',
+    label: `scale 3 → ${SCALE_STEPS.join(' → ')}`,
+    what: `scaled out to ${SCALE_STEPS[0]} replicas (nginx takes them in once ready and linked), then in to ${SCALE_STEPS[1]} (each leaver drained); back to 3 after the window`,
+    appliesTo: always,
+    async inject(cluster) {
+      const notes: string[] = [];
+      for (const count of SCALE_STEPS) {
+        const from = cluster.replicas.length;
+        const said = await cluster.scale(count);
+        const copies = await copiesPerSession(cluster);
+        const ready = said.find((line) => line.includes(' ready in '));
+        notes.push(
+          [`${from} → ${count}`, ready, copies && `${copies.toFixed(2)} copies per session`]
+            .filter(Boolean)
+            .join(': '),
+        );
+      }
+      return { note: notes.join('; '), recover: async () => void (await cluster.scale(3)) };
     },
   },
   {
@@ -130,4 +157,24 @@ export function chooseFaults(applicable: Fault[], quick: boolean, done: Set<Faul
   if (!pick) return [];
   done.add(pick.name);
   return [pick];
+}
+
+/**
+ * Copies per session where replicas keep primaries and backups (each replica's own count, from
+ * its readiness stats); undefined elsewhere.
+ */
+async function copiesPerSession(cluster: Cluster): Promise<number | undefined> {
+  let primaries = 0;
+  let copies = 0;
+  for (const r of cluster.replicas) {
+    const res = await fetch(`${cluster.replicaUrl(r)}/health/ready`);
+    const body = (await res.json()) as {
+      checks?: { sessionStore?: { stats?: { held?: { primary: number; backup: number } } } };
+    };
+    const held = body.checks?.sessionStore?.stats?.held;
+    if (!held) return undefined;
+    primaries += held.primary;
+    copies += held.primary + held.backup;
+  }
+  return primaries ? copies / primaries : undefined;
 }

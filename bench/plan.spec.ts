@@ -59,7 +59,7 @@ describe('a made-up row on an existing backend', () => {
     });
     expect(plan(r)).toEqual({
       steps: ['growth', 'nat', 'login', 'memory', 'scaling', 'faults', 'kill'],
-      faults: ['replica-kill', 'replica-term', 'rolling-restart', 'store-restart'],
+      faults: ['replica-kill', 'replica-term', 'rolling-restart', 'scale', 'store-restart'],
     });
   });
 
@@ -67,7 +67,7 @@ describe('a made-up row on an existing backend', () => {
     const r = row(madeUp('route-cookie', 'backup'), { samples: false, failsOver: false });
     expect(plan(r)).toEqual({
       steps: ['nat', 'login', 'memory', 'replication', 'scaling', 'faults', 'kill'],
-      faults: ['replica-kill', 'replica-term', 'rolling-restart', 'partition'],
+      faults: ['replica-kill', 'replica-term', 'rolling-restart', 'scale', 'partition'],
     });
   });
 

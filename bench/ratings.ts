@@ -150,6 +150,10 @@ export function recommendations(r: BenchResult): string[] {
     const failover = cellOf(t.faults, 'store-failover');
     return (!restart || restart.sessionsLost === 0) && (!failover || failover.sessionsLost === 0);
   });
+  const scaleSafe = profiles.filter((t) => {
+    const scale = cellOf(t.faults, 'scale');
+    return scale !== undefined && scale.loggedOut === 0 && scale.sessionsLost === 0;
+  });
   const natSafe = profiles.filter((t) => t.nat && t.nat.skew !== null);
   const fastest = [...profiles].sort((a, b) => b.throughput.rps - a.throughput.rps);
   const simplestSafe = byFewestProcesses(crashSafe)[0];
@@ -157,6 +161,7 @@ export function recommendations(r: BenchResult): string[] {
   const lines = [
     `- **A replica may crash and nobody may be logged out:** ${names(crashSafe)}. Every other profile keeps sessions where the crashed process was.`,
     `- **Deploys (a rolling restart) may not log anyone out:** ${names(deploySafe)}${deploySafe.length ? '' : ' (no rolling restart measured in this run)'}.`,
+    `- **The replica count may change while users are logged in (an autoscaler) without logging anyone out:** ${names(scaleSafe)}${profiles.some((t) => cellOf(t.faults, 'scale')) ? '' : ' (no scaling event measured in this run)'}.`,
     `- **The session store may restart or fail over without logging anyone out, too:** ${names(storeSafe)}.`,
     `- **Many users behind one address (an office NAT, a mobile carrier) must not pile on one replica:** ${names(natSafe)}.`,
     `- **Fastest authenticated reads in this run:** ${names(fastest.slice(0, 3))} (${fastest

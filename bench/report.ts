@@ -433,9 +433,24 @@ export function faultSection(r: BenchResult): string {
       }),
     ]);
   if (!rows.length) return '_Not measured in this run._';
+  const notes = r.topologies.flatMap((t) =>
+    (t.faults ?? [])
+      .filter((c) => c.note || c.retried)
+      .map(
+        (c) =>
+          `- ${t.name}, ${faults.find((f) => f.name === c.fault)?.label ?? c.fault}: ${[
+            c.note,
+            c.retried &&
+              `${int(c.retried)} requests sent again once after nginx closed their kept-alive connection (a reload does), as browsers do`,
+          ]
+            .filter(Boolean)
+            .join('; ')}.`,
+      ),
+  );
   return [
     table(['', ...faults.map((f) => f.label)], rows),
     faults.map((f) => `- **${f.label}**: ${f.what}.`).join('\n'),
+    ...(notes.length ? [`What the faults saw happen:\n\n${notes.join('\n')}`] : []),
   ].join('\n\n');
 }
 

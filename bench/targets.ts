@@ -3,7 +3,9 @@
  * figure; a FAIL also says what was measured that explains it and what would fix it. A target
  * whose topologies were not part of the run is "not measured", never a silent pass.
  */
+import { routingStrategies } from '../cluster/routing/index.js';
 import { LAG_LIMIT_MS } from '../src/replication/sessions/lag-histogram.js';
+import { SCALE_STEPS } from './faults.js';
 import type {
   BenchResult,
   CpuUse,
@@ -453,6 +455,63 @@ function t14(r: BenchResult): TargetResult {
   };
 }
 
+/** How far a routing row's share of logged-out clients may be from the theory's (relative). */
+const REMAP_TOLERANCE = 0.2;
+const pc = (x: number) => `${Math.round(x * 100)} %`;
+
+/**
+ * T15, the scaling event (3 → 5 → 2 under the read load): a row that promises to survive both
+ * steps loses nothing; a row whose clients are pinned to replicas holding their sessions loses
+ * the share its routing moves, within 20 % of what theory says (its `keptThrough`).
+ */
+function t15(r: BenchResult): TargetResult {
+  const counts = [3, ...SCALE_STEPS];
+  const [id, title, threshold] = [
+    'T15',
+    `scale ${counts.join(' → ')} under load`,
+    `0 failed, 0 logged out where the row promises it; elsewhere logged out within ${pc(REMAP_TOLERANCE)} of the routing's remap share`,
+  ];
+  const measured = r.topologies.flatMap((t) => {
+    const cell = t.kind === 'profile' ? t.faults?.find((c) => c.fault === 'scale') : undefined;
+    return cell ? [{ t, cell }] : [];
+  });
+  if (!measured.length) return notMeasured(id, title, threshold, 'the scale fault');
+  const judged = measured.flatMap(({ t, cell }) => {
+    const g = t.traits.guarantees;
+    if (g.survivesScaleOut && g.survivesScaleIn) {
+      return [
+        {
+          figure: `${t.name} ${cell.failed} failed, ${cell.loggedOut} logged out`,
+          pass: cell.failed === 0 && cell.loggedOut === 0,
+          why: `${t.name} promises to survive both steps`,
+        },
+      ];
+    }
+    const kept = routingStrategies[t.traits.routing].keptThrough?.(counts);
+    if (g.sharedAcrossReplicas || kept === undefined) return [];
+    const expected = 1 - kept;
+    const seen = cell.loggedOut / cell.clients;
+    return [
+      {
+        figure: `${t.name} ${cell.loggedOut}/${cell.clients} logged out (${pc(seen)}; theory ${pc(expected)}), ${cell.failed} failed`,
+        pass: Math.abs(seen - expected) <= REMAP_TOLERANCE * expected,
+        why: `${t.name}'s ${t.traits.routing} keeps ${pc(kept)} of clients on their replica over ${counts.join(' → ')}`,
+      },
+    ];
+  });
+  const failing = judged.filter((j) => !j.pass);
+  return {
+    id,
+    title,
+    threshold,
+    figure: judged.map((j) => j.figure).join('; '),
+    pass: judged.length ? failing.length === 0 : null,
+    reason: failing.length
+      ? `${failing.map((j) => j.why).join('; ')}. A failed request or a logout where the row promises none: the drain (nginx first, then SIGTERM, then the hand-over) or the joiner's readiness (state transfer, peers linked) let a request through early; look at the scale's progress lines in the run's log. A share far from the theory with few clients can be chance: repeat with more --clients.`
+      : undefined,
+  };
+}
+
 export function evaluateTargets(r: BenchResult): TargetResult[] {
   return [
     t1(r),
@@ -468,6 +527,7 @@ export function evaluateTargets(r: BenchResult): TargetResult[] {
     t11(r),
     t12(r),
     t14(r),
+    t15(r),
   ];
 }
 

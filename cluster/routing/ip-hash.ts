@@ -1,8 +1,12 @@
 import { serverLine, upstreamBlock, type RoutingStrategy } from './upstream.js';
 
+const gcd = (a: number, b: number): number => (b ? gcd(b, a % b) : a);
+
 /**
  * Stickiness by client address: `ip_hash` keys on the first three octets of an IPv4 address, so
  * every client of one /24 (one NAT, one office) is one client to it and lands on one replica.
+ * It picks replica `hash mod n`, so a new count moves most clients: a client stays only where
+ * its hash gives the same index under every count (counted over one period of all of them).
  */
 export const ipHash: RoutingStrategy = {
   name: 'ip-hash',
@@ -11,4 +15,10 @@ export const ipHash: RoutingStrategy = {
     blocks: upstreamBlock('app', ['ip_hash;', ...servers.map((s) => serverLine(s))]),
     target: 'app',
   }),
+  keptThrough(counts) {
+    const period = counts.reduce((l, n) => (l * n) / gcd(l, n), 1);
+    let kept = 0;
+    for (let h = 0; h < period; h++) if (counts.every((n) => h % n === h % counts[0])) kept++;
+    return kept / period;
+  },
 };

@@ -30,6 +30,8 @@ export const routeCookie: RoutingStrategy = {
   name: 'route-cookie',
   summary: 'a cookie names the replica; the replica that answers sets it',
   replicaEnv: { ROUTE_COOKIE },
+  // A new replica gets only clients without a cookie; those of a replica that leaves move.
+  keptThrough: (counts) => Math.min(...counts) / counts[0],
   render: (servers) => {
     const roundRobin = upstreamBlock(
       'app',

@@ -1,5 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
+import fc from 'fast-check';
 import { routingStrategies } from './index.js';
+import { serverLine } from './upstream.js';
 
 const servers = [
   { name: 'app-1', host: '127.0.0.1', port: 3001 },
@@ -61,5 +63,77 @@ describe('routing strategies', () => {
       '}',
     ]);
     expect(routingStrategies['route-cookie'].replicaEnv).toEqual({ ROUTE_COOKIE: 'route' });
+  });
+
+  it('consistent-hash: the same upstream with a ketama ring keyed on the whole client address', () => {
+    const { blocks, target } = routingStrategies['consistent-hash'].render(servers);
+    expect(target).toBe('app');
+    expect(lines(blocks).slice(0, 3)).toEqual([
+      'upstream app {',
+      'zone app 64k;',
+      'hash $remote_addr consistent;',
+    ]);
+  });
+
+  it('a draining replica stays in the list, marked down (a hash over the list moves no one)', () => {
+    expect(serverLine({ ...servers[0], down: true })).toBe(
+      'server 127.0.0.1:3001 max_fails=1 fail_timeout=2s down;',
+    );
+    expect(serverLine({ ...servers[0], down: true }, 'backup')).toBe(
+      'server 127.0.0.1:3001 max_fails=1 fail_timeout=2s backup down;',
+    );
+  });
+});
+
+describe('keptThrough: the share of clients a routing keeps on their replica while the count changes', () => {
+  const kept = (name: keyof typeof routingStrategies, counts: number[]) =>
+    routingStrategies[name].keptThrough?.(counts);
+
+  it('3 → 5 → 2: ip_hash keeps 1 in 15, the ring 2 in 5, the route cookie 2 in 3', () => {
+    expect(kept('ip-hash', [3, 5])).toBeCloseTo(1 / 5);
+    expect(kept('ip-hash', [3, 5, 2])).toBeCloseTo(1 / 15);
+    expect(kept('consistent-hash', [3, 5])).toBeCloseTo(3 / 5);
+    expect(kept('consistent-hash', [3, 5, 2])).toBeCloseTo(2 / 5);
+    expect(kept('route-cookie', [3, 5])).toBe(1);
+    expect(kept('route-cookie', [3, 5, 2])).toBeCloseTo(2 / 3);
+    expect(kept('round-robin', [3, 5])).toBeUndefined();
+  });
+
+  const counts = fc.array(fc.integer({ min: 1, max: 9 }), { minLength: 1, maxLength: 4 });
+
+  it('ip_hash: agrees with hash mod n over random client hashes', () => {
+    fc.assert(
+      fc.property(
+        counts,
+        fc.array(fc.nat(), { minLength: 3000, maxLength: 3000 }),
+        (ns, hashes) => {
+          const stay = hashes.filter((h) => ns.every((n) => h % n === h % ns[0])).length;
+          expect(Math.abs(stay / hashes.length - kept('ip-hash', ns)!)).toBeLessThan(0.05);
+        },
+      ),
+      { numRuns: 30 },
+    );
+  });
+
+  it('the ring: agrees with a simulated ketama ring (160 points per replica, random clients)', () => {
+    fc.assert(
+      fc.property(counts, fc.integer(), (ns, seed) => {
+        let x = seed >>> 0 || 1;
+        const random = () => ((x = (x * 1103515245 + 12345) >>> 0), x / 2 ** 32);
+        const max = Math.max(...ns);
+        const points = Array.from({ length: max * 160 }, (_, i) => ({
+          at: random(),
+          replica: Math.floor(i / 160),
+        })).sort((a, b) => a.at - b.at);
+        const owner = (at: number, n: number) => {
+          const live = points.filter((p) => p.replica < n);
+          return (live.find((p) => p.at >= at) ?? live[0]).replica;
+        };
+        const clients = Array.from({ length: 1500 }, random);
+        const stay = clients.filter((c) => ns.every((n) => owner(c, n) === owner(c, ns[0]))).length;
+        expect(Math.abs(stay / clients.length - kept('consistent-hash', ns)!)).toBeLessThan(0.08);
+      }),
+      { numRuns: 15 },
+    );
   });
 });

@@ -15,7 +15,8 @@ import {
   type Guarantees,
 } from '../../cluster/profiles.js';
 import { cellText } from '../../bench/charts/faults.js';
-import { faults } from '../../bench/faults.js';
+import { faults, SCALE_STEPS } from '../../bench/faults.js';
+import { routingStrategies } from '../../cluster/routing/index.js';
 import { rateProfiles, recommendations, type Rating } from '../../bench/ratings.js';
 import {
   complexity,
@@ -145,6 +146,42 @@ function faultMatrixSection(ctx: SectionContext): string {
   ].join('\n\n');
 }
 
+/**
+ * What each row loses when it scales, from the committed run's scaling event: the row's promise,
+ * what the clients saw, what its routing moves in theory, and what the event saw happen.
+ */
+function scalingSection(ctx: SectionContext): string {
+  const counts = [3, ...SCALE_STEPS];
+  const rows = profileNames.map((name) => {
+    const g = guaranteesOf(profileOf(name));
+    const t = ctx.result.topologies.find((x) => x.name === name && x.kind === 'profile');
+    const cell = t?.faults?.find((c) => c.fault === 'scale');
+    const kept = g.sharedAcrossReplicas
+      ? undefined
+      : routingStrategies[profileOf(name).routing].keptThrough?.(counts);
+    return [
+      code(name),
+      `${mark(g.survivesScaleOut)} / ${mark(g.survivesScaleIn)}`,
+      cell ? cellText(cell).filter(Boolean).join('; ') : 'not in the committed run',
+      kept === undefined ? '–' : `${Math.round((1 - kept) * 100)} % logged out`,
+      cell?.note ?? '–',
+    ];
+  });
+  return [
+    provenance(ctx),
+    table(
+      [
+        '',
+        'promises out / in',
+        `the clients saw, ${counts.join(' → ')}`,
+        'routing theory',
+        'what happened',
+      ],
+      rows,
+    ),
+  ].join('\n\n');
+}
+
 function targetsOf(ctx: SectionContext): string {
   return [provenance(ctx), targetsSection(evaluateTargets(ctx.result)).trimEnd()].join('\n\n');
 }
@@ -172,6 +209,8 @@ export function renderSection(name: string, ctx: SectionContext): string | undef
       return arg === undefined ? faultMatrixSection(ctx) : undefined;
     case 'targets':
       return arg === undefined ? targetsOf(ctx) : undefined;
+    case 'scaling':
+      return arg === undefined ? scalingSection(ctx) : undefined;
     case 'ratings':
       return arg === undefined ? ratingsSection(ctx) : undefined;
     case 'figures':
