@@ -106,6 +106,23 @@ export const profiles = {
       logoutFinal: true,
     },
   },
+  'sticky-consistent': {
+    name: 'sticky-consistent',
+    routing: 'consistent-hash',
+    sessions: 'memory',
+    shows:
+      'fix 1 on a hash ring: a new replica count moves about the share that changed, not most clients',
+    guarantees: {
+      sharedAcrossReplicas: false,
+      survivesReplicaCrash: false,
+      // The ring moves only the clients of the arcs that changed hands: fewer, but some.
+      survivesScaleOut: false,
+      survivesScaleIn: false,
+      survivesClusterRestart: false,
+      natClientsSpread: false,
+      logoutFinal: true,
+    },
+  },
   'sticky-cookie': {
     name: 'sticky-cookie',
     routing: 'route-cookie',

@@ -35,7 +35,9 @@ async function createSessions(s: Subject, prefix: string, count: number): Promis
           // Set-up, not what is measured: a 503 (busy Postgres on shared cores) is tried again.
           const outcome = await logIn([client], [names[next++]], 1, 3);
           if (outcome.failed)
-            throw new Error(`session logins failed: ${await s.topology.explain(outcome.firstFailure)}`);
+            throw new Error(
+              `session logins failed: ${await s.topology.explain(outcome.firstFailure)}`,
+            );
         }
       }),
     );
