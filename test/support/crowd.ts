@@ -1,5 +1,6 @@
 import { sleep } from './eventually.js';
 import type { HttpClient } from './http-client.js';
+import { whoamiAsBrowser } from './load.js';
 import { register, uniqueName, whoami } from './steps.js';
 import type { TestCluster } from './cluster.js';
 
@@ -109,14 +110,7 @@ export async function readingCrowd(
         while (!stop) {
           const began = Date.now();
           try {
-            // nginx's reload closes its old workers' idle keep-alive connections; a request sent
-            // on one as it closes gets a reset. Browsers send such a GET again at once (RFC 9110,
-            // 9.2.2), and so do these readers; a second reset is a failure.
-            const res = await whoami(client).catch((err: NodeJS.ErrnoException) => {
-              if (err.code !== 'ECONNRESET') throw err;
-              retried++;
-              return whoami(client);
-            });
+            const res = await whoamiAsBrowser(client, () => retried++);
             requests++;
             if (res.status !== 200) fail(`${res.status} from ${res.servedBy ?? 'nginx'}`);
             else if ((res.body as { authenticated?: boolean }).authenticated !== true)
