@@ -44,7 +44,8 @@ export type FaultName =
   | 'scale'
   | 'partition'
   | 'store-failover'
-  | 'store-restart';
+  | 'store-restart'
+  | 'store-scale';
 
 const always = () => true;
 
@@ -140,6 +141,26 @@ export const faults: Fault[] = [
         await cluster.restart(member);
       }
       return {};
+    },
+  },
+  {
+    // Last: it cannot be undone (stores take shards, they do not give them back live), so every
+    // other fault runs on the store as it started.
+    name: 'store-scale',
+    label: 'store +1 shard',
+    what: 'one more store shard (a memcached node, a Redis Cluster master with its replica) while it serves; where the replicas are told every server, they take the new list by a rolling restart',
+    appliesTo: (row) => row.traits.guarantees.survivesStoreScaleOut !== undefined,
+    async inject(cluster) {
+      const shards = cluster.storeShards();
+      if (shards === undefined) throw new Error('the store does not take new shards');
+      const t0 = Date.now();
+      const said = await cluster.scaleStore(shards + 1);
+      const moved = said.find((line) => line.startsWith('slots per master'));
+      return {
+        note: [`${shards} → ${shards + 1} in ${((Date.now() - t0) / 1000).toFixed(1)} s`, moved]
+          .filter(Boolean)
+          .join('; '),
+      };
     },
   },
 ];

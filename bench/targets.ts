@@ -468,7 +468,7 @@ function t15(r: BenchResult): TargetResult {
   const counts = [3, ...SCALE_STEPS];
   const [id, title, threshold] = [
     'T15',
-    `scale ${counts.join(' → ')} under load`,
+    `scale ${counts.join(' → ')} under load, and the store +1 shard where it grows`,
     `0 failed, 0 logged out where the row promises it; elsewhere logged out within ${pc(REMAP_TOLERANCE)} of the routing's remap share`,
   ];
   const measured = r.topologies.flatMap((t) => {
@@ -499,6 +499,19 @@ function t15(r: BenchResult): TargetResult {
       },
     ];
   });
+  // The store's own scale-out, where the row promises it survives one.
+  const storeJudged = r.topologies.flatMap((t) => {
+    const cell = t.faults?.find((c) => c.fault === 'store-scale');
+    if (!cell || t.traits.guarantees.survivesStoreScaleOut !== true) return [];
+    return [
+      {
+        figure: `${t.name} store +1 shard: ${cell.failed} failed, ${cell.loggedOut} logged out`,
+        pass: cell.failed === 0 && cell.loggedOut === 0,
+        why: `${t.name} promises to survive a store scale-out`,
+      },
+    ];
+  });
+  judged.push(...storeJudged);
   const failing = judged.filter((j) => !j.pass);
   return {
     id,

@@ -32,6 +32,8 @@ const USAGE = `Usage:
   npm run cluster -- roll                    restart every replica in turn, gracefully
   npm run cluster -- scale <1-9>             scale the replicas while users are logged in: new ones
                                              start, then nginx takes them in; leaving ones drain
+  npm run cluster -- scale-store <n>         grow the session store to n shards live: memcached
+                                             nodes, redis-cluster masters (slots move to them)
   npm run cluster -- partition <replica>     cut a replica's peer links (replicated profile)
   npm run cluster -- heal                    restore every cut peer link
   npm run cluster -- failover                crash the store's primary (redis-ha, redis-cluster), wait for the takeover
@@ -274,6 +276,9 @@ async function main(): Promise<void> {
         throw new UsageError(`"scale" needs a replica count, 1-${MAX_REPLICAS}, e.g. scale 5`);
       return control(o.workDir, { cmd: 'scale', count: member });
     }
+    case 'scale-store':
+      if (!member) throw new UsageError('"scale-store" needs a shard count, e.g. scale-store 3');
+      return control(o.workDir, { cmd: 'scale-store', count: member });
     default:
       throw new UsageError(`unknown command "${command}"`);
   }

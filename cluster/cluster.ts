@@ -14,6 +14,7 @@ import type {
   Member,
   PeerNetwork,
   StartContext,
+  StoreGrowth,
   StoreObserver,
 } from './services/service.js';
 import { describeProcesses, openWorkDir } from './work-dir.js';
@@ -94,6 +95,16 @@ export interface Cluster extends Entry {
    * its peers are told. Resolves with what happened, one line per step. One scale at a time.
    */
   scale(count: number): Promise<string[]>;
+  /**
+   * Grows the session store to `count` shards while the cluster serves, where the store can
+   * (memcached nodes, Redis Cluster masters): the new servers start and join the store (Redis
+   * Cluster moves slots to them live), and where the replicas' settings name every server, the
+   * replicas take the new list by a lossless rolling restart. Resolves with what happened. One
+   * scale (of either kind) at a time.
+   */
+  scaleStore(count: number): Promise<string[]>;
+  /** The store's shards now, where it can grow (scaleStore); undefined elsewhere. */
+  storeShards(): number | undefined;
   /** Stops everything, in reverse order of start. Safe to call twice. */
   stop(): Promise<void>;
 }
@@ -128,6 +139,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const contexts = new Map<string, DescribeContext>();
   const observers: Array<() => Promise<StoreObserver>> = [];
   let failover: (() => Promise<FailoverPair>) | undefined;
+  let growth: { plugin: string; grow: StoreGrowth } | undefined;
   let entry: Entry | undefined;
   let peerNetwork: PeerNetwork | undefined;
   const stopAll = async () => {
@@ -155,6 +167,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       servers.push(...described.units.map((u) => u.service));
       if (started.observe) observers.push(started.observe);
       failover = started.failover ?? failover;
+      if (started.grow) growth = { plugin: plugin.name, grow: started.grow };
       entry = started.entry ?? entry;
       peerNetwork = started.peerNetwork ?? peerNetwork;
       const names = [...running.keys()].join(', ');
@@ -318,6 +331,90 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       scaling = undefined;
     }
   };
+  /**
+   * Each replica in turn is drained like a scale-in (nginx keeps it in its list as `down`, so
+   * no hash moves anyone else; SIGTERM lets it finish what is in flight and hand over what only
+   * it holds), started again, linked to its peers, and only then given clients again.
+   */
+  const rollingRestart = async (replicaEnv?: Record<string, string>) => {
+    for (const r of replicasNow()) {
+      progress(`rolling restart: ${r.name} leaves nginx, drains, starts again …`);
+      place.setDraining([r.name]);
+      await reloadNginx();
+      try {
+        await r.restart(replicaEnv);
+        await waitLinked();
+      } finally {
+        place.setDraining([]);
+        await reloadNginx();
+      }
+    }
+  };
+  const scaleStore = async (count: number): Promise<string[]> => {
+    const backend = backendOf(profile);
+    if (!growth) {
+      throw new Error(
+        backend.services.length
+          ? `scale-store: the ${profile.name} store (${backend.services.join(', ')}) cannot take new servers live; memcached and redis-cluster can`
+          : `scale-store: ${profile.name} keeps sessions in the replicas: scale them with scale N`,
+      );
+    }
+    const { plugin, grow } = growth;
+    const now = grow.shards();
+    if (!Number.isInteger(count) || count < 1 || count > grow.max)
+      throw new Error(
+        `scale-store: the ${plugin} ${grow.shard} count must be a whole number up to ${grow.max}, not "${count}"`,
+      );
+    if (count < now)
+      throw new Error(
+        `scale-store: ${plugin} has ${now} ${grow.shard}s; taking some away is not supported (only growing)`,
+      );
+    if (scaling !== undefined)
+      throw new Error(`scale-store: a scale to ${scaling} is under way; wait until it is done`);
+    if (stopping) throw new Error('scale-store: the cluster is stopping');
+    const said: string[] = [];
+    const say = (line: string) => (said.push(line), progress(`scale-store: ${line}`));
+    if (count === now) {
+      say(`already ${now} ${grow.shard}(s): nothing to do`);
+      return said;
+    }
+    scaling = count;
+    try {
+      const t0 = Date.now();
+      place.setStoreShards(plugin, count);
+      const described = await pluginNamed(plugin).describe(place, contexts.get(plugin)!);
+      const known = new Set(members.map(({ member }) => member.name));
+      const units = described.units.filter(isServer).filter((u) => !known.has(u.name));
+      say(`starting ${units.map((u) => u.name).join(', ')} …`);
+      const started = await startDescribed({ units, env: {} }, place, readyTimeoutMs);
+      const last = members.findLastIndex(({ service }) => service === plugin);
+      members.splice(
+        last + 1,
+        0,
+        ...[...started.values()].map((member) => ({ member, service: plugin })),
+      );
+      await grow.join(started, say);
+      say(
+        `${count} ${grow.shard}(s) serve, ${((Date.now() - t0) / 1000).toFixed(1)} s after the start`,
+      );
+      // Where the replicas are told every server (memcached's list), they take the new one.
+      const changed = Object.fromEntries(
+        Object.entries(described.env ?? {}).filter(([k, v]) => env[k] !== v),
+      );
+      if (Object.keys(changed).length) {
+        Object.assign(env, changed);
+        // Replicas a later scale starts get it too.
+        const app = contexts.get('app')!;
+        contexts.set('app', { ...app, env: { ...app.env, ...changed } });
+        say(`the replicas take ${Object.keys(changed).join(', ')} by a rolling restart …`);
+        await rollingRestart(changed);
+      }
+      say(`done: ${count} ${grow.shard}(s)`);
+      return said;
+    } finally {
+      scaling = undefined;
+    }
+  };
   const network = (): PeerNetwork => {
     if (!peerNetwork) throw new Error(`profile "${profile.name}" has no peer links to cut`);
     return peerNetwork;
@@ -339,25 +436,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     kill: (name) => find(name).kill(),
     stopMember: (name) => find(name).stop(),
     restart: (name, replicaEnv) => find(name).restart(replicaEnv),
-    /**
-     * Each replica in turn is drained like a scale-in (nginx keeps it in its list as `down`, so
-     * no hash moves anyone else; SIGTERM lets it finish what is in flight and hand over what only
-     * it holds), started again, linked to its peers, and only then given clients again.
-     */
-    async rollingRestart(replicaEnv) {
-      for (const r of replicasNow()) {
-        progress(`rolling restart: ${r.name} leaves nginx, drains, starts again …`);
-        place.setDraining([r.name]);
-        await reloadNginx();
-        try {
-          await r.restart(replicaEnv);
-          await waitLinked();
-        } finally {
-          place.setDraining([]);
-          await reloadNginx();
-        }
-      }
-    },
+    rollingRestart,
     rejoin: (name) => rejoin(find(name)),
     partition(name) {
       if (find(name).kind !== 'replica') throw new Error(`"${name}" is not a replica`);
@@ -401,6 +480,8 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       return { killed: before.primary, promoted };
     },
     scale,
+    scaleStore,
+    storeShards: () => growth?.grow.shards(),
     stop: () => (stopping ??= stopAll()),
   };
 }

@@ -10,7 +10,7 @@ export type ControlCommand =
   | { cmd: 'status' | 'roll' | 'stop' | 'heal' | 'failover' }
   | { cmd: 'kill' | 'restart' | 'stop-member' | 'partition'; member: string }
   /** The replica count as the user typed it: the cluster checks it (1..9, a whole number). */
-  | { cmd: 'scale'; count: string | number };
+  | { cmd: 'scale' | 'scale-store'; count: string | number };
 export type ControlReply =
   { ok: true; status: MemberStatus[]; message?: string } | { ok: false; error: string };
 
@@ -109,15 +109,21 @@ export async function runCommand(
           message: `${killed} killed (SIGKILL); ${promoted} serves in its place (restart ${killed} to bring it back)`,
         };
       }
-      case 'scale': {
+      case 'scale':
+      case 'scale-store': {
         const raw = String(command.count).trim();
         const count = /^\d+$/.test(raw) ? Number(raw) : NaN;
         if (!Number.isInteger(count))
           return {
             ok: false,
-            error: `scale: "${raw}" is not a replica count (a whole number, 1-9)`,
+            error:
+              command.cmd === 'scale'
+                ? `scale: "${raw}" is not a replica count (a whole number, 1-9)`
+                : `scale-store: "${raw}" is not a shard count (a whole number)`,
           };
-        const lines = await cluster.scale(count);
+        const lines = await (command.cmd === 'scale'
+          ? cluster.scale(count)
+          : cluster.scaleStore(count));
         return { ok: true, status: cluster.status(), message: lines.join('\n') };
       }
       case 'roll':

@@ -38,6 +38,11 @@ export interface DeclaredGuarantees {
    */
   survivesScaleIn?: boolean;
   /**
+   * One more store shard added while clients read (`scale-store`: a memcached node, a Cluster
+   * master) logs nobody out and fails no request. Only for stores that take new servers live.
+   */
+  survivesStoreScaleOut?: boolean;
+  /**
    * Logout and revocation are final where the session lives: the old cookie fails on every
    * replica, also after a request that was in flight finishes later.
    */
@@ -75,6 +80,20 @@ const sharedStore = {
   logoutFinal: true,
 } as const;
 
+/**
+ * Sessions in one replica's memory, each client pinned to it by its address: it keeps its
+ * session while its replica lives and the replica count stays; one NAT is one client.
+ */
+const pinnedByAddress = {
+  sharedAcrossReplicas: false,
+  survivesReplicaCrash: false,
+  survivesScaleOut: false,
+  survivesScaleIn: false,
+  survivesClusterRestart: false,
+  natClientsSpread: false,
+  logoutFinal: true,
+} as const;
+
 export const profiles = {
   naive: {
     name: 'naive',
@@ -95,16 +114,8 @@ export const profiles = {
     sessions: 'memory',
     shows:
       'fix 1, sticky sessions: works per client, but skews load and loses sessions with a replica',
-    guarantees: {
-      sharedAcrossReplicas: false,
-      survivesReplicaCrash: false,
-      // ip_hash maps a client over the whole list: a new length moves most clients elsewhere.
-      survivesScaleOut: false,
-      survivesScaleIn: false,
-      survivesClusterRestart: false,
-      natClientsSpread: false,
-      logoutFinal: true,
-    },
+    // ip_hash maps a client over the whole list: a new length moves most clients elsewhere.
+    guarantees: pinnedByAddress,
   },
   'sticky-consistent': {
     name: 'sticky-consistent',
@@ -112,16 +123,8 @@ export const profiles = {
     sessions: 'memory',
     shows:
       'fix 1 on a hash ring: a new replica count moves about the share that changed, not most clients',
-    guarantees: {
-      sharedAcrossReplicas: false,
-      survivesReplicaCrash: false,
-      // The ring moves only the clients of the arcs that changed hands: fewer, but some.
-      survivesScaleOut: false,
-      survivesScaleIn: false,
-      survivesClusterRestart: false,
-      natClientsSpread: false,
-      logoutFinal: true,
-    },
+    // The ring moves only the clients of the arcs that changed hands: fewer, but some.
+    guarantees: pinnedByAddress,
   },
   'sticky-cookie': {
     name: 'sticky-cookie',
@@ -198,7 +201,8 @@ export const profiles = {
     sessions: 'redis-cluster',
     shows:
       'the store scaled out past one node: sessions spread over 3 masters, each with a replica',
-    guarantees: sharedStore,
+    // A new master gets its slots key by key (MIGRATE) while clients follow MOVED and ASK.
+    guarantees: { ...sharedStore, survivesStoreScaleOut: true },
   },
   postgres: {
     name: 'postgres',
@@ -230,6 +234,8 @@ export const profiles = {
       // The replicas scale, not the nodes: sessions stay where they are.
       survivesScaleOut: true,
       survivesScaleIn: true,
+      // A new node wins its share of the keys (rendezvous hashing), and has none of them.
+      survivesStoreScaleOut: false,
       survivesClusterRestart: false,
       natClientsSpread: true,
       logoutFinal: true,

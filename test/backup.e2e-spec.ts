@@ -311,6 +311,55 @@ describe('backup: a primary and one backup per session, proxies elsewhere', () =
     }
   }, 60_000);
 
+  it('a graceful leave (scale-in) hands every copy on first: sampled throughout, never fewer than two per session', async () => {
+    const clients = await newClients(cluster, 12, 130);
+    const before = cluster.replicas;
+    const total = async (names: readonly string[], pick: (h: Stats['held']) => number) => {
+      let n = 0;
+      // A replica that has exited holds nothing any more: what it held is elsewhere by then.
+      for (const r of names)
+        n += await statsOf(cluster, r).then(
+          (s) => pick(s.held),
+          () => 0,
+        );
+      return n;
+    };
+    // Earlier tests' re-replication done: two copies of every session to start from.
+    expect(
+      await eventually(
+        async () =>
+          (await total(before, (h) => h.primary + h.backup)) ===
+          2 * (await total(before, (h) => h.primary)),
+      ),
+    ).toBe(true);
+    const sessions = await total(before, (h) => h.primary);
+    expect(sessions).toBeGreaterThanOrEqual(clients.length);
+    const samples: number[] = [];
+    let draining = true;
+    const sampler = (async () => {
+      while (draining) {
+        samples.push(await total(before, (h) => h.primary + h.backup));
+        await sleep(20);
+      }
+    })();
+    try {
+      await cluster.scale(before.length - 1);
+    } finally {
+      draining = false;
+      await sampler;
+    }
+    expect(samples.length).toBeGreaterThan(3);
+    expect(Math.min(...samples)).toBeGreaterThanOrEqual(2 * sessions);
+    // Once it has left: exactly two copies of every session again, nobody logged out.
+    expect(
+      await eventually(
+        async () => (await total(cluster.replicas, (h) => h.primary + h.backup)) === 2 * sessions,
+      ),
+    ).toBe(true);
+    for (const c of clients) expect(await isLoggedIn(c)).toBe(true);
+    await cluster.scale(before.length);
+  }, 60_000);
+
   it('a joining replica receives the locations (proxies), not the values', async () => {
     const clients = await newClients(cluster, 6, 110);
     const joiner = cluster.replicas[2];

@@ -61,6 +61,34 @@ describe.each(profileNames)('profile %s', (name) => {
     });
   });
 
+  it('refuses a bad scale or scale-store with one line, and changes nothing', async () => {
+    const before = cluster.status().map((m) => [m.name, m.pid]);
+    for (const bad of [0, 10, 2.5, NaN])
+      await expect(cluster.scale(bad)).rejects.toThrow(/^scale: .*whole number from 1 to 9/);
+    const shards = cluster.storeShards();
+    if (shards === undefined) {
+      // A store that cannot grow says so, and so does a row with no store at all.
+      await expect(cluster.scaleStore(2)).rejects.toThrow(
+        backendOf(profile).services.length
+          ? /cannot take new servers live/
+          : /scale them with scale N/,
+      );
+    } else {
+      await expect(cluster.scaleStore(shards - 1)).rejects.toThrow(/only growing/);
+      for (const bad of [0, 99, 1.5])
+        await expect(cluster.scaleStore(bad)).rejects.toThrow(/^scale-store: .*whole number/);
+    }
+    expect(cluster.status().map((m) => [m.name, m.pid])).toEqual(before);
+    if (name === profileNames[0]) {
+      // One scale at a time (checked on one row: it starts a replica).
+      const out = cluster.scale(REPLICAS.length + 1);
+      await expect(cluster.scale(REPLICAS.length + 2)).rejects.toThrow(/under way/);
+      await out;
+      await cluster.scale(REPLICAS.length);
+      expect(cluster.replicas).toEqual(REPLICAS);
+    }
+  });
+
   for (const [key, property] of Object.entries(properties) as Array<[keyof Guarantees, Property]>) {
     const expected = guarantees[key];
     if (expected === undefined) {

@@ -27,7 +27,13 @@ export interface Snapshot {
    */
   held: Record<string, Record<string, number> | null | string>;
   /** The store servers' own view (keys, memory), for the store profiles. */
-  stores: Array<{ label: string; keys: number | null; usedBytes: number | null }>;
+  stores: Array<{
+    label: string;
+    keys: number | null;
+    usedBytes: number | null;
+    /** Keys per server holding a share (memcached nodes, Cluster masters): where they went. */
+    perServer: Record<string, number> | null;
+  }>;
   load: SimulatedLoadState;
   events: TimelineEvent[];
 }
@@ -64,11 +70,17 @@ async function heldBy(cluster: Cluster, replica: string) {
 }
 
 async function storeView(o: StoreObserver) {
-  const [keys, used] = await Promise.all([
+  const [keys, used, perServer] = await Promise.all([
     o.sessionCount?.().catch(() => null) ?? null,
     o.usedMemory().catch(() => null),
+    o.keysPerServer?.().catch(() => null) ?? null,
   ]);
-  return { label: o.label, keys, usedBytes: used !== null && Number.isFinite(used) ? used : null };
+  return {
+    label: o.label,
+    keys,
+    usedBytes: used !== null && Number.isFinite(used) ? used : null,
+    perServer,
+  };
 }
 
 export async function takeSnapshot(

@@ -5,6 +5,7 @@
  * description says. Jobs run to completion in their place of the list.
  */
 import { randomBytes } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Client } from 'pg';
@@ -56,6 +57,15 @@ export function nativePlace(o: {
   const taken = new Map<string, Promise<number>>();
   let names = replicaNames(o.options.replicas ?? 3);
   let draining: readonly string[] = [];
+  // What a scale-store set, per store plugin: the next start runs as many (their state knows them).
+  const shardsFile = join(o.workDir, 'store-shards.json');
+  const shards = ((): Record<string, number> => {
+    try {
+      return JSON.parse(readFileSync(shardsFile, 'utf8')) as Record<string, number>;
+    } catch {
+      return {};
+    }
+  })();
   let links: Promise<PeerLinks> | undefined;
   return {
     ...loopback(),
@@ -69,6 +79,11 @@ export function nativePlace(o: {
     },
     setDraining(next) {
       draining = [...next];
+    },
+    storeShards: (plugin) => shards[plugin],
+    setStoreShards(plugin, count) {
+      shards[plugin] = count;
+      writeFileSync(shardsFile, `${JSON.stringify(shards)}\n`);
     },
     // The same key gets the same port within a start: nginx asks for the replicas' ports too.
     port(key, _standard, { keep = false, plus = 0 } = {}) {

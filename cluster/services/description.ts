@@ -38,6 +38,11 @@ export interface Place {
   readonly root: boolean;
   /** Servers reach each other by name (containers get a new address when they restart). */
   readonly byName: boolean;
+  /**
+   * How many shards a store plugin runs (memcached nodes, Redis Cluster masters) where a
+   * scale-store changed it, natively; undefined: the plugin's own number.
+   */
+  storeShards?(plugin: string): number | undefined;
   /** What the app replicas get here. */
   readonly app: AppPlace;
 }

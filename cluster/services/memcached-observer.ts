@@ -68,6 +68,13 @@ export function observeMemcached(nodes: readonly RunningServer[]): StoreObserver
     sampleSessions: sample,
     // Sessions and login-attempt counters: an upper bound.
     sessionCount: () => stat(['curr_items']),
+    keysPerServer: async () =>
+      Object.fromEntries(
+        await each(async (n) => [
+          n.name,
+          (await memcachedStats(n.host, n.port)).get('curr_items') ?? 0,
+        ]),
+      ),
     close: async () => undefined,
   };
 }

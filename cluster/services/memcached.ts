@@ -11,6 +11,8 @@ import type { RunningServer, ServicePlugin } from './service.js';
 
 /** Nodes of the memcached profile: enough to show that a dead one takes only its share along. */
 export const MEMCACHED_NODES = 2;
+/** As many as scale-store may run. */
+const MAX_NODES = 6;
 const PORT = 11211;
 
 /** Arguments only: everything that differs from memcached's defaults is visible here. */
@@ -33,7 +35,7 @@ export async function describeMemcached(place: Place, name: string): Promise<Ser
     ready: { kind: 'memcached', port },
     stop: { signal: 'SIGTERM', timeoutMs: 5_000 },
     comment:
-      name === nodeNames[0]
+      name === nodeName(0)
         ? 'Memcached nodes for the memcached profile: each session on one node, chosen by the replicas.'
         : undefined,
   };
@@ -50,13 +52,18 @@ export async function startMemcached(options: {
   return startStandalone(description, { ...options, dir });
 }
 
-const nodeNames = Array.from({ length: MEMCACHED_NODES }, (_, i) => `memcached-${i + 1}`);
+const nodeName = (i: number) => `memcached-${i + 1}`;
+const nodeNames = (place: Place) =>
+  Array.from({ length: place.storeShards?.('memcached') ?? MEMCACHED_NODES }, (_, i) =>
+    nodeName(i),
+  );
 
 export const memcachedService: ServicePlugin = {
   name: 'memcached',
+  grows: true,
 
   async describe(place) {
-    const nodes = await Promise.all(nodeNames.map((name) => describeMemcached(place, name)));
+    const nodes = await Promise.all(nodeNames(place).map((name) => describeMemcached(place, name)));
     return {
       units: nodes,
       env: {
@@ -67,6 +74,17 @@ export const memcachedService: ServicePlugin = {
 
   async started(servers) {
     const nodes = [...servers.values()];
-    return { observe: async () => observeMemcached(nodes) };
+    return {
+      observe: async () => observeMemcached(nodes),
+      // A new node needs nothing from the others: the replicas learn of it from their new
+      // MEMCACHED_SERVERS (a rolling restart), and hash the keys it now wins to it. Those
+      // sessions are not there: their users log in again.
+      grow: {
+        shard: 'node',
+        shards: () => nodes.length,
+        max: MAX_NODES,
+        join: async (added) => void nodes.push(...added.values()),
+      },
+    };
   },
 };

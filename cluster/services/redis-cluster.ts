@@ -2,18 +2,25 @@
  * Redis Cluster: three masters, each with a replica (six servers), created at start with
  * `redis-cli --cluster create`. The 16384 hash slots are split over the masters; a session is one
  * key, so it lives on one master (and its replica). When a master is silent for the node timeout,
- * the others mark it failed and its replica takes its slots over.
+ * the others mark it failed and its replica takes its slots over. `scale-store` adds masters
+ * (each with a replica) while it serves: `add-node`, then `rebalance` moves slots to them live,
+ * key by key (MIGRATE), while the clients follow MOVED and ASK.
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { runToCompletion } from '../process/managed-process.js';
 import { errorMessage, pollUntil } from '../process/poll.js';
+import { nativeProgram } from '../process/programs.js';
 import type { JobDescription, Place } from './description.js';
 import { describeRedis, REDIS_IMAGE } from './redis.js';
 import { observeRedisServers } from './redis-observer.js';
 import { askRedis } from './redis-protocol.js';
-import type { ServicePlugin } from './service.js';
+import type { RunningServer, ServicePlugin } from './service.js';
 
-const NODES = 6;
+/** Masters at the start, each with one replica. */
+const MASTERS = 3;
+/** As many as scale-store may grow it to. */
+const MAX_MASTERS = 6;
 /**
  * How long a master may be silent before the cluster calls it failed and its replica takes
  * over (after a further 0.5–1 s). A demo value, like redis-ha's: the default is 15 s.
@@ -21,13 +28,18 @@ const NODES = 6;
 export const NODE_TIMEOUT_MS = 1000;
 /** A node's cluster bus listens on its port + 10000, which must be a port too, and free. */
 const BUS_OFFSET = 10000;
-const nodeNames = Array.from({ length: NODES }, (_, i) => `redis-${i + 1}`);
+const nodeName = (i: number) => `redis-${i + 1}`;
+/** Every node's name: two per master (the masters first as created; then pairs added by scale). */
+const nodeNames = (place: Place) =>
+  Array.from({ length: 2 * (place.storeShards?.('redis-cluster') ?? MASTERS) }, (_, i) =>
+    nodeName(i),
+  );
 const keyOf = (node: string) => `redis-cluster/${node}`;
 const serviceOf = (node: string) => `redis-cluster-${node.slice('redis-'.length)}`;
 
 /**
  * What the nodes' own state files (nodes.conf, which Redis writes) say of the cluster when it
- * starts: none formed yet, or all six nodes of one formed cluster. Before the nodes start, it
+ * starts: none formed yet, or all its nodes of one formed cluster. Before the nodes start, it
  * points every node's entries at the ports the nodes have now: nodes.conf addresses the others
  * by the ports of the run that wrote it, and a node whose port changed (taken meanwhile, or a
  * state dir from before the runner kept ports) would be unreachable to the rest. Anything in
@@ -37,7 +49,8 @@ export async function prepareNodeState(
   dir: string,
   ports: readonly number[],
 ): Promise<'new' | 'formed'> {
-  const files = nodeNames.map((n) => join(dir, n, 'nodes.conf'));
+  const NODES = ports.length;
+  const files = ports.map((_, i) => join(dir, nodeName(i), 'nodes.conf'));
   const texts = await Promise.all(files.map((f) => readFile(f, 'utf8').catch(() => '')));
   const nodeLines = (text: string) =>
     text.split('\n').filter((line) => /^[0-9a-f]{40} /.test(line));
@@ -122,10 +135,16 @@ export async function clusterNodes(ports: number[]): Promise<ClusterNode[]> {
 
 /**
  * Whether every node agrees on one healthy cluster within `timeoutMs`: each says
- * cluster_state:ok and knows all six nodes, every replica's link to its master is up, and three
- * live masters serve the slots.
+ * cluster_state:ok and knows every node, every replica's link to its master is up, and (unless
+ * new masters wait for their slots) a live master per pair serves slots.
  */
-async function agreed(ports: number[], timeoutMs: number): Promise<boolean> {
+async function agreed(
+  ports: number[],
+  timeoutMs: number,
+  o: { nodes?: number; emptyMasters?: boolean } = {},
+): Promise<boolean> {
+  /** Nodes of the cluster, down ones included (they stay known). */
+  const NODES = o.nodes ?? ports.length;
   const outcome = await pollUntil(
     async () => {
       for (const port of ports) {
@@ -138,7 +157,7 @@ async function agreed(ports: number[], timeoutMs: number): Promise<boolean> {
         const repl = await askRedis<string>(port, ['INFO', 'replication']);
         if (/role:slave/.test(repl) && !/master_link_status:up/.test(repl)) return false;
       }
-      return liveMasters(await clusterNodes(ports)).length === NODES / 2;
+      return o.emptyMasters || liveMasters(await clusterNodes(ports)).length === NODES / 2;
     },
     { timeoutMs, intervalMs: 200 },
   );
@@ -149,10 +168,11 @@ async function agreed(ports: number[], timeoutMs: number): Promise<boolean> {
 export const liveMasters = (nodes: ClusterNode[]) =>
   nodes.filter((n) => n.master && !n.failed && n.slots.length > 0);
 
-/** The six nodes, and the job that makes them one cluster the first time. */
+/** The nodes, and the job that makes them one cluster the first time. */
 async function describeNodes(place: Place) {
+  const NODES = nodeNames(place).length;
   const nodes = await Promise.all(
-    nodeNames.map((name, i) =>
+    nodeNames(place).map((name, i) =>
       describeRedis(place, {
         name,
         service: serviceOf(name),
@@ -161,7 +181,7 @@ async function describeNodes(place: Place) {
         busOffset: BUS_OFFSET,
         comment:
           i === 0
-            ? `redis-cluster: ${NODES} nodes; node timeout ${NODE_TIMEOUT_MS} ms (a demo value: the default is 15 s).`
+            ? `redis-cluster: ${2 * MASTERS} nodes; node timeout ${NODE_TIMEOUT_MS} ms (a demo value: the default is 15 s).`
             : undefined,
       }),
     ),
@@ -193,20 +213,25 @@ async function describeNodes(place: Place) {
 
 export const redisClusterService: ServicePlugin = {
   name: 'redis-cluster',
+  grows: true,
 
   async describe(place) {
     const { nodes, create } = await describeNodes(place);
     return {
       units: [...nodes, create],
       env: {
-        REDIS_CLUSTER_NODES: nodes.map((n) => `${place.host(n.service)}:${n.port}`).join(','),
+        // Seeds: the client learns the rest (and nodes added later) from the cluster itself.
+        REDIS_CLUSTER_NODES: nodes
+          .slice(0, 2 * MASTERS)
+          .map((n) => `${place.host(n.service)}:${n.port}`)
+          .join(','),
       },
     };
   },
 
   async restore(place) {
     const ports = await Promise.all(
-      nodeNames.map((n) => place.port(keyOf(n), 6379, { keep: true, plus: BUS_OFFSET })),
+      nodeNames(place).map((n) => place.port(keyOf(n), 6379, { keep: true, plus: BUS_OFFSET })),
     );
     await prepareNodeState(place.dir('redis-cluster', ''), ports);
   },
@@ -216,22 +241,103 @@ export const redisClusterService: ServicePlugin = {
     const ports = nodes.map((s) => s.port);
     if (!(await agreed(ports, ctx.readyTimeoutMs)))
       throw new Error('redis-cluster: the nodes did not agree on a cluster in time');
-    for (const node of nodes)
-      // A restarted node answers PING before the cluster has taken it back (or finished failing
-      // its slots over): the restart is done when every node agrees again.
+    // A restarted node answers PING before the cluster has taken it back (or finished failing
+    // its slots over): the restart is done when every node agrees again.
+    const waitAfterRestart = (node: RunningServer) => {
       node.afterRestart = async () => {
         // Nodes another test or fault has stopped are not waited for.
         const running = nodes.filter((s) => s.running).map((s) => s.port);
-        if (!(await agreed(running, ctx.readyTimeoutMs)))
+        if (!(await agreed(running, ctx.readyTimeoutMs, { nodes: nodes.length })))
           throw new Error(`redis-cluster: no agreement again after restarting ${node.name}`);
       };
+    };
+    nodes.forEach(waitAfterRestart);
     const memberAt = (port: number) => nodes.find((m) => m.port === port)?.name;
+    /** redis-cli --cluster, run to completion, logged in the work dir's logs. */
+    const redisCli = async (what: string, args: string[]) =>
+      runToCompletion(
+        {
+          name: `redis-cli ${what}`,
+          command: await nativeProgram('redis-cli'),
+          args: ['--cluster', ...args],
+          logFile: join(ctx.place.logDir, 'redis-cluster-scale.log'),
+          ledger: ctx.place.ledger,
+        },
+        5 * 60_000,
+      );
     return {
-      observe: async () =>
-        observeRedisServers(
+      observe: async () => {
+        const masters = await observeRedisServers(
           liveMasters(await clusterNodes(ports)).map((m) => `redis://127.0.0.1:${m.port}`),
           'Redis Cluster masters',
-        ),
+        );
+        // Asked anew each time: masters a scale-store added count too.
+        const keysPerServer = async () => {
+          const live = liveMasters(await clusterNodes(ports));
+          const counts = await Promise.all(live.map((m) => askRedis<number>(m.port, ['DBSIZE'])));
+          return Object.fromEntries(
+            live.map((m, i) => [memberAt(m.port) ?? String(m.port), counts[i]]),
+          );
+        };
+        const sessionCount = async () =>
+          Object.values(await keysPerServer()).reduce((a, b) => a + b, 0);
+        return { ...masters, keysPerServer, sessionCount };
+      },
+      grow: {
+        shard: 'master (with a replica)',
+        shards: () => nodes.length / 2,
+        max: MAX_MASTERS,
+        async join(added, say) {
+          const seed = `127.0.0.1:${ports[0]}`;
+          // redis-cli refuses to add a node while the others disagree on who is in the cluster:
+          // every node learns of each newcomer (gossip) before the next one is added.
+          const learn = async (node: RunningServer) => {
+            nodes.push(node);
+            ports.push(node.port);
+            waitAfterRestart(node);
+            const running = nodes.filter((s) => s.running).map((s) => s.port);
+            const all = { nodes: nodes.length, emptyMasters: true };
+            if (!(await agreed(running, ctx.readyTimeoutMs, all)))
+              throw new Error(`redis-cluster: the nodes did not all learn of ${node.name} in time`);
+          };
+          // Each new pair: the master joins empty, its replica joins as its replica.
+          const pairs = [...added.values()];
+          for (let i = 0; i + 1 < pairs.length; i += 2) {
+            const [master, replica] = [pairs[i], pairs[i + 1]];
+            await redisCli(`add-node ${master.name}`, [
+              'add-node',
+              `127.0.0.1:${master.port}`,
+              seed,
+            ]);
+            await learn(master);
+            const id = await askRedis<string>(master.port, ['CLUSTER', 'MYID']);
+            await redisCli(`add-node ${replica.name}`, [
+              'add-node',
+              `127.0.0.1:${replica.port}`,
+              seed,
+              ...['--cluster-slave', '--cluster-master-id', id],
+            ]);
+            await learn(replica);
+            say(`${master.name} joined as a master, ${replica.name} as its replica`);
+          }
+          const running = nodes.filter((s) => s.running).map((s) => s.port);
+          const all = { nodes: nodes.length };
+          say('moving slots to the new masters (rebalance: key by key, while clients read) …');
+          await redisCli('rebalance', [
+            'rebalance',
+            `127.0.0.1:${ports[0]}`,
+            '--cluster-use-empty-masters',
+          ]);
+          if (!(await agreed(running, ctx.readyTimeoutMs, all)))
+            throw new Error('redis-cluster: no agreement after moving the slots');
+          const masters = liveMasters(await clusterNodes(running));
+          say(
+            `slots per master: ${masters
+              .map((m) => `${memberAt(m.port)} ${m.slots.reduce((n, [a, b]) => n + b - a + 1, 0)}`)
+              .join(', ')}`,
+          );
+        },
+      },
       // The master that serves slot 0, and its replica (while it has one).
       failover: async () => {
         const all = await clusterNodes(ports);

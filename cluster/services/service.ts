@@ -50,6 +50,25 @@ export interface Started {
    * kill the first.
    */
   failover?: () => Promise<FailoverPair>;
+  /** A store that takes new shards while it serves (scale-store). */
+  grow?: StoreGrowth;
+}
+
+/**
+ * How a store takes new shards live: the cluster describes the plugin again with the new count
+ * (Place.storeShards), starts the servers that are new, and hands them to `join`.
+ */
+export interface StoreGrowth {
+  /** What one shard is, for messages: "node", "master (with a replica)". */
+  readonly shard: string;
+  /** Shards now. */
+  shards(): number;
+  readonly max: number;
+  /**
+   * Makes the servers just started part of the store (Redis Cluster: add-node, then slots moved
+   * to them live); `say` reports progress.
+   */
+  join(added: ReadonlyMap<string, RunningServer>, say: (line: string) => void): Promise<void>;
 }
 
 export interface PeerNetwork {
@@ -91,6 +110,8 @@ export interface StoreObserver {
   sampleSessions?: (limit: number) => Promise<SessionSample>;
   /** Sessions it holds now (an upper bound where the store cannot tell them from other entries). */
   sessionCount?: () => Promise<number>;
+  /** The same, per server that holds a share (memcached nodes, Cluster masters): where keys are. */
+  keysPerServer?: () => Promise<Record<string, number>>;
   /**
    * Writes `count` copies of a stored session, each for a new user id, so the store holds what
    * that many logins would leave; resolves a function that removes them again. Changes what the
@@ -136,6 +157,8 @@ export interface NativePlacement extends Place {
   setReplicas(names: readonly string[]): void;
   /** Replicas nginx keeps but sends nothing from now on (a rolling restart's drain). */
   setDraining(names: readonly string[]): void;
+  /** A store's shards from now on (scale-store), kept in the work dir for the next start. */
+  setStoreShards(plugin: string, count: number): void;
 }
 
 /** What a plugin is given natively, besides its place. */
@@ -156,6 +179,8 @@ export interface StartContext {
 export interface ServicePlugin {
   /** Names it in a backend record's `services`. */
   readonly name: string;
+  /** Its store takes new shards while it serves (its `started` offers `grow`). */
+  readonly grows?: true;
   describe(place: Place, ctx: DescribeContext): Promise<Described>;
   /**
    * Natively, before its servers start: fixes what the last run left where ports moved (Redis

@@ -59,6 +59,8 @@ export const GUARANTEE_CHECKS: Record<keyof Guarantees, string> = {
     'survives a cluster restart (every member stopped, started again on its state)',
   natClientsSpread: 'NAT clients spread (clients behind one address over the replicas)',
   survivesScaleOut: 'survives scale-out (3 → 5 replicas while 30 clients read)',
+  survivesStoreScaleOut:
+    'survives a store scale-out (one more memcached node or Cluster master while 30 clients read)',
   survivesScaleIn: 'survives scale-in (5 → 2 replicas, gracefully, while 30 clients read)',
   loginLimitClusterWide: 'login limit cluster-wide (wrong passwords spread over the replicas)',
   sessionListClusterWide: 'session list cluster-wide (two devices on two replicas)',

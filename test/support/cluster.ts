@@ -74,6 +74,11 @@ export async function startTestCluster(
       remember();
       return said;
     },
+    async scaleStore(count: number) {
+      const said = await cluster.scaleStore(count);
+      remember();
+      return said;
+    },
     async restartCluster() {
       remember();
       await cluster.stop();

@@ -6,6 +6,7 @@
  */
 import { expect } from '@jest/globals';
 import { replicaNames, type Guarantees } from '../../cluster/profiles.js';
+import { servicePlugin } from '../../cluster/services/index.js';
 import { eventually, sleep } from './eventually.js';
 import type { HttpClient } from './http-client.js';
 import { knownOn, type TestCluster } from './cluster.js';
@@ -17,7 +18,9 @@ export type GuaranteeTarget = Pick<
   TestCluster,
   'replicas' | 'client' | 'direct' | 'kill' | 'rejoin' | 'storeMembers' | 'restart'
 > &
-  Partial<Pick<TestCluster, 'restartCluster' | 'scale'>>;
+  Partial<
+    Pick<TestCluster, 'restartCluster' | 'scale' | 'scaleStore' | 'storeShards' | 'replicaPids'>
+  >;
 
 /** Hashes with 128 MiB argon2: a password check there takes a few hundred ms (the slow request). */
 export const REPLICAS = replicaNames(3);
@@ -287,7 +290,10 @@ export const properties: Record<keyof Guarantees, Property> = {
       const scale = scaling(cluster);
       try {
         const crowd = await readingCrowd(cluster, readers());
+        const pids = cluster.replicaPids?.();
         expectScaled(await crowd.during(() => scale(SCALED_OUT)), expected);
+        // The newcomers joined the running ones: nobody restarted (peers learn of them live).
+        expect(cluster.replicaPids?.().slice(0, REPLICAS.length)).toEqual(pids);
       } finally {
         await scale(REPLICAS.length);
       }
@@ -307,6 +313,28 @@ export const properties: Record<keyof Guarantees, Property> = {
       } finally {
         await scale(REPLICAS.length);
       }
+    },
+  },
+
+  survivesStoreScaleOut: {
+    absent: {
+      why: 'its store cannot take new servers while it serves',
+      allowed: (_g: Guarantees, backend: { services: readonly string[] }) =>
+        backend.services.every((s) => !servicePlugin(s).grows),
+    },
+    holds: `one more store shard while ${READERS} clients read fails no request and logs nobody out`,
+    breaks: `one more store shard logs out the readers whose keys the new shard won`,
+    async check(cluster, expected) {
+      if (!cluster.scaleStore || !cluster.storeShards)
+        throw new Error('this cluster cannot grow its store');
+      const shards = cluster.storeShards();
+      expect(shards).toBeGreaterThan(0);
+      const crowd = await readingCrowd(cluster, readers());
+      const seen = await crowd.during(() => cluster.scaleStore!(shards! + 1));
+      expect(cluster.storeShards()).toBe(shards! + 1);
+      // Either way the replicas' rolling restart (where they are told every server) drains.
+      expect(seen.failures).toEqual({});
+      expectScaled(seen, expected);
     },
   },
 };

@@ -135,6 +135,12 @@ function renderSessions(s) {
   for (const store of s.stores) {
     const memory =
       store.usedBytes === null ? '' : `, ${(store.usedBytes / 1048576).toFixed(1)} MiB used`;
+    // Where the keys are: per memcached node or Cluster master (a scale-store moves them).
+    const where = store.perServer
+      ? ` (${Object.entries(store.perServer)
+          .map(([server, n]) => `${server} ${n}`)
+          .join(', ')})`
+      : '';
     rows.push(
       el(
         'tr',
@@ -143,7 +149,7 @@ function renderSessions(s) {
         el(
           'td',
           { class: 'count' },
-          `${store.keys ?? 'no answer'} ${store.keys === 1 ? 'key' : 'keys'}${memory}`,
+          `${store.keys ?? 'no answer'} ${store.keys === 1 ? 'key' : 'keys'}${where}${memory}`,
         ),
         el('td', {}, ''),
       ),
