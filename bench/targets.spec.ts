@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { benchResult, loadSummary, topology } from './result-fixture.js';
-import type { FailoverResult, TopologyResult } from './results.js';
+import type { FailoverResult, FaultCell, TopologyResult } from './results.js';
 import { evaluateTargets, verdict, type TargetResult } from './targets.js';
 
 const target = (id: string, topologies: TopologyResult[]): TargetResult =>
@@ -312,5 +312,47 @@ describe('evaluateTargets', () => {
     const slow = target('T11', [ha({ lastFailureAfterMs: 7000 }, {})]);
     expect(slow.pass).toBe(false);
     expect(slow.reason).toContain('7.0 s');
+  });
+
+  const cell = (fault: string, over: Partial<FaultCell> = {}): FaultCell => ({
+    fault,
+    clients: 300,
+    requests: 40_000,
+    failed: 0,
+    loggedOut: 0,
+    sessionsLost: 0,
+    faultMs: 20_000,
+    recoveryMs: 0,
+    ...over,
+  });
+
+  it("judges T15: nothing lost where the row promises it, else the routing's theory within 20 %", () => {
+    const promise = topology('redis', { faults: [cell('scale')] });
+    // ip_hash keeps 1 in 15 clients over 3 → 5 → 2: 280 of 300 logged out in theory.
+    const sticky = (loggedOut: number) =>
+      topology('sticky', { faults: [cell('scale', { loggedOut, sessionsLost: 100 })] });
+
+    expect(target('T15', [promise, sticky(282)]).pass).toBe(true);
+    expect(target('T15', [promise, sticky(282)]).figure).toContain('theory 93 %');
+    expect(target('T15', [promise, sticky(200)]).pass).toBe(false);
+    expect(
+      target('T15', [topology('redis', { faults: [cell('scale', { failed: 1 })] })]).pass,
+    ).toBe(false);
+    expect(
+      target('T15', [topology('redis', { faults: [cell('scale', { loggedOut: 1 })] })]).pass,
+    ).toBe(false);
+    expect(target('T15', [topology('redis')]).pass).toBeNull();
+  });
+
+  it('judges T16 on failed requests everywhere, and on logouts only where a graceful leave keeps sessions', () => {
+    const rolling = (name: 'redis' | 'sticky', over: Partial<FaultCell>) =>
+      topology(name, { faults: [cell('rolling-restart', over)] });
+
+    expect(target('T16', [rolling('redis', {}), rolling('sticky', { loggedOut: 300 })]).pass).toBe(
+      true,
+    );
+    expect(target('T16', [rolling('sticky', { failed: 3 })]).pass).toBe(false);
+    expect(target('T16', [rolling('redis', { loggedOut: 1 })]).pass).toBe(false);
+    expect(target('T16', [topology('redis')]).pass).toBeNull();
   });
 });

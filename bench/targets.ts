@@ -525,6 +525,44 @@ function t15(r: BenchResult): TargetResult {
   };
 }
 
+/**
+ * T16, a deploy: every replica restarted in turn under the read load fails no request anywhere
+ * (the drain), and logs nobody out where the row survives a graceful leave (its scale-in).
+ */
+function t16(r: BenchResult): TargetResult {
+  const [id, title, threshold] = [
+    'T16',
+    'rolling restart under load',
+    '0 failed everywhere; 0 logged out where the row survives a graceful leave',
+  ];
+  const measured = r.topologies.flatMap((t) => {
+    const cell =
+      t.kind === 'profile' ? t.faults?.find((c) => c.fault === 'rolling-restart') : undefined;
+    return cell ? [{ t, cell }] : [];
+  });
+  if (!measured.length)
+    return notMeasured(id, title, threshold, 'the rolling restart (a full run)');
+  const judged = measured.map(({ t, cell }) => {
+    const keeps = t.traits.guarantees.survivesScaleIn === true;
+    return {
+      name: t.name,
+      figure: `${t.name} ${cell.failed} failed${keeps ? `, ${cell.loggedOut} logged out` : ''}`,
+      pass: cell.failed === 0 && (!keeps || cell.loggedOut === 0),
+    };
+  });
+  const failing = judged.filter((j) => !j.pass);
+  return {
+    id,
+    title,
+    threshold,
+    figure: judged.map((j) => j.figure).join('; '),
+    pass: failing.length === 0,
+    reason: failing.length
+      ? `${failing.map((j) => j.name).join(', ')}: a request reached a replica after nginx should have stopped sending it any (the reload before SIGTERM), or the restarted replica got clients before it was ready and linked; the fault matrix's failures column says which answers failed.`
+      : undefined,
+  };
+}
+
 export function evaluateTargets(r: BenchResult): TargetResult[] {
   return [
     t1(r),
@@ -541,6 +579,7 @@ export function evaluateTargets(r: BenchResult): TargetResult[] {
     t12(r),
     t14(r),
     t15(r),
+    t16(r),
   ];
 }
 
