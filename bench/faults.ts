@@ -144,8 +144,9 @@ export const faults: Fault[] = [
     },
   },
   {
-    // Last: it cannot be undone (stores take shards, they do not give them back live), so every
-    // other fault runs on the store as it started.
+    // Last of the faults: it cannot be undone (stores take shards, they do not give them back
+    // live), so every other fault runs on the store as it started (the kill measurement after
+    // the matrix runs on the grown one).
     name: 'store-scale',
     label: 'store +1 shard',
     what: 'one more store shard (a memcached node, a Redis Cluster master with its replica) while it serves; where the replicas are told every server, they take the new list by a rolling restart',
@@ -188,7 +189,9 @@ async function copiesPerSession(cluster: Cluster): Promise<number | undefined> {
   let primaries = 0;
   let copies = 0;
   for (const r of cluster.replicas) {
-    const res = await fetch(`${cluster.replicaUrl(r)}/health/ready`);
+    const res = await fetch(`${cluster.replicaUrl(r)}/health/ready`, {
+      signal: AbortSignal.timeout(5000),
+    });
     const body = (await res.json()) as {
       checks?: { sessionStore?: { stats?: { held?: { primary: number; backup: number } } } };
     };

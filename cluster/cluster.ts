@@ -266,16 +266,19 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   };
 
   let stopping: Promise<void> | undefined;
-  let scaling: number | undefined;
+  /** What changes the members now (a scale, a store scale, a roll): one at a time. */
+  let busy: string | undefined;
+  const mustBeIdle = (what: string) => {
+    if (busy) throw new Error(`${what}: ${busy} is under way; wait until it is done`);
+    if (stopping) throw new Error(`${what}: the cluster is stopping`);
+  };
   const scale = async (count: number): Promise<string[]> => {
     if (!Number.isInteger(count) || count < 1 || count > MAX_REPLICAS)
       throw new Error(
         `scale: the replica count must be a whole number from 1 to ${MAX_REPLICAS}, not "${count}"`,
       );
-    if (scaling !== undefined)
-      throw new Error(`scale: a scale to ${scaling} replicas is under way; wait until it is done`);
-    if (stopping) throw new Error('scale: the cluster is stopping');
-    scaling = count;
+    mustBeIdle('scale');
+    busy = `a scale to ${count} replicas`;
     const said: string[] = [];
     const say = (line: string) => (said.push(line), progress(`scale: ${line}`));
     try {
@@ -328,7 +331,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       say(`${count} replica(s): ${target.join(', ')}`);
       return said;
     } finally {
-      scaling = undefined;
+      busy = undefined;
     }
   };
   /**
@@ -336,18 +339,38 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
    * no hash moves anyone else; SIGTERM lets it finish what is in flight and hand over what only
    * it holds), started again, linked to its peers, and only then given clients again.
    */
-  const rollingRestart = async (replicaEnv?: Record<string, string>) => {
-    for (const r of replicasNow()) {
-      progress(`rolling restart: ${r.name} leaves nginx, drains, starts again …`);
-      place.setDraining([r.name]);
-      await reloadNginx();
+  const rollReplicas = async (replicaEnv?: Record<string, string>) => {
+    const all = replicasNow();
+    for (const r of all) {
+      // A lone replica has no one to drain to: it restarts, and requests fail meanwhile.
+      const drain = all.length > 1;
+      progress(
+        drain
+          ? `rolling restart: ${r.name} leaves nginx, drains, starts again …`
+          : `rolling restart: ${r.name} is the only replica: requests fail while it restarts …`,
+      );
+      if (drain) {
+        place.setDraining([r.name]);
+        await reloadNginx();
+      }
       try {
         await r.restart(replicaEnv);
         await waitLinked();
       } finally {
-        place.setDraining([]);
-        await reloadNginx();
+        if (drain) {
+          place.setDraining([]);
+          await reloadNginx();
+        }
       }
+    }
+  };
+  const rollingRestart = async (replicaEnv?: Record<string, string>) => {
+    mustBeIdle('roll');
+    busy = 'a rolling restart';
+    try {
+      await rollReplicas(replicaEnv);
+    } finally {
+      busy = undefined;
     }
   };
   const scaleStore = async (count: number): Promise<string[]> => {
@@ -369,16 +392,14 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       throw new Error(
         `scale-store: ${plugin} has ${now} ${grow.shard}s; taking some away is not supported (only growing)`,
       );
-    if (scaling !== undefined)
-      throw new Error(`scale-store: a scale to ${scaling} is under way; wait until it is done`);
-    if (stopping) throw new Error('scale-store: the cluster is stopping');
+    mustBeIdle('scale-store');
     const said: string[] = [];
     const say = (line: string) => (said.push(line), progress(`scale-store: ${line}`));
     if (count === now) {
       say(`already ${now} ${grow.shard}(s): nothing to do`);
       return said;
     }
-    scaling = count;
+    busy = `a store scale to ${count} ${grow.shard}(s)`;
     try {
       const t0 = Date.now();
       place.setStoreShards(plugin, count);
@@ -393,7 +414,17 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
         0,
         ...[...started.values()].map((member) => ({ member, service: plugin })),
       );
-      await grow.join(started, say);
+      try {
+        await grow.join(started, say);
+      } catch (error) {
+        // Its servers stay up (some may have joined); the next start keeps the old count.
+        place.setStoreShards(plugin, now);
+        throw new Error(
+          `scale-store: ${errorMessage(error)}\nThe store may be half grown: scale-store ${count} again once the cause is fixed (the runner keeps ${now} for its next start until one succeeds).`,
+          { cause: error },
+        );
+      }
+      place.saveStoreShards();
       say(
         `${count} ${grow.shard}(s) serve, ${((Date.now() - t0) / 1000).toFixed(1)} s after the start`,
       );
@@ -407,12 +438,12 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
         const app = contexts.get('app')!;
         contexts.set('app', { ...app, env: { ...app.env, ...changed } });
         say(`the replicas take ${Object.keys(changed).join(', ')} by a rolling restart …`);
-        await rollingRestart(changed);
+        await rollReplicas(changed);
       }
       say(`done: ${count} ${grow.shard}(s)`);
       return said;
     } finally {
-      scaling = undefined;
+      busy = undefined;
     }
   };
   const network = (): PeerNetwork => {

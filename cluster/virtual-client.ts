@@ -54,7 +54,11 @@ export class VirtualClient {
     const started = performance.now();
     const attempt = (again: boolean) =>
       new Promise<Reply>((resolve) => {
+        let settled = false;
         const fail = (error: NodeJS.ErrnoException) => {
+          // The request and its response may both report one reset: answer it once.
+          if (settled) return;
+          settled = true;
           const closedUnderIt =
             req.reusedSocket && (error.code === 'ECONNRESET' || error.code === 'EPIPE');
           if (again && closedUnderIt && IDEMPOTENT.has(method)) {

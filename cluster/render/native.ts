@@ -83,8 +83,8 @@ export function nativePlace(o: {
     storeShards: (plugin) => shards[plugin],
     setStoreShards(plugin, count) {
       shards[plugin] = count;
-      writeFileSync(shardsFile, `${JSON.stringify(shards)}\n`);
     },
+    saveStoreShards: () => writeFileSync(shardsFile, `${JSON.stringify(shards)}\n`),
     // The same key gets the same port within a start: nginx asks for the replicas' ports too.
     port(key, _standard, { keep = false, plus = 0 } = {}) {
       let port = taken.get(key);

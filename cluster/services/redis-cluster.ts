@@ -285,10 +285,13 @@ export const redisClusterService: ServicePlugin = {
       },
       grow: {
         shard: 'master (with a replica)',
-        shards: () => nodes.length / 2,
+        // A pair whose join failed halfway counts once both are in.
+        shards: () => Math.floor(nodes.length / 2),
         max: MAX_MASTERS,
         async join(added, say) {
-          const seed = `127.0.0.1:${ports[0]}`;
+          const live = nodes.find((s) => s.running);
+          if (!live) throw new Error('redis-cluster: no node runs to add the new ones through');
+          const seed = `127.0.0.1:${live.port}`;
           // redis-cli refuses to add a node while the others disagree on who is in the cluster:
           // every node learns of each newcomer (gossip) before the next one is added.
           const learn = async (node: RunningServer) => {
@@ -323,11 +326,7 @@ export const redisClusterService: ServicePlugin = {
           const running = nodes.filter((s) => s.running).map((s) => s.port);
           const all = { nodes: nodes.length };
           say('moving slots to the new masters (rebalance: key by key, while clients read) …');
-          await redisCli('rebalance', [
-            'rebalance',
-            `127.0.0.1:${ports[0]}`,
-            '--cluster-use-empty-masters',
-          ]);
+          await redisCli('rebalance', ['rebalance', seed, '--cluster-use-empty-masters']);
           if (!(await agreed(running, ctx.readyTimeoutMs, all)))
             throw new Error('redis-cluster: no agreement after moving the slots');
           const masters = liveMasters(await clusterNodes(running));

@@ -157,8 +157,10 @@ export interface NativePlacement extends Place {
   setReplicas(names: readonly string[]): void;
   /** Replicas nginx keeps but sends nothing from now on (a rolling restart's drain). */
   setDraining(names: readonly string[]): void;
-  /** A store's shards from now on (scale-store), kept in the work dir for the next start. */
+  /** A store's shards from now on (scale-store): what its plugin describes next. */
   setStoreShards(plugin: string, count: number): void;
+  /** Keeps the shards set in the work dir, for the next start (once a scale-store succeeded). */
+  saveStoreShards(): void;
 }
 
 /** What a plugin is given natively, besides its place. */
