@@ -30,7 +30,7 @@ import {
   table,
   targetsSection,
 } from '../../bench/report.js';
-import type { BenchResult } from '../../bench/results.js';
+import type { BenchResult, FaultCell } from '../../bench/results.js';
 import { evaluateTargets } from '../../bench/targets.js';
 
 /** What a section is rendered from, and where it sits (its links are relative to that page). */
@@ -148,6 +148,10 @@ function faultMatrixSection(ctx: SectionContext): string {
   ].join('\n\n');
 }
 
+/** Logged out (the share the theory is about), then sessions lost and failed requests. */
+const sawWhileScaling = (c: FaultCell) =>
+  `${c.loggedOut}/${c.clients} logged out, ${c.sessionsLost} sessions lost, ${c.failed} failed`;
+
 /**
  * What each row loses when it scales, from the committed run's scaling event: the row's promise,
  * what the clients saw, what its routing moves in theory, and what the event saw happen.
@@ -161,11 +165,13 @@ function scalingSection(ctx: SectionContext): string {
     const kept = g.sharedAcrossReplicas
       ? undefined
       : routingStrategies[profileOf(name).routing].keptThrough?.(counts);
+    const store = t?.faults?.find((c) => c.fault === 'store-scale');
     return [
       code(name),
       `${mark(g.survivesScaleOut)} / ${mark(g.survivesScaleIn)}`,
-      cell ? cellText(cell).filter(Boolean).join('; ') : 'not in the committed run',
+      cell ? sawWhileScaling(cell) : 'not in the committed run',
       kept === undefined ? '–' : `${Math.round((1 - kept) * 100)} % logged out`,
+      store ? `${sawWhileScaling(store)} (${store.note ?? ''})` : '–',
       cell?.note ?? '–',
     ];
   });
@@ -177,6 +183,7 @@ function scalingSection(ctx: SectionContext): string {
         'promises out / in',
         `the clients saw, ${counts.join(' → ')}`,
         'routing theory',
+        'the store +1 shard',
         'what happened',
       ],
       rows,
