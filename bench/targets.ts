@@ -512,6 +512,19 @@ function t15(r: BenchResult): TargetResult {
     ];
   });
   judged.push(...storeJudged);
+  return fromJudged(
+    [id, title, threshold],
+    judged,
+    "A failed request or a logout where the row promises none: the drain (nginx first, then SIGTERM, then the hand-over) or the joiner's readiness (state transfer, peers linked) let a request through early; look at the scale's progress lines in the run's log. A share far from the theory with few clients can be chance: repeat with more --clients.",
+  );
+}
+
+/** A target judged row by row: it passes when every row does; a failing one says why. */
+function fromJudged(
+  [id, title, threshold]: [string, string, string],
+  judged: Array<{ figure: string; pass: boolean; why: string }>,
+  fix: string,
+): TargetResult {
   const failing = judged.filter((j) => !j.pass);
   return {
     id,
@@ -519,9 +532,7 @@ function t15(r: BenchResult): TargetResult {
     threshold,
     figure: judged.map((j) => j.figure).join('; '),
     pass: judged.length ? failing.length === 0 : null,
-    reason: failing.length
-      ? `${failing.map((j) => j.why).join('; ')}. A failed request or a logout where the row promises none: the drain (nginx first, then SIGTERM, then the hand-over) or the joiner's readiness (state transfer, peers linked) let a request through early; look at the scale's progress lines in the run's log. A share far from the theory with few clients can be chance: repeat with more --clients.`
-      : undefined,
+    reason: failing.length ? `${failing.map((j) => j.why).join('; ')}. ${fix}` : undefined,
   };
 }
 
@@ -545,22 +556,16 @@ function t16(r: BenchResult): TargetResult {
   const judged = measured.map(({ t, cell }) => {
     const keeps = t.traits.guarantees.survivesScaleIn === true;
     return {
-      name: t.name,
       figure: `${t.name} ${cell.failed} failed${keeps ? `, ${cell.loggedOut} logged out` : ''}`,
       pass: cell.failed === 0 && (!keeps || cell.loggedOut === 0),
+      why: t.name,
     };
   });
-  const failing = judged.filter((j) => !j.pass);
-  return {
-    id,
-    title,
-    threshold,
-    figure: judged.map((j) => j.figure).join('; '),
-    pass: failing.length === 0,
-    reason: failing.length
-      ? `${failing.map((j) => j.name).join(', ')}: a request reached a replica after nginx should have stopped sending it any (the reload before SIGTERM), or the restarted replica got clients before it was ready and linked; the fault matrix's failures column says which answers failed.`
-      : undefined,
-  };
+  return fromJudged(
+    [id, title, threshold],
+    judged,
+    "A request reached a replica after nginx should have stopped sending it any (the reload before SIGTERM), or the restarted replica got clients before it was ready and linked; the fault matrix's failures column says which answers failed.",
+  );
 }
 
 export function evaluateTargets(r: BenchResult): TargetResult[] {
