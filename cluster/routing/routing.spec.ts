@@ -101,16 +101,28 @@ describe('keptThrough: the share of clients a routing keeps on their replica whi
 
   const counts = fc.array(fc.integer({ min: 1, max: 9 }), { minLength: 1, maxLength: 4 });
 
+  /**
+   * Uniform numbers in [0, 1) from a seed (mulberry32): fast-check's own arrays lean to small
+   * and repeated values, which no client address hashes to.
+   */
+  const uniform = (seed: number) => {
+    let a = seed | 0;
+    return () => {
+      a = (a + 0x6d2b79f5) | 0;
+      let t = Math.imul(a ^ (a >>> 15), 1 | a);
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+      return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
+    };
+  };
+
   it('ip_hash: agrees with hash mod n over random client hashes', () => {
     fc.assert(
-      fc.property(
-        counts,
-        fc.array(fc.nat(), { minLength: 3000, maxLength: 3000 }),
-        (ns, hashes) => {
-          const stay = hashes.filter((h) => ns.every((n) => h % n === h % ns[0])).length;
-          expect(Math.abs(stay / hashes.length - kept('ip-hash', ns)!)).toBeLessThan(0.05);
-        },
-      ),
+      fc.property(counts, fc.integer(), (ns, seed) => {
+        const random = uniform(seed);
+        const hashes = Array.from({ length: 3000 }, () => Math.floor(random() * 6271));
+        const stay = hashes.filter((h) => ns.every((n) => h % n === h % ns[0])).length;
+        expect(Math.abs(stay / hashes.length - kept('ip-hash', ns)!)).toBeLessThan(0.05);
+      }),
       { numRuns: 30 },
     );
   });
@@ -118,8 +130,7 @@ describe('keptThrough: the share of clients a routing keeps on their replica whi
   it('the ring: agrees with a simulated ketama ring (160 points per replica, random clients)', () => {
     fc.assert(
       fc.property(counts, fc.integer(), (ns, seed) => {
-        let x = seed >>> 0 || 1;
-        const random = () => ((x = (x * 1103515245 + 12345) >>> 0), x / 2 ** 32);
+        const random = uniform(seed);
         const max = Math.max(...ns);
         const points = Array.from({ length: max * 160 }, (_, i) => ({
           at: random(),
@@ -131,7 +142,9 @@ describe('keptThrough: the share of clients a routing keeps on their replica whi
         };
         const clients = Array.from({ length: 1500 }, random);
         const stay = clients.filter((c) => ns.every((n) => owner(c, n) === owner(c, ns[0]))).length;
-        expect(Math.abs(stay / clients.length - kept('consistent-hash', ns)!)).toBeLessThan(0.08);
+        // 160 points per replica leave arcs unequal (a replica of two owns 41-59 % in 400
+        // simulated rings): the theory assumes equal ones.
+        expect(Math.abs(stay / clients.length - kept('consistent-hash', ns)!)).toBeLessThan(0.15);
       }),
       { numRuns: 15 },
     );
