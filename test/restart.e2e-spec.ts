@@ -22,7 +22,7 @@ import { ARTIFACTS } from './support/browser.js';
 import { eventually } from './support/eventually.js';
 import { expectKnownAfterRestart, freshSubnet } from './support/guarantee-checks.js';
 import type { HttpClient } from './support/http-client.js';
-import { listening, Runner, type RunFootprint } from './support/runner.js';
+import { heldBy, Runner, type RunFootprint } from './support/runner.js';
 import { register, uniqueName } from './support/steps.js';
 
 /** Two replicas: enough to ask "known on every replica?", and a quicker start. */
@@ -51,10 +51,17 @@ async function newLogin(run: Runner): Promise<LoggedIn> {
   return user!;
 }
 
-/** Nothing of `before` runs; its ports are free or held by members of `now` (kept ports). */
-async function expectGone(before: RunFootprint, now?: RunFootprint): Promise<void> {
+/**
+ * Nothing of `before` runs; no process of the run in `workDir` holds its ports, but members of
+ * `now` (kept ports). A port another row's run took since is not ours (see heldBy).
+ */
+async function expectGone(
+  workDir: string,
+  before: RunFootprint,
+  now?: RunFootprint,
+): Promise<void> {
   expect(await stillRunning(before.processes)).toEqual([]);
-  const held = await listening(before.ports);
+  const held = await heldBy(workDir, before.ports);
   expect(held.filter((port) => !now?.ports.includes(port))).toEqual([]);
 }
 
@@ -78,7 +85,7 @@ describe('a cluster starts again on the state it left', () => {
         // Ctrl-C: everything stops, and the next start finds what the store kept.
         const first = await run.footprint();
         expect(await run.stop('SIGINT')).toBe(0);
-        await expectGone(first);
+        await expectGone(workDir, first);
         run = await Runner.start(args, workDir);
         for (const user of users)
           await expectKnownAfterRestart(run, user.client, user.name, expected);
@@ -89,13 +96,13 @@ describe('a cluster starts again on the state it left', () => {
         expect(await run.stop('SIGKILL')).toBe(null);
         run = await Runner.start(args, workDir);
         expect(run.output).toMatch(/stopped what a killed runner had left running/);
-        await expectGone(second, await run.footprint());
+        await expectGone(workDir, second, await run.footprint());
         await expectKnownAfterRestart(run, late.client, late.name, expected);
 
         const third = await run.footprint();
         expect(await run.stop('SIGINT')).toBe(0);
         run = undefined;
-        await expectGone(third);
+        await expectGone(workDir, third);
       } catch (error) {
         // What the replicas and nginx logged, for the reader of a failed run.
         await cp(join(workDir, 'logs'), join(ARTIFACTS, `restart-${name}`, 'logs'), {

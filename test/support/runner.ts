@@ -4,6 +4,7 @@
  * is SIGKILL), driven from "another terminal" over its control socket.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readdir, readFile, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sendControl, type ControlCommand, type ControlReply } from '../../cluster/control.js';
 import type { MemberStatus } from '../../cluster/cluster.js';
@@ -147,4 +148,47 @@ export async function listening(ports: readonly number[]): Promise<number[]> {
     ),
   );
   return ports.filter((_, i) => open[i]);
+}
+
+/**
+ * The ports of `ports` that a process of the run in `workDir` listens on. Every member writes
+ * its output to a log file under its work dir (and what it forks inherits the descriptor), so a
+ * listener with a descriptor open there belongs to that run. A port another run took after this
+ * one let it go (rows run side by side, and a freed port goes back to the kernel's pool) is not
+ * this run's. Linux only: it reads /proc/net/tcp and each process's descriptors.
+ */
+export async function heldBy(workDir: string, ports: readonly number[]): Promise<number[]> {
+  const wanted = new Set(await listening(ports));
+  if (wanted.size === 0) return [];
+  const inodes = await listeningSockets(wanted);
+  const held = new Set<number>();
+  for (const pid of await readdir('/proc').catch(() => [])) {
+    if (!/^\d+$/.test(pid)) continue;
+    const fds = await readdir(`/proc/${pid}/fd`).catch(() => [] as string[]);
+    const targets = await Promise.all(
+      fds.map((fd) => readlink(`/proc/${pid}/fd/${fd}`).catch(() => '')),
+    );
+    const ports = targets.flatMap((t) => {
+      const port = inodes.get(/^socket:\[(\d+)\]$/.exec(t)?.[1] ?? '');
+      return port === undefined ? [] : [port];
+    });
+    if (ports.length > 0 && targets.some((t) => t.startsWith(workDir + '/')))
+      for (const port of ports) held.add(port);
+  }
+  return [...held].sort((a, b) => a - b);
+}
+
+/** Socket inode → local port, for the listening TCP sockets (v4 and v6) on `ports`. */
+async function listeningSockets(ports: ReadonlySet<number>): Promise<Map<string, number>> {
+  const inodes = new Map<string, number>();
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    const text = await readFile(table, 'utf8').catch(() => '');
+    for (const line of text.split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f.length < 10 || f[3] !== '0A') continue; // 0A: LISTEN
+      const port = parseInt(f[1].split(':')[1], 16);
+      if (ports.has(port)) inodes.set(f[9], port);
+    }
+  }
+  return inodes;
 }
