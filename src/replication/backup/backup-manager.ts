@@ -21,6 +21,9 @@ import {
 } from './messages.js';
 import { chooseBackup } from './placement.js';
 
+/** Sessions per hand-over request of a leave (see leave). */
+const HANDOVER_PAGE = 50;
+
 export interface BackupOptions {
   /** How long a write waits for the backup's acknowledgement (then it is logged and counted). */
   ackTimeoutMs: number;
@@ -536,12 +539,21 @@ export class BackupManager implements SessionCopies {
       else if (byPartner.has(partner)) byPartner.get(partner)!.push(id);
       else byPartner.set(partner, [id]);
     }
-    const work: Array<Promise<void>> = [];
-    for (const [partner, ids] of byPartner)
-      for (let i = 0; i < ids.length; i += PAGE_SIZE)
-        work.push(this.askRehome(partner, ids.slice(i, i + PAGE_SIZE), live));
-    for (const id of orphans) work.push(this.handOnLast(id, live));
-    await Promise.all(work);
+    // Small pages, one at a time per partner: each page is a burst of copies on the partner's
+    // main thread, and between pages it answers the reads it serves (a page of 1,000 stalled a
+    // partner past the fetch timeout of the replicas reading from it).
+    const work = [...byPartner].map(async ([partner, ids]) => {
+      for (let i = 0; i < ids.length; i += HANDOVER_PAGE)
+        await this.askRehome(partner, ids.slice(i, i + HANDOVER_PAGE), live);
+    });
+    work.push(
+      (async () => {
+        for (let i = 0; i < orphans.length; i += HANDOVER_PAGE)
+          await Promise.all(
+            orphans.slice(i, i + HANDOVER_PAGE).map((id) => this.handOnLast(id, live)),
+          );
+      })(),
+    );
     const handed = orphans.length + [...byPartner.values()].reduce((n, ids) => n + ids.length, 0);
     this.stats.handedOn += handed;
     return handed;
@@ -591,16 +603,27 @@ export class BackupManager implements SessionCopies {
     if (this.leaving) return { refused: true }; // leaving too: the asker's copy must go elsewhere
     const others = this.link.livePeers().filter((p) => p !== leaver);
     const now = this.o.now();
-    const work: Array<Promise<void>> = [];
+    const moved: Array<{ id: string; loc: Location; item: Item | undefined }> = [];
     for (const id of ids) {
       const loc = this.locs.get(id);
       const role = this.roleOf(id);
       if (!loc || !this.map.has(id, now) || (role !== 'primary' && role !== 'backup')) continue;
       if (role === 'primary' && loc.backup !== leaver) continue; // re-backed up already
       const reason = role === 'primary' ? 'rebackups' : 'promotions';
-      work.push(this.relocate(id, chooseBackup(id, others), reason));
+      moved.push({ id, ...this.claim(id, chooseBackup(id, others), reason) });
     }
-    await Promise.all(work);
+    // Each peer learns the page's new locations in one message; a new backup, with its copy.
+    for (const peer of this.link.livePeers()) {
+      const entries = moved
+        .filter((m) => m.loc.backup !== peer)
+        .map(({ id, loc }) => ({ id, loc }));
+      if (entries.length) this.sendLoc([peer], entries);
+    }
+    await Promise.all(
+      moved.flatMap(({ loc, item }) =>
+        loc.backup && item ? [this.sendCopy(loc.backup, item, loc)] : [],
+      ),
+    );
     return null;
   }
 
@@ -617,15 +640,24 @@ export class BackupManager implements SessionCopies {
     backup: string | null,
     reason: 'promotions' | 'rebackups',
   ): Promise<void> {
-    const loc: Location = { primary: this.self, backup, v: this.clock.tick() };
-    this.locs.set(id, loc);
-    this.stats[reason]++;
-    const item = this.map.itemOf(id, this.o.now());
+    const { loc, item } = this.claim(id, backup, reason);
     this.sendLoc(
       this.link.livePeers().filter((p) => p !== backup),
       [{ id, loc }],
     );
     if (backup && item) await this.sendCopy(backup, item, loc);
+  }
+
+  /** This replica names itself primary with `backup`; the copy and locations are the caller's. */
+  private claim(
+    id: string,
+    backup: string | null,
+    reason: 'promotions' | 'rebackups',
+  ): { loc: Location; item: Item | undefined } {
+    const loc: Location = { primary: this.self, backup, v: this.clock.tick() };
+    this.locs.set(id, loc);
+    this.stats[reason]++;
+    return { loc, item: this.map.itemOf(id, this.o.now()) };
   }
 
   // --- incoming ------------------------------------------------------------------------------------
