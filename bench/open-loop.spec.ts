@@ -1,0 +1,131 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { VirtualClient } from '../cluster/virtual-client.js';
+import { runOpenLoop } from './open-loop.js';
+
+/**
+ * A real HTTP server on loopback that answers at once, except while `stall` says it stalls: a
+ * request that arrives then (or is in flight) is answered when the stall ends, as a server whose
+ * event loop or store froze for that long.
+ */
+class StallingServer {
+  private readonly server: Server;
+  private stalledUntil = 0;
+  private held: Array<() => void> = [];
+
+  constructor() {
+    this.server = createServer((_req, res) => {
+      const answer = () => res.writeHead(200, { 'x-served-by': 'app-1' }).end('{}');
+      if (performance.now() < this.stalledUntil) this.held.push(answer);
+      else answer();
+    });
+  }
+
+  async listen(): Promise<string> {
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  stall(ms: number): void {
+    this.stalledUntil = performance.now() + ms;
+    setTimeout(() => {
+      const held = this.held;
+      this.held = [];
+      held.forEach((answer) => answer());
+    }, ms);
+  }
+
+  close(): Promise<void> {
+    this.server.closeAllConnections();
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+describe('runOpenLoop', () => {
+  const server = new StallingServer();
+  let url = '';
+  beforeAll(async () => (url = await server.listen()));
+  afterAll(() => server.close());
+
+  const clients = (n: number) =>
+    Array.from({ length: n }, () => new VirtualClient(url, '127.0.0.1'));
+
+  it('turns a stall of S ms at R requests per second into about S × R late requests', async () => {
+    const [rate, stallMs, lateMs] = [250, 600, 50];
+    const c = clients(10);
+    setTimeout(() => server.stall(stallMs), 700);
+    const late = { intended: 0, service: 0 };
+    const run = await runOpenLoop(c, {
+      path: '/',
+      ratePerSecond: rate,
+      warmupMs: 200,
+      durationMs: 1800,
+      onResult: (r) => {
+        if (r.intendedMs > lateMs) late.intended++;
+        if (r.serviceMs > lateMs) late.service++;
+      },
+    });
+    c.forEach((client) => client.close());
+
+    // Due during the stall, each waits from its due time to the stall's end: more than lateMs
+    // for all but the last lateMs of it.
+    const expected = ((stallMs - lateMs) * rate) / 1000;
+    expect(late.intended).toBeGreaterThan(expected * 0.75);
+    expect(late.intended).toBeLessThan(expected * 1.25);
+    // Timed from the send, as a closed loop does, the stall shows once per client (10): hidden.
+    expect(late.service).toBeLessThan(expected * 0.3);
+    expect(run.latency.percentile(99)).toBeGreaterThan(stallMs * 0.8);
+    expect(run.answered).toBe(run.scheduled);
+    expect(run.scheduled).toBeGreaterThan(rate * 1.8 * 0.95);
+    expect(run.scheduled).toBeLessThan(rate * 1.8 * 1.05);
+    expect(run.failed).toBe(0);
+  });
+
+  it('keeps the rate, not the pace of the answers: no burst on a fast server', async () => {
+    const c = clients(5);
+    const sent: number[] = [];
+    const run = await runOpenLoop(
+      c.map((client) => ({
+        send: (method: string, path: string) => (
+          sent.push(performance.now()),
+          client.send(method, path)
+        ),
+      })),
+      { path: '/', ratePerSecond: 100, warmupMs: 0, durationMs: 1000, lagLimitMs: 100 },
+    );
+    c.forEach((client) => client.close());
+
+    expect(run.scheduled).toBe(100);
+    // In any 200 ms, about 20 sends: never a burst.
+    for (const t of sent) {
+      const inWindow = sent.filter((s) => s >= t && s < t + 200).length;
+      expect(inWindow).toBeLessThanOrEqual(23);
+    }
+    expect(run.behind).toBe(false);
+  });
+
+  it('says when it fell behind its own schedule (its event loop blocked), not the server', async () => {
+    const c = clients(10);
+    setTimeout(() => {
+      const until = performance.now() + 300;
+      while (performance.now() < until); // the generator's own thread is busy
+    }, 400);
+    const run = await runOpenLoop(c, {
+      path: '/',
+      ratePerSecond: 200,
+      warmupMs: 100,
+      durationMs: 1000,
+    });
+    c.forEach((client) => client.close());
+
+    expect(run.behind).toBe(true);
+    expect(run.lag.percentile(99)).toBeGreaterThan(100);
+  });
+
+  it('refuses a rate that is not above 0', async () => {
+    await expect(
+      runOpenLoop(clients(1), { path: '/', ratePerSecond: 0, warmupMs: 0, durationMs: 10 }),
+    ).rejects.toThrow(/rate above 0/);
+  });
+});
