@@ -25,6 +25,19 @@ import {
 } from './support/steps.js';
 
 const ENV = { SESSION_TOUCH_INTERVAL: '1' };
+
+/** A process's threads and their scheduling, from /proc/<pid>/task/<tid>/stat. */
+async function threadsOf(pid: number) {
+  const tids = await readdir(`/proc/${pid}/task`);
+  return Promise.all(
+    tids.map(async (tid) => {
+      // After "(comm)", field 40 is rt_priority and 41 the policy.
+      const stat = await readFile(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      return { tid: Number(tid), rtPriority: Number(fields[37]), policy: Number(fields[38]) };
+    }),
+  );
+}
 const everywhere = (cluster: TestCluster, value: boolean) =>
   Object.fromEntries(cluster.replicas.map((r) => [r, value]));
 
@@ -64,6 +77,15 @@ const displayNameSettles = (cluster: TestCluster, client: HttpClient, name: stri
 
 describe('replicated: every replica holds every session', () => {
   const cluster = useCluster('replicated', { env: ENV });
+
+  it('by default runs every thread at normal priority (what a user without root gets)', async () => {
+    for (const pid of cluster.replicaPids()) {
+      expect(pid).not.toBeNull();
+      const threads = await threadsOf(pid!);
+      expect(threads.length).toBeGreaterThan(1); // the channel has its thread
+      expect(threads.filter((t) => t.policy !== 0)).toEqual([]); // 0: SCHED_OTHER
+    }
+  });
 
   it('login once, authenticated on all three; a profile edit is seen by every replica', async () => {
     const [client] = await newUsers(cluster, 1, 10);
@@ -207,7 +229,10 @@ describe('replicated: a partition and its heal', () => {
 });
 
 describe('replicated: the peer port', () => {
-  const cluster = useCluster('replicated', { env: ENV });
+  // The operator's choice (the default is normal): a real-time channel thread, as root may have.
+  const cluster = useCluster('replicated', {
+    env: { ...ENV, REPLICATION_THREAD_PRIORITY: 'realtime' },
+  });
 
   const target = () => cluster.replicas[1];
   const peerUrl = () => `ws://127.0.0.1:${cluster.peerEnv(target()).REPLICATION_PORT}/`;
@@ -298,17 +323,10 @@ describe('replicated: the peer port', () => {
     expect(through).toMatch(/^(http|closed)/);
   });
 
-  it('has a thread of its own that runs real-time (SCHED_FIFO), and only that thread', async () => {
-    // /proc/<pid>/task/<tid>/stat: after "(comm)", field 40 is rt_priority and 41 the policy.
-    const schedulingOf = async (pid: number, tid: string) => {
-      const stat = await readFile(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      return { tid: Number(tid), rtPriority: Number(fields[37]), policy: Number(fields[38]) };
-    };
+  it('asked for realtime, has a thread of its own that runs real-time (SCHED_FIFO), and only that thread', async () => {
     for (const pid of cluster.replicaPids()) {
       expect(pid).not.toBeNull();
-      const tids = await readdir(`/proc/${pid}/task`);
-      const threads = await Promise.all(tids.map((tid) => schedulingOf(pid!, tid)));
+      const threads = await threadsOf(pid!);
       const realtime = threads.filter((t) => t.policy === 1); // SCHED_FIFO
       expect(realtime).toEqual([expect.objectContaining({ rtPriority: 1 })]);
       expect(realtime[0].tid).not.toBe(pid); // not the main thread, which serves the requests

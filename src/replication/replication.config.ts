@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { MEMBERSHIP_KINDS } from './channel/membership.js';
 import { peerList } from './channel/peers.js';
-import { THREAD_PRIORITIES } from './channel/thread-priority.js';
+import { DEFAULT_THREAD_PRIORITY, THREAD_PRIORITIES } from './channel/thread-priority.js';
 
 /**
  * The peer channel's keys, for every profile whose replicas talk to each other. The runner and
@@ -50,9 +50,10 @@ export const peerChannelConfig = z
     REPLICATION_TRANSFER_TIMEOUT: z.coerce.number().int().positive().default(60),
     /**
      * The scheduling of the peer channel's thread (see peer-io.worker.ts): realtime (SCHED_FIFO 1),
-     * high (nice -10) or normal. Each needs root or CAP_SYS_NICE; the thread takes the best it may.
+     * high (nice -10) or normal (the default). The first two need root or CAP_SYS_NICE; the thread
+     * takes the best it may.
      */
-    REPLICATION_THREAD_PRIORITY: z.enum(THREAD_PRIORITIES).default('realtime'),
+    REPLICATION_THREAD_PRIORITY: z.enum(THREAD_PRIORITIES).default(DEFAULT_THREAD_PRIORITY),
   })
   .superRefine((c, ctx) => {
     if (c.REPLICATION_MEMBERSHIP === 'file' && !c.REPLICATION_MEMBERS_FILE)

@@ -7,6 +7,13 @@ export const THREAD_PRIORITIES = ['realtime', 'high', 'normal'] as const;
 export type ThreadPriority = (typeof THREAD_PRIORITIES)[number];
 
 /**
+ * What a replica asks for unless told otherwise: `normal`, what a user gets anyway without root or
+ * CAP_SYS_NICE (the Docker image runs as `node`). More is the operator's choice, and the
+ * benchmark's report says which one its figures had.
+ */
+export const DEFAULT_THREAD_PRIORITY: ThreadPriority = 'normal';
+
+/**
  * Raises the calling thread (only it: its own thread id) to `wanted`, or to the best step below
  * that the process may take; returns what it got and, if less, why.
  * - realtime: SCHED_FIFO at the lowest real-time priority, set by util-linux `chrt` (Node has no
