@@ -17,6 +17,8 @@ export const USAGE = `Usage: npm run bench -- [options]
   --duration <s>      measured seconds per whoami run (default 8; quick 2)
   --warmup <s>        unmeasured seconds before each run (default 2; quick 0.5)
   --rounds <n>        whoami runs per topology, interleaved; medians are reported (default 3; quick 1)
+  --rate <n>          the rate every row's open-loop latency is also measured at, req/s
+                      (besides 50 % and 80 % of each row's capacity; default 300; quick 150)
   --sessions <n>      sessions created to measure memory per session (default 4000; quick 300)
   --growth <n>        sessions in the store for the cost-growth run, once per kind of store
                       (default 100000; quick 5000)
@@ -42,6 +44,7 @@ Exit codes: 0 done, 1 the harness failed, 2 bad flags, 3 a target failed (not wi
 export class UsageError extends Error {}
 
 export interface BenchOptions extends BenchSettings {
+  commonRate: number;
   help: boolean;
   /** A results JSON to render again instead of measuring. */
   render?: string;
@@ -63,6 +66,8 @@ const DEFAULTS = {
     growth: 100_000,
     kill: 6,
     firstWarmup: 3,
+    // Half the slowest row's capacity here (postgres at 300 clients): below every row's.
+    rate: 300,
   },
   quick: {
     clients: 40,
@@ -73,6 +78,7 @@ const DEFAULTS = {
     growth: 5_000,
     firstWarmup: 1,
     kill: 3,
+    rate: 150,
   },
 };
 
@@ -139,6 +145,7 @@ export function parseOptions(argv: string[]): BenchOptions {
         duration: { type: 'string' },
         warmup: { type: 'string' },
         rounds: { type: 'string' },
+        rate: { type: 'string' },
         sessions: { type: 'string' },
         growth: { type: 'string' },
         env: { type: 'string', multiple: true },
@@ -206,6 +213,7 @@ export function parseOptions(argv: string[]): BenchOptions {
     warmupSeconds: number('warmup', values.warmup, d.warmup, { min: 0, max: 60, integer: false }),
     firstWarmupSeconds: d.firstWarmup,
     rounds: number('rounds', values.rounds, d.rounds, { min: 1, max: 20, integer: true }),
+    commonRate: number('rate', values.rate, d.rate, { min: 1, max: 100_000, integer: true }),
     memorySessions: number('sessions', values.sessions, d.sessions, {
       min: 1,
       max: 1_000_000,

@@ -8,6 +8,7 @@ import { measureBackup } from './measurements/backup.js';
 import { measureFailovers } from './measurements/failover.js';
 import { measureGrowth } from './measurements/growth.js';
 import { measureKill } from './measurements/kill.js';
+import { measureLatency } from './measurements/latency.js';
 import { measureLogin } from './measurements/login.js';
 import { measureMemory } from './measurements/memory.js';
 import { measureNat } from './measurements/nat.js';
@@ -60,6 +61,8 @@ export interface StepContext {
   say: (line: string) => void;
   /** The faults chosen for this row (the fault step). */
   faults: Fault[];
+  /** Requests per second the row served flat out: the median of its whoami rounds. */
+  capacity: number;
   /** Cuts peer links: measured on a cluster of its own (run.ts). */
   measureFaultRow(chosen: Fault[]): Promise<TopologyResult['faults']>;
 }
@@ -88,8 +91,27 @@ const isProfile = (row: Row) => row.kind === 'profile';
 const logins = (c: StepContext) =>
   measureLogin(c.s, { sequential: c.o.quick ? 10 : 30, clients: 4, seconds: c.o.quick ? 2 : 4 });
 
-/** In the order they run: growth first, as it needs the store at its smallest. */
+/** In the order they run: growth early, as it needs the store at its smallest. */
 export const measurementSteps: Step[] = [
+  {
+    // Every topology: the peers' tails are what ours are judged against.
+    name: 'latency',
+    appliesTo: () => true,
+    label: (c) =>
+      `open-loop whoami latency at 50 % and 80 % of its ${int(c.capacity)} req/s and at ${int(c.o.commonRate)} req/s`,
+    run: async (c) => ({
+      latency: await measureLatency(
+        c.s,
+        {
+          capacity: c.capacity,
+          commonRate: c.o.commonRate,
+          warmupMs: (c.o.quick ? 0.5 : 1) * 1000,
+          durationMs: (c.o.quick ? 1.5 : 6) * 1000,
+        },
+        c.say,
+      ),
+    }),
+  },
   {
     name: 'growth',
     appliesTo: (row) => isProfile(row) && row.store.fillable !== undefined,

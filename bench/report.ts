@@ -8,7 +8,14 @@ import { faults } from './faults.js';
 import { median } from './measurements/throughput.js';
 import { rateProfiles, recommendations, RULES, type Rating } from './ratings.js';
 import type { Traits } from './traits.js';
-import type { BenchResult, CpuUse, MemoryResult, ScalingPoint, TopologyResult } from './results.js';
+import type {
+  BenchResult,
+  CpuUse,
+  MemoryResult,
+  RateLatency,
+  ScalingPoint,
+  TopologyResult,
+} from './results.js';
 import { fmt, int, lagMs, storeCores, verdict, type TargetResult } from './targets.js';
 
 const pct = (share: number) => `${Math.round(share * 100)} %`;
@@ -113,7 +120,7 @@ function machineSection(r: BenchResult): string {
       ],
       [
         'load',
-        `${s.clients} virtual clients, each its own cookie jar, keep-alive connection and source address 127.N.M.1; closed loop (next request when the answer is in)`,
+        `${s.clients} virtual clients, each its own cookie jar, keep-alive connection and source address 127.N.M.1; closed loop (next request when the answer is in)${s.commonRate ? `; then open loop at 50 % and 80 % of each row's capacity and at ${int(s.commonRate)} req/s` : ''}`,
       ],
       [
         'whoami runs',
@@ -123,6 +130,14 @@ function machineSection(r: BenchResult): string {
         'sessions',
         `${int(s.memorySessions)} created for memory per session; ${int(s.growthSessions)} in the store for cost growth`,
       ],
+      ...(s.conditions
+        ? [
+            [
+              'conditions',
+              `peer channel thread priority ${s.conditions.threadPriority}; Postgres at ${s.conditions.postgres}; sessions expire after ${fmt(s.conditions.sessionIdleTimeoutSeconds / 3600, 1)} h idle (longer than the run); Node ${m.node}`,
+            ],
+          ]
+        : []),
       [
         'app settings',
         env.length
@@ -185,6 +200,40 @@ function throughputSection(r: BenchResult): string {
       'cores: nginx / replicas / store / load generator / other (kernel, other processes)',
     ],
     rows,
+  );
+}
+
+/** Open-loop latency at fixed rates: p50 / p99 / p99.9, or why a run's figures are not the row's. */
+export function latencySection(r: BenchResult): string {
+  const measured = r.topologies.filter((t) => t.latency?.length);
+  if (!measured.length) return 'Not measured in this run (`--only latency`).';
+  const at = (x: RateLatency | undefined) => {
+    if (!x) return '–';
+    if (x.behind) return `discarded: the load generator ran ${ms(x.generatorLagP99)} behind`;
+    const failed = x.failed + x.unanswered;
+    return `${ms(x.p50)} / ${ms(x.p99)} / ${ms(x.p999)}${failed ? ` (${int(failed)} failed)` : ''}`;
+  };
+  const find = (t: TopologyResult, label: string) => t.latency!.find((x) => x.label === label);
+  const rate = (t: TopologyResult, label: string) => find(t, label)?.ratePerSecond;
+  return table(
+    [
+      '',
+      'capacity, req/s',
+      'at 50 %: p50 / p99 / p99.9',
+      'at 80 %',
+      `at ${int(r.settings.commonRate ?? NaN)} req/s (every row)`,
+      'p99 timed from the send, at 80 %',
+      'generator lag p99, at 80 %',
+    ],
+    measured.map((t) => [
+      t.name,
+      int(t.throughput.rps),
+      `${at(find(t, '50 %'))} (${int(rate(t, '50 %') ?? NaN)}/s)`,
+      `${at(find(t, '80 %'))} (${int(rate(t, '80 %') ?? NaN)}/s)`,
+      at(find(t, 'common')),
+      find(t, '80 %') ? ms(find(t, '80 %')!.serviceP99) : '–',
+      find(t, '80 %') ? ms(find(t, '80 %')!.generatorLagP99) : '–',
+    ]),
   );
 }
 
@@ -670,7 +719,22 @@ ${machineSection(r)}
 
 ## 1. Authenticated whoami through nginx
 
+Flat out: the clients send back to back (a closed loop), so the figures are the row's capacity
+(req/s, the median of the runs) and the latency of a saturated cluster, queueing included.
+
 ${throughputSection(r)}
+
+### Latency as users feel it: fixed rates, open loop
+
+Below capacity, as a service runs: the clients together send at a fixed rate, each request on a
+schedule whatever the ones before it did, and its latency counts from when it was due (wrk2's
+correction for coordinated omission: a stall delays every request due during it, as it does to
+users). At 50 % and 80 % of the row's own capacity, and at one rate for every row. "Timed from
+the send" is what a closed loop would have said of the same requests. The generator shares the
+machine: a run in which it fell behind its own schedule (lag p99 over 10 ms) is run once more,
+and discarded if it falls behind again.
+
+${latencySection(r)}
 
 ## 2. Store round trips per authenticated read
 

@@ -301,6 +301,31 @@ export interface Complexity {
   stores: string[];
 }
 
+/**
+ * Whoami latency at one fixed rate, open loop (measurements/latency.ts): from each request's
+ * intended send time, in ms.
+ */
+export interface RateLatency {
+  /** "50 %" or "80 %" (of the row's capacity), or "common" (the same rate for every row). */
+  label: string;
+  ratePerSecond: number;
+  scheduled: number;
+  answered: number;
+  unanswered: number;
+  failed: number;
+  p50: number;
+  p99: number;
+  p999: number;
+  max: number;
+  /** p99 from the actual send time: what a closed loop would have reported. */
+  serviceP99: number;
+  /** How late the generator sent what it was free to send, p99 ms. */
+  generatorLagP99: number;
+  /** The generator fell behind its schedule twice: the figures measure it, not the row. */
+  behind: boolean;
+  attempts: number;
+}
+
 export interface TopologyResult {
   name: TopologyName;
   kind: 'profile' | 'peer';
@@ -316,6 +341,8 @@ export interface TopologyResult {
   complexity: Complexity;
   loginsForSetup: { clients: number; failed: number };
   throughput: ThroughputResult;
+  /** Open-loop latency at 50 % and 80 % of `throughput.rps` and at the common rate. */
+  latency?: RateLatency[];
   /** The same load from one shared address ("behind one NAT"). */
   nat?: LoadSummary;
   memory?: MemoryResult;
@@ -353,6 +380,19 @@ export interface BenchSettings {
   firstWarmupSeconds: number;
   durationSeconds: number;
   rounds: number;
+  /**
+   * What the figures were measured under that a reader would otherwise assume; older result
+   * files have none.
+   */
+  conditions?: {
+    /** The peer channel thread's scheduling (REPLICATION_THREAD_PRIORITY). */
+    threadPriority: string;
+    /** Postgres's durability settings. */
+    postgres: string;
+    sessionIdleTimeoutSeconds: number;
+  };
+  /** The open-loop rate every row is measured at (req/s); older result files have none. */
+  commonRate?: number;
   memorySessions: number;
   growthSessions: number;
   killSeconds: number;
@@ -368,6 +408,7 @@ export interface BenchSettings {
 
 /** The measurements after the whoami rounds, as --only names them. */
 export const measurements = [
+  'latency',
   'growth',
   'nat',
   'login',

@@ -27,7 +27,13 @@ import type {
 } from './results.js';
 import { assertRunning, prepareSubject, type Subject } from './subject.js';
 import { int } from './targets.js';
-import { startTopology, topologySpecs, type RunningTopology } from './topology.js';
+import {
+  BENCH_SESSION_IDLE_SECONDS,
+  startTopology,
+  topologySpecs,
+  type RunningTopology,
+} from './topology.js';
+import { DEFAULT_THREAD_PRIORITY } from '../src/replication/channel/thread-priority.js';
 import { traitsOf, type Row } from './traits.js';
 import { RESULTS_DIR, stamp } from './render.js';
 
@@ -97,6 +103,13 @@ function settingsOf(o: BenchOptions): BenchResult['settings'] {
     firstWarmupSeconds: o.firstWarmupSeconds,
     durationSeconds: o.durationSeconds,
     rounds: o.rounds,
+    conditions: {
+      threadPriority:
+        o.appEnv.REPLICATION_THREAD_PRIORITY ?? `${DEFAULT_THREAD_PRIORITY} (the default)`,
+      postgres: 'its defaults: fsync, synchronous_commit and full_page_writes on',
+      sessionIdleTimeoutSeconds: BENCH_SESSION_IDLE_SECONDS,
+    },
+    commonRate: o.commonRate,
     memorySessions: o.memorySessions,
     growthSessions: o.growthSessions,
     killSeconds: o.killSeconds,
@@ -300,6 +313,7 @@ async function measureTopology(
     plan,
     say: prefixed,
     faults,
+    capacity: result.throughput.rps,
     measureFaultRow: (chosen) => measureFaultRow(s, chosen, timing, o, prefixed),
   };
   // A measurement that breaks is noted and the run goes on: the others still mean something.

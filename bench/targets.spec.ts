@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { benchResult, loadSummary, topology } from './result-fixture.js';
-import type { FailoverResult, FaultCell, TopologyResult } from './results.js';
+import type { FailoverResult, FaultCell, RateLatency, TopologyResult } from './results.js';
 import { evaluateTargets, verdict, type TargetResult } from './targets.js';
 
 const target = (id: string, topologies: TopologyResult[]): TargetResult =>
@@ -344,15 +344,49 @@ describe('evaluateTargets', () => {
     expect(target('T15', [topology('redis')]).pass).toBeNull();
   });
 
-  it('judges T16 on failed requests everywhere, and on logouts only where a graceful leave keeps sessions', () => {
+  it('judges T18 on failed requests everywhere, and on logouts only where a graceful leave keeps sessions', () => {
     const rolling = (name: 'redis' | 'sticky', over: Partial<FaultCell>) =>
       topology(name, { faults: [cell('rolling-restart', over)] });
 
-    expect(target('T16', [rolling('redis', {}), rolling('sticky', { loggedOut: 300 })]).pass).toBe(
+    expect(target('T18', [rolling('redis', {}), rolling('sticky', { loggedOut: 300 })]).pass).toBe(
       true,
     );
-    expect(target('T16', [rolling('sticky', { failed: 3 })]).pass).toBe(false);
-    expect(target('T16', [rolling('redis', { loggedOut: 1 })]).pass).toBe(false);
+    expect(target('T18', [rolling('sticky', { failed: 3 })]).pass).toBe(false);
+    expect(target('T18', [rolling('redis', { loggedOut: 1 })]).pass).toBe(false);
+    expect(target('T18', [topology('redis')]).pass).toBeNull();
+  });
+
+  it('judges T16 at 80 % of capacity: p99 within 5 × p50, p99.9 within 250 ms, and never a discarded run', () => {
+    const at80 = (name: 'redis' | 'sticky', over: Partial<RateLatency>): TopologyResult =>
+      topology(name, {
+        latency: [
+          {
+            label: '80 %',
+            ratePerSecond: 2000,
+            scheduled: 12_000,
+            answered: 12_000,
+            unanswered: 0,
+            failed: 0,
+            p50: 2,
+            p99: 9,
+            p999: 40,
+            max: 60,
+            serviceP99: 8,
+            generatorLagP99: 1,
+            behind: false,
+            attempts: 1,
+            ...over,
+          },
+        ],
+      });
+
+    expect(target('T16', [at80('redis', {}), at80('sticky', {})]).pass).toBe(true);
+    expect(target('T16', [at80('redis', { p99: 11 })]).pass).toBe(false);
+    expect(target('T16', [at80('redis', { p999: 251 })]).pass).toBe(false);
+    expect(target('T16', [at80('redis', { failed: 1 })]).pass).toBe(false);
+    const discarded = target('T16', [at80('redis', { behind: true, generatorLagP99: 30 })]);
+    expect(discarded.pass).toBe(false);
+    expect(discarded.figure).toContain('discarded');
     expect(target('T16', [topology('redis')]).pass).toBeNull();
   });
 });
