@@ -330,8 +330,9 @@ describe('backup manager model (4 in-process replicas, random interleavings)', (
   it('a graceful leave hands every copy on first: the others hold two of each before it goes', async () => {
     const model = new Model();
     await Promise.all(NAMES.map((n) => model.boot(n)));
-    // Sessions with r1 as primary, and sessions with r1 as backup (created elsewhere).
-    for (let i = 0; i < 12; i++) await model.run({ op: 'create', at: i % NAMES.length });
+    // Sessions with r1 as primary, and sessions with r1 as backup (created elsewhere): more than
+    // one page of hand-overs per partner.
+    for (let i = 0; i < 160; i++) await model.run({ op: 'create', at: i % NAMES.length });
     await model.quiesce();
     const r1 = model.replicas.get('r1')!;
     const held = model.created.filter((id) => model.holders(id).includes('r1'));
@@ -339,16 +340,19 @@ describe('backup manager model (4 in-process replicas, random interleavings)', (
     model.leaving.add(r1);
     let left = false;
     const leaving = r1.leave().then((n) => ((left = true), n));
-    // Deliver one message at a time: while it leaves, no session ever has fewer than two copies.
-    while (!left) {
+    // Deliver one message at a time, letting each reply be handled: while it leaves, no session
+    // ever has fewer than two copies; and it says it has left only once the others hold them.
+    for (let turn = 0; !left; turn++) {
+      expect(turn).toBeLessThan(100_000);
       for (const id of model.created)
         expect({ id, n: model.holders(id).length >= 2 }).toEqual({ id, n: true });
-      if (!model.net.deliver(0)) await settle();
+      model.net.deliver(0);
+      await settle();
     }
-    expect(await leaving).toBe(held.length);
     const others = (id: string) => model.holders(id).filter((h) => h !== 'r1');
     for (const id of model.created)
       expect({ id, copies: others(id).length }).toEqual({ id, copies: 2 });
+    expect(await leaving).toBe(held.length);
     // Gone now: nothing to repair, every location names live holders.
     model.replicas.delete('r1');
     model.net.crash('r1');

@@ -21,8 +21,9 @@ import {
 } from './messages.js';
 import { chooseBackup } from './placement.js';
 
-/** Sessions per hand-over request of a leave (see leave). */
+/** Sessions per hand-over request of a leave, and how long a leave paces them (see leave). */
 const HANDOVER_PAGE = 50;
+const PACED_LEAVE_MS = 4_000;
 
 export interface BackupOptions {
   /** How long a write waits for the backup's acknowledgement (then it is logged and counted). */
@@ -540,20 +541,28 @@ export class BackupManager implements SessionCopies {
       else byPartner.set(partner, [id]);
     }
     // Small pages, one at a time per partner: each page is a burst of copies on the partner's
-    // main thread, and between pages it answers the reads it serves (a page of 1,000 stalled a
-    // partner past the fetch timeout of the replicas reading from it).
-    const work = [...byPartner].map(async ([partner, ids]) => {
+    // main thread, and between pages it answers the reads it serves (pages of 1,000 at once
+    // stalled a partner past the fetch timeout of the replicas reading from it). Paced for
+    // PACED_LEAVE_MS at most; what is left then goes at once, so that the leave ends well within
+    // the stop timeout (a SIGKILL mid-leave would lose the orphans not yet handed on).
+    const pacedUntil = this.o.now() + PACED_LEAVE_MS;
+    const paced = async (ids: string[], send: (page: string[]) => Promise<unknown>) => {
+      const pages: string[][] = [];
       for (let i = 0; i < ids.length; i += HANDOVER_PAGE)
-        await this.askRehome(partner, ids.slice(i, i + HANDOVER_PAGE), live);
-    });
-    work.push(
-      (async () => {
-        for (let i = 0; i < orphans.length; i += HANDOVER_PAGE)
-          await Promise.all(
-            orphans.slice(i, i + HANDOVER_PAGE).map((id) => this.handOnLast(id, live)),
-          );
-      })(),
+        pages.push(ids.slice(i, i + HANDOVER_PAGE));
+      let next = 0;
+      while (next < pages.length && this.o.now() < pacedUntil) await send(pages[next++]);
+      await Promise.all(pages.slice(next).map(send));
+    };
+    const work = [...byPartner].map(([partner, ids]) =>
+      paced(ids, (page) => this.askRehome(partner, page)),
     );
+    work.push(
+      paced(orphans, (page) =>
+        Promise.all(page.map((id) => this.handOnLast(id, this.link.livePeers()))),
+      ),
+    );
+    await Promise.all(work);
     const handed = orphans.length + [...byPartner.values()].reduce((n, ids) => n + ids.length, 0);
     this.stats.handedOn += handed;
     return handed;
@@ -563,13 +572,13 @@ export class BackupManager implements SessionCopies {
    * Asks `partner` to rehome `ids`; a partner that is leaving too (or does not answer) leaves
    * this replica's copies as the last ones: they go to two others.
    */
-  private async askRehome(partner: string, ids: string[], live: string[]): Promise<void> {
+  private async askRehome(partner: string, ids: string[]): Promise<void> {
     this.count('rehome', 1);
     const reply = await this.link
       .request(partner, { t: 'rehome', ids }, this.o.requestTimeoutMs)
       .catch(() => ({ refused: true }));
     if ((reply as { refused?: boolean } | null)?.refused) {
-      const others = live.filter((p) => p !== partner);
+      const others = this.link.livePeers().filter((p) => p !== partner);
       await Promise.all(ids.map((id) => this.handOnLast(id, others)));
     }
   }
