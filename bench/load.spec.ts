@@ -23,6 +23,7 @@ function run(byReplica: Record<string, number>): LoadRun {
     errors: 2,
     authenticated: requests / 2,
     byReplica: new Map(Object.entries(byReplica)),
+    lastReplica: new Map(),
     loadCpuMs: 500,
   };
 }

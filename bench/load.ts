@@ -52,6 +52,8 @@ export interface LoadRun {
   errors: number;
   authenticated: number;
   byReplica: Map<string, number>;
+  /** Client index → the replica that answered its last measured request (where it is pinned). */
+  lastReplica: Map<number, string>;
   /** CPU time the load generator itself used (ms), to see how much of the machine it took. */
   loadCpuMs: number;
 }
@@ -82,6 +84,7 @@ export async function runLoad(clients: VirtualClient[], o: LoadOptions): Promise
     errors: 0,
     authenticated: 0,
     byReplica: new Map(),
+    lastReplica: new Map(),
     loadCpuMs: 0,
   };
   let cpu: NodeJS.CpuUsage | undefined;
@@ -132,6 +135,7 @@ export async function runLoad(clients: VirtualClient[], o: LoadOptions): Promise
         if (isAuthenticated(reply)) run.authenticated++;
         if (reply.servedBy) {
           run.byReplica.set(reply.servedBy, (run.byReplica.get(reply.servedBy) ?? 0) + 1);
+          run.lastReplica.set(i, reply.servedBy);
         }
       }
     }),
@@ -164,6 +168,14 @@ export interface LoadSummary {
   shares: Record<string, number>;
   /** Busiest ÷ idlest replica; null when a replica served nothing (busiest ÷ 0). */
   skew: number | null;
+  /**
+   * Clients per replica, each counted where its last request was answered: where a pinning
+   * strategy put it (in a closed loop the request shares follow each replica's speed instead).
+   * Absent in results written before issue 31.
+   */
+  clientsPerReplica?: Record<string, number>;
+  /** Busiest ÷ idlest replica by clients; null when a replica has none. */
+  clientSkew?: number | null;
   /** The load generator's own CPU use, in percent of one core. */
   loadCpuPercent: number;
 }
@@ -173,6 +185,8 @@ export function summarize(run: LoadRun, replicas: readonly string[]): LoadSummar
   const served = counts.reduce((a, b) => a + b, 0);
   const shares = Object.fromEntries(replicas.map((r, i) => [r, served ? counts[i] / served : 0]));
   const idlest = Math.min(...counts);
+  const pinned = replicas.map((r) => [...run.lastReplica.values()].filter((x) => x === r).length);
+  const fewest = Math.min(...pinned);
   return {
     clients: run.clients,
     seconds: run.seconds,
@@ -184,6 +198,8 @@ export function summarize(run: LoadRun, replicas: readonly string[]): LoadSummar
     authenticatedShare: run.requests ? run.authenticated / run.requests : 0,
     shares,
     skew: idlest > 0 ? Math.max(...counts) / idlest : null,
+    clientsPerReplica: Object.fromEntries(replicas.map((r, i) => [r, pinned[i]])),
+    clientSkew: fewest > 0 ? Math.max(...pinned) / fewest : null,
     loadCpuPercent: (run.loadCpuMs / (run.seconds * 1000)) * 100,
   };
 }

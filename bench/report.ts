@@ -6,6 +6,8 @@ import { cellText } from './charts/faults.js';
 import { scalingCurves } from './charts/scaling.js';
 import { faults } from './faults.js';
 import { median } from './measurements/throughput.js';
+import type { LoadSummary } from './load.js';
+import { spreadOf } from './spread.js';
 import { rateProfiles, recommendations, RULES, type Rating } from './ratings.js';
 import type { Traits } from './traits.js';
 import type {
@@ -175,12 +177,18 @@ function throughputSection(r: BenchResult): string {
     const last = t.throughput.samples.at(-1)?.load;
     const shares = last ? Object.values(last.shares).map(pct).join(' / ') : '–';
     const failed = t.throughput.samples.reduce((n, s) => n + s.load.errors + s.load.non2xx, 0);
+    const runs = t.throughput.samples.map((s) => s.load);
+    const spread = spreadOf(runs.map((l) => l.rps));
+    const range = (pick: (l: LoadSummary) => number) =>
+      runs.length > 1
+        ? ` (${fmt(Math.min(...runs.map(pick)), 1)}–${fmt(Math.max(...runs.map(pick)), 1)})`
+        : '';
     return [
       t.name,
-      int(t.throughput.rps),
-      t.throughput.samples.map((s) => int(s.load.rps)).join(', '),
-      ms(t.throughput.p50),
-      ms(t.throughput.p99),
+      `${int(t.throughput.rps)}${Number.isFinite(spread) ? ` ± ${pct(spread / 2)}` : ''}`,
+      runs.map((l) => int(l.rps)).join(', '),
+      `${ms(t.throughput.p50)}${range((l) => l.latency.p50)}`,
+      `${ms(t.throughput.p99)}${range((l) => l.latency.p99)}`,
       last ? ms(last.latency.max) : '–',
       String(failed),
       shares,
@@ -190,10 +198,10 @@ function throughputSection(r: BenchResult): string {
   return table(
     [
       '',
-      'req/s (median)',
+      'req/s (median ± half the range)',
       'req/s per run',
-      'p50',
-      'p99',
+      'p50 (median, range)',
+      'p99 (median, range)',
       'max',
       'failed',
       'share app-1/2/3',
@@ -264,6 +272,9 @@ function skewSection(r: BenchResult): string {
       skew(medianSkew(t)),
       t.nat ? Object.values(t.nat.shares).map(pct).join(' / ') : '–',
       skew(t.nat?.skew),
+      t.nat?.clientsPerReplica
+        ? `${Object.values(t.nat.clientsPerReplica).join(' / ')} (${skew(t.nat.clientSkew)})`
+        : '–',
       t.nat ? `${int(t.nat.rps)} req/s, ${pct(t.nat.authenticatedShare)} authenticated` : '–',
     ];
   });
@@ -275,6 +286,7 @@ function skewSection(r: BenchResult): string {
       'skew (median)',
       'one NAT: shares',
       'skew',
+      'one NAT: clients pinned per replica (skew)',
       'one NAT: load',
     ],
     rows,

@@ -151,8 +151,27 @@ describe('evaluateTargets', () => {
     );
     expect(target('T14', [uneven]).pass).toBe(false);
     expect(target('T14', [idle]).pass).toBe(false);
-    expect(target('T14', [idle]).reason).toContain('served no client');
+    expect(target('T14', [idle]).reason).toContain('got no client');
     expect(target('T14', [sticky]).pass).toBeNull();
+  });
+
+  it('judges T14 on the clients pinned per replica where counted, the request shares beside it', () => {
+    const pinned = (clients: number[], skew: number) =>
+      topology('sticky-cookie', {
+        nat: loadSummary({
+          skew: 1.5,
+          shares: { 'app-1': 0.4, 'app-2': 0.33, 'app-3': 0.27 },
+          clientsPerReplica: { 'app-1': clients[0], 'app-2': clients[1], 'app-3': clients[2] },
+          clientSkew: skew,
+        }),
+      });
+
+    const even = target('T14', [pinned([100, 101, 99], 101 / 99)]);
+    expect(even.pass).toBe(true); // requests at 1.5 follow speed; the pinning was even
+    expect(even.figure).toBe(
+      'clients 1.02 (100 / 101 / 99); requests 1.50 (shares 40 % / 33 % / 27 %)',
+    );
+    expect(target('T14', [pinned([150, 100, 50], 3)]).pass).toBe(false);
   });
 
   it('judges T8 on the async lag p99 and T9 on messages per read and per peer per write', () => {
@@ -184,6 +203,57 @@ describe('evaluateTargets', () => {
       ]).pass,
     ).toBe(false);
     expect(target('T8', [topology('redis')]).pass).toBeNull();
+  });
+
+  it('judges T19 on sync mode’s stale reads only, and leaves it unmeasured without sync', () => {
+    const stale = (sync?: number) => ({
+      ...REPLICATION_COUNTS,
+      lagP50: 1,
+      lagP99: 3,
+      staleReads: {
+        async: { writes: 200, stale: 9, rate: 0.045 },
+        ...(sync === undefined ? {} : { sync: { writes: 200, stale: sync, rate: sync / 200 } }),
+      },
+    });
+
+    expect(target('T19', [topology('replicated', { replication: stale(0) })]).pass).toBe(true);
+    expect(target('T19', [topology('replicated', { replication: stale(1) })]).pass).toBe(false);
+    expect(target('T19', [topology('replicated', { replication: stale() })]).pass).toBeNull();
+  });
+
+  it('judges T8 on the lag to applied at 80 % of capacity where measured', () => {
+    const at = (appliedP99: number) => ({
+      ...REPLICATION_COUNTS,
+      lagP50: 30,
+      lagP99: 90, // flat out: not what T8 judges once the bounded loads are there
+      appliedP99: 95,
+      staleReads: { async: { writes: 50, stale: 1, rate: 0.02 } },
+      bounded: [
+        {
+          share: 0.5,
+          readsPerSecond: 1000,
+          writes: 100,
+          lagP50: 1,
+          lagP99: 3,
+          appliedP99: 4,
+          loopDelayP99: 2,
+        },
+        {
+          share: 0.8,
+          readsPerSecond: 1600,
+          writes: 100,
+          lagP50: 2,
+          lagP99: 5,
+          appliedP99,
+          loopDelayP99: 4,
+        },
+      ],
+    });
+
+    const ok = target('T8', [topology('replicated', { replication: at(7.5) })]);
+    expect(ok.pass).toBe(true);
+    expect(ok.figure).toContain('applied p99 7.5 ms (visible 5.0 ms)');
+    expect(target('T8', [topology('replicated', { replication: at(10.5) })]).pass).toBe(false);
   });
 
   it('explains a T8 failure with the run’s own figures: handling, loop delay, the load, the bounded loads', () => {

@@ -4,7 +4,7 @@
  * is SIGKILL), driven from "another terminal" over its control socket.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readdir, readFile, readlink } from 'node:fs/promises';
+import { readdir, readFile, readlink, realpath } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sendControl, type ControlCommand, type ControlReply } from '../../cluster/control.js';
 import type { MemberStatus } from '../../cluster/cluster.js';
@@ -160,6 +160,7 @@ export async function listening(ports: readonly number[]): Promise<number[]> {
 export async function heldBy(workDir: string, ports: readonly number[]): Promise<number[]> {
   const wanted = new Set(await listening(ports));
   if (wanted.size === 0) return [];
+  const dir = await realpath(workDir); // descriptors name resolved paths
   const inodes = await listeningSockets(wanted);
   const held = new Set<number>();
   for (const pid of await readdir('/proc').catch(() => [])) {
@@ -172,7 +173,7 @@ export async function heldBy(workDir: string, ports: readonly number[]): Promise
       const port = inodes.get(/^socket:\[(\d+)\]$/.exec(t)?.[1] ?? '');
       return port === undefined ? [] : [port];
     });
-    if (ports.length > 0 && targets.some((t) => t.startsWith(workDir + '/')))
+    if (ports.length > 0 && targets.some((t) => t.startsWith(dir + '/')))
       for (const port of ports) held.add(port);
   }
   return [...held].sort((a, b) => a - b);
