@@ -21,9 +21,10 @@ import {
 } from './messages.js';
 import { chooseBackup } from './placement.js';
 
-/** Sessions per hand-over request of a leave, and how long a leave paces them (see leave). */
+/** Sessions per hand-over request of a leave (see leave). */
 const HANDOVER_PAGE = 50;
-const PACED_LEAVE_MS = 4_000;
+/** A leave's default budget: well inside the 10 s a stopping replica gets before SIGKILL. */
+const LEAVE_BUDGET_MS = 6_000;
 
 export interface BackupOptions {
   /** How long a write waits for the backup's acknowledgement (then it is logged and counted). */
@@ -38,6 +39,11 @@ export interface BackupOptions {
   requestTimeoutMs: number;
   /** How long a tombstone outlives the destroy: past any message still in flight. */
   tombstoneMs: number;
+  /**
+   * How long a graceful leave may hand copies on (LEAVE_BUDGET_MS where absent): past it the
+   * replica goes, and the other holders re-back-up what is left, as after a crash.
+   */
+  leaveBudgetMs?: number;
   now: () => number;
   /** Wall time in ms with a fraction, for versions (and lag); `now` where absent (tests). */
   clockNow?: () => number;
@@ -540,29 +546,33 @@ export class BackupManager implements SessionCopies {
       else if (byPartner.has(partner)) byPartner.get(partner)!.push(id);
       else byPartner.set(partner, [id]);
     }
-    // Small pages, one at a time per partner: each page is a burst of copies on the partner's
-    // main thread, and between pages it answers the reads it serves (pages of 1,000 at once
-    // stalled a partner past the fetch timeout of the replicas reading from it). Paced for
-    // PACED_LEAVE_MS at most; what is left then goes at once, so that the leave ends well within
-    // the stop timeout (a SIGKILL mid-leave would lose the orphans not yet handed on).
-    const pacedUntil = this.o.now() + PACED_LEAVE_MS;
-    const paced = async (ids: string[], send: (page: string[]) => Promise<unknown>) => {
-      const pages: string[][] = [];
-      for (let i = 0; i < ids.length; i += HANDOVER_PAGE)
-        pages.push(ids.slice(i, i + HANDOVER_PAGE));
-      let next = 0;
-      while (next < pages.length && this.o.now() < pacedUntil) await send(pages[next++]);
-      await Promise.all(pages.slice(next).map(send));
-    };
-    const work = [...byPartner].map(([partner, ids]) =>
-      paced(ids, (page) => this.askRehome(partner, page)),
+    // The orphans first: their last copy is here, and nothing repairs them once it is gone.
+    await Promise.all(orphans.map((id) => this.handOnLast(id, this.link.livePeers())));
+    // Then small pages, one at a time per partner: each page is a burst of copies on the
+    // partner's main thread, and between pages it answers the reads it serves (pages of 1,000
+    // at once stalled a partner past the fetch timeout of the replicas reading from it). Within
+    // one budget: what is left then has its other copy on the partner, which re-backs it up once
+    // this replica is gone, as after a crash.
+    const deadline = this.o.now() + (this.o.leaveBudgetMs ?? LEAVE_BUDGET_MS);
+    await Promise.all(
+      [...byPartner].map(async ([partner, ids]) => {
+        for (let i = 0; i < ids.length; i += HANDOVER_PAGE) {
+          const left = deadline - this.o.now();
+          if (left <= 0) {
+            this.o.log(
+              'warn',
+              'leaving: hand-over budget spent; the partner re-backs up the rest',
+              {
+                partner,
+                sessions: ids.length - i,
+              },
+            );
+            return;
+          }
+          await this.askRehome(partner, ids.slice(i, i + HANDOVER_PAGE), left);
+        }
+      }),
     );
-    work.push(
-      paced(orphans, (page) =>
-        Promise.all(page.map((id) => this.handOnLast(id, this.link.livePeers()))),
-      ),
-    );
-    await Promise.all(work);
     const handed = orphans.length + [...byPartner.values()].reduce((n, ids) => n + ids.length, 0);
     this.stats.handedOn += handed;
     return handed;
@@ -572,10 +582,10 @@ export class BackupManager implements SessionCopies {
    * Asks `partner` to rehome `ids`; a partner that is leaving too (or does not answer) leaves
    * this replica's copies as the last ones: they go to two others.
    */
-  private async askRehome(partner: string, ids: string[]): Promise<void> {
+  private async askRehome(partner: string, ids: string[], budgetMs: number): Promise<void> {
     this.count('rehome', 1);
     const reply = await this.link
-      .request(partner, { t: 'rehome', ids }, this.o.requestTimeoutMs)
+      .request(partner, { t: 'rehome', ids }, Math.min(this.o.requestTimeoutMs, budgetMs))
       .catch(() => ({ refused: true }));
     if ((reply as { refused?: boolean } | null)?.refused) {
       const others = this.link.livePeers().filter((p) => p !== partner);
@@ -583,19 +593,22 @@ export class BackupManager implements SessionCopies {
     }
   }
 
-  /** This replica's copy is the last: a new primary and backup among `live` get it. */
-  private async handOnLast(id: string, live: string[]): Promise<void> {
+  /**
+   * This replica's copy is the last: a new primary and backup among `candidates` get it, and
+   * every live peer learns the new location (a partner that timed out may have acted after all).
+   */
+  private async handOnLast(id: string, candidates: string[]): Promise<void> {
     const item = this.map.itemOf(id, this.o.now());
-    if (!item || live.length === 0) return;
-    const primary = chooseBackup(id, live)!;
+    if (!item || candidates.length === 0) return;
+    const primary = chooseBackup(id, candidates)!;
     const backup = chooseBackup(
       id,
-      live.filter((p) => p !== primary),
+      candidates.filter((p) => p !== primary),
     );
     const next: Location = { primary, backup, v: this.clock.tick() };
     this.locs.set(id, next);
     this.sendLoc(
-      live.filter((p) => p !== primary && p !== backup),
+      this.link.livePeers().filter((p) => p !== primary && p !== backup),
       [{ id, loc: next }],
     );
     const copies: Array<Promise<void>> = [];
@@ -618,6 +631,7 @@ export class BackupManager implements SessionCopies {
       const role = this.roleOf(id);
       if (!loc || !this.map.has(id, now) || (role !== 'primary' && role !== 'backup')) continue;
       if (role === 'primary' && loc.backup !== leaver) continue; // re-backed up already
+      if (role === 'backup' && loc.primary !== leaver) continue; // another took it over meanwhile
       const reason = role === 'primary' ? 'rebackups' : 'promotions';
       moved.push({ id, ...this.claim(id, chooseBackup(id, others), reason) });
     }
