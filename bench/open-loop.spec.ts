@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import fc from 'fast-check';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { VirtualClient } from '../cluster/virtual-client.js';
@@ -104,6 +105,34 @@ describe('runOpenLoop', () => {
       expect(inWindow).toBeLessThanOrEqual(35);
     }
     expect(run.behind).toBe(false);
+  });
+
+  it('never sends a request before it is due, at any rate and number of clients', async () => {
+    // Timed from its due time, a request can never have taken less than timed from its send.
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 20, max: 2000 }),
+        fc.integer({ min: 1, max: 20 }),
+        async (rate, n) => {
+          const c = clients(n);
+          const early: number[] = [];
+          const run = await runOpenLoop(c, {
+            path: '/',
+            ratePerSecond: rate,
+            warmupMs: 0,
+            durationMs: 300,
+            lagLimitMs: 1000,
+            onResult: (r) => {
+              if (r.intendedMs < r.serviceMs) early.push(r.serviceMs - r.intendedMs);
+            },
+          });
+          c.forEach((client) => client.close());
+          expect(run.answered).toBeGreaterThan(0);
+          expect(early).toEqual([]);
+        },
+      ),
+      { numRuns: 8 },
+    );
   });
 
   it('says when it fell behind its own schedule (its event loop blocked), not the server', async () => {

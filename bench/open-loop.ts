@@ -60,6 +60,17 @@ const DRAIN_MS = 30_000;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/**
+ * Never wakes before `due`. A timer alone may: Node counts timeouts in whole milliseconds from
+ * the event loop's cached clock, so `setTimeout(f, 1.7)` can run 1 ms early, and a request sent
+ * early would count less than its real latency (a fast server's p50 came out as 0).
+ */
+async function sleepUntil(due: number): Promise<void> {
+  for (let left = due - performance.now(); left > 0; left = due - performance.now()) {
+    await sleep(Math.ceil(left));
+  }
+}
+
 export async function runOpenLoop(clients: Sender[], o: OpenLoopOptions): Promise<OpenLoopRun> {
   if (!(o.ratePerSecond > 0) || clients.length === 0)
     throw new Error(`open loop: needs clients and a rate above 0, not ${o.ratePerSecond}/s`);
@@ -91,9 +102,8 @@ export async function runOpenLoop(clients: Sender[], o: OpenLoopOptions): Promis
           if (measured) run.unanswered++;
           continue;
         }
-        const wait = due - performance.now();
-        if (wait > 0) {
-          await sleep(wait);
+        if (performance.now() < due) {
+          await sleepUntil(due);
           // Free to send on time: any lateness now is the generator's own.
           if (measured) run.lag.record(performance.now() - due);
         }
