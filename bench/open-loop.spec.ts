@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { VirtualClient } from '../cluster/virtual-client.js';
-import { runOpenLoop } from './open-loop.js';
+import { runOpenLoop, semiSpaceMb } from './open-loop.js';
 
 /**
  * A real HTTP server on loopback that answers at once, except while `stall` says it stalls: a
@@ -157,5 +157,14 @@ describe('runOpenLoop', () => {
     await expect(
       runOpenLoop(clients(1), { path: '/', ratePerSecond: 0, warmupMs: 0, durationMs: 10 }),
     ).rejects.toThrow(/rate above 0/);
+  });
+});
+
+describe('semiSpaceMb', () => {
+  it('reads the young generation the generator runs with, the last flag winning', () => {
+    expect(semiSpaceMb([])).toBeNull();
+    expect(semiSpaceMb(['--max-semi-space-size=1'])).toBe(1);
+    expect(semiSpaceMb(['--max-semi-space-size=1', '--max-semi-space-size=16'])).toBe(16);
+    expect(semiSpaceMb(['--max-semi-space-size', '--max-old-space-size=4096'])).toBeNull();
   });
 });

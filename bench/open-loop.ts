@@ -54,34 +54,48 @@ export interface OpenLoopRun {
   behind: boolean;
 }
 
+/**
+ * The young generation this process runs with (`--max-semi-space-size`, MB), null for V8's
+ * default. `npm run bench` asks for 1 MB: each minor collection stops the generator for as long
+ * as it copies what survives, and with hundreds of requests in flight the default (up to tens
+ * of MB) made pauses of 20–40 ms, which the generator's clocks counted as the servers'.
+ */
+export function semiSpaceMb(
+  argv: readonly string[] = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)],
+): number | null {
+  const flag = argv.findLast((a) => /^--max-semi-space-size=\d+$/.test(a));
+  return flag ? Number(flag.split('=')[1]) : null;
+}
+
 /** A generator more than this late (p99) to its own schedule measured itself. */
 export const LAG_LIMIT_MS = 10;
 const DRAIN_MS = 30_000;
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 /**
- * Never wakes before `due`. A timer alone may: Node counts timeouts in whole milliseconds from
- * the event loop's cached clock, so `setTimeout(f, 1.7)` can run 1 ms early, and a request sent
- * early would count less than its real latency (a fast server's p50 came out as 0).
+ * One dispatcher for all clients: request k is due at t0 + k / rate and goes to client k mod n
+ * (so each client's requests are evenly spaced, the clients staggered evenly between them). A
+ * single timer wakes it when the next request is due, where a timer per client costs the
+ * generator a timer and a promise per request: its CPU is the cores the servers measured lose.
+ * It never sends early: Node counts timeouts in whole milliseconds from the event loop's cached
+ * clock, so a timer may run up to 1 ms early; the dispatcher sends only what is due by the
+ * clock and sleeps again (a request sent early would count less than its real latency).
  */
-async function sleepUntil(due: number): Promise<void> {
-  for (let left = due - performance.now(); left > 0; left = due - performance.now()) {
-    await sleep(Math.ceil(left));
-  }
-}
-
-export async function runOpenLoop(clients: Sender[], o: OpenLoopOptions): Promise<OpenLoopRun> {
+export function runOpenLoop(clients: Sender[], o: OpenLoopOptions): Promise<OpenLoopRun> {
   if (!(o.ratePerSecond > 0) || clients.length === 0)
-    throw new Error(`open loop: needs clients and a rate above 0, not ${o.ratePerSecond}/s`);
-  const interval = (1000 * clients.length) / o.ratePerSecond;
+    return Promise.reject(
+      new Error(`open loop: needs clients and a rate above 0, not ${o.ratePerSecond}/s`),
+    );
+  const n = clients.length;
+  const step = 1000 / o.ratePerSecond;
   const t0 = performance.now();
   const measureFrom = t0 + o.warmupMs;
   const end = measureFrom + o.durationMs;
   const giveUp = end + (o.drainMs ?? DRAIN_MS);
+  const total = Math.ceil((end - t0) / step);
+  const dueOf = (k: number) => t0 + k * step;
   const run: OpenLoopRun = {
     ratePerSecond: o.ratePerSecond,
-    clients: clients.length,
+    clients: n,
     seconds: o.durationMs / 1000,
     latency: new Histogram(),
     service: new Histogram(),
@@ -92,32 +106,61 @@ export async function runOpenLoop(clients: Sender[], o: OpenLoopOptions): Promis
     lag: new Histogram(),
     behind: false,
   };
-  await Promise.all(
-    clients.map(async (client, i) => {
-      // Clients staggered evenly over one interval: together, one request every 1000/rate ms.
-      for (let due = t0 + (interval * i) / clients.length; due < end; due += interval) {
-        const measured = due >= measureFrom;
-        if (measured) run.scheduled++;
-        if (performance.now() >= giveUp) {
-          if (measured) run.unanswered++;
+  /** Due times of requests waiting for their client's answer to the one before. */
+  const waiting: number[][] = clients.map(() => []);
+  const busy: boolean[] = clients.map(() => false);
+  let next = 0;
+  let inFlight = 0;
+  let finished = false;
+  let timer: NodeJS.Timeout | undefined;
+
+  return new Promise<OpenLoopRun>((resolve) => {
+    const finish = () => {
+      if (finished) return;
+      finished = true;
+      clearTimeout(timer);
+      run.unanswered = run.scheduled - run.answered;
+      run.behind = run.lag.percentile(99) > (o.lagLimitMs ?? LAG_LIMIT_MS);
+      resolve(run);
+    };
+    const send = (i: number, due: number) => {
+      busy[i] = true;
+      inFlight++;
+      void clients[i].send('GET', o.path).then((reply) => {
+        if (finished) return;
+        const intendedMs = performance.now() - due;
+        inFlight--;
+        busy[i] = false;
+        if (due >= measureFrom) {
+          run.answered++;
+          run.latency.record(intendedMs);
+          run.service.record(reply.ms);
+          if (reply.status < 200 || reply.status > 299) run.failed++;
+          o.onResult?.({ client: i, intendedMs, serviceMs: reply.ms, reply });
+        }
+        const later = waiting[i].shift();
+        if (later !== undefined) send(i, later);
+        else if (next >= total && inFlight === 0) finish();
+      });
+    };
+    const dispatch = () => {
+      const now = performance.now();
+      if (now >= giveUp) return finish();
+      for (; next < total && dueOf(next) <= now; next++) {
+        const [due, i] = [dueOf(next), next % n];
+        if (due >= measureFrom) run.scheduled++;
+        if (busy[i]) {
+          waiting[i].push(due);
           continue;
         }
-        if (performance.now() < due) {
-          await sleepUntil(due);
-          // Free to send on time: any lateness now is the generator's own.
-          if (measured) run.lag.record(performance.now() - due);
-        }
-        const reply = await client.send('GET', o.path);
-        const intendedMs = performance.now() - due;
-        if (!measured) continue;
-        run.answered++;
-        run.latency.record(intendedMs);
-        run.service.record(reply.ms);
-        if (reply.status < 200 || reply.status > 299) run.failed++;
-        o.onResult?.({ client: i, intendedMs, serviceMs: reply.ms, reply });
+        // Free to send on time: any lateness now is the generator's own.
+        if (due >= measureFrom) run.lag.record(now - due);
+        send(i, due);
       }
-    }),
-  );
-  run.behind = run.lag.percentile(99) > (o.lagLimitMs ?? LAG_LIMIT_MS);
-  return run;
+      if (next < total) timer = setTimeout(dispatch, Math.ceil(dueOf(next) - now));
+      else if (inFlight === 0) finish();
+      else timer = setTimeout(dispatch, giveUp - now); // only to give up on the last answers
+    };
+    dispatch();
+  });
 }

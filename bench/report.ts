@@ -136,7 +136,8 @@ function machineSection(r: BenchResult): string {
         ? [
             [
               'conditions',
-              `peer channel thread priority ${s.conditions.threadPriority}; Postgres at ${s.conditions.postgres}; sessions expire after ${fmt(s.conditions.sessionIdleTimeoutSeconds / 3600, 1)} h idle (longer than the run); Node ${m.node}`,
+              `peer channel thread priority ${s.conditions.threadPriority}; Postgres at ${s.conditions.postgres}; sessions expire after ${fmt(s.conditions.sessionIdleTimeoutSeconds / 3600, 1)} h idle (longer than the run); Node ${m.node}` +
+                generatorConditions(s.conditions.generator),
             ],
           ]
         : []),
@@ -826,4 +827,17 @@ What the figures say about the sources' claims:
 
 ${sourceClaims(r).join('\n')}
 ${notes.length ? `\n## Notes\n\n${notes.join('\n')}\n` : ''}`;
+}
+
+/** Where the load generator stood among the servers it measured (results since issue 31). */
+function generatorConditions(
+  g: { serverNiceness: number; semiSpaceMb: number | null } | undefined,
+) {
+  if (!g) return '';
+  const young =
+    g.semiSpaceMb === null ? 'V8’s default young generation' : `a ${g.semiSpaceMb} MB semi-space`;
+  return (
+    `; every server at niceness ${g.serverNiceness}, the load generator at 0 with ${young} ` +
+    '(it stands for clients on other machines: it must not wait for a core, nor pause long to collect garbage)'
+  );
 }

@@ -390,6 +390,11 @@ export interface BenchSettings {
     /** Postgres's durability settings. */
     postgres: string;
     sessionIdleTimeoutSeconds: number;
+    /**
+     * The load generator's footing: the servers' niceness (the generator runs at 0) and its own
+     * young generation; older result files have none.
+     */
+    generator?: { serverNiceness: number; semiSpaceMb: number | null };
   };
   /** The open-loop rate every row is measured at (req/s); older result files have none. */
   commonRate?: number;

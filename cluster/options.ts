@@ -38,5 +38,10 @@ export interface ClusterOptions {
    * `partition` can cut them (default). The benchmark turns it off: its event loop carries the load.
    */
   peerRelays?: boolean;
+  /**
+   * Niceness (0–19) every server of the cluster runs at: the benchmark's servers yield a core to
+   * its load generator, which stands for clients on other machines. Anyone may raise it.
+   */
+  nice?: number;
   onProgress?: (line: string) => void;
 }

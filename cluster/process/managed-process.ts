@@ -23,6 +23,8 @@ export interface ManagedProcessOptions {
    * through `runuser`, which stays in between as the parent: then the PID would be runuser's.
    */
   runAs?: string;
+  /** Niceness to run at (`nice -n`, which execs it: the PID stays the command's). */
+  nice?: number;
   /** What stop() sends unless told otherwise: the signal that means "shut down cleanly". */
   stopSignal?: NodeJS.Signals;
   /**
@@ -83,12 +85,22 @@ export class ManagedProcess {
 
   /** Spawns the process; resolves once it runs, rejects if it could not be started at all. */
   static async start(options: ManagedProcessOptions): Promise<ManagedProcess> {
+    if (
+      options.nice !== undefined &&
+      !(Number.isInteger(options.nice) && options.nice >= 0 && options.nice <= 19)
+    )
+      throw new Error(
+        `${options.name}: niceness must be a whole number from 0 to 19, not ${options.nice}`,
+      );
     const ids = options.runAs ? await lookupSystemUser(options.runAs) : options;
-    const commandLine = [options.command, ...(options.args ?? [])].join(' ');
+    const [command, args] = options.nice
+      ? ['nice', ['-n', String(options.nice), options.command, ...(options.args ?? [])]]
+      : [options.command, options.args ?? []];
+    const commandLine = [command, ...args].join(' ');
     const log = await open(options.logFile, 'a');
     try {
       await log.write(`--- ${new Date().toISOString()} starting ${options.name}: ${commandLine}\n`);
-      const child = spawn(options.command, options.args ?? [], {
+      const child = spawn(command, args, {
         cwd: options.cwd,
         env: { ...process.env, ...options.env },
         stdio: ['ignore', log.fd, log.fd],

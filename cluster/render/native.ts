@@ -72,6 +72,7 @@ export function nativePlace(o: {
     workDir: o.workDir,
     logDir: o.logDir,
     ledger: o.ledger,
+    nice: o.options.nice,
     ports: o.ports,
     peerNetwork: async () => links && (await links),
     setReplicas(next) {
@@ -150,7 +151,10 @@ export class NativeServer implements RunningServer {
 
   constructor(
     public description: ServerDescription,
-    private readonly place: Pick<NativePlacement, 'logDir' | 'root'> & { ledger?: ProcessLedger },
+    private readonly place: Pick<NativePlacement, 'logDir' | 'root'> & {
+      ledger?: ProcessLedger;
+      nice?: number;
+    },
     private readonly readyTimeoutMs: number,
   ) {
     this.log = join(place.logDir, `${description.service}.log`);
@@ -192,6 +196,7 @@ export class NativeServer implements RunningServer {
       ...(await launchOf(d, this.env, this.place.root)),
       logFile: this.log,
       ledger: this.place.ledger,
+      nice: this.place.nice,
     });
     this.process = proc;
     await proc.waitUntilReady(() => nativeProbe(d.ready, proc.pid), {

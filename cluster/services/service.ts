@@ -149,6 +149,8 @@ export interface NativePlacement extends Place {
   readonly logDir: string;
   /** Every process started goes on it. */
   readonly ledger: ProcessLedger;
+  /** Niceness every server starts at (ClusterOptions.nice). */
+  readonly nice?: number;
   /** Ports of stateful servers, kept across runs. */
   readonly ports: PortBook;
   /** The links between replicas, once a plugin has asked for them (app.peers). */
