@@ -55,16 +55,16 @@ export interface OpenLoopRun {
 }
 
 /**
- * The young generation this process runs with (`--max-semi-space-size`, MB), null for V8's
- * default. `npm run bench` asks for 1 MB: each minor collection stops the generator for as long
- * as it copies what survives, and with hundreds of requests in flight the default (up to tens
- * of MB) made pauses of 20–40 ms, which the generator's clocks counted as the servers'.
+ * The V8 flags this process runs with that bear on the generator's pauses. `npm run bench` asks
+ * for the smallest young generation (`--max-semi-space-size=1`): each minor collection stops the
+ * generator for as long as it copies what survives, and with hundreds of requests in flight the
+ * default (tens of MB) made pauses of 20–40 ms, which its clocks counted as the servers'. And for
+ * `--single-threaded-gc`: its collector's helper threads waited for cores the servers held.
  */
-export function semiSpaceMb(
+export function generatorFlags(
   argv: readonly string[] = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)],
-): number | null {
-  const flag = argv.findLast((a) => /^--max-semi-space-size=\d+$/.test(a));
-  return flag ? Number(flag.split('=')[1]) : null;
+): string[] {
+  return argv.filter((a) => /^--(max-semi-space-size=\d+|single-threaded-gc)$/.test(a));
 }
 
 /** A generator more than this late (p99) to its own schedule measured itself. */

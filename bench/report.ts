@@ -830,14 +830,11 @@ ${notes.length ? `\n## Notes\n\n${notes.join('\n')}\n` : ''}`;
 }
 
 /** Where the load generator stood among the servers it measured (results since issue 31). */
-function generatorConditions(
-  g: { serverNiceness: number; semiSpaceMb: number | null } | undefined,
-) {
+function generatorConditions(g: { serverNiceness: number; v8Flags: string[] } | undefined) {
   if (!g) return '';
-  const young =
-    g.semiSpaceMb === null ? 'V8’s default young generation' : `a ${g.semiSpaceMb} MB semi-space`;
+  const flags = g.v8Flags.length ? g.v8Flags.map((f) => `\`${f}\``).join(' ') : 'V8’s defaults';
   return (
-    `; every server at niceness ${g.serverNiceness}, the load generator at 0 with ${young} ` +
+    `; every server at niceness ${g.serverNiceness}, the load generator at 0 with ${flags} ` +
     '(it stands for clients on other machines: it must not wait for a core, nor pause long to collect garbage)'
   );
 }

@@ -391,10 +391,10 @@ export interface BenchSettings {
     postgres: string;
     sessionIdleTimeoutSeconds: number;
     /**
-     * The load generator's footing: the servers' niceness (the generator runs at 0) and its own
-     * young generation; older result files have none.
+     * The load generator's footing: the servers' niceness (the generator runs at 0) and the V8
+     * flags it ran with against pauses (open-loop.ts); older result files have none.
      */
-    generator?: { serverNiceness: number; semiSpaceMb: number | null };
+    generator?: { serverNiceness: number; v8Flags: string[] };
   };
   /** The open-loop rate every row is measured at (req/s); older result files have none. */
   commonRate?: number;

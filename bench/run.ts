@@ -11,7 +11,7 @@ import { pluginsOf } from '../cluster/services/index.js';
 import { collectCpuProfiles, startCpuProfiles } from './cpu-profile.js';
 import type { Fault } from './faults.js';
 import { inParallel, runLoad } from './load.js';
-import { semiSpaceMb } from './open-loop.js';
+import { generatorFlags } from './open-loop.js';
 import { describeMachine } from './machine.js';
 import { fillableStore } from './measurements/growth.js';
 import { measureFaults, type FaultTiming } from './measurements/faults.js';
@@ -110,7 +110,7 @@ function settingsOf(o: BenchOptions): BenchResult['settings'] {
         o.appEnv.REPLICATION_THREAD_PRIORITY ?? `${DEFAULT_THREAD_PRIORITY} (the default)`,
       postgres: 'its defaults: fsync, synchronous_commit and full_page_writes on',
       sessionIdleTimeoutSeconds: BENCH_SESSION_IDLE_SECONDS,
-      generator: { serverNiceness: SERVER_NICENESS, semiSpaceMb: semiSpaceMb() },
+      generator: { serverNiceness: SERVER_NICENESS, v8Flags: generatorFlags() },
     },
     commonRate: o.commonRate,
     memorySessions: o.memorySessions,
