@@ -56,6 +56,9 @@ describe('account flow (redis store)', () => {
     expect(await isLoggedIn(stale)).toBe(false);
 
     const me = await whoami(laptop);
+    // One user's answer: nothing on the way, nor the browser, may keep it.
+    expect(me.headers['cache-control']).toBe('no-store');
+    expect(me.headers).not.toHaveProperty('etag');
     expect(me.body).toMatchObject({
       authenticated: true,
       user: { username: name },

@@ -45,6 +45,7 @@ describe('securityHeaders', () => {
       expect(res.headers['x-frame-options']).toBe('DENY');
       expect(res.headers['cross-origin-resource-policy']).toBe('same-origin');
       expect(res.headers['referrer-policy']).toBe('no-referrer');
+      expect(res.headers['cache-control']).toBe('no-store');
       expect(res.headers).not.toHaveProperty('strict-transport-security');
     },
   );

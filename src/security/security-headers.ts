@@ -15,10 +15,13 @@ const HSTS = 'max-age=31536000; includeSubDomains';
  *   opened as a document or framed;
  * - Cross-Origin-Resource-Policy same-origin, so another site can't load it with no-cors
  *   (`<script src>`, `<img src>`) and read it through a side channel;
- * - Referrer-Policy no-referrer, and HSTS in production, as for pages.
+ * - Referrer-Policy no-referrer, and HSTS in production, as for pages;
+ * - Cache-Control no-store: an answer is one user's (who they are, their sessions), and no cache
+ *   between them and us, nor the browser's, may keep it for someone else to read.
  */
 export function apiSecurityHeaders(production: boolean): ReadonlyArray<[string, string]> {
   return [
+    ['Cache-Control', 'no-store'],
     ['Content-Security-Policy', "default-src 'none'; frame-ancestors 'none'"],
     ['Cross-Origin-Resource-Policy', 'same-origin'],
     ['Referrer-Policy', 'no-referrer'],
