@@ -153,6 +153,50 @@ describe('runOpenLoop', () => {
     expect(run.lag.percentile(99)).toBeGreaterThan(100);
   });
 
+  it('gives up on answers after the drain, but returns only once every client is free again', async () => {
+    let out = 0;
+    const slow = {
+      send: async () => {
+        out++;
+        await new Promise((resolve) => setTimeout(resolve, 400));
+        out--;
+        return { status: 200, servedBy: 'app-1', body: '{}', ms: 400 };
+      },
+    };
+    const run = await runOpenLoop([slow, slow], {
+      path: '/',
+      ratePerSecond: 20,
+      warmupMs: 0,
+      durationMs: 300,
+      drainMs: 50,
+    });
+    expect(out).toBe(0); // nothing of this run is still out to meet the next one
+    expect(run.scheduled).toBe(6);
+    expect(run.answered + run.unanswered).toBe(run.scheduled);
+    expect(run.unanswered).toBeGreaterThan(0);
+  });
+
+  it('counts a sender that throws as a failed request, and goes on', async () => {
+    let calls = 0;
+    const flaky = {
+      send: () => {
+        calls++;
+        return calls % 2
+          ? Promise.reject(new Error('socket hang up'))
+          : Promise.resolve({ status: 200, servedBy: 'app-1', body: '{}', ms: 1 });
+      },
+    };
+    const run = await runOpenLoop([flaky], {
+      path: '/',
+      ratePerSecond: 50,
+      warmupMs: 0,
+      durationMs: 200,
+    });
+    expect(run.scheduled).toBe(10);
+    expect(run.answered).toBe(10);
+    expect(run.failed).toBe(5);
+  });
+
   it('refuses a rate that is not above 0', async () => {
     await expect(
       runOpenLoop(clients(1), { path: '/', ratePerSecond: 0, warmupMs: 0, durationMs: 10 }),

@@ -61,9 +61,7 @@ export interface OpenLoopRun {
  * default (tens of MB) made pauses of 20–40 ms, which its clocks counted as the servers'. And for
  * `--single-threaded-gc`: its collector's helper threads waited for cores the servers held.
  */
-export function generatorFlags(
-  argv: readonly string[] = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)],
-): string[] {
+export function generatorFlags(argv: readonly string[] = process.execArgv): string[] {
   return argv.filter((a) => /^--(max-semi-space-size=\d+|single-threaded-gc)$/.test(a));
 }
 
@@ -91,7 +89,6 @@ export function runOpenLoop(clients: Sender[], o: OpenLoopOptions): Promise<Open
   const measureFrom = t0 + o.warmupMs;
   const end = measureFrom + o.durationMs;
   const giveUp = end + (o.drainMs ?? DRAIN_MS);
-  const total = Math.ceil((end - t0) / step);
   const dueOf = (k: number) => t0 + k * step;
   const run: OpenLoopRun = {
     ratePerSecond: o.ratePerSecond,
@@ -109,56 +106,75 @@ export function runOpenLoop(clients: Sender[], o: OpenLoopOptions): Promise<Open
   /** Due times of requests waiting for their client's answer to the one before. */
   const waiting: number[][] = clients.map(() => []);
   const busy: boolean[] = clients.map(() => false);
+  /** Requests out: the run ends only once they are back, so the clients are free for the next. */
+  const out = new Set<Promise<void>>();
   let next = 0;
-  let inFlight = 0;
   let finished = false;
   let timer: NodeJS.Timeout | undefined;
 
-  return new Promise<OpenLoopRun>((resolve) => {
-    const finish = () => {
+  return new Promise<OpenLoopRun>((resolve, reject) => {
+    /** Counts freeze here; answers still out are waited for (each within the client's timeout). */
+    const finish = (error?: unknown) => {
       if (finished) return;
       finished = true;
       clearTimeout(timer);
       run.unanswered = run.scheduled - run.answered;
       run.behind = run.lag.percentile(99) > (o.lagLimitMs ?? LAG_LIMIT_MS);
-      resolve(run);
+      void Promise.allSettled(out).then(() =>
+        error === undefined
+          ? resolve(run)
+          : reject(error instanceof Error ? error : new Error(String(error))),
+      );
+    };
+    const answered = (i: number, due: number, reply: Reply) => {
+      const intendedMs = performance.now() - due;
+      busy[i] = false;
+      if (due >= measureFrom) {
+        run.answered++;
+        run.latency.record(intendedMs);
+        run.service.record(reply.ms);
+        if (reply.status < 200 || reply.status > 299) run.failed++;
+        o.onResult?.({ client: i, intendedMs, serviceMs: reply.ms, reply });
+      }
+      const later = waiting[i].shift();
+      if (later !== undefined) send(i, later);
+      else if (dueOf(next) >= end && out.size === 0) finish();
     };
     const send = (i: number, due: number) => {
       busy[i] = true;
-      inFlight++;
-      void clients[i].send('GET', o.path).then((reply) => {
-        if (finished) return;
-        const intendedMs = performance.now() - due;
-        inFlight--;
-        busy[i] = false;
-        if (due >= measureFrom) {
-          run.answered++;
-          run.latency.record(intendedMs);
-          run.service.record(reply.ms);
-          if (reply.status < 200 || reply.status > 299) run.failed++;
-          o.onResult?.({ client: i, intendedMs, serviceMs: reply.ms, reply });
-        }
-        const later = waiting[i].shift();
-        if (later !== undefined) send(i, later);
-        else if (next >= total && inFlight === 0) finish();
-      });
+      const sentAt = performance.now();
+      const request: Promise<void> = clients[i]
+        .send('GET', o.path)
+        .catch((error: unknown) => ({
+          status: 0,
+          servedBy: '',
+          body: String(error),
+          ms: performance.now() - sentAt,
+        }))
+        .then((reply) => {
+          out.delete(request);
+          if (!finished) answered(i, due, reply);
+        })
+        .catch((error: unknown) => finish(error)); // onResult threw: the run fails with it
+      out.add(request);
     };
     const dispatch = () => {
       const now = performance.now();
       if (now >= giveUp) return finish();
-      for (; next < total && dueOf(next) <= now; next++) {
-        const [due, i] = [dueOf(next), next % n];
+      for (let due = dueOf(next); due < end && due <= now; due = dueOf(++next)) {
+        const i = next % n;
         if (due >= measureFrom) run.scheduled++;
         if (busy[i]) {
           waiting[i].push(due);
           continue;
         }
-        // Free to send on time: any lateness now is the generator's own.
-        if (due >= measureFrom) run.lag.record(now - due);
+        // Free to send on time: any lateness is the generator's own (read per request: sending
+        // one costs the generator tens of µs, so a batch runs later than its first).
+        if (due >= measureFrom) run.lag.record(performance.now() - due);
         send(i, due);
       }
-      if (next < total) timer = setTimeout(dispatch, Math.ceil(dueOf(next) - now));
-      else if (inFlight === 0) finish();
+      if (dueOf(next) < end) timer = setTimeout(dispatch, Math.ceil(dueOf(next) - now));
+      else if (out.size === 0) finish();
       else timer = setTimeout(dispatch, giveUp - now); // only to give up on the last answers
     };
     dispatch();

@@ -13,6 +13,7 @@ import type { Traits } from './traits.js';
 import type {
   BenchResult,
   CpuUse,
+  GeneratorFooting,
   MemoryResult,
   RateLatency,
   ScalingPoint,
@@ -830,11 +831,12 @@ ${notes.length ? `\n## Notes\n\n${notes.join('\n')}\n` : ''}`;
 }
 
 /** Where the load generator stood among the servers it measured (results since issue 31). */
-function generatorConditions(g: { serverNiceness: number; v8Flags: string[] } | undefined) {
+function generatorConditions(g: GeneratorFooting | undefined) {
   if (!g) return '';
   const flags = g.v8Flags.length ? g.v8Flags.map((f) => `\`${f}\``).join(' ') : 'V8’s defaults';
   return (
-    `; every server at niceness ${g.serverNiceness}, the load generator at 0 with ${flags} ` +
+    `; every server at niceness ${g.serverNiceness}${g.autogroups ? ' (and its autogroup)' : ''}, ` +
+    `the load generator at ${g.generatorNiceness} with ${flags} ` +
     '(it stands for clients on other machines: it must not wait for a core, nor pause long to collect garbage)'
   );
 }

@@ -394,7 +394,7 @@ export interface BenchSettings {
      * The load generator's footing: the servers' niceness (the generator runs at 0) and the V8
      * flags it ran with against pauses (open-loop.ts); older result files have none.
      */
-    generator?: { serverNiceness: number; v8Flags: string[] };
+    generator?: GeneratorFooting;
   };
   /** The open-loop rate every row is measured at (req/s); older result files have none. */
   commonRate?: number;
@@ -433,4 +433,15 @@ export interface BenchResult {
   settings: BenchSettings;
   machine: Machine;
   topologies: TopologyResult[];
+}
+
+/** Where the load generator stood among the servers it measured (conditions, since issue 31). */
+export interface GeneratorFooting {
+  /** Each server's niceness, and its autogroup's where the kernel has them. */
+  serverNiceness: number;
+  /** The generator's own. */
+  generatorNiceness: number;
+  /** The kernel shares cores between sessions' autogroups before processes' niceness counts. */
+  autogroups: boolean;
+  v8Flags: string[];
 }

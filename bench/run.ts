@@ -3,7 +3,9 @@
  * interleaved rounds (so drift on a shared machine hits every topology alike), then each
  * topology's own measurements; stop everything, whatever happened.
  */
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { getPriority } from 'node:os';
 import { dirname, join } from 'node:path';
 import { PROJECT_ROOT } from '../cluster/paths.js';
 import { profileOf } from '../cluster/profiles.js';
@@ -21,6 +23,7 @@ import { planMeasurements, QuickPlan, type StepContext } from './plan.js';
 import { storeServiceOf } from './probes.js';
 import type {
   BenchResult,
+  GeneratorFooting,
   Complexity,
   FaultCell,
   ThroughputSample,
@@ -110,7 +113,7 @@ function settingsOf(o: BenchOptions): BenchResult['settings'] {
         o.appEnv.REPLICATION_THREAD_PRIORITY ?? `${DEFAULT_THREAD_PRIORITY} (the default)`,
       postgres: 'its defaults: fsync, synchronous_commit and full_page_writes on',
       sessionIdleTimeoutSeconds: BENCH_SESSION_IDLE_SECONDS,
-      generator: { serverNiceness: SERVER_NICENESS, v8Flags: generatorFlags() },
+      generator: generatorFooting(),
     },
     commonRate: o.commonRate,
     memorySessions: o.memorySessions,
@@ -334,4 +337,20 @@ async function measureTopology(
     }
   }
   return result;
+}
+
+function generatorFooting(): GeneratorFooting {
+  const autogroups = (() => {
+    try {
+      return readFileSync('/proc/sys/kernel/sched_autogroup_enabled', 'utf8').trim() === '1';
+    } catch {
+      return false;
+    }
+  })();
+  return {
+    serverNiceness: Math.max(SERVER_NICENESS, getPriority()),
+    generatorNiceness: getPriority(),
+    autogroups,
+    v8Flags: generatorFlags(),
+  };
 }

@@ -22,8 +22,14 @@ const REQUEST_TIMEOUT_MS = 10_000;
 /** Methods a browser may send again on its own (RFC 9110, 9.2.2). */
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
 
-/** Errors meaning the connection closed under the request (undici's, and the socket's own). */
-const CLOSED_UNDER_IT = new Set(['UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'ECONNRESET', 'EPIPE']);
+/** Errors meaning the server closed the connection under the request (undici's, the socket's). */
+const CLOSED_UNDER_IT = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
+
+/**
+ * How long an idle connection is kept when the server does not say (undici's own default is 4 s;
+ * a browser keeps one about as long as nginx's `keepalive_timeout` default, 75 s).
+ */
+const KEEP_ALIVE_MS = 75_000;
 
 const first = (v: string | string[] | undefined) => (Array.isArray(v) ? v.at(-1) : v);
 
@@ -51,6 +57,8 @@ export class VirtualClient {
     this.client = new Client(baseUrl, {
       localAddress,
       pipelining: 1,
+      keepAliveTimeout: KEEP_ALIVE_MS,
+      keepAliveMaxTimeout: KEEP_ALIVE_MS,
       headersTimeout: REQUEST_TIMEOUT_MS,
       bodyTimeout: REQUEST_TIMEOUT_MS,
       connectTimeout: REQUEST_TIMEOUT_MS,

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { getPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ManagedProcess } from './managed-process.js';
 
@@ -30,11 +30,24 @@ async function processOf(pid: number): Promise<{ nice: number; comm: string }> {
   return { nice: Number(fields[16]), comm: (await readFile(`/proc/${pid}/comm`, 'utf8')).trim() };
 }
 
+/** The niceness of the PID's autogroup ("/autogroup-N nice K"), null without autogroups. */
+async function autogroupNice(pid: number): Promise<number | null> {
+  const line = await readFile(`/proc/${pid}/autogroup`, 'utf8').catch(() => null);
+  return line === null ? null : Number(/nice (-?\d+)/.exec(line)?.[1]);
+}
+
 describe('ManagedProcess niceness', () => {
   it('runs the command itself at the niceness asked for, under the PID it reports', async () => {
     const proc = await sleeper(7);
     try {
-      expect(await processOf(proc.pid)).toEqual({ nice: 7, comm: 'sleep' });
+      // Never below the runner's own niceness (raising it is all anyone may do).
+      expect(await processOf(proc.pid)).toEqual({
+        nice: Math.max(7, getPriority()),
+        comm: 'sleep',
+      });
+      // And its session's autogroup, which is what the kernel weighs against other sessions.
+      const own = await autogroupNice(process.pid);
+      expect(await autogroupNice(proc.pid)).toBe(own === null ? null : 7);
     } finally {
       await proc.kill();
     }
@@ -47,6 +60,19 @@ describe('ManagedProcess niceness', () => {
       expect(await processOf(proc.pid)).toEqual({ nice: own.nice, comm: 'sleep' });
     } finally {
       await proc.kill();
+    }
+  });
+
+  it('says a program is not installed, niceness or not', async () => {
+    for (const nice of [undefined, 5]) {
+      await expect(
+        ManagedProcess.start({
+          name: 'ghost',
+          command: 'no-such-program-here',
+          logFile: join(dir, 'ghost.log'),
+          nice,
+        }),
+      ).rejects.toThrow(/ENOENT.*not installed\?/);
     }
   });
 

@@ -1,5 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { appendFile, open } from 'node:fs/promises';
+import { access, appendFile, constants, open, writeFile } from 'node:fs/promises';
+import { getPriority } from 'node:os';
+import { delimiter, isAbsolute, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { readLogTail } from './log-tail.js';
 import { errorMessage, pollUntil, waitAtMost } from './poll.js';
 import type { ProcessLedger } from './ledger.js';
@@ -23,7 +26,12 @@ export interface ManagedProcessOptions {
    * through `runuser`, which stays in between as the parent: then the PID would be runuser's.
    */
   runAs?: string;
-  /** Niceness to run at (`nice -n`, which execs it: the PID stays the command's). */
+  /**
+   * Niceness to run at, 0–19 (never below the runner's own): the process's own (`nice`, which
+   * execs the command, so the PID stays its) and its autogroup's. The kernel shares the cores
+   * between autogroups first, and every process started here leads its own session, so its
+   * own niceness alone would only weigh it against its own children (see niceAutogroup).
+   */
   nice?: number;
   /** What stop() sends unless told otherwise: the signal that means "shut down cleanly". */
   stopSignal?: NodeJS.Signals;
@@ -93,13 +101,16 @@ export class ManagedProcess {
         `${options.name}: niceness must be a whole number from 0 to 19, not ${options.nice}`,
       );
     const ids = options.runAs ? await lookupSystemUser(options.runAs) : options;
-    const [command, args] = options.nice
-      ? ['nice', ['-n', String(options.nice), options.command, ...(options.args ?? [])]]
-      : [options.command, options.args ?? []];
+    const raise = options.nice === undefined ? 0 : options.nice - getPriority();
+    const [command, args] =
+      raise > 0
+        ? ['nice', ['-n', String(raise), options.command, ...(options.args ?? [])]]
+        : [options.command, options.args ?? []];
     const commandLine = [command, ...args].join(' ');
     const log = await open(options.logFile, 'a');
     try {
       await log.write(`--- ${new Date().toISOString()} starting ${options.name}: ${commandLine}\n`);
+      if (raise > 0) await mustBeInstalled(options.command, options.cwd);
       const child = spawn(command, args, {
         cwd: options.cwd,
         env: { ...process.env, ...options.env },
@@ -124,6 +135,12 @@ export class ManagedProcess {
         // Not on the ledger, so nothing would find it again: it must not outlive this.
         signal(pid, 'SIGKILL');
         throw error;
+      }
+      if (options.nice !== undefined) {
+        await niceAutogroup(pid, options.nice).catch((error: unknown) => {
+          signal(pid, 'SIGKILL');
+          throw error;
+        });
       }
       return new ManagedProcess(options, pid, exit);
     } catch (error) {
@@ -276,4 +293,49 @@ function installExitHook(): void {
   process.once('exit', () => {
     for (const child of running) signal(child.pid, 'SIGKILL');
   });
+}
+
+/**
+ * Sets the niceness of the autogroup `pid` leads. With autogroups on (the kernel's default for
+ * desktops and most distributions), the cores are shared between sessions by their autogroup's
+ * niceness before any process's own counts. Raising it needs no privilege, but without
+ * CAP_SYS_ADMIN the kernel takes one change per 100 ms and answers EAGAIN in between (servers
+ * start in parallel), so it is tried again. No file: no autogroups, the process's own niceness is
+ * all there is.
+ */
+async function niceAutogroup(pid: number, nice: number): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await writeFile(`/proc/${pid}/autogroup`, String(nice));
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return;
+      if (code !== 'EAGAIN' || attempt === 50) {
+        throw new Error(
+          `could not set the niceness of ${pid}'s autogroup: ${errorMessage(error)}`,
+          {
+            cause: error,
+          },
+        );
+      }
+      await sleep(100 + Math.random() * 50);
+    }
+  }
+}
+
+/** Rejects as spawn would for a missing program: once wrapped in `nice`, spawn itself succeeds. */
+async function mustBeInstalled(command: string, cwd = process.cwd()): Promise<void> {
+  const candidates = command.includes('/')
+    ? [isAbsolute(command) ? command : join(cwd, command)]
+    : (process.env.PATH ?? '').split(delimiter).map((dir) => join(dir, command));
+  for (const file of candidates) {
+    if (
+      await access(file, constants.X_OK).then(
+        () => true,
+        () => false,
+      )
+    )
+      return;
+  }
+  throw Object.assign(new Error(`spawn ${command} ENOENT`), { code: 'ENOENT' });
 }
