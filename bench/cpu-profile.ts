@@ -3,7 +3,7 @@
  * bench/results/<run>-cpu/<topology>-<replica>.cpuprofile (see replica-probe.ts). The profiler
  * costs a little CPU itself, so such a run never replaces bench/REPORT.md.
  */
-import { access, copyFile, mkdir, rm } from 'node:fs/promises';
+import { access, copyFile, mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Subject } from './subject.js';
@@ -45,4 +45,52 @@ export async function collectCpuProfiles(s: Subject, outDir: string): Promise<st
     written.push(target);
   }
   return written;
+}
+
+/** The parts of a `.cpuprofile` (Chrome DevTools' format) the summary reads. */
+interface CpuProfile {
+  nodes: Array<{ id: number; callFrame: { functionName: string; url: string } }>;
+  samples: number[];
+  timeDeltas: number[];
+}
+
+/**
+ * Where the sampled time went, by owner: an npm package, a Node module (`node:http`), a file of
+ * ours (`app:session/…`), or V8's own entries ("(garbage collector)", "(native)": C++ below
+ * JavaScript, such as a socket write). Idle time is left out, so the shares add up to the time
+ * the thread ran — as V8 samples it: a thread waiting for a core is counted where it waited.
+ */
+export function summarizeProfile(profile: CpuProfile): Array<{ owner: string; share: number }> {
+  const owners = new Map(profile.nodes.map((n) => [n.id, ownerOf(n.callFrame)]));
+  const time = new Map<string, number>();
+  let total = 0;
+  profile.samples.forEach((id, i) => {
+    const owner = owners.get(id);
+    if (owner === undefined || owner === '(idle)') return;
+    const dt = profile.timeDeltas[i] ?? 0;
+    time.set(owner, (time.get(owner) ?? 0) + dt);
+    total += dt;
+  });
+  return [...time]
+    .map(([owner, t]) => ({ owner, share: total ? t / total : 0 }))
+    .sort((a, b) => b.share - a.share);
+}
+
+function ownerOf({ functionName, url }: { functionName: string; url: string }): string {
+  const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
+  if (pkg) return pkg[1];
+  if (url.startsWith('node:')) return `node:${url.slice(5).split('/')[0]}`;
+  const ours = /\/dist\/(.+)$/.exec(url);
+  if (ours) return `app:${ours[1].split('/').slice(0, 2).join('/')}`;
+  if (!url) return functionName.startsWith('(') ? functionName : '(native)';
+  return url;
+}
+
+/** One line per profile file: its largest owners, for the run's log. */
+export async function profileSummaryLine(file: string, top = 8): Promise<string> {
+  const profile = JSON.parse(await readFile(file, 'utf8')) as CpuProfile;
+  return summarizeProfile(profile)
+    .slice(0, top)
+    .map((o) => `${o.owner} ${Math.round(o.share * 100)} %`)
+    .join(', ');
 }

@@ -123,7 +123,7 @@ export function runOpenLoop(clients: Sender[], o: OpenLoopOptions): Promise<Open
       void Promise.allSettled(out).then(() =>
         error === undefined
           ? resolve(run)
-          : reject(error instanceof Error ? error : new Error(String(error))),
+          : reject(error instanceof Error ? error : new Error('open loop: onResult failed')),
       );
     };
     const answered = (i: number, due: number, reply: Reply) => {
@@ -148,7 +148,7 @@ export function runOpenLoop(clients: Sender[], o: OpenLoopOptions): Promise<Open
         .catch((error: unknown) => ({
           status: 0,
           servedBy: '',
-          body: String(error),
+          body: error instanceof Error ? error.message : 'the request failed',
           ms: performance.now() - sentAt,
         }))
         .then((reply) => {

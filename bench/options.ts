@@ -16,7 +16,7 @@ export const USAGE = `Usage: npm run bench -- [options]
   --clients <n>       virtual clients, each logged in from its own 127.N.M.1 (default 300; quick 40)
   --duration <s>      measured seconds per whoami run (default 8; quick 2)
   --warmup <s>        unmeasured seconds before each run (default 2; quick 0.5)
-  --rounds <n>        whoami runs per topology, interleaved; medians are reported (default 3; quick 1)
+  --rounds <n>        whoami runs per topology, in a row; medians are reported (default 3; quick 1)
   --rate <n>          the rate every row's open-loop latency is also measured at, req/s
                       (besides 50 % and 80 % of each row's capacity; default 300; quick 150)
   --sessions <n>      sessions created to measure memory per session (default 4000; quick 300)

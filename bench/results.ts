@@ -380,6 +380,8 @@ export interface BenchSettings {
   firstWarmupSeconds: number;
   durationSeconds: number;
   rounds: number;
+  /** Each topology measured alone (started, measured, stopped); absent: all ran at once. */
+  oneAtATime?: boolean;
   /**
    * What the figures were measured under that a reader would otherwise assume; older result
    * files have none.

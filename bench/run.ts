@@ -1,18 +1,18 @@
 /**
- * One benchmark run: start every topology, log the clients in, measure whoami throughput in
- * interleaved rounds (so drift on a shared machine hits every topology alike), then each
- * topology's own measurements; stop everything, whatever happened.
+ * One benchmark run, one topology at a time: start it, log the clients in, measure whoami
+ * throughput in rounds, then its own measurements, and stop it (whatever happened) before the
+ * next one starts.
  */
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { getPriority } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { PROJECT_ROOT } from '../cluster/paths.js';
 import { profileOf } from '../cluster/profiles.js';
 import { pluginsOf } from '../cluster/services/index.js';
-import { collectCpuProfiles, startCpuProfiles } from './cpu-profile.js';
+import { collectCpuProfiles, profileSummaryLine, startCpuProfiles } from './cpu-profile.js';
 import type { Fault } from './faults.js';
-import { inParallel, runLoad } from './load.js';
+import { runLoad } from './load.js';
 import { generatorFlags } from './open-loop.js';
 import { describeMachine } from './machine.js';
 import { fillableStore } from './measurements/growth.js';
@@ -24,6 +24,7 @@ import { storeServiceOf } from './probes.js';
 import type {
   BenchResult,
   GeneratorFooting,
+  TopologyName,
   Complexity,
   FaultCell,
   ThroughputSample,
@@ -43,9 +44,6 @@ import { traitsOf, type Row } from './traits.js';
 import { RESULTS_DIR, stamp } from './render.js';
 
 export type Say = (line: string) => void;
-
-/** Topologies started at once (each start is mostly waiting on initdb and Nest's boot). */
-const START_CONCURRENCY = 3;
 
 /** What is running right now, so an interrupted run can still stop it. */
 const running = new Set<RunningTopology>();
@@ -70,20 +68,28 @@ export async function runBench(o: BenchOptions, say: Say): Promise<RunOutcome> {
     `machine: ${machine.cpus} cores, ${machine.memoryGiB} GiB, ${machine.os}; Node ${machine.node}, ` +
       `nginx ${machine.nginx}, Redis ${machine.redis}, PostgreSQL ${machine.postgres}`,
   );
-  const subjects: Subject[] = [];
   const failures: string[] = [];
   const topologies: TopologyResult[] = [];
-  try {
-    subjects.push(...(await startSubjects(o, say)));
-    await warmUp(subjects, o, say);
-    const { samples, broken } = await measureRounds(subjects, o, say, failures, startedAt);
-    const plan = new QuickPlan(o.quick);
-    for (const s of subjects.filter((x) => !broken.has(x)))
-      topologies.push(await measureTopology(s, samples.get(s.name)!, o, say, failures, plan));
-  } finally {
-    for (const s of subjects) await s.close();
-    if (running.size) say('stopping every topology …');
-    await stopEverything();
+  const plan = new QuickPlan(o.quick);
+  // One topology at a time, started, measured through and stopped before the next: another
+  // cluster left running (even idle: its timers, heartbeats and gossip wake it up hundreds of
+  // times a second) took a fifth to two fifths of a measured one's throughput and multiplied
+  // its tail, more for some rows than others.
+  for (const name of [...o.profiles, ...o.peers]) {
+    let s: Subject | undefined;
+    try {
+      s = await startSubject(name, o, say);
+      await warmUp(s, o, say);
+      const samples = await measureRounds(s, o, say, failures, startedAt);
+      if (samples) topologies.push(await measureTopology(s, samples, o, say, failures, plan));
+    } catch (error) {
+      const message = `${name}: could not be measured: ${(error as Error).message.split('\n')[0]}`;
+      say(message);
+      failures.push(message);
+    } finally {
+      await s?.close();
+      await stopEverything();
+    }
   }
   const finishedAt = new Date();
   return {
@@ -108,6 +114,7 @@ function settingsOf(o: BenchOptions): BenchResult['settings'] {
     firstWarmupSeconds: o.firstWarmupSeconds,
     durationSeconds: o.durationSeconds,
     rounds: o.rounds,
+    oneAtATime: true,
     conditions: {
       threadPriority:
         o.appEnv.REPLICATION_THREAD_PRIORITY ?? `${DEFAULT_THREAD_PRIORITY} (the default)`,
@@ -126,67 +133,55 @@ function settingsOf(o: BenchOptions): BenchResult['settings'] {
   };
 }
 
-/** Every topology started, a few at a time (starting is mostly waiting), kept in their order. */
-async function startSubjects(o: BenchOptions, say: Say): Promise<Subject[]> {
-  return inParallel([...o.profiles, ...o.peers], START_CONCURRENCY, async (name) => {
-    const spec = topologySpecs[name];
-    const t0 = Date.now();
-    const services = pluginsOf(profileOf(spec.profile)).map((p) => p.name);
-    say(`${name}: starting ${services.join(', ')} …`);
-    const topology = await startTopology(spec, o.appEnv, () => undefined);
-    running.add(topology);
-    say(
-      `${name}: started in ${((Date.now() - t0) / 1000).toFixed(1)} s at ${topology.cluster.url}`,
-    );
-    if (spec.login) say(`${name}: ${o.clients} clients log in, each from its own 127.N.M.1 …`);
-    return prepareSubject(topology, o.clients);
-  });
+/** A topology started, and its clients logged in. */
+async function startSubject(name: TopologyName, o: BenchOptions, say: Say): Promise<Subject> {
+  const spec = topologySpecs[name];
+  const t0 = Date.now();
+  const services = pluginsOf(profileOf(spec.profile)).map((p) => p.name);
+  say(`${name}: starting ${services.join(', ')} …`);
+  const topology = await startTopology(spec, o.appEnv, () => undefined);
+  running.add(topology);
+  say(`${name}: started in ${((Date.now() - t0) / 1000).toFixed(1)} s at ${topology.cluster.url}`);
+  if (spec.login) say(`${name}: ${o.clients} clients log in, each from its own 127.N.M.1 …`);
+  return prepareSubject(topology, o.clients);
 }
 
 /**
  * A fresh Node process runs its code unoptimized at first (the express peer warms faster than
- * Nest): one longer unmeasured run per topology before any measured one.
+ * Nest): one longer unmeasured run before any measured one.
  */
-async function warmUp(subjects: Subject[], o: BenchOptions, say: Say): Promise<void> {
-  for (const s of subjects) {
-    say(`${s.name}: warm-up load ${o.firstWarmupSeconds} s …`);
-    await runLoad(s.clients, {
-      path: '/api/whoami',
-      warmupMs: 0,
-      durationMs: o.firstWarmupSeconds * 1000,
-    });
-  }
+async function warmUp(s: Subject, o: BenchOptions, say: Say): Promise<void> {
+  say(`${s.name}: warm-up load ${o.firstWarmupSeconds} s …`);
+  await runLoad(s.clients, {
+    path: '/api/whoami',
+    warmupMs: 0,
+    durationMs: o.firstWarmupSeconds * 1000,
+  });
 }
 
-/**
- * The whoami rounds, interleaved (drift on a shared machine hits every topology alike). A
- * topology whose load fails is measured no further.
- */
+/** The whoami rounds; undefined when the load failed (the topology is measured no further). */
 async function measureRounds(
-  subjects: Subject[],
+  s: Subject,
   o: BenchOptions,
   say: Say,
   failures: string[],
   startedAt: Date,
-) {
-  const samples = new Map<string, ThroughputSample[]>(subjects.map((s) => [s.name, []]));
-  const broken = new Set<Subject>();
+): Promise<ThroughputSample[] | undefined> {
+  const samples: ThroughputSample[] = [];
   for (let round = 1; round <= o.rounds; round++) {
-    for (const s of subjects.filter((x) => !broken.has(x))) {
-      say(
-        `${s.name}: whoami load ${o.durationSeconds} s, ${o.clients} clients (round ${round}/${o.rounds}) …`,
-      );
-      try {
-        samples.get(s.name)!.push(await measureRound(s, o, say, round === o.rounds, startedAt));
-      } catch (error) {
-        const message = `${s.name}: whoami load failed, no more measurements of it: ${(error as Error).message}`;
-        say(message);
-        failures.push(message);
-        broken.add(s);
-      }
+    say(
+      `${s.name}: whoami load ${o.durationSeconds} s, ${o.clients} clients (round ${round}/${o.rounds}) …`,
+    );
+    try {
+      samples.push(await measureRound(s, o, say, round === o.rounds, startedAt));
+    } catch (error) {
+      const message = `${s.name}: whoami load failed, no more measurements of it: ${(error as Error).message}`;
+      say(message);
+      failures.push(message);
+      return undefined;
     }
   }
-  return { samples, broken };
+  return samples;
 }
 
 async function measureRound(
@@ -207,6 +202,7 @@ async function measureRound(
   if (profile) {
     const files = await collectCpuProfiles(s, join(RESULTS_DIR, `${stamp(startedAt)}-cpu`));
     say(`${s.name}: CPU profiles in ${dirname(files[0] ?? '')}`);
+    for (const file of files) say(`  ${basename(file)}: ${await profileSummaryLine(file)}`);
   }
   const l = sample.load;
   say(

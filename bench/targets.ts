@@ -602,6 +602,42 @@ function t16(r: BenchResult): TargetResult {
   );
 }
 
+/** T17's bound: our replica's CPU per read against the plain Express peer's, same store. */
+export const CPU_PER_READ_MAX = 0.8;
+
+/**
+ * T17, what a read costs our replica: at most 0.8 × the CPU per read of plain Express with
+ * connect-redis on the same store (the `express-notouch` peer: no rolling expiry, as ours).
+ * The peer is a floor of what people write; the session layer and Nest should not cost more.
+ */
+function t17(r: BenchResult): TargetResult {
+  const [id, title, threshold] = [
+    'T17',
+    '`redis` replica CPU per read ÷ plain Express’s (express-notouch), same store',
+    `≤ ${CPU_PER_READ_MAX}`,
+  ];
+  const ours = find(r, 'redis')?.throughput.replicaCpuMicrosPerRead;
+  const peer = find(r, 'express-notouch')?.throughput.replicaCpuMicrosPerRead;
+  if (!ours || !peer) return notMeasured(id, title, threshold, 'redis and express-notouch');
+  const ratio = ours / peer;
+  const pass = ratio <= CPU_PER_READ_MAX;
+  return {
+    id,
+    title,
+    threshold,
+    figure: `${fmt(ratio, 2)} (${int(ours)} ÷ ${int(peer)} µs)`,
+    value: ratio,
+    pass,
+    reason: pass
+      ? undefined
+      : 'Both answer a read with one Redis GET through Express; ours adds Nest’s router, guard and ' +
+        'interceptors, the session layer’s decode and lifetime checks, and express-session’s two ' +
+        'SHA-1 hashes of the session (one when loaded, one to see whether it changed). ' +
+        '`--cpu-profile` writes each replica’s profile of the last round: see docs/benchmark.md ' +
+        'for reading one by package.',
+  };
+}
+
 /**
  * T18, a deploy: every replica restarted in turn under the read load fails no request anywhere
  * (the drain), and logs nobody out where the row survives a graceful leave (its scale-in).
@@ -677,6 +713,7 @@ export function evaluateTargets(r: BenchResult): TargetResult[] {
     t14(r),
     t15(r),
     t16(r),
+    t17(r),
     t18(r),
     t19(r),
   ];
