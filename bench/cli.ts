@@ -8,7 +8,7 @@ import { isFullRun, parseOptions, USAGE, UsageError, type BenchOptions } from '.
 import { COMMITTED_RESULT, RESULTS_DIR, renderFiles, stamp } from './render.js';
 import { renderSpread } from './spread.js';
 import type { BenchResult } from './results.js';
-import { runBench, stopEverything } from './run.js';
+import { interruptRun, runBench, stopEverything } from './run.js';
 import { evaluateTargets, verdict } from './targets.js';
 
 function progress(): (line: string) => void {
@@ -51,7 +51,7 @@ async function main(argv: string[]): Promise<number> {
   process.once('SIGINT', () => {
     interrupted = true;
     say('interrupted: stopping every topology …');
-    void stopEverything().then(() => process.exit(130));
+    void interruptRun().then(() => process.exit(130));
   });
 
   const o = options;

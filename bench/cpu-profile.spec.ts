@@ -15,8 +15,9 @@ describe('summarizeProfile', () => {
         { id: 6, callFrame: frame('writev') },
         { id: 7, callFrame: frame('(garbage collector)') },
       ],
-      samples: [1, 2, 3, 4, 5, 6, 7, 2, 1],
-      timeDeltas: [500, 10, 20, 30, 10, 20, 10, 0, 500],
+      // Each sample stands for the gap after it (the next delta): idle holds the 500.
+      samples: [2, 3, 4, 5, 6, 7, 2, 1, 1],
+      timeDeltas: [0, 10, 20, 30, 10, 20, 10, 0, 500],
     };
     expect(summarizeProfile(profile)).toEqual([
       { owner: 'app:session/session-codec.js', share: 0.3 },

@@ -67,7 +67,8 @@ export function summarizeProfile(profile: CpuProfile): Array<{ owner: string; sh
   profile.samples.forEach((id, i) => {
     const owner = owners.get(id);
     if (owner === undefined || owner === '(idle)') return;
-    const dt = profile.timeDeltas[i] ?? 0;
+    // timeDeltas[i] is the gap before sample i: a sample stands for the time until the next.
+    const dt = profile.timeDeltas[i + 1] ?? 0;
     time.set(owner, (time.get(owner) ?? 0) + dt);
     total += dt;
   });
@@ -81,7 +82,13 @@ function ownerOf({ functionName, url }: { functionName: string; url: string }): 
   if (pkg) return pkg[1];
   if (url.startsWith('node:')) return `node:${url.slice(5).split('/')[0]}`;
   const ours = /\/dist\/(.+)$/.exec(url);
-  if (ours) return `app:${ours[1].split('/').slice(0, 2).join('/')}`;
+  if (ours) {
+    const [top, ...rest] = ours[1].split('/');
+    // dist/tools/… is the runner's and the benchmark's code (peers, the replica probe).
+    return top === 'tools'
+      ? `tools:${rest.slice(0, 2).join('/')}`
+      : `app:${[top, rest[0]].filter(Boolean).join('/')}`;
+  }
   if (!url) return functionName.startsWith('(') ? functionName : '(native)';
   return url;
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { profileNames } from '../cluster/profiles.js';
-import { parseOptions, UsageError } from './options.js';
+import { isFullRun, parseOptions, UsageError } from './options.js';
 
 describe('parseOptions', () => {
   it('measures every profile of the table and every peer by default, and only such a run replaces REPORT.md', () => {
@@ -17,6 +17,9 @@ describe('parseOptions', () => {
     expect(o.full).toBe(true);
     expect(parseOptions(['--quick']).full).toBe(false);
     expect(parseOptions(['--env', 'LOG_LEVEL=warn']).full).toBe(false);
+    // A run that could not measure a row is not the full run, whatever its flags.
+    expect(isFullRun({ ...parseOptions([]), missing: ['redis'] })).toBe(false);
+    expect(isFullRun({ ...parseOptions([]), missing: [] })).toBe(true);
   });
 
   it('leaves the peers out when profiles are chosen, unless asked for', () => {

@@ -124,6 +124,7 @@ export function isFullRun(s: BenchSettings): boolean {
   return (
     !s.quick &&
     !s.cpuProfile &&
+    !s.missing?.length &&
     Object.keys(s.appEnv).length === 0 &&
     s.only === undefined &&
     s.profiles.length === profileTopologies.length &&

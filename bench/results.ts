@@ -319,7 +319,7 @@ export interface RateLatency {
   max: number;
   /** p99 from the actual send time: what a closed loop would have reported. */
   serviceP99: number;
-  /** How late the generator sent what it was free to send, p99 ms. */
+  /** How late the generator got to each request on its schedule, p99 ms. */
   generatorLagP99: number;
   /** The generator fell behind its schedule twice: the figures measure it, not the row. */
   behind: boolean;
@@ -382,6 +382,8 @@ export interface BenchSettings {
   rounds: number;
   /** Each topology measured alone (started, measured, stopped); absent: all ran at once. */
   oneAtATime?: boolean;
+  /** Topologies asked for that could not be measured (they failed to start or to load). */
+  missing?: TopologyName[];
   /**
    * What the figures were measured under that a reader would otherwise assume; older result
    * files have none.

@@ -48,6 +48,14 @@ export type Say = (line: string) => void;
 /** What is running right now, so an interrupted run can still stop it. */
 const running = new Set<RunningTopology>();
 
+let interrupted = false;
+
+/** Ctrl-C: stop what runs, and start nothing more. */
+export function interruptRun(): Promise<void> {
+  interrupted = true;
+  return stopEverything();
+}
+
 export async function stopEverything(): Promise<void> {
   for (const t of [...running].reverse()) {
     await t.stop().catch(() => undefined);
@@ -75,17 +83,21 @@ export async function runBench(o: BenchOptions, say: Say): Promise<RunOutcome> {
   // cluster left running (even idle: its timers, heartbeats and gossip wake it up hundreds of
   // times a second) took a fifth to two fifths of a measured one's throughput and multiplied
   // its tail, more for some rows than others.
+  const missing: TopologyName[] = [];
   for (const name of [...o.profiles, ...o.peers]) {
+    if (interrupted) break;
     let s: Subject | undefined;
     try {
       s = await startSubject(name, o, say);
       await warmUp(s, o, say);
       const samples = await measureRounds(s, o, say, failures, startedAt);
       if (samples) topologies.push(await measureTopology(s, samples, o, say, failures, plan));
+      else missing.push(name);
     } catch (error) {
-      const message = `${name}: could not be measured: ${(error as Error).message.split('\n')[0]}`;
-      say(message);
-      failures.push(message);
+      const text = error instanceof Error ? error.message : String(error);
+      say(`${name}: could not be measured: ${text}`);
+      failures.push(`${name}: could not be measured: ${text.split('\n')[0]}`);
+      missing.push(name);
     } finally {
       await s?.close();
       await stopEverything();
@@ -98,7 +110,9 @@ export async function runBench(o: BenchOptions, say: Say): Promise<RunOutcome> {
       startedAt: startedAt.toISOString(),
       finishedAt: finishedAt.toISOString(),
       seconds: (finishedAt.getTime() - startedAt.getTime()) / 1000,
-      settings: settingsOf(o),
+      // A run missing a row is not the full run, whatever its flags: it never replaces the
+      // committed report (isFullRun).
+      settings: { ...settingsOf(o), ...(missing.length ? { missing } : {}) },
       machine,
       topologies,
     },
@@ -202,7 +216,12 @@ async function measureRound(
   if (profile) {
     const files = await collectCpuProfiles(s, join(RESULTS_DIR, `${stamp(startedAt)}-cpu`));
     say(`${s.name}: CPU profiles in ${dirname(files[0] ?? '')}`);
-    for (const file of files) say(`  ${basename(file)}: ${await profileSummaryLine(file)}`);
+    for (const file of files) {
+      const summary = await profileSummaryLine(file).catch(
+        (error: unknown) => `no summary (${error instanceof Error ? error.message : 'unreadable'})`,
+      );
+      say(`  ${basename(file)}: ${summary}`);
+    }
   }
   const l = sample.load;
   say(

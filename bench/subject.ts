@@ -54,8 +54,8 @@ export async function prepareSubject(
   const stores = await cluster.observeStores();
   let failed = 0;
   if (spec.login) {
-    // A store that has just started may answer 503 for a moment (Sentinel settling, on cores
-    // shared with every other topology starting): tried again, up to 10 s.
+    // A store that has just started may answer 503 for a moment (Sentinel settling): tried
+    // again, up to 10 s.
     const outcome = await logIn(clients, usernames, 16, 10);
     failed = outcome.failed;
     if (outcome.retried)

@@ -48,6 +48,19 @@ describe('evaluateTargets', () => {
     );
   });
 
+  it('judges T17 on redis ÷ express-notouch replica CPU per read, not measured without both', () => {
+    const cpu = (name: string, us: number) => {
+      const t = topology(name);
+      return { ...t, throughput: { ...t.throughput, replicaCpuMicrosPerRead: us } };
+    };
+    expect(target('T17', [cpu('redis', 160), cpu('express-notouch', 200)]).pass).toBe(true);
+    const costly = target('T17', [cpu('redis', 442), cpu('express-notouch', 319)]);
+    expect(costly.pass).toBe(false);
+    expect(costly.figure).toBe('1.39 (442 ÷ 319 µs)');
+    expect(target('T17', [cpu('redis', 160)]).pass).toBe(null);
+    expect(target('T17', [cpu('redis', NaN), cpu('express-notouch', 200)]).pass).toBe(null);
+  });
+
   it('judges T12 on postgres ÷ redis throughput, and is not measured without both', () => {
     const rps = (name: string, n: number) => {
       const t = topology(name);

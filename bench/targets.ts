@@ -630,9 +630,9 @@ function t17(r: BenchResult): TargetResult {
     pass,
     reason: pass
       ? undefined
-      : 'Both answer a read with one Redis GET through Express; ours adds Nest’s router, guard and ' +
-        'interceptors, the session layer’s decode and lifetime checks, and express-session’s two ' +
-        'SHA-1 hashes of the session (one when loaded, one to see whether it changed). ' +
+      : 'Both answer a read with one Redis GET through Express and express-session; ours adds ' +
+        'Nest’s router, guard and interceptors, and the session layer’s decode and lifetime ' +
+        'checks, on a longer middleware chain (request context, security headers, CSRF). ' +
         '`--cpu-profile` writes each replica’s profile of the last round: see docs/benchmark.md ' +
         'for reading one by package.',
   };

@@ -33,10 +33,9 @@ export interface TopologySpec {
 const peerScript = (file: string) => fileURLToPath(new URL(`./peers/${file}`, import.meta.url));
 
 /**
- * A full run lasts about an hour, and a topology's clients log in at its start but are
- * measured one topology after another: with the default 30 min idle timeout the last ones'
- * sessions would expire while they wait their turn. Idle timeouts cost nothing per request.
- * Sessions outlive a whole run (it may be idle between measurements): three hours.
+ * A topology's clients log in once, at its start, and are then measured for many minutes, idle
+ * between some measurements: with the default 30 min idle timeout a long row (faults, scaling)
+ * could outlive its sessions. Idle timeouts cost nothing per request: three hours.
  */
 export const BENCH_SESSION_IDLE_SECONDS = 3 * 60 * 60;
 

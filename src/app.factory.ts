@@ -32,8 +32,9 @@ export async function createApp(config: AppConfig): Promise<NestExpressApplicati
   // req.ip and req.secure come from X-Forwarded-For/-Proto only when the peer is the trusted proxy.
   app.set('trust proxy', config.trustProxy);
   app.disable('x-powered-by');
-  // No ETag: every dynamic answer is one user's and not stored (Cache-Control: no-store, see
-  // security-headers.ts), so a validator would never be asked for, yet costs a SHA-1 per response.
+  // No ETag: every answer but a static file is one user's and not stored (Cache-Control:
+  // no-store, see security-headers.ts), so a validator would never be asked for, yet costs a
+  // SHA-1 per response. Static files keep theirs (express.static makes its own).
   app.set('etag', false);
   // What every request goes through before routing, as one Express layer each (see compose()).
   app.use(

@@ -9,6 +9,7 @@ function app(production: boolean) {
   a.get('/api/whoami', (_req, res) => void res.json({ ok: true }));
   a.get('/health/live', (_req, res) => void res.json({ ok: true }));
   a.get('/login', (_req, res) => void res.send('<p>page</p>'));
+  a.get('/static/app.css', (_req, res) => void res.type('css').send('p{}'));
   return a;
 }
 
@@ -50,10 +51,16 @@ describe('securityHeaders', () => {
     },
   );
 
+  it('leaves static files to their own caching', async () => {
+    const res = await request(app(false)).get('/static/app.css').expect(200);
+    expect(res.headers).not.toHaveProperty('cache-control');
+  });
+
   it("gives pages helmet's full set, as before", async () => {
     const res = await request(app(false)).get('/login').expect(200);
 
     for (const h of [...ALWAYS, ...PAGES_ONLY]) expect(res.headers).toHaveProperty(h);
+    expect(res.headers['cache-control']).toBe('no-store');
     expect(res.headers['content-security-policy']).toContain("default-src 'self'");
     expect(res.headers['content-security-policy']).toContain("frame-ancestors 'self'");
     expect(res.headers['content-security-policy']).not.toContain('upgrade-insecure-requests');

@@ -44,7 +44,12 @@ export function securityHeaders(production: boolean): RequestHandler {
   });
   const api = apiSecurityHeaders(production);
   return (req: Request, res: Response, next: NextFunction): void => {
-    if (!wantsJson(req)) return pages(req, res, next);
+    if (!wantsJson(req)) {
+      // A page is one user's too (their profile, their sessions, a CSRF token); static files
+      // are everyone's, and keep the caching express.static gives them.
+      if (!req.path.startsWith('/static/')) res.setHeader('Cache-Control', 'no-store');
+      return pages(req, res, next);
+    }
     for (const [name, value] of api) res.setHeader(name, value);
     next();
   };
