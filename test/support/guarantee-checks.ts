@@ -273,10 +273,18 @@ export const properties: Record<keyof Guarantees, Property> = {
       const { name } = await newUser(laptop);
       const phone = cluster.direct(second, undefined, freshSubnet());
       expect((await login(phone, name)).status).toBe(200);
-      const list = (await laptop.get('/api/sessions')).body as {
-        scope: string;
-        sessions: Array<{ current: boolean }>;
-      };
+      const listed = async () =>
+        (await laptop.get('/api/sessions')).body as {
+          scope: string;
+          sessions: Array<{ current: boolean }>;
+        };
+      // A cluster-wide list may learn of the phone's session a moment later (replicated sends
+      // it asynchronously): it must within seconds. A per-replica list never does.
+      if (expected) {
+        const both = async () => (await listed()).sessions.length === 2;
+        expect(await eventually(both, 5_000)).toBe(true);
+      }
+      const list = await listed();
       expect(list.scope).toBe(expected ? 'cluster' : 'replica');
       expect(list.sessions.map((s) => s.current)).toEqual(expected ? [true, false] : [true]);
     },
