@@ -4,6 +4,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { getPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ManagedProcess } from './managed-process.js';
+import { pollUntil } from './poll.js';
 
 let dir: string;
 beforeEach(async () => {
@@ -40,6 +41,12 @@ describe('ManagedProcess niceness', () => {
   it('runs the command itself at the niceness asked for, under the PID it reports', async () => {
     const proc = await sleeper(7);
     try {
+      // `nice` sets the niceness, then execs the command in its place: wait for that.
+      const execd = await pollUntil(async () => (await processOf(proc.pid)).comm === 'sleep', {
+        timeoutMs: 5000,
+        intervalMs: 10,
+      });
+      expect(execd.ok).toBe(true);
       // Never below the runner's own niceness (raising it is all anyone may do).
       expect(await processOf(proc.pid)).toEqual({
         nice: Math.max(7, getPriority()),
