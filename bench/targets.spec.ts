@@ -6,6 +6,12 @@ import { evaluateTargets, verdict, type TargetResult } from './targets.js';
 const target = (id: string, topologies: TopologyResult[]): TargetResult =>
   evaluateTargets(benchResult(topologies)).find((t) => t.id === id)!;
 
+/** A topology whose whoami figures are the fixture's but for `figures`. */
+const measured = (name: string, figures: Partial<TopologyResult['throughput']>): TopologyResult => {
+  const t = topology(name);
+  return { ...t, throughput: { ...t.throughput, ...figures } };
+};
+
 /** The counts of a replication result that passes T9: each T8 case adds its lag figures. */
 const REPLICATION_COUNTS = {
   reads: 10_000,
@@ -49,10 +55,7 @@ describe('evaluateTargets', () => {
   });
 
   it('judges T17 on redis ÷ express-notouch replica CPU per read, not measured without both', () => {
-    const cpu = (name: string, us: number) => {
-      const t = topology(name);
-      return { ...t, throughput: { ...t.throughput, replicaCpuMicrosPerRead: us } };
-    };
+    const cpu = (name: string, us: number) => measured(name, { replicaCpuMicrosPerRead: us });
     expect(target('T17', [cpu('redis', 160), cpu('express-notouch', 200)]).pass).toBe(true);
     const costly = target('T17', [cpu('redis', 442), cpu('express-notouch', 319)]);
     expect(costly.pass).toBe(false);
@@ -62,10 +65,7 @@ describe('evaluateTargets', () => {
   });
 
   it('judges T12 on postgres ÷ redis throughput, and is not measured without both', () => {
-    const rps = (name: string, n: number) => {
-      const t = topology(name);
-      return { ...t, throughput: { ...t.throughput, rps: n } };
-    };
+    const rps = (name: string, n: number) => measured(name, { rps: n });
     expect(target('T12', [rps('postgres', 800), rps('redis', 1000)]).pass).toBe(true);
     const slow = target('T12', [rps('postgres', 700), rps('redis', 1000)]);
     expect(slow.pass).toBe(false);
