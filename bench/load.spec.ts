@@ -7,8 +7,10 @@ import {
   onSchedule,
   runLoad,
   summarize,
+  warmedUp,
   type LoadRun,
 } from './load.js';
+import fc from 'fast-check';
 
 function run(byReplica: Record<string, number>): LoadRun {
   const latency = new Histogram();
@@ -143,5 +145,34 @@ describe('onSchedule', () => {
       if (calls === 5) stop = true;
     });
     expect(calls).toBe(5);
+  });
+});
+
+describe('warmedUp', () => {
+  const rates = fc.array(fc.double({ min: 1, max: 10_000, noNaN: true }), { maxLength: 40 });
+
+  it('never ends before the least warm-up, nor before two windows to compare', () => {
+    fc.assert(
+      fc.property(rates, fc.integer({ min: 0, max: 20 }), (slices, min) => {
+        if (slices.length < Math.max(min, 6)) expect(warmedUp(slices, min)).toBe(false);
+      }),
+    );
+  });
+
+  it('goes on while the last three seconds are more than 5 % above the three before', () => {
+    fc.assert(
+      fc.property(rates, fc.double({ min: 1.06, max: 3, noNaN: true }), (slices, rise) => {
+        const flat = [...slices, 1000, 1000, 1000];
+        const rising = [...flat, 1000 * rise, 1000 * rise, 1000 * rise];
+        expect(warmedUp(rising, 0)).toBe(false);
+        expect(warmedUp([...rising, ...rising.slice(-3)], 0)).toBe(true);
+      }),
+    );
+  });
+
+  it('ends on a plateau or a fall, once the least warm-up is done', () => {
+    expect(warmedUp([1500, 3400, 4700, 3900, 4300, 5600, 5500, 4500, 4200], 9)).toBe(true);
+    expect(warmedUp([1500, 3400, 4700, 3900, 4300, 5600, 5500, 4500, 4200], 10)).toBe(false);
+    expect(warmedUp([1500, 3400, 4700, 3900, 4300, 5600], 0)).toBe(false);
   });
 });

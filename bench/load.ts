@@ -249,3 +249,19 @@ export async function onSchedule<T>(
     }),
   );
 }
+
+/** Slices compared as means of this many: one second's throughput varies by a fifth here. */
+const WARMUP_WINDOW = 3;
+
+/**
+ * Whether a warm-up of one-second slices (their throughput, oldest first) may end. Steady: at
+ * least `minSlices` slices, and the mean of the last WARMUP_WINDOW no more
+ * than 5 % above the mean of the WARMUP_WINDOW before them.
+ */
+export function warmedUp(slices: readonly number[], minSlices: number): boolean {
+  if (slices.length < Math.max(minSlices, 2 * WARMUP_WINDOW)) return false;
+  const mean = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const last = mean(slices.slice(-WARMUP_WINDOW));
+  const before = mean(slices.slice(-2 * WARMUP_WINDOW, -WARMUP_WINDOW));
+  return last <= before * 1.05;
+}

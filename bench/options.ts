@@ -65,7 +65,8 @@ const DEFAULTS = {
     sessions: 4_000,
     growth: 100_000,
     kill: 6,
-    firstWarmup: 3,
+    // The least warm-up per topology; it goes on while the throughput still rises (run.ts).
+    firstWarmup: 12,
     // Half the slowest row's capacity here (postgres at 300 clients): below every row's.
     rate: 300,
   },

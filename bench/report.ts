@@ -127,7 +127,7 @@ function machineSection(r: BenchResult): string {
       ],
       [
         'whoami runs',
-        `${s.firstWarmupSeconds} s warm-up per topology, then ${s.rounds} round(s) × (${s.warmupSeconds} s warm-up + ${s.durationSeconds} s measured), ${s.oneAtATime ? 'one topology at a time (started, measured, stopped)' : 'topologies interleaved'}; medians`,
+        `${s.warmupUntilSteady ? `at least ${s.firstWarmupSeconds} s warm-up per topology, until its throughput stopped rising` : `${s.firstWarmupSeconds} s warm-up per topology`}, then ${s.rounds} round(s) × (${s.warmupSeconds} s warm-up + ${s.durationSeconds} s measured), ${s.oneAtATime ? 'one topology at a time (started, measured, stopped)' : 'topologies interleaved'}; medians`,
       ],
       [
         'sessions',

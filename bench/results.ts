@@ -376,8 +376,10 @@ export interface BenchSettings {
   cpuProfile: boolean;
   clients: number;
   warmupSeconds: number;
-  /** One unmeasured run per topology before the first measured one. */
+  /** One unmeasured run per topology before the first measured one (at least this long). */
   firstWarmupSeconds: number;
+  /** The first warm-up went on until the throughput stopped rising; absent: exactly that long. */
+  warmupUntilSteady?: boolean;
   durationSeconds: number;
   rounds: number;
   /** Each topology measured alone (started, measured, stopped); absent: all ran at once. */
