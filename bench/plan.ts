@@ -63,6 +63,8 @@ export interface StepContext {
   faults: Fault[];
   /** Requests per second the row served flat out: the median of its whoami rounds. */
   capacity: number;
+  /** The highest open-loop rate it kept up with, once the latency step found it. */
+  sustained(): number | undefined;
   /** Cuts peer links: measured on a cluster of its own (run.ts). */
   measureFaultRow(chosen: Fault[]): Promise<TopologyResult['faults']>;
 }
@@ -98,19 +100,21 @@ export const measurementSteps: Step[] = [
     name: 'latency',
     appliesTo: () => true,
     label: (c) =>
-      `open-loop whoami latency at 50 % and 80 % of its ${int(c.capacity)} req/s and at ${int(c.o.commonRate)} req/s`,
-    run: async (c) => ({
-      latency: await measureLatency(
+      `open-loop whoami latency at ${int(c.o.commonRate)} req/s, then at 50 % and 80 % of the ` +
+      `highest rate it keeps up with`,
+    run: (c) =>
+      measureLatency(
         c.s,
         {
           capacity: c.capacity,
           commonRate: c.o.commonRate,
+          probes: c.o.quick ? 3 : 6,
+          probeMs: (c.o.quick ? 1 : 3) * 1000,
           warmupMs: (c.o.quick ? 0.5 : 1) * 1000,
           durationMs: (c.o.quick ? 1.5 : 6) * 1000,
         },
         c.say,
       ),
-    }),
   },
   {
     name: 'growth',
@@ -174,6 +178,7 @@ export const measurementSteps: Step[] = [
           durationMs,
           writesPerSecond: 50,
           staleWrites: c.o.quick ? 50 : 200,
+          boundedBasis: c.sustained(),
           sync: !c.o.quick,
         }),
       };

@@ -213,6 +213,20 @@ function throughputSection(r: BenchResult): string {
   );
 }
 
+/** What the 50 % and 80 % are of: runs before the search for a sustained rate used capacity. */
+function latencyBasis(r: BenchResult): string {
+  if (!r.topologies.some((t) => t.sustained))
+    return "At 50 % and 80 % of the row's own capacity, and at one rate for every row.";
+  return (
+    'At one rate for every row, then at 50 % and 80 % of the highest rate the row keeps up with ' +
+    '("sustained"): found by halving the range between that rate and its capacity, each probe ' +
+    'kept when its queue did not grow and its median wait stayed within five times the one at ' +
+    'the common rate. The closed loop’s capacity is no such rate: 300 clients always waiting ' +
+    'let every process take many requests per wake-up, and at 80 % of it some rows fell behind ' +
+    'for good.'
+  );
+}
+
 /** Open-loop latency at fixed rates: p50 / p99 / p99.9, or why a run's figures are not the row's. */
 export function latencySection(r: BenchResult): string {
   const measured = r.topologies.filter((t) => t.latency?.length);
@@ -225,10 +239,12 @@ export function latencySection(r: BenchResult): string {
   };
   const find = (t: TopologyResult, label: string) => t.latency!.find((x) => x.label === label);
   const rate = (t: TopologyResult, label: string) => find(t, label)?.ratePerSecond;
+  const sustained = measured.some((t) => t.sustained);
   return table(
     [
       '',
       'capacity, req/s',
+      ...(sustained ? ['sustained, req/s'] : []),
       'at 50 %: p50 / p99 / p99.9',
       'at 80 %',
       `at ${int(r.settings.commonRate ?? NaN)} req/s (every row)`,
@@ -238,6 +254,7 @@ export function latencySection(r: BenchResult): string {
     measured.map((t) => [
       t.name,
       int(t.throughput.rps),
+      ...(sustained ? [t.sustained ? int(t.sustained.ratePerSecond) : '–'] : []),
       `${at(find(t, '50 %'))} (${int(rate(t, '50 %') ?? NaN)}/s)`,
       `${at(find(t, '80 %'))} (${int(rate(t, '80 %') ?? NaN)}/s)`,
       at(find(t, 'common')),
@@ -743,10 +760,11 @@ ${throughputSection(r)}
 Below capacity, as a service runs: the clients together send at a fixed rate, each request on a
 schedule whatever the ones before it did, and its latency counts from when it was due (wrk2's
 correction for coordinated omission: a stall delays every request due during it, as it does to
-users). At 50 % and 80 % of the row's own capacity, and at one rate for every row. "Timed from
-the send" is what a closed loop would have said of the same requests. The generator shares the
-machine: a run in which it fell behind its own schedule (lag p99 over 10 ms) is run once more,
-and discarded if it falls behind again.
+users). "Timed from the send" is what a closed loop would have said of the same requests. The
+generator shares the machine: a run in which it fell behind its own schedule (lag p99 over
+10 ms) is run once more, and discarded if it falls behind again.
+
+${latencyBasis(r)}
 
 ${latencySection(r)}
 

@@ -227,9 +227,11 @@ export interface ReplicationResult {
   /** The standard load in the write window: its readers and their whoami latency (ms). */
   readers?: number;
   readLatency?: { p50: number; p99: number };
-  /** Reads per second of the standard load (the read-only window): what the bounded loads share. */
+  /** Reads per second of the standard load (the read-only window). */
   readsPerSecond?: number;
-  /** The same writes with the reads bounded to a share of readsPerSecond. */
+  /** The highest open-loop rate the row kept up with: what `bounded` is shares of, if present. */
+  sustainedRate?: number;
+  /** The same writes with the reads bounded to a share of sustainedRate (else readsPerSecond). */
   bounded?: LagUnderLoad[];
   /** `sync`: measured in full runs only (it takes two rolling restarts). */
   staleReads: { async: StaleReads; sync?: StaleReads };
@@ -326,6 +328,19 @@ export interface RateLatency {
   attempts: number;
 }
 
+/** The highest fixed rate a row kept up with (measurements/latency.ts, sustainedRate). */
+export interface SustainedRate {
+  ratePerSecond: number;
+  /** The bisection's probes in order: each one's rate and its queue's median wait, first and last quarter. */
+  probes: {
+    ratePerSecond: number;
+    kept: boolean;
+    firstP50: number;
+    lastP50: number;
+    behind: boolean;
+  }[];
+}
+
 export interface TopologyResult {
   name: TopologyName;
   kind: 'profile' | 'peer';
@@ -341,8 +356,13 @@ export interface TopologyResult {
   complexity: Complexity;
   loginsForSetup: { clients: number; failed: number };
   throughput: ThroughputResult;
-  /** Open-loop latency at 50 % and 80 % of `throughput.rps` and at the common rate. */
+  /**
+   * Open-loop latency at 50 % and 80 % of `sustained` (older runs: of `throughput.rps`) and at
+   * the common rate.
+   */
   latency?: RateLatency[];
+  /** The highest open-loop rate the row kept up with; absent in runs before it was searched. */
+  sustained?: SustainedRate;
   /** The same load from one shared address ("behind one NAT"). */
   nat?: LoadSummary;
   memory?: MemoryResult;

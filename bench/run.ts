@@ -345,6 +345,7 @@ async function measureTopology(
     say: prefixed,
     faults,
     capacity: result.throughput.rps,
+    sustained: () => result.sustained?.ratePerSecond,
     measureFaultRow: (chosen) => measureFaultRow(s, chosen, timing, o, prefixed),
   };
   // A measurement that breaks is noted and the run goes on: the others still mean something.

@@ -234,7 +234,7 @@ describe('evaluateTargets', () => {
     expect(target('T19', [topology('replicated', { replication: stale() })]).pass).toBeNull();
   });
 
-  it('judges T8 on the lag to applied at 80 % of capacity where measured', () => {
+  it('judges T8 on the lag to applied at 80 % load where measured', () => {
     const at = (appliedP99: number) => ({
       ...REPLICATION_COUNTS,
       lagP50: 30,
@@ -439,7 +439,7 @@ describe('evaluateTargets', () => {
     expect(target('T18', [topology('redis')]).pass).toBeNull();
   });
 
-  it('judges T16 at 80 % of capacity: p99 within 5 × p50, p99.9 within 250 ms, and never a discarded run', () => {
+  it('judges T16 at 80 % load: p99 within 5 × p50, p99.9 within 250 ms, and never a discarded run', () => {
     const at80 = (name: 'redis' | 'sticky', over: Partial<RateLatency>): TopologyResult =>
       topology(name, {
         latency: [
