@@ -31,7 +31,14 @@ export interface OpenLoopOptions {
   /** Requests still unanswered this long after the window stop being waited for. */
   drainMs?: number;
   /** Every measured request: its latency from the intended send time and from the actual one. */
-  onResult?: (r: { client: number; intendedMs: number; serviceMs: number; reply: Reply }) => void;
+  onResult?: (r: {
+    client: number;
+    /** When it was due, ms after the measured window began. */
+    dueMs: number;
+    intendedMs: number;
+    serviceMs: number;
+    reply: Reply;
+  }) => void;
 }
 
 export interface OpenLoopRun {
@@ -134,7 +141,13 @@ export function runOpenLoop(clients: Sender[], o: OpenLoopOptions): Promise<Open
         run.latency.record(intendedMs);
         run.service.record(reply.ms);
         if (reply.status < 200 || reply.status > 299) run.failed++;
-        o.onResult?.({ client: i, intendedMs, serviceMs: reply.ms, reply });
+        o.onResult?.({
+          client: i,
+          dueMs: due - measureFrom,
+          intendedMs,
+          serviceMs: reply.ms,
+          reply,
+        });
       }
       const later = waiting[i].shift();
       if (later !== undefined) send(i, later);

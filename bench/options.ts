@@ -18,7 +18,8 @@ export const USAGE = `Usage: npm run bench -- [options]
   --warmup <s>        unmeasured seconds before each run (default 2; quick 0.5)
   --rounds <n>        whoami runs per topology, in a row; medians are reported (default 3; quick 1)
   --rate <n>          the rate every row's open-loop latency is also measured at, req/s
-                      (besides 50 % and 80 % of each row's capacity; default 300; quick 150)
+                      (first; then 50 % and 80 % of the highest rate each row keeps up with;
+                      default 300; quick 150)
   --sessions <n>      sessions created to measure memory per session (default 4000; quick 300)
   --growth <n>        sessions in the store for the cost-growth run, once per kind of store
                       (default 100000; quick 5000)

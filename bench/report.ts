@@ -6,6 +6,7 @@ import { cellText } from './charts/faults.js';
 import { scalingCurves } from './charts/scaling.js';
 import { faults } from './faults.js';
 import { median } from './measurements/throughput.js';
+import { KNEE } from './measurements/latency.js';
 import type { LoadSummary } from './load.js';
 import { spreadOf } from './spread.js';
 import { rateProfiles, recommendations, RULES, type Rating } from './ratings.js';
@@ -123,7 +124,7 @@ function machineSection(r: BenchResult): string {
       ],
       [
         'load',
-        `${s.clients} virtual clients, each its own cookie jar, keep-alive connection and source address 127.N.M.1; closed loop (next request when the answer is in)${s.commonRate ? `; then open loop at 50 % and 80 % of each row's capacity and at ${int(s.commonRate)} req/s` : ''}`,
+        `${s.clients} virtual clients, each its own cookie jar, keep-alive connection and source address 127.N.M.1; closed loop (next request when the answer is in)${!s.commonRate ? '' : r.topologies.some((t) => t.sustained) ? `; then open loop at ${int(s.commonRate)} req/s and at 50 % and 80 % of the highest rate each row keeps up with` : `; then open loop at 50 % and 80 % of each row's capacity and at ${int(s.commonRate)} req/s`}`,
       ],
       [
         'whoami runs',
@@ -220,8 +221,8 @@ function latencyBasis(r: BenchResult): string {
   return (
     'At one rate for every row, then at 50 % and 80 % of the highest rate the row keeps up with ' +
     '("sustained"): found by halving the range between that rate and its capacity, each probe ' +
-    'kept when its queue did not grow and its median wait stayed within five times the one at ' +
-    'the common rate. The closed loop’s capacity is no such rate: 300 clients always waiting ' +
+    `kept when its queue did not grow and its median wait stayed within ${KNEE} times the one at ` +
+    `the common rate. The closed loop’s capacity is no such rate: ${r.settings.clients} clients always waiting ` +
     'let every process take many requests per wake-up, and at 80 % of it some rows fell behind ' +
     'for good.'
   );
@@ -470,7 +471,7 @@ function replicationSection(r: BenchResult): string {
     ];
     const bounded = (x.bounded ?? []).map((b) => [
       t.name,
-      `bounded to ${pct(b.share)} of the standard load`,
+      `bounded to ${pct(b.share)} of ${x.sustainedRate ? 'the rate it keeps up with' : 'the standard load'}`,
       int(b.readsPerSecond),
       `p50 ${lagMs(b.lagP50)}, p99 ${lagMs(b.lagP99)}`,
       lagMs(b.appliedP99 ?? NaN),

@@ -308,7 +308,7 @@ export interface Complexity {
  * intended send time, in ms.
  */
 export interface RateLatency {
-  /** "50 %" or "80 %" (of the row's capacity), or "common" (the same rate for every row). */
+  /** "50 %" or "80 %" (of `sustained`, or else the row's capacity), or "common" (every row's). */
   label: string;
   ratePerSecond: number;
   scheduled: number;
@@ -335,8 +335,9 @@ export interface SustainedRate {
   probes: {
     ratePerSecond: number;
     kept: boolean;
-    firstP50: number;
-    lastP50: number;
+    /** null: no answer was due in that quarter. */
+    firstP50: number | null;
+    lastP50: number | null;
     behind: boolean;
   }[];
 }

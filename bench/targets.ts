@@ -265,7 +265,7 @@ function t8(r: BenchResult): TargetResult {
   const rep = find(r, 'replicated')?.replication;
   if (!rep || !Number.isFinite(rep.lagP99))
     return notMeasured(id, title, threshold, 'the replicated profile');
-  // The bounded load at the largest capacity share; a histogram without samples gives NaN (null
+  // The bounded load at the largest share (80 % load); a histogram without samples gives NaN (null
   // once written to JSON): not measured, never a pass.
   const at80 = rep.bounded?.find(
     (b) => b.share === Math.max(...CAPACITY_SHARES) && Number.isFinite(b.appliedP99),

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
-import { KEPT_UP_MARGIN_MS, KNEE, keptUp } from './latency.js';
+import { KEPT_UP_MARGIN_MS, KNEE, keptUp, nextProbe } from './latency.js';
 
 /** A probe's answers: `n` requests evenly due over the window, each waiting `wait(share)` ms. */
 const probe = (n: number, windowMs: number, wait: (share: number) => number) =>
@@ -32,14 +32,12 @@ describe('keptUp: did a row keep up with a fixed rate', () => {
 
   it('loses a queue that grows over the probe, from wherever it starts', () => {
     fc.assert(
-      fc.property(
-        light,
-        fc.double({ min: KEPT_UP_MARGIN_MS * 2, max: 2000, noNaN: true }),
-        (lightP50, growth) => {
-          const waits = probe(2000, windowMs, (share) => lightP50 + share * growth);
-          expect(keptUp(waits, { windowMs, lost: 0, lightP50 }).kept).toBe(false);
-        },
-      ),
+      fc.property(light, fc.double({ min: 0, max: 2000, noNaN: true }), (lightP50, extra) => {
+        // Grown past twice the first quarter's median and the margin by the last quarter.
+        const growth = 2 * (lightP50 + KEPT_UP_MARGIN_MS) + extra;
+        const waits = probe(2000, windowMs, (share) => lightP50 + share * growth);
+        expect(keptUp(waits, { windowMs, lost: 0, lightP50 }).kept).toBe(false);
+      }),
     );
   });
 
@@ -56,5 +54,31 @@ describe('keptUp: did a row keep up with a fixed rate', () => {
     const waits = probe(2000, windowMs, () => 1);
     expect(keptUp(waits, { windowMs, lost: 1, lightP50: 1 }).kept).toBe(false);
     expect(keptUp([], { windowMs, lost: 0, lightP50: 1 }).kept).toBe(false);
+  });
+});
+
+describe('nextProbe: the bisection', () => {
+  it('probes strictly between kept and lost, and reaches adjacent rates in log2 steps', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 50_000 }),
+        fc.integer({ min: 0, max: 50_000 }),
+        fc.func(fc.boolean()),
+        (light, span, keeps) => {
+          let kept = light;
+          let lost = light + span;
+          let steps = 0;
+          for (let rate = nextProbe(kept, lost); rate !== undefined; rate = nextProbe(kept, lost)) {
+            expect(rate).toBeGreaterThan(kept);
+            expect(rate).toBeLessThan(lost);
+            if (keeps(rate)) kept = rate;
+            else lost = rate;
+            steps++;
+          }
+          expect(lost - kept).toBeLessThanOrEqual(1);
+          expect(steps).toBeLessThanOrEqual(Math.ceil(Math.log2(span + 1)));
+        },
+      ),
+    );
   });
 });

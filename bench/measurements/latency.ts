@@ -27,12 +27,15 @@ export interface LatencyOptions {
 }
 
 /**
- * A probe kept up with its schedule when the requests due in its last quarter waited no longer
- * (median) than those of its first quarter, give or take KEPT_UP_MARGIN_MS, and no more than KNEE
- * times as long as at the light common rate. Past what a row sustains the queue grows for as
- * long as the probe lasts; and once a wait passes the time between one client's requests, the
- * open loop turns into a closed one (each client waits, then sends at once) whose queue stands
- * still, but long. Medians, as a stall of S ms makes only S × rate requests late.
+ * A probe kept up with its schedule when the requests due in its last quarter waited (median) no
+ * more than twice as long as those of its first quarter plus KEPT_UP_MARGIN_MS (past what a row
+ * sustains, the queue grows for as long as the probe lasts: 5 % over for 3 s adds 150 ms; the
+ * slack is for this machine's noise of a few ms), and no more than KNEE times as long
+ * as at the light common rate: the knee, where waiting starts to dominate (a single queue's
+ * median wait is 1 ÷ (1 − load) of its idle one, so five times is about 80 % busy). That bound
+ * also catches the open loop turned closed, once waits pass one client's interval (each client
+ * waits, then sends at once: a queue that stands still, but long). Medians, as a stall of S ms
+ * makes only S × rate requests late.
  */
 export const KEPT_UP_MARGIN_MS = 5;
 export const KNEE = 5;
@@ -53,6 +56,7 @@ export function keptUp(
   waits: readonly { dueMs: number; waitMs: number }[],
   o: { windowMs: number; lost: number; lightP50: number },
 ): { kept: boolean; firstP50: number; lastP50: number } {
+  if (!(o.lightP50 > 0)) return { kept: false, firstP50: NaN, lastP50: NaN };
   const quarter = (from: number) =>
     median(
       waits
@@ -65,15 +69,24 @@ export function keptUp(
     o.lost === 0 &&
     Number.isFinite(firstP50) &&
     Number.isFinite(lastP50) &&
-    lastP50 <= firstP50 + KEPT_UP_MARGIN_MS &&
+    lastP50 <= 2 * firstP50 + KEPT_UP_MARGIN_MS &&
     Math.max(firstP50, lastP50) <= KNEE * o.lightP50;
   return { kept, firstP50, lastP50 };
 }
 
+/** The next rate to probe between the fastest kept and the slowest lost; none when adjacent. */
+export function nextProbe(kept: number, lost: number): number | undefined {
+  return lost - kept > 1 ? Math.floor((kept + lost) / 2) : undefined;
+}
+
+/** A figure JSON can hold: NaN (a quarter without answers) becomes null. */
+const finite = (x: number): number | null => (Number.isFinite(x) ? x : null);
+
 /**
  * The highest fixed rate the row keeps up with, open loop: a bisection between the light rate
- * and the closed loop's capacity. A probe the generator fell behind in says nothing of the row:
- * it counts as lost, so the search stays below what the generator can offer.
+ * (kept: it was just measured) and the closed loop's capacity. A probe the generator fell behind
+ * in says nothing of the row: it counts as lost, so the search stays below what the generator
+ * can offer.
  */
 async function sustainedRate(
   s: Subject,
@@ -81,26 +94,18 @@ async function sustainedRate(
   lightP50: number,
   say: (line: string) => void,
 ): Promise<SustainedRate> {
-  let kept = Math.min(o.commonRate, Math.round(o.capacity));
-  let lost = Math.max(kept + 1, Math.round(o.capacity));
+  let kept = o.commonRate;
+  let lost = Math.round(o.capacity);
   const probes: SustainedRate['probes'] = [];
-  for (let i = 0; i < o.probes; i++) {
-    const rate = Math.round((kept + lost) / 2);
+  for (let i = 0, rate = nextProbe(kept, lost); i < o.probes && rate; i++) {
     const waits: { dueMs: number; waitMs: number }[] = [];
-    const warmupMs = 500;
-    const started = performance.now();
     const run = await runOpenLoop(s.clients, {
       path: '/api/whoami',
       ratePerSecond: rate,
-      warmupMs,
+      warmupMs: 500,
       durationMs: o.probeMs,
       drainMs: 5000,
-      // The answer came now, intendedMs after it was due.
-      onResult: ({ intendedMs }) =>
-        void waits.push({
-          dueMs: performance.now() - intendedMs - started - warmupMs,
-          waitMs: intendedMs,
-        }),
+      onResult: ({ dueMs, intendedMs }) => void waits.push({ dueMs, waitMs: intendedMs }),
     });
     const verdict = keptUp(waits, {
       windowMs: o.probeMs,
@@ -111,8 +116,8 @@ async function sustainedRate(
     probes.push({
       ratePerSecond: rate,
       kept: ok,
-      firstP50: verdict.firstP50,
-      lastP50: verdict.lastP50,
+      firstP50: finite(verdict.firstP50),
+      lastP50: finite(verdict.lastP50),
       behind: run.behind,
     });
     say(
@@ -121,6 +126,7 @@ async function sustainedRate(
     );
     if (ok) kept = rate;
     else lost = rate;
+    rate = nextProbe(kept, lost);
   }
   return { ratePerSecond: kept, probes };
 }
@@ -170,7 +176,7 @@ async function atRate(
   } while (run.behind && attempts < 2);
   const r = summary(label, run, attempts);
   say(
-    `${label === 'common' ? 'common rate' : `${label} of what it sustains`}, ${count(rate)} req/s: ` +
+    `${label === 'common' ? 'common rate' : `${label} load`}, ${count(rate)} req/s: ` +
       `p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms, p99.9 ${r.p999.toFixed(1)} ms` +
       (r.failed ? `, ${r.failed} failed` : '') +
       (r.behind
@@ -182,21 +188,30 @@ async function atRate(
 
 /**
  * The common rate first (light for every row: the search's yardstick), then the highest rate
- * the row keeps up with, then 50 % and 80 % of that.
+ * the row keeps up with, then 50 % and 80 % of that. Without a yardstick (the common rate was
+ * not light: it failed, the generator fell behind, or it is not below capacity) nothing is
+ * searched, and the shares are of capacity, as the report then says.
  */
 export async function measureLatency(
   s: Subject,
   o: LatencyOptions,
   say: (line: string) => void,
-): Promise<{ latency: RateLatency[]; sustained: SustainedRate }> {
+): Promise<{ latency: RateLatency[]; sustained?: SustainedRate }> {
   const light = await atRate(s, o, 'common', o.commonRate, say);
-  say(`the highest rate it keeps up with, up to ${count(o.capacity)} req/s …`);
-  const sustained = await sustainedRate(s, o, light.p50, say);
-  say(`sustains ${count(sustained.ratePerSecond)} req/s on a schedule`);
+  const yardstick =
+    !light.behind && light.answered > 0 && light.failed + light.unanswered === 0 && light.p50 > 0;
+  let sustained: SustainedRate | undefined;
+  if (yardstick && o.commonRate < o.capacity) {
+    say(`the highest rate it keeps up with, up to ${count(o.capacity)} req/s …`);
+    sustained = await sustainedRate(s, o, light.p50, say);
+    say(`sustains ${count(sustained.ratePerSecond)} req/s on a schedule`);
+  } else
+    say('no search for the rate it sustains (the common rate was not light): shares of capacity');
+  const basis = sustained?.ratePerSecond ?? o.capacity;
   const shares: RateLatency[] = [];
   for (const share of CAPACITY_SHARES) {
-    const rate = Math.max(1, Math.round(sustained.ratePerSecond * share));
+    const rate = Math.max(1, Math.round(basis * share));
     shares.push(await atRate(s, o, `${share * 100} %`, rate, say));
   }
-  return { latency: [...shares, light], sustained };
+  return { latency: [...shares, light], ...(sustained ? { sustained } : {}) };
 }

@@ -90,7 +90,8 @@ export async function measureReplication(
   const standard = await writeWindow(s, o, {});
   // Then with the reads bounded: the lag when the replicas have cores to spare.
   const readsPerSecond = reads / (o.durationMs / 1000);
-  const basis = o.boundedBasis ?? readsPerSecond;
+  const sustained = o.boundedBasis && o.boundedBasis > 0 ? o.boundedBasis : undefined;
+  const basis = sustained ?? readsPerSecond;
   const bounded: LagUnderLoad[] = [];
   for (const share of BOUNDED_SHARES) {
     const w = await writeWindow(s, o, { ratePerSecond: share * basis });
@@ -129,7 +130,7 @@ export async function measureReplication(
     loopDelayP99: standard.loopDelayP99,
     readLatency: { p50: standard.readLatency.p50, p99: standard.readLatency.p99 },
     readsPerSecond,
-    ...(o.boundedBasis ? { sustainedRate: o.boundedBasis } : {}),
+    ...(sustained ? { sustainedRate: sustained } : {}),
     readers: s.clients.length - WRITERS,
     bounded,
     staleReads: { async: asyncStale, ...(sync ? { sync: sync.stale } : {}) },
