@@ -10,6 +10,7 @@
 import { runOpenLoop, type OpenLoopRun } from '../open-loop.js';
 import type { RateLatency, SustainedRate } from '../results.js';
 import type { Subject } from '../subject.js';
+import { median } from './throughput.js';
 
 /** The shares of the rate it sustains each row is measured at. */
 export const CAPACITY_SHARES = [0.5, 0.8] as const;
@@ -41,12 +42,6 @@ export const KEPT_UP_MARGIN_MS = 5;
 export const KNEE = 5;
 
 const count = (n: number) => Math.round(n).toLocaleString('en-US');
-
-/** The median of a list (NaN when empty). */
-const median = (xs: number[]): number => {
-  const sorted = [...xs].sort((a, b) => a - b);
-  return sorted.length ? sorted[Math.floor(sorted.length / 2)] : NaN;
-};
 
 /**
  * Whether a probe's answers (due time in ms from the window's start, wait in ms) show a row
