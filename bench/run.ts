@@ -36,6 +36,7 @@ import {
   BENCH_SESSION_IDLE_SECONDS,
   SERVER_NICENESS,
   startTopology,
+  sweepAbandonedWorkDirs,
   topologySpecs,
   type RunningTopology,
 } from './topology.js';
@@ -76,6 +77,9 @@ export async function runBench(o: BenchOptions, say: Say): Promise<RunOutcome> {
     `machine: ${machine.cpus} cores, ${machine.memoryGiB} GiB, ${machine.os}; Node ${machine.node}, ` +
       `nginx ${machine.nginx}, Redis ${machine.redis}, PostgreSQL ${machine.postgres}`,
   );
+  const swept = await sweepAbandonedWorkDirs();
+  if (swept.length)
+    say(`stopped what ${swept.length} killed run(s) left running: ${swept.join(', ')}`);
   const failures: string[] = [];
   const topologies: TopologyResult[] = [];
   const plan = new QuickPlan(o.quick);

@@ -1,15 +1,20 @@
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { PROJECT_ROOT } from '../cluster/paths.js';
+import { ManagedProcess } from '../cluster/process/managed-process.js';
+import { pollUntil } from '../cluster/process/poll.js';
+import { processEntry } from '../cluster/process/process-tree.js';
+import { ledgerOf } from '../cluster/work-dir.js';
 import { isProfileName, profileNames, profileOf } from '../cluster/profiles.js';
 import {
   explainFailure,
   peerTopologies,
   profileTopologies,
   sessionImports,
+  sweepAbandonedWorkDirs,
   topologySpecs,
 } from './topology.js';
 
@@ -92,6 +97,52 @@ describe('explainFailure', () => {
       expect(await explainFailure(dir, undefined)).toBe('no reply');
     } finally {
       await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('sweepAbandonedWorkDirs', () => {
+  const sleeper = (dir: string, name: string) =>
+    ManagedProcess.start({
+      name,
+      command: 'sleep',
+      args: ['60'],
+      logFile: join(dir, `${name}.log`),
+      ledger: ledgerOf(dir),
+    });
+  const owner = (dir: string, entry: object) =>
+    writeFile(join(dir, 'runner.json'), JSON.stringify(entry) + '\n');
+
+  it("stops a killed run's servers and removes its dir; a live run's, and one still opening, stay", async () => {
+    const parent = await mkdtemp(join(tmpdir(), 'bench-sweep-'));
+    const dirs = ['dead', 'live', 'opening'].map((n) => join(parent, `scaled-login-bench-${n}-x`));
+    await Promise.all(dirs.map((d) => mkdir(d)));
+    const [dead, live, opening] = dirs;
+    const left = await sleeper(dead, 'nginx');
+    const runner = await sleeper(live, 'runner');
+    const server = await sleeper(live, 'redis');
+    const starting = await sleeper(opening, 'postgres');
+    try {
+      // A runner that is gone: a PID that no process has, or one a later process reused.
+      await owner(dead, { pid: left.pid, ppid: 1, state: 'S', startTime: '1' });
+      await owner(live, (await processEntry(runner.pid))!);
+      const other = join(parent, 'not-a-bench-dir');
+      await mkdir(other);
+      await owner(other, { pid: 1, ppid: 0, state: 'S', startTime: '1' });
+
+      expect(await sweepAbandonedWorkDirs(parent)).toEqual([dead]);
+
+      await pollUntil(async () => !left.running, { timeoutMs: 5000 });
+      expect(left.running).toBe(false);
+      expect(server.running && runner.running && starting.running).toBe(true);
+      expect((await readdir(parent)).sort()).toEqual(
+        ['not-a-bench-dir', 'scaled-login-bench-live-x', 'scaled-login-bench-opening-x'].sort(),
+      );
+      // Twice on the same state: nothing more to sweep.
+      expect(await sweepAbandonedWorkDirs(parent)).toEqual([]);
+    } finally {
+      await Promise.all([left, runner, server, starting].map((p) => p.kill()));
+      await rm(parent, { recursive: true, force: true });
     }
   });
 });

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startCluster, type Cluster } from '../cluster/cluster.js';
+import { abandoned, ledgerOf } from '../cluster/work-dir.js';
 import { PROJECT_ROOT } from '../cluster/paths.js';
 import { profileNames, profileOf, type ProfileName } from '../cluster/profiles.js';
 import type { TopologyName } from './results.js';
@@ -208,6 +209,27 @@ export async function explainFailure(logDir: string, failure: string | undefined
   return lines.length ? `${text}\n    logged: ${lines.join('\n    logged: ')}` : text;
 }
 
+const WORK_DIR_PREFIX = 'scaled-login-bench-';
+
+/**
+ * Every topology runs in a work dir of its own that no later run opens again, so a bench killed
+ * outright (SIGKILL, a closed pipe) leaves its servers running there with nobody to sweep them.
+ * Before a run: stop what the ledgers of such abandoned dirs hold and remove the dirs. A dir
+ * whose runner still lives (another bench) is left alone. Returns the dirs swept.
+ */
+export async function sweepAbandonedWorkDirs(parent = tmpdir()): Promise<string[]> {
+  const names = await readdir(parent).catch(() => [] as string[]);
+  const swept: string[] = [];
+  for (const name of names.filter((n) => n.startsWith(WORK_DIR_PREFIX))) {
+    const dir = join(parent, name);
+    if (!(await abandoned(dir))) continue;
+    await ledgerOf(dir).sweep();
+    await rm(dir, { recursive: true, force: true });
+    swept.push(dir);
+  }
+  return swept;
+}
+
 /** Starts one topology; `appEnv` goes to every replica over the runner's defaults. */
 export async function startTopology(
   spec: TopologySpec,
@@ -219,7 +241,7 @@ export async function startTopology(
     peerRelays?: boolean;
   } = {},
 ): Promise<RunningTopology> {
-  const workDir = await mkdtemp(join(tmpdir(), `scaled-login-bench-${spec.name}-`));
+  const workDir = await mkdtemp(join(tmpdir(), `${WORK_DIR_PREFIX}${spec.name}-`));
   let cluster: Cluster;
   try {
     cluster = await startCluster({

@@ -57,6 +57,15 @@ export async function liveRunner(dir: string): Promise<{ pid: number } | undefin
 }
 
 /**
+ * Whether `dir` was left by a runner that died without releasing it: its owner file is there,
+ * and that process is gone. A dir being opened right now (no owner file yet) is not.
+ */
+export async function abandoned(dir: string): Promise<boolean> {
+  const owned = await exists(join(dir, OWNER));
+  return owned && (await liveRunner(dir)) === undefined;
+}
+
+/**
  * Opens `dir` for a run: refuses a folder that is not a cluster's and one another runner is
  * using, stops what a killed runner left running there, discards the state if `fresh`, and
  * marks the dir as ours.
