@@ -92,19 +92,28 @@ export async function describeRedis(place: Place, o: RedisDescription): Promise<
 const configFileOf = (dir: string) => join(dir, 'redis.conf');
 
 /**
- * Writes the role file with `lines` unless it exists (then it is as Redis or Sentinel left it);
- * true when it wrote it.
+ * Writes the role file with `lines` unless it exists (then it is as Redis or Sentinel left it,
+ * less a `dir` line); true when it wrote it. Redis' CONFIG REWRITE (a role change) writes the
+ * absolute dir it ran in, and Redis reads the file before the command line's `--dir`: in a work
+ * dir that has moved since (copied, restored, a test's fixture) it would stop at that line.
  */
 export async function ensureRoleFile(dir: string, lines: string[] = []): Promise<boolean> {
   await mkdir(dir, { recursive: true });
+  const file = configFileOf(dir);
   const text = lines.map((l) => `${l}\n`).join('');
-  return writeFile(configFileOf(dir), text, { flag: 'wx' }).then(
+  const created = await writeFile(file, text, { flag: 'wx' }).then(
     () => true,
     (err: NodeJS.ErrnoException) => {
       if (err.code !== 'EEXIST') throw err;
       return false;
     },
   );
+  if (!created) {
+    const old = await readFile(file, 'utf8');
+    const kept = old.split('\n').filter((line) => !/^dir\s/i.test(line));
+    if (kept.join('\n') !== old) await writeFile(file, kept.join('\n'));
+  }
+  return created;
 }
 
 /**
