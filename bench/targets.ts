@@ -435,8 +435,8 @@ function t12(r: BenchResult): TargetResult {
       `${fmt(pg.throughput.cpu.postgres ?? NaN)} cores (a backend process per connection that ` +
       `parses, plans and runs the SELECT) where Redis used ${fmt(storeCores(redis.throughput.cpu))}. ` +
       'Every process here shares the same cores, so that CPU is throughput lost. Fix: a CPU profile ' +
-      'of a replica under this load (--cpu-profile) shows the pg driver’s share of the replica ' +
-      'CPU; past that, Postgres on cores of its own, or a cache in front of it.',
+      'of a replica under this load (--cpu-profile) shows the share of socket writes and of the ' +
+      'driver (postgres-client.ts); past that, Postgres on cores of its own, or a cache in front of it.',
   });
 }
 

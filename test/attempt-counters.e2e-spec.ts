@@ -8,11 +8,10 @@ import { join } from 'node:path';
 import { freePort } from '../cluster/index.js';
 import { startMemcached } from '../cluster/services/memcached.js';
 import type { RunningServer } from '../cluster/services/service.js';
-import { createDataSource } from '../src/database/data-source.js';
 import { Deadline, StoreTimeoutError } from '../src/session/backends/deadline.js';
 import { MemcachedAttemptCounter } from '../src/session/backends/memcached-store.js';
 import { PostgresAttemptCounter } from '../src/session/backends/postgres-attempts.js';
-import { poolOf } from '../src/session/backends/postgres-store.js';
+import { SessionSql } from '../src/session/backends/postgres-client.js';
 import type { AttemptCounter } from '../src/session/session.types.js';
 import { startBackends, type Backends } from './support/backends.js';
 import { sleep } from './support/eventually.js';
@@ -31,10 +30,9 @@ beforeAll(async () => {
     dir: join(backends.dir, 'memcached'),
     port: await freePort(),
   });
-  const db = createDataSource(backends.postgres.url);
-  await db.initialize();
-  closers.push(() => db.destroy());
-  counters.postgres = new PostgresAttemptCounter(poolOf(db), deadline);
+  const sql = SessionSql.connect(backends.postgres.url, 2, deadline, 2000);
+  closers.push(() => sql.end());
+  counters.postgres = new PostgresAttemptCounter(sql);
   const client = memjs.Client.create(`${memcached.host}:${memcached.port}`, {
     logger: { log: () => undefined },
   });

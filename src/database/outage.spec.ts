@@ -1,6 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
 import { BadRequestException } from '@nestjs/common';
+import { createServer } from 'node:net';
 import pg from 'pg';
+import postgres from 'postgres';
 import { QueryFailedError } from 'typeorm';
 import { databaseOutage } from './outage.js';
 
@@ -37,6 +39,34 @@ describe('databaseOutage', () => {
     ['a pool connect timeout', new Error('timeout exceeded when trying to connect')],
     ['a dropped connection', new Error('Connection terminated unexpectedly')],
   ])('claims pg %s', (_, err) => {
+    expect(databaseOutage.isOutage(err)).toBe(true);
+  });
+
+  it.each(['CONNECTION_CLOSED', 'CONNECTION_DESTROYED', 'CONNECTION_ENDED', 'CONNECT_TIMEOUT'])(
+    'claims postgres.js %s (a connection the session store lost or could not open)',
+    (code) => {
+      expect(databaseOutage.isOutage(Object.assign(new Error(code), { code }))).toBe(true);
+    },
+  );
+
+  it('claims what postgres.js rejects with when nothing listens', async () => {
+    const port = await new Promise<number>((resolve) => {
+      const server = createServer().listen(0, '127.0.0.1', () => {
+        const { port } = server.address() as { port: number };
+        server.close(() => resolve(port));
+      });
+    });
+    const sql = postgres(`postgres://nobody@127.0.0.1:${port}/none`, {
+      connect_timeout: 2,
+      backoff: false,
+      onnotice: false,
+    });
+    const err = await sql`SELECT 1`.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    await sql.end({ timeout: 0 });
+
     expect(databaseOutage.isOutage(err)).toBe(true);
   });
 

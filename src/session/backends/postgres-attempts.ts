@@ -1,7 +1,5 @@
-import type { Pool } from 'pg';
 import type { AttemptCounter } from '../session.types.js';
-import type { Deadline } from './deadline.js';
-import { run } from './postgres-store.js';
+import type { SessionSql } from './postgres-client.js';
 
 /** Starts a window on the first hit, or on the first hit after the last window ended. */
 const HIT = `INSERT INTO login_attempts AS a (key, count, reset_at)
@@ -21,34 +19,27 @@ const RELEASE = `UPDATE login_attempts SET count = count - 1
  * are deleted by the background pruning.
  */
 export class PostgresAttemptCounter implements AttemptCounter {
-  constructor(
-    private readonly pool: Pool,
-    private readonly deadline: Deadline,
-  ) {}
+  constructor(private readonly sql: SessionSql) {}
 
   async hit(key: string, windowMs: number): Promise<number> {
-    const { rows } = await this.query<{ count: number }>('attempts-hit', HIT, [key, windowMs]);
+    const { rows } = await this.query(HIT, [key, windowMs]);
     return rows[0].count;
   }
 
   async peek(key: string): Promise<number> {
-    const { rows } = await this.query<{ count: number }>('attempts-peek', PEEK, [key]);
+    const { rows } = await this.query(PEEK, [key]);
     return rows[0]?.count ?? 0;
   }
 
   async reset(key: string): Promise<void> {
-    await this.query('attempts-reset', RESET, [key]);
+    await this.query(RESET, [key]);
   }
 
   async release(key: string): Promise<void> {
-    await this.query('attempts-release', RELEASE, [key]);
+    await this.query(RELEASE, [key]);
   }
 
-  private query<Row extends { count: number } = { count: number }>(
-    name: string,
-    text: string,
-    values: unknown[],
-  ) {
-    return run<Row>(this.pool, this.deadline, { name, text, values });
+  private query(text: string, values: Array<string | number>) {
+    return this.sql.query<{ count: number }>(text, values);
   }
 }

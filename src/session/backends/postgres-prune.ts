@@ -1,4 +1,4 @@
-import type { Pool } from 'pg';
+import type { SessionSql } from './postgres-client.js';
 
 export interface PruneOptions {
   intervalMs: number;
@@ -21,13 +21,13 @@ const PRUNE_ATTEMPTS = `DELETE FROM login_attempts WHERE key IN (
   SELECT key FROM login_attempts WHERE reset_at <= now() LIMIT $1 FOR UPDATE SKIP LOCKED)`;
 
 /** One round: each table in batches until a batch comes back short. Resolves rows deleted. */
-export async function pruneOnce(pool: Pool, o: Omit<PruneOptions, 'intervalMs' | 'onError'>) {
+export async function pruneOnce(sql: SessionSql, o: Omit<PruneOptions, 'intervalMs' | 'onError'>) {
   let deleted = 0;
   for (const text of [PRUNE_SESSIONS, PRUNE_ATTEMPTS]) {
     for (let i = 0; i < o.maxBatches; i++) {
-      const { rowCount } = await pool.query(text, [o.batch]);
-      deleted += rowCount ?? 0;
-      if ((rowCount ?? 0) < o.batch) break;
+      const { rowCount } = await sql.query(text, [o.batch]);
+      deleted += rowCount;
+      if (rowCount < o.batch) break;
     }
   }
   return deleted;
@@ -39,12 +39,12 @@ export async function pruneOnce(pool: Pool, o: Omit<PruneOptions, 'intervalMs' |
  * rows anyway (they ask for `idle_until > now()`); this only keeps the table small. Returns a
  * stop function.
  */
-export function startPruning(pool: Pool, o: PruneOptions): () => void {
+export function startPruning(sql: SessionSql, o: PruneOptions): () => void {
   let running = false;
   const timer = setInterval(() => {
     if (running) return; // a slow round is not overtaken by the next
     running = true;
-    pruneOnce(pool, o)
+    pruneOnce(sql, o)
       .catch((err: unknown) => o.onError('pruning expired sessions failed', err))
       .finally(() => (running = false));
   }, o.intervalMs);

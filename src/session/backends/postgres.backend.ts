@@ -6,7 +6,8 @@ import { defineBackend } from './backend.js';
 import { Deadline, StoreTimeoutError } from './deadline.js';
 import { PostgresAttemptCounter } from './postgres-attempts.js';
 import { startPruning } from './postgres-prune.js';
-import { PostgresSessionStore, poolOf, run } from './postgres-store.js';
+import { SessionSql } from './postgres-client.js';
+import { PostgresSessionStore } from './postgres-store.js';
 import { IndexedSessionRegistry } from './store-base.js';
 
 const config = z.object({
@@ -14,6 +15,11 @@ const config = z.object({
   SESSION_PRUNE_INTERVAL: z.coerce.number().int().positive().default(60),
   /** Rows one DELETE of that pruning removes at most. */
   SESSION_PRUNE_BATCH: z.coerce.number().int().positive().max(10_000).default(500),
+  /**
+   * Connections each replica opens for the session statements. They are pipelined, so a few
+   * carry a replica's whole load; more only add Postgres backends competing for the same cores.
+   */
+  SESSION_DB_CONNECTIONS: z.coerce.number().int().positive().max(100).default(2),
 });
 
 /**
@@ -31,13 +37,21 @@ export const postgresBackend = defineBackend({
   scope: { sessionList: 'cluster', loginLimit: 'cluster' },
   inject: [DataSource],
   async create(deps, database: DataSource) {
-    const pool = poolOf(database);
+    // The app's database (DATABASE_URL), through a client of its own: see SessionSql.
+    const { url } = database.options as { url?: string };
+    if (!url) throw new Error('the postgres backend needs the DataSource configured by URL');
     const deadline = new Deadline(
       deps.timeoutMs,
       (ms) => new StoreTimeoutError(`Postgres did not answer within ${ms} ms`),
     );
-    const store = new PostgresSessionStore(pool, deadline, deps, deps.onError);
-    const stopPruning = startPruning(pool, {
+    const sql = SessionSql.connect(
+      url,
+      deps.config.SESSION_DB_CONNECTIONS,
+      deadline,
+      deps.timeoutMs,
+    );
+    const store = new PostgresSessionStore(sql, deps, deps.onError);
+    const stopPruning = startPruning(sql, {
       intervalMs: deps.config.SESSION_PRUNE_INTERVAL * 1000,
       batch: deps.config.SESSION_PRUNE_BATCH,
       maxBatches: 20,
@@ -46,14 +60,16 @@ export const postgresBackend = defineBackend({
     return {
       store,
       registry: new IndexedSessionRegistry(new SessionIndex(database), store),
-      attempts: new PostgresAttemptCounter(pool, deadline),
+      attempts: new PostgresAttemptCounter(sql),
       // Every session is a row there, or nowhere: a request that got this far found it.
       locate: async () => [
         { holder: 'Postgres', role: 'a row of user_sessions, shared by every replica' },
       ],
-      ready: async () => void (await run(pool, deadline, { text: 'SELECT 1' })),
-      // The pool is the DataSource's: TypeORM closes it.
-      close: async () => stopPruning(),
+      ready: async () => void (await sql.query('SELECT 1')),
+      close: async () => {
+        stopPruning();
+        await sql.end();
+      },
     };
   },
   isOutage: (err) => err instanceof StoreTimeoutError || databaseOutage.isOutage(err),
