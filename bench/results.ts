@@ -128,9 +128,9 @@ export interface FaultCell {
 
 /** Measurement 8: the store's primary (or a Cluster master) SIGKILLed under load. */
 export interface FailoverResult {
-  /** Member names: the primary killed, the replica expected to take over. */
+  /** Member names: the primary killed, the replicas one of which is expected to take over. */
   killed: string;
-  replica?: string;
+  replicas?: string[];
   /** Kill → first login answered 200 that was sent after the kill; NaN if none. */
   firstWriteAfterMs: number;
   /**

@@ -398,10 +398,11 @@ function t11(r: BenchResult): TargetResult {
   if (!measured.length) return notMeasured(id, title, threshold, 'redis-ha or redis-cluster');
   const figures = measured.map((t) => {
     const { off, on } = t.failover!;
-    return `${t.name}: lost ${on!.loginsLost} of ${on!.loginsAcknowledged} (off: ${off.loginsLost} of ${off.loginsAcknowledged}), recovered ${fmt(off.lastFailureAfterMs / 1000, 1)} s after the kill`;
+    return `${t.name}: lost ${on!.loginsLost} of ${on!.loginsAcknowledged} (off: ${off.loginsLost} of ${off.loginsAcknowledged}), recovered ${fmt(on!.lastFailureAfterMs / 1000, 1)} s after the kill (off: ${fmt(off.lastFailureAfterMs / 1000, 1)} s)`;
   });
   const lost = measured.filter((t) => t.failover!.on!.loginsLost > 0);
-  const slow = measured.filter((t) => !(t.failover!.off.lastFailureAfterMs <= RECOVERY_MS));
+  // Judged with durable logins on: the promise a user turns them on for.
+  const slow = measured.filter((t) => !(t.failover!.on!.lastFailureAfterMs <= RECOVERY_MS));
   const pass = lost.length === 0 && slow.length === 0;
   const reasons = [
     ...lost.map(
@@ -410,7 +411,7 @@ function t11(r: BenchResult): TargetResult {
     ),
     ...slow.map(
       (t) =>
-        `${t.name} took ${fmt(t.failover!.off.lastFailureAfterMs / 1000, 1)} s: failure detection (down-after-milliseconds / cluster-node-timeout) plus the election, plus the client finding the new primary (node-redis re-asks the Sentinels; the Cluster client re-reads the slot map after 500 ms of reconnecting).`,
+        `${t.name} took ${fmt(t.failover!.on!.lastFailureAfterMs / 1000, 1)} s with durable logins on: failure detection (down-after-milliseconds / cluster-node-timeout) plus the election, plus the client finding the new primary (node-redis re-asks the Sentinels; the Cluster client re-reads the slot map after 500 ms of reconnecting), plus, where the primary had one replica, the old primary back as a replica before a login can have a second copy.`,
     ),
   ];
   return {

@@ -192,7 +192,7 @@ export const profiles = {
     routing: 'round-robin',
     sessions: 'redis-ha',
     shows:
-      "the store's single point of failure removed: Sentinel promotes the replica; what async replication loses",
+      "the store's single point of failure removed: Sentinel promotes a replica; what async replication loses",
     guarantees: sharedStore,
   },
   'redis-cluster': {

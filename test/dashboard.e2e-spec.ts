@@ -187,12 +187,12 @@ describe('dashboard, profile redis-ha', () => {
       body: JSON.stringify({ cmd: 'kill', member: pair.primary }),
     });
     expect(killed.status).toBe(200);
-    // Sentinel notices in about a second (down-after-milliseconds), then promotes the replica.
+    // Sentinel notices in about a second (down-after-milliseconds), then promotes a replica.
     const promoted = async () => {
       const s = await nextSnapshot(dashboard());
       return (
-        s.primary === pair.replica &&
-        s.events.some((e) => e.member === pair.replica && e.what.startsWith('promoted'))
+        pair.replicas.includes(s.primary ?? '') &&
+        s.events.some((e) => e.member === s.primary && e.what.startsWith('promoted'))
       );
     };
     expect(await eventually(promoted, 30_000, 500)).toBe(true);

@@ -85,7 +85,7 @@ describe('redis-cluster: a master lost', () => {
       expect(result.readersLoggedOut).toBe(0);
       // The replica serves the slots now.
       const now = await clusterNodes(storePorts(cluster).filter((p) => p !== victimPort));
-      const promoted = now.find((n) => n.port === portOf(cluster, pair.replica!))!;
+      const promoted = now.find((n) => n.port === portOf(cluster, pair.replicas[0]))!;
       expect(promoted.master && promoted.slots.some(([from]) => from === 0)).toBe(true);
     } finally {
       clients.close();

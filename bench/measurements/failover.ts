@@ -6,10 +6,11 @@
  * that was acknowledged is checked: a session the store no longer knows is a lost login.
  *
  * On loopback a replica is microseconds behind its primary, so a plain kill rarely loses a write.
- * `lagMs` stands in for a replica cut off for a moment (a network blip, a stalled machine): it is
- * paused (SIGSTOP) and its link dropped (CLIENT KILL TYPE replica on the primary) that long before
- * the kill, and resumed (SIGCONT) right after it, so what the primary acknowledged meanwhile was
- * never copied. Durable logins (WAIT) do not acknowledge those.
+ * `lagMs` stands in for replicas cut off for a moment (a network blip, a stalled machine): they are
+ * paused (SIGSTOP) and their links dropped (CLIENT KILL TYPE replica on the primary) that long
+ * before the kill, and resumed (SIGCONT) right after it, so what the primary acknowledged
+ * meanwhile was never copied. All of them: Sentinel would promote one that is not behind. Durable
+ * logins (WAIT) do not acknowledge those.
  */
 import type { Cluster } from '../../cluster/cluster.js';
 import { askRedis } from '../../cluster/services/redis.js';
@@ -37,12 +38,14 @@ export interface FailoverOptions {
    */
   afterMs: number;
   settleMs?: number;
-  /** Pause the replica this long before the kill (see the file comment); 0: a plain kill. */
+  /** Pause the replicas this long before the kill (see the file comment); 0: a plain kill. */
   lagMs?: number;
   /**
-   * Restart the killed primary once the replica has taken over, as a supervisor would: it
-   * rejoins as a replica. Durable logins need it: with one replica, a login needs the old
-   * primary back before a second copy can exist.
+   * Restart the killed primary, as a supervisor would: it rejoins as a replica, and the topology
+   * is whole for what follows. Where it had one replica (a Redis Cluster master), that happens as
+   * soon as the replica has taken over, within the measured time: durable logins need it, as a
+   * login needs a second copy. Where it had two or more (redis-ha), only once the measurement has
+   * ended: what is measured is the store without it.
    */
   restartKilled?: boolean;
   /** Sees every reader's reply, and whether it was sent after the kill. */
@@ -61,9 +64,13 @@ export async function measureFailover(o: FailoverOptions): Promise<FailoverResul
   const member = (name: string) => cluster.status().find((m) => m.name === name);
   const pidOf = (name: string) => member(name)?.pid;
   const portOf = (name: string) => member(name)!.port;
-  const replicaPid = pair.replica ? pidOf(pair.replica) : undefined;
+  const replicaPids = pair.replicas.map(pidOf);
   const lagMs = o.lagMs ?? 0;
-  if (lagMs > 0 && !replicaPid) throw new Error(`${pair.replica} is not running`);
+  if (lagMs > 0 && (replicaPids.length === 0 || replicaPids.some((pid) => pid === undefined)))
+    throw new Error(`${pair.primary}: not every replica is running (${pair.replicas.join(', ')})`);
+  const pauseReplicas = (signal: 'SIGSTOP' | 'SIGCONT') => {
+    for (const pid of replicaPids) process.kill(pid!, signal);
+  };
 
   let killedAt = Infinity;
   let stopAt = Infinity;
@@ -121,9 +128,9 @@ export async function measureFailover(o: FailoverOptions): Promise<FailoverResul
   try {
     if (lagMs > 0) {
       await wait(Math.max(0, o.beforeMs - lagMs));
-      // Paused, the replica cannot reconnect; its link dropped, the primary sends it nothing
-      // more (what it had sent already sits in the replica's socket buffer and is not lost).
-      process.kill(replicaPid!, 'SIGSTOP');
+      // Paused, a replica cannot reconnect; its link dropped, the primary sends it nothing more
+      // (what it had sent already sits in the replica's socket buffer and is not lost).
+      pauseReplicas('SIGSTOP');
       await askRedis(portOf(pair.primary), ['CLIENT', 'KILL', 'TYPE', 'replica']);
       await wait(lagMs);
     } else {
@@ -134,10 +141,12 @@ export async function measureFailover(o: FailoverOptions): Promise<FailoverResul
     killedAt = performance.now();
     stopAt = killedAt + o.afterMs;
   } finally {
-    if (lagMs > 0) process.kill(replicaPid!, 'SIGCONT');
+    if (lagMs > 0) pauseReplicas('SIGCONT');
   }
-  const restarted = o.restartKilled ? rejoin(cluster, pair.primary, o.afterMs) : undefined;
+  const rejoinsDuringRun = o.restartKilled && pair.replicas.length < 2;
+  const restarted = rejoinsDuringRun ? rejoin(cluster, pair.primary, o.afterMs) : undefined;
   await Promise.all([...readers, ...writers, readiness, restarted]);
+  if (o.restartKilled && !rejoinsDuringRun) await rejoin(cluster, pair.primary, o.afterMs);
 
   // Which acknowledged sessions does the store know, once it answers for them (not 503)?
   let loginsLost = 0;
@@ -157,7 +166,7 @@ export async function measureFailover(o: FailoverOptions): Promise<FailoverResul
   const hung = (r: Reply) => r.status === 0 || r.ms >= HANG_MS;
   return {
     killed: pair.primary,
-    replica: pair.replica,
+    replicas: pair.replicas,
     firstWriteAfterMs: Number.isFinite(firstWriteAt) ? firstWriteAt - killedAt : NaN,
     lastFailureAfterMs: Math.max(0, lastFailureAt - killedAt),
     requestsAfter: replies.length,
@@ -205,7 +214,7 @@ function tally(replies: Reply[]): Record<string, number> {
 /**
  * The benchmark's failover runs for a store that fails over: durable logins off, then the
  * replicas restarted in turn with them on, the login cost measured again and a second failover.
- * Both restart the killed primary after the takeover, so the topology is whole for what follows.
+ * Both restart the killed primary (see `restartKilled`), so the topology is whole for what follows.
  */
 export async function measureFailovers(
   s: Subject,

@@ -337,14 +337,14 @@ export const redisClusterService: ServicePlugin = {
           );
         },
       },
-      // The master that serves slot 0, and its replica (while it has one).
+      // The master that serves slot 0, and its replicas (while it has some).
       failover: async () => {
         const all = await clusterNodes(ports);
         const master = liveMasters(all).find((m) => m.slots.some(([from]) => from === 0));
         const primary = master && memberAt(master.port);
         if (!primary) throw new Error('no live master serves slot 0');
-        const replica = all.find((n) => n.masterId === master.id && !n.failed);
-        return { primary, replica: replica && memberAt(replica.port) };
+        const replicas = all.filter((n) => n.masterId === master.id && !n.failed);
+        return { primary, replicas: replicas.flatMap((r) => memberAt(r.port) ?? []) };
       },
     };
   },

@@ -1,7 +1,8 @@
 /**
- * Redis without a single point of failure, the Sentinel way: a primary, one replica, and three
- * Sentinels that watch the primary and, when a quorum of two agrees it is down, promote the
- * replica and tell the clients (node-redis' createSentinel follows). A restarted old primary is
+ * Redis without a single point of failure, the Sentinel way: a primary, two replicas, and three
+ * Sentinels that watch the primary and, when a quorum of two agrees it is down, promote a
+ * replica and tell the clients (node-redis' createSentinel follows). Two replicas, so that after
+ * one failure the new primary still has one: durable logins (`WAIT 1`) keep working. A restarted old primary is
  * turned into a replica of the new one: by the Sentinels, and sooner by its own `prepare`, which
  * asks them who is primary before it starts.
  */
@@ -34,7 +35,7 @@ export const DOWN_AFTER_MS = 1000;
 const FAILOVER_TIMEOUT_MS = 10_000;
 const SENTINEL_PORT = 26379;
 
-const SERVERS = ['redis-1', 'redis-2'] as const;
+const SERVERS = ['redis-1', 'redis-2', 'redis-3'] as const;
 const SENTINELS = ['sentinel-1', 'sentinel-2', 'sentinel-3'] as const;
 /** A member's port book and state dir key. */
 const keyOf = (member: string) => `redis-ha/${member}`;
@@ -114,7 +115,7 @@ async function describeSetup(place: Place) {
     place.portsMove && place.previousPort
       ? await lastPrimary(place.dir('redis-ha', ''), { previous: (k) => place.previousPort?.(k) })
       : SERVERS[0];
-  const other = SERVERS.find((s) => s !== first)!;
+  const others = SERVERS.filter((s) => s !== first);
   const sentinelPorts = await Promise.all(
     SENTINELS.map((s) => place.port(keyOf(s), SENTINEL_PORT, { keep: true })),
   );
@@ -123,7 +124,7 @@ async function describeSetup(place: Place) {
     port: sentinelPorts[i],
   }));
   const servers: ServerDescription[] = [];
-  for (const name of [first, other]) {
+  for (const name of [first, ...others]) {
     const service = serviceOf(name);
     const dir = place.dir(keyOf(name), '/data');
     let started = false;
@@ -133,7 +134,7 @@ async function describeSetup(place: Place) {
       key: keyOf(name),
       roleFile: true,
       after: name === first ? [] : [serviceOf(first)],
-      comment: `redis-ha: ${name === first ? 'the primary at first' : `a replica of ${serviceOf(first)} at first`} (Sentinel may promote the other one).`,
+      comment: `redis-ha: ${name === first ? 'the primary at first' : `a replica of ${serviceOf(first)} at first`} (Sentinel may promote a replica).`,
       // Before every start: ask the Sentinels who the primary is and, if it is another server,
       // start as its replica. Otherwise an old primary would come back as a second primary until
       // the Sentinels notice it (some 8 s). When no Sentinel answers (the setup is starting),
@@ -159,7 +160,7 @@ async function describeSetup(place: Place) {
     servers.push(server);
   }
   const primary = { host: place.host(servers[0].service), port: servers[0].port };
-  // Natively redis-1 before redis-2 in the status table, whichever is primary now.
+  // Natively redis-1, redis-2, redis-3 in the status table, whichever is primary now.
   servers.sort((a, b) => a.name.localeCompare(b.name));
   const sentinelUnits = SENTINELS.map((name, i) =>
     describeSentinel(
@@ -251,18 +252,21 @@ export const redisHaService: ServicePlugin = {
     const sentinels = all.filter((m) => m.kind === 'sentinel');
     const servers = all.filter((m) => m.kind === 'redis');
     const primaryPort = async () => (await primaryAddress(sentinels)).port;
-    // A failover needs the replica in sync and every Sentinel knowing the replica and the other
-    // two (they find each other through the primary, every 2 s): wait for both.
-    await waitFor('the replica did not sync', timeoutMs, async () => {
+    // A failover needs the replicas in sync and every Sentinel knowing them and the other two
+    // (they find each other through the primary, every 2 s): wait for both.
+    await waitFor('the replicas did not sync', timeoutMs, async () => {
       const primary = await primaryPort();
-      const replica = servers.find((s) => s.port !== primary)!;
-      return /master_link_status:up/.test(
-        await askRedis<string>(replica.port, ['INFO', 'replication']),
+      const infos = await Promise.all(
+        servers
+          .filter((s) => s.port !== primary)
+          .map((s) => askRedis<string>(s.port, ['INFO', 'replication'])),
       );
+      return infos.every((info) => /master_link_status:up/.test(info));
     });
+    const replicas = String(servers.length - 1);
     await waitFor('the Sentinels did not find each other', timeoutMs, async () => {
       const views = await Promise.all(sentinels.map((s) => sentinelView(s.port)));
-      return views.every((v) => v['num-slaves'] === '1' && v['num-other-sentinels'] === '2');
+      return views.every((v) => v['num-slaves'] === replicas && v['num-other-sentinels'] === '2');
     });
     return {
       observe: async () => observeRedis(`redis://127.0.0.1:${await primaryPort()}`),
@@ -270,7 +274,7 @@ export const redisHaService: ServicePlugin = {
         const port = await primaryPort();
         const primary = servers.find((s) => s.port === port)?.name;
         if (!primary) throw new Error(`the Sentinels name a primary on port ${port}: not ours`);
-        return { primary, replica: servers.find((s) => s.name !== primary)!.name };
+        return { primary, replicas: servers.filter((s) => s.name !== primary).map((s) => s.name) };
       },
     };
   },

@@ -85,11 +85,11 @@ export interface PeerNetwork {
   remove(replica: string): Promise<void>;
 }
 
-/** Member names: a primary (or Cluster master) and the replica that would replace it. */
+/** Member names: a primary (or Cluster master) and the replicas one of which would replace it. */
 export interface FailoverPair {
   primary: string;
   /** None under Redis Cluster after a failover, until the old master is back as a replica. */
-  replica?: string;
+  replicas: string[];
 }
 
 /**

@@ -32,13 +32,13 @@ function connectSentinel(cfg: Config, o: ConnectOptions) {
 }
 
 /**
- * Redis with a replica and three Sentinels: the same store as `redis`, without its single point
- * of failure. Replication is asynchronous: a failover can lose the last writes, unless durable
- * logins make each login wait for the replica (REDIS_DURABLE_LOGINS).
+ * Redis with two replicas and three Sentinels: the same store as `redis`, without its single
+ * point of failure. Replication is asynchronous: a failover can lose the last writes, unless
+ * durable logins make each login wait for a replica (REDIS_DURABLE_LOGINS).
  */
 export const redisHaBackend = defineBackend({
   name: 'redis-ha',
-  summary: 'Redis primary and replica behind three Sentinels, shared by every replica',
+  summary: 'Redis primary and two replicas behind three Sentinels, shared by every replica',
   config,
   services: ['redis-ha'],
   scope: { sessionList: 'cluster', loginLimit: 'cluster' },
