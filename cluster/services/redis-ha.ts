@@ -31,7 +31,10 @@ const QUORUM = 2;
  * Redis' own Sentinel tests use 2 s.
  */
 export const DOWN_AFTER_MS = 1000;
-/** How long a failover may take before another Sentinel may retry it (default 3 min). */
+/**
+ * How long a failover may take before another Sentinel may retry it (default 3 min). A Sentinel
+ * that started one also starts no other for the same primary within twice this.
+ */
 const FAILOVER_TIMEOUT_MS = 10_000;
 const SENTINEL_PORT = 26379;
 
@@ -268,13 +271,24 @@ export const redisHaService: ServicePlugin = {
       const views = await Promise.all(sentinels.map((s) => sentinelView(s.port)));
       return views.every((v) => v['num-slaves'] === replicas && v['num-other-sentinels'] === '2');
     });
+    // When a failover was last seen to end (a new primary named): measured from there, the
+    // Sentinels' retry delay is over a little later than it is, never earlier.
+    let lastPrimary: string | undefined;
+    let failedOverAt = -Infinity;
     return {
       observe: async () => observeRedis(`redis://127.0.0.1:${await primaryPort()}`),
       failover: async () => {
         const port = await primaryPort();
         const primary = servers.find((s) => s.port === port)?.name;
         if (!primary) throw new Error(`the Sentinels name a primary on port ${port}: not ours`);
-        return { primary, replicas: servers.filter((s) => s.name !== primary).map((s) => s.name) };
+        if (lastPrimary !== undefined && primary !== lastPrimary) failedOverAt = Date.now();
+        lastPrimary = primary;
+        const againInMs = Math.ceil(failedOverAt + 2 * FAILOVER_TIMEOUT_MS - Date.now());
+        return {
+          primary,
+          replicas: servers.filter((s) => s.name !== primary).map((s) => s.name),
+          ...(againInMs > 0 ? { againInMs } : {}),
+        };
       },
     };
   },

@@ -90,6 +90,11 @@ export interface FailoverPair {
   primary: string;
   /** None under Redis Cluster after a failover, until the old master is back as a replica. */
   replicas: string[];
+  /**
+   * How long until a crash of `primary` would be failed over at once, when not now: Sentinel
+   * starts no second failover of the same primary within twice its failover timeout.
+   */
+  againInMs?: number;
 }
 
 /**
