@@ -121,7 +121,7 @@ export const faults: Fault[] = [
   {
     name: 'store-failover',
     label: 'store failover',
-    what: "the store's primary (or slot 0's master) SIGKILLed; its replica takes over; restarted after the window",
+    what: "the store's primary (or slot 0's master) SIGKILLed; a replica takes over; restarted after the window",
     appliesTo: (row) => row.store.failsOver,
     async inject(cluster) {
       const pair = await cluster.storeFailover();

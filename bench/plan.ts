@@ -233,7 +233,7 @@ export const measurementSteps: Step[] = [
     appliesTo: (row) => isProfile(row) && row.store.failsOver,
     quickKey: () => 'store failover',
     label: () =>
-      `store primary SIGKILLed under load, replica ${FAILOVER_LAG_MS} ms behind, durable logins off then on`,
+      `store primary SIGKILLed under load, replicas ${FAILOVER_LAG_MS} ms behind, durable logins off then on`,
     run: async (c) => ({
       failover: await measureFailovers(c.s, {
         seconds: c.o.quick ? 6 : 20,

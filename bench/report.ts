@@ -383,7 +383,7 @@ function failoverSection(r: BenchResult): string {
           [
             t.name,
             durable,
-            `${f.killed} (replica ${f.lagMs} ms behind)`,
+            `${f.killed} (replicas ${f.lagMs} ms behind)`,
             ms(f.firstWriteAfterMs),
             ms(f.lastFailureAfterMs),
             `${f.answered503} × 503, ${f.otherFailures} other, ${f.hangs} hangs of ${int(f.requestsAfter)}`,

@@ -1,8 +1,9 @@
 /**
- * Profile `redis-ha` (a Redis primary, one replica, three Sentinels), beyond the guarantee suite:
- * the primary SIGKILLed under load from many clients through nginx. The replica is promoted, the
- * replicas follow without a restart, sessions made before stay valid, requests meanwhile get a
- * fast 503 (never a hang, never another 5xx); with durable logins, no acknowledged login is lost.
+ * Profile `redis-ha` (a Redis primary, two replicas, three Sentinels), beyond the guarantee suite:
+ * the primary SIGKILLed under load from many clients through nginx. A replica is promoted, the
+ * app's replicas follow without a restart, sessions made before stay valid, requests meanwhile get a
+ * fast 503 (never a hang, never another 5xx); with durable logins, no acknowledged login is lost
+ * and logins go on with the old primary still down.
  * A restarted old primary is a replica; one Sentinel lost changes nothing.
  *
  * Figures (time to the first write, 503s, logins lost) are printed, not asserted on: the machine

@@ -78,7 +78,7 @@ const sentinelView = (port: number) =>
  * rewrites it), mapped to a member by the ports of the last run; else the one server whose own
  * config file does not make it a replica (a state dir without the port book); else redis-1 (a
  * new setup). The servers' roles alone can't tell it after a failover whose old primary stayed
- * down: neither config file then names a primary.
+ * down: neither its config file nor the promoted replica's then names a primary.
  */
 export async function lastPrimary(
   dir: string,

@@ -64,10 +64,28 @@ describe('SessionSql', () => {
     );
   });
 
-  it('bounds a statement by the deadline even while it waits for its turn to end', async () => {
-    const sql = { unsafe: () => new Promise(() => undefined) } as unknown as postgres.Sql;
+  it('cancels a statement past its deadline, so it is not applied after the 503', async () => {
+    const cancelled: string[] = [];
+    const unsafe = (text: string) =>
+      Object.assign(new Promise(() => undefined), {
+        cancel: async () => void cancelled.push(text),
+      });
+    const sql = { unsafe } as unknown as postgres.Sql;
     const client = new SessionSql(sql, new Deadline(20, (ms) => new Error(`late after ${ms}`)));
 
     await expect(client.query('SELECT 1')).rejects.toThrow('late after 20');
+    expect(cancelled).toEqual(['SELECT 1']);
+  });
+
+  it('cancels nothing that has answered, an error included', async () => {
+    const cancelled: string[] = [];
+    const unsafe = (text: string) =>
+      Object.assign(Promise.reject(new Error('duplicate key')), {
+        cancel: async () => void cancelled.push(text),
+      });
+    const client = new SessionSql({ unsafe } as unknown as postgres.Sql, new Deadline(5000));
+
+    await expect(client.query('INSERT 1')).rejects.toThrow('duplicate key');
+    expect(cancelled).toEqual([]);
   });
 });

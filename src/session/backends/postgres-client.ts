@@ -23,7 +23,9 @@ export interface Result<Row> {
  *   during a turn start together when it ends (one `setImmediate`), and go out in one write per
  *   connection: a wait of at most one turn, for a write shared by every request in it.
  *
- * Statements are named prepared statements. Each runs within the deadline.
+ * Statements are named prepared statements. Each runs within the deadline, and one past it is
+ * cancelled (taken out of the queue, or cancelled on the server): a caller that got a 503 must not
+ * have its statement applied later (a login attempt counted, a session written after the answer).
  */
 export class SessionSql {
   private waiting: Array<() => void> = [];
@@ -34,9 +36,15 @@ export class SessionSql {
   ) {}
 
   static connect(url: string, connections: number, deadline: Deadline, timeoutMs: number) {
+    const seconds = Math.max(1, Math.ceil(timeoutMs / 1000));
     const sql = postgres(url, {
       max: connections,
-      connect_timeout: Math.max(1, Math.ceil(timeoutMs / 1000)),
+      connect_timeout: seconds,
+      // A statement that could not even be sent in time is dropped, not sent late.
+      queue_timeout: seconds,
+      // While it backs off, postgres.js answers with the last error without dialling: the
+      // default (up to 20 s) would keep answering 503 that long after Postgres is back.
+      backoff: (attempts) => Math.min(0.05 * 2 ** attempts, 1),
       prepare: true,
       onnotice: false,
     });
@@ -48,14 +56,29 @@ export class SessionSql {
    * as a tagged template": the text is a constant of ours, and every value goes as a parameter.)
    */
   async query<Row extends object>(text: string, values: Parameter[] = []): Promise<Result<Row>> {
+    let sent: postgres.PendingQuery<Row[]> | undefined;
+    let settled = false;
+    let abandoned = false;
     const answered = new Promise<postgres.RowList<Row[]>>((resolve, reject) => {
       if (this.waiting.length === 0) setImmediate(() => this.startWaiting());
       this.waiting.push(() => {
-        this.sql.unsafe<Row[]>(text, values, { prepare: true }).then(resolve, reject);
+        if (abandoned) return;
+        sent = this.sql.unsafe<Row[]>(text, values, { prepare: true });
+        sent.then(
+          (rows) => ((settled = true), resolve(rows)),
+          (err: unknown) => ((settled = true), reject(err)),
+        );
       });
     });
-    const result = await this.deadline.within(answered);
-    return { rows: result, rowCount: result.count };
+    try {
+      const result = await this.deadline.within(answered);
+      return { rows: result, rowCount: result.count };
+    } catch (err) {
+      // Past the deadline: what has not run yet must not run later.
+      abandoned = true;
+      if (sent && !settled) sent.cancel().catch(() => undefined);
+      throw err;
+    }
   }
 
   end(): Promise<void> {

@@ -51,7 +51,15 @@ export const postgresBackend = defineBackend({
       deps.timeoutMs,
     );
     const store = new PostgresSessionStore(sql, deps, deps.onError);
-    const stopPruning = startPruning(sql, {
+    // Pruning on a connection of its own: a batch DELETE holds up no read pipelined behind it.
+    // It waits for no request either, so its bound is generous.
+    const pruneMs = 30_000;
+    const pruneDeadline = new Deadline(
+      pruneMs,
+      (ms) => new StoreTimeoutError(`pruning: Postgres did not answer within ${ms} ms`),
+    );
+    const pruning = SessionSql.connect(url, 1, pruneDeadline, pruneMs);
+    const stopPruning = startPruning(pruning, {
       intervalMs: deps.config.SESSION_PRUNE_INTERVAL * 1000,
       batch: deps.config.SESSION_PRUNE_BATCH,
       maxBatches: 20,
@@ -68,7 +76,7 @@ export const postgresBackend = defineBackend({
       ready: async () => void (await sql.query('SELECT 1')),
       close: async () => {
         stopPruning();
-        await sql.end();
+        await Promise.all([sql.end(), pruning.end()]);
       },
     };
   },
