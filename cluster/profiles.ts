@@ -200,7 +200,7 @@ export const profiles = {
     routing: 'round-robin',
     sessions: 'redis-cluster',
     shows:
-      'the store scaled out past one node: sessions spread over 3 masters, each with a replica',
+      'the store scaled out past one node: sessions spread over 3 masters, each with two replicas',
     // A new master gets its slots key by key (MIGRATE) while clients follow MOVED and ASK.
     guarantees: { ...sharedStore, survivesStoreScaleOut: true },
   },

@@ -100,6 +100,29 @@ describe('prepareNodeState (a Redis Cluster started again on its nodes.conf file
     );
   });
 
+  it('takes a formed cluster with new, empty nodes after it (fewer replicas before) as formed', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        cluster,
+        fc.uniqueArray(port, { minLength: 9, maxLength: 9 }),
+        async (c, now) => {
+          const dir = await freshDir();
+          for (let n = 0; n < 6; n++)
+            await writeFile(
+              join(dir, `redis-${n + 1}`, 'nodes.conf'),
+              [...nodeLines(c, n, c.oldPorts), vars, ''].join('\n'),
+            );
+          for (let n = 7; n <= 9; n++) await mkdir(join(dir, `redis-${n}`), { recursive: true });
+
+          expect(await prepareNodeState(dir, now)).toBe('formed');
+          const text = await readFile(join(dir, 'redis-1', 'nodes.conf'), 'utf8');
+          expect(text).toBe([...nodeLines(c, 0, now.slice(0, 6)), vars, ''].join('\n'));
+        },
+      ),
+      { numRuns: 30 },
+    );
+  });
+
   it('refuses a partial cluster (some nodes in it, some not), saying how to discard it', async () => {
     await fc.assert(
       fc.asyncProperty(cluster, fc.integer({ min: 1, max: 5 }), async (c, formed) => {

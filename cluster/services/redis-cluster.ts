@@ -1,10 +1,11 @@
 /**
- * Redis Cluster: three masters, each with a replica (six servers), created at start with
+ * Redis Cluster: three masters, each with two replicas (nine servers), created at start with
  * `redis-cli --cluster create`. The 16384 hash slots are split over the masters; a session is one
- * key, so it lives on one master (and its replica). When a master is silent for the node timeout,
- * the others mark it failed and its replica takes its slots over. `scale-store` adds masters
- * (each with a replica) while it serves: `add-node`, then `rebalance` moves slots to them live,
- * key by key (MIGRATE), while the clients follow MOVED and ASK.
+ * key, so it lives on one master (and its replicas). When a master is silent for the node
+ * timeout, the others mark it failed and a replica takes its slots over; the other replica
+ * follows it. `scale-store` adds masters (each with two replicas) while it serves: `add-node`,
+ * then `rebalance` moves slots to them live, key by key (MIGRATE), while the clients follow MOVED
+ * and ASK.
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -15,23 +16,30 @@ import type { JobDescription, Place } from './description.js';
 import { describeRedis, REDIS_IMAGE } from './redis.js';
 import { observeRedisServers } from './redis-observer.js';
 import { askRedis } from './redis-protocol.js';
-import type { RunningServer, ServicePlugin } from './service.js';
+import type { RunningServer, ServicePlugin, StartContext } from './service.js';
 
-/** Masters at the start, each with one replica. */
+/** Masters at the start. */
 const MASTERS = 3;
+/**
+ * Replicas per master: two, so that the replica promoted after a master's crash still has one,
+ * and durable logins (WAIT 1) on its slots go on without the old master.
+ */
+const REPLICAS = 2;
+/** Nodes per shard: a master and its replicas. */
+const SHARD = 1 + REPLICAS;
 /** As many as scale-store may grow it to. */
 const MAX_MASTERS = 6;
 /**
- * How long a master may be silent before the cluster calls it failed and its replica takes
+ * How long a master may be silent before the cluster calls it failed and a replica takes
  * over (after a further 0.5–1 s). A demo value, like redis-ha's: the default is 15 s.
  */
 export const NODE_TIMEOUT_MS = 1000;
 /** A node's cluster bus listens on its port + 10000, which must be a port too, and free. */
 const BUS_OFFSET = 10000;
 const nodeName = (i: number) => `redis-${i + 1}`;
-/** Every node's name: two per master (the masters first as created; then pairs added by scale). */
+/** Every node's name: SHARD per master (as created; then the shards added by scale). */
 const nodeNames = (place: Place) =>
-  Array.from({ length: 2 * (place.storeShards?.('redis-cluster') ?? MASTERS) }, (_, i) =>
+  Array.from({ length: SHARD * (place.storeShards?.('redis-cluster') ?? MASTERS) }, (_, i) =>
     nodeName(i),
   );
 const keyOf = (node: string) => `redis-cluster/${node}`;
@@ -56,7 +64,10 @@ export async function prepareNodeState(
     text.split('\n').filter((line) => /^[0-9a-f]{40} /.test(line));
   const known = texts.map((t) => nodeLines(t).length);
   if (known.every((k) => k <= 1)) return 'new';
-  if (!known.every((k) => k === NODES))
+  // A cluster formed by the first `formed` nodes, all of them. Nodes after them are new (a state
+  // from a run with fewer replicas per master): `started` adds them as replicas.
+  const formed = known.filter((k) => k > 1).length;
+  if (!known.every((k, i) => (i < formed ? k === formed : k <= 1)))
     throw new Error(
       `redis-cluster: the state in ${dir} is partial (nodes know ${known.join(', ')} of ${NODES} nodes): ` +
         'discard it with npm run cluster -- --fresh (or remove that folder)',
@@ -67,9 +78,9 @@ export async function prepareNodeState(
     const myself = nodeLines(text).find((line) => line.split(' ')[2].split(',').includes('myself'));
     if (myself) portOf.set(myself.split(' ')[0], ports[i]);
   });
-  if (portOf.size !== NODES)
+  if (portOf.size !== formed)
     throw new Error(
-      `redis-cluster: the nodes.conf files in ${dir} do not name ${NODES} different nodes: ` +
+      `redis-cluster: the nodes.conf files in ${dir} do not name ${formed} different nodes: ` +
         'discard the state with npm run cluster -- --fresh',
     );
   await Promise.all(
@@ -157,12 +168,20 @@ async function agreed(
         const repl = await askRedis<string>(port, ['INFO', 'replication']);
         if (/role:slave/.test(repl) && !/master_link_status:up/.test(repl)) return false;
       }
-      return o.emptyMasters || liveMasters(await clusterNodes(ports)).length === NODES / 2;
+      return o.emptyMasters || liveMasters(await clusterNodes(ports)).length === NODES / SHARD;
     },
     { timeoutMs, intervalMs: 200 },
   );
   return outcome.ok;
 }
+
+/** redis-cli's arguments that add `replica` to the cluster `seed` is in, as `masterId`'s replica. */
+const addReplica = (replica: { port: number }, masterId: string, seed: string) => [
+  'add-node',
+  `127.0.0.1:${replica.port}`,
+  seed,
+  ...['--cluster-slave', '--cluster-master-id', masterId],
+];
 
 /** The masters serving slots now. */
 export const liveMasters = (nodes: ClusterNode[]) =>
@@ -170,7 +189,6 @@ export const liveMasters = (nodes: ClusterNode[]) =>
 
 /** The nodes, and the job that makes them one cluster the first time. */
 async function describeNodes(place: Place) {
-  const NODES = nodeNames(place).length;
   const nodes = await Promise.all(
     nodeNames(place).map((name, i) =>
       describeRedis(place, {
@@ -181,14 +199,14 @@ async function describeNodes(place: Place) {
         busOffset: BUS_OFFSET,
         comment:
           i === 0
-            ? `redis-cluster: ${2 * MASTERS} nodes; node timeout ${NODE_TIMEOUT_MS} ms (a demo value: the default is 15 s).`
+            ? `redis-cluster: ${SHARD * MASTERS} nodes; node timeout ${NODE_TIMEOUT_MS} ms (a demo value: the default is 15 s).`
             : undefined,
       }),
     ),
   );
   const first = nodes[0];
   // The first three become masters, the others their replicas; slots split evenly. A cluster
-  // formed before comes back by itself, from the nodes' state files: its first node knows all.
+  // formed before comes back by itself, from the nodes' state files: its first node serves slots.
   const create: JobDescription = {
     service: 'redis-cluster-create',
     image: REDIS_IMAGE,
@@ -197,18 +215,71 @@ async function describeNodes(place: Place) {
       ...['--cluster', 'create'],
       // CLUSTER MEET takes addresses, not names.
       ...nodes.map((n) => `${place.ip(n.service)}:${n.port}`),
-      ...['--cluster-replicas', '1', '--cluster-yes'],
+      ...['--cluster-replicas', String(REPLICAS), '--cluster-yes'],
     ],
     unless: {
       service: first.service,
       port: first.port,
       redis: ['CLUSTER', 'INFO'],
-      contains: `cluster_known_nodes:${NODES}`,
+      contains: 'cluster_slots_assigned:16384',
     },
     after: nodes.map((n) => n.service),
     comment: 'redis-cluster: creates the cluster on first start.',
   };
   return { nodes, create };
+}
+
+/** redis-cli --cluster, run to completion, logged in the work dir's logs. */
+async function runRedisCli(ctx: StartContext, what: string, args: string[]) {
+  return runToCompletion(
+    {
+      name: `redis-cli ${what}`,
+      command: await nativeProgram('redis-cli'),
+      args: ['--cluster', ...args],
+      logFile: join(ctx.place.logDir, 'redis-cluster-scale.log'),
+      ledger: ctx.place.ledger,
+    },
+    5 * 60_000,
+  );
+}
+
+/**
+ * Nodes that know only themselves next to a formed cluster (a work dir from a run with fewer
+ * replicas per master): each joins as a replica of the master with the fewest, so every master
+ * ends with REPLICAS. A new cluster has none (its create job ran).
+ */
+async function joinNewReplicas(nodes: RunningServer[], ctx: StartContext): Promise<void> {
+  const infos = await Promise.all(nodes.map((n) => askRedis<string>(n.port, ['CLUSTER', 'INFO'])));
+  const alone = (i: number) => /cluster_known_nodes:1\b/.test(infos[i]);
+  const joining = nodes.filter((_, i) => alone(i));
+  const members = nodes.filter((_, i) => !alone(i));
+  if (joining.length === 0 || members.length === 0) return;
+  const settle = async (what: string) => {
+    const all = { nodes: members.length, emptyMasters: true };
+    if (
+      !(await agreed(
+        members.map((m) => m.port),
+        ctx.readyTimeoutMs,
+        all,
+      ))
+    )
+      throw new Error(`redis-cluster: ${what} within ${ctx.readyTimeoutMs} ms`);
+  };
+  await settle('the formed nodes did not agree');
+  for (const node of joining) {
+    const known = await clusterNodes(members.map((m) => m.port));
+    const masters = liveMasters(known).map((m) => ({
+      ...m,
+      replicas: known.filter((n) => n.masterId === m.id).length,
+    }));
+    const master = masters.sort((a, b) => a.replicas - b.replicas)[0];
+    const seed = `127.0.0.1:${members[0].port}`;
+    await runRedisCli(ctx, `add-node ${node.name}`, addReplica(node, master.id, seed));
+    members.push(node);
+    await settle(`${node.name} was not taken in`);
+    const name = nodes.find((n) => n.port === master.port)?.name ?? master.port;
+    ctx.progress(`redis-cluster: ${node.name} joined as a replica of ${name}`);
+  }
 }
 
 export const redisClusterService: ServicePlugin = {
@@ -222,7 +293,7 @@ export const redisClusterService: ServicePlugin = {
       env: {
         // Seeds: the client learns the rest (and nodes added later) from the cluster itself.
         REDIS_CLUSTER_NODES: nodes
-          .slice(0, 2 * MASTERS)
+          .slice(0, SHARD * MASTERS)
           .map((n) => `${place.host(n.service)}:${n.port}`)
           .join(','),
       },
@@ -239,6 +310,7 @@ export const redisClusterService: ServicePlugin = {
   async started(servers, ctx) {
     const nodes = [...servers.values()];
     const ports = nodes.map((s) => s.port);
+    await joinNewReplicas(nodes, ctx);
     if (!(await agreed(ports, ctx.readyTimeoutMs)))
       throw new Error('redis-cluster: the nodes did not agree on a cluster in time');
     // A restarted node answers PING before the cluster has taken it back (or finished failing
@@ -253,18 +325,7 @@ export const redisClusterService: ServicePlugin = {
     };
     nodes.forEach(waitAfterRestart);
     const memberAt = (port: number) => nodes.find((m) => m.port === port)?.name;
-    /** redis-cli --cluster, run to completion, logged in the work dir's logs. */
-    const redisCli = async (what: string, args: string[]) =>
-      runToCompletion(
-        {
-          name: `redis-cli ${what}`,
-          command: await nativeProgram('redis-cli'),
-          args: ['--cluster', ...args],
-          logFile: join(ctx.place.logDir, 'redis-cluster-scale.log'),
-          ledger: ctx.place.ledger,
-        },
-        5 * 60_000,
-      );
+    const redisCli = (what: string, args: string[]) => runRedisCli(ctx, what, args);
     return {
       observe: async () => {
         const masters = await observeRedisServers(
@@ -284,9 +345,9 @@ export const redisClusterService: ServicePlugin = {
         return { ...masters, keysPerServer, sessionCount };
       },
       grow: {
-        shard: 'master (with a replica)',
-        // A pair whose join failed halfway counts once both are in.
-        shards: () => Math.floor(nodes.length / 2),
+        shard: `master (with ${REPLICAS} replicas)`,
+        // A shard whose join failed halfway counts once all its nodes are in.
+        shards: () => Math.floor(nodes.length / SHARD),
         max: MAX_MASTERS,
         async join(added, say) {
           const live = nodes.find((s) => s.running);
@@ -303,10 +364,10 @@ export const redisClusterService: ServicePlugin = {
             if (!(await agreed(running, ctx.readyTimeoutMs, all)))
               throw new Error(`redis-cluster: the nodes did not all learn of ${node.name} in time`);
           };
-          // Each new pair: the master joins empty, its replica joins as its replica.
-          const pairs = [...added.values()];
-          for (let i = 0; i + 1 < pairs.length; i += 2) {
-            const [master, replica] = [pairs[i], pairs[i + 1]];
+          // Each new shard: the master joins empty, its replicas join as its replicas.
+          const joining = [...added.values()];
+          for (let i = 0; i + SHARD <= joining.length; i += SHARD) {
+            const [master, ...replicas] = joining.slice(i, i + SHARD);
             await redisCli(`add-node ${master.name}`, [
               'add-node',
               `127.0.0.1:${master.port}`,
@@ -314,14 +375,12 @@ export const redisClusterService: ServicePlugin = {
             ]);
             await learn(master);
             const id = await askRedis<string>(master.port, ['CLUSTER', 'MYID']);
-            await redisCli(`add-node ${replica.name}`, [
-              'add-node',
-              `127.0.0.1:${replica.port}`,
-              seed,
-              ...['--cluster-slave', '--cluster-master-id', id],
-            ]);
-            await learn(replica);
-            say(`${master.name} joined as a master, ${replica.name} as its replica`);
+            for (const replica of replicas) {
+              await redisCli(`add-node ${replica.name}`, addReplica(replica, id, seed));
+              await learn(replica);
+            }
+            const names = replicas.map((r) => r.name).join(' and ');
+            say(`${master.name} joined as a master, ${names} as its replicas`);
           }
           const running = nodes.filter((s) => s.running).map((s) => s.port);
           const all = { nodes: nodes.length };

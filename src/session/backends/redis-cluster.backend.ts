@@ -30,12 +30,12 @@ function connectCluster(cfg: Config, o: ConnectOptions) {
 }
 
 /**
- * Redis Cluster, 3 masters with a replica each: the same store as `redis`, spread over the
+ * Redis Cluster, 3 masters with two replicas each: the same store as `redis`, spread over the
  * masters by key (a session is one key, so one node), surviving the loss of a master.
  */
 export const redisClusterBackend = defineBackend({
   name: 'redis-cluster',
-  summary: 'Redis Cluster (sessions spread over masters, each with a replica)',
+  summary: 'Redis Cluster (sessions spread over masters, each with two replicas)',
   config,
   services: ['redis-cluster'],
   scope: { sessionList: 'cluster', loginLimit: 'cluster' },
