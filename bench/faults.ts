@@ -149,7 +149,7 @@ export const faults: Fault[] = [
     // the matrix runs on the grown one).
     name: 'store-scale',
     label: 'store +1 shard',
-    what: 'one more store shard (a memcached node, a Redis Cluster master with its replica) while it serves; where the replicas are told every server, they take the new list by a rolling restart',
+    what: 'one more store shard (a memcached node, a Redis Cluster master with its two replicas) while it serves; where the replicas are told every server, they take the new list by a rolling restart',
     appliesTo: (row) => row.traits.guarantees.survivesStoreScaleOut !== undefined,
     async inject(cluster) {
       const shards = cluster.storeShards();

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { PROJECT_ROOT } from '../cluster/paths.js';
 import { freePort } from '../cluster/process/ports.js';
 import { stillRunning } from '../cluster/process/process-tree.js';
+import { clusterNodes } from '../cluster/services/redis-cluster.js';
 import { profileNames } from '../cluster/profiles.js';
 import { freshSubnet } from './support/guarantee-checks.js';
 import { CLI, Runner } from './support/runner.js';
@@ -70,6 +71,11 @@ describe('npm run cluster: work dirs and ports', () => {
       const nodePorts = (await run.status()).filter((m) => m.kind === 'redis').map((m) => m.port);
       const nodesConf = await readFile(join(dir, 'redis-cluster', 'redis-1', 'nodes.conf'), 'utf8');
       for (const p of nodePorts) expect(nodesConf).toContain(`127.0.0.1:${p}@${p + 10000}`);
+      // The fixture had one replica per master; the three new nodes made it two each.
+      const known = await clusterNodes(nodePorts);
+      const masters = known.filter((n) => n.master && n.slots.length > 0);
+      expect(masters).toHaveLength(3);
+      for (const m of masters) expect(known.filter((n) => n.masterId === m.id)).toHaveLength(2);
       expect(await run.stop('SIGINT')).toBe(0);
 
       // Sentinel: the server the old state left as primary (redis-2) is primary again.

@@ -100,23 +100,71 @@ describe('prepareNodeState (a Redis Cluster started again on its nodes.conf file
     );
   });
 
-  it('takes a formed cluster with new, empty nodes after it (fewer replicas before) as formed', async () => {
+  it('takes a formed cluster with new nodes after it (one replica per master before) as formed', async () => {
     await fc.assert(
       fc.asyncProperty(
         cluster,
         fc.uniqueArray(port, { minLength: 9, maxLength: 9 }),
-        async (c, now) => {
+        // Each new node: never started (an empty folder) or started once, knowing only itself.
+        fc.array(fc.option(id, { nil: undefined }), { minLength: 3, maxLength: 3 }),
+        async (c, now, newIds) => {
           const dir = await freshDir();
           for (let n = 0; n < 6; n++)
             await writeFile(
               join(dir, `redis-${n + 1}`, 'nodes.conf'),
               [...nodeLines(c, n, c.oldPorts), vars, ''].join('\n'),
             );
-          for (let n = 7; n <= 9; n++) await mkdir(join(dir, `redis-${n}`), { recursive: true });
+          const lone = newIds.map((nodeId, i) =>
+            nodeId === undefined
+              ? undefined
+              : [
+                  `${nodeId} 127.0.0.1:${now[6 + i]}@${now[6 + i] + 10000} myself,master - 0 0 0 connected`,
+                  vars,
+                  '',
+                ].join('\n'),
+          );
+          for (let n = 7; n <= 9; n++) {
+            await mkdir(join(dir, `redis-${n}`), { recursive: true });
+            const text = lone[n - 7];
+            if (text !== undefined) await writeFile(join(dir, `redis-${n}`, 'nodes.conf'), text);
+          }
 
           expect(await prepareNodeState(dir, now)).toBe('formed');
-          const text = await readFile(join(dir, 'redis-1', 'nodes.conf'), 'utf8');
-          expect(text).toBe([...nodeLines(c, 0, now.slice(0, 6)), vars, ''].join('\n'));
+          for (let n = 0; n < 6; n++) {
+            const text = await readFile(join(dir, `redis-${n + 1}`, 'nodes.conf'), 'utf8');
+            expect(text).toBe([...nodeLines(c, n, now.slice(0, 6)), vars, ''].join('\n'));
+          }
+          for (let n = 7; n <= 9; n++) {
+            const text = await readFile(join(dir, `redis-${n}`, 'nodes.conf'), 'utf8').catch(
+              () => undefined,
+            );
+            expect(text).toBe(lone[n - 7]);
+          }
+        },
+      ),
+      { numRuns: 30 },
+    );
+  });
+
+  it('refuses a formed prefix that is no earlier layout (an interrupted create)', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        cluster,
+        fc.uniqueArray(port, { minLength: 9, maxLength: 9 }),
+        fc.integer({ min: 2, max: 5 }),
+        async (c, now, formed) => {
+          const dir = await freshDir();
+          // The first `formed` nodes know each other (and nobody else); the rest only themselves.
+          for (let n = 0; n < formed; n++) {
+            const lines = nodeLines(c, n, c.oldPorts).slice(0, formed);
+            await writeFile(
+              join(dir, `redis-${n + 1}`, 'nodes.conf'),
+              [...lines, vars, ''].join('\n'),
+            );
+          }
+          for (let n = formed + 1; n <= 9; n++)
+            await mkdir(join(dir, `redis-${n}`), { recursive: true });
+          await expect(prepareNodeState(dir, now)).rejects.toThrow(/partial.*--fresh/);
         },
       ),
       { numRuns: 30 },

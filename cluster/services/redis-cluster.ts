@@ -66,15 +66,21 @@ export async function prepareNodeState(
   if (known.every((k) => k <= 1)) return 'new';
   // A cluster formed by the first `formed` nodes, all of them. Nodes after them are new (a state
   // from a run with fewer replicas per master): `started` adds them as replicas.
+  // That prefix is either every node or the layout of one replica per master (SHARD was 2).
   const formed = known.filter((k) => k > 1).length;
-  if (!known.every((k, i) => (i < formed ? k === formed : k <= 1)))
+  const olderLayout = formed === (2 * NODES) / SHARD;
+  if (
+    !(formed === NODES || olderLayout) ||
+    !known.every((k, i) => (i < formed ? k === formed : k <= 1))
+  )
     throw new Error(
       `redis-cluster: the state in ${dir} is partial (nodes know ${known.join(', ')} of ${NODES} nodes): ` +
         'discard it with npm run cluster -- --fresh (or remove that folder)',
     );
   // Each node's id is on its own "myself" line; it gets that node's port now.
   const portOf = new Map<string, number>();
-  texts.forEach((text, i) => {
+  // Only the formed nodes: a new node's file (if it started once) names just itself.
+  texts.slice(0, formed).forEach((text, i) => {
     const myself = nodeLines(text).find((line) => line.split(' ')[2].split(',').includes('myself'));
     if (myself) portOf.set(myself.split(' ')[0], ports[i]);
   });
@@ -147,7 +153,7 @@ export async function clusterNodes(ports: number[]): Promise<ClusterNode[]> {
 /**
  * Whether every node agrees on one healthy cluster within `timeoutMs`: each says
  * cluster_state:ok and knows every node, every replica's link to its master is up, and (unless
- * new masters wait for their slots) a live master per pair serves slots.
+ * new masters wait for their slots) a live master per shard serves slots.
  */
 async function agreed(
   ports: number[],
@@ -266,15 +272,19 @@ async function joinNewReplicas(nodes: RunningServer[], ctx: StartContext): Promi
       throw new Error(`redis-cluster: ${what} within ${ctx.readyTimeoutMs} ms`);
   };
   await settle('the formed nodes did not agree');
+  // Counted once and kept here: gossip may not yet show a replica that just joined.
+  const known = await clusterNodes(members.map((m) => m.port));
+  const masters = liveMasters(known).map((m) => ({
+    ...m,
+    replicas: known.filter((n) => n.masterId === m.id).length,
+  }));
+  if (masters.length === 0)
+    throw new Error('redis-cluster: no live master to join the new nodes to');
   for (const node of joining) {
-    const known = await clusterNodes(members.map((m) => m.port));
-    const masters = liveMasters(known).map((m) => ({
-      ...m,
-      replicas: known.filter((n) => n.masterId === m.id).length,
-    }));
-    const master = masters.sort((a, b) => a.replicas - b.replicas)[0];
+    const master = masters.reduce((a, b) => (b.replicas < a.replicas ? b : a));
     const seed = `127.0.0.1:${members[0].port}`;
     await runRedisCli(ctx, `add-node ${node.name}`, addReplica(node, master.id, seed));
+    master.replicas++;
     members.push(node);
     await settle(`${node.name} was not taken in`);
     const name = nodes.find((n) => n.port === master.port)?.name ?? master.port;

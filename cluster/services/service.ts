@@ -59,7 +59,7 @@ export interface Started {
  * (Place.storeShards), starts the servers that are new, and hands them to `join`.
  */
 export interface StoreGrowth {
-  /** What one shard is, for messages: "node", "master (with a replica)". */
+  /** What one shard is, for messages: "node", "master (with 2 replicas)". */
   readonly shard: string;
   /** Shards now. */
   shards(): number;
