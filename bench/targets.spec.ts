@@ -443,7 +443,7 @@ describe('evaluateTargets', () => {
   });
 
   it('judges T16 at 80 % load: p99 within 5 × p50, p99.9 within 250 ms, and never a discarded run', () => {
-    const at80 = (name: 'redis' | 'sticky', over: Partial<RateLatency>): TopologyResult =>
+    const at80 = (name: 'redis' | 'sticky' | 'bare', over: Partial<RateLatency>): TopologyResult =>
       topology(name, {
         latency: [
           {
@@ -474,5 +474,14 @@ describe('evaluateTargets', () => {
     expect(discarded.pass).toBe(false);
     expect(discarded.figure).toContain('discarded');
     expect(target('T16', [topology('redis')]).pass).toBeNull();
+
+    // The bare peer is the machine's floor: never judged, and named in the reason when the row fails.
+    const floor = target('T16', [at80('redis', { p99: 11 }), at80('bare', { p50: 1, p99: 12 })]);
+    expect(floor.pass).toBe(false);
+    expect(floor.figure).not.toContain('bare');
+    expect(floor.reason).toMatch(
+      /bare node:http .*p50 1\.0, p99 12\.0 ms \(12\.0 ×\).*no code of ours/,
+    );
+    expect(target('T16', [at80('redis', {}), at80('bare', { p99: 50 })]).pass).toBe(true);
   });
 });

@@ -598,10 +598,16 @@ function t16(r: BenchResult): TargetResult {
   });
   if (!judged.length)
     return notMeasured(id, title, threshold, 'the open-loop latency (--only latency)');
+  // The machine's own tail: bare node:http behind the same nginx, at 80 % of what it sustains.
+  const bare = find(r, 'bare')?.latency?.find((l) => l.label === '80 %' && !l.behind);
+  const floor = bare
+    ? ` The machine's floor in this run: bare node:http (no framework, no session) had p50 ${fmt(bare.p50, 1)}, p99 ${fmt(bare.p99, 1)} ms (${fmt(bare.p99 / bare.p50, 1)} ×) at its own 80 %${bare.p99 > TAIL_RATIO * bare.p50 ? ': past the bound with no code of ours' : ''}.`
+    : '';
   return fromJudged(
     [id, title, threshold],
     judged,
-    "Something in the replicas or the store stalls (timers, GC, a synchronous step, a pool that queues): `--cpu-profile` records where the time goes; compare with the peers' rows in the latency table.",
+    "Something in the replicas or the store stalls (timers, GC, a synchronous step, a pool that queues): `--cpu-profile` records where the time goes; compare with the peers' rows in the latency table." +
+      floor,
   );
 }
 
