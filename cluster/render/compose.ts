@@ -96,15 +96,21 @@ function shellWords(words: readonly string[]): string {
     .join(' ');
 }
 
-/** The command as compose runs it: a shell only where a job needs one (a guard, a lookup). */
-function commandOf(unit: ServerDescription | JobDescription): ComposeValue {
+/**
+ * The command as a container runs it (compose, Kubernetes): a shell only where a job needs one
+ * (a guard, a lookup). Each renderer escapes `$` its own way.
+ */
+export function containerCommand(unit: ServerDescription | JobDescription): readonly string[] {
   const unless = isServer(unit) ? undefined : unit.unless;
-  if (!unless && !unit.command.some((w) => w.includes('$('))) return unit.command.map(literal);
+  if (!unless && !unit.command.some((w) => w.includes('$('))) return unit.command;
   const guard = unless
     ? `redis-cli -h ${unless.service} -p ${unless.port} ${unless.redis.join(' ').toLowerCase()} | grep -q ${unless.contains} || `
     : '';
-  return ['sh', '-c', literal(guard + 'exec ' + shellWords(unit.command))];
+  return ['sh', '-c', guard + 'exec ' + shellWords(unit.command)];
 }
+
+const commandOf = (unit: ServerDescription | JobDescription): ComposeValue =>
+  containerCommand(unit).map(literal);
 
 /** Writes every profile's services, as `all` describes them (in compose's place), into `file`. */
 export async function renderCompose(

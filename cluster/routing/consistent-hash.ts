@@ -1,4 +1,4 @@
-import { serverLine, upstreamBlock, type RoutingStrategy } from './upstream.js';
+import { INGRESS_NGINX, serverLine, upstreamBlock, type RoutingStrategy } from './upstream.js';
 
 /**
  * Stickiness by client address on a hash ring: `hash $remote_addr consistent` (ketama: 160 points
@@ -13,6 +13,8 @@ import { serverLine, upstreamBlock, type RoutingStrategy } from './upstream.js';
 export const consistentHash: RoutingStrategy = {
   name: 'consistent-hash',
   summary: 'the client address on a hash ring picks the replica; a new count moves few clients',
+  // ingress-nginx's upstream-hash-by is the same ketama ring.
+  ingressNginx: { annotations: { [`${INGRESS_NGINX}/upstream-hash-by`]: '$remote_addr' } },
   render: (servers) => ({
     blocks: upstreamBlock('app', [
       'hash $remote_addr consistent;',

@@ -1,4 +1,4 @@
-import { serverLine, upstreamBlock, type RoutingStrategy } from './upstream.js';
+import { INGRESS_NGINX, serverLine, upstreamBlock, type RoutingStrategy } from './upstream.js';
 
 const gcd = (a: number, b: number): number => (b ? gcd(b, a % b) : a);
 
@@ -11,6 +11,14 @@ const gcd = (a: number, b: number): number => (b ? gcd(b, a % b) : a);
 export const ipHash: RoutingStrategy = {
   name: 'ip-hash',
   summary: 'a hash of the client address (its /24) picks the replica',
+  // Not the Service's `sessionAffinity: ClientIP`: ingress-nginx sends to the pods' endpoints
+  // itself, past kube-proxy, and kube-proxy would see the controller's address anyway.
+  ingressNginx: {
+    annotations: { [`${INGRESS_NGINX}/upstream-hash-by`]: '$remote_addr' },
+    differs:
+      'ingress-nginx has no `ip_hash`: it hashes the whole address on a ring (ketama), as ' +
+      '`sticky-consistent` does, so a new replica count moves fewer clients than here',
+  },
   render: (servers) => ({
     blocks: upstreamBlock('app', ['ip_hash;', ...servers.map((s) => serverLine(s))]),
     target: 'app',

@@ -1,4 +1,6 @@
+import { configSchema } from '../../src/config/config.schema.js';
 import {
+  INGRESS_NGINX,
   serverLine,
   upstreamBlock,
   type RoutingStrategy,
@@ -30,6 +32,26 @@ export const routeCookie: RoutingStrategy = {
   name: 'route-cookie',
   summary: 'a cookie names the replica; the replica that answers sets it',
   replicaEnv: { ROUTE_COOKIE },
+  // ingress-nginx sets its own cookie (a hash of the pod) and re-pins a client whose pod is gone;
+  // `persistent`: a new pod gets only new clients, as here ("balanced" would move some, and
+  // where sessions live in one replica's memory, log them out). The cookie lasts as long as the
+  // longest session (SESSION_ABSOLUTE_TIMEOUT's default).
+  ingressNginx: {
+    annotations: {
+      [`${INGRESS_NGINX}/affinity`]: 'cookie',
+      [`${INGRESS_NGINX}/affinity-mode`]: 'persistent',
+      [`${INGRESS_NGINX}/session-cookie-name`]: ROUTE_COOKIE,
+      [`${INGRESS_NGINX}/session-cookie-path`]: '/',
+      [`${INGRESS_NGINX}/session-cookie-samesite`]: 'Lax',
+      [`${INGRESS_NGINX}/session-cookie-max-age`]: String(
+        configSchema.shape.SESSION_ABSOLUTE_TIMEOUT.parse(undefined),
+      ),
+      [`${INGRESS_NGINX}/session-cookie-change-on-failure`]: 'true',
+    },
+    differs:
+      'the cookie names a pod by a hash ingress-nginx keeps, not by its name, and ingress-nginx ' +
+      'sets it, not the replica (so the replicas get no ROUTE_COOKIE)',
+  },
   // A new replica gets only clients without a cookie; those of a replica that leaves move.
   keptThrough: (counts) => Math.min(...counts) / counts[0],
   render: (servers) => {

@@ -25,7 +25,15 @@ export interface RoutingStrategy {
    * event logs out with 1 minus this. Absent where a client has no replica of its own.
    */
   keptThrough?(counts: readonly number[]): number;
+  /**
+   * The same choice on Kubernetes, where ingress-nginx routes instead of our nginx
+   * (cluster/render/k8s.ts): the Ingress annotations, and in what it differs from ours.
+   */
+  ingressNginx: { annotations: Readonly<Record<string, string>>; differs?: string };
 }
+
+/** ingress-nginx's annotation prefix (its default; `--annotations-prefix` can change it). */
+export const INGRESS_NGINX = 'nginx.ingress.kubernetes.io';
 
 export interface RenderedRouting {
   /** Upstream blocks (and `map`s, if any), for the http level of the config. */

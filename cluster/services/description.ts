@@ -8,9 +8,12 @@
 import type { ClusterOptions } from '../options.js';
 import type { Profile } from '../profiles.js';
 
-/** Where the servers run: the native runner's loopback, or compose's network of containers. */
+/**
+ * Where the servers run: the native runner's loopback, compose's network of containers, or a
+ * Kubernetes namespace (rendered only: cluster/render/k8s.ts).
+ */
 export interface Place {
-  readonly kind: 'native' | 'compose';
+  readonly kind: 'native' | 'compose' | 'k8s';
   /** The address servers listen on: 127.0.0.1 natively, every interface in a container. */
   readonly bind: string;
   /**
@@ -34,6 +37,11 @@ export interface Place {
   ip(service: string): string;
   /** A server's own state dir: under the work dir natively, its volume's mount in a container. */
   dir(key: string, standard: string): string;
+  /**
+   * A password a server and its clients share (POSTGRES_PASSWORD): where the place keeps it out
+   * of the rendered files, a reference it resolves at run time; absent, the demo's own value.
+   */
+  password?(key: string): string;
   /** Whether servers here run as root (and must drop to a user themselves, e.g. memcached). */
   readonly root: boolean;
   /** Servers reach each other by name (containers get a new address when they restart). */

@@ -26,6 +26,8 @@ import type { RunningServer, ServicePlugin } from './service.js';
 const PORT = 5432;
 /** The app's role, password and database: a local demo instance, loopback or a private network. */
 const APP = { user: 'app', password: 'app', database: 'app' };
+/** The app role's password as the place keeps it (Kubernetes: a reference to its Secret). */
+const passwordOf = (place: Place) => place.password?.('POSTGRES_PASSWORD') ?? APP.password;
 /** The superuser: ours natively (initdb -U postgres), the image's POSTGRES_USER in a container. */
 const superuserOf = (place: Place) => (place.kind === 'native' ? 'postgres' : APP.user);
 
@@ -43,7 +45,9 @@ export async function describePostgres(
   const port = await place.port('postgres', PORT, { keep: true });
   const base = place.dir('postgres', '/var/lib/postgresql/data');
   const native = place.kind === 'native';
-  const data = native ? join(base, 'pgdata') : base;
+  // A subdir: natively the socket dir sits beside it; on Kubernetes the server starts as its own
+  // user, and initdb must make the data dir its own, which it cannot do to a volume's mount.
+  const data = place.kind === 'compose' ? base : join(base, 'pgdata');
   const socket = native ? join(base, 'socket') : '/var/run/postgresql';
   const settings = {
     ...(o.fast ? { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off' } : {}),
@@ -62,7 +66,12 @@ export async function describePostgres(
     ],
     env: native
       ? undefined
-      : { POSTGRES_USER: APP.user, POSTGRES_PASSWORD: APP.password, POSTGRES_DB: APP.database },
+      : {
+          POSTGRES_USER: APP.user,
+          POSTGRES_PASSWORD: passwordOf(place),
+          POSTGRES_DB: APP.database,
+          ...(place.kind === 'k8s' ? { PGDATA: data } : {}),
+        },
     port,
     ready: {
       kind: 'postgres',
@@ -247,7 +256,8 @@ export const postgresService: ServicePlugin = {
       fast: ctx.options.fastPostgres,
       settings: ctx.options.postgresSettings,
     });
-    const { user, password, database } = APP;
+    const { user, database } = APP;
+    const password = passwordOf(place);
     return {
       units: [server],
       env: {
