@@ -1,6 +1,6 @@
 /**
  * deploy/k8s/ as a user's `kubectl apply -k` would send it: every overlay built by the real
- * `kubectl kustomize` (kubectl 1.27 or later; no cluster needed), each object valid against its
+ * `kubectl kustomize` (kubectl 1.21 or later; no cluster needed), each object valid against its
  * Kubernetes schema and clean of the policy, and the build what the renderer meant (the unit
  * specs check the renderer's objects without kubectl: cluster/render/k8s.spec.ts).
  */

@@ -152,7 +152,12 @@ export function probeOf(probe: Probe, every: { periodSeconds: number; failureThr
   }
 }
 
-const READY = { periodSeconds: 2, failureThreshold: 1 };
+/**
+ * Three misses in a row, not one: ingress-nginx drops a pod from its list at once, and with
+ * persistent cookie affinity its clients are pinned elsewhere for good (where sessions live in
+ * that pod's memory, logged out). One slow check (a store wait past BACKEND_TIMEOUT_MS) is not it.
+ */
+const READY = { periodSeconds: 2, failureThreshold: 3 };
 const LIVE = { periodSeconds: 10, failureThreshold: 3 };
 /**
  * Until a server first answers its readiness check, neither probe runs: Postgres's first start

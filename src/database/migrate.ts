@@ -3,9 +3,11 @@
  * are recorded in the `migrations` table); all pending ones run in one transaction. The cluster
  * runner and compose run it once, before any replica starts. Uses the app's config schema.
  *
- * `--wait`: applies nothing; exits 0 once the database answers with no migration pending, 1 after
+ * `--wait`: applies no migration; exits 0 once the database answers with none pending, 1 after
  * MIGRATE_WAIT_SECONDS (default 300). On Kubernetes, where the migration is a Job that nothing
- * orders before the replicas, each replica's init container runs this (deploy/k8s/).
+ * orders before the replicas, each replica's init container runs this (deploy/k8s/). TypeORM
+ * creates its empty `migrations` table when it asks; should the Job lose that race on a fresh
+ * database, it fails once and its retry applies the migrations.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AppConfig } from '../config/app-config.js';
