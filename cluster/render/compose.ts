@@ -206,7 +206,9 @@ function appFragments(file: ComposeFile, all: readonly DescribedPlugin[]): AppFr
 }
 
 /** The keys (with values) every one of `envs` has. */
-function intersect(envs: ReadonlyArray<Readonly<Record<string, string>>>): Record<string, string> {
+export function intersect(
+  envs: ReadonlyArray<Readonly<Record<string, string>>>,
+): Record<string, string> {
   const [first, ...rest] = envs;
   return Object.fromEntries(
     Object.entries(first ?? {}).filter(([k, v]) => rest.every((e) => e[k] === v)),

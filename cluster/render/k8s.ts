@@ -17,7 +17,7 @@ import {
   type ServerDescription,
 } from '../services/description.js';
 import { describeAll, type DescribedPlugin } from './compose-place.js';
-import { containerCommand } from './compose.js';
+import { containerCommand, intersect } from './compose.js';
 import { k8sPlace, PEER_PORT, PEER_SERVICE, SECRET_KEYS, SECRET_NAME } from './k8s-place.js';
 
 /** One Kubernetes object, as YAML would hold it. */
@@ -283,14 +283,6 @@ function jobObject(job: JobDescription, version: string): K8sObject {
       },
     },
   };
-}
-
-/** The keys (with values) every one of `envs` has. */
-function common(envs: ReadonlyArray<Readonly<Record<string, string>>>): Record<string, string> {
-  const [first, ...rest] = envs;
-  return Object.fromEntries(
-    Object.entries(first ?? {}).filter(([k, v]) => rest.every((e) => e[k] === v)),
-  );
 }
 
 /** The replica's environment for Kubernetes: its own name from the pod, no nginx settings. */
@@ -562,7 +554,7 @@ export async function renderK8s(
   const envs = new Map(
     profileNames.map((n) => [n, replicaEnv(profileOf(n), replicaOf(profileOf(n)))]),
   );
-  const shared = common([...envs.values()]);
+  const shared = intersect([...envs.values()]);
   const first = profileOf(profileNames[0]);
   const baseUnits = all
     .filter((a) => a.profile === first && (a.plugin.name === 'postgres' || a.plugin.name === 'app'))
