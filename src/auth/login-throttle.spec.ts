@@ -40,6 +40,7 @@ describe('LoginThrottle (memory backend)', () => {
       idleTimeoutMs: config.session.idleTimeoutMs,
       absoluteTimeoutMs: config.session.absoluteTimeoutMs,
       timeoutMs: config.backendTimeoutMs,
+      secrets: config.session.secrets,
       replica: 'app-1',
       onError: () => undefined,
     });

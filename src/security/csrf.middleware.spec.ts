@@ -2,6 +2,7 @@ import { beforeEach, describe, expect, it, jest } from '@jest/globals';
 import { ForbiddenException, UnsupportedMediaTypeException } from '@nestjs/common';
 import express, { type Request, type Response } from 'express';
 import { AppConfig } from '../config/app-config.js';
+import type { SessionMiddleware } from '../session/session.middleware.js';
 import { CsrfMiddleware } from './csrf.middleware.js';
 
 const config = AppConfig.fromEnv({
@@ -38,13 +39,20 @@ const jsonBody = (extra: Record<string, string> = {}) => ({
   ...extra,
 });
 
+/** What SessionMiddleware.identify gives for a store-kept session: the raw (signed-id) cookie. */
+const storeIdentity = (c: AppConfig) =>
+  ({
+    identify: (req: Request) => (req.cookies as Record<string, string>)[c.session.cookieName] ?? '',
+  }) as unknown as SessionMiddleware;
+const withStoreIdentity = (c: AppConfig) => new CsrfMiddleware(c, storeIdentity(c));
+
 describe('CsrfMiddleware', () => {
   let middleware: CsrfMiddleware;
   let cookiesSet: Array<{ name: string; value: string }>;
   let res: Response;
 
   beforeEach(() => {
-    middleware = new CsrfMiddleware(config);
+    middleware = new CsrfMiddleware(config, storeIdentity(config));
     cookiesSet = [];
     res = {
       cookie: (name: string, value: string) => {
@@ -205,10 +213,10 @@ describe('CsrfMiddleware', () => {
 
   it('uses the configured session secrets (rotation: an older secret still verifies)', async () => {
     const oldSecret = 'o'.repeat(32);
-    const before = new CsrfMiddleware(
+    const before = withStoreIdentity(
       AppConfig.fromEnv({ ...configEnv(), SESSION_SECRET: oldSecret }),
     );
-    const after = new CsrfMiddleware(
+    const after = withStoreIdentity(
       AppConfig.fromEnv({ ...configEnv(), SESSION_SECRET: `${'n'.repeat(32)},${oldSecret}` }),
     );
     const page = request('GET', '/profile', { cookies: { sl_sid: 'sid-1' } });

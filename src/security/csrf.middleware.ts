@@ -9,6 +9,7 @@ import { doubleCsrf } from 'csrf-csrf';
 import type { NextFunction, Request, Response } from 'express';
 import { AppConfig } from '../config/app-config.js';
 import { wantsJson } from '../common/request-kind.js';
+import { SessionMiddleware } from '../session/session.middleware.js';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 const parseCookies = cookieParser();
@@ -16,9 +17,11 @@ const CSRF_PROBLEM = 'is missing, expired or forged';
 
 /**
  * Two defences, one per kind of client:
- * - Forms (HTML routes): a signed double-submit token (csrf-csrf). The token is bound to the raw
- *   session cookie, not to the stored session, so it verifies on every replica and a replica that
- *   does not know the session still answers "please log in" rather than "bad token".
+ * - Forms (HTML routes): a signed double-submit token (csrf-csrf). The token is bound to the
+ *   session's id as the request's cookie carries it (SessionMiddleware.identify), not to the stored
+ *   session, so it verifies on every replica and a replica that does not know the session still
+ *   answers "please log in" rather than "bad token". A sealed cookie is sealed anew as its expiry
+ *   slides; the id inside stays, and so does the token.
  * - JSON API: browsers can only send a cross-site POST with a form content type, and mark every
  *   cross-site request with `Sec-Fetch-Site`. Refusing both keeps the API usable from curl
  *   (which sends neither) while a hostile page can't drive it.
@@ -26,13 +29,16 @@ const CSRF_PROBLEM = 'is missing, expired or forged';
 @Injectable()
 export class CsrfMiddleware implements NestMiddleware {
   private readonly forms;
+  /** Each page request's session id, read before the check (for a sealed cookie, asynchronously). */
+  private readonly identities = new WeakMap<Request, string>();
 
-  constructor(config: AppConfig) {
-    const cookieName = config.session.cookieName;
+  constructor(
+    config: AppConfig,
+    private readonly session: SessionMiddleware,
+  ) {
     this.forms = doubleCsrf({
       getSecret: () => config.session.secrets,
-      getSessionIdentifier: (req: Request) =>
-        (req.cookies as Record<string, string>)[cookieName] ?? '',
+      getSessionIdentifier: (req: Request) => this.identities.get(req) ?? '',
       cookieName: 'csrf',
       // Not a credential: useless without the session cookie it is bound to.
       cookieOptions: { sameSite: 'lax', secure: false, httpOnly: true, path: '/' },
@@ -50,16 +56,9 @@ export class CsrfMiddleware implements NestMiddleware {
     if (!wantsJson(req)) {
       parseCookies(req, res, (err?: unknown) => {
         if (err) return next(err);
-        this.forms.doubleCsrfProtection(req, res, (err?: unknown) => {
-          if (err !== this.forms.invalidCsrfTokenError) return next(err);
-          // The form field the token travels in is the bad part: named like any field error.
-          next(
-            new ForbiddenException({
-              message: this.forms.invalidCsrfTokenError.message,
-              fields: { _csrf: [CSRF_PROBLEM] },
-            }),
-          );
-        });
+        const id = this.session.identify(req);
+        if (typeof id === 'string') return this.checkForm(req, res, next, id);
+        id.then((found) => this.checkForm(req, res, next, found), next);
       });
       return;
     }
@@ -84,5 +83,19 @@ export class CsrfMiddleware implements NestMiddleware {
       );
     }
     next();
+  }
+
+  private checkForm(req: Request, res: Response, next: NextFunction, id: string): void {
+    this.identities.set(req, id);
+    this.forms.doubleCsrfProtection(req, res, (err?: unknown) => {
+      if (err !== this.forms.invalidCsrfTokenError) return next(err);
+      // The form field the token travels in is the bad part: named like any field error.
+      next(
+        new ForbiddenException({
+          message: this.forms.invalidCsrfTokenError.message,
+          fields: { _csrf: [CSRF_PROBLEM] },
+        }),
+      );
+    });
   }
 }

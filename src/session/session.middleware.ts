@@ -1,12 +1,17 @@
 import { Inject, Injectable, type NestMiddleware } from '@nestjs/common';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import session from 'express-session';
+import cookieParser from 'cookie-parser';
 import passport from 'passport';
 import { AppConfig } from '../config/app-config.js';
 import { Outages } from '../common/outages.js';
 import { compose } from '../common/compose.js';
+import { cookieSessions } from './sealed/cookie-session.js';
 import { SESSION_BACKEND } from './session.tokens.js';
 import type { SessionBackend } from './backends/backend.js';
+
+/** Pages have their cookies parsed already (CSRF); a parsed request is not parsed again. */
+const parseCookies = cookieParser();
 
 /**
  * Everything a request goes through to become "a logged-in user": express-session (cookie ->
@@ -16,6 +21,8 @@ import type { SessionBackend } from './backends/backend.js';
 @Injectable()
 export class SessionMiddleware implements NestMiddleware {
   private readonly chain: RequestHandler;
+  /** The session's id as read from the request alone: what a CSRF token is bound to. */
+  readonly identify: (req: Request) => string | Promise<string>;
 
   constructor(
     private readonly config: AppConfig,
@@ -23,8 +30,19 @@ export class SessionMiddleware implements NestMiddleware {
     private readonly outages: Outages,
   ) {
     const s = config.session;
-    this.chain = compose(
-      session({
+    const cookie = { httpOnly: true, sameSite: 'lax', path: '/' } as const;
+    let load: RequestHandler;
+    if (backend.sealed) {
+      const sealed = cookieSessions({
+        name: s.cookieName,
+        ...backend.sealed,
+        lifetime: s,
+        cookie,
+      });
+      load = compose(parseCookies, sealed.handler);
+      this.identify = sealed.identify;
+    } else {
+      load = session({
         name: s.cookieName,
         secret: s.secrets,
         store: backend.store,
@@ -33,15 +51,16 @@ export class SessionMiddleware implements NestMiddleware {
         saveUninitialized: false,
         resave: false,
         cookie: {
-          httpOnly: true,
-          sameSite: 'lax',
+          ...cookie,
           secure: 'auto', // Secure whenever the request came in over TLS (X-Forwarded-Proto via trust proxy)
           maxAge: s.idleTimeoutMs,
-          path: '/',
         },
-      }),
-      restoreUser,
-      (req, res, next) => this.enforceLifetime(req, res, next),
+      });
+      // The signed id in the cookie: the same on every replica, whether or not it knows the session.
+      this.identify = (req) => (req.cookies as Record<string, string>)[s.cookieName] ?? '';
+    }
+    this.chain = compose(load, restoreUser, (req, res, next) =>
+      this.enforceLifetime(req, res, next),
     );
   }
 

@@ -110,6 +110,7 @@ export class SessionModule implements NestModule, OnApplicationShutdown {
                 idleTimeoutMs: config.session.idleTimeoutMs,
                 absoluteTimeoutMs: config.session.absoluteTimeoutMs,
                 timeoutMs: config.backendTimeoutMs,
+                secrets: config.session.secrets,
                 replica: config.replicaName,
                 onError: (message, err) =>
                   logger.warn({

@@ -31,7 +31,7 @@ function store(
     },
   };
   return new Promise((resolve, reject) =>
-    backend.store.set(sid, sess, (err) => (err ? reject(err) : resolve())),
+    backend.store!.set(sid, sess, (err) => (err ? reject(err) : resolve())),
   );
 }
 
@@ -47,6 +47,7 @@ describe('SessionsService (memory backend)', () => {
       idleTimeoutMs: 3_600_000,
       absoluteTimeoutMs: 7_200_000,
       timeoutMs: 100,
+      secrets: ['s'.repeat(32)],
       replica: 'app-1',
       onError: () => undefined,
     });

@@ -1,10 +1,14 @@
 import type { InjectionToken, ModuleMetadata } from '@nestjs/common';
 import type { Store } from 'express-session';
 import type { z } from 'zod';
+import type { CookieSeal } from '../sealed/cookie-seal.js';
+import type { Revocations } from '../sealed/cookie-session.js';
 import type { AttemptCounter, SessionRegistry } from '../session.types.js';
 
 /** Whether a feature sees the whole cluster, or only the replica it runs on. */
 export type Scope = 'cluster' | 'replica';
+/** The session list's scope; `none` where the server keeps no sessions to list. */
+export type ListScope = Scope | 'none';
 
 /** What every backend is given when it is created, whatever else it asks for. */
 export interface BackendDeps<Config> {
@@ -14,6 +18,8 @@ export interface BackendDeps<Config> {
   absoluteTimeoutMs: number;
   /** Upper bound for one backend call; past it the request gets a 503. */
   timeoutMs: number;
+  /** SESSION_SECRET, newest first: for a backend that seals sessions into their cookie. */
+  secrets: readonly string[];
   /** The replica's name (REPLICA_NAME). */
   replica: string;
   /** For failures that concern no single request (a lost connection, a failed background job). */
@@ -28,9 +34,23 @@ export interface Placement {
   role: string;
 }
 
+/**
+ * Where a session is kept between requests: in a `store`, under the id its cookie carries (the
+ * express-session model: the cookie is a signed id), or `sealed` into the cookie itself, the
+ * replicas keeping nothing (a denylist of revoked sessions at most).
+ */
+export type SessionKeeping =
+  | { readonly store: Store; readonly sealed?: never }
+  | {
+      readonly sealed: { seal: CookieSeal; revocations?: Revocations };
+      readonly store?: never;
+    };
+
 /** A created backend: what the app uses on every request. */
-export interface SessionBackend {
-  readonly store: Store;
+export type SessionBackend = SessionKeeping & SessionServices;
+
+/** What every backend gives besides where it keeps sessions. */
+export interface SessionServices {
   readonly registry: SessionRegistry;
   readonly attempts: AttemptCounter;
   /**
@@ -73,8 +93,16 @@ export interface SessionBackendRecord<Shape extends z.ZodRawShape = z.ZodRawShap
    * profile; a backend that keeps its sessions there names it too (its restart is a store restart).
    */
   services: readonly string[];
-  /** Whether the session list and the login-attempt counter see every replica, or one. */
-  scope: { sessionList: Scope; loginLimit: Scope };
+  /**
+   * Whether the session list and the login-attempt counter see every replica, or one; a backend
+   * that keeps no sessions has no list (`none`: it shows the caller's own session only).
+   */
+  scope: { sessionList: ListScope; loginLimit: Scope };
+  /**
+   * Sessions live sealed in their own cookies (create() returns `sealed`): no replica and no store
+   * holds them, whatever servers the backend runs for other state (a denylist).
+   */
+  inCookie?: boolean;
   /**
    * Its replicas talk to each other over a peer channel: the runner and the compose file give
    * each replica a peer port and the others' addresses (REPLICATION_* keys).

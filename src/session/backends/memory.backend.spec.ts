@@ -12,6 +12,7 @@ const options: BackendDeps<Record<string, never>> = {
   idleTimeoutMs: IDLE,
   absoluteTimeoutMs: ABSOLUTE,
   timeoutMs: 100,
+  secrets: ['s'.repeat(32)],
   replica: 'app-1',
   onError: () => undefined,
 };

@@ -1,0 +1,204 @@
+// The session sealed into its cookie, through SessionMiddleware on a real express app: what passport
+// and the app do to a session (login, reads, a sliding touch, logout) and what the cookie becomes.
+import { afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import express, { type Request, type Response } from 'express';
+import passport from 'passport';
+import request from 'supertest';
+import { AppConfig } from '../../config/app-config.js';
+import { Outages } from '../../common/outages.js';
+import type { SessionBackend } from '../backends/backend.js';
+import { SessionMiddleware } from '../session.middleware.js';
+import { publicSessionId } from '../session.types.js';
+import { CookieSeal } from './cookie-seal.js';
+import type { Revocations } from './cookie-session.js';
+
+const config = AppConfig.fromEnv({
+  DATABASE_URL: 'postgres://app:pw@localhost:5432/app',
+  SESSION_SECRET: 'a'.repeat(32),
+  SESSION_TOUCH_INTERVAL: '60',
+});
+const NAME = config.session.cookieName;
+const alice = { id: 'user-alice', username: 'alice', displayName: 'Alice' };
+
+beforeAll(() => {
+  passport.serializeUser<Express.User, Request>((req, user, done) => {
+    const now = Date.now();
+    req.session.meta = { createdAt: now, lastSeenAt: now, ip: '', userAgent: 'x', replica: 'a' };
+    done(null, user);
+  });
+  passport.deserializeUser((stored: Express.User, done) => done(null, stored));
+});
+
+afterEach(() => {
+  jest.restoreAllMocks();
+});
+
+/** A denylist in memory: what the Redis one promises, without Redis. */
+class ListedRevocations implements Revocations {
+  revoked = new Map<string, number>();
+  cutOffs = new Map<string, { at: number; keep: string | null }>();
+  down = false;
+  async allows(s: { publicId: string; userId: string; createdAt: number }) {
+    if (this.down) throw new Error('denylist down');
+    const cut = this.cutOffs.get(s.userId);
+    if (this.revoked.has(s.publicId)) return false;
+    return !cut || s.createdAt >= cut.at || s.publicId === cut.keep;
+  }
+  async revoke(publicId: string, until: number) {
+    if (this.down) throw new Error('denylist down');
+    this.revoked.set(publicId, until);
+  }
+}
+
+function app(o: { revocations?: Revocations; seal?: CookieSeal } = {}) {
+  const backend = {
+    sealed: { seal: o.seal ?? new CookieSeal(config.session.secrets), revocations: o.revocations },
+  } as unknown as SessionBackend;
+  const middleware = new SessionMiddleware(config, backend, new Outages([]));
+  const a = express();
+  a.use((req, res, next) => middleware.use(req, res, next));
+  a.post('/login', (req: Request, res: Response, next) => {
+    req.logIn(alice, (err) => (err ? next(err) : res.json({ sid: req.sessionID })));
+  });
+  a.post('/logout', (req: Request, res: Response, next) => {
+    res.clearCookie(NAME, { path: '/' });
+    req.session.destroy((err) => (err ? next(err) : res.status(204).end()));
+  });
+  a.post('/rename', (req: Request, res: Response) => {
+    req.session.passport!.user!.displayName = req.query.to as string;
+    res.json({ ok: true });
+  });
+  a.get('/me', async (req: Request, res: Response) => {
+    res.json({
+      user: req.user ?? null,
+      sid: req.sessionID,
+      identity: await middleware.identify(req),
+    });
+  });
+  a.use((err: Error, _req: Request, res: Response, _next: unknown) => {
+    res.status(500).json({ error: err.message });
+  });
+  return a;
+}
+
+const sessionCookie = (res: request.Response): string | undefined =>
+  ([] as string[])
+    .concat(res.headers['set-cookie'] ?? [])
+    .find((c) => c.startsWith(`${NAME}=`))
+    ?.split(';', 1)[0];
+
+async function loggedIn(a: express.Express) {
+  const res = await request(a).post('/login').expect(200);
+  const cookie = sessionCookie(res)!;
+  return { cookie, sid: (res.body as { sid: string }).sid };
+}
+
+describe('a session sealed into its cookie', () => {
+  it('login seals the session into the cookie (HttpOnly, SameSite, an expiry); a read sets none', async () => {
+    const a = app();
+    const res = await request(a).post('/login').expect(200);
+    const line = ([] as string[])
+      .concat(res.headers['set-cookie'])
+      .find((c) => c.startsWith(NAME))!;
+    expect(line).toMatch(/HttpOnly/);
+    expect(line).toMatch(/SameSite=Lax/);
+    expect(line).toMatch(/Max-Age=\d+/);
+    expect(line).not.toContain('alice');
+    const cookie = sessionCookie(res)!;
+    const me = await request(a).get('/me').set('Cookie', cookie).expect(200);
+    expect(me.body).toMatchObject({ user: alice, sid: (res.body as { sid: string }).sid });
+    expect(sessionCookie(me)).toBeUndefined();
+  });
+
+  it('a change is sealed again under the same id: the CSRF identity does not move', async () => {
+    const a = app();
+    const { cookie, sid } = await loggedIn(a);
+    const renamed = await request(a).post('/rename?to=Ally').set('Cookie', cookie).expect(200);
+    const resealed = sessionCookie(renamed)!;
+    expect(resealed).not.toBe(cookie);
+    const me = await request(a).get('/me').set('Cookie', resealed).expect(200);
+    expect(me.body).toMatchObject({ user: { ...alice, displayName: 'Ally' }, sid, identity: sid });
+    // The old cookie is not made invalid by the new one: a sealed cookie cannot be (see stateless).
+    expect((await request(a).get('/me').set('Cookie', cookie)).body).toMatchObject({ sid });
+  });
+
+  it('the idle timeout slides: past the touch interval a read seals a later expiry', async () => {
+    const a = app();
+    const t0 = Date.now();
+    const { cookie } = await loggedIn(a);
+    jest.spyOn(Date, 'now').mockReturnValue(t0 + 61_000);
+    const touched = await request(a).get('/me').set('Cookie', cookie).expect(200);
+    const line = ([] as string[])
+      .concat(touched.headers['set-cookie'])
+      .find((c) => c.startsWith(NAME));
+    expect(line).toBeDefined();
+    const seal = new CookieSeal(config.session.secrets);
+    const before = await seal.open(cookie.slice(NAME.length + 1), t0);
+    const after = await seal.open(sessionCookie(touched)!.slice(NAME.length + 1), t0 + 61_000);
+    expect(after!.expiresAt - before!.expiresAt).toBeGreaterThanOrEqual(60_000);
+    expect(after!.sid).toBe(before!.sid);
+  });
+
+  it('without a denylist, a copy of the cookie outlives the logout (the `stateless` row)', async () => {
+    const a = app();
+    const { cookie } = await loggedIn(a);
+    const out = await request(a).post('/logout').set('Cookie', cookie).expect(204);
+    expect(([] as string[]).concat(out.headers['set-cookie'])).toEqual([
+      expect.stringMatching(new RegExp(`^${NAME}=;.*Expires=Thu, 01 Jan 1970`)),
+    ]);
+    expect((await request(a).get('/me').set('Cookie', cookie)).body).toMatchObject({ user: alice });
+  });
+
+  it('with a denylist, logout refuses every copy until the cookie would have expired', async () => {
+    const revocations = new ListedRevocations();
+    const a = app({ revocations });
+    const { cookie, sid } = await loggedIn(a);
+    await request(a).post('/logout').set('Cookie', cookie).expect(204);
+    expect([...revocations.revoked.keys()]).toEqual([publicSessionId(sid)]);
+    expect([...revocations.revoked.values()][0]).toBeGreaterThan(Date.now());
+    const late = await request(a).get('/me').set('Cookie', cookie).expect(200);
+    expect(late.body).toMatchObject({ user: null });
+    expect(sessionCookie(late)).toBeUndefined();
+  });
+
+  it('a cut-off refuses the user’s older sessions but the one it keeps, and none begun after', async () => {
+    const revocations = new ListedRevocations();
+    const a = app({ revocations });
+    const laptop = await loggedIn(a);
+    const phone = await loggedIn(a);
+    revocations.cutOffs.set(alice.id, { at: Date.now() + 1, keep: publicSessionId(laptop.sid) });
+    expect((await request(a).get('/me').set('Cookie', laptop.cookie)).body).toMatchObject({
+      user: alice,
+    });
+    expect((await request(a).get('/me').set('Cookie', phone.cookie)).body).toMatchObject({
+      user: null,
+    });
+    jest.spyOn(Date, 'now').mockReturnValue(Date.now() + 10);
+    const later = await loggedIn(a);
+    expect((await request(a).get('/me').set('Cookie', later.cookie)).body).toMatchObject({
+      user: alice,
+    });
+  });
+
+  it('a denylist that cannot be asked fails the request; it never lets the cookie through', async () => {
+    const revocations = new ListedRevocations();
+    const a = app({ revocations });
+    const { cookie } = await loggedIn(a);
+    revocations.down = true;
+    await request(a).get('/me').set('Cookie', cookie).expect(500, { error: 'denylist down' });
+    await request(a).post('/logout').set('Cookie', cookie).expect(500, { error: 'denylist down' });
+  });
+
+  it('a session that no longer fits into a cookie is a 500 that says so, with no cookie', async () => {
+    const a = app({ seal: new CookieSeal(config.session.secrets, 700) });
+    const { cookie } = await loggedIn(a);
+    const res = await request(a)
+      .post(`/rename?to=${'x'.repeat(250)}`)
+      .set('Cookie', cookie);
+    expect(res.status).toBe(500);
+    expect((res.body as { message: string }).message).toMatch(
+      /^The session was not saved: the session needs a \d+-byte cookie; a cookie holds at most 700 bytes\.$/,
+    );
+    expect(sessionCookie(res)).toBeUndefined();
+  });
+});
