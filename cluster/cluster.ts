@@ -217,7 +217,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   };
   const inReplicaMemoryOnly = () => {
     const backend = backendOf(profile);
-    return backend.services.length === 0 && !backend.peerChannel;
+    return backend.services.length === 0 && !backend.peerChannel && !backend.inCookie;
   };
 
   /** What a replica's readiness says of its peer channel (asked directly, not through nginx). */

@@ -241,6 +241,32 @@ export const profiles = {
       logoutFinal: true,
     },
   },
+  stateless: {
+    name: 'stateless',
+    routing: 'round-robin',
+    sessions: 'stateless',
+    shows:
+      'fix 4, no server-side session: sealed into the cookie, read by any replica; logout ends only the one copy',
+    guarantees: {
+      sharedAcrossReplicas: true,
+      survivesReplicaCrash: true,
+      survivesScaleOut: true,
+      survivesScaleIn: true,
+      // In the browser, opened by a key from the configuration that the restart keeps.
+      survivesClusterRestart: true,
+      natClientsSpread: true,
+      // A copy of the cookie (stolen, or a request in flight) stays valid until it expires.
+      logoutFinal: false,
+    },
+  },
+  'stateless-revocable': {
+    name: 'stateless-revocable',
+    routing: 'round-robin',
+    sessions: 'stateless-revocable',
+    shows: 'fix 4 made final: the sealed cookie plus a denylist in Redis, one lookup per request',
+    // The denylist in Redis (append-only file on) outlives its restart; the sessions are cookies.
+    guarantees: sharedStore,
+  },
 } as const satisfies Record<string, Profile>;
 
 export type ProfileName = keyof typeof profiles;

@@ -10,6 +10,8 @@ import { ProfileService } from './profile.service.js';
 const NOTICES: Record<string, string> = {
   saved: 'Profile saved.',
   password: 'Password changed. Your other sessions were logged out.',
+  'password-only':
+    'Password changed. Sessions on your other devices stay logged in until their cookies expire: this profile keeps no sessions on the server to end.',
 };
 
 @Controller('profile')
@@ -53,8 +55,8 @@ export class ProfilePagesController {
     const { value, errors } = await validateForm(ChangePasswordDto, body);
     if (errors) return this.render(res.status(400), user, { passwordFields: errors });
     try {
-      await this.profile.changePassword(req, user, value);
-      res.redirect(303, '/profile?done=password');
+      const { othersStillValid } = await this.profile.changePassword(req, user, value);
+      res.redirect(303, `/profile?done=${othersStillValid ? 'password-only' : 'password'}`);
     } catch (err) {
       if (!(err instanceof HttpException) || err.getStatus() >= 500) throw err;
       const fields = (err.getResponse() as { fields?: FieldErrors }).fields;

@@ -3,6 +3,7 @@ import type { Request } from 'express';
 import { PasswordHasher } from '../auth/password-hasher.js';
 import { SESSION_BACKEND } from '../session/session.tokens.js';
 import type { SessionBackend } from '../session/backends/backend.js';
+import { NoServerStateError } from '../session/backends/sealed-registry.js';
 import { publicSessionId, type Principal } from '../session/session.types.js';
 import type { User } from '../users/user.entity.js';
 import type { ChangePasswordDto, UpdateProfileDto } from '../users/users.dto.js';
@@ -55,12 +56,17 @@ export class ProfileService {
     return toView(user);
   }
 
-  /** Verifies the current password, stores the new one, and ends every other session of the user. */
+  /**
+   * Verifies the current password, stores the new one, and ends every other session of the user:
+   * `revokedSessions` says how many (null: all, uncounted). Where the server keeps no sessions
+   * (`stateless`) none can be ended; `othersStillValid` says so, and the password is changed all
+   * the same.
+   */
   async changePassword(
     req: Request,
     principal: Principal,
     input: ChangePasswordDto,
-  ): Promise<{ revokedSessions: number }> {
+  ): Promise<{ revokedSessions: number | null; othersStillValid?: true }> {
     const hash = await this.users.passwordHashOf(principal.id);
     if (!(await this.hasher.verify(hash, input.currentPassword))) {
       throw new BadRequestException({
@@ -71,10 +77,12 @@ export class ProfileService {
     await this.users.update(principal.id, {
       passwordHash: await this.hasher.hash(input.newPassword),
     });
-    const revokedSessions = await this.backend.registry.revokeAllExcept(
-      principal.id,
-      publicSessionId(req.sessionID),
-    );
-    return { revokedSessions };
+    try {
+      const keep = publicSessionId(req.sessionID);
+      return { revokedSessions: await this.backend.registry.revokeAllExcept(principal.id, keep) };
+    } catch (err) {
+      if (!(err instanceof NoServerStateError)) throw err;
+      return { revokedSessions: 0, othersStillValid: true };
+    }
   }
 }

@@ -47,8 +47,11 @@ export interface SessionRegistry {
   list(userId: string): Promise<StoredSession[]>;
   /** Destroys session `id` if it belongs to `userId`; false when it does not (or is already gone). */
   revoke(userId: string, id: string): Promise<boolean>;
-  /** Destroys every session of `userId` except `keepId`; returns how many went. */
-  revokeAllExcept(userId: string, keepId: string | null): Promise<number>;
+  /**
+   * Destroys every session of `userId` except `keepId`; returns how many went, or null where the
+   * server keeps no list to count (a denylist cut-off ends them all, unseen).
+   */
+  revokeAllExcept(userId: string, keepId: string | null): Promise<number | null>;
 }
 
 /** Fixed-window counters (login attempts). Shared by all replicas when the backend is shared. */

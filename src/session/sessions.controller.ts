@@ -39,7 +39,7 @@ export class SessionsController {
 
   @Get('sessions')
   list(@CurrentUser() user: Principal, @Req() req: Request): Promise<SessionList> {
-    return this.sessions.list(user.id, req.sessionID);
+    return this.sessions.list(user.id, req.sessionID, req.session.meta);
   }
 
   /** Where the caller's session lives and in which role (the profile page shows the same). */

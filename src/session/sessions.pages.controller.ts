@@ -20,19 +20,21 @@ export class SessionsPagesController {
     @Res() res: Response,
     @Query('revoked') revoked?: string,
   ) {
-    const list = await this.sessions.list(user.id, req.sessionID);
+    const list = await this.sessions.list(user.id, req.sessionID, req.session.meta);
     const count = Number(revoked);
     const notice =
-      Number.isInteger(count) && count >= 0 && revoked
-        ? `${count} session(s) logged out.`
-        : undefined;
+      revoked === 'all'
+        ? 'Every other session of yours is logged out.'
+        : Number.isInteger(count) && count >= 0 && revoked
+          ? `${count} session(s) logged out.`
+          : undefined;
     res.render('sessions', { title: 'Your sessions', ...list, notice });
   }
 
   @Post('revoke-others')
   async revokeOthers(@CurrentUser() user: Principal, @Req() req: Request, @Res() res: Response) {
     const { revoked } = await this.sessions.revokeOthers(user.id, req.sessionID);
-    res.redirect(303, `/sessions?revoked=${revoked}`);
+    res.redirect(303, `/sessions?revoked=${revoked ?? 'all'}`);
   }
 
   @Post(':id/revoke')

@@ -1,7 +1,7 @@
 import { Inject, Injectable, NotFoundException } from '@nestjs/common';
 import type { Placement, SessionBackend, SessionBackendRecord } from './backends/backend.js';
 import { SESSION_BACKEND, SESSION_BACKEND_RECORD } from './session.tokens.js';
-import { publicSessionId } from './session.types.js';
+import { publicSessionId, type SessionMeta, type StoredSession } from './session.types.js';
 
 export interface SessionView {
   /** A hash of the session id: the id itself is a credential and never leaves the server. */
@@ -15,9 +15,14 @@ export interface SessionView {
 }
 
 export interface SessionList {
-  /** `replica`: the memory store only knows this replica's sessions; `cluster`: all of them. */
-  scope: 'cluster' | 'replica';
+  /**
+   * `replica`: the memory store only knows this replica's sessions; `cluster`: all of them;
+   * `none`: the server keeps no sessions, and lists the caller's own, from its cookie.
+   */
+  scope: 'cluster' | 'replica' | 'none';
   sessions: SessionView[];
+  /** Whether "log out my other sessions" can work here (not where the server keeps nothing). */
+  canEndOthers: boolean;
 }
 
 const iso = (ms: number | undefined) => (ms ? new Date(ms).toISOString() : null);
@@ -29,9 +34,14 @@ export class SessionsService {
     @Inject(SESSION_BACKEND_RECORD) private readonly record: SessionBackendRecord,
   ) {}
 
-  async list(userId: string, currentSid: string): Promise<SessionList> {
-    const stored = await this.backend.registry.list(userId);
+  /** `currentMeta`: the caller's session, listed from the request where the server keeps none. */
+  async list(userId: string, currentSid: string, currentMeta?: SessionMeta): Promise<SessionList> {
     const currentId = publicSessionId(currentSid);
+    const scope = this.record.scope.sessionList;
+    const stored: StoredSession[] =
+      scope === 'none'
+        ? [{ id: currentId, userId, ...(currentMeta ? { meta: currentMeta } : {}) }]
+        : await this.backend.registry.list(userId);
     const sessions = stored
       .map(({ id, meta }) => ({
         id,
@@ -47,7 +57,11 @@ export class SessionsService {
           Number(b.current) - Number(a.current) ||
           (b.lastSeenAt ?? '').localeCompare(a.lastSeenAt ?? ''),
       );
-    return { scope: this.record.scope.sessionList, sessions };
+    return {
+      scope,
+      sessions,
+      canEndOthers: !this.backend.sealed || !!this.backend.sealed.revocations,
+    };
   }
 
   /** Revokes one of the user's sessions by its public id; returns whether it was the caller's own. */
@@ -56,10 +70,13 @@ export class SessionsService {
     publicId: string,
     currentSid: string,
   ): Promise<{ wasCurrent: boolean }> {
+    const wasCurrent = publicId === publicSessionId(currentSid);
+    // With no server-side list the caller's own is the one session it can name: ended by logout.
+    if (this.record.scope.sessionList === 'none' && wasCurrent) return { wasCurrent };
     if (!(await this.backend.registry.revoke(userId, publicId))) {
       throw new NotFoundException('No such session (it may have ended already).');
     }
-    return { wasCurrent: publicId === publicSessionId(currentSid) };
+    return { wasCurrent };
   }
 
   /** Where the caller's session lives, as the backend knows it. */
@@ -72,7 +89,8 @@ export class SessionsService {
     return this.backend.held?.() ?? null;
   }
 
-  async revokeOthers(userId: string, currentSid: string): Promise<{ revoked: number }> {
+  /** How many went; null where the server keeps no list to count (they all went, unseen). */
+  async revokeOthers(userId: string, currentSid: string): Promise<{ revoked: number | null }> {
     const keep = publicSessionId(currentSid);
     return { revoked: await this.backend.registry.revokeAllExcept(userId, keep) };
   }

@@ -7,6 +7,8 @@ import { redisBackend } from './redis.backend.js';
 import { replicatedBackend } from './replicated.backend.js';
 import { redisClusterBackend } from './redis-cluster.backend.js';
 import { redisHaBackend } from './redis-ha.backend.js';
+import { statelessBackend } from './stateless.backend.js';
+import { statelessRevocableBackend } from './stateless-revocable.backend.js';
 
 /**
  * Every session backend, by the name used in SESSION_STORE and in the profile table
@@ -21,6 +23,8 @@ export const sessionBackends = {
   backup: backupBackend,
   'redis-ha': redisHaBackend,
   'redis-cluster': redisClusterBackend,
+  stateless: statelessBackend,
+  'stateless-revocable': statelessRevocableBackend,
 } satisfies Record<string, SessionBackendRecord>;
 
 export type SessionStoreName = keyof typeof sessionBackends;

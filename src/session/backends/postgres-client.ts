@@ -1,5 +1,6 @@
 import postgres from 'postgres';
-import type { Deadline } from './deadline.js';
+import type { DataSource } from 'typeorm';
+import { Deadline, StoreTimeoutError } from './deadline.js';
 
 export type Parameter = postgres.ParameterOrJSON<never>;
 
@@ -90,4 +91,23 @@ export class SessionSql {
     this.waiting = [];
     for (const start of starts) start();
   }
+}
+
+/**
+ * The app's database (the DataSource's DATABASE_URL) through a SessionSql of its own, each
+ * statement within `timeoutMs` (`what` names the work in the timeout's message).
+ */
+export function sessionSqlFor(
+  database: DataSource,
+  connections: number,
+  timeoutMs: number,
+  what = '',
+): SessionSql {
+  const { url } = database.options as { url?: string };
+  if (!url) throw new Error('the session statements need the DataSource configured by URL');
+  const deadline = new Deadline(
+    timeoutMs,
+    (ms) => new StoreTimeoutError(`${what}Postgres did not answer within ${ms} ms`),
+  );
+  return SessionSql.connect(url, connections, deadline, timeoutMs);
 }

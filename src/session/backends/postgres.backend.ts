@@ -3,10 +3,10 @@ import { z } from 'zod';
 import { databaseOutage } from '../../database/outage.js';
 import { SessionIndex } from './session-index.js';
 import { defineBackend } from './backend.js';
-import { Deadline, StoreTimeoutError } from './deadline.js';
+import { StoreTimeoutError } from './deadline.js';
 import { PostgresAttemptCounter } from './postgres-attempts.js';
 import { startPruning } from './postgres-prune.js';
-import { SessionSql } from './postgres-client.js';
+import { sessionSqlFor } from './postgres-client.js';
 import { PostgresSessionStore } from './postgres-store.js';
 import { IndexedSessionRegistry } from './store-base.js';
 
@@ -38,27 +38,11 @@ export const postgresBackend = defineBackend({
   inject: [DataSource],
   async create(deps, database: DataSource) {
     // The app's database (DATABASE_URL), through a client of its own: see SessionSql.
-    const { url } = database.options as { url?: string };
-    if (!url) throw new Error('the postgres backend needs the DataSource configured by URL');
-    const deadline = new Deadline(
-      deps.timeoutMs,
-      (ms) => new StoreTimeoutError(`Postgres did not answer within ${ms} ms`),
-    );
-    const sql = SessionSql.connect(
-      url,
-      deps.config.SESSION_DB_CONNECTIONS,
-      deadline,
-      deps.timeoutMs,
-    );
+    const sql = sessionSqlFor(database, deps.config.SESSION_DB_CONNECTIONS, deps.timeoutMs);
     const store = new PostgresSessionStore(sql, deps, deps.onError);
     // Pruning on a connection of its own: a batch DELETE holds up no read pipelined behind it.
     // It waits for no request either, so its bound is generous.
-    const pruneMs = 30_000;
-    const pruneDeadline = new Deadline(
-      pruneMs,
-      (ms) => new StoreTimeoutError(`pruning: Postgres did not answer within ${ms} ms`),
-    );
-    const pruning = SessionSql.connect(url, 1, pruneDeadline, pruneMs);
+    const pruning = sessionSqlFor(database, 1, 30_000, 'pruning: ');
     const stopPruning = startPruning(pruning, {
       intervalMs: deps.config.SESSION_PRUNE_INTERVAL * 1000,
       batch: deps.config.SESSION_PRUNE_BATCH,
