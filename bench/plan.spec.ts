@@ -58,7 +58,7 @@ describe('a made-up row on an existing backend', () => {
       failsOver: false,
     });
     expect(plan(r)).toEqual({
-      steps: ['latency', 'growth', 'nat', 'login', 'memory', 'scaling', 'faults', 'kill'],
+      steps: ['latency', 'growth', 'nat', 'wire', 'login', 'memory', 'scaling', 'faults', 'kill'],
       faults: ['replica-kill', 'replica-term', 'rolling-restart', 'scale', 'store-restart'],
     });
   });
@@ -66,7 +66,17 @@ describe('a made-up row on an existing backend', () => {
   it('route cookie over primary/backup replication: replication and the partition fault', () => {
     const r = row(madeUp('route-cookie', 'backup'), { samples: false, failsOver: false });
     expect(plan(r)).toEqual({
-      steps: ['latency', 'nat', 'login', 'memory', 'replication', 'scaling', 'faults', 'kill'],
+      steps: [
+        'latency',
+        'nat',
+        'wire',
+        'login',
+        'memory',
+        'replication',
+        'scaling',
+        'faults',
+        'kill',
+      ],
       faults: ['replica-kill', 'replica-term', 'rolling-restart', 'scale', 'partition'],
     });
   });

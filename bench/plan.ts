@@ -12,6 +12,7 @@ import { measureLatency } from './measurements/latency.js';
 import { measureLogin } from './measurements/login.js';
 import { measureMemory } from './measurements/memory.js';
 import { measureNat } from './measurements/nat.js';
+import { measureWire } from './measurements/wire.js';
 import { measureReplicaScaling } from './measurements/replica-scaling.js';
 import { measureReplication } from './measurements/replication.js';
 import type { BenchOptions } from './options.js';
@@ -140,6 +141,13 @@ export const measurementSteps: Step[] = [
     label: (c) =>
       `the same ${c.o.clients} clients behind one NAT address, ${short(c.o).durationMs / 1000} s`,
     run: async (c) => ({ nat: await measureNat(c.s, short(c.o)) }),
+  },
+  {
+    // Every topology: what the peers' cookies weigh is the comparison.
+    name: 'wire',
+    appliesTo: () => true,
+    label: () => 'bytes on the wire per logged-in read (request with its cookie, and answer)',
+    run: async (c) => ({ wire: await measureWire(c.s) }),
   },
   {
     name: 'login',

@@ -274,10 +274,19 @@ function perReadSection(r: BenchResult): string {
       c ? `${c.label}: ${fmt(c.total, 3)} (${byName.join(', ')})` : '– (no store to observe)',
       fmt(t.throughput.postgresStatementsPerRead ?? NaN, 3),
       int(t.throughput.replicaCpuMicrosPerRead),
+      t.wire
+        ? `${int(t.wire.requestBytes)} (cookie ${int(t.wire.cookieBytes)}) / ${int(t.wire.responseBytes)}`
+        : '–',
     ];
   });
   return table(
-    ['', 'store commands per read', 'Postgres statements per read', 'replica CPU µs per read'],
+    [
+      '',
+      'store commands per read',
+      'Postgres statements per read',
+      'replica CPU µs per read',
+      'bytes per read: request (cookie) / answer',
+    ],
     rows,
   );
 }
@@ -581,7 +590,8 @@ function scalingSection(r: BenchResult): string {
 }
 
 /** Sessions in each replica's own memory alone: no store server, no copies elsewhere. */
-const inReplicaMemory = (t: Traits) => t.storeServices.length === 0 && !t.peerChannel;
+const inReplicaMemory = (t: Traits) =>
+  t.storeServices.length === 0 && !t.peerChannel && !t.inCookie;
 
 /**
  * The rows the sources' claims are about, by their traits: every replica holding every session
@@ -599,7 +609,7 @@ const CLAIMED = {
   },
   separateStore: {
     is: (t: Traits) =>
-      t.storeServices.length === 1 && !t.peerChannel && t.routing === 'round-robin',
+      t.storeServices.length === 1 && !t.peerChannel && !t.inCookie && t.routing === 'round-robin',
     what: 'with a separate store server',
   },
 };

@@ -342,6 +342,15 @@ export interface SustainedRate {
   }[];
 }
 
+export interface WireResult {
+  /** The request as a browser sends it: request line and headers, its cookies among them. */
+  requestBytes: number;
+  /** The Cookie header's value alone. */
+  cookieBytes: number;
+  /** The answer: status line, headers and body. */
+  responseBytes: number;
+}
+
 export interface TopologyResult {
   name: TopologyName;
   kind: 'profile' | 'peer';
@@ -366,6 +375,8 @@ export interface TopologyResult {
   sustained?: SustainedRate;
   /** The same load from one shared address ("behind one NAT"). */
   nat?: LoadSummary;
+  /** Bytes one logged-in read puts on the wire; absent in runs before it was measured. */
+  wire?: WireResult;
   memory?: MemoryResult;
   kill?: KillResult;
   login?: LoginResult;
@@ -443,6 +454,7 @@ export const measurements = [
   'latency',
   'growth',
   'nat',
+  'wire',
   'login',
   'memory',
   'replication',

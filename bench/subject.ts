@@ -3,6 +3,7 @@
  * user (each from its own /24), a probe connection to Postgres and the cluster's looks into its
  * session store (none where sessions live in the replicas).
  */
+import { backendOf, profileOf } from '../cluster/profiles.js';
 import type { StoreObserver } from '../cluster/services/index.js';
 import { VirtualClient } from '../cluster/virtual-client.js';
 import { clientAddress } from './load.js';
@@ -51,7 +52,21 @@ export async function prepareSubject(
   const usernames = await seedUsers(topology.postgresUrl, 'client', clientCount, passwordHash);
   const clients = usernames.map((_, i) => new VirtualClient(cluster.url, clientAddress(i)));
   const postgres = await PostgresProbe.connect(topology.superuserUrl);
-  const stores = await cluster.observeStores();
+  // A row that keeps sessions in their cookies runs its store for other state (a denylist): it
+  // is watched (commands, memory), but holds no sessions to count, copy or sample.
+  const inCookie = backendOf(profileOf(spec.profile)).inCookie === true;
+  const stores = (await cluster.observeStores()).map((o) =>
+    inCookie
+      ? {
+          ...o,
+          sampleSessions: undefined,
+          sessionCount: undefined,
+          keysPerServer: undefined,
+          fill: undefined,
+          close: () => o.close(),
+        }
+      : o,
+  );
   let failed = 0;
   if (spec.login) {
     // A store that has just started may answer 503 for a moment (Sentinel settling): tried

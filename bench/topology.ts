@@ -57,13 +57,15 @@ function probeEnv(workDir: string): Record<string, string> {
 }
 
 const BACKENDS_DIR = 'src/session/backends';
+/** Where a backend's own code lives: the backends, the peer channel, the sealed cookie. */
+const SESSION_CODE_DIRS = [`${BACKENDS_DIR}/`, 'src/replication/', 'src/session/sealed/'];
 
 /** Shared by every backend (the record's type, the table of backends): not one backend's code. */
 const COMMON = new Set([`${BACKENDS_DIR}/backend.ts`, `${BACKENDS_DIR}/index.ts`]);
 
 /**
  * The session code a backend uses beyond its record: what `files` import from
- * src/session/backends/ and src/replication/, directly or through each other (so `redis-ha`
+ * src/session/backends/, src/replication/ and src/session/sealed/, directly or through each other (so `redis-ha`
  * counts the Redis store it shares with `redis`, and `replicated` and `backup` what they share
  * and not each other's manager).
  */
@@ -77,8 +79,7 @@ export function sessionImports(
     const file = queue.pop()!;
     for (const m of read(file).matchAll(/from '(\.{1,2}\/[^']+)\.js'/g)) {
       const target = posix.join(posix.dirname(file), `${m[1]}.ts`);
-      const inScope =
-        target.startsWith(`${BACKENDS_DIR}/`) || target.startsWith('src/replication/');
+      const inScope = SESSION_CODE_DIRS.some((dir) => target.startsWith(dir));
       if (!inScope || COMMON.has(target) || seen.has(target)) continue;
       seen.add(target);
       queue.push(target);
@@ -118,7 +119,7 @@ function expressPeer(
     kind: 'peer',
     // The row whose store is that one server, routed round-robin as the peer is.
     profile: profileWhere(
-      (t) => t.storeServices.join() === store && t.routing === 'round-robin',
+      (t) => t.storeServices.join() === store && !t.inCookie && t.routing === 'round-robin',
       `round-robin on a single ${store} server`,
     ),
     script: peerScript('express-app.js'),
@@ -137,7 +138,11 @@ const peers: Record<string, TopologySpec> = {
     kind: 'peer',
     // Nginx, three replicas and Postgres, nothing else: the first row without a store server.
     profile: profileWhere(
-      (t) => t.storeServices.length === 0 && !t.peerChannel && t.routing === 'round-robin',
+      (t) =>
+        t.storeServices.length === 0 &&
+        !t.peerChannel &&
+        !t.inCookie &&
+        t.routing === 'round-robin',
       'round-robin without store servers or peers',
     ),
     script: peerScript('bare.js'),

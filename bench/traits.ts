@@ -23,6 +23,8 @@ export interface Traits {
   sessions: string;
   /** The servers (service plugins) the store runs on; none where sessions live in the replicas. */
   storeServices: string[];
+  /** Sessions are sealed into their cookies: neither the replicas nor the store servers hold them. */
+  inCookie: boolean;
   /** How many replicas hold a session, where replicas replicate between them. */
   copies?: 'every-replica' | 'primary-backup';
   /** Replicas talk to each other. */
@@ -36,6 +38,7 @@ export function traitsOf(profile: Profile): Traits {
     routing: profile.routing,
     sessions: profile.sessions,
     storeServices: [...backend.services],
+    inCookie: backend.inCookie === true,
     ...(backend.copies ? { copies: backend.copies } : {}),
     peerChannel: backend.peerChannel === true,
     guarantees: guaranteesOf(profile),

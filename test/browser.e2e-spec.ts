@@ -88,3 +88,40 @@ describe.each([
     60_000,
   );
 });
+
+describe('browser, profile stateless', () => {
+  const cluster = useCluster('stateless');
+
+  it('stays logged in on every replica, and its forms keep working as the cookie is sealed again', async () => {
+    const context = await browser().newContext();
+    const page = await context.newPage();
+    try {
+      await registerAndLogIn(page, cluster.url);
+      const loads = await reloadProfile(page, cluster.url, 6);
+      expect(loads.every((l) => l.path === '/profile')).toBe(true);
+      expect(new Set(loads.map((l) => l.replica)).size).toBeGreaterThanOrEqual(2);
+      await expect(page.locator('#placement').innerText()).resolves.toMatch(
+        /lives in your browser \(the only copy: sealed in the cookie/,
+      );
+      // A new display name seals the cookie again; the next form's CSRF token still verifies.
+      for (const displayName of ['Sealed Once', 'Sealed Twice']) {
+        await page.fill('input[name=displayName]', displayName);
+        await page.click('form[action="/profile"] button[type=submit]');
+        await expect(page.locator('.notice.ok').innerText()).resolves.toMatch(/Profile saved/);
+        await expect(page.locator('input[name=displayName]').inputValue()).resolves.toBe(
+          displayName,
+        );
+      }
+      // The sessions page says what a server without sessions cannot do, and offers no button for it.
+      await page.goto(`${cluster.url}/sessions`);
+      await expect(page.locator('.notice.warn').innerText()).resolves.toMatch(
+        /keeps no sessions on the server[\s\S]*cannot be listed or logged out/,
+      );
+      expect(await page.locator('form[action="/sessions/revoke-others"]').count()).toBe(0);
+      expect(await page.locator('table.sessions tbody tr').count()).toBe(1);
+      await page.screenshot({ path: join(ARTIFACTS, 'browser-stateless.png'), fullPage: true });
+    } finally {
+      await context.close();
+    }
+  }, 60_000);
+});
