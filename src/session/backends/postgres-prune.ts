@@ -1,4 +1,5 @@
-import type { SessionSql } from './postgres-client.js';
+import type { DataSource } from 'typeorm';
+import { sessionSqlFor, type SessionSql } from './postgres-client.js';
 
 export interface PruneOptions {
   intervalMs: number;
@@ -50,4 +51,21 @@ export function startPruning(sql: SessionSql, o: PruneOptions): () => void {
   }, o.intervalMs);
   timer.unref();
   return () => clearInterval(timer);
+}
+
+/**
+ * startPruning() on a connection of its own to the app's database: a batch DELETE holds up no
+ * read pipelined behind it. It waits for no request either, so its bound is generous (30 s).
+ * Returns the stop, which also closes that connection.
+ */
+export function pruneInBackground(
+  database: DataSource,
+  o: Omit<PruneOptions, 'maxBatches'>,
+): () => Promise<void> {
+  const sql = sessionSqlFor(database, 1, 30_000, 'pruning: ');
+  const stop = startPruning(sql, { ...o, maxBatches: 20 });
+  return () => {
+    stop();
+    return sql.end();
+  };
 }

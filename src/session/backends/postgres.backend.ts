@@ -5,7 +5,7 @@ import { SessionIndex } from './session-index.js';
 import { defineBackend } from './backend.js';
 import { StoreTimeoutError } from './deadline.js';
 import { PostgresAttemptCounter } from './postgres-attempts.js';
-import { startPruning } from './postgres-prune.js';
+import { pruneInBackground } from './postgres-prune.js';
 import { sessionSqlFor } from './postgres-client.js';
 import { PostgresSessionStore } from './postgres-store.js';
 import { IndexedSessionRegistry } from './store-base.js';
@@ -40,13 +40,9 @@ export const postgresBackend = defineBackend({
     // The app's database (DATABASE_URL), through a client of its own: see SessionSql.
     const sql = sessionSqlFor(database, deps.config.SESSION_DB_CONNECTIONS, deps.timeoutMs);
     const store = new PostgresSessionStore(sql, deps, deps.onError);
-    // Pruning on a connection of its own: a batch DELETE holds up no read pipelined behind it.
-    // It waits for no request either, so its bound is generous.
-    const pruning = sessionSqlFor(database, 1, 30_000, 'pruning: ');
-    const stopPruning = startPruning(pruning, {
+    const stopPruning = pruneInBackground(database, {
       intervalMs: deps.config.SESSION_PRUNE_INTERVAL * 1000,
       batch: deps.config.SESSION_PRUNE_BATCH,
-      maxBatches: 20,
       onError: deps.onError,
     });
     return {
@@ -59,8 +55,7 @@ export const postgresBackend = defineBackend({
       ],
       ready: async () => void (await sql.query('SELECT 1')),
       close: async () => {
-        stopPruning();
-        await Promise.all([sql.end(), pruning.end()]);
+        await Promise.all([stopPruning(), sql.end()]);
       },
     };
   },

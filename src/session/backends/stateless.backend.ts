@@ -6,7 +6,7 @@ import { defineBackend } from './backend.js';
 import { StoreTimeoutError } from './deadline.js';
 import { PostgresAttemptCounter } from './postgres-attempts.js';
 import { sessionSqlFor } from './postgres-client.js';
-import { startPruning } from './postgres-prune.js';
+import { pruneInBackground } from './postgres-prune.js';
 import { sealedRegistry } from './sealed-registry.js';
 
 /**
@@ -27,11 +27,9 @@ export const statelessBackend = defineBackend({
   async create(deps, database: DataSource) {
     const sql = sessionSqlFor(database, 1, deps.timeoutMs);
     // Ended attempt windows go, or a spray of made-up usernames would leave a row each.
-    const pruning = sessionSqlFor(database, 1, 30_000, 'pruning: ');
-    const stopPruning = startPruning(pruning, {
+    const stopPruning = pruneInBackground(database, {
       intervalMs: 60_000,
       batch: 500,
-      maxBatches: 20,
       onError: deps.onError,
     });
     return {
@@ -43,8 +41,7 @@ export const statelessBackend = defineBackend({
       ],
       ready: async () => void (await sql.query('SELECT 1')),
       close: async () => {
-        stopPruning();
-        await Promise.all([sql.end(), pruning.end()]);
+        await Promise.all([stopPruning(), sql.end()]);
       },
     };
   },
