@@ -377,9 +377,11 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     const backend = backendOf(profile);
     if (!growth) {
       throw new Error(
-        backend.services.length
-          ? `scale-store: the ${profile.name} store (${backend.services.join(', ')}) cannot take new servers live; memcached and redis-cluster can`
-          : `scale-store: ${profile.name} keeps sessions in the replicas: scale them with scale N`,
+        backend.inCookie
+          ? `scale-store: ${profile.name} keeps sessions in their cookies; there is no session store to scale`
+          : backend.services.length
+            ? `scale-store: the ${profile.name} store (${backend.services.join(', ')}) cannot take new servers live; memcached and redis-cluster can`
+            : `scale-store: ${profile.name} keeps sessions in the replicas: scale them with scale N`,
       );
     }
     const { plugin, grow } = growth;

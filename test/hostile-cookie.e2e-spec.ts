@@ -31,10 +31,17 @@ let subnet = 80;
 const cookieOf = (c: HttpClient) => c.cookie(COOKIE)!;
 
 beforeAll(async () => {
-  // The retired secret is not in the list: cookies sealed with it are a retired key's.
+  // A real rotation: a session begun under the old secret, both accepted while the replicas roll,
+  // then the old one dropped. That session's cookie is then a retired key's, sealed by the app.
   cluster = await startTestCluster('stateless-revocable', {
-    env: { SESSION_SECRET: SECRET, LOGIN_MAX_ATTEMPTS: '1000000' },
+    env: { SESSION_SECRET: RETIRED, LOGIN_MAX_ATTEMPTS: '1000000' },
   });
+  const veteran = cluster.client(subnet++);
+  expect((await register(veteran, uniqueName('hostile-veteran'))).status).toBe(201);
+  await cluster.rollingRestart({ SESSION_SECRET: `${SECRET},${RETIRED}` });
+  expect(((await whoami(veteran)).body as { authenticated: boolean }).authenticated).toBe(true);
+  const retiredCookie = cookieOf(veteran);
+  await cluster.rollingRestart({ SESSION_SECRET: SECRET });
   world = await clusterWorld(cluster);
   victim = cluster.client(subnet++);
   const name = uniqueName('hostile-cookie');
@@ -70,8 +77,9 @@ beforeAll(async () => {
     },
     revoked,
     cutOff: cookieOf(laptop),
+    retired: retiredCookie,
   };
-}, 90_000);
+}, 180_000);
 
 afterAll(async () => {
   await world?.close();
@@ -82,7 +90,7 @@ describe('the sealed session cookie, generated hostile cookies', () => {
   it(`refuses every forged, truncated, oversized, expired, retired-key, revoked and cut-off cookie (${settings.runs} cases)`, async () => {
     const port = new CookiePort(target);
     // The fixtures are what they claim: each replayed cookie worked once, and is refused now.
-    for (const cookie of [...target.revoked, target.cutOff]) {
+    for (const cookie of [...target.revoked, target.cutOff, target.retired]) {
       const c = target.client();
       c.cookies.set(COOKIE, cookie);
       expect((await c.get('/api/sessions')).status).toBe(401);

@@ -1,4 +1,4 @@
-import { Inject, Injectable, type NestMiddleware } from '@nestjs/common';
+import { Inject, Injectable, Logger, type NestMiddleware } from '@nestjs/common';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import session from 'express-session';
 import cookieParser from 'cookie-parser';
@@ -12,6 +12,7 @@ import type { SessionBackend } from './backends/backend.js';
 
 /** Pages have their cookies parsed already (CSRF); a parsed request is not parsed again. */
 const parseCookies = cookieParser();
+const logger = new Logger('session');
 
 /**
  * Everything a request goes through to become "a logged-in user": express-session (cookie ->
@@ -38,6 +39,7 @@ export class SessionMiddleware implements NestMiddleware {
         ...backend.sealed,
         lifetime: s,
         cookie,
+        warn: (message) => logger.warn({ msg: message }),
       });
       load = compose(parseCookies, sealed.handler);
       this.identify = sealed.identify;

@@ -12,7 +12,7 @@ export type CookieCase =
   | { kind: 'appended'; tail: string }
   | { kind: 'oversized'; bytes: number }
   | { kind: 'expired'; agoMs: number }
-  | { kind: 'retired key' }
+  | { kind: 'retired key'; minted: boolean }
   | { kind: 'stranger key'; secret: string }
   | { kind: 'revoked'; i: number }
   | { kind: 'cut off' };
@@ -30,6 +30,8 @@ export interface CookieTarget {
   /** Cookies of sessions that were logged out, and one ended by "log out my other sessions". */
   revoked: string[];
   cutOff: string;
+  /** A cookie the app sealed before its secret was dropped from SESSION_SECRET. */
+  retired: string;
 }
 
 const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.';
@@ -79,7 +81,7 @@ export class CookiePort implements HostilePort<CookieCase> {
         kind: fc.constant('expired' as const),
         agoMs: fc.integer({ min: 1000, max: 30 * 24 * HOUR }),
       }),
-      fc.constant({ kind: 'retired key' as const }),
+      fc.record({ kind: fc.constant('retired key' as const), minted: fc.boolean() }),
       fc.record({
         kind: fc.constant('stranger key' as const),
         secret: fc.string({ minLength: 32, maxLength: 64 }),
@@ -112,7 +114,10 @@ export class CookiePort implements HostilePort<CookieCase> {
       case 'expired':
         return new CookieSeal([this.t.secret]).seal(sid, this.t.data, Date.now() - c.agoMs);
       case 'retired key':
-        return new CookieSeal([this.t.retiredSecret]).seal(sid, this.t.data, Date.now() + HOUR);
+        // The app's own from before the rotation, or one minted with the old key just now.
+        return c.minted
+          ? new CookieSeal([this.t.retiredSecret]).seal(sid, this.t.data, Date.now() + HOUR)
+          : this.t.retired;
       case 'stranger key':
         return new CookieSeal([c.secret]).seal(sid, this.t.data, Date.now() + HOUR);
       case 'revoked':

@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
-import { CookieSeal, SessionTooLargeError, type SealedData } from './cookie-seal.js';
+import { EncryptJWT, type CompactJWEHeaderParameters, type JWTPayload } from 'jose';
+import { CookieSeal, sealKey, SessionTooLargeError, type SealedData } from './cookie-seal.js';
 
 const OLD = 'o'.repeat(40);
 const NEW = 'n'.repeat(40);
@@ -110,16 +111,33 @@ describe('CookieSeal', () => {
       );
     });
 
-    it('tokens of other kinds: a key we never had, another algorithm, none, a plain JWT', async () => {
+    /** A JWE made with our key but not by seal(): what a bug, or a key holder, could send. */
+    const raw = (
+      claims: object,
+      header: object = { alg: 'dir', enc: 'A256GCM', kid: sealKey(NEW).kid },
+    ) =>
+      new EncryptJWT(claims as JWTPayload)
+        .setProtectedHeader(header as CompactJWEHeaderParameters)
+        .encrypt(sealKey(NEW).key);
+    const exp = Math.floor((NOW + HOUR) / 1000);
+
+    it('tokens of other kinds: a key we never had, another algorithm, no kid, none, a plain JWT', async () => {
       const stranger = new CookieSeal(['s'.repeat(40)]);
       expect(await seal.open(await stranger.seal(SID, session, NOW + HOUR), NOW)).toBeUndefined();
+      // Our own key, but without the kid that names it: refused, not tried against every key.
+      expect(
+        await seal.open(
+          await raw({ sid: SID, s: session, exp }, { alg: 'dir', enc: 'A256GCM' }),
+          NOW,
+        ),
+      ).toBeUndefined();
+      expect(await seal.open(await raw({ sid: SID, s: session, exp }), NOW)).toBeDefined();
       const header = (h: object) => Buffer.from(JSON.stringify(h)).toString('base64url');
       const value = await sealed();
       const [, ...rest] = value.split('.');
       for (const h of [
         { alg: 'none', enc: 'A256GCM' },
-        { alg: 'dir', enc: 'A128CBC-HS256' },
-        { alg: 'dir', enc: 'A256GCM' }, // no kid
+        { alg: 'dir', enc: 'A128CBC-HS256', kid: sealKey(NEW).kid },
         { alg: 'dir', enc: 'A256GCM', kid: 'nope' },
       ])
         expect(await seal.open([header(h), ...rest].join('.'), NOW)).toBeUndefined();
@@ -127,17 +145,21 @@ describe('CookieSeal', () => {
       expect(await seal.open(jwt, NOW)).toBeUndefined();
     });
 
-    it('a genuine seal of something that is not a session', async () => {
+    it('a genuine seal of something that is not a session: seal() refuses to make one, open() to take one', async () => {
       const odd = [
         { ...session, isAdmin: true },
         { passport: { user: { id: 1, username: 'a', displayName: 'a' } } },
         { meta: { ...session.meta, createdAt: -1 } },
       ];
       for (const data of odd) {
-        const value = await seal.seal(SID, data as SealedData, NOW + HOUR);
-        expect(await seal.open(value, NOW)).toBeUndefined();
+        await expect(seal.seal(SID, data as SealedData, NOW + HOUR)).rejects.toThrow(
+          /holds only what open\(\) accepts/,
+        );
+        expect(await seal.open(await raw({ sid: SID, s: data, exp }), NOW)).toBeUndefined();
       }
-      expect(await seal.open(await seal.seal('short', session, NOW + HOUR), NOW)).toBeUndefined();
+      await expect(seal.seal('short', session, NOW + HOUR)).rejects.toThrow(/sid/);
+      expect(await seal.open(await raw({ sid: 'short', s: session, exp }), NOW)).toBeUndefined();
+      expect(await seal.open(await raw({ sid: SID, s: session }), NOW)).toBeUndefined(); // no exp
     });
   });
 });

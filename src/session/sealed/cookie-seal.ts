@@ -61,13 +61,21 @@ export class SessionTooLargeError extends Error {
   }
 }
 
-interface Key {
+export interface SealKey {
   kid: string;
   key: Uint8Array;
 }
 
+/** A secret's 256-bit key (HKDF-SHA256) and its name in a cookie's header (`kid`). */
+export function sealKey(secret: string): SealKey {
+  const key = new Uint8Array(
+    hkdfSync('sha256', secret, 'scaled-login', 'session cookie, A256GCM', 32),
+  );
+  return { kid: hash('sha256', key, 'base64url').slice(0, 8), key };
+}
+
 export class CookieSeal {
-  private readonly keys: Key[];
+  private readonly keys: SealKey[];
 
   /** @param secrets SESSION_SECRET, newest first (at least one). */
   constructor(
@@ -75,16 +83,17 @@ export class CookieSeal {
     readonly maxValueBytes = MAX_SEALED_BYTES,
   ) {
     if (secrets.length === 0) throw new Error('a sealed cookie needs at least one secret');
-    this.keys = secrets.map((secret) => {
-      const key = new Uint8Array(
-        hkdfSync('sha256', secret, 'scaled-login', 'session cookie, A256GCM', 32),
-      );
-      return { kid: hash('sha256', key, 'base64url').slice(0, 8), key };
-    });
+    this.keys = secrets.map(sealKey);
   }
 
   /** Seals `data` under `sid` until `expiresAt` (epoch ms) with the newest key. */
   async seal(sid: string, sealed: SealedData, expiresAt: number): Promise<string> {
+    // What open() would refuse is refused here, loudly, not sealed to log the user out later.
+    const checked = payload.safeParse({ sid, s: sealed });
+    if (!checked.success)
+      throw new Error(
+        `a sealed session holds only what open() accepts: ${z.prettifyError(checked.error)}`,
+      );
     const { kid, key } = this.keys[0];
     const token = await new EncryptJWT({ sid, s: sealed })
       .setProtectedHeader({ alg: 'dir', enc: 'A256GCM', kid })

@@ -8,6 +8,7 @@ import { AppConfig } from '../../config/app-config.js';
 import { Outages } from '../../common/outages.js';
 import type { SessionBackend } from '../backends/backend.js';
 import { SessionMiddleware } from '../session.middleware.js';
+import { endSession } from '../end-session.js';
 import { publicSessionId } from '../session.types.js';
 import { CookieSeal } from './cookie-seal.js';
 import type { Revocations } from './cookie-session.js';
@@ -38,14 +39,17 @@ class ListedRevocations implements Revocations {
   revoked = new Map<string, number>();
   cutOffs = new Map<string, { at: number; keep: string | null }>();
   down = false;
+  /** Only writes fail: the lookup works, the revocation does not. */
+  writesDown = false;
   async allows(s: { publicId: string; userId: string; createdAt: number }) {
     if (this.down) throw new Error('denylist down');
     const cut = this.cutOffs.get(s.userId);
-    if (this.revoked.has(s.publicId)) return false;
+    // An entry lapses when its time is up, as a Redis key with a TTL does.
+    if ((this.revoked.get(s.publicId) ?? 0) > Date.now()) return false;
     return !cut || s.createdAt >= cut.at || s.publicId === cut.keep;
   }
   async revoke(publicId: string, until: number) {
-    if (this.down) throw new Error('denylist down');
+    if (this.down || this.writesDown) throw new Error('denylist down');
     this.revoked.set(publicId, until);
   }
 }
@@ -61,12 +65,15 @@ function app(o: { revocations?: Revocations; seal?: CookieSeal } = {}) {
     req.logIn(alice, (err) => (err ? next(err) : res.json({ sid: req.sessionID })));
   });
   a.post('/logout', (req: Request, res: Response, next) => {
-    res.clearCookie(NAME, { path: '/' });
-    req.session.destroy((err) => (err ? next(err) : res.status(204).end()));
+    endSession(req, res, NAME).then(
+      () => res.status(200).json({ session: req.session ?? null }),
+      next,
+    );
   });
   a.post('/rename', (req: Request, res: Response) => {
     req.session.passport!.user!.displayName = req.query.to as string;
-    res.json({ ok: true });
+    if (req.query.then) res.redirect(303, '/me');
+    else res.json({ ok: true });
   });
   a.get('/me', async (req: Request, res: Response) => {
     res.json({
@@ -142,7 +149,10 @@ describe('a session sealed into its cookie', () => {
   it('without a denylist, a copy of the cookie outlives the logout (the `stateless` row)', async () => {
     const a = app();
     const { cookie } = await loggedIn(a);
-    const out = await request(a).post('/logout').set('Cookie', cookie).expect(204);
+    const out = await request(a)
+      .post('/logout')
+      .set('Cookie', cookie)
+      .expect(200, { session: null });
     expect(([] as string[]).concat(out.headers['set-cookie'])).toEqual([
       expect.stringMatching(new RegExp(`^${NAME}=;.*Expires=Thu, 01 Jan 1970`)),
     ]);
@@ -152,13 +162,57 @@ describe('a session sealed into its cookie', () => {
   it('with a denylist, logout refuses every copy until the cookie would have expired', async () => {
     const revocations = new ListedRevocations();
     const a = app({ revocations });
+    const t0 = Date.now();
     const { cookie, sid } = await loggedIn(a);
-    await request(a).post('/logout').set('Cookie', cookie).expect(204);
+    // A copy sealed later (a request in flight, a stolen cookie kept in use) expires later.
+    jest.spyOn(Date, 'now').mockReturnValue(t0 + 61_000);
+    const copy = sessionCookie(await request(a).get('/me').set('Cookie', cookie))!;
+    expect(copy).toBeDefined();
+    await request(a).post('/logout').set('Cookie', cookie).expect(200);
     expect([...revocations.revoked.keys()]).toEqual([publicSessionId(sid)]);
-    expect([...revocations.revoked.values()][0]).toBeGreaterThan(Date.now());
-    const late = await request(a).get('/me').set('Cookie', cookie).expect(200);
-    expect(late.body).toMatchObject({ user: null });
-    expect(sessionCookie(late)).toBeUndefined();
+    // Listed until the session's absolute end: no copy of it can open after that.
+    const until = [...revocations.revoked.values()][0];
+    expect(until).toBeGreaterThanOrEqual(t0 + config.session.absoluteTimeoutMs);
+    for (const at of [t0 + 61_000, t0 + config.session.idleTimeoutMs + 1000, until - 1000]) {
+      jest.spyOn(Date, 'now').mockReturnValue(at);
+      for (const c of [cookie, copy]) {
+        const late = await request(a).get('/me').set('Cookie', c).expect(200);
+        expect(late.body).toMatchObject({ user: null });
+      }
+    }
+    // And the browser is told to drop a refused cookie, once.
+    jest.spyOn(Date, 'now').mockReturnValue(t0 + 62_000);
+    const refused = await request(a).get('/me').set('Cookie', copy).expect(200);
+    expect(([] as string[]).concat(refused.headers['set-cookie'])).toEqual([
+      expect.stringMatching(new RegExp(`^${NAME}=;`)),
+    ]);
+  });
+
+  it('a login over a live session retires the old id, as express-session destroys the old session', async () => {
+    const revocations = new ListedRevocations();
+    const a = app({ revocations });
+    const first = await loggedIn(a);
+    const again = await request(a).post('/login').set('Cookie', first.cookie).expect(200);
+    expect((again.body as { sid: string }).sid).not.toBe(first.sid);
+    expect([...revocations.revoked.keys()]).toEqual([publicSessionId(first.sid)]);
+    expect((await request(a).get('/me').set('Cookie', first.cookie)).body).toMatchObject({
+      user: null,
+    });
+    const second = sessionCookie(again)!;
+    expect((await request(a).get('/me').set('Cookie', second)).body).toMatchObject({ user: alice });
+  });
+
+  it('a revocation that fails ends nothing: an error, the cookie kept, the session still live', async () => {
+    const revocations = new ListedRevocations();
+    const a = app({ revocations });
+    const { cookie } = await loggedIn(a);
+    revocations.writesDown = true;
+    const failed = await request(a).post('/logout').set('Cookie', cookie).expect(500);
+    expect(failed.headers['set-cookie']).toBeUndefined();
+    revocations.writesDown = false;
+    expect((await request(a).get('/me').set('Cookie', cookie)).body).toMatchObject({ user: alice });
+    await request(a).post('/logout').set('Cookie', cookie).expect(200);
+    expect((await request(a).get('/me').set('Cookie', cookie)).body).toMatchObject({ user: null });
   });
 
   it('a cut-off refuses the user’s older sessions but the one it keeps, and none begun after', async () => {
@@ -187,15 +241,18 @@ describe('a session sealed into its cookie', () => {
     revocations.down = true;
     await request(a).get('/me').set('Cookie', cookie).expect(500, { error: 'denylist down' });
     await request(a).post('/logout').set('Cookie', cookie).expect(500, { error: 'denylist down' });
+    // A cookie that cannot be checked is not cleared either: the browser may try again.
   });
 
   it('a session that no longer fits into a cookie is a 500 that says so, with no cookie', async () => {
     const a = app({ seal: new CookieSeal(config.session.secrets, 700) });
     const { cookie } = await loggedIn(a);
     const res = await request(a)
-      .post(`/rename?to=${'x'.repeat(250)}`)
+      .post(`/rename?then=go&to=${'x'.repeat(250)}`)
       .set('Cookie', cookie);
     expect(res.status).toBe(500);
+    // The redirect it replaces is gone with it.
+    expect(res.headers.location).toBeUndefined();
     expect((res.body as { message: string }).message).toMatch(
       /^The session was not saved: the session needs a \d+-byte cookie; a cookie holds at most 700 bytes\.$/,
     );
