@@ -98,6 +98,7 @@ export function resources(t: TopologyResult): string {
       `${fmt(t.throughput.postgresStatementsPerRead ?? NaN)} Postgres statements per read`,
     );
   }
+  if (t.wire) parts.push(`a ${int(t.wire.cookieBytes)}-byte cookie with every request`);
   return parts.join('; ');
 }
 
