@@ -5,8 +5,7 @@
  * revocations still there after Redis returns). Hostile cookies: hostile-cookie.e2e-spec.ts.
  */
 import { describe, expect, it } from '@jest/globals';
-import type { HttpClient } from './support/http-client.js';
-import { useCluster, type TestCluster } from './support/cluster.js';
+import { knownOn, useCluster, type TestCluster } from './support/cluster.js';
 import { eventually, sleep } from './support/eventually.js';
 import {
   PASSWORD,
@@ -18,16 +17,8 @@ import {
   whoami,
 } from './support/steps.js';
 
-/** Is `client`'s session recognised by each replica, asked directly (not through nginx)? */
-async function knownOn(cluster: TestCluster, client: HttpClient): Promise<boolean[]> {
-  const out = [];
-  for (const r of cluster.replicas) {
-    const res = await whoami(cluster.direct(r, client));
-    out.push(res.status === 200 && (res.body as { authenticated: boolean }).authenticated);
-  }
-  return out;
-}
-const everywhere = (cluster: TestCluster, value: boolean) => cluster.replicas.map(() => value);
+const everywhere = (cluster: TestCluster, value: boolean) =>
+  Object.fromEntries(cluster.replicas.map((r) => [r, value]));
 
 /** A user logged in on three devices, each its own client through nginx. */
 async function threeDevices(cluster: TestCluster) {
