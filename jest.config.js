@@ -1,8 +1,14 @@
-// Unit specs: src/, cluster/, bench/ and docs/tooling/ (**/*.spec.ts). Fast, no external processes.
+// Unit specs: src/, cluster/, bench/, docs/tooling/ and test/model/ (**/*.spec.ts). Fast, no external processes.
 /** @type {import('jest').Config} */
 export default {
   testEnvironment: 'node',
-  roots: ['<rootDir>/src', '<rootDir>/cluster', '<rootDir>/bench', '<rootDir>/docs'],
+  roots: [
+    '<rootDir>/src',
+    '<rootDir>/cluster',
+    '<rootDir>/bench',
+    '<rootDir>/docs',
+    '<rootDir>/test/model',
+  ],
   testMatch: ['**/*.spec.ts'],
   extensionsToTreatAsEsm: ['.ts'],
   transform: { '^.+\\.ts$': ['@swc/jest'] },

@@ -4,7 +4,7 @@
  * whose topologies were not part of the run is "not measured", never a silent pass.
  */
 import { routingStrategies } from '../cluster/routing/index.js';
-import { LAG_LIMIT_MS } from '../src/replication/sessions/lag-histogram.js';
+import { LAG_LIMIT_MS } from '../src/replication/core/lag-histogram.js';
 import { CAPACITY_SHARES } from './measurements/latency.js';
 import { SCALE_STEPS } from './faults.js';
 import type {

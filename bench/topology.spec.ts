@@ -68,9 +68,9 @@ describe('sessionImports', () => {
 
   it("counts each replication profile's own manager, not the other's", () => {
     const code = (name: string) => topologySpecs[name].sessionCode;
-    expect(code('replicated')).toContain('src/replication/sessions/session-replicator.ts');
-    expect(code('replicated')).not.toContain('src/replication/backup/backup-manager.ts');
-    expect(code('backup')).toContain('src/replication/backup/backup-manager.ts');
+    expect(code('replicated')).toContain('src/replication/core/replicated/session-replicator.ts');
+    expect(code('replicated')).not.toContain('src/replication/core/backup/backup-manager.ts');
+    expect(code('backup')).toContain('src/replication/core/backup/backup-manager.ts');
     expect(code('redis').some((f) => f.startsWith('src/replication/'))).toBe(false);
     expect(code('redis-ha')).toContain('src/session/backends/redis-store.ts');
   });

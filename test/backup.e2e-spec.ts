@@ -13,7 +13,7 @@ import { knownOn, useCluster, type TestCluster } from './support/cluster.js';
 import { eventually, sleep } from './support/eventually.js';
 import type { HttpClient } from './support/http-client.js';
 import { background } from './support/load.js';
-import { chooseBackup } from '../src/replication/backup/placement.js';
+import { chooseBackup } from '../src/replication/core/backup/placement.js';
 import { isLoggedIn, login, logout, register, uniqueName, whoami } from './support/steps.js';
 
 const ENV = { SESSION_TOUCH_INTERVAL: '1', BACKUP_FETCH_TIMEOUT_MS: '500' };

@@ -9,7 +9,7 @@
  * REPLICATION_MODE=sync, which keeps every session through the state transfer) in sync mode.
  * The replicas count all of it themselves (GET /health/ready → sessionStore.stats).
  */
-import { lagQuantile } from '../../src/replication/sessions/lag-histogram.js';
+import { lagQuantile } from '../../src/replication/core/lag-histogram.js';
 import { VirtualClient } from '../../cluster/virtual-client.js';
 import { onSchedule, runLoad } from '../load.js';
 import type { LagUnderLoad, ReplicationResult, StaleReads } from '../results.js';

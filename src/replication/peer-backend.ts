@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Logger } from '@nestjs/common';
 import type { z } from 'zod';
 import {
@@ -7,7 +8,8 @@ import {
   type Membership,
 } from './channel/membership.js';
 import { PeerChannel } from './channel/peer-channel.js';
-import { wallClockMs } from './sessions/version.js';
+import type { CoreOptions, ReplicationLog } from './core/replica.js';
+import { wallClockMs } from './core/version.js';
 import type { peerChannelConfig } from './replication.config.js';
 
 /** Accessed-times batch: one message per peer per second at most, however many reads. */
@@ -16,11 +18,7 @@ const SWEEP_MS = 10_000;
 /** A tombstone outlives the session's idle timeout by this much: past any late message. */
 const TOMBSTONE_GRACE_MS = 60_000;
 
-export type ReplicationLog = (
-  level: 'log' | 'warn',
-  message: string,
-  detail?: Record<string, unknown>,
-) => void;
+export type { ReplicationLog };
 
 /** The membership source the config names (see channel/membership.ts). */
 export function membershipOf(
@@ -74,7 +72,7 @@ export function managerBasics(
   config: z.infer<typeof peerChannelConfig>,
   idleTimeoutMs: number,
   log: ReplicationLog,
-) {
+): CoreOptions {
   return {
     transferTimeoutMs: config.REPLICATION_TRANSFER_TIMEOUT * 1000,
     discoveryMs: 3000,
@@ -82,6 +80,8 @@ export function managerBasics(
     tombstoneMs: idleTimeoutMs + TOMBSTONE_GRACE_MS,
     now: Date.now,
     clockNow: wallClockMs,
+    // The core's only wait (looking for a ready peer, the start's time limit): an unref'd timer.
+    sleep: (ms) => sleep(ms, undefined, { ref: false }),
     log,
   };
 }

@@ -1,6 +1,6 @@
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { FrameSigner, type Envelope } from './envelope.js';
-import { RejectionLog } from './rejection-log.js';
+import { RejectionLog } from '../core/rejection-log.js';
 import { ReplayGuard } from './replay-guard.js';
 import type { WorkByKind, WorkMeter } from './thread-cpu.js';
 

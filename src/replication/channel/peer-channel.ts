@@ -1,7 +1,7 @@
 import { FrameSigner, type Envelope } from './envelope.js';
 import type { InboundFrame } from './inbound-port.js';
 import { InlineIo, ThreadIo, type Outgoing, type PeerIo } from './peer-io.js';
-import type { PeerHandlers, PeerLink } from './peer-link.js';
+import type { PeerHandlers, PeerLink } from '../core/peer-link.js';
 import { addressKey, StaticMembership, type MemberAddress, type Membership } from './membership.js';
 import type { PeerAddress } from './peers.js';
 import type { ThreadPriority } from './thread-priority.js';

@@ -1,9 +1,9 @@
 import { housekeeping, managerBasics, openPeerChannel } from '../../replication/peer-backend.js';
-import { BackupManager, HoldersUnavailable } from '../../replication/backup/backup-manager.js';
-import { BackupSessionRegistry } from '../../replication/backup/backup-registry.js';
+import { BackupManager, HoldersUnavailable } from '../../replication/core/backup/backup-manager.js';
+import { BackupSessionRegistry } from '../../replication/stores/backup-registry.js';
 import { backupConfig } from '../../replication/replication.config.js';
-import { ReplicatedAttemptCounter } from '../../replication/sessions/replicated-registry.js';
-import { ReplicatedSessionStore } from '../../replication/sessions/replicated-store.js';
+import { ReplicatedAttemptCounter } from '../../replication/stores/replicated-registry.js';
+import { ReplicatedSessionStore } from '../../replication/stores/replicated-store.js';
 import { defineBackend, type Placement } from './backend.js';
 
 const ROLE_TEXT = {

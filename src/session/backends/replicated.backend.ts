@@ -3,10 +3,10 @@ import { replicatedConfig } from '../../replication/replication.config.js';
 import {
   ReplicatedAttemptCounter,
   ReplicatedSessionRegistry,
-} from '../../replication/sessions/replicated-registry.js';
-import { ReplicatedSessionStore } from '../../replication/sessions/replicated-store.js';
-import { LoopDelay } from '../../replication/sessions/loop-delay.js';
-import { SessionReplicator } from '../../replication/sessions/session-replicator.js';
+} from '../../replication/stores/replicated-registry.js';
+import { ReplicatedSessionStore } from '../../replication/stores/replicated-store.js';
+import { LoopDelay } from '../../replication/channel/loop-delay.js';
+import { SessionReplicator } from '../../replication/core/replicated/session-replicator.js';
 import { defineBackend } from './backend.js';
 
 /**

@@ -4,7 +4,7 @@ import type {
   SessionRegistry,
   StoredSession,
 } from '../../session/session.types.js';
-import type { SessionReplicator } from './session-replicator.js';
+import type { SessionReplicator } from '../core/replicated/session-replicator.js';
 
 /** Every replica holds every session, so the list and revocation are cluster-wide from any. */
 export class ReplicatedSessionRegistry implements SessionRegistry {

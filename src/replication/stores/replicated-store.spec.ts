@@ -1,9 +1,9 @@
 import { describe, expect, it } from '@jest/globals';
 import type { SessionData } from 'express-session';
 import { publicSessionId } from '../../session/session.types.js';
-import { ModelNetwork } from './model-network.js';
+import { ModelNetwork, neverEnds } from '../../../test/model/model-network.js';
 import { ReplicatedSessionStore } from './replicated-store.js';
-import { SessionReplicator } from './session-replicator.js';
+import { SessionReplicator } from '../core/replicated/session-replicator.js';
 
 const LIFETIME = { idleTimeoutMs: 60_000, absoluteTimeoutMs: 3_600_000 };
 
@@ -19,6 +19,7 @@ async function setup() {
       requestTimeoutMs: 1000,
       tombstoneMs: 120_000,
       now: Date.now,
+      sleep: neverEnds,
       log: () => undefined,
     });
   const [a, b] = [make('a'), make('b')];

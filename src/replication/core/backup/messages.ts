@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { attemptStateSchema, itemSchema } from '../sessions/messages.js';
+import { attemptStateSchema, itemSchema } from '../messages.js';
 
 const sessionId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/);
 const replica = z.string().regex(/^[A-Za-z0-9_.-]{1,40}$/);

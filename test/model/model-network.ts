@@ -1,4 +1,4 @@
-import type { PeerHandlers, PeerLink } from '../channel/peer-link.js';
+import type { PeerHandlers, PeerLink } from '../../src/replication/core/peer-link.js';
 
 /**
  * For the model test: an in-memory network between replicas whose deliveries the test performs
@@ -178,3 +178,9 @@ export class ModelNode implements PeerLink {
     if (peer !== '*') this.handlers.peerDown?.(peer);
   }
 }
+
+/**
+ * The model's waits (a start's time limit, the look for a ready peer): none ends. Its time moves
+ * only as the replicas read it, so a transfer is never cut short by a timer the test does not drive.
+ */
+export const neverEnds = (): Promise<void> => new Promise<void>(() => undefined);

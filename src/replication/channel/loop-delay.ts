@@ -1,4 +1,4 @@
-import { LagHistogram } from './lag-histogram.js';
+import { LagHistogram } from '../core/lag-histogram.js';
 
 /**
  * How late this process's event loop runs a timer: the wait any callback — a peer's frame

@@ -9,7 +9,7 @@ export async function findReadyPeer(
   link: PeerLink,
   beacon: (peer: string) => { ready: boolean } | undefined,
   tried: ReadonlySet<string>,
-  o: { discoveryMs: number; now: () => number },
+  o: { discoveryMs: number; now: () => number; sleep: (ms: number) => Promise<void> },
 ): Promise<string | undefined> {
   const deadline = o.now() + o.discoveryMs;
   for (;;) {
@@ -19,6 +19,6 @@ export async function findReadyPeer(
     const allStarting =
       tried.size === 0 && link.peers.every((p) => live.includes(p) && beacon(p) !== undefined);
     if (allStarting || o.now() >= deadline) return undefined;
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await o.sleep(50);
   }
 }

@@ -1,6 +1,6 @@
 import type { SessionData } from 'express-session';
 import type { SessionRegistry, StoredSession } from '../../session/session.types.js';
-import type { BackupManager } from './backup-manager.js';
+import type { BackupManager } from '../core/backup/backup-manager.js';
 
 /**
  * A user's sessions are spread over the replicas (each on its primary and backup), so the list

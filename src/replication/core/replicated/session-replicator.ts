@@ -1,7 +1,4 @@
-import type { PeerLink } from '../channel/peer-link.js';
-import { findReadyPeer } from '../channel/ready-peer.js';
-import { RejectionLog } from '../channel/rejection-log.js';
-import { AttemptSlots } from './attempt-slots.js';
+import type { PeerLink } from '../peer-link.js';
 import {
   beaconSchema,
   bodySchema,
@@ -9,30 +6,17 @@ import {
   type Beacon,
   type Body,
   type Item,
-} from './messages.js';
-import { LagHistogram } from './lag-histogram.js';
-import { SessionMap } from './session-map.js';
-import { Snapshots } from './snapshots.js';
-import { HybridClock, type Version } from './version.js';
+} from '../messages.js';
+import { LagHistogram } from '../lag-histogram.js';
+import { errorText, mergeTouch, Replica, type CoreOptions } from '../replica.js';
+import { Snapshots } from '../snapshots.js';
 
 export type ReplicationMode = 'async' | 'sync';
 
-export interface ReplicatorOptions {
+export interface ReplicatorOptions extends CoreOptions {
   mode: ReplicationMode;
   /** Sync mode: how long a write waits for a peer's acknowledgement before giving up on it. */
   syncTimeoutMs: number;
-  /** A starting replica is ready after this even if its state transfer has not finished. */
-  transferTimeoutMs: number;
-  /** How long a starting replica looks for a ready peer to copy before starting empty. */
-  discoveryMs: number;
-  /** One state-transfer page may take this long. */
-  requestTimeoutMs: number;
-  /** How long a tombstone outlives the destroy: past any message still in flight. */
-  tombstoneMs: number;
-  now: () => number;
-  /** Wall time in ms with a fraction, for versions (and lag); `now` where absent (tests). */
-  clockNow?: () => number;
-  log: (level: 'log' | 'warn', message: string, detail?: Record<string, unknown>) => void;
 }
 
 /** Counters the benchmark and the logs read. */
@@ -56,15 +40,8 @@ export interface ReplicationStats {
  * how they converge after a partition heals, or after a message lost to a crash.
  */
 export class SessionReplicator {
-  readonly map = new SessionMap();
-  readonly stats: ReplicationStats = {
-    syncTimeouts: 0,
-    transferredItems: 0,
-    queuedDuringTransfer: 0,
-    staleDropped: 0,
-    antiEntropyPulls: 0,
-    sent: {},
-  };
+  private readonly r: Replica;
+  readonly stats: ReplicationStats;
   /**
    * Replication lag of the live writes (not state transfers, not batched accesses): from the
    * write's version to the moment it is visible here — checked and queued by the peer port,
@@ -78,13 +55,10 @@ export class SessionReplicator {
    * replica's main thread (its next read, or its event loop when idle), validation, merge.
    */
   readonly handling = new LagHistogram();
-  private readonly clock: HybridClock;
-  private readonly attempts: AttemptSlots;
   private readonly snapshots: Snapshots;
   private readonly beacons = new Map<string, Beacon>();
   private readonly mismatch = new Map<string, { key: string; count: number }>();
   private readonly touched = new Map<string, Item>();
-  private readonly rejections: RejectionLog;
   private queue: Item[] | undefined = [];
   private pulling = false;
   private transfers = 0;
@@ -93,10 +67,16 @@ export class SessionReplicator {
     private readonly link: PeerLink,
     private readonly o: ReplicatorOptions,
   ) {
-    this.clock = new HybridClock(link.self, o.clockNow ?? o.now);
-    this.attempts = new AttemptSlots(link.self);
+    this.r = new Replica(link, o);
+    this.stats = {
+      syncTimeouts: 0,
+      transferredItems: 0,
+      queuedDuringTransfer: 0,
+      staleDropped: 0,
+      antiEntropyPulls: 0,
+      sent: this.r.sent,
+    };
     this.snapshots = new Snapshots(o.now);
-    this.rejections = new RejectionLog((m, d) => o.log('warn', m, d));
     link.setBeacon((): Beacon => ({ ready: this.ready, digest: this.map.digest() }));
     link.listen({
       message: (from, body, receivedAt) => this.receive(from, body, receivedAt),
@@ -106,6 +86,11 @@ export class SessionReplicator {
         this.mismatch.delete(peer);
       },
     });
+  }
+
+  /** This replica's copy of every session. */
+  get map() {
+    return this.r.map;
   }
 
   /** False while the state transfer runs: readiness reports "starting". */
@@ -121,15 +106,13 @@ export class SessionReplicator {
    */
   async start(): Promise<void> {
     const started = this.o.now();
-    const work = this.transfer();
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<'timeout'>((resolve) => {
-      timer = setTimeout(() => resolve('timeout'), this.o.transferTimeoutMs);
-      timer.unref?.();
-    });
-    const outcome = await Promise.race([work, timeout]);
-    clearTimeout(timer);
-    if (outcome === 'timeout')
+    const inTime = await this.r.copyFromPeer(
+      (p) => this.beacons.get(p),
+      async (donor) => {
+        this.stats.transferredItems += await this.pull(donor);
+      },
+    );
+    if (!inTime)
       this.o.log('warn', 'state transfer timed out: ready with what has arrived', {
         afterMs: this.o.now() - started,
       });
@@ -144,29 +127,6 @@ export class SessionReplicator {
     });
   }
 
-  private async transfer(): Promise<void> {
-    const tried = new Set<string>();
-    for (;;) {
-      const donor = await this.findDonor(tried);
-      if (!donor) return;
-      tried.add(donor);
-      try {
-        const items = await this.pull(donor);
-        this.stats.transferredItems += items;
-        return;
-      } catch (err) {
-        this.o.log('warn', 'state transfer from a peer failed: trying another', {
-          peer: donor,
-          error: err instanceof Error ? err.message : String(err),
-        });
-      }
-    }
-  }
-
-  private findDonor(tried: Set<string>): Promise<string | undefined> {
-    return findReadyPeer(this.link, (p) => this.beacons.get(p), tried, this.o);
-  }
-
   /** Every page of `peer`'s state, merged as it comes; returns how many items came. */
   private async pull(peer: string): Promise<number> {
     const transfer = `${this.link.self}:${++this.transfers}`;
@@ -176,7 +136,7 @@ export class SessionReplicator {
         await this.link.request(peer, { t: 'get-all', transfer, page }, this.o.requestTimeoutMs),
       );
       for (const item of reply.items) this.mergeRemote(item);
-      for (const state of reply.attempts) this.attempts.merge(state);
+      for (const state of reply.attempts) this.r.attempts.merge(state);
       count += reply.items.length;
       if (!reply.more) return count;
     }
@@ -186,7 +146,7 @@ export class SessionReplicator {
 
   private beacon(from: string, raw: unknown): void {
     const parsed = beaconSchema.safeParse(raw);
-    if (!parsed.success) return this.rejections.refused(from, 'bad beacon');
+    if (!parsed.success) return this.r.rejections.refused(from, 'bad beacon');
     const b = parsed.data;
     this.beacons.set(from, b);
     const mine = this.map.digest();
@@ -222,7 +182,7 @@ export class SessionReplicator {
   private receive(from: string, raw: unknown, receivedAt?: number): unknown {
     const parsed = bodySchema.safeParse(raw);
     if (!parsed.success) {
-      this.rejections.refused(from, 'bad message body');
+      this.r.rejections.refused(from, 'bad message body');
       throw new Error('bad message body');
     }
     const body: Body = parsed.data;
@@ -230,10 +190,10 @@ export class SessionReplicator {
       case 'get-all':
         return this.snapshots.page(`${from}/${body.transfer}`, body.page, () => ({
           items: [...this.map.items()],
-          attempts: this.attempts.all(),
+          attempts: this.r.attempts.all(),
         }));
       case 'attempts':
-        this.attempts.merge(body.state);
+        this.r.attempts.merge(body.state);
         return null;
       default:
         if (this.queue) {
@@ -264,11 +224,7 @@ export class SessionReplicator {
   }
 
   private mergeRemote(item: Item): boolean {
-    if ('gone' in item) this.clock.see(item.gone);
-    else {
-      if (item.created) this.clock.see(item.created);
-      for (const [, v] of Object.values(item.fields)) this.clock.see(v);
-    }
+    this.r.see(item);
     return this.map.merge(item, this.o.now());
   }
 
@@ -276,7 +232,7 @@ export class SessionReplicator {
 
   /** Applies what peers have sent and this thread not yet taken (see PeerLink.drain). */
   catchUp(): void {
-    this.link.drain?.();
+    this.r.catchUp();
   }
 
   /** The session's JSON: every replica holds every session, so this is a lookup in memory. */
@@ -288,8 +244,7 @@ export class SessionReplicator {
   /** A new session: every field, to every peer (SESSION_CREATED). */
   async create(id: string, fields: Record<string, string>, expiresAt: number): Promise<void> {
     this.catchUp();
-    const v = this.clock.tick();
-    const item: Item = { id, created: v, fields: versioned(fields, v), expiresAt };
+    const item = this.r.created(id, fields, expiresAt);
     this.map.merge(item, this.o.now());
     await this.publish({ t: 'created', items: [item] });
   }
@@ -307,8 +262,7 @@ export class SessionReplicator {
   ): Promise<boolean> {
     this.catchUp();
     if (!this.map.has(id, this.o.now())) return false;
-    const v = this.clock.tick();
-    const item: Item = { id, fields: versioned(changed, v), expiresAt };
+    const item = this.r.changed(id, changed, expiresAt);
     this.map.merge(item, this.o.now());
     if (touchOnly) this.touched.set(id, mergeTouch(this.touched.get(id), item));
     else await this.publish({ t: 'delta', items: [item] });
@@ -323,7 +277,7 @@ export class SessionReplicator {
     let alive = 0;
     const items: Item[] = ids.map((id) => {
       if (this.map.has(id, now)) alive++;
-      const item: Item = { id, gone: this.clock.tick(), until: now + this.o.tombstoneMs };
+      const item = this.r.ended(id, now);
       this.map.merge(item, now);
       this.touched.delete(id);
       return item;
@@ -343,23 +297,14 @@ export class SessionReplicator {
   }
 
   countAttempts(key: string): number {
-    this.catchUp();
-    return this.attempts.count(key, this.o.now());
+    return this.r.countAttempts(key);
   }
 
-  /**
-   * A login attempt counted (or taken back, or the key reset) on every replica. Always waits for
-   * the peers (bounded): the limit must hold for the very next attempt, on any replica.
-   */
-  async changeAttempts(key: string, change: 1 | -1 | 'reset', windowMs = 0): Promise<number> {
-    this.catchUp();
-    const v = this.clock.tick();
-    const state =
-      change === 'reset'
-        ? this.attempts.reset(key, v)
-        : this.attempts.add(key, change, windowMs, this.o.now(), v);
-    await this.publish({ t: 'attempts', state }, 'sync');
-    return this.countAttempts(key);
+  /** A login attempt counted on every replica: always waits for the peers (see Replica). */
+  changeAttempts(key: string, change: 1 | -1 | 'reset', windowMs = 0): Promise<number> {
+    return this.r.changeAttempts(key, change, windowMs, (state) =>
+      this.publish({ t: 'attempts', state }, 'sync'),
+    );
   }
 
   sweep(): number {
@@ -368,7 +313,7 @@ export class SessionReplicator {
 
   private async publish(body: Body, mode: ReplicationMode = this.o.mode): Promise<void> {
     const peers = this.link.livePeers();
-    this.stats.sent[body.t] = (this.stats.sent[body.t] ?? 0) + peers.length;
+    this.r.count(body.t, peers.length);
     if (mode === 'async') return this.link.send(peers, body);
     await Promise.all(
       peers.map((p) =>
@@ -377,30 +322,10 @@ export class SessionReplicator {
           this.o.log('warn', 'sync replication: a peer did not acknowledge in time', {
             peer: p,
             message: body.t,
-            error: err instanceof Error ? err.message : String(err),
+            error: errorText(err),
           });
         }),
       ),
     );
   }
-}
-
-/** Every field at one version: what a new session or a save sends. */
-export function versioned(
-  fields: Record<string, string>,
-  v: Version,
-): Record<string, [string, Version]> {
-  const out: Record<string, [string, Version]> = {};
-  for (const [name, json] of Object.entries(fields)) out[name] = [json, v];
-  return out;
-}
-
-/** Two touches of one session before a flush: one item, newest fields and expiry. */
-export function mergeTouch(before: Item | undefined, next: Item): Item {
-  if (!before || 'gone' in before || 'gone' in next) return next;
-  return {
-    id: next.id,
-    fields: { ...before.fields, ...next.fields },
-    expiresAt: Math.max(before.expiresAt, next.expiresAt),
-  };
 }

@@ -6,24 +6,8 @@ import {
   sessionTtlMs,
   type SessionLifetime,
 } from '../../session/session.types.js';
-import { DELETED } from './session-map.js';
-
-/**
- * Sessions kept in the replicas' own memory and copied between them: the replicated map (every
- * replica, every session) and the backup manager (a primary and a backup per session). A read
- * may have to ask a peer (a backup manager's proxy fetches the copy), so it may be a promise.
- */
-export interface SessionCopies {
-  read(id: string): string | undefined | Promise<string | undefined>;
-  create(id: string, fields: Record<string, string>, expiresAt: number): Promise<void>;
-  update(
-    id: string,
-    changed: Record<string, string>,
-    expiresAt: number,
-    touchOnly?: boolean,
-  ): Promise<boolean>;
-  destroy(ids: string[]): Promise<number>;
-}
+import type { SessionCopies } from '../core/replica.js';
+import { DELETED } from '../core/session-map.js';
 
 type Callback<T = void> = (err?: unknown, value?: T) => void;
 

@@ -1,7 +1,10 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
-import { ModelNetwork } from './model-network.js';
-import { SessionReplicator, type ReplicationMode } from './session-replicator.js';
+import { ModelNetwork, neverEnds } from './model-network.js';
+import {
+  SessionReplicator,
+  type ReplicationMode,
+} from '../../src/replication/core/replicated/session-replicator.js';
 
 /**
  * The model test: N replicas running the real SessionReplicator over an in-memory network, driven
@@ -81,6 +84,7 @@ class Model {
       requestTimeoutMs: FAR,
       tombstoneMs: FAR,
       now: () => this.clock++,
+      sleep: neverEnds,
       log: () => undefined,
     });
     this.replicas.set(name, r);
