@@ -84,5 +84,42 @@ export default tseslint.config(
     ],
     rules: { 'no-console': 'off' },
   },
+  {
+    // The replication core is I/O-free: its state machines take messages and time and hand what
+    // to send to the PeerLink they are given. No socket, thread, timer, file or process module,
+    // no timer of its own, and nothing from the layers around it (src/replication/core.spec.ts
+    // checks the same from the other side: every module the core reaches, transitively).
+    files: ['src/replication/core/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex:
+                '^(node:)?(net|tls|http|https|http2|dgram|dns|fs|child_process|cluster|worker_threads|timers|perf_hooks|process|os)(/.*)?$',
+              message: 'The replication core does no I/O: take it through PeerLink or CoreOptions.',
+            },
+            {
+              regex: '^(ws|express|express-session|@nestjs/.*|redis|pg|typeorm)$',
+              message: 'The replication core does no I/O and knows no framework.',
+            },
+            {
+              regex:
+                '^\\.\\./(\\.\\./)*(channel|stores|peer-backend|replication\\.config|session|database)(/|\\.|$)',
+              message:
+                'The core is the inner layer: channel/, stores/ and the app import it, not the reverse.',
+            },
+          ],
+        },
+      ],
+      'no-restricted-globals': [
+        'error',
+        ...['setTimeout', 'setInterval', 'setImmediate', 'clearTimeout', 'clearInterval'].map(
+          (name) => ({ name, message: 'The core takes time from CoreOptions (now, sleep).' }),
+        ),
+      ],
+    },
+  },
   prettier,
 );

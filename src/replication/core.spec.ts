@@ -1,0 +1,95 @@
+import { describe, expect, it } from '@jest/globals';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import ts from 'typescript';
+
+/**
+ * The replication core (src/replication/core/) does no I/O: its state machines take messages and
+ * time and hand what to send to the PeerLink they are given. ESLint's no-restricted-imports says
+ * so per file; this checks it from the other side, over everything the core reaches: every
+ * module it imports, transitively, is in core/ or on a short list of packages that do no I/O,
+ * and no core module starts a timer of its own.
+ */
+const CORE = path.join(import.meta.dirname, 'core');
+/** Packages the core may use: schema validation and hashing. */
+const ALLOWED = new Set(['zod', 'node:crypto']);
+/** What specs inside core/ may use besides. */
+const ALLOWED_IN_SPECS = new Set(['@jest/globals', 'fast-check']);
+const TIMERS = new Set(['setTimeout', 'setInterval', 'setImmediate']);
+
+type Files = ReadonlyMap<string, string>;
+
+/** What the core does that it must not, one line per finding (empty when it is I/O-free). */
+function ioFindings(files: Files, root: string): string[] {
+  const findings: string[] = [];
+  const seen = new Set<string>();
+  const visit = (file: string): void => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    const text = files.get(file);
+    if (text === undefined) return void findings.push(`${file}: imported, but not found`);
+    const rel = path.relative(root, file);
+    const spec = file.endsWith('.spec.ts');
+    for (const { fileName: target } of ts.preProcessFile(text, true, true).importedFiles) {
+      if (target.startsWith('.')) {
+        const resolved = path.resolve(path.dirname(file), target.replace(/\.js$/, '.ts'));
+        if (path.relative(root, resolved).startsWith('..'))
+          findings.push(`${rel}: imports ${target}, outside the core`);
+        else visit(resolved);
+      } else if (!ALLOWED.has(target) && !(spec && ALLOWED_IN_SPECS.has(target))) {
+        findings.push(`${rel}: imports ${target}`);
+      }
+    }
+    const scanner = ts.createScanner(
+      ts.ScriptTarget.Latest,
+      true,
+      ts.LanguageVariant.Standard,
+      text,
+    );
+    for (let t = scanner.scan(); t !== ts.SyntaxKind.EndOfFileToken; t = scanner.scan())
+      if (t === ts.SyntaxKind.Identifier && TIMERS.has(scanner.getTokenValue()))
+        findings.push(`${rel}: calls ${scanner.getTokenValue()}`);
+  };
+  for (const file of files.keys()) if (file.startsWith(root + path.sep)) visit(file);
+  return findings;
+}
+
+function coreFiles(): Map<string, string> {
+  const files = new Map<string, string>();
+  for (const entry of readdirSync(CORE, { recursive: true, withFileTypes: true }))
+    if (entry.isFile() && entry.name.endsWith('.ts')) {
+      const file = path.join(entry.parentPath, entry.name);
+      files.set(file, readFileSync(file, 'utf8'));
+    }
+  return files;
+}
+
+describe('the replication core', () => {
+  it('imports nothing that does I/O, transitively, and starts no timer', () => {
+    const files = coreFiles();
+    expect(files.size).toBeGreaterThan(10);
+    expect(ioFindings(files, CORE)).toEqual([]);
+  });
+
+  it('is caught importing a socket, a thread, a timer module or a layer around it', () => {
+    const files = coreFiles();
+    const replica = path.join(CORE, 'replica.ts');
+    const leaks: Array<[string, string]> = [
+      [`import { WebSocket } from 'ws';`, 'imports ws'],
+      [`import { Worker } from 'node:worker_threads';`, 'imports node:worker_threads'],
+      [`import { setTimeout } from 'node:timers/promises';`, 'imports node:timers/promises'],
+      [`import { PeerChannel } from '../channel/peer-channel.js';`, 'outside the core'],
+      [`const t = setInterval(() => undefined, 10);`, 'calls setInterval'],
+    ];
+    for (const [line, finding] of leaks) {
+      const leaky = new Map(files).set(replica, `${line}\n${files.get(replica)}`);
+      expect(ioFindings(leaky, CORE).join('\n')).toContain(finding);
+    }
+    // A new file of the core, imported by another: found as well.
+    const helper = path.join(CORE, 'helper.ts');
+    const indirect = new Map(files)
+      .set(helper, `import net from 'node:net';\nexport const n = net;`)
+      .set(replica, `import { n } from './helper.js';\n${files.get(replica)}`);
+    expect(ioFindings(indirect, CORE)).toContain('helper.ts: imports node:net');
+  });
+});
