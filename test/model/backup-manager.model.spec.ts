@@ -234,6 +234,9 @@ class Model {
  * - 0f6babe, destroys: a destroy whose replica dies midway ends everywhere or nowhere (a holder
  *   passes the end on; the destroy tells peers that came up meanwhile; a peer with the
  *   tombstone answers a copy or location with it).
+ * - leave: a leaving replica hands on a copy taken before a write of the primary reached it; the
+ *   primary completes the new backup. Copies that reach a leaving replica after its leave began
+ *   are handed on in a further round.
  */
 const FOUND: Array<[string, Step[]]> = [
   [
@@ -299,6 +302,60 @@ const FOUND: Array<[string, Step[]]> = [
       { op: 'crash', at: 0 },
       { op: 'deliver', pick: 0, count: 3 },
       { op: 'restart', at: 0 },
+    ],
+  ],
+  [
+    '0f6babe again: a destroy tells the peers that came up meanwhile (found after cf44eb8)',
+    [
+      { op: 'create', at: 0 },
+      { op: 'crash', at: 0 },
+      { op: 'deliver', pick: 86763936, count: 1 },
+      { op: 'destroy', at: 2, pick: 0 },
+      { op: 'restart', at: 0 },
+      { op: 'deliver', pick: 984778286, count: 1 },
+    ],
+  ],
+  [
+    '0f6babe again: a peer with the tombstone answers a copy with it (found after cf44eb8)',
+    [
+      { op: 'create', at: 0 },
+      { op: 'destroy', at: 2, pick: 0 },
+      { op: 'deliver', pick: 1299959950, count: 1 },
+      { op: 'crash', at: 2 },
+      { op: 'restart', at: 2 },
+    ],
+  ],
+  [
+    'leave: a copy a leaving replica hands on, taken before the primary wrote, is completed',
+    [
+      { op: 'create', at: 3 },
+      { op: 'leave', at: 3 },
+      { op: 'deliver', pick: 0, count: 2 },
+      { op: 'request', at: 1, pick: 0, write: true, value: -1 },
+      { op: 'leave', at: 0 },
+    ],
+  ],
+  [
+    'leave: a copy that reaches a leaving replica after it began is handed on too (backup)',
+    [
+      { op: 'create', at: 1 },
+      { op: 'deliver', pick: 0, count: 3 },
+      { op: 'leave', at: 1 },
+      { op: 'create', at: 3 },
+      { op: 'deliver', pick: 0, count: 1 },
+      { op: 'deliver', pick: 705369606, count: 1 },
+      { op: 'crash', at: 3 },
+    ],
+  ],
+  [
+    'leave: a copy that reaches a leaving replica after it began is handed on too (idle)',
+    [
+      { op: 'create', at: 0 },
+      { op: 'deliver', pick: 0, count: 2 },
+      { op: 'create', at: 1 },
+      { op: 'leave', at: 3 },
+      { op: 'deliver', pick: 194229700, count: 1 },
+      { op: 'crash', at: 1 },
     ],
   ],
 ];

@@ -84,16 +84,18 @@ export class Copies {
    * alike. Two replicas may each have made themselves primary of one session at once (a proxy
    * took it over from the backup while the old primary, not yet told, wrote and re-backed up when
    * that backup died), each sending its own copy to the same new backup; the location with the
-   * newer version wins, and the loser releases its copy — with a write the winner never saw. So:
-   * a copy that brought news from a replica that is not the other holder goes on to the other
-   * holder; a copy from the other holder that lacks what this copy had goes back to it, with
-   * what was here.
+   * newer version wins, and the loser releases its copy — with a write the winner never saw. Or a
+   * leaving replica hands its copy, taken before a write of the primary reached it, to the primary
+   * and a new backup at once. So: a copy that brought news from a replica that is not the other
+   * holder goes on to the other holder; a copy (from anyone) that lacks what this copy had goes
+   * to the other holder too, with what was here: the other may have got the same copy.
    */
   private reconcile(from: string, id: string, had: Item | undefined, got: Item, news: boolean) {
     const loc = this.locs.get(id);
     const other = loc?.primary === this.r.self ? loc.backup : loc?.primary;
     if (!other || other === this.r.self) return;
-    const tell = other === from ? had !== undefined && knowsMore(had, got, this.o.now()) : news;
+    const tell =
+      (other !== from && news) || (had !== undefined && knowsMore(had, got, this.o.now()));
     const merged = this.r.map.itemOf(id, this.o.now());
     if (!tell || !merged || 'gone' in merged) return;
     // The fields only: were the other no longer a holder when it comes, no copy is made there.

@@ -9,7 +9,7 @@ const HANDOVER_PAGE = 50;
 /** A leave's default budget: well inside the 10 s a stopping replica gets before SIGKILL. */
 const LEAVE_BUDGET_MS = 6_000;
 /** Rounds of a leave at most (see leave): each hands on the copies that came during the last. */
-const MAX_ROUNDS = 1;
+const MAX_ROUNDS = 5;
 
 /**
  * A planned leave (scale-in, a graceful stop), before the channel closes: each session this
