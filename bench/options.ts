@@ -28,9 +28,10 @@ export const USAGE = `Usage: npm run bench -- [options]
                       ${measurements.join(',')} (default: every one that applies)
   --cpu-profile       CPU profiles of every replica in the last round, in bench/results/<run>-cpu/
   --quick             CI mode, every profile in about three minutes: the sizes above small, no
-                      peers, and the costlier measurements (login, cost growth per store,
-                      scaling, store failover, replica kill, one fault per profile) spread over
-                      the profiles so each runs at least once; targets are printed, never fail
+                      peers, and the costlier measurements (open-loop latency per routing,
+                      login, cost growth per store, scaling, store failover, replica kill, one
+                      fault per profile) spread over the profiles so each runs at least once;
+                      targets are printed, never fail
   --render <file>     measure nothing: write the report and charts again from a results JSON
                       (bench/REPORT.json: the committed report, byte for byte)
   --compare <files>   measure nothing: results JSONs, comma-separated, side by side with the

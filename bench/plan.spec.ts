@@ -99,6 +99,24 @@ describe('a made-up row on an existing backend', () => {
   });
 });
 
+describe('a quick run', () => {
+  it('measures open-loop latency once per routing strategy, every row in a full run', () => {
+    const rows = [
+      row(madeUp('round-robin', 'redis'), { fillable: 'Redis', samples: true, failsOver: false }),
+      row(madeUp('round-robin', 'memory'), { samples: false, failsOver: false }),
+      row(madeUp('ip-hash', 'redis'), { fillable: 'Redis', samples: true, failsOver: false }),
+    ];
+    const latencyOn = (quick: boolean) => {
+      const shared = new QuickPlan(quick);
+      return rows.map((r) =>
+        planMeasurements(r, { quick }, shared).steps.some((s) => s.name === 'latency'),
+      );
+    };
+    expect(latencyOn(true)).toEqual([true, false, true]);
+    expect(latencyOn(false)).toEqual([true, true, true]);
+  });
+});
+
 describe('planning, over every kind of row', () => {
   const routings = Object.keys(routingStrategies) as RoutingName[];
   const backends = Object.keys(sessionBackends) as SessionStoreName[];
@@ -133,6 +151,7 @@ describe('planning, over every kind of row', () => {
         expect(has('memory')).toBe(profile || g.samples);
         // A fresh plan: every per-row measurement of a profile runs, quick or not.
         for (const m of ['nat', 'login', 'kill']) expect(has(m)).toBe(profile);
+        expect(has('latency')).toBe(true);
         // Faults: only those that apply; a quick run one of them.
         for (const f of chosen) expect(faults.find((x) => x.name === f)!.appliesTo(r)).toBe(true);
         if (g.quick) expect(chosen.length).toBeLessThanOrEqual(1);

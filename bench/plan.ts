@@ -97,9 +97,12 @@ const logins = (c: StepContext) =>
 /** In the order they run: growth early, as it needs the store at its smallest. */
 export const measurementSteps: Step[] = [
   {
-    // Every topology: the peers' tails are what ours are judged against.
+    // Every topology: the peers' tails are what ours are judged against. A quick run (whose
+    // figures judge nothing) measures it once per routing strategy: the open-loop generator and
+    // its search are the same code whatever keeps the sessions.
     name: 'latency',
     appliesTo: () => true,
+    quickKey: (row) => `latency:${row.traits.routing}`,
     label: (c) =>
       `open-loop whoami latency at ${int(c.o.commonRate)} req/s, then at 50 % and 80 % of the ` +
       `highest rate it keeps up with`,
