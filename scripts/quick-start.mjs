@@ -89,10 +89,12 @@ async function runUntilReady(line) {
   } finally {
     process.kill(-child.pid, 'SIGINT');
   }
+  let stopTimer;
   const code = await Promise.race([
     exited(child),
-    new Promise((resolve) => setTimeout(() => resolve('timeout'), STOP_TIMEOUT_MS)),
+    new Promise((resolve) => (stopTimer = setTimeout(() => resolve('timeout'), STOP_TIMEOUT_MS))),
   ]);
+  clearTimeout(stopTimer); // else this script outlives the check by the whole timeout
   if (code === 'timeout') {
     process.kill(-child.pid, 'SIGKILL');
     throw new Error(`still running ${STOP_TIMEOUT_MS / 1000} s after Ctrl-C`);
