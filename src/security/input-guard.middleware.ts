@@ -160,7 +160,7 @@ function locateBrokenUtf8(buf: Buffer): FieldErrors | undefined {
 function decodeEscaping(buf: Buffer): string {
   let out = '';
   for (let i = 0; i < buf.length;) {
-    const b = buf[i];
+    const b = buf.readUInt8(i);
     const length =
       b < 0x80
         ? 1

@@ -40,7 +40,10 @@ type Log = (message: string, detail: Record<string, unknown>) => void;
 
 const sameMembers = (a: MemberAddress[], b: MemberAddress[]) =>
   a.length === b.length &&
-  a.every((m, i) => addressKey(m) === addressKey(b[i]) && m.name === b[i].name);
+  a.every((m, i) => {
+    const other = b[i];
+    return other !== undefined && addressKey(m) === addressKey(other) && m.name === other.name;
+  });
 
 /** A source that polls: reads its members on an interval and reports only changes. */
 abstract class Polled implements Membership {

@@ -189,14 +189,15 @@ export class PeerChannel implements PeerLink {
   private transmit(
     frames: Array<{ to: string; kind: Envelope['kind']; body: unknown; id?: number }>,
   ) {
-    if (frames.length === 0) return;
+    const [first] = frames;
+    if (!first) return;
     const startedAt = PeerTraffic.clock();
     const out: Outgoing[] = frames.map((f) => ({
       to: f.to,
       kind: f.kind,
       frame: this.seal(f.to, f.kind, f.body, f.id),
     }));
-    this.traffic.worked(frames[0].kind, startedAt);
+    this.traffic.worked(first.kind, startedAt);
     this.io?.send(out);
   }
 

@@ -18,13 +18,13 @@ export const peerList = z.string().transform((v, ctx): PeerAddress[] => {
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean)) {
-    const m = /^([^=]+)=([^:]+):(\d{1,5})$/.exec(item);
-    const port = Number(m?.[3]);
-    if (!m || !NAME.test(m[1]) || port < 1 || port > 65535) {
+    const [, name, host, portText] = /^([^=]+)=([^:]+):(\d{1,5})$/.exec(item) ?? [];
+    const port = Number(portText);
+    if (!name || !host || !NAME.test(name) || port < 1 || port > 65535) {
       ctx.addIssue({ code: 'custom', message: `"${item}" is not name=host:port` });
       return z.NEVER;
     }
-    peers.push({ name: m[1], host: m[2], port });
+    peers.push({ name, host, port });
   }
   return peers;
 });

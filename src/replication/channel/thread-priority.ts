@@ -48,5 +48,5 @@ export function raiseThreadPriority(wanted: ThreadPriority): {
 function firstLine(err: unknown): string {
   const e = err as { stderr?: Buffer; message?: string };
   const text = e.stderr?.toString().trim() || e.message || String(err);
-  return text.split('\n')[0];
+  return text.split('\n', 1)[0] ?? text;
 }

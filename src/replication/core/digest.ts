@@ -10,7 +10,7 @@ export class SetDigest {
 
   toggle(member: string): void {
     const h = createHash('sha1').update(member).digest();
-    for (let i = 0; i < 20; i++) this.value[i] ^= h[i];
+    for (let i = 0; i < 20; i++) this.value.writeUInt8(this.value.readUInt8(i) ^ h.readUInt8(i), i);
   }
 
   toString(): string {

@@ -13,7 +13,7 @@ export class LagHistogram {
 
   record(ms: number): void {
     const i = Math.min(BUCKETS - 1, Math.max(0, Math.floor(ms / LAG_BUCKET_MS)));
-    this.counts[i]++;
+    this.counts[i] = (this.counts[i] ?? 0) + 1;
   }
 
   /** Non-empty buckets: index -> count. */

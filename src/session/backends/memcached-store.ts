@@ -45,7 +45,9 @@ export function connectMemcached(servers: string[], o: { timeoutMs: number }): M
  */
 export const nodeOf = (client: Memcached, publicId: string): string => {
   const names = client.servers.map((s) => `${s.host}:${s.port}`);
-  return names[nodeFor(sessionKeyOf(publicId), names)];
+  const node = names[nodeFor(sessionKeyOf(publicId), names)];
+  if (node === undefined) throw new Error('the memcached client has no servers');
+  return node;
 };
 
 /** memjs' errors that mean "no node answered" (it has no error classes of its own). */

@@ -22,8 +22,11 @@ export class PostgresAttemptCounter implements AttemptCounter {
   constructor(private readonly sql: SessionSql) {}
 
   async hit(key: string, windowMs: number): Promise<number> {
-    const { rows } = await this.query(HIT, [key, windowMs]);
-    return rows[0].count;
+    const {
+      rows: [row],
+    } = await this.query(HIT, [key, windowMs]);
+    if (!row) throw new Error('counting a login attempt returned no row');
+    return row.count;
   }
 
   async peek(key: string): Promise<number> {

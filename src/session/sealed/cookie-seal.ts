@@ -75,15 +75,17 @@ export function sealKey(secret: string): SealKey {
 }
 
 export class CookieSeal {
-  private readonly keys: SealKey[];
+  /** Newest first: it seals; every one opens. */
+  private readonly keys: [SealKey, ...SealKey[]];
 
   /** @param secrets SESSION_SECRET, newest first (at least one). */
   constructor(
     secrets: readonly string[],
     readonly maxValueBytes = MAX_SEALED_BYTES,
   ) {
-    if (secrets.length === 0) throw new Error('a sealed cookie needs at least one secret');
-    this.keys = secrets.map(sealKey);
+    const [newest, ...older] = secrets;
+    if (newest === undefined) throw new Error('a sealed cookie needs at least one secret');
+    this.keys = [sealKey(newest), ...older.map(sealKey)];
   }
 
   /** Seals `data` under `sid` until `expiresAt` (epoch ms) with the newest key. */
