@@ -29,15 +29,18 @@ export class Leave {
   /**
    * Resolves, with the number of sessions handed on, once every copy is acknowledged (or its
    * wait timed out). Copies keep arriving while it leaves (one on its way when the leave began,
-   * from a primary that did not know): each round hands on what the rounds before did not see,
-   * until one finds nothing new, within one budget.
+   * from a primary that did not know, or given back by a repair elsewhere): each round hands on
+   * what the rounds before did not see, or saw under an older location, until one finds nothing
+   * new, within one budget (the orphans' hand-over counted in it: all of it must fit before the
+   * stopping replica is killed).
    */
   async leave(): Promise<number> {
     const { r, o } = this.c;
     if (this.c.phase !== 'serving' || r.link.livePeers().length === 0) return 0;
     this.c.phase = 'leaving';
     const deadline = o.now() + (o.leaveBudgetMs ?? LEAVE_BUDGET_MS);
-    const handed = new Set<string>();
+    /** Session → its location's version when it was handed on. */
+    const handed = new Map<string, string>();
     for (let round = 0; round < MAX_ROUNDS && o.now() < deadline; round++) {
       const { orphans, byPartner } = this.heldHere(handed);
       if (orphans.length === 0 && byPartner.size === 0) break;
@@ -47,17 +50,24 @@ export class Leave {
     return handed.size;
   }
 
-  /** Sessions this replica holds a copy of, not handed on yet, by the other holder (or none). */
-  private heldHere(handed: Set<string>): { orphans: string[]; byPartner: Map<string, string[]> } {
+  /**
+   * Sessions this replica holds a copy of, not handed on yet under their location now, by the
+   * other holder (or none).
+   */
+  private heldHere(handed: Map<string, string>): {
+    orphans: string[];
+    byPartner: Map<string, string[]>;
+  } {
     const { r, o } = this.c;
     const live = r.link.livePeers();
     const now = o.now();
     const byPartner = new Map<string, string[]>();
     const orphans: string[] = [];
     for (const [id, loc] of this.c.locs.entries()) {
-      if (handed.has(id) || !r.map.has(id, now)) continue;
+      const at = loc.v.join('@');
+      if (handed.get(id) === at || !r.map.has(id, now)) continue;
       if (loc.primary !== r.self && loc.backup !== r.self) continue;
-      handed.add(id);
+      handed.set(id, at);
       const partner = loc.primary === r.self ? loc.backup : loc.primary;
       if (partner === null || !live.includes(partner)) orphans.push(id);
       else byPartner.set(partner, [...(byPartner.get(partner) ?? []), id]);
