@@ -9,8 +9,10 @@ import {
 } from './channel/membership.js';
 import { PeerChannel } from './channel/peer-channel.js';
 import type { CoreOptions, ReplicationLog } from './core/replica.js';
-import { wallClockMs } from './core/version.js';
 import type { peerChannelConfig } from './replication.config.js';
+
+/** Wall time in ms with a fraction (Date.now() has whole ms only): the core's clock, and lag's. */
+const wallClockMs = (): number => performance.timeOrigin + performance.now();
 
 /** Accessed-times batch: one message per peer per second at most, however many reads. */
 const ACCESS_FLUSH_MS = 1000;

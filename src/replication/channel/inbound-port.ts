@@ -167,7 +167,7 @@ export class FrameCheck {
   ) {
     this.signer = new FrameSigner(o.secret);
     this.guard = new ReplayGuard(o.self);
-    this.rejections = new RejectionLog(log);
+    this.rejections = new RejectionLog(log, 60_000, Date.now);
     this.peers = o.peers;
   }
 

@@ -225,7 +225,7 @@ export class PeerChannel implements PeerLink {
       this.traffic.workMicros[kind as Envelope['kind']] += micros;
     this.traffic.received(e.kind, f.bytes);
     this.heard(e.from, e.epoch);
-    this.dispatch(e, f.conn, f.receivedAt - performance.timeOrigin);
+    this.dispatch(e, f.conn, f.receivedAt);
     this.traffic.worked(e.kind, work);
   }
 

@@ -7,7 +7,8 @@
 export interface PeerHandlers {
   /**
    * A message or request from a peer; for a request, the resolved value is the reply.
-   * `receivedAt` (performance.now(), where the transport knows it): when the frame became visible
+   * `receivedAt` (wall time in ms with a fraction, the clock the core gets as `clockNow`, where the
+   * transport knows it): when the frame became visible
    * to this replica — checked, and queued for its next read (see drain) — what came after it is
    * the handling.
    */

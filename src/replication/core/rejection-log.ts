@@ -8,7 +8,7 @@ export class RejectionLog {
   constructor(
     private readonly log: (message: string, detail: Record<string, unknown>) => void,
     private readonly intervalMs = 60_000,
-    private readonly now: () => number = Date.now,
+    private readonly now: () => number,
   ) {}
 
   /** `peer` is who the frame came from as far as we can tell: a verified name or an address. */

@@ -14,11 +14,8 @@ export function compareVersions(a: Version, b: Version): number {
 export const newer = (a: Version, b: Version | undefined): boolean =>
   !b || compareVersions(a, b) > 0;
 
-/** Wall time in ms with a fraction (Date.now() has whole ms only). */
-export const wallClockMs = (): number => performance.timeOrigin + performance.now();
-
 /**
- * Microseconds of wall time (from `now`, ms: give it wallClockMs for the fraction), then +1 per
+ * Microseconds of wall time (from `now`, ms: wall time with a fraction, see peer-backend.ts), then +1 per
  * event within one: room for a million writes a second.
  */
 export class HybridClock {
@@ -26,7 +23,7 @@ export class HybridClock {
 
   constructor(
     private readonly replica: string,
-    private readonly now: () => number = Date.now,
+    private readonly now: () => number,
   ) {}
 
   tick(): Version {

@@ -206,21 +206,23 @@ export class SessionReplicator {
           if (body.t !== 'accessed') this.recordLag(item, receivedAt);
         }
         if (body.t !== 'accessed' && receivedAt !== undefined)
-          this.handling.record(performance.now() - receivedAt);
+          this.handling.record(this.clockNow() - receivedAt);
         return null;
     }
   }
 
-  /** `receivedAt`: performance.now() when the frame became visible here, where known. */
+  /** `receivedAt`: wall time when the frame became visible here, where known. */
   private recordLag(item: Item, receivedAt?: number): void {
     const v = 'gone' in item ? item.gone : (item.created ?? Object.values(item.fields)[0]?.[1]);
     if (!v) return;
     const written = v[0] / 1000;
-    const now = (this.o.clockNow ?? this.o.now)();
+    const now = this.clockNow();
     this.applied.record(now - written);
-    this.lag.record(
-      (receivedAt === undefined ? now : performance.timeOrigin + receivedAt) - written,
-    );
+    this.lag.record((receivedAt ?? now) - written);
+  }
+
+  private clockNow(): number {
+    return (this.o.clockNow ?? this.o.now)();
   }
 
   private mergeRemote(item: Item): boolean {
