@@ -104,6 +104,11 @@ class Model {
     return r?.ready && !this.leaving.has(r) ? r : undefined;
   }
 
+  /** Live replicas that are not leaving. */
+  staying(): number {
+    return [...this.replicas.values()].filter((r) => !this.leaving.has(r)).length;
+  }
+
   pickId(n: number): string | undefined {
     return this.created[n % Math.max(1, this.created.length)];
   }
@@ -151,7 +156,10 @@ class Model {
       }
       case 'crash': {
         const name = NAMES[s.at];
-        if (!this.replicas.has(name) || this.replicas.size === 1) break;
+        const r = this.replicas.get(name);
+        // The last replica that stays is not crashed: with every other one gone or leaving, the
+        // cluster would end, and sessions in memory with it (nothing a replica can do about that).
+        if (!r || this.replicas.size === 1 || (!this.leaving.has(r) && this.staying() <= 1)) break;
         this.replicas.delete(name);
         this.net.crash(name);
         break;
@@ -162,7 +170,7 @@ class Model {
         const name = NAMES[s.at];
         const r = this.replicas.get(name);
         // Someone stays: a scale-in keeps at least one replica that is not leaving.
-        if (!r || this.leaving.has(r) || this.replicas.size - this.leaving.size <= 1) break;
+        if (!r || this.leaving.has(r) || this.staying() <= 1) break;
         this.leaving.add(r);
         // As a replica stops: its server closes once the requests it serves are done (each
         // waited for its backup's acknowledgement), then it leaves.
@@ -234,6 +242,8 @@ class Model {
  * - 0f6babe, destroys: a destroy whose replica dies midway ends everywhere or nowhere (a holder
  *   passes the end on; the destroy tells peers that came up meanwhile; a peer with the
  *   tombstone answers a copy or location with it).
+ * - reconcile: a write reaches a replica before its copy does (forwarded to it while it was a
+ *   proxy); the copy's sender lacks it and gets it back.
  * - leave: a leaving replica hands on a copy taken before a write of the primary reached it; the
  *   primary completes the new backup. Copies that reach a leaving replica after its leave began
  *   are handed on in a further round.
@@ -356,6 +366,17 @@ const FOUND: Array<[string, Step[]]> = [
       { op: 'leave', at: 3 },
       { op: 'deliver', pick: 194229700, count: 1 },
       { op: 'crash', at: 1 },
+    ],
+  ],
+  [
+    'reconcile: a write that reached a holder before its copy did goes to the other holder',
+    [
+      { op: 'create', at: 2 },
+      { op: 'deliver', pick: 0, count: 2 },
+      { op: 'request', at: 1, pick: 0, write: false, value: 0 },
+      { op: 'request', at: 0, pick: 0, write: true, value: -1 },
+      { op: 'deliver', pick: 933570146, count: 4 },
+      { op: 'crash', at: 0 },
     ],
   ],
 ];

@@ -45,9 +45,8 @@ export class Copies {
   /** A copy from `from` (sent, or handed over to a take) merged here, and the holders reconciled. */
   mergeCopy(from: string, id: string, item: Item, now: number): void {
     this.r.see(item);
-    const had = this.r.map.itemOf(id, now);
     const news = this.r.map.merge(item, now);
-    this.reconcile(from, id, had, item, news);
+    this.reconcile(from, id, item, news);
   }
 
   /**
@@ -86,18 +85,20 @@ export class Copies {
    * that backup died), each sending its own copy to the same new backup; the location with the
    * newer version wins, and the loser releases its copy — with a write the winner never saw. Or a
    * leaving replica hands its copy, taken before a write of the primary reached it, to the primary
-   * and a new backup at once. So: a copy that brought news from a replica that is not the other
-   * holder goes on to the other holder; a copy (from anyone) that lacks what this copy had goes
-   * to the other holder too, with what was here: the other may have got the same copy.
+   * and a new backup at once. Or a write forwarded here before the copy came (as a proxy, whose
+   * fields wait for a copy to join). So: a copy that brought news from a replica that is not the
+   * other holder goes on to the other holder; a copy (from anyone) that lacks what this replica
+   * now holds goes to the other holder too, with what is here: the other may have got the same
+   * copy, or be the one that sent it.
    */
-  private reconcile(from: string, id: string, had: Item | undefined, got: Item, news: boolean) {
+  private reconcile(from: string, id: string, got: Item, news: boolean) {
     const loc = this.locs.get(id);
     const other = loc?.primary === this.r.self ? loc.backup : loc?.primary;
     if (!other || other === this.r.self) return;
-    const tell =
-      (other !== from && news) || (had !== undefined && knowsMore(had, got, this.o.now()));
-    const merged = this.r.map.itemOf(id, this.o.now());
-    if (!tell || !merged || 'gone' in merged) return;
+    const now = this.o.now();
+    const merged = this.r.map.itemOf(id, now);
+    if (!merged || 'gone' in merged) return;
+    if (!(other !== from && news) && !knowsMore(merged, got, now)) return;
     // The fields only: were the other no longer a holder when it comes, no copy is made there.
     const item: Item = { id, fields: merged.fields, expiresAt: merged.expiresAt };
     this.r.count('forwarded', 1);
