@@ -242,6 +242,8 @@ class Model {
  * - 0f6babe, destroys: a destroy whose replica dies midway ends everywhere or nowhere (a holder
  *   passes the end on; the destroy tells peers that came up meanwhile; a peer with the
  *   tombstone answers a copy or location with it).
+ * - destroy: the primary restarts before it acknowledged a destroy and copies the location from
+ *   a peer the end has not reached yet: it is told again.
  * - reconcile: a write reaches a replica before its copy does (forwarded to it while it was a
  *   proxy); the copy's sender lacks it and gets it back.
  * - leave: a leaving replica hands on a copy taken before a write of the primary reached it; the
@@ -377,6 +379,18 @@ const FOUND: Array<[string, Step[]]> = [
       { op: 'request', at: 0, pick: 0, write: true, value: -1 },
       { op: 'deliver', pick: 933570146, count: 4 },
       { op: 'crash', at: 0 },
+    ],
+  ],
+  [
+    'destroy: a peer that restarted before it acknowledged the end is told again',
+    [
+      { op: 'create', at: 0 },
+      { op: 'create', at: 1 },
+      { op: 'deliver', pick: 1606819154, count: 4 },
+      { op: 'destroy', at: 2, pick: 235396827 },
+      { op: 'crash', at: 1 },
+      { op: 'restart', at: 1 },
+      { op: 'deliver', pick: 0, count: 3 },
     ],
   ],
 ];

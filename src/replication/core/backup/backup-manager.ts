@@ -20,6 +20,9 @@ import { Takeover } from './takeover.js';
 import type { BackupContext, BackupOptions, BackupStats, Role } from './types.js';
 
 export { HoldersUnavailable } from './types.js';
+
+/** Rounds of telling the peers of a destroy at most (see destroy). */
+const DESTROY_ROUNDS = 5;
 export type { BackupOptions, BackupStats, Role } from './types.js';
 
 /**
@@ -294,17 +297,27 @@ export class BackupManager implements SessionCopies {
       this.c.locs.applyGone(item);
       return item;
     });
-    // Peers that come up meanwhile are told too: they may have copied the location first.
+    // Peers that come up meanwhile are told too: they may have copied the location first. So is
+    // one that went down before it acknowledged and is up again (restarted, it may have copied
+    // the location from a peer the end had not reached yet), a few rounds at most.
     const told = new Set<string>();
-    for (let peers = this.link.livePeers(); peers.length > 0;) {
-      for (let i = 0; i < items.length; i += PAGE_SIZE) {
-        const body: BackupBody = { t: 'gone', items: items.slice(i, i + PAGE_SIZE) };
-        await Promise.all(peers.map((p) => this.c.copies.ask(p, body, 'gone')));
-      }
-      peers.forEach((p) => told.add(p));
+    let peers = this.link.livePeers();
+    for (let round = 0; peers.length > 0 && round < DESTROY_ROUNDS; round++) {
+      const acked = await Promise.all(peers.map((p) => this.tellEnd(p, items)));
+      peers.forEach((p, i) => acked[i] && told.add(p));
       peers = this.link.livePeers().filter((p) => !told.has(p));
     }
     return known;
+  }
+
+  /** Every page of tombstones to `peer`; whether it acknowledged them all. */
+  private async tellEnd(peer: string, items: Item[]): Promise<boolean> {
+    let acked = true;
+    for (let i = 0; i < items.length; i += PAGE_SIZE) {
+      const body: BackupBody = { t: 'gone', items: items.slice(i, i + PAGE_SIZE) };
+      acked = (await this.c.copies.ask(peer, body, 'gone')) && acked;
+    }
+    return acked;
   }
 
   /** Sends the batched accesses, one message per backup however many reads. */

@@ -18,8 +18,8 @@ export class Copies {
     private readonly stats: BackupStats,
   ) {}
 
-  sendCopy(to: string, item: Item, loc: Location): Promise<void> {
-    return this.ask(to, { t: 'copy', item, loc }, 'copy');
+  async sendCopy(to: string, item: Item, loc: Location): Promise<void> {
+    await this.ask(to, { t: 'copy', item, loc }, 'copy');
   }
 
   sendLoc(peers: string[], entries: Located[]): void {
@@ -27,11 +27,15 @@ export class Copies {
     for (const p of peers) this.r.link.send(p, { t: 'loc', entries });
   }
 
-  /** A message that waits for the receiver's acknowledgement, bounded; a timeout is counted. */
-  async ask(to: string, body: BackupBody, type: string): Promise<void> {
+  /**
+   * A message that waits for the receiver's acknowledgement, bounded; a timeout is counted.
+   * Resolves with whether it was acknowledged.
+   */
+  async ask(to: string, body: BackupBody, type: string): Promise<boolean> {
     this.r.count(type, 1);
     try {
       await this.r.link.request(to, body, this.o.ackTimeoutMs);
+      return true;
     } catch (err) {
       this.stats.ackTimeouts++;
       this.o.log('warn', 'a peer did not acknowledge in time', {
@@ -39,6 +43,7 @@ export class Copies {
         message: type,
         error: errorText(err),
       });
+      return false;
     }
   }
 
