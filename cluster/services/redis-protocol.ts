@@ -11,7 +11,9 @@ import { createClient } from 'redis';
  */
 export async function askRedis<T>(port: number, command: string[], host = '127.0.0.1'): Promise<T> {
   const client = createClient({
-    socket: { host, port, connectTimeout: 1000, reconnectStrategy: false },
+    // A refused connect fails at once; the timeout is only for a stalled machine (on two busy
+    // cores, CI once timed out after 1 s connecting to a cluster node the runner had just started).
+    socket: { host, port, connectTimeout: 5000, reconnectStrategy: false },
   });
   client.on('error', () => undefined); // a refused connect rejects connect() below
   await client.connect();
