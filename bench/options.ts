@@ -27,7 +27,7 @@ export const USAGE = `Usage: npm run bench -- [options]
   --only <list>       after the whoami rounds, run only these measurements, comma-separated:
                       ${measurements.join(',')} (default: every one that applies)
   --cpu-profile       CPU profiles of every replica in the last round, in bench/results/<run>-cpu/
-  --quick             CI mode, every profile in about three minutes: the sizes above small, no
+  --quick             CI mode, every profile in a few minutes: the sizes above small, no
                       peers, and the costlier measurements (open-loop latency per routing,
                       login, cost growth per store, scaling, store failover, replica kill, one
                       fault per profile) spread over the profiles so each runs at least once;
