@@ -9,6 +9,7 @@ import { UsersService } from '../users/users.service.js';
 import { AuthService } from './auth.service.js';
 import { LoginThrottle } from './login-throttle.js';
 import { PasswordHasher } from './password-hasher.js';
+import { defined } from '../../test/support/defined.js';
 
 const config = AppConfig.fromEnv({
   DATABASE_URL: 'postgres://app@localhost/app',
@@ -85,9 +86,9 @@ describe('AuthService', () => {
 
       expect(f.throttle.take).toHaveBeenCalledWith('alice', '10.0.0.1');
       // The slot was taken before the (slow) hash check, not after it.
-      expect(f.throttle.take.mock.invocationCallOrder[0]).toBeLessThan(
-        f.hasher.verify.mock.invocationCallOrder[0],
-      );
+      const [taken] = f.throttle.take.mock.invocationCallOrder;
+      const [verified] = f.hasher.verify.mock.invocationCallOrder;
+      expect(taken).toBeLessThan(defined(verified, 'a call to verify'));
       expect(f.throttle.succeeded).not.toHaveBeenCalled();
     });
 

@@ -3,6 +3,7 @@ import { Test, type TestingModule } from '@nestjs/testing';
 import argon2 from 'argon2';
 import { AppConfig } from '../config/app-config.js';
 import { PasswordHasher } from './password-hasher.js';
+import { defined } from '../../test/support/defined.js';
 
 // The smallest memory cost the config allows, so the suite stays fast; the parameters are still real.
 const config = AppConfig.fromEnv({
@@ -33,7 +34,7 @@ describe('PasswordHasher', () => {
     const again = await hasher.hash('correct horse battery staple');
 
     expect(hash.startsWith('$argon2id$')).toBe(true);
-    const params = hash.split('$')[3].split(',').sort(); // e.g. "m=1024,p=1,t=2"
+    const params = defined(hash.split('$')[3], "the hash's parameters").split(',').sort(); // e.g. "m=1024,p=1,t=2"
     expect(params).toEqual(['m=1024', 'p=1', 't=2']);
     expect(hash).not.toContain('correct horse');
     expect(again).not.toBe(hash); // a fresh salt each time
@@ -70,7 +71,7 @@ describe('PasswordHasher', () => {
       // Settled before verify() returned: the time was spent, not skipped.
       expect(verified).toHaveLength(1);
       const params = (h: string) => h.split('$').slice(1, 4).join('$'); // argon2id$v=19$m=..,t=..,p=..
-      expect(params(verified[0])).toBe(params(await hasher.hash('x')));
+      expect(params(defined(verified[0], 'a verified hash'))).toBe(params(await hasher.hash('x')));
     },
   );
 

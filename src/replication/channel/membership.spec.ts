@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { freePort } from '../../../cluster/process/ports.js';
 import { FileMembership, type MemberAddress } from './membership.js';
 import { PeerChannel } from './peer-channel.js';
+import { defined } from '../../../test/support/defined.js';
 
 const SECRET = 'k'.repeat(43);
 const until = async (check: () => boolean, ms = 8000) => {
@@ -45,7 +46,7 @@ describe('FileMembership', () => {
       expect(seen).toHaveLength(1); // unchanged: not reported again
       await writeFile(file, 'app-2=127.0.0.1:2\napp-4=127.0.0.1:4\n');
       await until(() => seen.length === 2);
-      expect(seen[1].map((p) => p.name)).toEqual(['app-2', 'app-4']);
+      expect(defined(seen[1], 'a second report').map((p) => p.name)).toEqual(['app-2', 'app-4']);
       // A broken file or a missing one keeps the last members (nobody is dropped by a typo).
       await writeFile(file, 'app-2=nonsense\n');
       await new Promise((r) => setTimeout(r, 350));

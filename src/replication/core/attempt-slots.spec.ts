@@ -14,12 +14,11 @@ describe('AttemptSlots', () => {
         fc.array(fc.constantFrom('a', 'b', 'c'), { maxLength: 30 }),
         fc.func(fc.integer()),
         (hits, order) => {
-          const replicas = Object.fromEntries(
-            ['a', 'b', 'c'].map((r) => [
-              r,
-              { slots: new AttemptSlots(r), clock: new HybridClock(r, () => NOW) },
-            ]),
-          );
+          const replica = (r: string) => ({
+            slots: new AttemptSlots(r),
+            clock: new HybridClock(r, () => NOW),
+          });
+          const replicas = { a: replica('a'), b: replica('b'), c: replica('c') };
           const sent: AttemptState[] = [];
           for (const r of hits) {
             const { slots, clock } = replicas[r];

@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import type postgres from 'postgres';
 import { Deadline } from './deadline.js';
 import { SessionSql } from './postgres-client.js';
+import { defined } from '../../../test/support/defined.js';
 
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
@@ -45,7 +46,7 @@ describe('SessionSql', () => {
           for (const value of turn) {
             answers.push(
               client.query<{ echo: string }>('SELECT $1', [value]).then(
-                (r) => r.rows[0].echo,
+                (r) => defined(r.rows[0], 'a row').echo,
                 (e: unknown) => (e as Error).message,
               ),
             );

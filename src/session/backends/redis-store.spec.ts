@@ -19,6 +19,7 @@ import { redisBackend } from './redis.backend.js';
 import { NotReplicatedError, RedisAttemptCounter, RedisSessionStore } from './redis-store.js';
 import { IndexedSessionRegistry } from './store-base.js';
 import type { SessionIndex } from './session-index.js';
+import { defined } from '../../../test/support/defined.js';
 
 const IDLE = 60_000;
 const ABSOLUTE = 600_000;
@@ -163,7 +164,7 @@ describe('RedisSessionStore (fake client)', () => {
       ],
     ]);
     expect(sent).toHaveLength(1);
-    const [name, key, value, opts] = sent[0];
+    const [name, key, value, opts] = defined(sent[0], 'a command');
     expect([name, key, opts]).toEqual(['set', KEY, { expiration: { type: 'PX', value: IDLE } }]);
     // The session id itself is nowhere in Redis; the value holds what a request reads.
     expect(JSON.stringify(sent)).not.toContain('sid-1');
@@ -192,7 +193,8 @@ describe('RedisSessionStore (fake client)', () => {
 
     await store.save('sid-1', session(alice, Date.now() - ABSOLUTE + 5000));
 
-    const ttl = (sent[0][3] as { expiration: { value: number } }).expiration.value;
+    const ttl = (defined(sent[0], 'a command')[3] as { expiration: { value: number } }).expiration
+      .value;
     expect(ttl).toBeGreaterThan(0);
     expect(ttl).toBeLessThanOrEqual(5000);
   });
@@ -252,12 +254,12 @@ describe('RedisSessionStore (fake client)', () => {
     await store.save('sid-1', live);
 
     expect(sent).toHaveLength(1);
-    const [name, script] = sent[0];
+    const [name, script, call] = defined(sent[0], 'a command');
     expect(name).toBe('eval');
-    const { keys, arguments: args } = sent[0][2] as { keys: string[]; arguments: string[] };
+    const { keys, arguments: args } = call as { keys: string[]; arguments: string[] };
     expect(typeof script).toBe('string');
     expect(keys).toEqual([KEY]);
-    expect(JSON.parse(args[0])).toEqual([{ path: ['d'], value: 'Alice L.' }]);
+    expect(JSON.parse(defined(args[0], 'the patch'))).toEqual([{ path: ['d'], value: 'Alice L.' }]);
   });
 
   it('hands a Redis failure to the callback (express-session turns it into a 503); save() rejects with it', async () => {
@@ -424,7 +426,7 @@ describe('one key per command (Redis Cluster: no CROSSSLOT error)', () => {
           const store = storeOver(client, index);
           const counter = new RedisAttemptCounter(client, deadline);
           for (const sid of sids) await store.save(sid, session(alice, Date.now()));
-          await store.read(sids[0]);
+          await store.read(defined(sids[0], 'a session id'));
           await store.remove(sids.map(publicSessionId));
           await counter.hit(who, 60_000);
           await counter.peek(who);

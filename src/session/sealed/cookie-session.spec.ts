@@ -12,6 +12,7 @@ import { endSession } from '../end-session.js';
 import { publicSessionId } from '../session.types.js';
 import { CookieSeal } from './cookie-seal.js';
 import type { Revocations } from './cookie-session.js';
+import { defined } from '../../../test/support/defined.js';
 
 const config = AppConfig.fromEnv({
   DATABASE_URL: 'postgres://app:pw@localhost:5432/app',
@@ -88,9 +89,14 @@ function app(o: { revocations?: Revocations; seal?: CookieSeal } = {}) {
   return a;
 }
 
+/** The Set-Cookie lines of an answer (none, one or several). */
+const setCookies = (res: request.Response): string[] => {
+  const lines: unknown = res.headers['set-cookie'];
+  return Array.isArray(lines) ? lines.map(String) : typeof lines === 'string' ? [lines] : [];
+};
+
 const sessionCookie = (res: request.Response): string | undefined =>
-  ([] as string[])
-    .concat(res.headers['set-cookie'] ?? [])
+  setCookies(res)
     .find((c) => c.startsWith(`${NAME}=`))
     ?.split(';', 1)[0];
 
@@ -104,9 +110,7 @@ describe('a session sealed into its cookie', () => {
   it('login seals the session into the cookie (HttpOnly, SameSite, an expiry); a read sets none', async () => {
     const a = app();
     const res = await request(a).post('/login').expect(200);
-    const line = ([] as string[])
-      .concat(res.headers['set-cookie'])
-      .find((c) => c.startsWith(NAME))!;
+    const line = setCookies(res).find((c) => c.startsWith(NAME))!;
     expect(line).toMatch(/HttpOnly/);
     expect(line).toMatch(/SameSite=Lax/);
     expect(line).toMatch(/Max-Age=\d+/);
@@ -135,9 +139,7 @@ describe('a session sealed into its cookie', () => {
     const { cookie } = await loggedIn(a);
     jest.spyOn(Date, 'now').mockReturnValue(t0 + 61_000);
     const touched = await request(a).get('/me').set('Cookie', cookie).expect(200);
-    const line = ([] as string[])
-      .concat(touched.headers['set-cookie'])
-      .find((c) => c.startsWith(NAME));
+    const line = setCookies(touched).find((c) => c.startsWith(NAME));
     expect(line).toBeDefined();
     const seal = new CookieSeal(config.session.secrets);
     const before = await seal.open(cookie.slice(NAME.length + 1), t0);
@@ -153,7 +155,7 @@ describe('a session sealed into its cookie', () => {
       .post('/logout')
       .set('Cookie', cookie)
       .expect(200, { session: null });
-    expect(([] as string[]).concat(out.headers['set-cookie'])).toEqual([
+    expect(setCookies(out)).toEqual([
       expect.stringMatching(new RegExp(`^${NAME}=;.*Expires=Thu, 01 Jan 1970`)),
     ]);
     expect((await request(a).get('/me').set('Cookie', cookie)).body).toMatchObject({ user: alice });
@@ -171,7 +173,7 @@ describe('a session sealed into its cookie', () => {
     await request(a).post('/logout').set('Cookie', cookie).expect(200);
     expect([...revocations.revoked.keys()]).toEqual([publicSessionId(sid)]);
     // Listed until the session's absolute end: no copy of it can open after that.
-    const until = [...revocations.revoked.values()][0];
+    const until = defined([...revocations.revoked.values()][0], 'a revoked id');
     expect(until).toBeGreaterThanOrEqual(t0 + config.session.absoluteTimeoutMs);
     for (const at of [t0 + 61_000, t0 + config.session.idleTimeoutMs + 1000, until - 1000]) {
       jest.spyOn(Date, 'now').mockReturnValue(at);
@@ -183,9 +185,7 @@ describe('a session sealed into its cookie', () => {
     // And the browser is told to drop a refused cookie, once.
     jest.spyOn(Date, 'now').mockReturnValue(t0 + 62_000);
     const refused = await request(a).get('/me').set('Cookie', copy).expect(200);
-    expect(([] as string[]).concat(refused.headers['set-cookie'])).toEqual([
-      expect.stringMatching(new RegExp(`^${NAME}=;`)),
-    ]);
+    expect(setCookies(refused)).toEqual([expect.stringMatching(new RegExp(`^${NAME}=;`))]);
   });
 
   it('a login over a live session retires the old id, as express-session destroys the old session', async () => {
