@@ -1,7 +1,15 @@
 // @ts-check
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import js from '@eslint/js';
 import prettier from 'eslint-config-prettier';
 import tseslint from 'typescript-eslint';
+
+/** What the replication core may use (src/replication/core.spec.ts reads the same file). */
+const ioFree = JSON.parse(
+  readFileSync(join(import.meta.dirname, 'src/replication/core/io-free.json'), 'utf8'),
+);
+const escapeRegex = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 export default tseslint.config(
   {
@@ -97,7 +105,7 @@ export default tseslint.config(
         {
           patterns: [
             {
-              regex: '^(?!\\.|zod$|node:crypto$|@jest/globals$|fast-check$)',
+              regex: `^(?!\\.|${[...ioFree.packages, ...ioFree.specPackages].map((p) => `${escapeRegex(p)}$`).join('|')})`,
               message:
                 'The replication core imports only zod and node:crypto: take I/O through PeerLink or CoreOptions.',
             },
@@ -112,23 +120,7 @@ export default tseslint.config(
       ],
       'no-restricted-globals': [
         'error',
-        ...[
-          'setTimeout',
-          'setInterval',
-          'setImmediate',
-          'clearTimeout',
-          'clearInterval',
-          'process',
-          'fetch',
-          'WebSocket',
-          'MessageChannel',
-          'Worker',
-          'performance',
-          'Date',
-          'globalThis',
-          'require',
-          'console',
-        ].map((name) => ({
+        ...ioFree.worldGlobals.map((name) => ({
           name,
           message: 'The core does no I/O and reads no clock: time and logging come in CoreOptions.',
         })),

@@ -12,26 +12,17 @@ import ts from 'typescript';
  * network, performance, Date, console), nor a dynamic import.
  */
 const CORE = path.join(import.meta.dirname, 'core');
-/** Packages the core may use: schema validation and hashing. */
-const ALLOWED = new Set(['zod', 'node:crypto']);
+/** What the core may use: the file eslint.config.js reads too. */
+const ioFree = JSON.parse(readFileSync(path.join(CORE, 'io-free.json'), 'utf8')) as {
+  packages: string[];
+  specPackages: string[];
+  worldGlobals: string[];
+};
+const ALLOWED = new Set(ioFree.packages);
 /** What specs inside core/ may use besides. */
-const ALLOWED_IN_SPECS = new Set(['@jest/globals', 'fast-check']);
+const ALLOWED_IN_SPECS = new Set(ioFree.specPackages);
 /** Globals that reach the world or read a clock: the core is given time and logging instead. */
-const WORLD = new Set([
-  'setTimeout',
-  'setInterval',
-  'setImmediate',
-  'process',
-  'fetch',
-  'WebSocket',
-  'MessageChannel',
-  'Worker',
-  'performance',
-  'Date',
-  'globalThis',
-  'require',
-  'console',
-]);
+const WORLD = new Set(ioFree.worldGlobals);
 
 type Files = ReadonlyMap<string, string>;
 
