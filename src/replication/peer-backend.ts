@@ -20,7 +20,6 @@ const SWEEP_MS = 10_000;
 /** A tombstone outlives the session's idle timeout by this much: past any late message. */
 const TOMBSTONE_GRACE_MS = 60_000;
 
-
 /** The membership source the config names (see channel/membership.ts). */
 export function membershipOf(
   config: z.infer<typeof peerChannelConfig>,
