@@ -13,7 +13,9 @@ import { evaluateTargets, verdict } from './targets.js';
 
 function progress(): (line: string) => void {
   const t0 = Date.now();
-  return (line) => console.log(`[${((Date.now() - t0) / 1000).toFixed(1).padStart(6)}s] ${line}`);
+  return (line) => {
+    console.log(`[${((Date.now() - t0) / 1000).toFixed(1).padStart(6)}s] ${line}`);
+  };
 }
 
 async function main(argv: string[]): Promise<number> {

@@ -3,8 +3,9 @@ import fc from 'fast-check';
 import { Histogram } from './histogram.js';
 
 /** Three significant figures: within 0.1 % (plus the 1 µs of rounding to whole microseconds). */
-const close = (got: number, want: number) =>
+const close = (got: number, want: number) => {
   expect(Math.abs(got - want)).toBeLessThanOrEqual(want * 0.001 + 0.001);
+};
 
 describe('Histogram', () => {
   it('reports percentiles of a known distribution within 0.1 %', () => {
@@ -28,7 +29,9 @@ describe('Histogram', () => {
         fc.constantFrom(50, 90, 99, 99.9),
         (values, p) => {
           const h = new Histogram();
-          values.forEach((v) => h.record(v));
+          values.forEach((v) => {
+            h.record(v);
+          });
           const sorted = values
             .map((v) => Math.max(1, Math.round(v * 1000)) / 1000)
             .sort((a, b) => a - b);

@@ -70,7 +70,12 @@ describe('runLoad with tailAfterEventsMs', () => {
   it('keeps the load going until the event is over and the tail has passed', async () => {
     const reply = { status: 200, body: '{}', ms: 1, servedBy: 'app-1' };
     const client = {
-      send: () => new Promise((resolve) => setTimeout(() => resolve(reply), 1)),
+      send: () =>
+        new Promise((resolve) =>
+          setTimeout(() => {
+            resolve(reply);
+          }, 1),
+        ),
     } as unknown as VirtualClient;
     let eventDone = 0;
     let lastReply = 0;

@@ -33,13 +33,19 @@ class StallingServer {
     setTimeout(() => {
       const held = this.held;
       this.held = [];
-      held.forEach((answer) => answer());
+      held.forEach((answer) => {
+        answer();
+      });
     }, ms);
   }
 
   close(): Promise<void> {
     this.server.closeAllConnections();
-    return new Promise((resolve) => this.server.close(() => resolve()));
+    return new Promise((resolve) =>
+      this.server.close(() => {
+        resolve();
+      }),
+    );
   }
 }
 
@@ -55,7 +61,9 @@ describe('runOpenLoop', () => {
   it('turns a stall of S ms at R requests per second into about S × R late requests', async () => {
     const [rate, stallMs, lateMs] = [250, 600, 50];
     const c = clients(10);
-    setTimeout(() => server.stall(stallMs), 700);
+    setTimeout(() => {
+      server.stall(stallMs);
+    }, 700);
     const late = { intended: 0, service: 0 };
     const run = await runOpenLoop(c, {
       path: '/',
@@ -67,7 +75,9 @@ describe('runOpenLoop', () => {
         if (r.serviceMs > lateMs) late.service++;
       },
     });
-    c.forEach((client) => client.close());
+    c.forEach((client) => {
+      client.close();
+    });
 
     // Due during the stall, each waits from its due time to the stall's end: more than lateMs
     // for all but the last lateMs of it.
@@ -96,7 +106,9 @@ describe('runOpenLoop', () => {
       })),
       { path: '/', ratePerSecond: 100, warmupMs: 0, durationMs: 1000, lagLimitMs: 100 },
     );
-    c.forEach((client) => client.close());
+    c.forEach((client) => {
+      client.close();
+    });
 
     expect(run.scheduled).toBe(100);
     // In any 200 ms, about 20 sends: never a burst (a late timer is caught up, not more).
@@ -126,7 +138,9 @@ describe('runOpenLoop', () => {
               if (r.intendedMs < r.serviceMs) early.push(r.serviceMs - r.intendedMs);
             },
           });
-          c.forEach((client) => client.close());
+          c.forEach((client) => {
+            client.close();
+          });
           expect(run.answered).toBeGreaterThan(0);
           expect(early).toEqual([]);
         },
@@ -147,7 +161,9 @@ describe('runOpenLoop', () => {
       warmupMs: 100,
       durationMs: 1000,
     });
-    c.forEach((client) => client.close());
+    c.forEach((client) => {
+      client.close();
+    });
 
     expect(run.behind).toBe(true);
     expect(run.lag.percentile(99)).toBeGreaterThan(100);

@@ -127,11 +127,11 @@ export function runOpenLoop(clients: Sender[], o: OpenLoopOptions): Promise<Open
       clearTimeout(timer);
       run.unanswered = run.scheduled - run.answered;
       run.behind = run.lag.percentile(99) > (o.lagLimitMs ?? LAG_LIMIT_MS);
-      void Promise.allSettled(out).then(() =>
+      void Promise.allSettled(out).then(() => {
         error === undefined
           ? resolve(run)
-          : reject(error instanceof Error ? error : new Error('open loop: onResult failed')),
-      );
+          : reject(error instanceof Error ? error : new Error('open loop: onResult failed'));
+      });
     };
     const answered = (i: number, due: number, reply: Reply) => {
       const intendedMs = performance.now() - due;
@@ -168,12 +168,17 @@ export function runOpenLoop(clients: Sender[], o: OpenLoopOptions): Promise<Open
           out.delete(request);
           if (!finished) answered(i, due, reply);
         })
-        .catch((error: unknown) => finish(error)); // onResult threw: the run fails with it
+        .catch((error: unknown) => {
+          finish(error);
+        }); // onResult threw: the run fails with it
       out.add(request);
     };
     const dispatch = () => {
       const now = performance.now();
-      if (now >= giveUp) return finish();
+      if (now >= giveUp) {
+        finish();
+        return;
+      }
       for (let due = dueOf(next); due < end && due <= now; due = dueOf(++next)) {
         const i = next % n;
         if (due >= measureFrom) {

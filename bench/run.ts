@@ -340,7 +340,9 @@ async function measureTopology(
     notes: [],
   };
   const { steps, faults } = planMeasurements(row, o, plan);
-  const prefixed = (line: string) => say(`${spec.name}: ${line}`);
+  const prefixed = (line: string) => {
+    say(`${spec.name}: ${line}`);
+  };
   const timing: FaultTiming = o.quick
     ? { leadMs: 1000, tailMs: 1500 }
     : { leadMs: 1500, tailMs: 2000 };

@@ -94,7 +94,9 @@ export async function prepareSubject(
     stores,
     postgres,
     async close() {
-      clients.forEach((c) => c.close());
+      clients.forEach((c) => {
+        c.close();
+      });
       await Promise.all(stores.map((o) => o.close().catch(() => undefined)));
       await postgres.close().catch(() => undefined);
     },

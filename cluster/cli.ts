@@ -191,8 +191,9 @@ async function up(o: ReturnType<typeof parse>): Promise<void> {
   while (tlsPort === undefined || tlsPort === o.port) tlsPort = await freePort();
 
   const t0 = Date.now();
-  const say = (line: string) =>
+  const say = (line: string) => {
     console.log(`[${((Date.now() - t0) / 1000).toFixed(1).padStart(5)}s] ${line}`);
+  };
   say(`starting profile "${o.profile}": ${profiles[o.profile].shows}`);
   say(
     o.fresh
@@ -250,7 +251,10 @@ async function up(o: ReturnType<typeof parse>): Promise<void> {
 
 async function main(): Promise<void> {
   const o = parse(process.argv.slice(2));
-  if (o.help) return void console.log(USAGE);
+  if (o.help) {
+    console.log(USAGE);
+    return;
+  }
   const [command, member, ...extra] = o.positionals;
   if (extra.length) throw new UsageError(`unexpected arguments: ${extra.join(' ')}`);
   switch (command) {

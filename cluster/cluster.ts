@@ -475,7 +475,9 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       if (find(name).kind !== 'replica') throw new Error(`"${name}" is not a replica`);
       network().partition(name);
     },
-    heal: () => network().heal(),
+    heal: () => {
+      network().heal();
+    },
     peerEnv: (name) => peerNetwork?.envFor(name) ?? {},
     status: () =>
       members.map(({ member: m, service }) => ({

@@ -37,15 +37,19 @@ export async function serveControl(
       buffer += chunk;
       const newline = buffer.indexOf('\n');
       if (newline < 0 && buffer.length <= MAX_COMMAND) return;
-      if (newline < 0 || newline > MAX_COMMAND)
-        return answer({ ok: false, error: 'command too long' });
+      if (newline < 0 || newline > MAX_COMMAND) {
+        answer({ ok: false, error: 'command too long' });
+        return;
+      }
       answered = true;
       void handle(buffer.slice(0, newline), cluster, onStop).then(answer);
     });
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(socketPath, () => resolve());
+    server.listen(socketPath, () => {
+      resolve();
+    });
   });
   return server;
 }

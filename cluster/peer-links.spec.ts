@@ -8,7 +8,11 @@ import { PeerLinks } from './peer-links.js';
 /** A stand-in replica: echoes what it gets on its peer port. */
 function echo(port: number): Promise<net.Server> {
   const server = net.createServer((s) => s.pipe(s));
-  return new Promise((resolve) => server.listen(port, '127.0.0.1', () => resolve(server)));
+  return new Promise((resolve) =>
+    server.listen(port, '127.0.0.1', () => {
+      resolve(server);
+    }),
+  );
 }
 
 /** Sends `text` to `port`; resolves with the echo, or 'cut' when the connection is closed first. */
@@ -16,8 +20,12 @@ function roundTrip(port: number, text: string): Promise<string> {
   return new Promise((resolve) => {
     const s = net.connect(port, '127.0.0.1', () => s.write(text));
     s.on('data', (d) => (s.destroy(), resolve(d.toString())));
-    s.on('close', () => resolve('cut'));
-    s.on('error', () => resolve('cut'));
+    s.on('close', () => {
+      resolve('cut');
+    });
+    s.on('error', () => {
+      resolve('cut');
+    });
   });
 }
 
@@ -47,7 +55,14 @@ describe('PeerLinks', () => {
     for (const name of ['a', 'b', 'c']) {
       const server = await echo(Number(links.envFor(name).REPLICATION_PORT));
       await links.listenInto(name);
-      cleanup.push(() => new Promise((r) => server.close(() => r())));
+      cleanup.push(
+        () =>
+          new Promise((r) =>
+            server.close(() => {
+              r();
+            }),
+          ),
+      );
       cleanup.push(() => links.closeInto(name));
     }
     expect(links.envFor('a').REPLICATION_SECRET).toHaveLength(43);
@@ -67,7 +82,9 @@ describe('PeerLinks', () => {
     const { links, cleanup: removeDir } = await openLinks(['a', 'b'], false);
     cleanup.push(removeDir);
     expect(peerPort(links, 'a', 'b')).toBe(Number(links.envFor('b').REPLICATION_PORT));
-    expect(() => links.partition('a')).toThrow(/without peer relays/);
+    expect(() => {
+      links.partition('a');
+    }).toThrow(/without peer relays/);
   });
 
   it("writes each replica's members file: its peers, as it reaches them", async () => {

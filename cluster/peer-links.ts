@@ -196,5 +196,9 @@ function listen(r: Relay): Promise<void> {
 function closeRelay(r: Relay): Promise<void> {
   for (const s of r.sockets) s.destroy();
   if (!r.server.listening) return Promise.resolve();
-  return new Promise((resolve) => r.server.close(() => resolve()));
+  return new Promise((resolve) =>
+    r.server.close(() => {
+      resolve();
+    }),
+  );
 }

@@ -73,7 +73,9 @@ if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1]
     process.exit(2);
   }
   ensureSelfSignedCert(dir).then(
-    (files) => console.log(`certificate: ${files.cert}, key: ${files.key}`),
+    (files) => {
+      console.log(`certificate: ${files.cert}, key: ${files.key}`);
+    },
     (error: unknown) => {
       console.error(error instanceof Error ? error.message : error);
       process.exit(1);

@@ -36,7 +36,9 @@ beforeAll(async () => {
   const client = memjs.Client.create(`${memcached.host}:${memcached.port}`, {
     logger: { log: () => undefined },
   });
-  closers.push(async () => client.close());
+  closers.push(async () => {
+    client.close();
+  });
   counters.memcached = new MemcachedAttemptCounter(client, deadline);
 }, 60_000);
 

@@ -92,11 +92,11 @@ async function yamlToJson(yaml: string, python: string[]): Promise<unknown> {
     child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
     child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     child.once('error', reject);
-    child.once('close', (code) =>
+    child.once('close', (code) => {
       code === 0
         ? resolve(stdout)
-        : reject(new Error(`${python.join(' ')} could not convert YAML (exit ${code}): ${stderr}`)),
-    );
+        : reject(new Error(`${python.join(' ')} could not convert YAML (exit ${code}): ${stderr}`));
+    });
   });
   child.stdin!.end(yaml);
   return JSON.parse(await output);

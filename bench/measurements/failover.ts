@@ -260,7 +260,9 @@ export async function measureFailovers(
       await cluster.rollingRestart({ REDIS_DURABLE_LOGINS: 'false' });
     }
   } finally {
-    writers.forEach((c) => c.close());
+    writers.forEach((c) => {
+      c.close();
+    });
   }
 }
 

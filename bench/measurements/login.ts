@@ -77,7 +77,9 @@ export async function measureLogin(
       argon2: await hashParameters(s, names[0]),
     };
   } finally {
-    clients.forEach((c) => c.close());
+    clients.forEach((c) => {
+      c.close();
+    });
   }
 }
 

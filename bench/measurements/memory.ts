@@ -42,7 +42,9 @@ async function createSessions(s: Subject, prefix: string, count: number): Promis
       }),
     );
   } finally {
-    pool.forEach((c) => c.close());
+    pool.forEach((c) => {
+      c.close();
+    });
   }
 }
 

@@ -23,6 +23,8 @@ export async function measureNat(
     }
     return summarize(await runLoad(clients, { path: '/api/whoami', ...o }), s.replicas);
   } finally {
-    clients.forEach((c) => c.close());
+    clients.forEach((c) => {
+      c.close();
+    });
   }
 }

@@ -170,7 +170,9 @@ async function writeWindow(
   });
   stop = true;
   await editing;
-  writers.forEach((w) => w.close());
+  writers.forEach((w) => {
+    w.close();
+  });
   const w1 = await statsOf(s);
   const onPeers = (x: Record<string, PeerStats>, pick: (p: PeerStats) => Record<number, number>) =>
     mergeBuckets(others.map((r) => pick(x[r])));

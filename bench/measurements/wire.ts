@@ -21,7 +21,9 @@ async function exchange(url: URL, localAddress: string, request: Buffer): Promis
     socket.setTimeout(TIMEOUT_MS, () => socket.destroy(new Error('whoami timed out')));
     socket.on('data', (chunk: Buffer) => chunks.push(chunk));
     socket.on('error', reject);
-    socket.on('end', () => resolve(Buffer.concat(chunks)));
+    socket.on('end', () => {
+      resolve(Buffer.concat(chunks));
+    });
     socket.write(request);
   });
   const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(response.toString('latin1'))?.[1]);

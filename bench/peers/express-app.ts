@@ -44,8 +44,12 @@ passport.use(
   }),
 );
 // The whole user goes into the session, as in our app: a read needs no database.
-passport.serializeUser((user, done) => done(null, user));
-passport.deserializeUser((user: User, done) => done(null, user));
+passport.serializeUser((user, done) => {
+  done(null, user);
+});
+passport.deserializeUser((user: User, done) => {
+  done(null, user);
+});
 
 const app = express();
 app.disable('x-powered-by');

@@ -27,15 +27,25 @@ export async function peerStore(env: NodeJS.ProcessEnv, db: pg.Pool): Promise<Pe
     const client = await db.connect();
     try {
       await client.query('SELECT pg_advisory_lock(4211)');
-      await new Promise((resolve) => store.get('warm-up', resolve));
+      await new Promise((resolve) => {
+        store.get('warm-up', resolve);
+      });
     } finally {
       await client.query('SELECT pg_advisory_unlock(4211)');
       client.release();
     }
-    return { name: 'postgres', store, close: async () => store.close() };
+    return {
+      name: 'postgres',
+      store,
+      close: async () => {
+        store.close();
+      },
+    };
   }
   const redis = createClient({ url: env.REDIS_URL, disableOfflineQueue: true });
-  redis.on('error', (err: Error) => console.error(`redis: ${err.message}`));
+  redis.on('error', (err: Error) => {
+    console.error(`redis: ${err.message}`);
+  });
   await redis.connect();
   return {
     name: 'redis',

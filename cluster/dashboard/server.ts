@@ -51,7 +51,9 @@ export async function serveDashboard(
   const token = randomBytes(24).toString('base64url');
   const timeline = new Timeline();
   const traffic = new AccessLogTraffic(o.nginxAccessLog);
-  const load = new SimulatedLoad(cluster.url, () => timeline.loggedOut());
+  const load = new SimulatedLoad(cluster.url, () => {
+    timeline.loggedOut();
+  });
   const causes = new Map<string, Cause>();
   const streams = new Set<ServerResponse>();
   let observers: StoreObserver[] = [];
@@ -121,14 +123,18 @@ export async function serveDashboard(
     const url = new URL(req.url ?? '/', 'http://dashboard');
     const port = (server.address() as { port: number }).port;
     // Only what a browser on this machine sends: another Host is a DNS-rebinding page.
-    if (![`127.0.0.1:${port}`, `localhost:${port}`].includes(req.headers.host ?? ''))
-      return send(res, 403, { error: 'wrong Host' });
+    if (![`127.0.0.1:${port}`, `localhost:${port}`].includes(req.headers.host ?? '')) {
+      send(res, 403, { error: 'wrong Host' });
+      return;
+    }
     const given =
       req.method === 'GET' ? url.searchParams.get('token') : req.headers['x-dashboard-token'];
-    if (!sameToken(typeof given === 'string' ? given : '', token))
-      return send(res, 403, {
+    if (!sameToken(typeof given === 'string' ? given : '', token)) {
+      send(res, 403, {
         error: 'the dashboard needs the token from the URL the runner printed',
       });
+      return;
+    }
 
     if (req.method === 'GET' && ASSETS[url.pathname]) {
       const file = ASSETS[url.pathname];
@@ -154,8 +160,14 @@ export async function serveDashboard(
     }
     if (req.method === 'POST' && req.headers['content-type'] === 'application/json') {
       const body = await readJson(req);
-      if (url.pathname === '/api/command') return send(res, ...(await command(body)));
-      if (url.pathname === '/api/load') return send(res, ...(await simulate(body)));
+      if (url.pathname === '/api/command') {
+        send(res, ...(await command(body)));
+        return;
+      }
+      if (url.pathname === '/api/load') {
+        send(res, ...(await simulate(body)));
+        return;
+      }
     }
     send(res, 404, { error: 'no such thing here' });
   }
@@ -205,7 +217,9 @@ export async function serveDashboard(
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(o.port ?? 0, '127.0.0.1', () => resolve());
+    server.listen(o.port ?? 0, '127.0.0.1', () => {
+      resolve();
+    });
   });
   const { port } = server.address() as { port: number };
   return {
@@ -216,7 +230,11 @@ export async function serveDashboard(
       await load.stop();
       for (const res of streams) res.end();
       server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await new Promise<void>((resolve) =>
+        server.close(() => {
+          resolve();
+        }),
+      );
       await Promise.all(observers.map((ob) => ob.close().catch(() => undefined)));
     },
   };

@@ -54,7 +54,9 @@ export class SimulatedLoad {
   async stop(): Promise<void> {
     this.running = false;
     await Promise.all(this.loops);
-    this.clients.forEach((c) => c.close());
+    this.clients.forEach((c) => {
+      c.close();
+    });
     this.clients = [];
     this.home.clear();
     this.loggedIn.clear();

@@ -272,7 +272,11 @@ export function describeExit({ code, signal }: ExitStatus): string {
 function exitOf(child: ChildProcess): Promise<ExitStatus> {
   // Without an 'error' listener, a late error event (e.g. a failed kill) would crash the parent.
   child.on('error', () => undefined);
-  return new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  return new Promise((resolve) =>
+    child.once('exit', (code, signal) => {
+      resolve({ code, signal });
+    }),
+  );
 }
 
 /** The PID once the OS has started the process; rejects with spawn's error (ENOENT, EPERM, ...). */
@@ -306,7 +310,8 @@ function installExitHook(): void {
 async function niceAutogroup(pid: number, nice: number): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await writeFile(`/proc/${pid}/autogroup`, String(nice));
+      await writeFile(`/proc/${pid}/autogroup`, String(nice));
+      return;
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === 'ENOENT') return;

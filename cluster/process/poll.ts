@@ -47,7 +47,9 @@ export class TimeoutError extends Error {
 export async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new TimeoutError(ms)), ms);
+    timer = setTimeout(() => {
+      reject(new TimeoutError(ms));
+    }, ms);
   });
   try {
     return await Promise.race([promise, timeout]);

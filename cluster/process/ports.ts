@@ -34,11 +34,7 @@ export async function reclaimPort(
   owner: string,
   host = '127.0.0.1',
 ): Promise<boolean> {
-  return (
-    heldByOther(port, owner) === false &&
-    (await listenOnce(host, port)) === port &&
-    claim(port, owner)
-  );
+  return !heldByOther(port, owner) && (await listenOnce(host, port)) === port && claim(port, owner);
 }
 
 /** Whether the port went to someone other than `owner` (anyone, for no owner) in the last minute. */
@@ -70,12 +66,20 @@ async function listenOnce(host: string, port: number): Promise<number | undefine
   const server = net.createServer();
   const listening = await new Promise<boolean>((resolve, reject) => {
     // A given port that can't be had (in use, not permitted, ...) is simply not free.
-    server.once('error', (error) => (port !== 0 ? resolve(false) : reject(error)));
-    server.listen(port, host, () => resolve(true));
+    server.once('error', (error) => {
+      port !== 0 ? resolve(false) : reject(error);
+    });
+    server.listen(port, host, () => {
+      resolve(true);
+    });
   });
   if (!listening) return undefined;
   const { port: got } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
+  await new Promise<void>((resolve) =>
+    server.close(() => {
+      resolve();
+    }),
+  );
   return got;
 }
 

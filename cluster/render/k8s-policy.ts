@@ -180,8 +180,10 @@ function peerPortClosed(
       selects(p.spec?.podSelector, labels) &&
       (p.spec?.policyTypes ?? ['Ingress']).includes('Ingress'),
   );
-  if (!mine.length)
-    return fail(`no NetworkPolicy selects ${o.metadata?.name}'s pods: port ${port} is open to all`);
+  if (!mine.length) {
+    fail(`no NetworkPolicy selects ${o.metadata?.name}'s pods: port ${port} is open to all`);
+    return;
+  }
   for (const p of mine)
     for (const rule of p.spec?.ingress ?? []) {
       const lets =

@@ -168,7 +168,9 @@ describe('the policy check', () => {
           rule.ports = [{ port: 3000, endPort: 5000 }];
           delete rule.from;
         },
-        () => policies.forEach((p) => (p.kind = 'ConfigMap')),
+        () => {
+          policies.forEach((p) => (p.kind = 'ConfigMap'));
+        },
       ];
       wider[pick % wider.length]();
       return 'Deployment/scaled-login';

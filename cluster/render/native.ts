@@ -85,7 +85,9 @@ export function nativePlace(o: {
     setStoreShards(plugin, count) {
       shards[plugin] = count;
     },
-    saveStoreShards: () => writeFileSync(shardsFile, `${JSON.stringify(shards)}\n`),
+    saveStoreShards: () => {
+      writeFileSync(shardsFile, `${JSON.stringify(shards)}\n`);
+    },
     // The same key gets the same port within a start: nginx asks for the replicas' ports too.
     port(key, _standard, { keep = false, plus = 0 } = {}) {
       let port = taken.get(key);

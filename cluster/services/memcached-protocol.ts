@@ -19,9 +19,13 @@ export function memcachedCommand(
       if (outcome instanceof Error) reject(outcome);
       else resolve(outcome);
     };
-    socket.setTimeout(timeoutMs, () => finish(new Error(`no reply within ${timeoutMs} ms`)));
+    socket.setTimeout(timeoutMs, () => {
+      finish(new Error(`no reply within ${timeoutMs} ms`));
+    });
     socket.once('error', finish);
-    socket.once('end', () => finish(new Error('connection closed before memcached replied')));
+    socket.once('end', () => {
+      finish(new Error('connection closed before memcached replied'));
+    });
     socket.once('connect', () => socket.write(`${command}\r\n`));
     socket.on('data', (chunk: Buffer) => {
       chunks.push(chunk);

@@ -115,7 +115,9 @@ export async function observeRedis(url: string): Promise<StoreObserver> {
     // DBSIZE, so no key list is built here: every key, i.e. sessions and a few login-attempt counters.
     sessionCount: () => client.dbSize(),
     fill: (count) => fillWithCopies(client, count),
-    close: async () => client.destroy(),
+    close: async () => {
+      client.destroy();
+    },
   };
 }
 

@@ -39,9 +39,13 @@ export function redisProcessId(host: string, port: number, timeoutMs: number): P
       if (outcome instanceof Error) reject(outcome);
       else resolve(outcome);
     };
-    socket.setTimeout(timeoutMs, () => finish(new Error(`no reply within ${timeoutMs} ms`)));
+    socket.setTimeout(timeoutMs, () => {
+      finish(new Error(`no reply within ${timeoutMs} ms`));
+    });
     socket.once('error', finish);
-    socket.once('end', () => finish(new Error('connection closed before Redis replied')));
+    socket.once('end', () => {
+      finish(new Error('connection closed before Redis replied'));
+    });
     socket.once('connect', () => socket.write('PING\r\nINFO server\r\n'));
     socket.on('data', (chunk: Buffer) => {
       received = Buffer.concat([received, chunk]);

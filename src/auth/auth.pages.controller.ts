@@ -23,7 +23,10 @@ export class AuthPagesController {
 
   @Get('login')
   loginPage(@Req() req: Request, @Res() res: Response, @Query('next') next?: string): void {
-    if (req.isAuthenticated()) return res.redirect(303, localPath(next));
+    if (req.isAuthenticated()) {
+      res.redirect(303, localPath(next));
+      return;
+    }
     // A session cookie this replica does not recognise: ended, or held by another replica.
     const unrecognised = !!(req.cookies as Record<string, string>)[this.config.session.cookieName];
     res.render('login', { title: 'Log in', next: localPath(next), values: {}, unrecognised });
@@ -42,8 +45,10 @@ export class AuthPagesController {
       username: body.username,
       password: body.password,
     });
-    if (errors)
-      return res.status(400).render('login', { title: 'Log in', next, values, fields: errors });
+    if (errors) {
+      res.status(400).render('login', { title: 'Log in', next, values, fields: errors });
+      return;
+    }
     try {
       const user = await this.auth.validateCredentials(
         value.username,
@@ -62,7 +67,10 @@ export class AuthPagesController {
 
   @Get('register')
   registerPage(@Req() req: Request, @Res() res: Response): void {
-    if (req.isAuthenticated()) return res.redirect(303, '/profile');
+    if (req.isAuthenticated()) {
+      res.redirect(303, '/profile');
+      return;
+    }
     res.render('register', { title: 'Create an account', values: {} });
   }
 
@@ -76,10 +84,10 @@ export class AuthPagesController {
     const values = { username: body.username, displayName: body.displayName };
     const input = { ...body, displayName: body.displayName || undefined };
     const { value, errors } = await validateForm(RegisterDto, input);
-    if (errors)
-      return res
-        .status(400)
-        .render('register', { title: 'Create an account', values, fields: errors });
+    if (errors) {
+      res.status(400).render('register', { title: 'Create an account', values, fields: errors });
+      return;
+    }
     try {
       const user = await this.auth.register(value);
       await this.auth.startSession(req, user);

@@ -9,7 +9,7 @@ import { UsersService } from '../users/users.service.js';
 import { AuthService } from './auth.service.js';
 import { LoginThrottle } from './login-throttle.js';
 import { PasswordHasher } from './password-hasher.js';
-import { defined } from '../../test/support/defined.js';
+import { defined } from '../common/defined.js';
 
 const config = AppConfig.fromEnv({
   DATABASE_URL: 'postgres://app@localhost/app',
@@ -178,7 +178,9 @@ describe('AuthService', () => {
 
   describe('startSession', () => {
     it('logs the principal in through passport (which regenerates the session)', async () => {
-      const logIn = jest.fn((_user: unknown, done: (err?: unknown) => void) => done());
+      const logIn = jest.fn((_user: unknown, done: (err?: unknown) => void) => {
+        done();
+      });
       const req = { logIn } as unknown as Request;
       const principal: Principal = { id: 'user-alice', username: 'alice', displayName: 'Alice' };
 
@@ -191,7 +193,9 @@ describe('AuthService', () => {
     it('fails when passport cannot log in (e.g. the store is down)', async () => {
       const storeDown = new Error('store down');
       const req = {
-        logIn: (_u: unknown, done: (err?: unknown) => void) => done(storeDown),
+        logIn: (_u: unknown, done: (err?: unknown) => void) => {
+          done(storeDown);
+        },
       } as unknown as Request;
 
       await expect(
@@ -202,7 +206,9 @@ describe('AuthService', () => {
 
   describe('endSession', () => {
     it('destroys the stored session, drops the user and clears the configured cookie', async () => {
-      const destroy = jest.fn((done: (err?: unknown) => void) => done());
+      const destroy = jest.fn((done: (err?: unknown) => void) => {
+        done();
+      });
       const req = { user: { id: 'user-alice' }, session: { destroy } } as unknown as Request;
       const clearCookie = jest.fn();
       const res = { clearCookie } as unknown as Response;

@@ -54,9 +54,11 @@ export class AuthService {
    * stamps the new session before passport saves it.
    */
   async startSession(req: Request, principal: Principal): Promise<void> {
-    await new Promise<void>((resolve, reject) =>
-      req.logIn(principal, (err) => (err ? reject(err) : resolve())),
-    );
+    await new Promise<void>((resolve, reject) => {
+      req.logIn(principal, (err) => {
+        err ? reject(err) : resolve();
+      });
+    });
   }
 
   /** Logout: the session is destroyed in the store, so the old cookie fails on every replica. */

@@ -13,9 +13,15 @@ type Outcome = { success: unknown } | { error: unknown } | { fail: unknown; stat
 /** Runs the strategy the way passport does, and reports which of its outcomes it chose. */
 function authenticate(strategy: LocalStrategy, req: Partial<Request>): Promise<Outcome> {
   return new Promise((resolve) => {
-    strategy.success = (user: unknown) => resolve({ success: user });
-    strategy.error = (err: unknown) => resolve({ error: err });
-    strategy.fail = (challenge: unknown, status?: number) => resolve({ fail: challenge, status });
+    strategy.success = (user: unknown) => {
+      resolve({ success: user });
+    };
+    strategy.error = (err: unknown) => {
+      resolve({ error: err });
+    };
+    strategy.fail = (challenge: unknown, status?: number) => {
+      resolve({ fail: challenge, status });
+    };
     strategy.authenticate(req as Request);
   });
 }

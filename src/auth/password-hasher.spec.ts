@@ -3,7 +3,7 @@ import { Test, type TestingModule } from '@nestjs/testing';
 import argon2 from 'argon2';
 import { AppConfig } from '../config/app-config.js';
 import { PasswordHasher } from './password-hasher.js';
-import { defined } from '../../test/support/defined.js';
+import { defined } from '../common/defined.js';
 
 // The smallest memory cost the config allows, so the suite stays fast; the parameters are still real.
 const config = AppConfig.fromEnv({

@@ -91,16 +91,16 @@ describe('SessionSerializer', () => {
   it('is what passport uses to (de)serialize', async () => {
     await build(); // registers itself with passport
 
-    const stored = await new Promise<object>((resolve, reject) =>
-      passport.serializeUser(fullUser, loginRequest(), (err: unknown, id?: unknown) =>
-        err ? reject(err as Error) : resolve(id as object),
-      ),
-    );
-    const restored = await new Promise<unknown>((resolve, reject) =>
-      passport.deserializeUser(stored, (err: unknown, user?: unknown) =>
-        err ? reject(err as Error) : resolve(user),
-      ),
-    );
+    const stored = await new Promise<object>((resolve, reject) => {
+      passport.serializeUser(fullUser, loginRequest(), (err: unknown, id?: unknown) => {
+        err ? reject(err) : resolve(id as object);
+      });
+    });
+    const restored = await new Promise<unknown>((resolve, reject) => {
+      passport.deserializeUser(stored, (err: unknown, user?: unknown) => {
+        err ? reject(err) : resolve(user);
+      });
+    });
 
     expect(stored).toEqual(principal);
     expect(restored).toEqual(principal);

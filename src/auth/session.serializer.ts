@@ -18,10 +18,12 @@ type Done<T> = (err: unknown, value?: T) => void;
 @Injectable()
 export class SessionSerializer {
   constructor(private readonly config: AppConfig) {
-    passport.serializeUser<Principal, Request>((req, user, done) =>
-      this.serializeUser(req, user as Principal, done),
-    );
-    passport.deserializeUser<Principal>((payload, done) => this.deserializeUser(payload, done));
+    passport.serializeUser<Principal>((req, user, done) => {
+      this.serializeUser(req, user as Principal, done);
+    });
+    passport.deserializeUser<Principal>((payload, done) => {
+      this.deserializeUser(payload, done);
+    });
   }
 
   serializeUser(req: Request, user: Principal, done: Done<Principal>): void {

@@ -85,8 +85,12 @@ describe('AllExceptionsFilter', () => {
   beforeEach(() => {
     logged = jest.fn();
     warned = jest.fn();
-    jest.spyOn(Logger.prototype, 'error').mockImplementation((message: unknown) => logged(message));
-    jest.spyOn(Logger.prototype, 'warn').mockImplementation((message: unknown) => warned(message));
+    jest.spyOn(Logger.prototype, 'error').mockImplementation((message: unknown) => {
+      logged(message);
+    });
+    jest.spyOn(Logger.prototype, 'warn').mockImplementation((message: unknown) => {
+      warned(message);
+    });
   });
   afterEach(() => {
     jest.restoreAllMocks();

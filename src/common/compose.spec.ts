@@ -7,7 +7,10 @@ const res = {} as Response;
 /** Runs a middleware; resolves to what it passed to next() (undefined: let through). */
 function run(mw: RequestHandler, req: Partial<Request> = { headers: {} }): Promise<unknown> {
   return new Promise(
-    (resolve) => void mw(req as Request, res, ((err?: unknown) => resolve(err)) as NextFunction),
+    (resolve) =>
+      void mw(req as Request, res, ((err?: unknown) => {
+        resolve(err);
+      }) as NextFunction),
   );
 }
 
@@ -34,7 +37,13 @@ describe('compose', () => {
       next();
     };
 
-    expect(await run(compose((_q, _s, next) => next(passed), after))).toBe(passed);
+    expect(
+      await run(
+        compose((_q, _s, next) => {
+          next(passed);
+        }, after),
+      ),
+    ).toBe(passed);
     expect(
       await run(
         compose(() => {
@@ -47,7 +56,10 @@ describe('compose', () => {
 
   it('waits for a handler that calls next() later', async () => {
     const seen: string[] = [];
-    const later: RequestHandler = (_req, _res, next) => void setTimeout(() => next(), 5);
+    const later: RequestHandler = (_req, _res, next) =>
+      void setTimeout(() => {
+        next();
+      }, 5);
     const after: RequestHandler = (_req, _res, next) => {
       seen.push('after');
       next();

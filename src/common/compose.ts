@@ -9,9 +9,15 @@ export function compose(...handlers: RequestHandler[]): RequestHandler {
   return (req: Request, res: Response, next: NextFunction): void => {
     let i = 0;
     const step = (err?: unknown): void => {
-      if (err) return next(err);
+      if (err) {
+        next(err);
+        return;
+      }
       const handler = handlers[i++];
-      if (!handler) return next();
+      if (!handler) {
+        next();
+        return;
+      }
       try {
         void handler(req, res, step);
       } catch (e) {
@@ -30,7 +36,10 @@ export function compose(...handlers: RequestHandler[]): RequestHandler {
 export function whenBodyPresent(handler: RequestHandler): RequestHandler {
   return (req: Request, res: Response, next: NextFunction): void => {
     const { 'transfer-encoding': chunked, 'content-length': length } = req.headers;
-    if (chunked === undefined && Number.isNaN(Number(length))) return next();
+    if (chunked === undefined && Number.isNaN(Number(length))) {
+      next();
+      return;
+    }
     void handler(req, res, next);
   };
 }

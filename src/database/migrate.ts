@@ -51,7 +51,10 @@ async function waitForSchema(databaseUrl: string): Promise<void> {
   let said = 0;
   for (;;) {
     const { ok, why } = await current(databaseUrl);
-    if (ok) return void console.log(why);
+    if (ok) {
+      console.log(why);
+      return;
+    }
     if (Date.now() > deadline) throw new Error(`no current schema after ${seconds} s: ${why}`);
     if (Date.now() - said > 10_000) {
       console.log(`waiting for the migration: ${why}`);

@@ -53,7 +53,9 @@ describe('databaseOutage', () => {
     const port = await new Promise<number>((resolve) => {
       const server = createServer().listen(0, '127.0.0.1', () => {
         const { port } = server.address() as { port: number };
-        server.close(() => resolve(port));
+        server.close(() => {
+          resolve(port);
+        });
       });
     });
     const sql = postgres(`postgres://nobody@127.0.0.1:${port}/none`, {

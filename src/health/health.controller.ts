@@ -71,7 +71,9 @@ export class HealthController {
       await Promise.race([
         probe(),
         new Promise((_, reject) => {
-          timer = setTimeout(() => reject(new Error('timed out')), this.config.backendTimeoutMs);
+          timer = setTimeout(() => {
+            reject(new Error('timed out'));
+          }, this.config.backendTimeoutMs);
         }),
       ]);
       return { ok: true, ms: Date.now() - started };

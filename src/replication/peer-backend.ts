@@ -53,16 +53,21 @@ export function openPeerChannel(
   loggerName: string,
 ): { channel: PeerChannel; log: ReplicationLog } {
   const logger = new Logger(loggerName);
-  const log: ReplicationLog = (level, message, detail = {}) =>
+  const log: ReplicationLog = (level, message, detail = {}) => {
     logger[level]({ msg: message, ...detail });
+  };
   const channel = new PeerChannel({
     self: replica,
     host: config.REPLICATION_HOST,
     port: config.REPLICATION_PORT,
-    peers: membershipOf(config, replica, (message, detail) => log('log', message, detail)),
+    peers: membershipOf(config, replica, (message, detail) => {
+      log('log', message, detail);
+    }),
     secret: config.REPLICATION_SECRET,
     threadPriority: config.REPLICATION_THREAD_PRIORITY,
-    log: (message, detail) => log('warn', message, detail),
+    log: (message, detail) => {
+      log('warn', message, detail);
+    },
   });
   return { channel, log };
 }
@@ -92,8 +97,12 @@ export function housekeeping(manager: { flushAccesses(): void; sweep(): void }) 
   return {
     start() {
       timers.push(
-        setInterval(() => manager.flushAccesses(), ACCESS_FLUSH_MS),
-        setInterval(() => manager.sweep(), SWEEP_MS),
+        setInterval(() => {
+          manager.flushAccesses();
+        }, ACCESS_FLUSH_MS),
+        setInterval(() => {
+          manager.sweep();
+        }, SWEEP_MS),
       );
       timers.forEach((t) => t.unref());
     },

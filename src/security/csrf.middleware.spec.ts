@@ -64,7 +64,11 @@ describe('CsrfMiddleware', () => {
 
   /** Runs the middleware and resolves to what it passed to next(): undefined means "let through". */
   function run(req: Request): Promise<unknown> {
-    return new Promise((resolve) => middleware.use(req, res, (err?: unknown) => resolve(err)));
+    return new Promise((resolve) => {
+      middleware.use(req, res, (err?: unknown) => {
+        resolve(err);
+      });
+    });
   }
 
   describe('JSON API', () => {
@@ -223,16 +227,18 @@ describe('CsrfMiddleware', () => {
     before.use(page, res, jest.fn());
     const token = page.csrfToken!();
 
-    const verdict = await new Promise<unknown>((resolve) =>
+    const verdict = await new Promise<unknown>((resolve) => {
       after.use(
         request('POST', '/profile', {
           cookies: { sl_sid: 'sid-1', csrf: token },
           body: { _csrf: token },
         }),
         res,
-        (err?: unknown) => resolve(err),
-      ),
-    );
+        (err?: unknown) => {
+          resolve(err);
+        },
+      );
+    });
 
     expect(verdict).toBeUndefined();
   });

@@ -55,32 +55,45 @@ export class CsrfMiddleware implements NestMiddleware {
     // Cookies are parsed for pages only: the API never reads them (express-session parses its own).
     if (!wantsJson(req)) {
       parseCookies(req, res, (err?: unknown) => {
-        if (err) return next(err);
+        if (err) {
+          next(err);
+          return;
+        }
         const id = this.session.identify(req);
-        if (typeof id === 'string') return this.checkForm(req, res, next, id);
-        id.then((found) => this.checkForm(req, res, next, found), next);
+        if (typeof id === 'string') {
+          this.checkForm(req, res, next, id);
+          return;
+        }
+        id.then((found) => {
+          this.checkForm(req, res, next, found);
+        }, next);
       });
       return;
     }
-    if (SAFE_METHODS.has(req.method)) return next();
+    if (SAFE_METHODS.has(req.method)) {
+      next();
+      return;
+    }
     const site = req.get('sec-fetch-site');
     if (site && site !== 'same-origin' && site !== 'none') {
-      return next(
+      next(
         new ForbiddenException({
           message: 'Cross-site requests to the API are refused.',
           fields: { 'sec-fetch-site': ['must be same-origin or none'] },
         }),
       );
+      return;
     }
     // The header itself, not req.is(): that answers null for a body-less POST, which is fine here.
     const type = req.get('content-type')?.split(';', 1)[0]?.trim().toLowerCase();
     if (type && type !== 'application/json' && !type.endsWith('+json')) {
-      return next(
+      next(
         new UnsupportedMediaTypeException({
           message: 'The API accepts only application/json request bodies.',
           fields: { 'content-type': ['must be application/json'] },
         }),
       );
+      return;
     }
     next();
   }
@@ -88,7 +101,10 @@ export class CsrfMiddleware implements NestMiddleware {
   private checkForm(req: Request, res: Response, next: NextFunction, id: string): void {
     this.identities.set(req, id);
     this.forms.doubleCsrfProtection(req, res, (err?: unknown) => {
-      if (err !== this.forms.invalidCsrfTokenError) return next(err);
+      if (err !== this.forms.invalidCsrfTokenError) {
+        next(err);
+        return;
+      }
       // The form field the token travels in is the bad part: named like any field error.
       next(
         new ForbiddenException({

@@ -100,13 +100,19 @@ function decode(component: string): string | undefined {
  */
 export function urlGuard(req: Request, _res: Response, next: NextFunction): void {
   const url = req.url;
-  if (!url.includes('%')) return next();
+  if (!url.includes('%')) {
+    next();
+    return;
+  }
   const q = url.indexOf('?');
   const path = q < 0 ? url : url.slice(0, q);
   for (const segment of path.split('/')) {
     const decoded = decode(segment);
     const problem = decoded === undefined ? NOT_UNICODE : unsafeText(decoded);
-    if (problem) return next(validationFailed({ path: [problem] }));
+    if (problem) {
+      next(validationFailed({ path: [problem] }));
+      return;
+    }
   }
   const fields = q < 0 ? undefined : inspectUrlEncoded(url.slice(q + 1), 'query.');
   next(fields && validationFailed(fields));

@@ -48,7 +48,8 @@ export function securityHeaders(production: boolean): RequestHandler {
       // A page is one user's too (their profile, their sessions, a CSRF token); static files
       // are everyone's, and keep the caching express.static gives them.
       if (!req.path.startsWith('/static/')) res.setHeader('Cache-Control', 'no-store');
-      return pages(req, res, next);
+      pages(req, res, next);
+      return;
     }
     for (const [name, value] of api) res.setHeader(name, value);
     next();

@@ -9,7 +9,9 @@ import type { Request, Response } from 'express';
 export async function endSession(req: Request, res: Response, cookieName: string): Promise<void> {
   if (req.session) {
     await new Promise<void>((resolve, reject) =>
-      req.session.destroy((err) => (err ? reject(err) : resolve())),
+      req.session.destroy((err) => {
+        err ? reject(err) : resolve();
+      }),
     );
   }
   req.user = undefined;

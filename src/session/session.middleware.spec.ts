@@ -19,7 +19,9 @@ const alice = { id: 'user-alice', username: 'alice', displayName: 'Alice' };
 let deserialize: (stored: unknown) => unknown = (stored) => stored;
 
 beforeAll(() => {
-  passport.serializeUser((user, done) => done(null, user));
+  passport.serializeUser((user, done) => {
+    done(null, user);
+  });
   passport.deserializeUser((stored: unknown, done) => {
     try {
       done(null, deserialize(stored) as Express.User | false);
@@ -40,7 +42,9 @@ function app(store = new MemoryStore()) {
     new Outages([]),
   );
   const a = express();
-  a.use((req, res, next) => middleware.use(req, res, next));
+  a.use((req, res, next) => {
+    middleware.use(req, res, next);
+  });
   a.post('/login', (req: Request, res: Response, next) => {
     req.logIn(alice, (err) => (err ? next(err) : res.json({ sessionID: req.sessionID })));
   });
@@ -112,7 +116,11 @@ describe('SessionMiddleware: session -> req.user', () => {
     const me = await request(a).get('/me').set('Cookie', cookie).expect(200);
 
     expect(me.body).toMatchObject({ authenticated: false, user: null });
-    const stored = await new Promise((resolve) => store.get(sid, (_e, s) => resolve(s)));
+    const stored = await new Promise((resolve) => {
+      store.get(sid, (_e, s) => {
+        resolve(s);
+      });
+    });
     expect((stored as { passport?: { user?: unknown } }).passport?.user).toBeUndefined();
   });
 

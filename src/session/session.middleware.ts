@@ -39,7 +39,9 @@ export class SessionMiddleware implements NestMiddleware {
         ...backend.sealed,
         lifetime: s,
         cookie,
-        warn: (message) => logger.warn({ msg: message }),
+        warn: (message) => {
+          logger.warn({ msg: message });
+        },
       });
       load = compose(parseCookies, sealed.handler);
       this.identify = sealed.identify;
@@ -61,14 +63,16 @@ export class SessionMiddleware implements NestMiddleware {
       // The signed id in the cookie: the same on every replica, whether or not it knows the session.
       this.identify = (req) => (req.cookies as Record<string, string>)[s.cookieName] ?? '';
     }
-    this.chain = compose(load, restoreUser, (req, res, next) =>
-      this.enforceLifetime(req, res, next),
-    );
+    this.chain = compose(load, restoreUser, (req, res, next) => {
+      this.enforceLifetime(req, res, next);
+    });
   }
 
   use(req: Request, res: Response, next: NextFunction): void {
     if (req.isAuthenticated === undefined) installPassportMethods(req, res);
-    this.chain(req, res, (err?: unknown) => next(err ? this.outages.asHttp(err) : undefined));
+    this.chain(req, res, (err?: unknown) => {
+      next(err ? this.outages.asHttp(err) : undefined);
+    });
   }
 
   /**
@@ -79,12 +83,17 @@ export class SessionMiddleware implements NestMiddleware {
    */
   private enforceLifetime(req: Request, res: Response, next: NextFunction): void {
     const meta = req.session?.meta;
-    if (!req.user || !meta) return next();
+    if (!req.user || !meta) {
+      next();
+      return;
+    }
     const now = Date.now();
     if (now - meta.createdAt >= this.config.session.absoluteTimeoutMs) {
       req.user = undefined;
       res.clearCookie(this.config.session.cookieName, { path: '/' });
-      req.session.destroy((err) => next(err));
+      req.session.destroy((err) => {
+        next(err);
+      });
       return;
     }
     if (now - meta.lastSeenAt >= this.config.session.touchIntervalMs) {
@@ -109,16 +118,23 @@ function restoreUser(req: Request, _res: Response, next: NextFunction): void {
   const session = req.session as
     (Request['session'] & { passport?: { user?: unknown } }) | undefined;
   if (!session) {
-    return next(
+    next(
       new Error(
         'Login sessions require session support. Did you forget to use `express-session` middleware?',
       ),
     );
+    return;
   }
   const stored = session.passport?.user;
-  if (!stored && stored !== 0) return next();
+  if (!stored && stored !== 0) {
+    next();
+    return;
+  }
   passport.deserializeUser(stored, req, (err: unknown, user?: Express.User | false | null) => {
-    if (err) return next(err);
+    if (err) {
+      next(err);
+      return;
+    }
     if (user) req.user = user;
     else delete session.passport!.user;
     next();

@@ -22,9 +22,11 @@ function run(fails: { csrf?: Error; session?: Error } = {}) {
     step('session', seen, fails.session) as unknown as SessionMiddleware,
     step('pageLocals', seen) as unknown as PageLocalsMiddleware,
   );
-  return new Promise<{ seen: string[]; err: unknown }>((resolve) =>
-    mw.use({} as Request, {} as Response, (err?: unknown) => resolve({ seen, err })),
-  );
+  return new Promise<{ seen: string[]; err: unknown }>((resolve) => {
+    mw.use({} as Request, {} as Response, (err?: unknown) => {
+      resolve({ seen, err });
+    });
+  });
 }
 
 describe('RequestSessionMiddleware', () => {

@@ -69,9 +69,15 @@ export class RequestSessionMiddleware implements NestMiddleware {
   use(req: Request, res: Response, next: NextFunction): void {
     // CSRF first: a forged request is refused before it touches the session store.
     this.csrf.use(req, res, (err?: unknown) => {
-      if (err) return next(err);
+      if (err) {
+        next(err);
+        return;
+      }
       this.session.use(req, res, (err?: unknown) => {
-        if (err) return next(err);
+        if (err) {
+          next(err);
+          return;
+        }
         this.pageLocals.use(req, res, next);
       });
     });
@@ -112,11 +118,12 @@ export class SessionModule implements NestModule, OnApplicationShutdown {
                 timeoutMs: config.backendTimeoutMs,
                 secrets: config.session.secrets,
                 replica: config.replicaName,
-                onError: (message, err) =>
+                onError: (message, err) => {
                   logger.warn({
                     msg: message,
                     error: err instanceof Error ? err.message : String(err),
-                  }),
+                  });
+                },
               },
               ...injected,
             ),

@@ -45,7 +45,10 @@ export class SessionsPagesController {
     @Res() res: Response,
   ) {
     const { wasCurrent } = await this.sessions.revoke(user.id, id, req.sessionID);
-    if (!wasCurrent) return res.redirect(303, '/sessions?revoked=1');
+    if (!wasCurrent) {
+      res.redirect(303, '/sessions?revoked=1');
+      return;
+    }
     await endSession(req, res, this.config.session.cookieName);
     res.redirect(303, '/login');
   }

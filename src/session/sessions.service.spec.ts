@@ -30,9 +30,11 @@ function store(
       ...meta,
     },
   };
-  return new Promise((resolve, reject) =>
-    backend.store!.set(sid, sess, (err) => (err ? reject(err) : resolve())),
-  );
+  return new Promise((resolve, reject) => {
+    backend.store!.set(sid, sess, (err) => {
+      err ? reject(err) : resolve();
+    });
+  });
 }
 
 describe('SessionsService (memory backend)', () => {

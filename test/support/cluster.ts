@@ -58,7 +58,9 @@ export async function startTestCluster(
   /** The cluster now: restartCluster() replaces it with the one started on the same work dir. */
   let cluster = await start();
   const pids = new Set<number>();
-  const remember = () => cluster.status().forEach((m) => m.pid && pids.add(m.pid));
+  const remember = () => {
+    cluster.status().forEach((m) => m.pid && pids.add(m.pid));
+  };
   remember();
   const own: Partial<TestCluster> = {
     async restart(member: string, env?: Record<string, string>) {

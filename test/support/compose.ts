@@ -296,7 +296,10 @@ export class ComposeProfile implements GuaranteeTarget {
         clearTimeout(timer);
         log.end(() => {
           void readFile(logFile, 'utf8').then((text) => {
-            if (code === 0) return resolve(text);
+            if (code === 0) {
+              resolve(text);
+              return;
+            }
             const tail = text.split('\n').slice(-40).join('\n');
             reject(
               new Error(

@@ -39,6 +39,10 @@ export async function failoverClients(
     readers,
     writers,
     usernames: usernames.slice(o.readers),
-    close: () => [...readers, ...writers].forEach((c) => c.close()),
+    close: () => {
+      [...readers, ...writers].forEach((c) => {
+        c.close();
+      });
+    },
   };
 }

@@ -126,14 +126,14 @@ export class HttpClient {
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () =>
+          res.on('end', () => {
             resolve({
               status: res.statusCode ?? 0,
               headers: res.headers,
               setCookie: res.headers['set-cookie'],
               text: Buffer.concat(chunks).toString('utf8'),
-            }),
-          );
+            });
+          });
           res.on('error', reject);
         },
       );

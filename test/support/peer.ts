@@ -22,9 +22,21 @@ export function peerExchange(
       ws.terminate();
       done('open');
     }, waitMs);
-    ws.on('open', () => frames.forEach((f) => ws.send(f)));
-    ws.on('unexpected-response', (_req, res) => done(`http ${res.statusCode}`));
-    ws.on('close', (code) => done(`closed ${code}`));
-    ws.on('error', () => setTimeout(() => done('error'), 50));
+    ws.on('open', () => {
+      frames.forEach((f) => {
+        ws.send(f);
+      });
+    });
+    ws.on('unexpected-response', (_req, res) => {
+      done(`http ${res.statusCode}`);
+    });
+    ws.on('close', (code) => {
+      done(`closed ${code}`);
+    });
+    ws.on('error', () =>
+      setTimeout(() => {
+        done('error');
+      }, 50),
+    );
   });
 }

@@ -59,7 +59,9 @@ export class Runner {
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out.text += chunk));
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (out.text += chunk));
     const exit = new Promise<number | null>((resolve) =>
-      child.once('exit', (code) => resolve(code)),
+      child.once('exit', (code) => {
+        resolve(code);
+      }),
     );
     const url = await new Promise<string>((resolve, reject) => {
       const timer = setTimeout(() => {

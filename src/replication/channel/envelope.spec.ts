@@ -45,7 +45,11 @@ describe('FrameSigner', () => {
   it('refuses frames signed with another secret, and anything that is not a frame', () => {
     const other = new FrameSigner('o'.repeat(43));
     expect(signer.open(other.seal(envelope))).toEqual({ refused: 'bad MAC' });
-    fc.assert(fc.property(fc.string(), (s) => expect(signer.open(s)).toHaveProperty('refused')));
+    fc.assert(
+      fc.property(fc.string(), (s) => {
+        expect(signer.open(s)).toHaveProperty('refused');
+      }),
+    );
   });
 
   it('refuses an authenticated frame whose envelope is malformed', () => {

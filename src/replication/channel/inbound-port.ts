@@ -81,7 +81,9 @@ export class InboundPort {
     /** Counts the CPU per frame kind where the port has a thread of its own. */
     private readonly meter?: WorkMeter,
   ) {
-    this.check = new FrameCheck(o, (message, detail) => events.log(message, detail));
+    this.check = new FrameCheck(o, (message, detail) => {
+      events.log(message, detail);
+    });
     this.signer = new FrameSigner(o.secret);
   }
 
@@ -97,7 +99,9 @@ export class InboundPort {
       server.once('listening', resolve);
       server.once('error', reject);
     });
-    server.on('error', (err) => this.events.log('peer port error', { error: err.message }));
+    server.on('error', (err) => {
+      this.events.log('peer port error', { error: err.message });
+    });
     // The handshake's answer to a peer's challenge: who we are, and proof that we hold the secret.
     server.on('headers', (headers, req) => {
       const challenge = req.headers[CHALLENGE_HEADER];
@@ -111,8 +115,12 @@ export class InboundPort {
       const address = req.socket.remoteAddress ?? 'unknown';
       const conn = this.nextConn++;
       this.sockets.set(conn, socket);
-      socket.on('error', (err) => this.check.refused(address, err.message));
-      socket.on('message', (data, isBinary) => this.receive(data, isBinary, socket, conn, address));
+      socket.on('error', (err) => {
+        this.check.refused(address, err.message);
+      });
+      socket.on('message', (data, isBinary) => {
+        this.receive(data, isBinary, socket, conn, address);
+      });
       // A connection that never says anything authenticated is not kept open for free.
       const idle = setTimeout(() => {
         if (this.authenticated.has(socket)) return;
@@ -135,9 +143,13 @@ export class InboundPort {
 
   async close(): Promise<void> {
     for (const socket of this.sockets.values()) socket.terminate();
-    await new Promise<void>((resolve) =>
-      this.server ? this.server.close(() => resolve()) : resolve(),
-    );
+    await new Promise<void>((resolve) => {
+      this.server
+        ? this.server.close(() => {
+            resolve();
+          })
+        : resolve();
+    });
   }
 
   private receive(data: RawData, isBinary: boolean, socket: WebSocket, conn: number, from: string) {
@@ -188,9 +200,14 @@ export class FrameCheck {
     }
     const envelope = opened.envelope;
     const replay = this.guard.check(envelope);
-    if (replay) return void this.rejections.refused(envelope.from, replay);
-    if (this.peers && !this.peers.includes(envelope.from))
-      return void this.rejections.refused(envelope.from, 'not in the peer list');
+    if (replay) {
+      this.rejections.refused(envelope.from, replay);
+      return;
+    }
+    if (this.peers && !this.peers.includes(envelope.from)) {
+      this.rejections.refused(envelope.from, 'not in the peer list');
+      return;
+    }
     return { envelope, text };
   }
 

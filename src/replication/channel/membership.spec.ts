@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { freePort } from '../../../cluster/process/ports.js';
 import { FileMembership, type MemberAddress } from './membership.js';
 import { PeerChannel } from './peer-channel.js';
-import { defined } from '../../../test/support/defined.js';
+import { defined } from '../../common/defined.js';
 
 const SECRET = 'k'.repeat(43);
 const until = async (check: () => boolean, ms = 8000) => {

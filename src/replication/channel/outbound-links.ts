@@ -73,7 +73,9 @@ export class OutboundLinks {
   ) {
     this.check = new FrameCheck(
       { self: o.self, secret: o.secret, peers: o.peers },
-      (message, detail) => events.log(message, detail),
+      (message, detail) => {
+        events.log(message, detail);
+      },
     );
     this.signer = new FrameSigner(o.secret);
   }
@@ -175,7 +177,9 @@ export class OutboundLinks {
       if (this.closed || link.self || this.links.get(key) !== link) return;
       const wait = link.retryMs;
       link.retryMs = Math.min(Math.max(wait * 2, FIRST_RETRY_MS), MAX_RETRY_MS);
-      link.timer = setTimeout(() => this.connect(key), wait);
+      link.timer = setTimeout(() => {
+        this.connect(key);
+      }, wait);
       link.timer.unref();
     });
   }

@@ -96,7 +96,11 @@ describe('PeerChannel over loopback', () => {
     b.listen({ message: (_, body) => received.push(body) });
     const ws = new WebSocket(`ws://127.0.0.1:${pb}/`);
     await new Promise((r) => ws.on('open', r));
-    const closed = new Promise<number>((r) => ws.on('close', (code) => r(code)));
+    const closed = new Promise<number>((r) =>
+      ws.on('close', (code) => {
+        r(code);
+      }),
+    );
     ws.send('{"t":"destroyed"}');
     expect(await closed).toBe(1008);
     expect(received).toEqual([]);
@@ -108,7 +112,11 @@ describe('PeerChannel over loopback', () => {
   it('closes a connection that sends nothing authenticated in time', async () => {
     const { logs, pb } = await pair();
     const ws = new WebSocket(`ws://127.0.0.1:${pb}/`);
-    const closed = new Promise<number>((r) => ws.on('close', (code) => r(code)));
+    const closed = new Promise<number>((r) =>
+      ws.on('close', (code) => {
+        r(code);
+      }),
+    );
     expect(await closed).toBe(1008);
     expect(logs.some((l) => l.includes('no authenticated frame in time'))).toBe(true);
   });

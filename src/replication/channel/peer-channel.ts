@@ -112,7 +112,9 @@ export class PeerChannel implements PeerLink {
       threadPriority: this.o.threadPriority ?? 'realtime',
     };
     const events = {
-      frame: (f: InboundFrame) => this.inbound(f),
+      frame: (f: InboundFrame) => {
+        this.inbound(f);
+      },
       open: (peer: string, address: string) => {
         this.proved.set(address, peer);
         this.open.add(peer);
@@ -123,7 +125,9 @@ export class PeerChannel implements PeerLink {
         this.down(peer);
       },
       ownAddress: (address: string) => this.proved.set(address, this.self),
-      log: (message: string, detail: Record<string, unknown>) => this.o.log(message, detail),
+      log: (message: string, detail: Record<string, unknown>) => {
+        this.o.log(message, detail);
+      },
     };
     this.io =
       this.o.io === 'inline' ? new InlineIo(options, events) : new ThreadIo(options, events);
@@ -134,7 +138,9 @@ export class PeerChannel implements PeerLink {
       for (const key of this.proved.keys()) if (!current.has(key)) this.proved.delete(key);
       this.io?.setMembers(members);
     });
-    this.timer = setInterval(() => this.heartbeat(), this.heartbeatMs);
+    this.timer = setInterval(() => {
+      this.heartbeat();
+    }, this.heartbeatMs);
     this.timer.unref();
   }
 
@@ -161,7 +167,9 @@ export class PeerChannel implements PeerLink {
         this.pending.delete(id);
         reject(new Error(`${to} did not answer within ${timeoutMs} ms`));
       }, timeoutMs);
-      const done = () => clearTimeout(timer);
+      const done = () => {
+        clearTimeout(timer);
+      };
       this.pending.set(id, {
         to,
         resolve: (v) => (done(), resolve(v)),
@@ -232,14 +240,20 @@ export class PeerChannel implements PeerLink {
   /** `conn`: the peer port's connection the frame came in on (undefined: one of ours). */
   private dispatch(e: Envelope, conn: number | undefined, receivedAt: number): void {
     switch (e.kind) {
-      case 'beat':
-        return this.safely(() => this.handlers.beacon?.(e.from, e.body));
-      case 'msg':
-        return this.safely(() => this.handlers.message(e.from, e.body, receivedAt));
+      case 'beat': {
+        this.safely(() => this.handlers.beacon?.(e.from, e.body));
+        return;
+      }
+      case 'msg': {
+        this.safely(() => this.handlers.message(e.from, e.body, receivedAt));
+        return;
+      }
       case 'req':
         return conn === undefined ? undefined : void this.answer(e, conn);
-      case 'res':
-        return this.settle(e);
+      case 'res': {
+        this.settle(e);
+        return;
+      }
     }
   }
 
@@ -270,7 +284,9 @@ export class PeerChannel implements PeerLink {
     try {
       const result = work();
       if (result instanceof Promise)
-        result.catch((err: unknown) => this.o.log('peer message failed', { error: String(err) }));
+        result.catch((err: unknown) => {
+          this.o.log('peer message failed', { error: String(err) });
+        });
     } catch (err) {
       this.o.log('peer message failed', {
         error: err instanceof Error ? err.message : String(err),

@@ -40,7 +40,9 @@ describe('ThreadIo (a real worker thread, with a stand-in script)', () => {
     const box: ThreadIo = new ThreadIo(
       OPTIONS,
       {
-        frame: (f) => frame(f, box),
+        frame: (f) => {
+          frame(f, box);
+        },
         open: (peer) => links.push(`open ${peer}`),
         closed: (peer) => links.push(`closed ${peer}`),
         ownAddress: () => undefined,

@@ -107,14 +107,19 @@ export class ThreadIo implements PeerIo {
       port1.on('message', (m: FromIo) => {
         if (m.t === 'listening') resolve();
         else if (m.t === 'failed') reject(new Error(`peer port: ${m.error}`));
-        else this.oneAtATime(() => this.handle(m));
+        else
+          this.oneAtATime(() => {
+            this.handle(m);
+          });
       });
       worker.once('error', reject);
     });
     // The channel's thread is part of the replica: if it dies, so does the replica (and its
     // supervisor restarts it), rather than live on deaf to its peers.
     // Node types a worker's error as unknown (a thread can throw anything).
-    worker.on('error', (err) => this.fail(err instanceof Error ? err : new Error(String(err))));
+    worker.on('error', (err) => {
+      this.fail(err instanceof Error ? err : new Error(String(err)));
+    });
     worker.on('exit', (code) => this.closing || this.fail(new Error(`exited with ${code}`)));
   }
 

@@ -11,17 +11,27 @@ import { WorkMeter } from './thread-cpu.js';
 import { raiseThreadPriority } from './thread-priority.js';
 
 const { options, port } = workerData as { options: PeerIoOptions; port: MessagePort };
-const post = (m: FromIo) => port.postMessage(m);
+const post = (m: FromIo) => {
+  port.postMessage(m);
+};
 const meter = new WorkMeter();
 const events = {
   frame: (f: InboundFrame) => {
     const work = meter.take();
     post({ t: 'frame', frame: work ? { ...f, work } : f });
   },
-  open: (peer: string, address: string) => post({ t: 'open', peer, address }),
-  closed: (peer: string) => post({ t: 'closed', peer }),
-  ownAddress: (address: string) => post({ t: 'own', address }),
-  log: (message: string, detail: Record<string, unknown>) => post({ t: 'log', message, detail }),
+  open: (peer: string, address: string) => {
+    post({ t: 'open', peer, address });
+  },
+  closed: (peer: string) => {
+    post({ t: 'closed', peer });
+  },
+  ownAddress: (address: string) => {
+    post({ t: 'own', address });
+  },
+  log: (message: string, detail: Record<string, unknown>) => {
+    post({ t: 'log', message, detail });
+  },
 };
 const inbound = new InboundPort(options, events, meter);
 const links = new OutboundLinks(options, events, meter);
@@ -36,14 +46,23 @@ port.on('message', (m: ToIo) => {
       return;
     case 'reply':
       meter.begin('res');
-      return inbound.reply(m.conn, m.frame);
-    case 'drop':
-      return links.drop(m.peer);
-    case 'members':
-      return links.setMembers(m.members);
+      {
+        inbound.reply(m.conn, m.frame);
+        return;
+      }
+    case 'drop': {
+      links.drop(m.peer);
+      return;
+    }
+    case 'members': {
+      links.setMembers(m.members);
+      return;
+    }
     case 'close':
       links.close();
-      return void inbound.close().then(() => port.close());
+      return void inbound.close().then(() => {
+        port.close();
+      });
   }
 });
 
@@ -62,6 +81,10 @@ if (priority.got !== options.threadPriority)
   });
 
 inbound.start().then(
-  () => post({ t: 'listening' }),
-  (err: unknown) => post({ t: 'failed', error: err instanceof Error ? err.message : String(err) }),
+  () => {
+    post({ t: 'listening' });
+  },
+  (err: unknown) => {
+    post({ t: 'failed', error: err instanceof Error ? err.message : String(err) });
+  },
 );

@@ -32,7 +32,12 @@ export function raiseThreadPriority(wanted: ThreadPriority): {
   const reasons: string[] = [];
   const attempts: Array<[ThreadPriority, () => void]> = [
     ['realtime', () => execFileSync('chrt', ['--fifo', '--pid', '1', tid], { stdio: 'pipe' })],
-    ['high', () => setPriority(Number(tid), -10)],
+    [
+      'high',
+      () => {
+        setPriority(Number(tid), -10);
+      },
+    ],
   ];
   for (const [step, raise] of attempts.slice(THREAD_PRIORITIES.indexOf(wanted))) {
     try {

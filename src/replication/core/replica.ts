@@ -65,7 +65,13 @@ export class Replica {
   ) {
     this.clock = new HybridClock(link.self, o.clockNow ?? o.now);
     this.attempts = new AttemptSlots(link.self);
-    this.rejections = new RejectionLog((m, d) => o.log('warn', m, d), 60_000, o.now);
+    this.rejections = new RejectionLog(
+      (m, d) => {
+        o.log('warn', m, d);
+      },
+      60_000,
+      o.now,
+    );
   }
 
   get self(): string {
@@ -83,7 +89,10 @@ export class Replica {
 
   /** The clock moves past every version the item carries (so a later write here is newer). */
   see(item: Item): void {
-    if ('gone' in item) return this.clock.see(item.gone);
+    if ('gone' in item) {
+      this.clock.see(item.gone);
+      return;
+    }
     if (item.created) this.clock.see(item.created);
     for (const [, v] of Object.values(item.fields)) this.clock.see(v);
   }
@@ -146,7 +155,8 @@ export class Replica {
         if (!donor) return;
         tried.add(donor);
         try {
-          return await copy(donor);
+          await copy(donor);
+          return;
         } catch (err) {
           this.o.log('warn', 'copying from a peer failed: trying another', {
             peer: donor,

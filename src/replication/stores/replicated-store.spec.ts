@@ -33,11 +33,11 @@ async function setup() {
 }
 
 const get = (store: ReplicatedSessionStore, sid: string) =>
-  new Promise<SessionData | null | undefined>((resolve, reject) =>
-    store.get(sid, (err, s) =>
-      err ? reject(err instanceof Error ? err : new Error('get failed')) : resolve(s),
-    ),
-  );
+  new Promise<SessionData | null | undefined>((resolve, reject) => {
+    store.get(sid, (err, s) => {
+      err ? reject(err instanceof Error ? err : new Error('get failed')) : resolve(s);
+    });
+  });
 
 const session = (now: number, extra: object = {}) =>
   ({
@@ -73,7 +73,11 @@ describe('ReplicatedSessionStore', () => {
 
     // Logout, then a request that loaded the session before it saves: nothing comes back.
     const inFlight = (await get(store, 'sid-1'))!;
-    await new Promise<void>((resolve) => store.destroy('sid-1', () => resolve()));
+    await new Promise<void>((resolve) => {
+      store.destroy('sid-1', () => {
+        resolve();
+      });
+    });
     inFlight.passport!.user!.displayName = 'late';
     await store.save('sid-1', inFlight);
     expect(await get(store, 'sid-1')).toBeNull();

@@ -44,7 +44,10 @@ function isTouch(loaded: string, stored: string, changed: Record<string, string>
 }
 
 function deliver(json: string | undefined, cb: Callback<SessionData | null>): void {
-  if (json === undefined) return cb(null, null);
+  if (json === undefined) {
+    cb(null, null);
+    return;
+  }
   const sess = JSON.parse(json) as SessionData;
   markLoaded(sess, json);
   cb(null, sess);
@@ -78,9 +81,13 @@ export class ReplicatedSessionStore extends Store {
     try {
       found = this.replicator.read(publicSessionId(sid));
     } catch (err) {
-      return cb(err);
+      cb(err);
+      return;
     }
-    if (found instanceof Promise) found.then((json) => deliver(json, cb), cb);
+    if (found instanceof Promise)
+      found.then((json) => {
+        deliver(json, cb);
+      }, cb);
     else deliver(found, cb);
   }
 

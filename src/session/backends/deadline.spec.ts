@@ -45,7 +45,13 @@ describe('Deadline', () => {
     const deadline = new Deadline(40);
     const stalled = watch(deadline.within(never()));
     const quick = watch(
-      deadline.within(new Promise((r) => setTimeout(() => r('late but in time'), 10))),
+      deadline.within(
+        new Promise((r) =>
+          setTimeout(() => {
+            r('late but in time');
+          }, 10),
+        ),
+      ),
     );
 
     await jest.advanceTimersByTimeAsync(10);

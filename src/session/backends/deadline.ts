@@ -49,7 +49,12 @@ export class Deadline {
   }
 
   private arm(): NodeJS.Timeout {
-    const timer = setInterval(() => this.sweep(), Math.max(5, this.ms / 4));
+    const timer = setInterval(
+      () => {
+        this.sweep();
+      },
+      Math.max(5, this.ms / 4),
+    );
     timer.unref();
     return timer;
   }

@@ -55,7 +55,9 @@ export const memcachedBackend = defineBackend({
       ready: async () => {
         await deadline.within(client.get('ready-probe'));
       },
-      close: async () => client.close(),
+      close: async () => {
+        client.close();
+      },
     };
   },
   isOutage: isMemcachedOutage,

@@ -55,24 +55,32 @@ function session(
 // The store speaks express-session's callback API; these turn it into promises.
 const asError = (err: unknown) => (err instanceof Error ? err : new Error(String(err)));
 const get = (store: MemorySessionStore, sid: string) =>
-  new Promise<SessionData | null | undefined>((resolve, reject) =>
-    store.get(sid, (err, value) => (err ? reject(asError(err)) : resolve(value))),
-  );
+  new Promise<SessionData | null | undefined>((resolve, reject) => {
+    store.get(sid, (err, value) => {
+      err ? reject(asError(err)) : resolve(value);
+    });
+  });
 const set = (store: MemorySessionStore, sid: string, sess: SessionData) =>
-  new Promise<void>((resolve, reject) =>
-    store.set(sid, sess, (err) => (err ? reject(asError(err)) : resolve())),
-  );
+  new Promise<void>((resolve, reject) => {
+    store.set(sid, sess, (err) => {
+      err ? reject(asError(err)) : resolve();
+    });
+  });
 const destroy = (store: MemorySessionStore, sid: string) =>
-  new Promise<void>((resolve, reject) =>
-    store.destroy(sid, (err) => (err ? reject(asError(err)) : resolve())),
-  );
+  new Promise<void>((resolve, reject) => {
+    store.destroy(sid, (err) => {
+      err ? reject(asError(err)) : resolve();
+    });
+  });
 
 describe('MemorySessionStore', () => {
   let store: MemorySessionStore;
   beforeEach(() => {
     store = new MemorySessionStore(options);
   });
-  afterEach(() => store.close());
+  afterEach(() => {
+    store.close();
+  });
 
   it('returns what was stored', async () => {
     const sess = session(alice);
@@ -191,12 +199,18 @@ describe('MemorySessionStore', () => {
   it('length() and clear() see every session', async () => {
     await set(store, 'a', session(alice));
     await set(store, 'b', session());
-    const length = await new Promise<number | undefined>((resolve) =>
-      store.length((_, n) => resolve(n)),
-    );
+    const length = await new Promise<number | undefined>((resolve) => {
+      store.length((_, n) => {
+        resolve(n);
+      });
+    });
     expect(length).toBe(2);
 
-    await new Promise<void>((resolve) => store.clear(() => resolve()));
+    await new Promise<void>((resolve) => {
+      store.clear(() => {
+        resolve();
+      });
+    });
     expect(store.size).toBe(0);
     expect(store.sessionsOf(alice.id)).toEqual([]);
   });

@@ -58,7 +58,10 @@ export class MemorySessionStore extends Store {
   override set(sid: string, sess: SessionData, cb?: Callback): void {
     const id = publicSessionId(sid);
     const ttl = sessionTtlMs(sess, this.lifetime);
-    if (ttl <= 0) return this.destroy(sid, cb);
+    if (ttl <= 0) {
+      this.destroy(sid, cb);
+      return;
+    }
     const changes = changesOf(sess);
     let data: object = sess;
     if (changes) {
@@ -212,7 +215,9 @@ export const memoryBackend = defineBackend({
         store.has(id) ? [{ holder: deps.replica, role: 'the only copy, in its memory' }] : [],
       held: () => ({ 'in memory': store.size }),
       ready: async () => undefined,
-      close: async () => store.close(),
+      close: async () => {
+        store.close();
+      },
     };
   },
   // Nothing here can be unreachable.

@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import type postgres from 'postgres';
 import { Deadline } from './deadline.js';
 import { SessionSql } from './postgres-client.js';
-import { defined } from '../../../test/support/defined.js';
+import { defined } from '../../common/defined.js';
 
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 

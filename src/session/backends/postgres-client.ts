@@ -61,7 +61,10 @@ export class SessionSql {
     let settled = false;
     let abandoned = false;
     const answered = new Promise<postgres.RowList<Row[]>>((resolve, reject) => {
-      if (this.waiting.length === 0) setImmediate(() => this.startWaiting());
+      if (this.waiting.length === 0)
+        setImmediate(() => {
+          this.startWaiting();
+        });
       this.waiting.push(() => {
         if (abandoned) return;
         sent = this.sql.unsafe<Row[]>(text, values, { prepare: true });

@@ -46,11 +46,15 @@ export function startPruning(sql: SessionSql, o: PruneOptions): () => void {
     if (running) return; // a slow round is not overtaken by the next
     running = true;
     pruneOnce(sql, o)
-      .catch((err: unknown) => o.onError('pruning expired sessions failed', err))
+      .catch((err: unknown) => {
+        o.onError('pruning expired sessions failed', err);
+      })
       .finally(() => (running = false));
   }, o.intervalMs);
   timer.unref();
-  return () => clearInterval(timer);
+  return () => {
+    clearInterval(timer);
+  };
 }
 
 /**

@@ -19,7 +19,7 @@ import { redisBackend } from './redis.backend.js';
 import { NotReplicatedError, RedisAttemptCounter, RedisSessionStore } from './redis-store.js';
 import { IndexedSessionRegistry } from './store-base.js';
 import type { SessionIndex } from './session-index.js';
-import { defined } from '../../../test/support/defined.js';
+import { defined } from '../../common/defined.js';
 
 const IDLE = 60_000;
 const ABSOLUTE = 600_000;
@@ -226,7 +226,9 @@ describe('RedisSessionStore (fake client)', () => {
     const index = fakeIndex(new Error('pg down')).index;
     const store = new RedisSessionStore(client, index, deadline, options, onError);
 
-    const err = await new Promise((resolve) => store.destroy('sid-1', resolve));
+    const err = await new Promise((resolve) => {
+      store.destroy('sid-1', resolve);
+    });
 
     expect(sent).toEqual([['del', KEY]]);
     expect(err).toBeUndefined();
@@ -243,10 +245,11 @@ describe('RedisSessionStore (fake client)', () => {
     const raw = store.codec.encode(session(alice, now - 1000));
     const read = fakeRedis({ [KEY]: raw });
     const reader = storeOver(read.client);
-    const loaded = await new Promise<SessionData>(
-      (resolve, reject) =>
-        void reader.get('sid-1', (err, sess) => (err || !sess ? reject(err) : resolve(sess))),
-    );
+    const loaded = await new Promise<SessionData>((resolve, reject) => {
+      reader.get('sid-1', (err, sess) => {
+        err || !sess ? reject(err) : resolve(sess);
+      });
+    });
     const req = { sessionID: 'sid-1' } as unknown as Request;
     const live = store.createSession(req, loaded);
 
@@ -267,9 +270,9 @@ describe('RedisSessionStore (fake client)', () => {
     const { client } = fakeRedis({}, offline);
     const store = storeOver(client);
 
-    const err = await new Promise((resolve) =>
-      store.set('sid-1', session(alice, Date.now()), resolve),
-    );
+    const err = await new Promise((resolve) => {
+      store.set('sid-1', session(alice, Date.now()), resolve);
+    });
 
     expect(err).toBe(offline);
     await expect(store.save('sid-1', session(alice, Date.now()))).rejects.toBe(offline);

@@ -39,7 +39,9 @@ const attemptsKey = (key: string) => `login-attempts:${key}`;
 export function connectRedis(url: string, o: ConnectOptions) {
   const client = createClient({ url, ...nodeClientOptions(o) });
   client.on('error', throttled(o.onError, 'redis connection error'));
-  client.connect().catch((err: unknown) => o.onError('redis connect failed', err));
+  client.connect().catch((err: unknown) => {
+    o.onError('redis connect failed', err);
+  });
   return client;
 }
 

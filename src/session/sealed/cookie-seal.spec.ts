@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import { EncryptJWT, type CompactJWEHeaderParameters, type JWTPayload } from 'jose';
 import { CookieSeal, sealKey, SessionTooLargeError, type SealedData } from './cookie-seal.js';
-import { defined } from '../../../test/support/defined.js';
+import { defined } from '../../common/defined.js';
 
 const OLD = 'o'.repeat(40);
 const NEW = 'n'.repeat(40);

@@ -117,7 +117,7 @@ export class CookieSeal {
       const { kid, alg, enc } = decodeProtectedHeader(value);
       const key = this.keys.find((k) => k.kid === kid);
       if (!key || alg !== 'dir' || enc !== 'A256GCM') return undefined;
-      const { payload: claims } = await jwtDecrypt<JWTPayload>(value, key.key, {
+      const { payload: claims } = await jwtDecrypt(value, key.key, {
         keyManagementAlgorithms: ['dir'],
         contentEncryptionAlgorithms: ['A256GCM'],
         requiredClaims: ['exp'],

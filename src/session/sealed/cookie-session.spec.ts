@@ -12,7 +12,7 @@ import { endSession } from '../end-session.js';
 import { publicSessionId } from '../session.types.js';
 import { CookieSeal } from './cookie-seal.js';
 import type { Revocations } from './cookie-session.js';
-import { defined } from '../../../test/support/defined.js';
+import { defined } from '../../common/defined.js';
 
 const config = AppConfig.fromEnv({
   DATABASE_URL: 'postgres://app:pw@localhost:5432/app',
@@ -23,12 +23,14 @@ const NAME = config.session.cookieName;
 const alice = { id: 'user-alice', username: 'alice', displayName: 'Alice' };
 
 beforeAll(() => {
-  passport.serializeUser<Express.User, Request>((req, user, done) => {
+  passport.serializeUser<Express.User>((req, user, done) => {
     const now = Date.now();
     req.session.meta = { createdAt: now, lastSeenAt: now, ip: '', userAgent: 'x', replica: 'a' };
     done(null, user);
   });
-  passport.deserializeUser((stored: Express.User, done) => done(null, stored));
+  passport.deserializeUser((stored: Express.User, done) => {
+    done(null, stored);
+  });
 });
 
 afterEach(() => {
@@ -61,7 +63,9 @@ function app(o: { revocations?: Revocations; seal?: CookieSeal } = {}) {
   } as unknown as SessionBackend;
   const middleware = new SessionMiddleware(config, backend, new Outages([]));
   const a = express();
-  a.use((req, res, next) => middleware.use(req, res, next));
+  a.use((req, res, next) => {
+    middleware.use(req, res, next);
+  });
   a.post('/login', (req: Request, res: Response, next) => {
     req.logIn(alice, (err) => (err ? next(err) : res.json({ sid: req.sessionID })));
   });

@@ -79,7 +79,9 @@ export class BackupManager implements SessionCopies {
       phase: 'starting',
     });
     this.repair = new Repair(c);
-    locs.onChange = (id) => this.repair.one(id);
+    locs.onChange = (id) => {
+      this.repair.one(id);
+    };
     this.takeover = new Takeover(c, this.repair);
     this.leaving = new Leave(c, this.repair);
     const incoming = new Incoming(c, {

@@ -80,7 +80,9 @@ export class SessionReplicator {
     link.setBeacon((): Beacon => ({ ready: this.ready, digest: this.map.digest() }));
     link.listen({
       message: (from, body, receivedAt) => this.receive(from, body, receivedAt),
-      beacon: (from, beacon) => this.beacon(from, beacon),
+      beacon: (from, beacon) => {
+        this.beacon(from, beacon);
+      },
       peerDown: (peer) => {
         this.beacons.delete(peer);
         this.mismatch.delete(peer);
@@ -146,7 +148,10 @@ export class SessionReplicator {
 
   private beacon(from: string, raw: unknown): void {
     const parsed = beaconSchema.safeParse(raw);
-    if (!parsed.success) return this.r.rejections.refused(from, 'bad beacon');
+    if (!parsed.success) {
+      this.r.rejections.refused(from, 'bad beacon');
+      return;
+    }
     const b = parsed.data;
     this.beacons.set(from, b);
     const mine = this.map.digest();
@@ -316,7 +321,10 @@ export class SessionReplicator {
   private async publish(body: Body, mode: ReplicationMode = this.o.mode): Promise<void> {
     const peers = this.link.livePeers();
     this.r.count(body.t, peers.length);
-    if (mode === 'async') return this.link.send(peers, body);
+    if (mode === 'async') {
+      this.link.send(peers, body);
+      return;
+    }
     await Promise.all(
       peers.map((p) =>
         this.link.request(p, body, this.o.syncTimeoutMs).catch((err: unknown) => {
