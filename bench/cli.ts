@@ -4,6 +4,7 @@
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { defined } from '../src/common/defined.js';
 import { isFullRun, parseOptions, USAGE, UsageError, type BenchOptions } from './options.js';
 import { COMMITTED_RESULT, RESULTS_DIR, renderFiles, stamp } from './render.js';
 import { renderSpread } from './spread.js';
@@ -49,9 +50,9 @@ async function main(argv: string[]): Promise<number> {
     const result = JSON.parse(await readFile(options.render, 'utf8')) as BenchResult;
     return writeReport(result, [], result.settings.quick, say);
   }
-  let interrupted = false;
+  const interrupt = new AbortController();
   process.once('SIGINT', () => {
-    interrupted = true;
+    interrupt.abort();
     say('interrupted: stopping every topology …');
     void interruptRun().then(() => process.exit(130));
   });
@@ -62,7 +63,7 @@ async function main(argv: string[]): Promise<number> {
       `${o.rounds} × ${o.durationSeconds} s whoami runs${o.quick ? ' (quick)' : ''}`,
   );
   const { result, failures } = await runBench(o, say);
-  if (interrupted) return 130;
+  if (interrupt.signal.aborted) return 130;
   await mkdir(RESULTS_DIR, { recursive: true });
   const jsonFile = join(RESULTS_DIR, `${stamp(result.startedAt)}.json`);
   const json = JSON.stringify(result, null, 2) + '\n';
@@ -86,7 +87,10 @@ async function writeReport(
   const files = renderFiles(result);
   await mkdir(RESULTS_DIR, { recursive: true });
   for (const [file, text] of files) await writeFile(file, text);
-  const reportFile = [...files.keys()].find((f) => f.endsWith('.md'))!;
+  const reportFile = defined(
+    [...files.keys()].find((f) => f.endsWith('.md')),
+    'the report among the rendered files',
+  );
   const targets = evaluateTargets(result);
   console.log('');
   for (const t of targets) {

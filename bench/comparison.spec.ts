@@ -4,6 +4,7 @@
  * Each test changes figures and checks that the words and pictures follow them.
  */
 import { describe, expect, it } from '@jest/globals';
+import { defined } from '../src/common/defined.js';
 import { cellText, renderFaultChart, severityOf } from './charts/faults.js';
 import { renderScalingChart, scalingCurves } from './charts/scaling.js';
 import { chooseFaults, faults, type FaultName } from './faults.js';
@@ -93,8 +94,8 @@ describe('the fault matrix', () => {
       ...svg.matchAll(/<rect x="\d+" y="\d+" width="\d+" height="\d+" fill="([^"]+)"/g),
     ];
     expect(rects).toHaveLength(2 * faults.length);
-    expect(rects[0][1]).toBe('rgba(214,48,39,1.00)'); // naive, replica SIGKILL: every session lost
-    expect(rects[1][1]).toBe('#e6e6e6'); // naive, SIGTERM: not measured in a full run = n/a
+    expect(rects[0]?.[1]).toBe('rgba(214,48,39,1.00)'); // naive, replica SIGKILL: every session lost
+    expect(rects[1]?.[1]).toBe('#e6e6e6'); // naive, SIGTERM: not measured in a full run = n/a
     expect(svg).toContain('40/40 sessions lost');
   });
 
@@ -126,8 +127,9 @@ describe('scaling with replicas', () => {
     expect(paths).toHaveLength(2 * 3);
     expect(svg).toContain('not measured in this run');
     // CPU per write (second panel): replicated ends higher (smaller y) than redis.
-    const lastY = (d: string) => Number(d.split(',').at(-1));
-    expect(lastY(paths[2][1])).toBeLessThan(lastY(paths[3][1]));
+    const lastY = (path: RegExpMatchArray | undefined) =>
+      Number(defined(path?.[1], 'a line').split(',').at(-1));
+    expect(lastY(paths[2])).toBeLessThan(lastY(paths[3]));
   });
 
   it('draws one curve per session backend, named after the profiles that share it', () => {
@@ -141,11 +143,11 @@ describe('scaling with replicas', () => {
   });
 
   it('shows what a backend adds per write over the in-memory one at the same size', () => {
+    const [two, six] = [point(2, 2.5), point(6, 5)];
     const withBaseline = benchResult([
       topology('sticky', { replicaScaling: [point(2, 2), point(6, 3)] }),
-      topology('replicated', { replicaScaling: [point(2, 2.5), point(6, 5)] }),
+      topology('replicated', { replicaScaling: [two, six] }),
     ]);
-    const [two, six] = withBaseline.topologies[1].replicaScaling!;
     expect(aboveMemory(withBaseline, two)).toBeCloseTo(0.5);
     expect(aboveMemory(withBaseline, six)).toBeCloseTo(2);
     expect(aboveMemory(result, two)).toBeUndefined(); // no memory-backend curve in that run
@@ -222,7 +224,9 @@ describe('the sources’ table, re-derived', () => {
   ]);
 
   it('turns each figure into a level by the printed rule', () => {
-    const [naive, redis] = rateProfiles(result);
+    const ratings = rateProfiles(result);
+    const naive = defined(ratings[0], "naive's ratings");
+    const redis = defined(ratings[1], "redis's ratings");
     expect(naive.failureHandling.level).toBe('low');
     expect(redis.failureHandling.level).toBe('high');
     expect(naive.performance.level).toBe('high');

@@ -9,7 +9,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Subject } from './subject.js';
 
 const replicas = (s: Subject) =>
-  s.topology.cluster.status().filter((m) => m.kind === 'replica' && m.pid);
+  s.topology.cluster
+    .status()
+    .flatMap((m) => (m.kind === 'replica' && m.pid ? [{ name: m.name, pid: m.pid }] : []));
 
 const profileFile = (s: Subject, replica: string) =>
   join(s.topology.cluster.workDir, `${replica}.cpuprofile`);
@@ -17,14 +19,14 @@ const profileFile = (s: Subject, replica: string) =>
 export async function startCpuProfiles(s: Subject): Promise<void> {
   for (const m of replicas(s)) {
     await rm(profileFile(s, m.name), { force: true });
-    process.kill(m.pid!, 'SIGURG');
+    process.kill(m.pid, 'SIGURG');
   }
 }
 
 /** Stops the profiles and copies them to `outDir`; waits at most 10 s for each. */
 export async function collectCpuProfiles(s: Subject, outDir: string): Promise<string[]> {
   const members = replicas(s);
-  for (const m of members) process.kill(m.pid!, 'SIGURG');
+  for (const m of members) process.kill(m.pid, 'SIGURG');
   await mkdir(outDir, { recursive: true });
   const written: string[] = [];
   const deadline = Date.now() + 10_000;
@@ -78,12 +80,12 @@ export function summarizeProfile(profile: CpuProfile): Array<{ owner: string; sh
 }
 
 function ownerOf({ functionName, url }: { functionName: string; url: string }): string {
-  const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
-  if (pkg) return pkg[1];
-  if (url.startsWith('node:')) return `node:${url.slice(5).split('/')[0]}`;
-  const ours = /\/dist\/(.+)$/.exec(url);
+  const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url)?.[1];
+  if (pkg) return pkg;
+  if (url.startsWith('node:')) return `node:${url.slice(5).replace(/\/.*/s, '')}`;
+  const ours = /\/dist\/(.+)$/.exec(url)?.[1];
   if (ours) {
-    const [top, ...rest] = ours[1].split('/');
+    const [top, ...rest] = ours.split('/');
     // dist/tools/… is the runner's and the benchmark's code (peers, the replica probe).
     return top === 'tools'
       ? `tools:${rest.slice(0, 2).join('/')}`

@@ -99,7 +99,12 @@ export const faults: Fault[] = [
             .join(': '),
         );
       }
-      return { note: notes.join('; '), recover: async () => void (await cluster.scale(3)) };
+      return {
+        note: notes.join('; '),
+        recover: async () => {
+          await cluster.scale(3);
+        },
+      };
     },
   },
   {

@@ -1,6 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
 import { Histogram } from './histogram.js';
-import type { VirtualClient } from '../cluster/virtual-client.js';
 import {
   clientAddress,
   NAT_ADDRESS,
@@ -10,6 +9,7 @@ import {
   warmedUp,
   type LoadRun,
 } from './load.js';
+import type { Sender } from './open-loop.js';
 import fc from 'fast-check';
 
 function run(byReplica: Record<string, number>): LoadRun {
@@ -69,14 +69,14 @@ describe('summarize', () => {
 describe('runLoad with tailAfterEventsMs', () => {
   it('keeps the load going until the event is over and the tail has passed', async () => {
     const reply = { status: 200, body: '{}', ms: 1, servedBy: 'app-1' };
-    const client = {
+    const client: Sender = {
       send: () =>
         new Promise((resolve) =>
           setTimeout(() => {
             resolve(reply);
           }, 1),
         ),
-    } as unknown as VirtualClient;
+    };
     let eventDone = 0;
     let lastReply = 0;
     const t0 = performance.now();
@@ -105,8 +105,10 @@ describe('runLoad with tailAfterEventsMs', () => {
 describe('runLoad with a rate bound', () => {
   it('never offers more than the rate, however fast the answers come', async () => {
     // Clients that answer at once: back to back they would send thousands of requests.
-    const instant = { send: async () => ({ status: 200, servedBy: 'app-1', body: '', ms: 0 }) };
-    const clients = Array.from({ length: 4 }, () => instant as unknown as VirtualClient);
+    const instant: Sender = {
+      send: async () => ({ status: 200, servedBy: 'app-1', body: '', ms: 0 }),
+    };
+    const clients = Array.from({ length: 4 }, () => instant);
     const run = await runLoad(clients, {
       path: '/api/whoami',
       warmupMs: 0,

@@ -4,8 +4,9 @@
  * measured duration. Everything is bounded in time: each request by a timeout, each run by its
  * deadline.
  */
-import { isAuthenticated, type Reply, type VirtualClient } from '../cluster/virtual-client.js';
+import { isAuthenticated, type Reply } from '../cluster/virtual-client.js';
 import { Histogram, type LatencySummary } from './histogram.js';
+import type { Sender } from './open-loop.js';
 
 /**
  * Client i's source address. nginx's ip_hash keys on the first three octets, so each client gets
@@ -63,7 +64,7 @@ export interface LoadRun {
  * measured. A request counts when its answer arrives inside the measured window, so counters
  * read at the window's edges (Redis, Postgres, CPU) divide by the requests they saw.
  */
-export async function runLoad(clients: VirtualClient[], o: LoadOptions): Promise<LoadRun> {
+export async function runLoad(clients: Sender[], o: LoadOptions): Promise<LoadRun> {
   const t0 = performance.now();
   const measureFrom = t0 + o.warmupMs;
   let end = measureFrom + o.durationMs;
@@ -181,11 +182,14 @@ export interface LoadSummary {
 }
 
 export function summarize(run: LoadRun, replicas: readonly string[]): LoadSummary {
-  const counts = replicas.map((r) => run.byReplica.get(r) ?? 0);
+  const count = (r: string) => run.byReplica.get(r) ?? 0;
+  const lastReplicas = [...run.lastReplica.values()];
+  const pinnedTo = (r: string) => lastReplicas.filter((x) => x === r).length;
+  const counts = replicas.map(count);
   const served = counts.reduce((a, b) => a + b, 0);
-  const shares = Object.fromEntries(replicas.map((r, i) => [r, served ? counts[i] / served : 0]));
+  const shares = Object.fromEntries(replicas.map((r) => [r, served ? count(r) / served : 0]));
   const idlest = Math.min(...counts);
-  const pinned = replicas.map((r) => [...run.lastReplica.values()].filter((x) => x === r).length);
+  const pinned = replicas.map(pinnedTo);
   const fewest = Math.min(...pinned);
   return {
     clients: run.clients,
@@ -198,7 +202,7 @@ export function summarize(run: LoadRun, replicas: readonly string[]): LoadSummar
     authenticatedShare: run.requests ? run.authenticated / run.requests : 0,
     shares,
     skew: idlest > 0 ? Math.max(...counts) / idlest : null,
-    clientsPerReplica: Object.fromEntries(replicas.map((r, i) => [r, pinned[i]])),
+    clientsPerReplica: Object.fromEntries(replicas.map((r) => [r, pinnedTo(r)])),
     clientSkew: fewest > 0 ? Math.max(...pinned) / fewest : null,
     loadCpuPercent: (run.loadCpuMs / (run.seconds * 1000)) * 100,
   };
@@ -211,13 +215,11 @@ export async function inParallel<T, R>(
   work: (item: T, index: number) => Promise<R>,
 ): Promise<R[]> {
   const results = new Array<R>(items.length);
-  let next = 0;
+  // One iterator shared by the workers: each takes the next item when it is free.
+  const queue = items.entries();
   await Promise.all(
     Array.from({ length: Math.min(limit, items.length) }, async () => {
-      while (next < items.length) {
-        const i = next++;
-        results[i] = await work(items[i], i);
-      }
+      for (const [i, item] of queue) results[i] = await work(item, i);
     }),
   );
   return results;

@@ -13,6 +13,7 @@
  * `lagLimitMs` measured the generator, not the servers, and says so (`behind`).
  */
 import type { Reply } from '../cluster/virtual-client.js';
+import { defined } from '../src/common/defined.js';
 import { Histogram } from './histogram.js';
 
 /** Anything that sends a request and answers with a Reply (a VirtualClient). */
@@ -72,6 +73,14 @@ export function generatorFlags(argv: readonly string[] = process.execArgv): stri
   return argv.filter((a) => /^--(max-semi-space-size=\d+|single-threaded-gc)$/.test(a));
 }
 
+/** A client of the open loop: is a request out, and the due times of those waiting on it. */
+interface Lane {
+  index: number;
+  client: Sender;
+  busy: boolean;
+  waiting: number[];
+}
+
 /** A generator more than this late (p99) to its own schedule measured itself. */
 export const LAG_LIMIT_MS = 10;
 const DRAIN_MS = 30_000;
@@ -110,9 +119,7 @@ export function runOpenLoop(clients: Sender[], o: OpenLoopOptions): Promise<Open
     lag: new Histogram(),
     behind: false,
   };
-  /** Due times of requests waiting for their client's answer to the one before. */
-  const waiting: number[][] = clients.map(() => []);
-  const busy: boolean[] = clients.map(() => false);
+  const lanes = clients.map((client, index): Lane => ({ index, client, busy: false, waiting: [] }));
   /** Requests out: the run ends only once they are back, so the clients are free for the next. */
   const out = new Set<Promise<void>>();
   let next = 0;
@@ -128,35 +135,34 @@ export function runOpenLoop(clients: Sender[], o: OpenLoopOptions): Promise<Open
       run.unanswered = run.scheduled - run.answered;
       run.behind = run.lag.percentile(99) > (o.lagLimitMs ?? LAG_LIMIT_MS);
       void Promise.allSettled(out).then(() => {
-        error === undefined
-          ? resolve(run)
-          : reject(error instanceof Error ? error : new Error('open loop: onResult failed'));
+        if (error === undefined) resolve(run);
+        else reject(error instanceof Error ? error : new Error('open loop: onResult failed'));
       });
     };
-    const answered = (i: number, due: number, reply: Reply) => {
+    const answered = (lane: Lane, due: number, reply: Reply) => {
       const intendedMs = performance.now() - due;
-      busy[i] = false;
+      lane.busy = false;
       if (due >= measureFrom) {
         run.answered++;
         run.latency.record(intendedMs);
         run.service.record(reply.ms);
         if (reply.status < 200 || reply.status > 299) run.failed++;
         o.onResult?.({
-          client: i,
+          client: lane.index,
           dueMs: due - measureFrom,
           intendedMs,
           serviceMs: reply.ms,
           reply,
         });
       }
-      const later = waiting[i].shift();
-      if (later !== undefined) send(i, later);
+      const later = lane.waiting.shift();
+      if (later !== undefined) send(lane, later);
       else if (dueOf(next) >= end && out.size === 0) finish();
     };
-    const send = (i: number, due: number) => {
-      busy[i] = true;
+    const send = (lane: Lane, due: number) => {
+      lane.busy = true;
       const sentAt = performance.now();
-      const request: Promise<void> = clients[i]
+      const request: Promise<void> = lane.client
         .send('GET', o.path)
         .catch((error: unknown) => ({
           status: 0,
@@ -166,7 +172,7 @@ export function runOpenLoop(clients: Sender[], o: OpenLoopOptions): Promise<Open
         }))
         .then((reply) => {
           out.delete(request);
-          if (!finished) answered(i, due, reply);
+          if (!finished) answered(lane, due, reply);
         })
         .catch((error: unknown) => {
           finish(error);
@@ -180,7 +186,7 @@ export function runOpenLoop(clients: Sender[], o: OpenLoopOptions): Promise<Open
         return;
       }
       for (let due = dueOf(next); due < end && due <= now; due = dueOf(++next)) {
-        const i = next % n;
+        const lane = defined(lanes[next % n], `client ${next % n}`);
         if (due >= measureFrom) {
           run.scheduled++;
           // How late the generator got to this request, whether or not its client is free (a
@@ -188,8 +194,8 @@ export function runOpenLoop(clients: Sender[], o: OpenLoopOptions): Promise<Open
           // per request: sending one costs tens of µs, so a batch runs later than its first.
           run.lag.record(performance.now() - due);
         }
-        if (busy[i]) waiting[i].push(due);
-        else send(i, due);
+        if (lane.busy) lane.waiting.push(due);
+        else send(lane, due);
       }
       if (dueOf(next) < end) timer = setTimeout(dispatch, Math.ceil(dueOf(next) - now));
       else if (out.size === 0) finish();

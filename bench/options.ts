@@ -177,9 +177,10 @@ export function parseOptions(argv: string[]): BenchOptions {
   if (profiles.length + peers.length === 0) throw new UsageError('nothing to measure');
   const appEnv: Record<string, string> = {};
   for (const pair of values.env ?? []) {
-    const m = /^([A-Z][A-Z0-9_]*)=(.*)$/.exec(pair);
-    if (!m) throw new UsageError(`--env takes KEY=VALUE, not "${pair}"`);
-    appEnv[m[1]] = m[2]!;
+    const [, key, value] = /^([A-Z][A-Z0-9_]*)=(.*)$/.exec(pair) ?? [];
+    if (key === undefined || value === undefined)
+      throw new UsageError(`--env takes KEY=VALUE, not "${pair}"`);
+    appEnv[key] = value;
   }
   let only: Measurement[] | undefined;
   if (values.only !== undefined) {

@@ -124,9 +124,9 @@ export const measurementSteps: Step[] = [
     name: 'growth',
     appliesTo: (row) => isProfile(row) && row.store.fillable !== undefined,
     // How a store's cost grows with its key count is the store's, whoever fronts it.
-    onceKey: (row) => `growth in ${row.store.fillable}`,
+    onceKey: (row) => `growth in ${row.store.fillable ?? ''}`,
     label: (c) =>
-      `whoami p50 with 1,000 vs ${int(c.o.growthSessions)} sessions in ${c.row.store.fillable}`,
+      `whoami p50 with 1,000 vs ${int(c.o.growthSessions)} sessions in ${c.row.store.fillable ?? ''}`,
     run: async (c) => ({
       growth: await measureGrowth(
         c.s,

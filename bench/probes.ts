@@ -8,6 +8,7 @@ import pg from 'pg';
 import { descendantsOf } from '../cluster/index.js';
 import type { Cluster, MemberStatus } from '../cluster/cluster.js';
 import type { StoreObserver } from '../cluster/services/index.js';
+import { defined } from '../src/common/defined.js';
 import type { CpuUse } from './results.js';
 
 /** What the observers are called together, e.g. "Redis" (several servers of one kind: once). */
@@ -59,7 +60,7 @@ export class PostgresProbe {
          JOIN pg_roles r ON r.oid = s.userid WHERE r.rolname = $1`,
       [role],
     );
-    return Number(rows[0].calls);
+    return Number(defined(rows[0], 'the sum of calls').calls);
   }
 
   close(): Promise<void> {
@@ -138,11 +139,9 @@ export async function cpuSnapshot(cluster: Cluster): Promise<CpuSnapshot> {
     const pids = [member.pid, ...(await descendantsOf(member.pid)).map((p) => p.pid)];
     const ms = (await Promise.all(pids.map(processCpuMs))).reduce((a, b) => a + b, 0);
     const store = storeServiceOf(member);
+    const part = PART_OF_KIND[member.kind];
     if (store) stores.set(store, (stores.get(store) ?? 0) + ms);
-    else {
-      const part = PART_OF_KIND[member.kind];
-      parts.set(part, (parts.get(part) ?? 0) + ms);
-    }
+    else if (part) parts.set(part, (parts.get(part) ?? 0) + ms);
   }
   return { at, parts, stores };
 }

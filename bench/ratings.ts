@@ -49,20 +49,21 @@ function complexityOf(t: TopologyResult): Rating {
   };
 }
 
-function scalingRatio(points: ScalingPoint[] | undefined): number | undefined {
-  if (!points || points.length < 2) return undefined;
-  const sorted = [...points].sort((a, b) => a.replicas - b.replicas);
-  const [first, last] = [sorted[0], sorted.at(-1)!];
+function scalingRatio(points: ScalingPoint[]): number | undefined {
+  const [first, ...larger] = [...points].sort((a, b) => a.replicas - b.replicas);
+  const last = larger.at(-1);
+  if (!first || !last) return undefined; // fewer than two sizes
   const ratio = last.replicaCpuMsPerWrite / first.replicaCpuMsPerWrite;
   return Number.isFinite(ratio) ? ratio : undefined;
 }
 
 function scalabilityOf(t: TopologyResult): Rating {
-  const ratio = scalingRatio(t.replicaScaling);
+  const points = t.replicaScaling ?? [];
+  const ratio = scalingRatio(points);
   const natPiles = t.nat !== undefined && t.nat.skew === null;
   if (natPiles) return { level: 'low', basis: 'one NAT’s clients all on one replica' };
   if (ratio === undefined) return { level: undefined, basis: 'no scaling run' };
-  const sizes = t.replicaScaling!.map((p) => p.replicas);
+  const sizes = points.map((p) => p.replicas);
   return {
     level: ratio <= 1.3 ? 'high' : ratio <= 2 ? 'medium' : 'low',
     basis: `CPU per write ×${fmt(ratio, 2)} from ${Math.min(...sizes)} to ${Math.max(...sizes)} replicas`,

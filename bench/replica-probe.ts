@@ -14,7 +14,7 @@ import { join } from 'node:path';
 const dir = process.env.BENCH_PROBE_DIR;
 const name = process.env.REPLICA_NAME ?? String(process.pid);
 
-async function toggleCpuProfile(state: { session?: Session }): Promise<void> {
+async function toggleCpuProfile(dir: string, state: { session?: Session }): Promise<void> {
   if (!state.session) {
     const session = new Session();
     session.connect();
@@ -27,7 +27,7 @@ async function toggleCpuProfile(state: { session?: Session }): Promise<void> {
   state.session.disconnect();
   state.session = undefined;
   // Written aside, then renamed: whoever waits for the file never reads half of it.
-  const file = join(dir!, `${name}.cpuprofile`);
+  const file = join(dir, `${name}.cpuprofile`);
   writeFileSync(`${file}.tmp`, JSON.stringify(profile));
   renameSync(`${file}.tmp`, file);
 }
@@ -41,5 +41,5 @@ if (dir) {
     );
   });
   const state: { session?: Session } = {};
-  process.on('SIGURG', () => void toggleCpuProfile(state).catch(() => undefined));
+  process.on('SIGURG', () => void toggleCpuProfile(dir, state).catch(() => undefined));
 }

@@ -1,4 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
+import { defined } from '../src/common/defined.js';
 import { renderChart } from './charts/throughput.js';
 import { coreUse, renderReport, skew, table } from './report.js';
 import { benchResult, topology } from './result-fixture.js';
@@ -136,8 +137,10 @@ describe('renderChart', () => {
 
     expect(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true);
     expect(widths).toHaveLength(4);
-    expect(widths[1]).toBeGreaterThan(widths[0] * 3.9); // throughput: bare 4× redis
-    expect(widths[2]).toBeGreaterThan(widths[3] * 4.9); // p99: redis 5× bare
+    // throughput: bare 4× redis
+    expect(widths[1]).toBeGreaterThan(defined(widths[0], "redis's throughput bar") * 3.9);
+    // p99: redis 5× bare
+    expect(widths[2]).toBeGreaterThan(defined(widths[3], "bare's p99 bar") * 4.9);
     expect(svg).toContain('4,000');
   });
 });

@@ -42,7 +42,9 @@ export const skew = (s: number | null | undefined): string =>
 
 export function complexity(t: TopologyResult): string {
   const { processes, stores } = t.complexity;
-  const code = t.complexity.sessionCode.map((c) => `${c.file.split('/').pop()} ${c.lines} lines`);
+  const code = t.complexity.sessionCode.map(
+    (c) => `${c.file.replace(/.*\//, '')} ${c.lines} lines`,
+  );
   return `${processes.length} processes${stores.length ? ` (+ ${stores.join(', ')})` : ''}; ${code.join(', ')}`;
 }
 
@@ -104,9 +106,9 @@ export function resources(t: TopologyResult): string {
 
 export function targetsSection(targets: TargetResult[]): string {
   const rows = targets.map((t) => [t.id, t.title, t.threshold, t.figure, `**${verdict(t)}**`]);
-  const notes = targets
-    .filter((t) => t.reason)
-    .map((t) => `- **${t.id} ${verdict(t)}**: ${t.reason}`);
+  const notes = targets.flatMap((t) =>
+    t.reason ? [`- **${t.id} ${verdict(t)}**: ${t.reason}`] : [],
+  );
   return [table(['', 'target', 'threshold', 'measured', ''], rows), '', ...notes].join('\n');
 }
 
@@ -239,7 +241,7 @@ export function latencySection(r: BenchResult): string {
     const failed = x.failed + x.unanswered;
     return `${ms(x.p50)} / ${ms(x.p99)} / ${ms(x.p999)}${failed ? ` (${int(failed)} failed)` : ''}`;
   };
-  const find = (t: TopologyResult, label: string) => t.latency!.find((x) => x.label === label);
+  const find = (t: TopologyResult, label: string) => t.latency?.find((x) => x.label === label);
   const rate = (t: TopologyResult, label: string) => find(t, label)?.ratePerSecond;
   const sustained = measured.some((t) => t.sustained);
   return table(
@@ -253,16 +255,19 @@ export function latencySection(r: BenchResult): string {
       'p99 timed from the send, at 80 %',
       'generator lag p99, at 80 %',
     ],
-    measured.map((t) => [
-      t.name,
-      int(t.throughput.rps),
-      ...(sustained ? [t.sustained ? int(t.sustained.ratePerSecond) : '–'] : []),
-      `${at(find(t, '50 %'))} (${int(rate(t, '50 %') ?? NaN)}/s)`,
-      `${at(find(t, '80 %'))} (${int(rate(t, '80 %') ?? NaN)}/s)`,
-      at(find(t, 'common')),
-      find(t, '80 %') ? ms(find(t, '80 %')!.serviceP99) : '–',
-      find(t, '80 %') ? ms(find(t, '80 %')!.generatorLagP99) : '–',
-    ]),
+    measured.map((t) => {
+      const eighty = find(t, '80 %');
+      return [
+        t.name,
+        int(t.throughput.rps),
+        ...(sustained ? [t.sustained ? int(t.sustained.ratePerSecond) : '–'] : []),
+        `${at(find(t, '50 %'))} (${int(rate(t, '50 %') ?? NaN)}/s)`,
+        `${at(eighty)} (${int(rate(t, '80 %') ?? NaN)}/s)`,
+        at(find(t, 'common')),
+        eighty ? ms(eighty.serviceP99) : '–',
+        eighty ? ms(eighty.generatorLagP99) : '–',
+      ];
+    }),
   );
 }
 
@@ -344,8 +349,8 @@ function memorySection(r: BenchResult): string {
         `replicas: ${mb(heap.heapGrowthPer10k)} heap per 10k sessions, ${int(heap.heapGrowthPer10k / 10_000)} B per session ` +
           `(heapUsed after a full GC, over ${int(m.sessionsCreated)} logins)`,
         'heap: ' +
-          Object.keys(heap.heapAfter)
-            .map((n) => `${n} ${mb(heap.heapBefore[n] ?? 0)} → ${mb(heap.heapAfter[n])}`)
+          Object.entries(heap.heapAfter)
+            .map(([n, after]) => `${n} ${mb(heap.heapBefore[n] ?? 0)} → ${mb(after)}`)
             .join(', '),
       ]);
     }
@@ -362,18 +367,19 @@ function memorySection(r: BenchResult): string {
 }
 
 function killSection(r: BenchResult): string {
-  const rows = r.topologies
-    .filter((t) => t.kill)
-    .map((t) => {
-      const k = t.kill!;
-      return [
+  const rows = r.topologies.flatMap((t) => {
+    const k = t.kill;
+    if (!k) return [];
+    return [
+      [
         t.name,
         `${k.replica} at ${fmt(k.killedAtSeconds, 1)} s of ${k.seconds} s`,
         `${k.failed} of ${int(k.requests)}`,
         `${k.loggedOut} of ${k.clients}`,
         `${pct(k.authenticatedBefore)} → ${pct(k.authenticatedAfter)}`,
-      ];
-    });
+      ],
+    ];
+  });
   return table(
     ['', 'SIGKILL', 'failed reads', 'clients logged out', 'authenticated reads before → after'],
     rows,
@@ -381,28 +387,27 @@ function killSection(r: BenchResult): string {
 }
 
 function failoverSection(r: BenchResult): string {
-  const rows = r.topologies
-    .filter((t) => t.failover)
-    .flatMap((t) => {
-      const runs = t.failover!;
-      return (['off', 'on'] as const).flatMap((durable) => {
-        const f = runs[durable];
-        if (!f) return [];
-        const login = durable === 'on' ? runs.loginDurable : t.login;
-        return [
-          [
-            t.name,
-            durable,
-            `${f.killed} (replicas ${f.lagMs} ms behind)`,
-            ms(f.firstWriteAfterMs),
-            ms(f.lastFailureAfterMs),
-            `${f.answered503} × 503, ${f.otherFailures} other, ${f.hangs} hangs of ${int(f.requestsAfter)}`,
-            `${f.loginsLost} of ${f.loginsAcknowledged}`,
-            login ? ms(login.sequential.p50) : '–',
-          ],
-        ];
-      });
+  const rows = r.topologies.flatMap((t) => {
+    const runs = t.failover;
+    if (!runs) return [];
+    return (['off', 'on'] as const).flatMap((durable) => {
+      const f = runs[durable];
+      if (!f) return [];
+      const login = durable === 'on' ? runs.loginDurable : t.login;
+      return [
+        [
+          t.name,
+          durable,
+          `${f.killed} (replicas ${f.lagMs} ms behind)`,
+          ms(f.firstWriteAfterMs),
+          ms(f.lastFailureAfterMs),
+          `${f.answered503} × 503, ${f.otherFailures} other, ${f.hangs} hangs of ${int(f.requestsAfter)}`,
+          `${f.loginsLost} of ${f.loginsAcknowledged}`,
+          login ? ms(login.sequential.p50) : '–',
+        ],
+      ];
     });
+  });
   return table(
     [
       '',
@@ -419,17 +424,18 @@ function failoverSection(r: BenchResult): string {
 }
 
 function loginSection(r: BenchResult): string {
-  const rows = r.topologies
-    .filter((t) => t.login)
-    .map((t) => {
-      const l = t.login!;
-      return [
+  const rows = r.topologies.flatMap((t) => {
+    const l = t.login;
+    if (!l) return [];
+    return [
+      [
         t.name,
         l.argon2,
         `${ms(l.sequential.p50)} / ${ms(l.sequential.p99)} (${l.sequential.count} logins)`,
         `${fmt(l.concurrent.perSecond, 1)} logins/s, p50 ${ms(l.concurrent.p50)}, p99 ${ms(l.concurrent.p99)} (${l.concurrent.clients} clients, ${l.concurrent.seconds} s)`,
-      ];
-    });
+      ],
+    ];
+  });
   return table(['', 'password hash', 'one at a time: p50 / p99', 'several at once'], rows);
 }
 
@@ -518,7 +524,7 @@ export function faultSection(r: BenchResult): string {
     .map((t) => [
       t.name,
       ...faults.map((f) => {
-        const c = t.faults!.find((x) => x.fault === f.name);
+        const c = t.faults?.find((x) => x.fault === f.name);
         if (!c) return r.settings.quick ? 'not in this run' : 'n/a';
         return cellText(c).filter(Boolean).join('; ');
       }),
@@ -625,11 +631,13 @@ export function sourceClaims(r: BenchResult): string[] {
     const points = [...(r.topologies.find((t) => t.name === name)?.replicaScaling ?? [])].sort(
       (a, b) => a.replicas - b.replicas,
     );
-    if (points.length < 2) return undefined;
-    const [a, b] = [points[0], points.at(-1)!];
+    const [a, ...larger] = points;
+    const b = larger.at(-1);
+    if (!a || !b) return undefined; // fewer than two sizes
+    const [workFrom, workTo] = [a.peerWorkMicrosPerWrite, b.peerWorkMicrosPerWrite];
     const work =
-      a.peerWorkMicrosPerWrite && b.peerWorkMicrosPerWrite !== undefined
-        ? b.peerWorkMicrosPerWrite / a.peerWorkMicrosPerWrite
+      workFrom && workTo !== undefined
+        ? { from: workFrom, to: workTo, ratio: workTo / workFrom }
         : undefined;
     return {
       from: a.replicas,
@@ -657,7 +665,7 @@ export function sourceClaims(r: BenchResult): string[] {
     const work =
       c.work === undefined
         ? ''
-        : `, peer-channel CPU per write ${int(c.a.peerWorkMicrosPerWrite!)} → ${int(c.b.peerWorkMicrosPerWrite!)} µs (×${fmt(c.work, 2)})`;
+        : `, peer-channel CPU per write ${int(c.work.from)} → ${int(c.work.to)} µs (×${fmt(c.work.ratio, 2)})`;
     const figures = `CPU per write ${fmt(c.a.replicaCpuMsPerWrite, 2)} → ${fmt(c.b.replicaCpuMsPerWrite, 2)} ms (×${fmt(c.write, 2)})${work} and heap per replica ×${fmt(c.heap, 2)} from ${c.from} to ${c.to} replicas`;
     return `- “${claim}” — \`${name}\`: ${figures}: ${holds(c) ? '**the figures agree**' : '**the figures do not show it**'}.`;
   };

@@ -40,6 +40,7 @@ import {
   topologySpecs,
   type RunningTopology,
 } from './topology.js';
+import { defined } from '../src/common/defined.js';
 import { DEFAULT_THREAD_PRIORITY } from '../src/replication/channel/thread-priority.js';
 import { traitsOf, type Row } from './traits.js';
 import { RESULTS_DIR, stamp } from './render.js';
@@ -100,7 +101,7 @@ export async function runBench(o: BenchOptions, say: Say): Promise<RunOutcome> {
     } catch (error) {
       const text = error instanceof Error ? error.message : String(error);
       say(`${name}: could not be measured: ${text}`);
-      failures.push(`${name}: could not be measured: ${text.split('\n')[0]}`);
+      failures.push(`${name}: could not be measured: ${text.split('\n', 1)[0] ?? ''}`);
       missing.push(name);
     } finally {
       await s?.close();
@@ -154,7 +155,7 @@ function settingsOf(o: BenchOptions): BenchResult['settings'] {
 
 /** A topology started, and its clients logged in. */
 async function startSubject(name: TopologyName, o: BenchOptions, say: Say): Promise<Subject> {
-  const spec = topologySpecs[name];
+  const spec = defined(topologySpecs[name], `topology ${name}`);
   const t0 = Date.now();
   const services = pluginsOf(profileOf(spec.profile)).map((p) => p.name);
   say(`${name}: starting ${services.join(', ')} …`);
@@ -365,7 +366,7 @@ async function measureTopology(
       assertRunning(s);
       Object.assign(result, await step.run(context));
     } catch (error) {
-      const message = `${spec.name}: ${label} failed: ${(error as Error).message.split('\n')[0]}`;
+      const message = `${spec.name}: ${label} failed: ${(error as Error).message.split('\n', 1)[0] ?? ''}`;
       say(message);
       failures.push(message);
       result.notes.push(message);

@@ -4,6 +4,7 @@
  * much as its agreement with the next run: the ratios within one run (a profile against the fastest
  * peer, the targets' ratios) are what should hold still. `npm run bench -- --compare a.json,b.json`.
  */
+import { defined } from '../src/common/defined.js';
 import { median } from './measurements/throughput.js';
 import type { BenchResult } from './results.js';
 import { evaluateTargets, fmt, int } from './targets.js';
@@ -39,7 +40,10 @@ export function spreadRows(runs: BenchResult[]): SpreadRow[] {
       values: runs.map((r) => share(r, name)),
     })),
     ...ids.map((id) => {
-      const title = targets.flatMap((ts) => ts).find((t) => t.id === id)!.title;
+      const { title } = defined(
+        targets.flat().find((t) => t.id === id),
+        `target ${id}`,
+      );
       return {
         figure: `${id}: ${title}`,
         values: targets.map((ts) => ts.find((t) => t.id === id)?.value ?? NaN),

@@ -1,10 +1,14 @@
 import { describe, expect, it } from '@jest/globals';
+import { defined } from '../src/common/defined.js';
 import { benchResult, loadSummary, topology } from './result-fixture.js';
 import type { FailoverResult, FaultCell, RateLatency, TopologyResult } from './results.js';
 import { evaluateTargets, verdict, type TargetResult } from './targets.js';
 
 const target = (id: string, topologies: TopologyResult[]): TargetResult =>
-  evaluateTargets(benchResult(topologies)).find((t) => t.id === id)!;
+  defined(
+    evaluateTargets(benchResult(topologies)).find((t) => t.id === id),
+    `target ${id}`,
+  );
 
 /** A topology whose whoami figures are the fixture's but for `figures`. */
 const measured = (name: string, figures: Partial<TopologyResult['throughput']>): TopologyResult => {
@@ -150,7 +154,7 @@ describe('evaluateTargets', () => {
   });
 
   it('judges T14 on the NAT skew of sticky-cookie, beside sticky, and never passes an idle replica', () => {
-    const nat = (skew: number | null, shares: number[]) =>
+    const nat = (skew: number | null, shares: [number, number, number]) =>
       loadSummary({ skew, shares: { 'app-1': shares[0], 'app-2': shares[1], 'app-3': shares[2] } });
     const sticky = topology('sticky', { nat: nat(null, [1, 0, 0]) });
     const even = topology('sticky-cookie', { nat: nat(1.08, [0.34, 0.34, 0.32]) });
@@ -169,7 +173,7 @@ describe('evaluateTargets', () => {
   });
 
   it('judges T14 on the clients pinned per replica where counted, the request shares beside it', () => {
-    const pinned = (clients: number[], skew: number) =>
+    const pinned = (clients: [number, number, number], skew: number) =>
       topology('sticky-cookie', {
         nat: loadSummary({
           skew: 1.5,

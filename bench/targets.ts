@@ -88,17 +88,16 @@ function t2(r: BenchResult): TargetResult {
     'Postgres statements per authenticated read',
     '= 0 (= 1 where sessions live in Postgres)',
   ];
-  const measured = r.topologies.filter(
-    (t) => t.kind === 'profile' && Number.isFinite(t.throughput.postgresStatementsPerRead),
-  );
+  const measured = r.topologies.flatMap((t) => {
+    const perRead = t.throughput.postgresStatementsPerRead;
+    return t.kind === 'profile' && perRead !== undefined && Number.isFinite(perRead)
+      ? [{ t, perRead }]
+      : [];
+  });
   if (!measured.length) return notMeasured(id, title, threshold, 'no app profile');
-  const figures = measured.map(
-    (t) => `${t.name} ${fmt(t.throughput.postgresStatementsPerRead!, 3)}`,
-  );
+  const figures = measured.map(({ t, perRead }) => `${t.name} ${fmt(perRead, 3)}`);
   // The postgres backend's background pruning runs a few statements a minute: not per read.
-  const over = measured.filter(
-    (t) => t.throughput.postgresStatementsPerRead! > statementsExpected(t) + 0.01,
-  );
+  const over = measured.filter(({ t, perRead }) => perRead > statementsExpected(t) + 0.01);
   return {
     id,
     title,
@@ -106,7 +105,7 @@ function t2(r: BenchResult): TargetResult {
     figure: figures.join(', '),
     pass: over.length === 0,
     reason: over.length
-      ? `${over.map((t) => t.name).join(', ')}: a read reached Postgres beyond the session lookup. Fix: answer it from the session alone (the serializer keeps the whole principal in the session), and never write on a read (sliding expiry is refreshed by saves); pg_stat_statements names the query.`
+      ? `${over.map(({ t }) => t.name).join(', ')}: a read reached Postgres beyond the session lookup. Fix: answer it from the session alone (the serializer keeps the whole principal in the session), and never write on a read (sliding expiry is refreshed by saves); pg_stat_statements names the query.`
       : undefined,
   };
 }
@@ -271,14 +270,14 @@ function t8(r: BenchResult): TargetResult {
     (b) => b.share === Math.max(...CAPACITY_SHARES) && Number.isFinite(b.appliedP99),
   );
   // Results before issue 31: judged on the lag to visible under the standard load.
-  const judged = at80 ? at80.appliedP99! : rep.lagP99;
+  const judged = at80?.appliedP99 ?? rep.lagP99;
   const pass = judged <= 10;
   return {
     id,
     title,
     threshold,
     figure: at80
-      ? `applied p99 ${lagMs(at80.appliedP99!)} (visible ${lagMs(at80.lagP99)}) over ${int(at80.writes)} writes at ${int(at80.readsPerSecond)} reads/s; flat out: applied p99 ${lagMs(rep.appliedP99 ?? NaN)}`
+      ? `applied p99 ${lagMs(judged)} (visible ${lagMs(at80.lagP99)}) over ${int(at80.writes)} writes at ${int(at80.readsPerSecond)} reads/s; flat out: applied p99 ${lagMs(rep.appliedP99 ?? NaN)}`
       : `p99 ${lagMs(rep.lagP99)}, p50 ${lagMs(rep.lagP50)} over ${int(rep.writes)} writes under the whoami load (an older result: the lag to visible, flat out)`,
     value: judged,
     pass,
@@ -394,24 +393,27 @@ function t11(r: BenchResult): TargetResult {
     '`redis-ha`, `redis-cluster`: store primary killed under load',
     `durable logins on: 0 acknowledged logins lost; every request succeeds again ≤ ${RECOVERY_MS / 1000} s after the kill`,
   ];
-  const measured = r.topologies.filter((t) => t.failover?.on);
-  if (!measured.length) return notMeasured(id, title, threshold, 'redis-ha or redis-cluster');
-  const figures = measured.map((t) => {
-    const { off, on } = t.failover!;
-    return `${t.name}: lost ${on!.loginsLost} of ${on!.loginsAcknowledged} (off: ${off.loginsLost} of ${off.loginsAcknowledged}), recovered ${fmt(on!.lastFailureAfterMs / 1000, 1)} s after the kill (off: ${fmt(off.lastFailureAfterMs / 1000, 1)} s)`;
+  const measured = r.topologies.flatMap((t) => {
+    const runs = t.failover;
+    return runs?.on ? [{ name: t.name, off: runs.off, on: runs.on }] : [];
   });
-  const lost = measured.filter((t) => t.failover!.on!.loginsLost > 0);
+  if (!measured.length) return notMeasured(id, title, threshold, 'redis-ha or redis-cluster');
+  const figures = measured.map(
+    ({ name, off, on }) =>
+      `${name}: lost ${on.loginsLost} of ${on.loginsAcknowledged} (off: ${off.loginsLost} of ${off.loginsAcknowledged}), recovered ${fmt(on.lastFailureAfterMs / 1000, 1)} s after the kill (off: ${fmt(off.lastFailureAfterMs / 1000, 1)} s)`,
+  );
+  const lost = measured.filter(({ on }) => on.loginsLost > 0);
   // Judged with durable logins on: the promise a user turns them on for.
-  const slow = measured.filter((t) => !(t.failover!.on!.lastFailureAfterMs <= RECOVERY_MS));
+  const slow = measured.filter(({ on }) => !(on.lastFailureAfterMs <= RECOVERY_MS));
   const pass = lost.length === 0 && slow.length === 0;
   const reasons = [
     ...lost.map(
-      (t) =>
-        `${t.name} lost acknowledged logins with durable logins on: a login was answered before WAIT 1 confirmed a replica had it (check the store waits on the connection that wrote).`,
+      ({ name }) =>
+        `${name} lost acknowledged logins with durable logins on: a login was answered before WAIT 1 confirmed a replica had it (check the store waits on the connection that wrote).`,
     ),
     ...slow.map(
-      (t) =>
-        `${t.name} took ${fmt(t.failover!.on!.lastFailureAfterMs / 1000, 1)} s with durable logins on: failure detection (down-after-milliseconds / cluster-node-timeout) plus the election, plus the client finding the new primary (node-redis re-asks the Sentinels; the Cluster client re-reads the slot map after 500 ms of reconnecting), plus, where the primary had one replica, the old primary back as a replica before a login can have a second copy.`,
+      ({ name, on }) =>
+        `${name} took ${fmt(on.lastFailureAfterMs / 1000, 1)} s with durable logins on: failure detection (down-after-milliseconds / cluster-node-timeout) plus the election, plus the client finding the new primary (node-redis re-asks the Sentinels; the Cluster client re-reads the slot map after 500 ms of reconnecting), plus, where the primary had one replica, the old primary back as a replica before a login can have a second copy.`,
     ),
   ];
   return {
@@ -457,8 +459,9 @@ function t14(r: BenchResult): TargetResult {
     .map((x) => `${Math.round(x * 100)} %`)
     .join(' / ');
   // Results before issue 31 counted requests only: judged on those.
-  const byClients = nat.clientSkew !== undefined;
-  const judged = byClients ? nat.clientSkew! : nat.skew;
+  const { clientSkew } = nat;
+  const byClients = clientSkew !== undefined;
+  const judged = byClients ? clientSkew : nat.skew;
   const pass = judged !== null && judged <= 1.2;
   const clients = byClients
     ? `clients ${judged === null ? '∞' : fmt(judged)} (${Object.values(nat.clientsPerReplica ?? {}).join(' / ')}); requests `

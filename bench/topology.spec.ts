@@ -8,6 +8,7 @@ import { ManagedProcess } from '../cluster/process/managed-process.js';
 import { pollUntil } from '../cluster/process/poll.js';
 import { processEntry } from '../cluster/process/process-tree.js';
 import { ledgerOf } from '../cluster/work-dir.js';
+import { defined } from '../src/common/defined.js';
 import { isProfileName, profileNames, profileOf } from '../cluster/profiles.js';
 import {
   explainFailure,
@@ -18,13 +19,15 @@ import {
   topologySpecs,
 } from './topology.js';
 
+const specOf = (name: string) => defined(topologySpecs[name], `topology ${name}`);
+
 describe('topologySpecs', () => {
   it('has one profile topology per row of the profile table, in its order', () => {
     expect(profileTopologies).toEqual(profileNames);
   });
 
   it.each(profileNames)('%s: what it shows and where sessions live come from its row', (name) => {
-    const spec = topologySpecs[name];
+    const spec = specOf(name);
     const row = profileOf(name);
 
     expect(spec).toMatchObject({ name, kind: 'profile', profile: name, login: true });
@@ -36,7 +39,7 @@ describe('topologySpecs', () => {
   it.each([...profileTopologies, ...peerTopologies])(
     '%s: its session code is there to count, and it runs on a profile of the table',
     (name) => {
-      const spec = topologySpecs[name];
+      const spec = specOf(name);
 
       expect(spec.sessionCode.length).toBeGreaterThan(0);
       for (const file of spec.sessionCode) expect(existsSync(join(PROJECT_ROOT, file))).toBe(true);
@@ -45,7 +48,7 @@ describe('topologySpecs', () => {
   );
 
   it('keeps peers and profiles apart', () => {
-    for (const name of peerTopologies) expect(topologySpecs[name].kind).toBe('peer');
+    for (const name of peerTopologies) expect(specOf(name).kind).toBe('peer');
     expect(peerTopologies.filter((p) => profileTopologies.includes(p))).toEqual([]);
   });
 });
@@ -67,7 +70,7 @@ describe('sessionImports', () => {
   });
 
   it("counts each replication profile's own manager, not the other's", () => {
-    const code = (name: string) => topologySpecs[name].sessionCode;
+    const code = (name: string) => specOf(name).sessionCode;
     expect(code('replicated')).toContain('src/replication/core/replicated/session-replicator.ts');
     expect(code('replicated')).not.toContain('src/replication/core/backup/backup-manager.ts');
     expect(code('backup')).toContain('src/replication/core/backup/backup-manager.ts');
@@ -115,9 +118,9 @@ describe('sweepAbandonedWorkDirs', () => {
 
   it("stops a killed run's servers and removes its dir; a live run's, and one still opening, stay", async () => {
     const parent = await mkdtemp(join(tmpdir(), 'bench-sweep-'));
-    const dirs = ['dead', 'live', 'opening'].map((n) => join(parent, `scaled-login-bench-${n}-x`));
-    await Promise.all(dirs.map((d) => mkdir(d)));
-    const [dead, live, opening] = dirs;
+    const dir = (n: string) => join(parent, `scaled-login-bench-${n}-x`);
+    const [dead, live, opening] = [dir('dead'), dir('live'), dir('opening')];
+    await Promise.all([dead, live, opening].map((d) => mkdir(d)));
     const left = await sleeper(dead, 'nginx');
     const runner = await sleeper(live, 'runner');
     const server = await sleeper(live, 'redis');
@@ -125,7 +128,7 @@ describe('sweepAbandonedWorkDirs', () => {
     try {
       // A runner that is gone: a PID that no process has, or one a later process reused.
       await owner(dead, { pid: left.pid, ppid: 1, state: 'S', startTime: '1' });
-      await owner(live, (await processEntry(runner.pid))!);
+      await owner(live, defined(await processEntry(runner.pid), "the runner's process entry"));
       const other = join(parent, 'not-a-bench-dir');
       await mkdir(other);
       await owner(other, { pid: 1, ppid: 0, state: 'S', startTime: '1' });

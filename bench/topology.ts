@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { startCluster, type Cluster } from '../cluster/cluster.js';
 import { abandoned, ledgerOf } from '../cluster/work-dir.js';
 import { PROJECT_ROOT } from '../cluster/paths.js';
+import { defined } from '../src/common/defined.js';
 import { profileNames, profileOf, type ProfileName } from '../cluster/profiles.js';
 import type { TopologyName } from './results.js';
 import { profileWhere } from './traits.js';
@@ -75,10 +76,9 @@ export function sessionImports(
 ): string[] {
   const seen = new Set<string>(files);
   const queue = [...files];
-  while (queue.length) {
-    const file = queue.pop()!;
+  for (let file = queue.pop(); file !== undefined; file = queue.pop()) {
     for (const m of read(file).matchAll(/from '(\.{1,2}\/[^']+)\.js'/g)) {
-      const target = posix.join(posix.dirname(file), `${m[1]}.ts`);
+      const target = posix.join(posix.dirname(file), `${m[1] ?? ''}.ts`);
       const inScope = SESSION_CODE_DIRS.some((dir) => target.startsWith(dir));
       if (!inScope || COMMON.has(target) || seen.has(target)) continue;
       seen.add(target);
@@ -269,7 +269,10 @@ export async function startTopology(
     await rm(workDir, { recursive: true, force: true });
     throw error;
   }
-  const pgPort = cluster.status().find((m) => m.kind === 'postgres')?.port;
+  const pgPort = defined(
+    cluster.status().find((m) => m.kind === 'postgres')?.port,
+    "Postgres's port",
+  );
   return {
     spec,
     cluster,

@@ -2,6 +2,7 @@
  * bench/scaling.svg: cost per operation against the number of replicas, a panel per metric and a
  * line per profile (scaling runs: bench/measurements/replica-scaling.ts).
  */
+import { defined } from '../../src/common/defined.js';
 import type { BenchResult, ScalingPoint } from '../results.js';
 import { escape, PALETTE, svgDocument } from './svg.js';
 
@@ -50,7 +51,7 @@ function panel(
   }
   const xs = [...new Set(lines.flatMap((l) => l.xy.map(([x]) => x)))].sort((a, b) => a - b);
   const maxY = Math.max(...lines.flatMap((l) => l.xy.map(([, y]) => y)), 1e-9) * 1.1;
-  const [minX, maxX] = [xs[0], xs.at(-1)!];
+  const [minX, maxX] = [Math.min(...xs), Math.max(...xs)];
   const plotW = PANEL_W - PAD.left - PAD.right;
   const plotH = PANEL_H - PAD.top - PAD.bottom;
   const px = (x: number) =>
@@ -98,7 +99,7 @@ export function scalingCurves(
 export function renderScalingChart(result: BenchResult): string {
   const series = scalingCurves(result).map((c, i) => ({
     ...c,
-    color: PALETTE[i % PALETTE.length],
+    color: defined(PALETTE[i % PALETTE.length], 'a palette colour'),
   }));
   const cols = 2;
   const rows = Math.ceil(scalingMetrics.length / cols);

@@ -7,6 +7,7 @@
  * The replicas count the messages themselves (GET /health/ready → sessionStore.stats).
  */
 import { VirtualClient } from '../../cluster/virtual-client.js';
+import { defined } from '../../src/common/defined.js';
 import { runLoad } from '../load.js';
 import type { BackupResult } from '../results.js';
 import type { Subject } from '../subject.js';
@@ -64,9 +65,10 @@ export async function measureBackup(
 
   // Failover: a client's primary killed; its first request after (nginx fails it over), timed.
   const cluster = s.topology.cluster;
-  const victim = s.replicas[1];
+  const victim = defined(s.replicas[1], 'a second replica');
   const client = new VirtualClient(cluster.url, '127.0.0.1');
-  const first: number[] = [];
+  let firstRequestAfterCrashMs: number;
+  let nextRequestMs: number;
   try {
     const name = `failover-${Date.now()}`;
     const reg = await client.send('POST', '/api/auth/register', {
@@ -82,11 +84,11 @@ export async function measureBackup(
     await cluster.kill(victim);
     const started = performance.now();
     const after = await client.send('GET', '/api/whoami');
-    first.push(performance.now() - started);
+    firstRequestAfterCrashMs = performance.now() - started;
     if (!after.body.includes('"authenticated":true')) throw new Error('logged out by the failover');
     const t = performance.now();
     await client.send('GET', '/api/whoami');
-    first.push(performance.now() - t);
+    nextRequestMs = performance.now() - t;
   } finally {
     client.close();
     await cluster.restart(victim);
@@ -102,8 +104,8 @@ export async function measureBackup(
     writes,
     messagesPerWrite,
     bytesPerWrite,
-    firstRequestAfterCrashMs: first[0],
-    nextRequestMs: first[1],
+    firstRequestAfterCrashMs,
+    nextRequestMs,
     ackTimeouts: total(afterAll, (p) => p.ackTimeouts),
   };
 }

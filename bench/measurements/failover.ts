@@ -14,6 +14,7 @@
  */
 import type { Cluster } from '../../cluster/cluster.js';
 import { askRedis } from '../../cluster/services/redis.js';
+import { defined } from '../../src/common/defined.js';
 import { isAuthenticated, VirtualClient, type Reply } from '../../cluster/virtual-client.js';
 import { clientAddress } from '../load.js';
 import type { FailoverResult, FailoverRuns, LoginResult } from '../results.js';
@@ -59,22 +60,27 @@ interface Sent {
 
 export async function measureFailover(o: FailoverOptions): Promise<FailoverResult> {
   const { cluster } = o;
-  let pair = await cluster.storeFailover();
-  if (!pair) throw new Error(`${cluster.profile.name}: its store does not fail over`);
-  if (pair.againInMs) {
+  const storeFailover = async () => {
+    const pair = await cluster.storeFailover();
+    if (!pair) throw new Error(`${cluster.profile.name}: its store does not fail over`);
+    return pair;
+  };
+  let pair = await storeFailover();
+  const { againInMs } = pair;
+  if (againInMs) {
     // A failover just happened (the run before): this one would measure Sentinel's retry delay.
-    await new Promise((resolve) => setTimeout(resolve, pair!.againInMs));
-    pair = (await cluster.storeFailover())!;
+    await new Promise((resolve) => setTimeout(resolve, againInMs));
+    pair = await storeFailover();
   }
   const member = (name: string) => cluster.status().find((m) => m.name === name);
-  const pidOf = (name: string) => member(name)?.pid;
-  const portOf = (name: string) => member(name)!.port;
-  const replicaPids = pair.replicas.map(pidOf);
+  const portOf = (name: string) => defined(member(name), `${name}'s status`).port;
+  // The running replicas' pids: fewer than the replicas when one is not running.
+  const replicaPids = pair.replicas.flatMap((name) => member(name)?.pid ?? []);
   const lagMs = o.lagMs ?? 0;
-  if (lagMs > 0 && (replicaPids.length === 0 || replicaPids.some((pid) => pid === undefined)))
+  if (lagMs > 0 && (replicaPids.length === 0 || replicaPids.length < pair.replicas.length))
     throw new Error(`${pair.primary}: not every replica is running (${pair.replicas.join(', ')})`);
   const pauseReplicas = (signal: 'SIGSTOP' | 'SIGCONT') => {
-    for (const pid of replicaPids) process.kill(pid!, signal);
+    for (const pid of replicaPids) process.kill(pid, signal);
   };
 
   let killedAt = Infinity;

@@ -6,6 +6,7 @@
  */
 import { pollUntil, sleep } from '../../cluster/process/poll.js';
 import { isAuthenticated, VirtualClient } from '../../cluster/virtual-client.js';
+import { defined } from '../../src/common/defined.js';
 import type { Fault } from '../faults.js';
 import { inParallel, runLoad } from '../load.js';
 import type { FaultCell } from '../results.js';
@@ -122,8 +123,8 @@ export async function measureFault(s: Subject, fault: Fault, o: FaultTiming): Pr
   });
   if (lost.length) {
     const again = await logIn(
-      lost.map((i) => s.clients[i]),
-      lost.map((i) => s.usernames[i]),
+      lost.map((i) => defined(s.clients[i], `client ${i}`)),
+      lost.map((i) => defined(s.usernames[i], `client ${i}'s username`)),
       16,
     );
     if (again.failed) {

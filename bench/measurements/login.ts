@@ -7,6 +7,7 @@
 import pg from 'pg';
 import { Histogram } from '../histogram.js';
 import { VirtualClient } from '../../cluster/virtual-client.js';
+import { defined } from '../../src/common/defined.js';
 import { clientAddress } from '../load.js';
 import type { LoginResult } from '../results.js';
 import type { Subject } from '../subject.js';
@@ -21,18 +22,17 @@ export async function measureLogin(
   s: Subject,
   o: { sequential: number; clients: number; seconds: number },
 ): Promise<LoginResult> {
-  const clients = Array.from(
-    { length: o.clients },
-    (_, i) => new VirtualClient(s.url, clientAddress(FIRST_ADDRESS + i)),
-  );
-  const names = clients.map((_, i) => `login-${i}-${Date.now().toString(36)}`);
+  const users = Array.from({ length: o.clients }, (_, i) => ({
+    client: new VirtualClient(s.url, clientAddress(FIRST_ADDRESS + i)),
+    username: `login-${i}-${Date.now().toString(36)}`,
+  }));
   try {
-    for (const [i, client] of clients.entries()) {
+    for (const { client, username } of users) {
       // Set-up, not what is measured: a store still settling (a restarted Redis primary not yet
       // a replica again, which durable logins wait for) answers 503; asked again as it says.
       for (let attempt = 0; ; attempt++) {
         const reply = await client.send('POST', '/api/auth/register', {
-          username: names[i],
+          username,
           password: PASSWORD,
         });
         if (reply.status === 201) break;
@@ -41,24 +41,22 @@ export async function measureLogin(
         await new Promise((resolve) => setTimeout(resolve, 1000));
       }
     }
-    const login = async (i: number) => {
-      clients[i].clearCookies();
-      const reply = await clients[i].send('POST', '/api/auth/login', {
-        username: names[i],
-        password: PASSWORD,
-      });
+    const login = async ({ client, username }: (typeof users)[number]) => {
+      client.clearCookies();
+      const reply = await client.send('POST', '/api/auth/login', { username, password: PASSWORD });
       if (reply.status !== 200) throw new Error(`login: ${reply.status} ${reply.body}`);
       return reply.ms;
     };
 
+    const first = defined(users[0], 'a login user');
     const sequential = new Histogram();
-    for (let n = 0; n < o.sequential; n++) sequential.record(await login(0));
+    for (let n = 0; n < o.sequential; n++) sequential.record(await login(first));
 
     const concurrent = new Histogram();
     const end = performance.now() + o.seconds * 1000;
     await Promise.all(
-      clients.map(async (_, i) => {
-        while (performance.now() < end) concurrent.record(await login(i));
+      users.map(async (user) => {
+        while (performance.now() < end) concurrent.record(await login(user));
       }),
     );
     return {
@@ -74,12 +72,10 @@ export async function measureLogin(
         p50: concurrent.percentile(50),
         p99: concurrent.percentile(99),
       },
-      argon2: await hashParameters(s, names[0]),
+      argon2: await hashParameters(s, first.username),
     };
   } finally {
-    clients.forEach((c) => {
-      c.close();
-    });
+    for (const { client } of users) client.close();
   }
 }
 
@@ -97,7 +93,7 @@ async function hashParameters(s: Subject, username: string): Promise<string> {
     const p: Record<string, string | undefined> = Object.fromEntries(
       (params ?? '').split(',').map((kv) => kv.split('=') as [string, string]),
     );
-    return type && p.m ? `${type} m=${p.m} KiB t=${p.t} p=${p.p}` : 'unknown';
+    return type && p.m && p.t && p.p ? `${type} m=${p.m} KiB t=${p.t} p=${p.p}` : 'unknown';
   } finally {
     await client.end();
   }

@@ -27,13 +27,14 @@ async function createSessions(s: Subject, prefix: string, count: number): Promis
     { length: LOGIN_CLIENTS },
     (_, i) => new VirtualClient(s.url, clientAddress(10_000 + i)),
   );
-  let next = 0;
+  // One iterator shared by the clients: each takes the next name when it is free.
+  const queue = names.values();
   try {
     await Promise.all(
       pool.map(async (client) => {
-        while (next < names.length) {
+        for (const name of queue) {
           // Set-up, not what is measured: a 503 (busy Postgres on shared cores) is tried again.
-          const outcome = await logIn([client], [names[next++]], 1, 3);
+          const outcome = await logIn([client], [name], 1, 3);
           if (outcome.failed)
             throw new Error(
               `session logins failed: ${await s.topology.explain(outcome.firstFailure)}`,
@@ -42,9 +43,7 @@ async function createSessions(s: Subject, prefix: string, count: number): Promis
       }),
     );
   } finally {
-    pool.forEach((c) => {
-      c.close();
-    });
+    for (const c of pool) c.close();
   }
 }
 
@@ -71,9 +70,11 @@ interface HeapReading {
 /** Asks each replica for its heap after a full GC (replica-probe.ts); waits, bounded, for the answers. */
 async function heapOf(s: Subject): Promise<Record<string, HeapReading>> {
   const asked = Date.now();
-  const replicas = s.topology.cluster.status().filter((m) => m.kind === 'replica' && m.pid);
+  const replicas = s.topology.cluster
+    .status()
+    .flatMap((m) => (m.kind === 'replica' && m.pid ? [{ name: m.name, pid: m.pid }] : []));
   const out: Record<string, HeapReading> = {};
-  for (const m of replicas) process.kill(m.pid!, 'SIGWINCH');
+  for (const m of replicas) process.kill(m.pid, 'SIGWINCH');
   const deadline = Date.now() + 10_000;
   for (const m of replicas) {
     const file = join(s.topology.cluster.workDir, `${m.name}.json`);
@@ -100,7 +101,7 @@ function heapGrowth(
   sessions: number,
 ): ReplicaMemoryResult {
   const growth = (key: 'rss' | 'heapUsed') =>
-    Object.keys(after).reduce((n, name) => n + after[name][key] - (before[name]?.[key] ?? 0), 0);
+    Object.entries(after).reduce((n, [name, r]) => n + r[key] - (before[name]?.[key] ?? 0), 0);
   const pick = (readings: Record<string, HeapReading>) =>
     Object.fromEntries(Object.entries(readings).map(([name, r]) => [name, r.heapUsed]));
   return {

@@ -11,6 +11,7 @@
  */
 import { lagQuantile } from '../../src/replication/core/lag-histogram.js';
 import { VirtualClient } from '../../cluster/virtual-client.js';
+import { defined } from '../../src/common/defined.js';
 import { onSchedule, runLoad } from '../load.js';
 import type { LagUnderLoad, ReplicationResult, StaleReads } from '../results.js';
 import type { Subject } from '../subject.js';
@@ -36,6 +37,9 @@ interface PeerStats extends PeerCounters {
 }
 
 const statsOf = (s: Subject) => peerStatsOf<PeerStats>(s);
+/** One replica's stats in a reading of every replica. */
+const statsOn = (reading: Record<string, PeerStats>, replica: string) =>
+  defined(reading[replica], `${replica}'s stats`);
 
 /** A client of one replica directly, holding `from`'s session cookie. */
 function directClient(s: Subject, replica: string, from: VirtualClient): VirtualClient {
@@ -47,8 +51,9 @@ function directClient(s: Subject, replica: string, from: VirtualClient): Virtual
 /** Writes on one replica, each read back at once on another: how many reads miss the write. */
 async function staleReads(s: Subject, writes: number): Promise<StaleReads> {
   const [a, b] = s.replicas;
-  const writer = directClient(s, a, s.clients[0]);
-  const reader = directClient(s, b, s.clients[0]);
+  const client = defined(s.clients[0], 'a logged-in client');
+  const writer = directClient(s, defined(a, 'a replica to write on'), client);
+  const reader = directClient(s, defined(b, 'a second replica to read on'), client);
   let stale = 0;
   try {
     for (let i = 0; i < writes; i++) {
@@ -149,7 +154,8 @@ async function writeWindow(
   o: { durationMs: number; writesPerSecond: number },
   load: { ratePerSecond?: number },
 ) {
-  const [home, ...others] = s.replicas;
+  const [first, ...others] = s.replicas;
+  const home = defined(first, 'a replica to write on');
   const writers = s.clients.slice(0, WRITERS).map((c) => directClient(s, home, c));
   let writes = 0;
   let stop = false;
@@ -170,12 +176,10 @@ async function writeWindow(
   });
   stop = true;
   await editing;
-  writers.forEach((w) => {
-    w.close();
-  });
+  for (const w of writers) w.close();
   const w1 = await statsOf(s);
   const onPeers = (x: Record<string, PeerStats>, pick: (p: PeerStats) => Record<number, number>) =>
-    mergeBuckets(others.map((r) => pick(x[r])));
+    mergeBuckets(others.map((r) => pick(statsOn(x, r))));
   const quantile = (pick: (p: PeerStats) => Record<number, number>, q: number) =>
     lagQuantile(onPeers(w0, pick), onPeers(w1, pick), q);
   const sentBy = (p: PeerStats) => p.sent.delta ?? 0;
@@ -183,8 +187,9 @@ async function writeWindow(
     writes,
     readsPerSecond: run.requests / (o.durationMs / 1000),
     readLatency: run.latency.summary(),
-    messagesPerPeerPerWrite: (sentBy(w1[home]) - sentBy(w0[home])) / (writes * others.length),
-    bytesPerWrite: (dataBytes(w1[home]) - dataBytes(w0[home])) / writes,
+    messagesPerPeerPerWrite:
+      (sentBy(statsOn(w1, home)) - sentBy(statsOn(w0, home))) / (writes * others.length),
+    bytesPerWrite: (dataBytes(statsOn(w1, home)) - dataBytes(statsOn(w0, home))) / writes,
     lagP50: quantile((p) => p.lagBuckets, 0.5),
     lagP99: quantile((p) => p.lagBuckets, 0.99),
     appliedP50: quantile((p) => p.appliedBuckets, 0.5),

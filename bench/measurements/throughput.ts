@@ -3,6 +3,7 @@
  * go; with the session store's commands and the Postgres statements the app ran in the same
  * window, and the CPU each part of the topology used.
  */
+import { defined } from '../../src/common/defined.js';
 import { runLoad, summarize } from '../load.js';
 import {
   commandDelta,
@@ -64,7 +65,8 @@ export function median(values: readonly number[]): number {
   if (values.length === 0) return NaN;
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+  const at = (i: number) => defined(sorted[i], 'a middle value');
+  return sorted.length % 2 ? at(mid) : (at(mid - 1) + at(mid)) / 2;
 }
 
 /** Medians per key over the records that have it. */
