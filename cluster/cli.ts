@@ -6,6 +6,7 @@
  */
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { defined } from '../src/common/defined.js';
 import { MAX_REPLICAS, startCluster, type Cluster, type MemberStatus } from './cluster.js';
 import { sendControl, serveControl, type ControlCommand } from './control.js';
 import { serveDashboard } from './dashboard/server.js';
@@ -117,10 +118,12 @@ function table(status: MemberStatus[]): string {
     m.log,
   ]);
   const head = ['member', 'kind', 'address', 'pid', 'state', 'runtime', 'log'];
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const widths = head.map((h, i) =>
+    Math.max(h.length, ...rows.map((r) => defined(r[i], `${h} cell`).length)),
+  );
   const line = (r: string[]) =>
     r
-      .map((c, i) => c.padEnd(widths[i]))
+      .map((c, i) => c.padEnd(defined(widths[i], `column ${i}'s width`)))
       .join('  ')
       .trimEnd();
   return [line(head), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
@@ -211,7 +214,8 @@ async function up(o: ReturnType<typeof parse>): Promise<void> {
   }).catch((error: unknown) => {
     if (o.fresh) throw error;
     // On the first line, which is the one a user reads: log tails may follow it.
-    const [first, ...rest] = (error instanceof Error ? error.message : String(error)).split('\n');
+    const message = error instanceof Error ? error.message : String(error);
+    const [first = '', ...rest] = message.split('\n');
     const hint = ` (if what earlier runs left in ${o.workDir} is the cause, add --fresh)`;
     throw new Error([first + hint, ...rest].join('\n'), { cause: error });
   });

@@ -176,7 +176,9 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     }
     if (!entry) throw new Error('no plugin of the profile serves clients (nginx is missing)');
   } catch (error) {
-    progress(`start failed, stopping what was started: ${errorMessage(error).split('\n')[0]}`);
+    progress(
+      `start failed, stopping what was started: ${errorMessage(error).split('\n', 1)[0] ?? ''}`,
+    );
     await stopAll();
     throw error;
   }
@@ -195,10 +197,15 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     if (!plugin) throw new Error(`profile "${profile.name}" has no ${name} plugin`);
     return plugin;
   };
+  const contextOf = (name: string) => {
+    const context = contexts.get(name);
+    if (!context) throw new Error(`the ${name} plugin has no describe context: it never started`);
+    return context;
+  };
 
   /** nginx rendered again for the replicas the place now has, and reloaded (no restart). */
   const reloadNginx = async () => {
-    const described = await pluginNamed('nginx').describe(place, contexts.get('nginx')!);
+    const described = await pluginNamed('nginx').describe(place, contextOf('nginx'));
     const next = described.units.filter(isServer).find((u) => u.name === 'nginx');
     if (!next) throw new Error('the nginx plugin described no nginx');
     await find('nginx').reload(next);
@@ -280,7 +287,10 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     mustBeIdle('scale');
     busy = `a scale to ${count} replicas`;
     const said: string[] = [];
-    const say = (line: string) => (said.push(line), progress(`scale: ${line}`));
+    const say = (line: string) => {
+      said.push(line);
+      progress(`scale: ${line}`);
+    };
     try {
       const current = replicasNow().map((r) => r.name);
       const target = replicaNames(count);
@@ -296,7 +306,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
         say(`starting ${added.join(', ')} …`);
         place.setReplicas([...current, ...added]);
         await net?.add(added);
-        const described = await pluginNamed('app').describe(place, contexts.get('app')!);
+        const described = await pluginNamed('app').describe(place, contextOf('app'));
         const units = described.units.filter((u) => isServer(u) && added.includes(u.name));
         const started = await startDescribed({ units, env: {} }, place, readyTimeoutMs);
         const last = members.findLastIndex(({ member }) => member.kind === 'replica');
@@ -396,7 +406,10 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       );
     mustBeIdle('scale-store');
     const said: string[] = [];
-    const say = (line: string) => (said.push(line), progress(`scale-store: ${line}`));
+    const say = (line: string) => {
+      said.push(line);
+      progress(`scale-store: ${line}`);
+    };
     if (count === now) {
       say(`already ${now} ${grow.shard}(s): nothing to do`);
       return said;
@@ -405,7 +418,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     try {
       const t0 = Date.now();
       place.setStoreShards(plugin, count);
-      const described = await pluginNamed(plugin).describe(place, contexts.get(plugin)!);
+      const described = await pluginNamed(plugin).describe(place, contextOf(plugin));
       const known = new Set(members.map(({ member }) => member.name));
       const units = described.units.filter(isServer).filter((u) => !known.has(u.name));
       say(`starting ${units.map((u) => u.name).join(', ')} …`);
@@ -437,7 +450,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       if (Object.keys(changed).length) {
         Object.assign(env, changed);
         // Replicas a later scale starts get it too.
-        const app = contexts.get('app')!;
+        const app = contextOf('app');
         contexts.set('app', { ...app, env: { ...app.env, ...changed } });
         say(`the replicas take ${Object.keys(changed).join(', ')} by a rolling restart …`);
         await rollReplicas(changed);

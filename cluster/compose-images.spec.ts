@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { defined } from '../src/common/defined.js';
 import { composeImages, dockerfileBaseImages, imageRepository } from './compose-images.js';
 import { generateCompose } from './compose.js';
 import { PROJECT_ROOT } from './paths.js';
@@ -29,7 +30,10 @@ describe('compose images', () => {
       '  c: { image: "redis:7-alpine" }',
     ].join('\n');
     const files: Record<string, string> = { 'd/Dockerfile': 'FROM node:26 AS x\nFROM x' };
-    expect(composeImages(compose, (f) => files[f])).toEqual(['node:26', 'redis:7-alpine']);
+    expect(composeImages(compose, (f) => defined(files[f], `test file ${f}`))).toEqual([
+      'node:26',
+      'redis:7-alpine',
+    ]);
   });
 
   it('names the repository of an image', () => {

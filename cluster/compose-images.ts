@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parse } from 'yaml';
+import { defined } from '../src/common/defined.js';
 import { COMPOSE_FILE } from './compose.js';
 import { PROJECT_ROOT } from './paths.js';
 
@@ -24,10 +25,13 @@ export function dockerfileBaseImages(dockerfile: string): string[] {
   const bases: string[] = [];
   for (const line of dockerfile.split('\n').map((l) => l.trim())) {
     const arg = /^ARG\s+(\w+)=(\S+)/i.exec(line);
-    if (arg) args.set(arg[1], arg[2]);
+    if (arg) args.set(defined(arg[1], 'the ARG name'), defined(arg[2], 'the ARG default'));
     const from = /^FROM\s+(?:--\S+\s+)*(\S+)(?:\s+AS\s+(\S+))?/i.exec(line);
     if (!from) continue;
-    const image = from[1].replace(/\$\{?(\w+)\}?/g, (_, name: string) => args.get(name) ?? '');
+    const image = defined(from[1], 'the FROM image').replace(
+      /\$\{?(\w+)\}?/g,
+      (_, name: string) => args.get(name) ?? '',
+    );
     if (!stages.has(image)) bases.push(image);
     if (from[2]) stages.add(from[2]);
   }
@@ -57,7 +61,7 @@ export function composeImages(
 
 /** The repository part of an image name: `postgres` for postgres:16-alpine or library/postgres. */
 export function imageRepository(image: string): string {
-  const name = image.split('@')[0].replace(/:[^/:]+$/, '');
+  const name = image.replace(/@.*/, '').replace(/:[^/:]+$/, '');
   return name.replace(/^(docker\.io\/)?(library\/)?/, '');
 }
 

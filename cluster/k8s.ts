@@ -15,6 +15,7 @@ import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { parseAllDocuments } from 'yaml';
 import { PROJECT_ROOT } from './paths.js';
+import { errorCode, errorMessage } from './process/poll.js';
 import { profileNames } from './profiles.js';
 import { renderK8s } from './render/k8s.js';
 import { checkPolicy, type Finding } from './render/k8s-policy.js';
@@ -66,10 +67,13 @@ export async function staleK8s(dir = K8S_DIR): Promise<string[]> {
 export async function kustomize(overlay: string): Promise<Record<string, unknown>[]> {
   const { stdout } = await promisify(execFile)('kubectl', ['kustomize', overlay], {
     maxBuffer: 16 * 1024 * 1024,
-  }).catch((err: NodeJS.ErrnoException & { stderr?: string }) => {
-    if (err.code === 'ENOENT')
+  }).catch((err: unknown) => {
+    if (errorCode(err) === 'ENOENT')
       throw new Error('kubectl is not installed: the check needs kubectl 1.21 or later');
-    throw new Error(`kubectl kustomize ${overlay}: ${err.stderr?.trim() || err.message}`);
+    // execFile's error holds what kubectl said on stderr (no `instanceof`: see errorCode).
+    const said =
+      typeof err === 'object' && err !== null && 'stderr' in err ? String(err.stderr) : '';
+    throw new Error(`kubectl kustomize ${overlay}: ${said.trim() || errorMessage(err)}`);
   });
   // YAML 1.1, as kubectl writes it.
   return parseAllDocuments(stdout, { version: '1.1' }).map(

@@ -3,6 +3,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { defined } from '../src/common/defined.js';
 import { PeerLinks } from './peer-links.js';
 
 /** A stand-in replica: echoes what it gets on its peer port. */
@@ -19,7 +20,10 @@ function echo(port: number): Promise<net.Server> {
 function roundTrip(port: number, text: string): Promise<string> {
   return new Promise((resolve) => {
     const s = net.connect(port, '127.0.0.1', () => s.write(text));
-    s.on('data', (d) => (s.destroy(), resolve(d.toString())));
+    s.on('data', (d) => {
+      s.destroy();
+      resolve(d.toString());
+    });
     s.on('close', () => {
       resolve('cut');
     });
@@ -29,13 +33,10 @@ function roundTrip(port: number, text: string): Promise<string> {
   });
 }
 
-const peerPort = (links: PeerLinks, from: string, to: string) =>
-  Number(
-    links
-      .membersOf(from)
-      .find((p) => p.startsWith(`${to}=`))!
-      .split(':')[1],
-  );
+const peerPort = (links: PeerLinks, from: string, to: string) => {
+  const member = links.membersOf(from).find((p) => p.startsWith(`${to}=`));
+  return Number(defined(member, `${to} among ${from}'s members`).split(':')[1]);
+};
 
 async function openLinks(replicas: string[], relays = true) {
   const dir = await mkdtemp(join(tmpdir(), 'peer-links-'));
@@ -93,8 +94,9 @@ describe('PeerLinks', () => {
     const env = links.envFor('a');
     expect(env).toMatchObject({ REPLICATION_MEMBERSHIP: 'file' });
     expect(env.REPLICATION_PEERS).toBeUndefined();
-    expect(env.REPLICATION_MEMBERS_FILE).toBe(join(dir, 'a.peers'));
-    const listed = (await readFile(env.REPLICATION_MEMBERS_FILE, 'utf8'))
+    const file = join(dir, 'a.peers');
+    expect(env.REPLICATION_MEMBERS_FILE).toBe(file);
+    const listed = (await readFile(file, 'utf8'))
       .split('\n')
       .filter((l) => l && !l.startsWith('#'));
     expect(listed).toEqual(links.membersOf('a'));

@@ -136,7 +136,14 @@ export class PeerLinks {
   /** Where `from` reaches `to`: its relay, or the peer's own port. */
   private portTo(from: string, to: string): number {
     const relay = this.relays.find((r) => r.from === from && r.to === to);
-    return relay?.port ?? this.ports.get(to)!;
+    return relay?.port ?? this.peerPort(to);
+  }
+
+  /** A replica's own peer port. */
+  private peerPort(replica: string): number {
+    const port = this.ports.get(replica);
+    if (port === undefined) throw new Error(`${replica} has no peer port: it is not a member`);
+    return port;
   }
 
   private isCut(r: Relay): boolean {
@@ -172,7 +179,7 @@ export class PeerLinks {
     r.server.on('connection', (client) => {
       track(client);
       if (this.isCut(r)) return void client.destroy();
-      const upstream = net.connect(this.ports.get(to)!, HOST);
+      const upstream = net.connect(this.peerPort(to), HOST);
       track(upstream);
       client.pipe(upstream);
       upstream.pipe(client);

@@ -21,4 +21,4 @@ if (!server?.prepare) {
   process.exit(2);
 }
 await server.prepare();
-console.log(`prepared ${service}`);
+console.log(`prepared ${server.service}`);

@@ -37,13 +37,14 @@ export async function ensureSelfSignedCert(dir: string): Promise<CertFiles> {
 export function selfSignedCert(now = new Date()): { cert: string; key: string } {
   // Node makes the key (native, fast); forge only builds and signs the certificate.
   const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const keyPem = privateKey.export({ type: 'pkcs1', format: 'pem' }).toString();
+  const keyPem = privateKey.export({ type: 'pkcs1', format: 'pem' });
   const key = forge.pki.privateKeyFromPem(keyPem);
   const cert = forge.pki.createCertificate();
   cert.publicKey = forge.pki.setRsaPublicKey(key.n, key.e);
   // A positive serial: the high bit of the first byte clear.
   cert.serialNumber =
-    (randomBytes(16)[0] & 0x7f).toString(16).padStart(2, '0') + randomBytes(15).toString('hex');
+    (randomBytes(1).readUInt8() & 0x7f).toString(16).padStart(2, '0') +
+    randomBytes(15).toString('hex');
   cert.validity.notBefore = now;
   cert.validity.notAfter = new Date(now.getTime() + 365 * 24 * 60 * 60 * 1000);
   const subject = [{ name: 'commonName', value: 'localhost' }];

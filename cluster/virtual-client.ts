@@ -128,7 +128,7 @@ export class VirtualClient {
 
   private storeCookies(setCookie: string[] | undefined): void {
     for (const line of setCookie ?? []) {
-      const pair = line.split(';', 1)[0];
+      const [pair = ''] = line.split(';', 1);
       const eq = pair.indexOf('=');
       const name = pair.slice(0, eq).trim();
       const value = pair.slice(eq + 1).trim();

@@ -4,6 +4,7 @@ import { spawn } from 'node:child_process';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { defined } from '../src/common/defined.js';
 import { freePort } from './process/ports.js';
 import { processEntry } from './process/process-tree.js';
 import { discardState, openWorkDir, PortBook } from './work-dir.js';
@@ -93,10 +94,11 @@ describe('work dir', () => {
   it('lets one runner at a time use it: another live one is refused, a dead one is not', async () => {
     const other = spawn('sleep', ['30']);
     try {
-      const entry = (await processEntry(other.pid!))!;
+      const pid = defined(other.pid, "sleep's PID");
+      const entry = defined(await processEntry(pid), "sleep's process");
       await writeFile(join(dir, 'state.json'), '{"format":1}');
       await writeFile(join(dir, 'runner.json'), JSON.stringify(entry));
-      await expect(openWorkDir(dir)).rejects.toThrow(`another runner (pid ${other.pid}) is using`);
+      await expect(openWorkDir(dir)).rejects.toThrow(`another runner (pid ${pid}) is using`);
       // The same PID with another start time: a later process, not that runner.
       await writeFile(join(dir, 'runner.json'), JSON.stringify({ ...entry, startTime: '1' }));
       const opened = await openWorkDir(dir);

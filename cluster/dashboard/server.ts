@@ -17,16 +17,12 @@ import { Timeline } from './timeline.js';
 import { AccessLogTraffic } from './traffic.js';
 
 const PAGE_DIR = join(PROJECT_ROOT, 'cluster', 'dashboard', 'page');
-const ASSETS: Record<string, string> = {
-  '/': 'index.html',
-  '/dashboard.js': 'dashboard.js',
-  '/dashboard.css': 'dashboard.css',
-};
-const TYPES: Record<string, string> = {
-  html: 'text/html; charset=utf-8',
-  js: 'text/javascript; charset=utf-8',
-  css: 'text/css; charset=utf-8',
-};
+/** The page's files by URL path, each with the type it is served as. */
+const ASSETS = new Map([
+  ['/', { file: 'index.html', type: 'text/html; charset=utf-8' }],
+  ['/dashboard.js', { file: 'dashboard.js', type: 'text/javascript; charset=utf-8' }],
+  ['/dashboard.css', { file: 'dashboard.css', type: 'text/css; charset=utf-8' }],
+]);
 /** The buttons: what a member or the replicas can be made to do (not "stop the cluster"). */
 const BUTTONS = new Set(['kill', 'restart', 'stop-member', 'roll', 'partition', 'heal', 'scale']);
 const MAX_BODY = 4096;
@@ -82,9 +78,9 @@ export async function serveDashboard(
       const cause = causes.get(m.name);
       const recent = cause && Date.now() - cause.at < 15_000 ? cause.what : undefined;
       if (before.running && !m.running) timeline.add(m.name, recent ?? 'went down');
-      else if (!before.running && m.running) timeline.add(m.name, `up again (pid ${m.pid})`);
+      else if (!before.running && m.running) timeline.add(m.name, `up again (pid ${m.pid ?? '?'})`);
       else if (before.pid !== m.pid && m.running)
-        timeline.add(m.name, `${recent ?? 'restarted'}: up again (pid ${m.pid})`);
+        timeline.add(m.name, `${recent ?? 'restarted'}: up again (pid ${m.pid ?? '?'})`);
     }
     last = new Map(now.map((m) => [m.name, m]));
   };
@@ -136,11 +132,12 @@ export async function serveDashboard(
       return;
     }
 
-    if (req.method === 'GET' && ASSETS[url.pathname]) {
-      const file = ASSETS[url.pathname];
-      const body = (await readFile(join(PAGE_DIR, file), 'utf8')).replaceAll('__TOKEN__', token);
+    const asset = req.method === 'GET' ? ASSETS.get(url.pathname) : undefined;
+    if (asset) {
+      const page = await readFile(join(PAGE_DIR, asset.file), 'utf8');
+      const body = page.replaceAll('__TOKEN__', token);
       res.writeHead(200, {
-        'content-type': TYPES[file.split('.').pop()!],
+        'content-type': asset.type,
         'cache-control': 'no-store',
         'content-security-policy': "default-src 'self'; style-src 'self'; script-src 'self'",
         'referrer-policy': 'no-referrer',

@@ -30,8 +30,8 @@ export class AccessLogTraffic {
           const text = buffer.toString('utf8');
           const complete = text.lastIndexOf('\n') + 1; // a half-written line waits for next time
           this.offset += Buffer.byteLength(text.slice(0, complete));
-          for (const m of text.slice(0, complete).matchAll(/upstream=([^\n]*)$/gm)) {
-            const addr = m[1].split(',').at(-1)!.trim();
+          for (const [, tried = ''] of text.slice(0, complete).matchAll(/upstream=([^\n]*)$/gm)) {
+            const addr = tried.slice(tried.lastIndexOf(',') + 1).trim();
             counts.set(addr, (counts.get(addr) ?? 0) + 1);
           }
         } finally {

@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { defined } from '../../src/common/defined.js';
 import { ProcessLedger } from './ledger.js';
 import { ManagedProcess } from './managed-process.js';
 import { pollUntil } from './poll.js';
@@ -48,7 +49,8 @@ describe('ProcessLedger', () => {
     const proc = await stubborn(ledger);
     const forked = async () => (await descendantsOf(proc.pid)).length === 1; // sh runs sleep
     expect((await pollUntil(forked, { timeoutMs: 5000 })).ok).toBe(true);
-    const tree = [(await processEntry(proc.pid))!, ...(await descendantsOf(proc.pid))];
+    const entry = defined(await processEntry(proc.pid), "the stubborn process's entry");
+    const tree = [entry, ...(await descendantsOf(proc.pid))];
     expect(tree.length).toBe(2);
     // As if our process had died: a later runner knows only the ledger.
     const later = new ProcessLedger(ledger.dir);

@@ -266,7 +266,7 @@ export async function runToCompletion(
 }
 
 export function describeExit({ code, signal }: ExitStatus): string {
-  return signal ? `killed by ${signal}` : `exit code ${code}`;
+  return signal ? `killed by ${signal}` : `exit code ${code ?? 'none'}`;
 }
 
 function exitOf(child: ChildProcess): Promise<ExitStatus> {
@@ -285,7 +285,8 @@ function spawned(child: ChildProcess): Promise<number> {
     child.once('error', reject);
     child.once('spawn', () => {
       child.off('error', reject);
-      resolve(child.pid!);
+      if (child.pid === undefined) reject(new Error('spawned, yet without a PID'));
+      else resolve(child.pid);
     });
   });
 }

@@ -70,3 +70,10 @@ export async function waitAtMost<T>(promise: Promise<T>, ms: number): Promise<T 
 
 export const errorMessage = (error: unknown): string =>
   error instanceof Error ? error.message : String(error);
+
+/**
+ * A system error's code (ENOENT, EEXIST, ...), or undefined for any other error. Not by
+ * `instanceof Error`: Node's own errors come from another realm under Jest.
+ */
+export const errorCode = (error: unknown): unknown =>
+  typeof error === 'object' && error !== null && 'code' in error ? error.code : undefined;

@@ -67,7 +67,8 @@ async function listenOnce(host: string, port: number): Promise<number | undefine
   const listening = await new Promise<boolean>((resolve, reject) => {
     // A given port that can't be had (in use, not permitted, ...) is simply not free.
     server.once('error', (error) => {
-      port !== 0 ? resolve(false) : reject(error);
+      if (port !== 0) resolve(false);
+      else reject(error);
     });
     server.listen(port, host, () => {
       resolve(true);

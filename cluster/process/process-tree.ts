@@ -1,4 +1,5 @@
 import { readdir, readFile } from 'node:fs/promises';
+import { defined } from '../../src/common/defined.js';
 import { pollUntil } from './poll.js';
 
 /**
@@ -75,7 +76,12 @@ export async function processEntry(pid: number): Promise<ProcessEntry | undefine
     const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
     // "pid (comm) state ppid pgrp ... starttime(22nd)": comm may hold spaces and parentheses.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return { pid, ppid: Number(fields[1]), state: fields[0], startTime: fields[19] };
+    return {
+      pid,
+      ppid: Number(fields[1]),
+      state: defined(fields[0], `${pid}'s state`),
+      startTime: defined(fields[19], `${pid}'s start time`),
+    };
   } catch {
     return undefined; // exited while we looked
   }

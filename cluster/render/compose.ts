@@ -5,6 +5,7 @@
  * that runs the same TypeScript on the server's volume first (tools/cluster/prepare.ts). Services
  * that several profiles share are written once, with those profiles.
  */
+import { defined } from '../../src/common/defined.js';
 import { profileNames, profileOf, type Profile } from '../profiles.js';
 import {
   isServer,
@@ -181,10 +182,9 @@ function appFragments(file: ComposeFile, all: readonly DescribedPlugin[]): AppFr
   const appUnits = all
     .flatMap((a) => a.described.units)
     .filter((u) => u.image === APP_IMAGE && u.env);
-  const common = intersect(appUnits.map((u) => u.env!));
-  const replicaUnit = appUnits.find(
-    (u) => isServer(u) && u.kind === 'replica',
-  ) as ServerDescription;
+  const common = intersect(appUnits.map((u) => defined(u.env, `${u.service}'s environment`)));
+  const replicaUnit = appUnits.filter(isServer).find((u) => u.kind === 'replica');
+  if (!replicaUnit) throw new Error('no plugin describes an app replica');
   const image = file.fragment(
     'app-image',
     // Only the migration builds the image (see below); everyone else uses what it built.

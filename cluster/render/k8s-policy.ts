@@ -74,7 +74,7 @@ const PART_OF = 'app.kubernetes.io/part-of';
 const WORKLOADS = new Set(['Deployment', 'StatefulSet', 'Job', 'DaemonSet']);
 const LONG_RUNNING = new Set(['Deployment', 'StatefulSet', 'DaemonSet']);
 
-const nameOf = (o: Manifest) => `${o.kind}/${o.metadata?.name}`;
+const nameOf = (o: Manifest) => `${o.kind ?? '?'}/${o.metadata?.name ?? '?'}`;
 const containersOf = (pod: PodTemplate): Container[] => [
   ...(pod.spec?.initContainers ?? []),
   ...(pod.spec?.containers ?? []),
@@ -102,7 +102,7 @@ export function checkPolicy(objects: readonly object[]): Finding[] {
       find('plain-secret', o, 'a Secret with its values in the manifests: create it at install');
     if (o.kind === 'Ingress')
       for (const key of Object.keys(o.metadata?.annotations ?? {})) {
-        const [prefix, name] = key.split('/');
+        const [prefix, name = ''] = key.split('/');
         if (prefix === INGRESS_NGINX && !INGRESS_NGINX_ANNOTATIONS.has(name))
           find('annotations', o, `${key} is no ingress-nginx annotation (misspelt?)`);
       }
@@ -111,7 +111,7 @@ export function checkPolicy(objects: readonly object[]): Finding[] {
     if (pod.spec?.securityContext?.runAsNonRoot !== true)
       find('non-root', o, 'the pod does not say runAsNonRoot: true');
     for (const c of containersOf(pod)) {
-      const where = `container ${c.name}`;
+      const where = `container ${c.name ?? '?'}`;
       const main = (pod.spec?.containers ?? []).includes(c);
       if (LONG_RUNNING.has(o.kind ?? '') && main && (!c.readinessProbe || !c.livenessProbe))
         find('probes', o, `${where} lacks a readiness or liveness probe`);
@@ -119,7 +119,9 @@ export function checkPolicy(objects: readonly object[]): Finding[] {
       if (!r.requests?.cpu || !r.requests.memory || !r.limits?.cpu || !r.limits.memory)
         find('resources', o, `${where} lacks CPU and memory requests and limits`);
       const image = c.image ?? '';
-      const tag = image.includes('@') ? 'digest' : image.split('/').pop()!.split(':')[1];
+      const tag = image.includes('@')
+        ? 'digest'
+        : image.slice(image.lastIndexOf('/') + 1).split(':')[1];
       if (!tag || tag === 'latest') find('image-tag', o, `${where}: image "${image}" has no tag`);
       if (c.securityContext?.allowPrivilegeEscalation !== false)
         find('non-root', o, `${where} may escalate privileges`);
@@ -181,7 +183,7 @@ function peerPortClosed(
       (p.spec?.policyTypes ?? ['Ingress']).includes('Ingress'),
   );
   if (!mine.length) {
-    fail(`no NetworkPolicy selects ${o.metadata?.name}'s pods: port ${port} is open to all`);
+    fail(`no NetworkPolicy selects ${nameOf(o)}'s pods: port ${port} is open to all`);
     return;
   }
   for (const p of mine)
@@ -198,12 +200,12 @@ function peerPortClosed(
       const onlyReplicas =
         rule.from?.length &&
         rule.from.every(
-          (f) =>
-            f.podSelector &&
-            !f.namespaceSelector &&
-            !f.ipBlock &&
-            selects(f.podSelector, labels) &&
-            [COMPONENT, PART_OF].every((k) => f.podSelector!.matchLabels?.[k] === labels[k]),
+          ({ podSelector, namespaceSelector, ipBlock }) =>
+            podSelector &&
+            !namespaceSelector &&
+            !ipBlock &&
+            selects(podSelector, labels) &&
+            [COMPONENT, PART_OF].every((k) => podSelector.matchLabels?.[k] === labels[k]),
         );
       if (!onlyReplicas) fail(`${nameOf(p)} lets port ${port} in from more than the replicas`);
     }

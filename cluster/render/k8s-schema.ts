@@ -10,7 +10,9 @@ export async function schemaErrors(o: Record<string, unknown>): Promise<string[]
   const apiVersion = text(o.apiVersion);
   const kind = text(o.kind);
   const name = `${kind}/${(o.metadata as { name?: string } | undefined)?.name ?? '?'}`;
-  const [group, version] = apiVersion.includes('/') ? apiVersion.split('/') : ['', apiVersion];
+  const [group = '', version = ''] = apiVersion.includes('/')
+    ? apiVersion.split('/')
+    : ['', apiVersion];
   if (!/^[\w.-]*$/.test(group) || !/^\w+$/.test(version) || !/^\w+$/.test(kind))
     return [`${name}: no apiVersion and kind to check it by`];
   let Model: Validating | undefined;

@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
+import { defined } from '../../src/common/defined.js';
 import { checkObjects, generateK8s, staleK8s } from '../k8s.js';
 import { backendOf, profileNames, profileOf } from '../profiles.js';
 import { envOf } from './k8s.js';
@@ -91,16 +92,20 @@ describe('the policy check', () => {
   // The overlay with the most in it: a store, peers and their policy.
   let objects: Manifest[];
   beforeAll(async () => {
-    objects = (await generateK8s()).objects.get('replicated')!;
+    objects = defined((await generateK8s()).objects.get('replicated'), 'the replicated overlay');
   });
   const workloads = (os: Manifest[]) =>
-    os.filter((o) => ['Deployment', 'StatefulSet', 'Job'].includes(o.kind!));
+    os.filter((o) => ['Deployment', 'StatefulSet', 'Job'].includes(o.kind ?? ''));
+  const named = (o: Manifest) => `${o.kind ?? '?'}/${o.metadata?.name ?? '?'}`;
+  const podOf = (o: Manifest) => defined(o.spec?.template?.spec, `${named(o)}'s pod`);
+  const mainOf = (o: Manifest) => defined(podOf(o).containers?.[0], `${named(o)}'s main container`);
   const containers = (o: Manifest): Container[] => [
-    ...(o.spec!.template!.spec!.initContainers ?? []),
-    ...o.spec!.template!.spec!.containers!,
+    ...(podOf(o).initContainers ?? []),
+    ...defined(podOf(o).containers, `${named(o)}'s containers`),
   ];
-  const named = (o: Manifest) => `${o.kind}/${o.metadata!.name}`;
-  const pickOf = <T>(items: T[], pick: number): T => items[pick % items.length];
+  const firstOf = (o: Manifest) => defined(containers(o)[0], `${named(o)}'s first container`);
+  const pickOf = <T>(items: T[], pick: number): T =>
+    defined(items[pick % items.length], `one of ${items.length} items`);
 
   it('passes the rendered objects', () => {
     expect(checkPolicy(objects)).toEqual([]);
@@ -113,18 +118,23 @@ describe('the policy check', () => {
         os.filter((x) => x.kind === 'Deployment' || x.kind === 'StatefulSet'),
         pick,
       );
-      delete o.spec!.template!.spec!.containers![0][pick % 2 ? 'readinessProbe' : 'livenessProbe'];
+      const main = mainOf(o);
+      if (pick % 2) delete main.readinessProbe;
+      else delete main.livenessProbe;
       return named(o);
     },
     resources: (os, pick) => {
       const o = pickOf(workloads(os), pick);
-      delete pickOf(containers(o), pick >> 1).resources![pick % 2 ? 'limits' : 'requests'];
+      const c = pickOf(containers(o), pick >> 1);
+      const resources = defined(c.resources, `${c.name ?? '?'}'s resources`);
+      if (pick % 2) delete resources.limits;
+      else delete resources.requests;
       return named(o);
     },
     'image-tag': (os, pick) => {
       const o = pickOf(workloads(os), pick);
-      const c = containers(o)[0];
-      const bare = c.image!.split(':')[0];
+      const c = firstOf(o);
+      const bare = defined(c.image, `${c.name ?? '?'}'s image`).replace(/:.*/, '');
       c.image = pick % 2 ? `${bare}:latest` : bare;
       return named(o);
     },
@@ -134,26 +144,33 @@ describe('the policy check', () => {
         return 'Secret/x';
       }
       const o = pickOf(workloads(os), pick);
-      containers(o)[0].env = [
-        [
-          { name: 'SESSION_SECRET', value: 'hunter2-hunter2' },
-          { name: 'DATABASE_URL', value: 'postgres://app:app@postgres:5432/app' },
-          // A reference to nothing the Secret entered: Kubernetes leaves the text as it is.
-          { name: 'REPLICATION_SECRET', value: '$(REPLICATION_SECRET)' },
-        ][pick % 3],
+      firstOf(o).env = [
+        pickOf(
+          [
+            { name: 'SESSION_SECRET', value: 'hunter2-hunter2' },
+            { name: 'DATABASE_URL', value: 'postgres://app:app@postgres:5432/app' },
+            // A reference to nothing the Secret entered: Kubernetes leaves the text as it is.
+            { name: 'REPLICATION_SECRET', value: '$(REPLICATION_SECRET)' },
+          ],
+          pick,
+        ),
       ];
       return named(o);
     },
     'non-root': (os, pick) => {
       const o = pickOf(workloads(os), pick);
-      if (pick % 2) delete o.spec!.template!.spec!.securityContext!.runAsNonRoot;
-      else containers(o)[0].securityContext!.allowPrivilegeEscalation = true;
+      if (pick % 2)
+        delete defined(podOf(o).securityContext, `${named(o)}'s pod security`).runAsNonRoot;
+      else {
+        const c = firstOf(o);
+        defined(c.securityContext, `${c.name ?? '?'}'s security`).allowPrivilegeEscalation = true;
+      }
       return named(o);
     },
     'peer-port': (os, pick) => {
       const policies = os.filter((o) => o.kind === 'NetworkPolicy');
-      const peers = policies.find((o) => o.metadata!.name!.endsWith('peers'))!;
-      const rule = peers.spec!.ingress![0];
+      const peers = policies.find((o) => o.metadata?.name?.endsWith('peers'));
+      const rule = defined(peers?.spec?.ingress?.[0], "the peers policy's ingress rule");
       const wider = [
         () => delete rule.from,
         () =>
@@ -172,13 +189,14 @@ describe('the policy check', () => {
           policies.forEach((p) => (p.kind = 'ConfigMap'));
         },
       ];
-      wider[pick % wider.length]();
+      pickOf(wider, pick)();
       return 'Deployment/scaled-login';
     },
     annotations: (os, pick) => {
-      const ingress = os.find((o) => o.kind === 'Ingress')!;
+      const ingress = os.find((o) => o.kind === 'Ingress');
+      const annotations = defined(ingress?.metadata?.annotations, "the Ingress's annotations");
       const misspelt = ['upstream-hash', 'affinty', 'session-cookie-maxage', 'load-balancing'];
-      ingress.metadata!.annotations![`nginx.ingress.kubernetes.io/${pickOf(misspelt, pick)}`] = 'x';
+      annotations[`nginx.ingress.kubernetes.io/${pickOf(misspelt, pick)}`] = 'x';
       return 'Ingress/scaled-login';
     },
   };

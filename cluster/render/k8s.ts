@@ -7,6 +7,7 @@
  * renderers read, in Kubernetes' place (k8s-place.ts); nginx is ingress-nginx's job here.
  */
 import { Document } from 'yaml';
+import { defined } from '../../src/common/defined.js';
 import { profileNames, profileOf, routingOf, type Profile, type ProfileName } from '../profiles.js';
 import { INGRESS_NGINX } from '../routing/upstream.js';
 import { APP_IMAGE, APP_PORT } from '../services/app.js';
@@ -35,7 +36,7 @@ export interface K8sObject {
 /** The app's name on Kubernetes: its Deployment, Service, Ingress, PDB, HPA, Job prefix. */
 export const APP = 'scaled-login';
 /** The image name the manifests use; kustomize's `images:` points it at the user's registry. */
-export const K8S_IMAGE = APP_IMAGE.split(':')[0];
+export const K8S_IMAGE = APP_IMAGE.replace(/:.*/, '');
 /** Until ingress-nginx has taken a leaving pod out of its list, it still sends it requests. */
 const PRE_STOP_SECONDS = 5;
 /** The replicas a profile runs with at least (the native runner's and compose's count). */
@@ -57,7 +58,11 @@ const IMAGE_USERS: ReadonlyArray<[prefix: string, uid: number, gid: number]> = [
 ];
 
 /** Requests and limits by kind of server; a kind not here gets the smallest. */
-const RESOURCES: Record<string, { cpu: [string, string]; memory: [string, string] }> = {
+interface Resources {
+  cpu: [request: string, limit: string];
+  memory: [request: string, limit: string];
+}
+const RESOURCES: Record<string, Resources> & { small: Resources } = {
   replica: { cpu: ['250m', '1'], memory: ['256Mi', '512Mi'] },
   postgres: { cpu: ['250m', '1'], memory: ['256Mi', '1Gi'] },
   redis: { cpu: ['100m', '500m'], memory: ['128Mi', '512Mi'] },
@@ -287,11 +292,9 @@ function jobObject(job: JobDescription, version: string): K8sObject {
 
 /** The replica's environment for Kubernetes: its own name from the pod, no nginx settings. */
 function replicaEnv(profile: Profile, s: ServerDescription): Record<string, string> {
-  const env = { ...s.env };
   // ingress-nginx routes here: what our nginx's routing tells the replicas does not apply.
-  for (const key of Object.keys(routingOf(profile).replicaEnv ?? {})) delete env[key];
-  delete env.REPLICA_NAME;
-  return env;
+  const dropped = new Set([...Object.keys(routingOf(profile).replicaEnv ?? {}), 'REPLICA_NAME']);
+  return Object.fromEntries(Object.entries(s.env ?? {}).filter(([key]) => !dropped.has(key)));
 }
 
 const withoutKeys = (env: Record<string, string>, keys: Record<string, string>) =>
@@ -529,7 +532,7 @@ const IMAGE_ENTRY = (version: string) => ({
 function patched(base: K8sObject, own: unknown[], peers: boolean, fixed: boolean): K8sObject {
   const o = structuredClone(base);
   const spec = o.spec as { replicas?: number; template: { spec: PodSpec } };
-  const app = spec.template.spec.containers[0];
+  const app = defined(spec.template.spec.containers[0], 'the app container');
   // kustomize enters a patch's new entries first (so a value of the patch cannot use `$(NAME)`
   // of the base's: the policy check's plain-secret rule would see the reference unresolved).
   app.env = [...own, ...app.env];
@@ -545,24 +548,31 @@ export async function renderK8s(
   const all = described ?? (await describeAll(k8sPlace));
   const files = new Map<string, string>();
   const objects = new Map<ProfileName, K8sObject[]>();
-  const replicaOf = (p: Profile) =>
-    all
+  const replicaOf = (p: Profile) => {
+    const replica = all
       .filter((a) => a.profile === p && a.plugin.name === 'app')
       .flatMap((a) => a.described.units)
       .filter(isServer)
-      .find((u) => u.kind === 'replica')!;
+      .find((u) => u.kind === 'replica');
+    if (!replica) throw new Error(`k8s: profile ${p.name} describes no replica`);
+    return replica;
+  };
   const envs = new Map(
     profileNames.map((n) => [n, replicaEnv(profileOf(n), replicaOf(profileOf(n)))]),
   );
   const shared = intersect([...envs.values()]);
-  const first = profileOf(profileNames[0]);
+  const first = profileOf(defined(profileNames[0], 'a profile'));
   const baseUnits = all
     .filter((a) => a.profile === first && (a.plugin.name === 'postgres' || a.plugin.name === 'app'))
     .flatMap((a) => a.described.units);
-  const migrate = baseUnits.find(
-    (u): u is JobDescription => !isServer(u) && u.service === 'migrate',
-  )!;
-  const postgres = baseUnits.filter(isServer).find((u) => u.kind === 'postgres')!;
+  const migrate = defined(
+    baseUnits.find((u): u is JobDescription => !isServer(u) && u.service === 'migrate'),
+    'the migrate job',
+  );
+  const postgres = defined(
+    baseUnits.filter(isServer).find((u) => u.kind === 'postgres'),
+    'the postgres server',
+  );
 
   const base = {
     'app.yaml': appObjects(replicaOf(first), shared),
@@ -601,7 +611,7 @@ export async function renderK8s(
     const stores = mine.flatMap((a) =>
       a.described.units.flatMap((u) => (isServer(u) ? storeObjects(u) : [jobObject(u, version)])),
     );
-    const env = envs.get(name)!;
+    const env = defined(envs.get(name), `${name}'s replica environment`);
     const peers = env.REPLICATION_MEMBERSHIP !== undefined;
     const resources = ['../../base'];
     if (stores.length) {

@@ -9,6 +9,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Client } from 'pg';
+import { defined } from '../../src/common/defined.js';
 import { PROJECT_ROOT } from '../paths.js';
 import { PeerLinks } from '../peer-links.js';
 import type { ClusterOptions } from '../options.js';
@@ -251,7 +252,7 @@ export async function launchOf(
   const cwd = d.state?.dir ?? PROJECT_ROOT;
   return {
     name: d.name,
-    command: await nativeProgram(program),
+    command: await nativeProgram(defined(program, `${d.name}'s program`)),
     args,
     // HOME and USER of root would be wrong (and unreadable) for another user.
     env: user ? { ...env, HOME: cwd, USER: user.name, LOGNAME: user.name } : { ...env },
@@ -291,7 +292,9 @@ export async function startDescribed(
     for (const s of [...servers.values()].reverse()) await s.stop().catch(() => undefined);
     throw failed.reason;
   }
-  const order = described.units.filter(isServer).map((u) => servers.get(u.name)!);
+  const order = described.units
+    .filter(isServer)
+    .map((u) => defined(servers.get(u.name), `${u.name}'s server`));
   return new Map(order.map((s) => [s.name, s]));
 }
 
@@ -335,7 +338,7 @@ async function runJob(job: JobDescription, place: NativePlacement, timeoutMs: nu
   await runToCompletion(
     {
       name: job.service,
-      command: await nativeProgram(program),
+      command: await nativeProgram(defined(program, `${job.service}'s program`)),
       args,
       env: job.env,
       cwd: PROJECT_ROOT,
@@ -406,7 +409,9 @@ async function servesDataDir(probe: Extract<Probe, { kind: 'postgres' }>): Promi
     await client.connect();
     const { rows } = await client.query<{ data_directory: string }>('SHOW data_directory');
     if (rows[0]?.data_directory === probe.dataDir) return true;
-    throw new Error(`the server on this port serves ${rows[0]?.data_directory}`);
+    throw new Error(
+      `the server on this port serves ${rows[0]?.data_directory ?? 'no data directory'}`,
+    );
   } finally {
     await client.end().catch(() => undefined);
   }

@@ -26,7 +26,8 @@ export const ipHash: RoutingStrategy = {
   keptThrough(counts) {
     const period = counts.reduce((l, n) => (l * n) / gcd(l, n), 1);
     let kept = 0;
-    for (let h = 0; h < period; h++) if (counts.every((n) => h % n === h % counts[0])) kept++;
+    // A client stays where its hash picks the same index under every count.
+    for (let h = 0; h < period; h++) if (new Set(counts.map((n) => h % n)).size <= 1) kept++;
     return kept / period;
   },
 };

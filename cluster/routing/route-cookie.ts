@@ -1,3 +1,4 @@
+import { defined } from '../../src/common/defined.js';
 import { configSchema } from '../../src/config/config.schema.js';
 import {
   INGRESS_NGINX,
@@ -53,7 +54,7 @@ export const routeCookie: RoutingStrategy = {
       'sets it, not the replica (so the replicas get no ROUTE_COOKIE)',
   },
   // A new replica gets only clients without a cookie; those of a replica that leaves move.
-  keptThrough: (counts) => Math.min(...counts) / counts[0],
+  keptThrough: (counts) => Math.min(...counts) / defined(counts[0], 'the replica count before'),
   render: (servers) => {
     const roundRobin = upstreamBlock(
       'app',

@@ -1,12 +1,11 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
+import { defined } from '../../src/common/defined.js';
 import { routingStrategies } from './index.js';
 import { serverLine } from './upstream.js';
 
-const servers = [
-  { name: 'app-1', host: '127.0.0.1', port: 3001 },
-  { name: 'app-2', host: '127.0.0.1', port: 3002 },
-];
+const app1 = { name: 'app-1', host: '127.0.0.1', port: 3001 };
+const servers = [app1, { name: 'app-2', host: '127.0.0.1', port: 3002 }];
 const lines = (text: string) =>
   text
     .split('\n')
@@ -76,10 +75,10 @@ describe('routing strategies', () => {
   });
 
   it('a draining replica stays in the list, marked down (a hash over the list moves no one)', () => {
-    expect(serverLine({ ...servers[0], down: true })).toBe(
+    expect(serverLine({ ...app1, down: true })).toBe(
       'server 127.0.0.1:3001 max_fails=1 fail_timeout=2s down;',
     );
-    expect(serverLine({ ...servers[0], down: true }, 'backup')).toBe(
+    expect(serverLine({ ...app1, down: true }, 'backup')).toBe(
       'server 127.0.0.1:3001 max_fails=1 fail_timeout=2s backup down;',
     );
   });
@@ -120,8 +119,10 @@ describe('keptThrough: the share of clients a routing keeps on their replica whi
       fc.property(counts, fc.integer(), (ns, seed) => {
         const random = uniform(seed);
         const hashes = Array.from({ length: 3000 }, () => Math.floor(random() * 6271));
-        const stay = hashes.filter((h) => ns.every((n) => h % n === h % ns[0])).length;
-        expect(Math.abs(stay / hashes.length - kept('ip-hash', ns)!)).toBeLessThan(0.05);
+        const first = defined(ns[0], 'the first count');
+        const stay = hashes.filter((h) => ns.every((n) => h % n === h % first)).length;
+        const share = defined(kept('ip-hash', ns), "ip_hash's share");
+        expect(Math.abs(stay / hashes.length - share)).toBeLessThan(0.05);
       }),
       { numRuns: 30 },
     );
@@ -138,13 +139,15 @@ describe('keptThrough: the share of clients a routing keeps on their replica whi
         })).sort((a, b) => a.at - b.at);
         const owner = (at: number, n: number) => {
           const live = points.filter((p) => p.replica < n);
-          return (live.find((p) => p.at >= at) ?? live[0]).replica;
+          return defined(live.find((p) => p.at >= at) ?? live[0], 'a point on the ring').replica;
         };
         const clients = Array.from({ length: 1500 }, random);
-        const stay = clients.filter((c) => ns.every((n) => owner(c, n) === owner(c, ns[0]))).length;
+        const first = defined(ns[0], 'the first count');
+        const stay = clients.filter((c) => ns.every((n) => owner(c, n) === owner(c, first))).length;
         // 160 points per replica leave arcs unequal (a replica of two owns 41-59 % in 400
         // simulated rings): the theory assumes equal ones.
-        expect(Math.abs(stay / clients.length - kept('consistent-hash', ns)!)).toBeLessThan(0.15);
+        const share = defined(kept('consistent-hash', ns), "the ring's share");
+        expect(Math.abs(stay / clients.length - share)).toBeLessThan(0.15);
       }),
       { numRuns: 15 },
     );

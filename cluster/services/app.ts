@@ -5,6 +5,7 @@
  * (ROUTE_COOKIE), its peers where the backend replicates between replicas, and one shared
  * SESSION_SECRET.
  */
+import { defined } from '../../src/common/defined.js';
 import { backendOf, routingOf } from '../profiles.js';
 import type { JobDescription, Place, ServerDescription } from './description.js';
 import type { ServicePlugin } from './service.js';
@@ -35,12 +36,17 @@ export const appService: ServicePlugin = {
       service: 'migrate',
       image: APP_IMAGE,
       command: ['node', 'dist/database/migrate.js'],
-      env: { ...base, DATABASE_URL: ctx.env.DATABASE_URL },
+      env: {
+        ...base,
+        DATABASE_URL: defined(ctx.env.DATABASE_URL, "the postgres plugin's DATABASE_URL"),
+      },
       after: ['postgres'],
       comment:
         'Applies pending migrations once, before any replica starts; exits 0 when the schema is current.',
     };
     const peers = backendOf(profile).peerChannel ? await place.app.peers() : undefined;
+    const opened = peers?.opened;
+    const closed = peers?.closed;
     const replicas: ServerDescription[] = [];
     for (const name of place.app.replicas) {
       const port = await place.port(name, APP_PORT);
@@ -69,8 +75,8 @@ export const appService: ServicePlugin = {
         stop: { signal: 'SIGTERM', timeoutMs: 10_000 },
         after: ['migrate', ...ctx.servers],
         // Natively, the relays into a replica listen while it runs.
-        prepare: peers?.opened && (() => peers.opened!(name)),
-        stopped: peers?.closed && (() => peers.closed!(name)),
+        prepare: opened && (() => opened(name)),
+        stopped: closed && (() => closed(name)),
       });
     }
     return { units: [migrate, ...replicas] };

@@ -78,8 +78,8 @@ export interface PeerPlace {
   /** The network name every replica shares, where peers find each other by DNS (compose). */
   alias?: string;
   /** Natively: the relays into a replica listen while it runs. */
-  opened?(replica: string): Promise<void>;
-  closed?(replica: string): Promise<void>;
+  opened?: (replica: string) => Promise<void>;
+  closed?: (replica: string) => Promise<void>;
 }
 
 /** How to tell a server is ready. Each renderer knows each kind once. */

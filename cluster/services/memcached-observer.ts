@@ -1,3 +1,4 @@
+import { defined } from '../../src/common/defined.js';
 import type { RunningServer } from './service.js';
 import { memcachedCommand, memcachedStats } from './memcached-protocol.js';
 import type { SessionSample, StoreObserver } from './service.js';
@@ -33,8 +34,12 @@ export function observeMemcached(nodes: readonly RunningServer[]): StoreObserver
     const items: Array<{ node: RunningServer; key: string; size: number }> = [];
     for (const node of nodes.filter((n) => n.running)) {
       const dump = await memcachedCommand(node.host, node.port, 'lru_crawler metadump all', 10_000);
-      for (const m of dump.matchAll(SESSION_KEY))
-        items.push({ node, key: decodeURIComponent(m[1]), size: Number(m[2]) });
+      for (const [, key, size] of dump.matchAll(SESSION_KEY))
+        items.push({
+          node,
+          key: decodeURIComponent(defined(key, 'a session key')),
+          size: Number(size),
+        });
     }
     const picked = items.slice(0, limit);
     if (picked.length === 0) throw new Error('no session keys on the memcached nodes to sample');
@@ -60,8 +65,8 @@ export function observeMemcached(nodes: readonly RunningServer[]): StoreObserver
     label: 'Memcached',
     async commandCounts() {
       const counts = new Map<string, number>();
-      for (const [name, stats] of Object.entries(COMMANDS)) counts.set(name, await stat(stats));
-      counts.set('get', counts.get('get')! - ownGets);
+      for (const [name, stats] of Object.entries(COMMANDS))
+        counts.set(name, (await stat(stats)) - (name === 'get' ? ownGets : 0));
       return counts;
     },
     usedMemory: () => stat(['bytes']),

@@ -1,4 +1,5 @@
 import net from 'node:net';
+import { defined } from '../../src/common/defined.js';
 
 /**
  * One command over memcached's text protocol on its own connection, resolving the reply up to
@@ -33,7 +34,7 @@ export function memcachedCommand(
       // metadump ends its lines with a bare \n, everything else with \r\n.
       if (/(^|\n)END\r\n$/.test(text)) finish(text.slice(0, -'END\r\n'.length));
       else if (/(^|\r\n)(CLIENT_|SERVER_)?ERROR[^\r\n]*\r\n$/.test(text))
-        finish(new Error(`memcached answered ${text.trim().split('\r\n').at(-1)}`));
+        finish(new Error(`memcached answered ${text.trim().split('\r\n').at(-1) ?? ''}`));
     });
   });
 }
@@ -41,5 +42,6 @@ export function memcachedCommand(
 /** `stats` as numbers by name. */
 export async function memcachedStats(host: string, port: number): Promise<Map<string, number>> {
   const text = await memcachedCommand(host, port, 'stats');
-  return new Map([...text.matchAll(/^STAT (\S+) (\S+)\r$/gm)].map((m) => [m[1], Number(m[2])]));
+  const stats = [...text.matchAll(/^STAT (\S+) (\S+)\r$/gm)];
+  return new Map(stats.map(([, name, value]) => [defined(name, 'a stat name'), Number(value)]));
 }

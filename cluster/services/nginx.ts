@@ -7,6 +7,7 @@
  */
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { defined } from '../../src/common/defined.js';
 import { PROJECT_ROOT } from '../paths.js';
 import { runToCompletion } from '../process/managed-process.js';
 import { nginxBinary } from '../process/programs.js';
@@ -27,7 +28,7 @@ export const TEMPLATE_FILE = join(PROJECT_ROOT, 'nginx', 'templates', 'default.c
  */
 export function envsubst(template: string, vars: Record<string, string>): string {
   return template.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (whole, name: string) =>
-    Object.hasOwn(vars, name) ? vars[name] : whole,
+    Object.hasOwn(vars, name) ? defined(vars[name], `${name}'s value`) : whole,
   );
 }
 
@@ -196,7 +197,7 @@ export const nginxService: ServicePlugin = {
   },
 
   async started(servers, ctx) {
-    const nginx = servers.get('nginx')!;
+    const nginx = defined(servers.get('nginx'), 'the nginx server');
     const tlsPort = ctx.options.tlsPort || (await ctx.place.port('nginx-tls', HTTPS));
     ctx.progress(`nginx on 127.0.0.1:${nginx.port} (https :${tlsPort}), ${ctx.profile.routing}`);
     return {

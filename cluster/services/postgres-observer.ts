@@ -58,7 +58,7 @@ export async function observePostgresSessions(superuserUrl: string): Promise<Sto
           `SELECT count(*) AS count, avg(pg_column_size(s.*))::float8 AS bytes,
              avg(pg_column_size(s.${t.value}))::float8 AS value_bytes,
              min(s.${t.value}::text) AS example
-           FROM (SELECT * FROM ${t.table} WHERE ${t.where} LIMIT ${Number(limit)}) s`,
+           FROM (SELECT * FROM ${t.table} WHERE ${t.where} LIMIT ${limit}) s`,
         );
         if (row && Number(row.count) > 0) {
           return {

@@ -7,6 +7,7 @@ import { access, chmod, mkdir, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve, sep } from 'node:path';
 import { Client, escapeIdentifier, escapeLiteral } from 'pg';
+import { defined } from '../../src/common/defined.js';
 import type { ProcessLedger } from '../process/ledger.js';
 import { runToCompletion } from '../process/managed-process.js';
 import { nativeProgram } from '../process/programs.js';
@@ -197,8 +198,9 @@ async function prepareDirs(
  */
 function dirsToOpen(dir: string): string[] {
   const temp = resolve(tmpdir());
-  const dirs = [resolve(dir)];
-  for (let parent = dirname(dirs[0]); parent.startsWith(temp + sep); parent = dirname(parent)) {
+  const start = resolve(dir);
+  const dirs = [start];
+  for (let parent = dirname(start); parent.startsWith(temp + sep); parent = dirname(parent)) {
     dirs.push(parent);
   }
   return dirs;
@@ -267,7 +269,7 @@ export const postgresService: ServicePlugin = {
   },
 
   async started(servers, ctx) {
-    const { port } = servers.get('postgres')!;
+    const { port } = defined(servers.get('postgres'), 'the postgres server');
     await ensureAppDatabase(postgresUrl(port, 'postgres', 'postgres'));
     // Where the profile keeps its sessions here, the benchmark looks at them too.
     const holdsSessions = backendOf(ctx.profile).services.includes('postgres');

@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { defined } from '../../src/common/defined.js';
 import { prepareNodeState } from './redis-cluster.js';
 
 let root: string;
@@ -40,10 +41,12 @@ function nodeLines(c: Cluster, self: number, ports: readonly number[]): string[]
   return c.ids.map((nodeId, i) => {
     const m = c.masters.indexOf(i);
     const flags = [...(i === self ? ['myself'] : []), m >= 0 ? 'master' : 'slave'];
-    const master = m >= 0 ? '-' : c.ids[c.masters[replicas.indexOf(i)]];
+    const ofMaster = c.masters[replicas.indexOf(i)]; // a master's own: none (indexOf is -1)
+    const master = ofMaster === undefined ? '-' : defined(c.ids[ofMaster], `node ${i}'s master`);
     const host = c.hostnames ? `,redis-cluster-${i + 1}` : '';
     const link = c.down[i] ? 'disconnected' : 'connected';
-    const address = `127.0.0.1:${ports[i]}@${ports[i] + 10000}${host}`;
+    const port = defined(ports[i], `node ${i}'s port`);
+    const address = `127.0.0.1:${port}@${port + 10000}${host}`;
     return [
       nodeId,
       address,
@@ -114,15 +117,12 @@ describe('prepareNodeState (a Redis Cluster started again on its nodes.conf file
               join(dir, `redis-${n + 1}`, 'nodes.conf'),
               [...nodeLines(c, n, c.oldPorts), vars, ''].join('\n'),
             );
-          const lone = newIds.map((nodeId, i) =>
-            nodeId === undefined
-              ? undefined
-              : [
-                  `${nodeId} 127.0.0.1:${now[6 + i]}@${now[6 + i] + 10000} myself,master - 0 0 0 connected`,
-                  vars,
-                  '',
-                ].join('\n'),
-          );
+          const lone = newIds.map((nodeId, i) => {
+            if (nodeId === undefined) return undefined;
+            const p = defined(now[6 + i], `new node ${i}'s port`);
+            const line = `${nodeId} 127.0.0.1:${p}@${p + 10000} myself,master - 0 0 0 connected`;
+            return [line, vars, ''].join('\n');
+          });
           for (let n = 7; n <= 9; n++) {
             await mkdir(join(dir, `redis-${n}`), { recursive: true });
             const text = lone[n - 7];

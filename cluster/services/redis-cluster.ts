@@ -9,6 +9,7 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { defined } from '../../src/common/defined.js';
 import { runToCompletion } from '../process/managed-process.js';
 import { errorMessage, pollUntil } from '../process/poll.js';
 import { nativeProgram } from '../process/programs.js';
@@ -81,8 +82,11 @@ export async function prepareNodeState(
   const portOf = new Map<string, number>();
   // Only the formed nodes: a new node's file (if it started once) names just itself.
   texts.slice(0, formed).forEach((text, i) => {
-    const myself = nodeLines(text).find((line) => line.split(' ')[2].split(',').includes('myself'));
-    if (myself) portOf.set(myself.split(' ')[0], ports[i]);
+    const [id] =
+      nodeLines(text)
+        .map((line) => line.split(' '))
+        .find(([, , flags = '']) => flags.split(',').includes('myself')) ?? [];
+    if (id) portOf.set(id, defined(ports[i], `${nodeName(i)}'s port`));
   });
   if (portOf.size !== formed)
     throw new Error(
@@ -94,7 +98,7 @@ export async function prepareNodeState(
       const moved = text
         .split('\n')
         .map((line) => {
-          const [id, address, ...rest] = line.split(' ');
+          const [id = '', address, ...rest] = line.split(' ');
           const port = portOf.get(id);
           if (port === undefined || address === undefined) return line;
           // ip:port@cport[,hostname]: only the ports change.
@@ -102,7 +106,7 @@ export async function prepareNodeState(
           return [id, at, ...rest].join(' ');
         })
         .join('\n');
-      if (moved !== text) await writeFile(files[i], moved);
+      if (moved !== text) await writeFile(defined(files[i], `${nodeName(i)}'s nodes.conf`), moved);
     }),
   );
   return 'formed';
@@ -131,6 +135,13 @@ export async function clusterNodes(ports: number[]): Promise<ClusterNode[]> {
         .split('\n')
         .map((line) => {
           const [id, address, flags, masterId, , , , , ...slots] = line.split(' ');
+          if (
+            id === undefined ||
+            address === undefined ||
+            flags === undefined ||
+            masterId === undefined
+          )
+            throw new Error(`redis-cluster: a CLUSTER NODES line too short: ${line}`);
           return {
             id,
             masterId,
@@ -139,8 +150,10 @@ export async function clusterNodes(ports: number[]): Promise<ClusterNode[]> {
             failed: /fail/.test(flags),
             slots: slots
               .filter((s) => !s.startsWith('['))
-              .map((s) => s.split('-').map(Number))
-              .map(([from, to]): [number, number] => [from, to ?? from]),
+              .map((s): [number, number] => {
+                const [from, to = from] = s.split('-');
+                return [Number(from), Number(to)];
+              }),
           };
         });
     } catch (err) {
@@ -210,7 +223,7 @@ async function describeNodes(place: Place) {
       }),
     ),
   );
-  const first = nodes[0];
+  const first = defined(nodes[0], 'the first node');
   // The first three become masters, the others their replicas; slots split evenly. A cluster
   // formed before comes back by itself, from the nodes' state files: its first node serves slots.
   const create: JobDescription = {
@@ -255,11 +268,15 @@ async function runRedisCli(ctx: StartContext, what: string, args: string[]) {
  * ends with REPLICAS. A new cluster has none (its create job ran).
  */
 async function joinNewReplicas(nodes: RunningServer[], ctx: StartContext): Promise<void> {
-  const infos = await Promise.all(nodes.map((n) => askRedis<string>(n.port, ['CLUSTER', 'INFO'])));
-  const alone = (i: number) => /cluster_known_nodes:1\b/.test(infos[i]);
-  const joining = nodes.filter((_, i) => alone(i));
-  const members = nodes.filter((_, i) => !alone(i));
-  if (joining.length === 0 || members.length === 0) return;
+  const alone = await Promise.all(
+    nodes.map(async (n) =>
+      /cluster_known_nodes:1\b/.test(await askRedis<string>(n.port, ['CLUSTER', 'INFO'])),
+    ),
+  );
+  const joining = nodes.filter((_, i) => alone[i]);
+  const members = nodes.filter((_, i) => !alone[i]);
+  const [seedNode] = members;
+  if (joining.length === 0 || !seedNode) return;
   const settle = async (what: string) => {
     const all = { nodes: members.length, emptyMasters: true };
     if (
@@ -282,7 +299,7 @@ async function joinNewReplicas(nodes: RunningServer[], ctx: StartContext): Promi
     throw new Error('redis-cluster: no live master to join the new nodes to');
   for (const node of joining) {
     const master = masters.reduce((a, b) => (b.replicas < a.replicas ? b : a));
-    const seed = `127.0.0.1:${members[0].port}`;
+    const seed = `127.0.0.1:${seedNode.port}`;
     await runRedisCli(ctx, `add-node ${node.name}`, addReplica(node, master.id, seed));
     master.replicas++;
     members.push(node);
@@ -345,10 +362,13 @@ export const redisClusterService: ServicePlugin = {
         // Asked anew each time: masters a scale-store added count too.
         const keysPerServer = async () => {
           const live = liveMasters(await clusterNodes(ports));
-          const counts = await Promise.all(live.map((m) => askRedis<number>(m.port, ['DBSIZE'])));
-          return Object.fromEntries(
-            live.map((m, i) => [memberAt(m.port) ?? String(m.port), counts[i]]),
+          const counts = await Promise.all(
+            live.map(async (m): Promise<[string, number]> => [
+              memberAt(m.port) ?? String(m.port),
+              await askRedis<number>(m.port, ['DBSIZE']),
+            ]),
           );
+          return Object.fromEntries(counts);
         };
         const sessionCount = async () =>
           Object.values(await keysPerServer()).reduce((a, b) => a + b, 0);
@@ -377,7 +397,8 @@ export const redisClusterService: ServicePlugin = {
           // Each new shard: the master joins empty, its replicas join as its replicas.
           const joining = [...added.values()];
           for (let i = 0; i + SHARD <= joining.length; i += SHARD) {
-            const [master, ...replicas] = joining.slice(i, i + SHARD);
+            const [first, ...replicas] = joining.slice(i, i + SHARD);
+            const master = defined(first, "the new shard's master");
             await redisCli(`add-node ${master.name}`, [
               'add-node',
               `127.0.0.1:${master.port}`,
@@ -401,7 +422,10 @@ export const redisClusterService: ServicePlugin = {
           const masters = liveMasters(await clusterNodes(running));
           say(
             `slots per master: ${masters
-              .map((m) => `${memberAt(m.port)} ${m.slots.reduce((n, [a, b]) => n + b - a + 1, 0)}`)
+              .map(
+                (m) =>
+                  `${memberAt(m.port) ?? m.port} ${m.slots.reduce((n, [a, b]) => n + b - a + 1, 0)}`,
+              )
               .join(', ')}`,
           );
         },

@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { defined } from '../../src/common/defined.js';
 import { lastPrimary, SENTINEL_NAME } from './redis-ha.js';
 
 let root: string;
@@ -53,13 +54,14 @@ describe('lastPrimary (who was primary when a redis-ha setup last ran)', () => {
           maxLength: 2,
         }),
         async (ports, views, replicaOf) => {
+          const portOf = (server: number) => defined(ports[server], `redis-${server + 1}'s port`);
           const dir = await stateDir({
             replicaOf,
-            sentinels: views.map((v) => ({ port: ports[v.primary], epoch: v.epoch })),
+            sentinels: views.map((v) => ({ port: portOf(v.primary), epoch: v.epoch })),
           });
           // Ties in the epoch: the first Sentinel read with it.
           const newest = views.reduce((a, b) => (b.epoch > a.epoch ? b : a));
-          const last = book({ 'redis-ha/redis-1': ports[0], 'redis-ha/redis-2': ports[1] });
+          const last = book({ 'redis-ha/redis-1': portOf(0), 'redis-ha/redis-2': portOf(1) });
           expect(await lastPrimary(dir, last)).toBe(`redis-${newest.primary + 1}`);
         },
       ),

@@ -8,6 +8,7 @@
  */
 import { access, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { defined } from '../../src/common/defined.js';
 import { errorMessage, pollUntil } from '../process/poll.js';
 import type { PortBook } from '../work-dir.js';
 import type { Place, ServerDescription } from './description.js';
@@ -97,7 +98,7 @@ export async function lastPrimary(
   if (byPort) return byPort;
   const replica = await Promise.all(SERVERS.map((s) => isReplicaByConfig(join(dir, s))));
   const primaries = SERVERS.filter((_, i) => replica[i] === false);
-  return primaries.length === 1 ? primaries[0] : SERVERS[0];
+  return primaries.length === 1 ? defined(primaries[0], 'the one primary') : SERVERS[0];
 }
 
 /** Polls until `check` holds; throws `what` when it did not within `timeoutMs`. */
@@ -119,13 +120,13 @@ async function describeSetup(place: Place) {
       ? await lastPrimary(place.dir('redis-ha', ''), { previous: (k) => place.previousPort?.(k) })
       : SERVERS[0];
   const others = SERVERS.filter((s) => s !== first);
-  const sentinelPorts = await Promise.all(
-    SENTINELS.map((s) => place.port(keyOf(s), SENTINEL_PORT, { keep: true })),
+  const sentinels = await Promise.all(
+    SENTINELS.map(async (name) => ({
+      name,
+      host: place.host(serviceOf(name)),
+      port: await place.port(keyOf(name), SENTINEL_PORT, { keep: true }),
+    })),
   );
-  const sentinels = SENTINELS.map((s, i) => ({
-    host: place.host(serviceOf(s)),
-    port: sentinelPorts[i],
-  }));
   const servers: ServerDescription[] = [];
   for (const name of [first, ...others]) {
     const service = serviceOf(name);
@@ -162,14 +163,15 @@ async function describeSetup(place: Place) {
     });
     servers.push(server);
   }
-  const primary = { host: place.host(servers[0].service), port: servers[0].port };
+  const atFirst = defined(servers[0], 'the primary at first');
+  const primary = { host: place.host(atFirst.service), port: atFirst.port };
   // Natively redis-1, redis-2, redis-3 in the status table, whichever is primary now.
   servers.sort((a, b) => a.name.localeCompare(b.name));
-  const sentinelUnits = SENTINELS.map((name, i) =>
+  const sentinelUnits = sentinels.map(({ name, port }) =>
     describeSentinel(
       place,
       name,
-      sentinelPorts[i],
+      port,
       primary,
       servers.map((s) => s.service),
     ),

@@ -5,6 +5,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createClient } from 'redis';
+import { defined } from '../../src/common/defined.js';
 import { SESSION_KEY_PATTERN } from '../../src/session/backends/redis-store.js';
 import type { SessionSample, StoreObserver } from './service.js';
 
@@ -69,8 +70,12 @@ async function fillWithCopies(client: ObserverClient, count: number): Promise<()
   };
 }
 
+/** One Redis server's observer: it samples and counts sessions. */
+type ServerObserver = StoreObserver &
+  Required<Pick<StoreObserver, 'sampleSessions' | 'sessionCount'>>;
+
 /** INFO commandstats and used_memory, sampled sessions and copies of them, over a client of its own. */
-export async function observeRedis(url: string): Promise<StoreObserver> {
+export async function observeRedis(url: string): Promise<ServerObserver> {
   const client = observerClient(url);
   client.on('error', () => undefined); // a refused connect rejects connect() below
   await client.connect();
@@ -87,8 +92,8 @@ export async function observeRedis(url: string): Promise<StoreObserver> {
       const earlier = infoCalls;
       const text = await info('commandstats');
       const counts = new Map<string, number>();
-      for (const m of text.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm))
-        counts.set(m[1], Number(m[2]));
+      for (const [, name, calls] of text.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm))
+        counts.set(defined(name, 'a command name'), Number(calls));
       const infos = counts.get('info');
       if (infos !== undefined) counts.set('info', infos - earlier);
       return counts;
@@ -98,7 +103,8 @@ export async function observeRedis(url: string): Promise<StoreObserver> {
     },
     async sampleSessions(limit) {
       const keys = await scanKeys(client, SESSION_KEY_PATTERN, limit);
-      if (keys.length === 0) throw new Error('no session keys in Redis to sample');
+      const [first] = keys;
+      if (first === undefined) throw new Error('no session keys in Redis to sample');
       let bytes = 0;
       let valueBytes = 0;
       for (const key of keys) {
@@ -109,7 +115,7 @@ export async function observeRedis(url: string): Promise<StoreObserver> {
         count: keys.length,
         bytes: bytes / keys.length,
         valueBytes: valueBytes / keys.length,
-        example: (await client.get(keys[0])) ?? '',
+        example: (await client.get(first)) ?? '',
       };
     },
     // DBSIZE, so no key list is built here: every key, i.e. sessions and a few login-attempt counters.
@@ -128,7 +134,7 @@ export async function observeRedis(url: string): Promise<StoreObserver> {
  */
 export async function observeRedisServers(urls: string[], label: string): Promise<StoreObserver> {
   const servers = await Promise.all(urls.map(observeRedis));
-  const sum = async (read: (o: StoreObserver) => Promise<number>) =>
+  const sum = async (read: (o: ServerObserver) => Promise<number>) =>
     (await Promise.all(servers.map(read))).reduce((a, b) => a + b, 0);
   return {
     label,
@@ -139,23 +145,29 @@ export async function observeRedisServers(urls: string[], label: string): Promis
       return total;
     },
     usedMemory: () => sum((o) => o.usedMemory()),
-    sessionCount: () => sum((o) => o.sessionCount!()),
+    sessionCount: () => sum((o) => o.sessionCount()),
     async sampleSessions(limit) {
       const per = Math.max(1, Math.ceil(limit / servers.length));
       const samples: SessionSample[] = [];
-      for (const o of servers) samples.push(await o.sampleSessions!(per).catch(() => EMPTY));
+      for (const o of servers) samples.push(await o.sampleSessions(per).catch(() => EMPTY));
       const count = samples.reduce((a, s) => a + s.count, 0);
       if (count === 0) throw new Error(`no session keys in ${label} to sample`);
+      const { example } = defined(
+        samples.find((s) => s.count > 0),
+        'a sample with sessions',
+      );
       const mean = (field: 'bytes' | 'valueBytes') =>
         samples.reduce((a, s) => a + s[field] * s.count, 0) / count;
       return {
         count,
         bytes: mean('bytes'),
         valueBytes: mean('valueBytes'),
-        example: samples.find((s) => s.count > 0)!.example,
+        example,
       };
     },
-    close: async () => void (await Promise.all(servers.map((o) => o.close()))),
+    close: async () => {
+      await Promise.all(servers.map((o) => o.close()));
+    },
   };
 }
 

@@ -5,7 +5,9 @@
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { defined } from '../../src/common/defined.js';
 import type { ProcessLedger } from '../process/ledger.js';
+import { errorCode } from '../process/poll.js';
 import { standalonePlace, startStandalone } from '../render/native.js';
 import type { Place, ServerDescription } from './description.js';
 import { observeRedis } from './redis-observer.js';
@@ -103,8 +105,8 @@ export async function ensureRoleFile(dir: string, lines: string[] = []): Promise
   const text = lines.map((l) => `${l}\n`).join('');
   const created = await writeFile(file, text, { flag: 'wx' }).then(
     () => true,
-    (err: NodeJS.ErrnoException) => {
-      if (err.code !== 'EEXIST') throw err;
+    (err: unknown) => {
+      if (errorCode(err) !== 'EEXIST') throw err;
       return false;
     },
   );
@@ -177,7 +179,7 @@ export const redisService: ServicePlugin = {
   },
 
   async started(servers) {
-    const redis = servers.get('redis')!;
+    const redis = defined(servers.get('redis'), 'the redis server');
     return { observe: () => observeRedis(`redis://${redis.host}:${redis.port}`) };
   },
 };
