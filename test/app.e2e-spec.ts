@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client as PgClient } from 'pg';
 import { createClient } from 'redis';
+import { defined } from '../src/common/defined.js';
 import { startApp, type RunningApp } from './support/app.js';
 import { startBackends, type Backends } from './support/backends.js';
 import { eventually } from './support/eventually.js';
@@ -23,18 +24,21 @@ import {
 let backends: Backends;
 let redisApp: RunningApp;
 let memoryApp: RunningApp;
+/** What beforeAll got started, stopped last-started first: a failed start leaves a part to stop. */
+const stops: Array<() => Promise<void>> = [];
 
 beforeAll(async () => {
   backends = await startBackends('scaled-login-it');
+  stops.push(() => backends.stop());
   const base = { DATABASE_URL: backends.postgres.url, REPLICA_NAME: 'it-1' };
   redisApp = await startApp({ ...base, SESSION_STORE: 'redis', REDIS_URL: backends.redis.url });
+  stops.push(() => redisApp.close());
   memoryApp = await startApp({ ...base, SESSION_STORE: 'memory', LOGIN_MAX_ATTEMPTS: '3' });
+  stops.push(() => memoryApp.close());
 }, 90_000);
 
 afterAll(async () => {
-  await redisApp?.close();
-  await memoryApp?.close();
-  await backends?.stop();
+  for (const stop of stops.reverse()) await stop();
 }, 60_000);
 
 const sessionCookie = (c: HttpClient) => c.cookie('sid');
@@ -52,7 +56,7 @@ describe('account flow (redis store)', () => {
     // The id rotates at login: the cookie from before login is worthless afterwards.
     expect(sessionCookie(laptop)).not.toBe(afterRegister);
     const stale = laptop.clone();
-    stale.cookies.set('sid', afterRegister!);
+    stale.cookies.set('sid', defined(afterRegister, 'the session cookie from before login'));
     expect(await isLoggedIn(stale)).toBe(false);
 
     const me = await whoami(laptop);
@@ -117,9 +121,13 @@ describe('account flow (redis store)', () => {
       sessions: Array<Record<string, unknown>>;
     };
     expect(list.scope).toBe('cluster');
-    const other = list.sessions.find((s) => !s.current)!;
+    const other = defined(
+      list.sessions.find((s) => !s.current),
+      "the other device's session",
+    );
     expect(other).toMatchObject({ replica: 'it-1', ip: '127.0.0.1' });
-    expect(String(other.id)).not.toContain(b.cookie('sid')!.slice(4, 20)); // never the raw id
+    // never the raw id
+    expect(String(other.id)).not.toContain(defined(b.cookie('sid'), "b's cookie").slice(4, 20));
     expect((await a.delete(`/api/sessions/${String(other.id)}`)).status).toBe(204);
     expect(await isLoggedIn(b)).toBe(false);
     expect(await isLoggedIn(a)).toBe(true);
@@ -127,8 +135,13 @@ describe('account flow (redis store)', () => {
 
     // Where it is all kept: the session in Redis under its public id, with no session id from a
     // cookie anywhere in Redis; the per-user index in Postgres, one row per live session.
-    const mine = list.sessions.find((s) => s.current)!;
-    const rawSid = decodeURIComponent(sessionCookie(a)!).slice(2).split('.')[0];
+    const mine = defined(
+      list.sessions.find((s) => s.current),
+      'the current session',
+    );
+    const rawSid = decodeURIComponent(defined(sessionCookie(a), "a's cookie"))
+      .slice(2)
+      .split('.')[0];
     const redis = createClient({ url: backends.redis.url });
     const db = new PgClient({ connectionString: backends.postgres.url });
     await Promise.all([redis.connect(), db.connect()]);
@@ -233,7 +246,12 @@ describe('pages', () => {
     const token = /name="_csrf" value="([^"]+)"/.exec(page.text)?.[1];
     expect(token).toBeTruthy();
     const ok = await browser.post('/login', {
-      form: { _csrf: token!, username: name, password: PASSWORD, next: '/sessions' },
+      form: {
+        _csrf: defined(token, 'the CSRF token'),
+        username: name,
+        password: PASSWORD,
+        next: '/sessions',
+      },
     });
     expect(ok.status).toBe(303);
     expect(ok.headers.location).toBe('/sessions');
@@ -245,7 +263,7 @@ describe('pages', () => {
   it('a wrong password re-renders the form with a message and keeps the username', async () => {
     const browser = new HttpClient(redisApp.url);
     const page = await browser.get('/login', { headers: { accept: 'text/html' } });
-    const token = /name="_csrf" value="([^"]+)"/.exec(page.text)![1];
+    const token = defined(/name="_csrf" value="([^"]+)"/.exec(page.text)?.[1], 'the CSRF token');
     const res = await browser.post('/login', {
       form: { _csrf: token, username: 'nobody-here', password: 'x' },
     });
@@ -318,8 +336,10 @@ describe('Redis stalls (up, but not answering)', () => {
     const c = new HttpClient(redisApp.url);
     await register(c, uniqueName('stall'));
     const timeoutMs = redisApp.config.backendTimeoutMs;
+    const { pid } = backends.redis;
+    if (pid === null) throw new Error('redis is not running');
 
-    process.kill(backends.redis.pid!, 'SIGSTOP'); // the connection stays open; nothing answers
+    process.kill(pid, 'SIGSTOP'); // the connection stays open; nothing answers
     try {
       const stalled = await whoami(c);
       expect(stalled.status).toBe(503);
@@ -329,7 +349,7 @@ describe('Redis stalls (up, but not answering)', () => {
       expect(stalled.ms).toBeGreaterThanOrEqual(timeoutMs - 50);
       expect(stalled.ms).toBeLessThan(timeoutMs * 1.25 + 500);
     } finally {
-      process.kill(backends.redis.pid!, 'SIGCONT');
+      process.kill(pid, 'SIGCONT');
     }
     expect(await isLoggedIn(c)).toBe(true);
   });

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { freePort } from '../cluster/index.js';
 import { startMemcached } from '../cluster/services/memcached.js';
 import type { RunningServer } from '../cluster/services/service.js';
+import { defined } from '../src/common/defined.js';
 import { Deadline, StoreTimeoutError } from '../src/session/backends/deadline.js';
 import { MemcachedAttemptCounter } from '../src/session/backends/memcached-store.js';
 import { PostgresAttemptCounter } from '../src/session/backends/postgres-attempts.js';
@@ -22,14 +23,17 @@ const WINDOW_MS = 3000;
 let backends: Backends;
 let memcached: RunningServer;
 const counters: Record<string, AttemptCounter> = {};
+/** What beforeAll got started, closed last-started first: a failed start leaves a part to close. */
 const closers: Array<() => Promise<unknown>> = [];
 
 beforeAll(async () => {
   backends = await startBackends('scaled-login-attempts');
+  closers.push(() => backends.stop());
   memcached = await startMemcached({
     dir: join(backends.dir, 'memcached'),
     port: await freePort(),
   });
+  closers.push(() => memcached.stop());
   const sql = SessionSql.connect(backends.postgres.url, 2, deadline, 2000);
   closers.push(() => sql.end());
   counters.postgres = new PostgresAttemptCounter(sql);
@@ -43,9 +47,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  for (const close of closers) await close();
-  await memcached?.stop();
-  await backends?.stop();
+  for (const close of closers.reverse()) await close();
 }, 60_000);
 
 let n = 0;
@@ -53,7 +55,7 @@ let n = 0;
 const freshKey = () => `user:Ünïcode name with spaces\n${n++}:${'x'.repeat(300)}`;
 
 describe.each(['postgres', 'memcached'])('%s attempt counter', (name) => {
-  const counter = () => counters[name];
+  const counter = () => defined(counters[name], `the ${name} counter`);
 
   it('counts hits in one window, for any key', async () => {
     const key = freshKey();

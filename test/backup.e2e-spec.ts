@@ -9,6 +9,7 @@
  */
 import { describe, expect, it } from '@jest/globals';
 import { takeSnapshot } from '../cluster/dashboard/snapshot.js';
+import { defined } from '../src/common/defined.js';
 import { knownOn, useCluster, type TestCluster } from './support/cluster.js';
 import { eventually, sleep } from './support/eventually.js';
 import type { HttpClient } from './support/http-client.js';
@@ -31,7 +32,17 @@ async function placementOf(client: HttpClient): Promise<Placed> {
   const placement = (res.body as { placement: Array<{ holder: string; role: string }> }).placement;
   const of = (role: string) =>
     placement.filter((p) => p.role.startsWith(role)).map((p) => p.holder);
-  return { primary: of('primary')[0], backup: of('backup')[0] ?? null, proxies: of('proxy') };
+  return {
+    primary: defined(of('primary')[0], 'a primary in the placement'),
+    backup: of('backup')[0] ?? null,
+    proxies: of('proxy'),
+  };
+}
+
+/** The backup holder of a placement that must have one. */
+function backupOf(p: Placed): string {
+  if (p.backup === null) throw new Error(`expected a backup of the session on ${p.primary}`);
+  return p.backup;
 }
 
 interface Stats {
@@ -61,18 +72,23 @@ async function clientsOn(cluster: TestCluster, home: string, count: number, subn
   return out;
 }
 
+async function newClient(cluster: TestCluster, subnet: number) {
+  const c = cluster.client(subnet);
+  expect((await register(c, uniqueName('backup'))).status).toBe(201);
+  return c;
+}
+
 async function newClients(cluster: TestCluster, n: number, subnet: number) {
   const out: HttpClient[] = [];
-  for (let i = 0; i < n; i++) {
-    const c = cluster.client(subnet + i);
-    expect((await register(c, uniqueName('backup'))).status).toBe(201);
-    out.push(c);
-  }
+  for (let i = 0; i < n; i++) out.push(await newClient(cluster, subnet + i));
   return out;
 }
 
-const pidOf = (cluster: TestCluster, replica: string) =>
-  cluster.status().find((m) => m.name === replica)!.pid!;
+function pidOf(cluster: TestCluster, replica: string): number {
+  const pid = cluster.status().find((m) => m.name === replica)?.pid;
+  if (pid === undefined || pid === null) throw new Error(`expected ${replica}'s pid, found none`);
+  return pid;
+}
 
 describe('backup: a primary and one backup per session, proxies elsewhere', () => {
   // Four replicas: a session's two copies leave two proxy holders, so nginx's failover target
@@ -100,12 +116,15 @@ describe('backup: a primary and one backup per session, proxies elsewhere', () =
   });
 
   it("the dashboard's sessions table and the profile page: primary, backup and proxies as placed", async () => {
-    const [client] = await newClients(cluster, 1, 20);
+    const client = await newClient(cluster, 20);
     const p = await placementOf(client);
     // The profile page names the same replicas in the same roles (the backend's locate()).
     const page = await client.get('/profile');
     expect(page.status).toBe(200);
-    const line = /<p class="muted" id="placement">([\s\S]*?)<\/p>/.exec(page.text)![1];
+    const line = defined(
+      /<p class="muted" id="placement">([\s\S]*?)<\/p>/.exec(page.text)?.[1],
+      'the placement line on the profile page',
+    );
     const named = [...line.matchAll(/<strong>([^<]+)<\/strong> \((\w+):/g)].map((m) => [
       m[1],
       m[2],
@@ -146,21 +165,26 @@ describe('backup: a primary and one backup per session, proxies elsewhere', () =
       );
     };
     expect(await eventually(balanced)).toBe(true);
-    expect(Object.keys((await counts())[0]).sort()).toEqual(['backup', 'primary', 'proxy']);
+    const first = defined((await counts())[0], "the first replica's held counts");
+    expect(Object.keys(first).sort()).toEqual(['backup', 'primary', 'proxy']);
   });
 
   it("scenario 1 and 2: the primary SIGKILLed; nginx's failover target holds the backup (1) or only a proxy (2); logged in, re-pinned, a live backup again", async () => {
-    const victim = cluster.replicas[0];
+    const victim = defined(cluster.replicas[0], 'a first replica');
     const survivors = cluster.replicas.filter((r) => r !== victim);
     const clients = await clientsOn(cluster, victim, 8, 30);
     const placed = new Map<HttpClient, { id: string; backup: string }>();
+    const placedOf = (c: HttpClient) => defined(placed.get(c), 'where the client was placed');
     for (const c of clients) {
       const list = (await c.get('/api/sessions')).body as {
         sessions: Array<{ id: string; current: boolean }>;
       };
       placed.set(c, {
-        id: list.sessions.find((s) => s.current)!.id,
-        backup: (await placementOf(c)).backup!,
+        id: defined(
+          list.sessions.find((s) => s.current),
+          'the current session',
+        ).id,
+        backup: backupOf(await placementOf(c)),
       });
     }
     /**
@@ -169,7 +193,7 @@ describe('backup: a primary and one backup per session, proxies elsewhere', () =
      * crash is faster than the client's next request).
      */
     const proxyOnArrival = (c: HttpClient, target: string) => {
-      const { id, backup } = placed.get(c)!;
+      const { id, backup } = placedOf(c);
       const next = chooseBackup(
         id,
         survivors.filter((r) => r !== backup),
@@ -193,27 +217,31 @@ describe('backup: a primary and one backup per session, proxies elsewhere', () =
         const want: 1 | 2 = seen.length % 2 === 0 ? 1 : 2;
         const fits = (c: HttpClient) =>
           predicted !== undefined &&
-          (want === 1 ? placed.get(c)!.backup === predicted : proxyOnArrival(c, predicted));
-        const [client] = pool.splice(Math.max(0, pool.findIndex(fits)), 1);
+          (want === 1 ? placedOf(c).backup === predicted : proxyOnArrival(c, predicted));
+        const client = defined(
+          pool.splice(Math.max(0, pool.findIndex(fits)), 1)[0],
+          'a client left in the pool',
+        );
         const before = Object.fromEntries(
           await Promise.all(survivors.map(async (r) => [r, await statsOf(cluster, r)] as const)),
         );
         const res = await whoami(client);
         expect(res.status).toBe(200);
         expect((res.body as { authenticated: boolean }).authenticated).toBe(true);
-        const landed = res.servedBy!;
+        const landed = defined(res.servedBy, 'the replica that answered');
         expect(survivors).toContain(landed);
         // Re-pinned: the route cookie names the replica that took over.
         expect(client.cookies.get('route')).toBe(landed);
         const after = await statsOf(cluster, landed);
+        const was = defined(before[landed], `${landed}'s stats before`);
         const how =
-          after.takeovers > before[landed].takeovers
+          after.takeovers > was.takeovers
             ? 'fetched from a holder'
-            : after.promotions > before[landed].promotions
+            : after.promotions > was.promotions
               ? 'promoted its backup copy'
               : // The backup holder promoted itself as soon as it saw the primary go.
                 'already primary';
-        const scenario = placed.get(client)!.backup === landed ? 1 : 2;
+        const scenario = placedOf(client).backup === landed ? 1 : 2;
         seen.push({ scenario, how });
         if (scenario === 1) expect(how).not.toBe('fetched from a holder');
         if (proxyOnArrival(client, landed)) expect(how).toBe('fetched from a holder');
@@ -230,7 +258,9 @@ describe('backup: a primary and one backup per session, proxies elsewhere', () =
       // many as the scenario-1 clients (those of earlier tests' sessions too).
       let promotions = 0;
       for (const r of survivors)
-        promotions += (await statsOf(cluster, r)).promotions - atStart[r].promotions;
+        promotions +=
+          (await statsOf(cluster, r)).promotions -
+          defined(atStart[r], `${r}'s stats at the start`).promotions;
       expect(promotions).toBeGreaterThanOrEqual(seen.filter((x) => x.scenario === 1).length);
     } finally {
       await cluster.rejoin(victim);
@@ -239,7 +269,8 @@ describe('backup: a primary and one backup per session, proxies elsewhere', () =
 
   it('two crashes in a row, time for re-replication between: nobody logged out', async () => {
     const clients = await newClients(cluster, 9, 50);
-    const [, second, third] = cluster.replicas;
+    const second = defined(cluster.replicas[1], 'a second replica');
+    const third = defined(cluster.replicas[2], 'a third replica');
     await cluster.kill(second);
     try {
       for (const c of clients) expect(await isLoggedIn(c)).toBe(true);
@@ -261,12 +292,14 @@ describe('backup: a primary and one backup per session, proxies elsewhere', () =
   }, 90_000);
 
   it('primary and backup killed together: exactly their sessions are lost, and counted', async () => {
-    const [a, b, survivor] = cluster.replicas;
+    const a = defined(cluster.replicas[0], 'a first replica');
+    const b = defined(cluster.replicas[1], 'a second replica');
+    const survivor = defined(cluster.replicas[2], 'a third replica');
     const clients: HttpClient[] = [];
     const doomed = new Set<HttpClient>();
     // Clients until some sessions have both copies on the two about to die, and some do not.
     for (let i = 0; i < 60 && (doomed.size < 2 || clients.length - doomed.size < 4); i++) {
-      const [c] = await newClients(cluster, 1, 70 + i);
+      const c = await newClient(cluster, 70 + i);
       clients.push(c);
       const p = await placementOf(c);
       if ([p.primary, p.backup].every((h) => h === a || h === b)) doomed.add(c);
@@ -294,7 +327,7 @@ describe('backup: a primary and one backup per session, proxies elsewhere', () =
 
   it('a replica SIGKILLed under load: 0 failed reads, 0 logouts', async () => {
     const clients = await newClients(cluster, 6, 90);
-    const victim = cluster.replicas[1];
+    const victim = defined(cluster.replicas[1], 'a second replica');
     const crash = (async () => {
       await sleep(500);
       await cluster.kill(victim);
@@ -334,20 +367,25 @@ describe('backup: a primary and one backup per session, proxies elsewhere', () =
     const copiesOf = (names: readonly string[]) => total(names, (h) => h.primary + h.backup);
     const primariesOf = (names: readonly string[]) => total(names, (h) => h.primary);
     // Earlier tests' re-replication done: two copies of every session to start from.
-    expect(
-      await eventually(async () => (await copiesOf(before)) === 2 * (await primariesOf(before))!),
-    ).toBe(true);
-    const sessions = (await primariesOf(before))!;
+    const settled = async () => {
+      const copies = await copiesOf(before);
+      const primaries = await primariesOf(before);
+      return primaries !== undefined && copies === 2 * primaries;
+    };
+    expect(await eventually(settled)).toBe(true);
+    const sessions = defined(await primariesOf(before), 'the primaries before the leave');
     expect(sessions).toBeGreaterThanOrEqual(clients.length);
     const samples: number[] = [];
     let draining = true;
-    const sampler = (async () => {
+    // Not an inline async IIFE: the compiler would read `draining` as always true in it.
+    const sample = async () => {
       while (draining) {
         const copies = await copiesOf(before);
         if (copies !== undefined) samples.push(copies);
         await sleep(20);
       }
-    })();
+    };
+    const sampler = sample();
     try {
       await cluster.scale(before.length - 1);
       await sleep(200); // and a few samples once it has gone
@@ -367,7 +405,7 @@ describe('backup: a primary and one backup per session, proxies elsewhere', () =
 
   it('a joining replica receives the locations (proxies), not the values', async () => {
     const clients = await newClients(cluster, 6, 110);
-    const joiner = cluster.replicas[2];
+    const joiner = defined(cluster.replicas[2], 'a third replica');
     await cluster.kill(joiner);
     for (const c of clients) expect(await isLoggedIn(c)).toBe(true);
     await cluster.rejoin(joiner);
@@ -378,10 +416,10 @@ describe('backup: a primary and one backup per session, proxies elsewhere', () =
   }, 60_000);
 
   it('a holder that does not answer: the fetch is bounded (503, no hang); once it is back, the session is too', async () => {
-    const [client] = await newClients(cluster, 1, 130);
+    const client = await newClient(cluster, 130);
     const p = await placementOf(client);
-    const proxy = p.proxies[0];
-    const backupPid = pidOf(cluster, p.backup!);
+    const proxy = defined(p.proxies[0], 'a proxy holder');
+    const backupPid = pidOf(cluster, backupOf(p));
     process.kill(backupPid, 'SIGSTOP');
     try {
       await cluster.kill(p.primary);
@@ -410,7 +448,10 @@ describe('backup: a primary and one backup per session, proxies elsewhere', () =
       sessions: Array<{ id: string; current: boolean }>;
     };
     expect(list.sessions).toHaveLength(2);
-    const phoneId = list.sessions.find((s) => !s.current)!.id;
+    const phoneId = defined(
+      list.sessions.find((s) => !s.current),
+      "the phone's session",
+    ).id;
     expect((await laptop.delete(`/api/sessions/${phoneId}`)).status).toBe(204);
     expect(await knownOn(cluster, phone)).toEqual(
       Object.fromEntries(cluster.replicas.map((r) => [r, false])),

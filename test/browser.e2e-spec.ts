@@ -7,6 +7,7 @@
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import type { Page } from 'playwright-core';
+import { defined } from '../src/common/defined.js';
 import { ARTIFACTS, useBrowser } from './support/browser.js';
 import { useCluster } from './support/cluster.js';
 import { PASSWORD, uniqueName } from './support/steps.js';
@@ -106,7 +107,12 @@ describe('browser, profile stateless', () => {
       // The form on the page carries a token made for the cookie as it was. The page's own script
       // then changes the display name through the API, which seals the cookie again: the token,
       // bound to the session id inside, still verifies (bound to the raw cookie, it would not).
-      const before = (await context.cookies()).find((c) => c.name === 'sid')!.value;
+      const sid = async () =>
+        defined(
+          (await context.cookies()).find((c) => c.name === 'sid'),
+          'the session cookie',
+        ).value;
+      const before = await sid();
       const patched = await page.evaluate(async () => {
         const res = await fetch('/api/me', {
           method: 'PATCH',
@@ -116,7 +122,7 @@ describe('browser, profile stateless', () => {
         return res.status;
       });
       expect(patched).toBe(200);
-      expect((await context.cookies()).find((c) => c.name === 'sid')!.value).not.toBe(before);
+      expect(await sid()).not.toBe(before);
       await page.fill('input[name=displayName]', 'Sealed Twice');
       await page.click('form[action="/profile"] button[type=submit]');
       await expect(page.locator('.notice.ok').innerText()).resolves.toMatch(/Profile saved/);

@@ -21,6 +21,7 @@ import {
 } from '../cluster/profiles.js';
 import { nginxTemplateVars } from '../cluster/services/nginx.js';
 import { isServiceOf } from '../cluster/services/service.js';
+import { defined } from '../src/common/defined.js';
 import { AppConfig } from '../src/config/app-config.js';
 
 const run = promisify(execFile);
@@ -38,7 +39,7 @@ interface Service {
   command?: string[] | string;
   profiles?: string[];
   environment?: Record<string, string | null> | string[];
-  depends_on?: Record<string, { condition?: string }> | string[];
+  depends_on?: Record<string, { condition?: string } | null> | string[];
   networks?: Record<string, { aliases?: string[] } | null> | string[];
   ports?: ({ host_ip?: string; published?: number | string; target?: number | string } | string)[];
   volumes?: (string | { source?: string; target?: string; read_only?: boolean })[];
@@ -85,21 +86,30 @@ async function yamlToJsonCommand(): Promise<string[]> {
 async function yamlToJson(yaml: string, python: string[]): Promise<unknown> {
   const program = 'import json, sys, yaml; json.dump(yaml.safe_load(sys.stdin), sys.stdout)';
   const [command, ...args] = python;
-  const child = execFile(command, [...args, '-c', program], { maxBuffer: 16 * 1024 * 1024 });
+  const child = execFile(defined(command, 'a python command'), [...args, '-c', program], {
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  const { stdin, stdout, stderr } = child;
+  // execFile always pipes all three; the types also cover a child started with other stdio.
+  if (!stdin || !stdout || !stderr)
+    throw new Error(`${python.join(' ')} was started without pipes`);
   const output = new Promise<string>((resolve, reject) => {
-    let stdout = '';
-    let stderr = '';
-    child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    let out = '';
+    let err = '';
+    stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
     child.once('error', reject);
     child.once('close', (code) => {
-      code === 0
-        ? resolve(stdout)
-        : reject(new Error(`${python.join(' ')} could not convert YAML (exit ${code}): ${stderr}`));
+      if (code === 0) resolve(out);
+      else
+        reject(
+          new Error(`${python.join(' ')} could not convert YAML (exit ${String(code)}): ${err}`),
+        );
     });
   });
-  child.stdin!.end(yaml);
-  return JSON.parse(await output);
+  stdin.end(yaml);
+  const parsed: unknown = JSON.parse(await output);
+  return parsed;
 }
 
 /**
@@ -108,7 +118,7 @@ async function yamlToJson(yaml: string, python: string[]): Promise<unknown> {
  */
 function environmentOf(service: Service): Record<string, string> {
   const env = service.environment ?? {};
-  const entries = Array.isArray(env)
+  const entries: Array<[string, string]> = Array.isArray(env)
     ? env.map((line) => {
         const at = line.indexOf('=');
         return at < 0 ? [line, ''] : [line.slice(0, at), line.slice(at + 1)];
@@ -120,7 +130,9 @@ function environmentOf(service: Service): Record<string, string> {
 /** "address:host:container" of each published port (v1 prints strings, v2 objects). */
 function publishedPorts(service: Service): string[] {
   return (service.ports ?? []).map((p) =>
-    typeof p === 'string' ? p.replace(/\/tcp$/, '') : `${p.host_ip}:${p.published}:${p.target}`,
+    typeof p === 'string'
+      ? p.replace(/\/tcp$/, '')
+      : `${p.host_ip ?? ''}:${p.published ?? ''}:${p.target ?? ''}`,
   );
 }
 
@@ -158,10 +170,9 @@ describe('docker-compose.yml, as docker-compose reads it', () => {
     profile: ProfileName,
     extraEnv: Record<string, string> = {},
   ): Promise<string> {
-    const env: NodeJS.ProcessEnv = { ...process.env };
     // Only the file's own defaults: no secret, port or profile selection from the caller's
     // shell, and (via --env-file) not a developer's .env next to the compose file.
-    for (const key of [
+    const unset = new Set([
       'SESSION_SECRET',
       'HTTP_PORT',
       'HTTPS_PORT',
@@ -169,8 +180,10 @@ describe('docker-compose.yml, as docker-compose reads it', () => {
       'COMPOSE_PROFILES',
       'COMPOSE_FILE',
       'COMPOSE_ENV_FILES',
-    ])
-      delete env[key];
+    ]);
+    const env: NodeJS.ProcessEnv = Object.fromEntries(
+      Object.entries(process.env).filter(([key]) => !unset.has(key)),
+    );
     // The one value a user must set: the file holds no default for it (no committed secret).
     env.REPLICATION_SECRET = USER_REPLICATION_SECRET;
     Object.assign(env, extraEnv);
@@ -217,7 +230,7 @@ describe('docker-compose.yml, as docker-compose reads it', () => {
   }
 
   it('names no profile that cluster/profiles.ts does not define', async () => {
-    const config = await configFor(profileNames[0]);
+    const config = await configFor(defined(profileNames[0], 'a profile'));
     const used = new Set(Object.values(config.services).flatMap((s) => s.profiles ?? []));
     expect([...used].sort()).toEqual([...profileNames].sort());
   });
@@ -225,9 +238,10 @@ describe('docker-compose.yml, as docker-compose reads it', () => {
   it('moves the published ports with HTTP_PORT, HTTPS_PORT and PUBLISH_ADDRESS (no override file)', async () => {
     // An override file would not do: docker-compose v1 adds its ports to these.
     const env = { HTTP_PORT: '18080', HTTPS_PORT: '18443', PUBLISH_ADDRESS: '0.0.0.0' };
-    const profile = profileNames[0];
+    const profile = defined(profileNames[0], 'a profile');
     const config = (await yamlToJson(await composeConfig(profile, env), python)) as ComposeConfig;
-    expect(publishedPorts(config.services[`${profile}-nginx`])).toEqual([
+    const nginx = defined(config.services[`${profile}-nginx`], `the ${profile}-nginx service`);
+    expect(publishedPorts(nginx)).toEqual([
       `0.0.0.0:18080:${NGINX_PORT}`,
       `0.0.0.0:18443:${NGINX_TLS.listen}`,
     ]);
@@ -252,9 +266,9 @@ describe('docker-compose.yml, as docker-compose reads it', () => {
 
     it('gives each replica, as compose resolves it, an environment the app accepts', async () => {
       const { services } = await configFor(name);
-      const secrets = new Set<string>();
+      const secrets = new Set<string | undefined>();
       for (const replica of REPLICAS) {
-        const s = services[`${name}-${replica}`];
+        const s = defined(services[`${name}-${replica}`], `the ${name}-${replica} service`);
         const env = environmentOf(s);
         const config = AppConfig.fromEnv(env); // throws with every bad key, if any
         expect(config).toMatchObject({ replicaName: replica, profile: name, port: APP_PORT });
@@ -282,7 +296,7 @@ describe('docker-compose.yml, as docker-compose reads it', () => {
 
     it("puts nginx in front with the profile's routing over app-1:3000 ... on published ports", async () => {
       const { services } = await configFor(name);
-      const nginx = services[`${name}-nginx`];
+      const nginx = defined(services[`${name}-nginx`], `the ${name}-nginx service`);
       const env = environmentOf(nginx);
       const vars = nginxTemplateVars(
         // Listening on every interface of its container.
@@ -293,7 +307,7 @@ describe('docker-compose.yml, as docker-compose reads it', () => {
         expect([key, env[key]]).toEqual([key, value]);
       // The image passes the filter to awk as a regular expression over variable names.
       for (const key of Object.keys(vars))
-        expect(key).toMatch(new RegExp(env.NGINX_ENVSUBST_FILTER));
+        expect(key).toMatch(new RegExp(defined(env.NGINX_ENVSUBST_FILTER, "nginx's env filter")));
       expect(publishedPorts(nginx)).toEqual([
         `127.0.0.1:${NGINX_PORT}:${NGINX_PORT}`,
         `127.0.0.1:${NGINX_TLS.listen}:${NGINX_TLS.listen}`,

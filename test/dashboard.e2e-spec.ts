@@ -13,6 +13,7 @@ import type { Snapshot } from '../cluster/dashboard/snapshot.js';
 import { ARTIFACTS, useBrowser } from './support/browser.js';
 import type { ProfileName } from '../cluster/profiles.js';
 import { accessLogOf } from '../cluster/services/nginx.js';
+import { defined } from '../src/common/defined.js';
 import { useCluster, type TestCluster } from './support/cluster.js';
 import { eventually } from './support/eventually.js';
 import { HttpClient } from './support/http-client.js';
@@ -30,7 +31,7 @@ function useDashboard(profile: ProfileName): { cluster: TestCluster; dashboard: 
   afterAll(async () => {
     await dashboard?.close();
   });
-  return { cluster, dashboard: () => dashboard! };
+  return { cluster, dashboard: () => defined(dashboard, 'the dashboard beforeAll started') };
 }
 
 /** The simulated clients per replica, as the dashboard's session table shows them. */
@@ -58,14 +59,17 @@ async function killBusiestReplica(cluster: TestCluster, dashboard: Dashboard) {
     if (Object.values(perReplica).reduce((a, b) => a + b, 0) === CLIENTS) break;
     await page.waitForTimeout(500);
   }
-  const busiest = Object.entries(perReplica).sort((a, b) => b[1] - a[1])[0][0];
-  expect(perReplica[busiest]).toBeGreaterThan(0);
+  const [busiest, held] = defined(
+    Object.entries(perReplica).sort((a, b) => b[1] - a[1])[0],
+    'a replica in the sessions table',
+  );
+  expect(held).toBeGreaterThan(0);
 
   await page.click(`#members button[data-cmd="kill"][data-member="${busiest}"]`);
   const event = page.locator(`#timeline tr[data-member="${busiest}"]`).last();
   await event.waitFor({ timeout: 10_000 });
   await expect(event.innerText()).resolves.toContain('killed (SIGKILL)');
-  return { page, busiest, held: perReplica[busiest], event };
+  return { page, busiest, held, event };
 }
 
 describe('dashboard, profile sticky', () => {
@@ -141,9 +145,9 @@ describe('dashboard, profile redis', () => {
     await page.locator('#timeline', { hasText: 'scaled 3 → 4' }).waitFor({ timeout: 10_000 });
     expect(cluster.replicas).toEqual(['app-1', 'app-2', 'app-3', 'app-4']);
     // nginx sends app-4 requests now.
-    const served = new Set<string>();
+    const served = new Set<string | undefined>();
     const client = cluster.client();
-    for (let i = 0; i < 8; i++) served.add((await client.get('/api/whoami')).servedBy!);
+    for (let i = 0; i < 8; i++) served.add((await client.get('/api/whoami')).servedBy);
     expect(served).toContain('app-4');
     await page.click('#scale-in');
     await page.locator('#replica-count', { hasText: '3' }).waitFor({ timeout: 60_000 });
@@ -160,7 +164,8 @@ async function nextSnapshot(dashboard: Dashboard): Promise<Snapshot> {
   const res = await fetch(`${origin}/events?token=${dashboard.token}`, {
     signal: AbortSignal.timeout(10_000),
   });
-  const reader = res.body!.getReader();
+  if (!res.body) throw new Error('the event stream has no body');
+  const reader = res.body.getReader();
   let text = '';
   try {
     for (;;) {
@@ -168,7 +173,8 @@ async function nextSnapshot(dashboard: Dashboard): Promise<Snapshot> {
       if (done) throw new Error('the event stream ended');
       text += new TextDecoder().decode(value);
       const frame = /^data: (.*)$/m.exec(text);
-      if (frame && text.includes('\n\n', frame.index)) return JSON.parse(frame[1]) as Snapshot;
+      if (frame && text.includes('\n\n', frame.index))
+        return JSON.parse(defined(frame[1], 'the data of an event')) as Snapshot;
     }
   } finally {
     await reader.cancel();
@@ -179,7 +185,7 @@ describe('dashboard, profile redis-ha', () => {
   const { cluster, dashboard } = useDashboard('redis-ha');
 
   it("marks the store's primary, and shows the replica's promotion when the primary is killed", async () => {
-    const pair = (await cluster.storeFailover())!;
+    const pair = defined(await cluster.storeFailover(), "the store's failover pair");
     expect((await nextSnapshot(dashboard())).primary).toBe(pair.primary);
     const killed = await fetch(`${new URL(dashboard().url).origin}/api/command`, {
       method: 'POST',

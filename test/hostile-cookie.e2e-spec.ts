@@ -9,6 +9,7 @@
  * Runs: 1,000 cases by default; HOSTILE_RUNS / HOSTILE_SEED / HOSTILE_PATH as for the HTTP suite.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { defined } from '../src/common/defined.js';
 import { startTestCluster, type TestCluster } from './support/cluster.js';
 import type { HttpClient } from './support/http-client.js';
 import { login, logout, register, uniqueName, whoami } from './support/steps.js';
@@ -27,8 +28,10 @@ let world: ClusterWorld;
 let victim: HttpClient;
 let target: CookieTarget;
 let subnet = 80;
+/** What beforeAll got started, stopped last-started first: a failed start leaves a part to stop. */
+const stops: Array<() => Promise<void>> = [];
 
-const cookieOf = (c: HttpClient) => c.cookie(COOKIE)!;
+const cookieOf = (c: HttpClient) => defined(c.cookie(COOKIE), 'the session cookie');
 
 beforeAll(async () => {
   // A real rotation: a session begun under the old secret, both accepted while the replicas roll,
@@ -36,6 +39,7 @@ beforeAll(async () => {
   cluster = await startTestCluster('stateless-revocable', {
     env: { SESSION_SECRET: RETIRED, LOGIN_MAX_ATTEMPTS: '1000000' },
   });
+  stops.push(() => cluster.teardown());
   const veteran = cluster.client(subnet++);
   expect((await register(veteran, uniqueName('hostile-veteran'))).status).toBe(201);
   await cluster.rollingRestart({ SESSION_SECRET: `${SECRET},${RETIRED}` });
@@ -43,6 +47,7 @@ beforeAll(async () => {
   const retiredCookie = cookieOf(veteran);
   await cluster.rollingRestart({ SESSION_SECRET: SECRET });
   world = await clusterWorld(cluster);
+  stops.push(() => world.close());
   victim = cluster.client(subnet++);
   const name = uniqueName('hostile-cookie');
   expect((await register(victim, name)).status).toBe(201);
@@ -82,8 +87,7 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
-  await world?.close();
-  await cluster?.teardown();
+  for (const stop of stops.reverse()) await stop();
 }, 60_000);
 
 describe('the sealed session cookie, generated hostile cookies', () => {

@@ -32,6 +32,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { plainToInstance } from 'class-transformer';
 import { validateSync } from 'class-validator';
 import fc from 'fast-check';
+import { defined } from '../src/common/defined.js';
 import { startTestCluster, type TestCluster } from './support/cluster.js';
 import type { HttpClient } from './support/http-client.js';
 import { PASSWORD, login, register, uniqueName } from './support/steps.js';
@@ -46,6 +47,8 @@ const log = (line: string) => process.stdout.write(`${line}\n`);
 let cluster: TestCluster;
 let routes: Route[];
 let world: ClusterWorld;
+/** What beforeAll got started, stopped last-started first: a failed start leaves a part to stop. */
+const stops: Array<() => Promise<void>> = [];
 
 beforeAll(async () => {
   routes = await discoverRoutes();
@@ -54,12 +57,13 @@ beforeAll(async () => {
     // wall of 429s after a few dozen cases and hide what lies behind it (the 500 of issue 11 did).
     env: { LOGIN_MAX_ATTEMPTS: '1000000' },
   });
+  stops.push(() => cluster.teardown());
   world = await clusterWorld(cluster);
+  stops.push(() => world.close());
 }, 90_000);
 
 afterAll(async () => {
-  await world?.close();
-  await cluster?.teardown();
+  for (const stop of stops.reverse()) await stop();
 }, 60_000);
 
 const route = (label: string) => routes.find((r) => r.label === label);
@@ -100,18 +104,17 @@ describe('the endpoints, read from the app', () => {
   });
 
   it('builds a valid baseline for every field from its rules', () => {
-    for (const r of routes.filter((x) => x.body)) {
-      const unknown = r.body!.fields.flatMap((f) =>
-        f.rules.filter((rule) => !KNOWN_RULES.has(rule)),
-      );
+    for (const { label, body } of routes) {
+      if (!body) continue;
+      const unknown = body.fields.flatMap((f) => f.rules.filter((rule) => !KNOWN_RULES.has(rule)));
       // A new kind of rule needs a generator for valid values in http-port.ts (validValue).
-      expect([r.label, unknown]).toEqual([r.label, []]);
+      expect([label, unknown]).toEqual([label, []]);
       for (const sample of fc.sample(
-        fc.record(Object.fromEntries(r.body!.fields.map((f) => [f.name, validValue(f)]))),
+        fc.record(Object.fromEntries(body.fields.map((f) => [f.name, validValue(f)]))),
         { numRuns: 25, seed: settings.seed },
       )) {
-        const errors = validateSync(plainToInstance(r.body!.dto, sample));
-        expect([r.label, sample, errors.map((e) => e.constraints)]).toEqual([r.label, sample, []]);
+        const errors = validateSync(plainToInstance(body.dto, sample));
+        expect([label, sample, errors.map((e) => e.constraints)]).toEqual([label, sample, []]);
       }
     }
   });
@@ -120,7 +123,7 @@ describe('the endpoints, read from the app', () => {
 /** A client that has loaded the login page: it holds the form token and its cookie. */
 async function withFormToken(c: HttpClient): Promise<string> {
   const page = await c.get('/login', { headers: { accept: 'text/html' } });
-  return /name="_csrf" value="([^"]+)"/.exec(page.text)![1];
+  return defined(/name="_csrf" value="([^"]+)"/.exec(page.text)?.[1], 'the CSRF token');
 }
 
 describe('known cases', () => {

@@ -9,6 +9,7 @@
  * HOSTILE_RUNS / HOSTILE_SEED / HOSTILE_PATH as for the HTTP suite.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { defined } from '../src/common/defined.js';
 import { knownOn, startTestCluster, type TestCluster } from './support/cluster.js';
 import { eventually } from './support/eventually.js';
 import type { HttpClient } from './support/http-client.js';
@@ -22,19 +23,25 @@ const log = (line: string) => process.stdout.write(`${line}\n`);
 let cluster: TestCluster;
 let victim: HttpClient;
 let victimId: string;
+/** What beforeAll got started, stopped after the tests: a failed start may leave it to stop. */
+const stops: Array<() => Promise<void>> = [];
 
 beforeAll(async () => {
   cluster = await startTestCluster('replicated');
+  stops.push(() => cluster.teardown());
   victim = cluster.client(70);
   await register(victim, uniqueName('hostile-peer'));
   const list = (await victim.get('/api/sessions')).body as {
     sessions: Array<{ id: string; current: boolean }>;
   };
-  victimId = list.sessions.find((s) => s.current)!.id;
+  victimId = defined(
+    list.sessions.find((s) => s.current),
+    "the victim's session",
+  ).id;
 }, 90_000);
 
 afterAll(async () => {
-  await cluster?.teardown();
+  for (const stop of stops) await stop();
 }, 60_000);
 
 async function replicaState(): Promise<Record<string, unknown>> {
@@ -70,13 +77,16 @@ describe('the replication peer port, generated hostile frames', () => {
           expect((await fetch(`${cluster.replicaUrl(r)}/health/ready`)).status).toBe(200);
       },
     };
-    const [peer, target, other] = cluster.replicas;
+    const peer = defined(cluster.replicas[0], 'a first replica');
+    const target = defined(cluster.replicas[1], 'a second replica');
+    const other = defined(cluster.replicas[2], 'a third replica');
+    const env = cluster.peerEnv(target);
     const port = new PeerPort({
-      url: `ws://127.0.0.1:${cluster.peerEnv(target).REPLICATION_PORT}/`,
+      url: `ws://127.0.0.1:${defined(env.REPLICATION_PORT, "the target's peer port")}/`,
       self: target,
       peer,
       other,
-      secret: cluster.peerEnv(target).REPLICATION_SECRET,
+      secret: defined(env.REPLICATION_SECRET, 'the replication secret'),
       body: () => ({
         t: 'destroyed',
         items: [

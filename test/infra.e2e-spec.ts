@@ -15,6 +15,7 @@ import {
   type PostgresServer,
   type RedisServer,
 } from '../cluster/index.js';
+import { defined } from '../src/common/defined.js';
 
 /** process.kill(pid, 0) only checks: ESRCH means no such process. */
 function isAlive(pid: number): boolean {
@@ -25,6 +26,12 @@ function isAlive(pid: number): boolean {
     if ((error as NodeJS.ErrnoException).code === 'ESRCH') return false;
     throw error;
   }
+}
+
+/** A server's PID, while it runs. */
+function pidOf(server: PostgresServer | RedisServer): number {
+  if (server.pid === null) throw new Error('expected the PID of a running server, found none');
+  return server.pid;
 }
 
 const redisClient = (url: string) => createClient({ url, disableOfflineQueue: true });
@@ -57,8 +64,8 @@ describe('ports', () => {
 
 describe('Postgres and Redis as managed processes', () => {
   let workDir: string;
-  let postgres: PostgresServer | undefined;
-  let redis: RedisServer | undefined;
+  let startedPostgres: PostgresServer | undefined;
+  let startedRedis: RedisServer | undefined;
 
   beforeAll(async () => {
     workDir = await mkdtemp(join(tmpdir(), 'scaled-login-infra-'));
@@ -66,23 +73,24 @@ describe('Postgres and Redis as managed processes', () => {
     // Assigned one by one, so afterAll stops whichever started when the other one failed.
     await Promise.all([
       startPostgres({ dir: join(workDir, 'postgres'), port: postgresPort, fast: true }).then(
-        (server) => (postgres = server),
+        (server) => (startedPostgres = server),
       ),
       startRedis({ dir: join(workDir, 'redis'), port: redisPort }).then(
-        (server) => (redis = server),
+        (server) => (startedRedis = server),
       ),
     ]);
   }, 60_000);
 
   afterAll(async () => {
     // Only matters when a test failed half-way: stop() is a no-op for stopped servers.
-    await Promise.all([redis?.stop(), postgres?.stop()]);
+    await Promise.all([startedRedis?.stop(), startedPostgres?.stop()]);
     if (workDir) await rm(workDir, { recursive: true, force: true });
   });
 
   it('Postgres answers real queries as the app role, in the app database', async () => {
-    await waitForPort('127.0.0.1', postgres!.port, 1_000);
-    const client = new Client({ connectionString: postgres!.url });
+    const postgres = defined(startedPostgres, 'the Postgres server');
+    await waitForPort('127.0.0.1', postgres.port, 1_000);
+    const client = new Client({ connectionString: postgres.url });
     await client.connect();
     try {
       const who = await client.query('SELECT current_user AS role, current_database() AS db');
@@ -98,7 +106,8 @@ describe('Postgres and Redis as managed processes', () => {
   });
 
   it('Redis stores and returns a value', async () => {
-    const value = await withRedis(redis!.url, async (client) => {
+    const redis = defined(startedRedis, 'the Redis server');
+    const value = await withRedis(redis.url, async (client) => {
       await client.set('greeting', 'hello');
       return client.get('greeting');
     });
@@ -106,58 +115,63 @@ describe('Postgres and Redis as managed processes', () => {
   });
 
   it('a second Redis on a taken port fails fast, with its log tail in the error', async () => {
-    const clash = startRedis({ dir: join(workDir, 'redis-clash'), port: redis!.port });
+    const redis = defined(startedRedis, 'the Redis server');
+    const clash = startRedis({ dir: join(workDir, 'redis-clash'), port: redis.port });
     await expect(clash).rejects.toThrow(/exited during start-up[\s\S]*Address already in use/);
   });
 
   it('a second Postgres on a taken port fails fast, with its log tail in the error', async () => {
+    const postgres = defined(startedPostgres, 'the Postgres server');
     const clash = startPostgres({
       dir: join(workDir, 'pg-clash'),
-      port: postgres!.port,
+      port: postgres.port,
       fast: true,
     });
     await expect(clash).rejects.toThrow(/exited during start-up[\s\S]*Address already in use/);
   });
 
   it('kill() ends the Redis process at once', async () => {
-    const pid = redis!.pid!;
+    const redis = defined(startedRedis, 'the Redis server');
+    const pid = pidOf(redis);
     expect(isAlive(pid)).toBe(true);
-    await redis!.kill();
+    await redis.kill();
     expect(isAlive(pid)).toBe(false);
-    expect(redis!.running).toBe(false);
+    expect(redis.running).toBe(false);
   });
 
   it('restart() brings Redis back on the same URL, and a clean stop keeps append-only data', async () => {
-    expect(redis!.pid).toBeNull(); // killed by the test before
-    await redis!.restart();
-    expect(redis!.pid).toEqual(expect.any(Number));
-    expect(isAlive(redis!.pid!)).toBe(true);
-    await withRedis(redis!.url, (client) => client.set('survivor', 'still here'));
+    const redis = defined(startedRedis, 'the Redis server');
+    expect(redis.pid).toBeNull(); // killed by the test before
+    await redis.restart();
+    expect(redis.pid).toEqual(expect.any(Number));
+    expect(isAlive(pidOf(redis))).toBe(true);
+    await withRedis(redis.url, (client) => client.set('survivor', 'still here'));
 
-    const stoppedPid = redis!.pid!;
-    await redis!.stop();
+    const stoppedPid = pidOf(redis);
+    await redis.stop();
     expect(isAlive(stoppedPid)).toBe(false);
 
-    await redis!.restart();
-    const value = await withRedis(redis!.url, (client) => client.get('survivor'));
+    await redis.restart();
+    const value = await withRedis(redis.url, (client) => client.get('survivor'));
     expect(value).toBe('still here');
   });
 
   it('kill() crashes Postgres; restart() recovers committed data on the same port', async () => {
-    const client = new Client({ connectionString: postgres!.url });
+    const postgres = defined(startedPostgres, 'the Postgres server');
+    const client = new Client({ connectionString: postgres.url });
     await client.connect();
     // fast mode defers WAL writes; this commit must reach the WAL before the crash.
     await client.query('SET synchronous_commit TO on');
     await client.query("INSERT INTO probe VALUES (2, 'bob')");
     await client.end();
 
-    const crashedPid = postgres!.pid!;
-    await postgres!.kill();
+    const crashedPid = pidOf(postgres);
+    await postgres.kill();
     expect(isAlive(crashedPid)).toBe(false);
-    await expect(waitForPort('127.0.0.1', postgres!.port, 300)).rejects.toThrow();
+    await expect(waitForPort('127.0.0.1', postgres.port, 300)).rejects.toThrow();
 
-    await postgres!.restart();
-    const after = new Client({ connectionString: postgres!.url });
+    await postgres.restart();
+    const after = new Client({ connectionString: postgres.url });
     await after.connect();
     try {
       const rows = await after.query('SELECT name FROM probe ORDER BY id');
@@ -168,13 +182,15 @@ describe('Postgres and Redis as managed processes', () => {
   });
 
   it('stop() leaves no server process behind, Postgres backends included', async () => {
-    const pids = [postgres!.pid!, redis!.pid!];
+    const postgres = defined(startedPostgres, 'the Postgres server');
+    const redis = defined(startedRedis, 'the Redis server');
+    const pids = [pidOf(postgres), pidOf(redis)];
     // Postgres forks its helpers (checkpointer, walwriter, ...): they must go too.
-    const postgresHelpers = (await descendantsOf(postgres!.pid!)).map((entry) => entry.pid);
+    const postgresHelpers = (await descendantsOf(pidOf(postgres))).map((entry) => entry.pid);
     expect(postgresHelpers.length).toBeGreaterThan(0);
     expect([...pids, ...postgresHelpers].every(isAlive)).toBe(true);
 
-    await Promise.all([postgres!.stop(), redis!.stop()]);
+    await Promise.all([postgres.stop(), redis.stop()]);
     expect([...pids, ...postgresHelpers].filter(isAlive)).toEqual([]);
 
     await rm(workDir, { recursive: true, force: true });

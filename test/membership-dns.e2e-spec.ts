@@ -9,6 +9,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, ManagedProcess } from '../cluster/index.js';
+import { defined } from '../src/common/defined.js';
 import { DnsMembership } from '../src/replication/channel/membership.js';
 import { PeerChannel } from '../src/replication/channel/peer-channel.js';
 import { eventually, sleep } from './support/eventually.js';
@@ -21,7 +22,7 @@ type Member = keyof typeof ADDRESS;
 
 describe('peer membership by DNS (dnsmasq)', () => {
   let dir: string;
-  let dns: ManagedProcess;
+  let dns: ManagedProcess | undefined;
   let dnsServer: string;
   let peerPort: number;
   const channels = new Map<Member, PeerChannel>();
@@ -31,7 +32,7 @@ describe('peer membership by DNS (dnsmasq)', () => {
   async function publish(members: Member[]): Promise<void> {
     const lines = members.map((m) => `${ADDRESS[m]} ${NAME}\n`).join('');
     await writeFile(join(dir, 'hosts'), `127.0.0.1 ${READY}\n${lines}`);
-    dns.send('SIGHUP');
+    defined(dns, 'dnsmasq').send('SIGHUP');
     const resolver = new Resolver();
     resolver.setServers([dnsServer]);
     const want = members.map((m) => ADDRESS[m]).sort();
@@ -61,7 +62,8 @@ describe('peer membership by DNS (dnsmasq)', () => {
     return channel;
   }
 
-  const liveOf = (m: Member) => channels.get(m)!.livePeers().sort();
+  const channelOf = (m: Member) => defined(channels.get(m), `the channel of ${m}`);
+  const liveOf = (m: Member) => channelOf(m).livePeers().sort();
   const converged = (members: Member[]) =>
     eventually(
       async () =>
@@ -69,7 +71,7 @@ describe('peer membership by DNS (dnsmasq)', () => {
           (m) =>
             JSON.stringify(liveOf(m)) ===
               JSON.stringify(members.filter((o) => o !== m).map((o) => `app-${o}`)) &&
-            JSON.stringify(channels.get(m)!.peers.sort()) === JSON.stringify(liveOf(m)),
+            JSON.stringify(channelOf(m).peers.sort()) === JSON.stringify(liveOf(m)),
         ),
       10_000,
     );
@@ -129,7 +131,7 @@ describe('peer membership by DNS (dnsmasq)', () => {
 
   it('a replica removed from the name and stopped is dropped within a bounded time', async () => {
     await publish(['a', 'c', 'd']);
-    await channels.get('b')!.close();
+    await channelOf('b').close();
     channels.delete('b');
     expect(await converged(['a', 'c', 'd'])).toBe(true);
   });
@@ -140,7 +142,7 @@ describe('peer membership by DNS (dnsmasq)', () => {
     stranger.listen({ message: (from, body) => heard.push([from, body]) });
     await publish(['a', 'c', 'd', 'x']);
     await sleep(1500); // several lookups and reconnect attempts
-    channels.get('a')!.send(channels.get('a')!.peers, { session: 'data' });
+    channelOf('a').send(channelOf('a').peers, { session: 'data' });
     await sleep(300);
     expect(liveOf('a')).toEqual(['app-c', 'app-d']);
     expect(stranger.livePeers()).toEqual([]);

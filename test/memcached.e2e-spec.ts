@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from '@jest/globals';
 import { memcachedCommand, memcachedStats } from '../cluster/services/memcached-protocol.js';
+import { defined } from '../src/common/defined.js';
 import { sessionKeyOf } from '../src/session/backends/memcached-keys.js';
 import { publicSessionId } from '../src/session/session.types.js';
 import type { HttpClient } from './support/http-client.js';
@@ -35,7 +36,10 @@ async function nodesHolding(client: HttpClient): Promise<string[]> {
 
 /** Items a node holds now (its `stats`). */
 async function itemsOn(node: string): Promise<number> {
-  const { port } = cluster.status().find((m) => m.name === node)!;
+  const { port } = defined(
+    cluster.status().find((m) => m.name === node),
+    `the member ${node}`,
+  );
   return (await memcachedStats('127.0.0.1', port)).get('curr_items') ?? 0;
 }
 
@@ -65,20 +69,22 @@ describe('memcached: two nodes, each session on one', () => {
     const holders = await Promise.all(clients.map(nodesHolding));
     // Each session on exactly one node, and both nodes used.
     expect(holders.every((h) => h.length === 1)).toBe(true);
-    onKilled = new Set(clients.filter((_, i) => holders[i][0] === 'memcached-1'));
+    onKilled = new Set(clients.filter((_, i) => holders[i]?.[0] === 'memcached-1'));
     expect(onKilled.size).toBeGreaterThan(0);
     expect(onKilled.size).toBeLessThan(CLIENTS);
 
     // The node's share of the keys, as the nodes count them.
     const items = await Promise.all(NODES.map(itemsOn));
-    const keyShare = items[0] / (items[0] + items[1]);
+    const killedItems = defined(items[0], 'the items on memcached-1');
+    const allItems = items.reduce((a, b) => a + b, 0);
+    const keyShare = killedItems / allItems;
 
     let killedAt = Infinity;
     const killer = sleep(800)
       .then(() => cluster.kill('memcached-1'))
       .then(() => (killedAt = performance.now()));
     const results = await stream(2500, 6, async () => {
-      const client = clients[Math.floor(Math.random() * CLIENTS)];
+      const client = defined(clients[Math.floor(Math.random() * CLIENTS)], 'a random client');
       const res = await whoami(client);
       return { client, res, at: performance.now() };
     });
@@ -98,7 +104,7 @@ describe('memcached: two nodes, each session on one', () => {
     // ...which is the node's share of the keys, within ±10 %.
     expect(Math.abs(loggedOut.size / CLIENTS - keyShare)).toBeLessThanOrEqual(0.1);
     process.stdout.write(
-      `memcached-1 held ${items[0]} of ${items[0] + items[1]} items; ` +
+      `memcached-1 held ${killedItems} of ${allItems} items; ` +
         `${loggedOut.size} of ${CLIENTS} clients logged out; ` +
         `${results.length} requests, 0 failed\n`,
     );
@@ -109,7 +115,7 @@ describe('memcached: two nodes, each session on one', () => {
     // The replicas skip a failed node for a few seconds, then try it again.
     const probe = async () => {
       const [client] = await loggedInClients(1, 2100);
-      return (await nodesHolding(client))[0] === 'memcached-1';
+      return (await nodesHolding(defined(client, 'a new client')))[0] === 'memcached-1';
     };
     expect(await eventually(probe, 20_000, 500)).toBe(true);
 

@@ -4,6 +4,7 @@
  * suite (guarantees.e2e-spec.ts); here, what that does to the API and the pages.
  */
 import { describe, expect, it } from '@jest/globals';
+import { defined } from '../src/common/defined.js';
 import { useCluster } from './support/cluster.js';
 import { register, uniqueName } from './support/steps.js';
 
@@ -12,7 +13,10 @@ const cluster = useCluster('naive');
 describe('naive: round-robin over in-memory sessions', () => {
   it('protected API routes answer 401 on the other replicas', async () => {
     const client = cluster.client();
-    const home = (await register(client, uniqueName('naive'))).servedBy!;
+    const home = defined(
+      (await register(client, uniqueName('naive'))).servedBy,
+      'the replica that registered',
+    );
     for (const replica of cluster.replicas) {
       const res = await cluster.direct(replica, client).get('/api/me');
       expect([replica, res.status]).toEqual([replica, replica === home ? 200 : 401]);
@@ -21,12 +25,15 @@ describe('naive: round-robin over in-memory sessions', () => {
 
   it('the profile page bounces to the login page when another replica serves it', async () => {
     const client = cluster.client();
-    const home = (await register(client, uniqueName('naive'))).servedBy!;
+    const home = defined(
+      (await register(client, uniqueName('naive'))).servedBy,
+      'the replica that registered',
+    );
     const outcomes = new Map<string, string>();
     for (let i = 0; i < 6; i++) {
       const res = await client.get('/profile', { headers: { accept: 'text/html' } });
       outcomes.set(
-        res.servedBy!,
+        defined(res.servedBy, 'the replica that served the page'),
         res.status === 200 ? 'profile' : `${res.status} ${String(res.headers.location)}`,
       );
     }
@@ -39,7 +46,10 @@ describe('naive: round-robin over in-memory sessions', () => {
     // The login page it lands on explains why.
     const bounced = await cluster
       .direct(
-        cluster.replicas.find((r) => r !== home)!,
+        defined(
+          cluster.replicas.find((r) => r !== home),
+          'a replica other than home',
+        ),
         client,
       )
       .get('/login', {

@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import pg from 'pg';
+import { defined } from '../src/common/defined.js';
 import { apply, type Json } from '../src/session/session-merge.js';
 import type { HttpClient } from './support/http-client.js';
 import { useCluster } from './support/cluster.js';
@@ -22,7 +23,10 @@ const cluster = useCluster('postgres', {
 /** As the superuser, in the app's database. */
 let db: pg.Client;
 beforeAll(async () => {
-  const port = cluster.status().find((m) => m.kind === 'postgres')!.port;
+  const { port } = defined(
+    cluster.status().find((m) => m.kind === 'postgres'),
+    'the postgres member',
+  );
   db = new pg.Client({ connectionString: `postgres://postgres@127.0.0.1:${port}/app` });
   db.on('error', () => undefined); // Postgres is stopped on purpose below
   await db.connect();
@@ -86,7 +90,7 @@ describe('postgres: sessions in a table', () => {
           [JSON.stringify(session), JSON.stringify(changes)],
         );
         const expected = apply(structuredClone(session), changes);
-        expect(rows[0].merged).toEqual(expected);
+        expect(defined(rows[0], 'the merged row').merged).toEqual(expected);
       }),
       { numRuns: 300 },
     );
@@ -100,16 +104,14 @@ describe('postgres: sessions in a table', () => {
        SELECT 'expired-' || n, $1, now() - interval '2 hours', now() + interval '1 hour', '', '', '',
          '{}', now() - interval '1 minute'
        FROM generate_series(1, 450) n`,
-      [users[0].id],
+      [defined(users[0], 'a user').id],
     );
-    const expired = async () =>
-      Number(
-        (
-          await db.query<{ n: string }>(
-            `SELECT count(*) AS n FROM user_sessions WHERE id LIKE 'expired-%'`,
-          )
-        ).rows[0].n,
+    const expired = async () => {
+      const { rows } = await db.query<{ n: string }>(
+        `SELECT count(*) AS n FROM user_sessions WHERE id LIKE 'expired-%'`,
       );
+      return Number(defined(rows[0], 'the count of expired rows').n);
+    };
     expect(await expired()).toBe(450);
     expect(await eventually(async () => (await expired()) === 0, 15_000)).toBe(true);
     expect(await isLoggedIn(client)).toBe(true);

@@ -9,6 +9,7 @@ import { measureFailover } from '../bench/measurements/failover.js';
 import { isAuthenticated, type VirtualClient } from '../cluster/virtual-client.js';
 import { clusterNodes } from '../cluster/services/redis-cluster.js';
 import { askRedis } from '../cluster/services/redis.js';
+import { defined } from '../src/common/defined.js';
 import { publicSessionId } from '../src/session/session.types.js';
 import type { TestCluster } from './support/cluster.js';
 import { useCluster } from './support/cluster.js';
@@ -19,13 +20,17 @@ import { login, register, uniqueName } from './support/steps.js';
 const LOGIN_LIMIT = 5;
 
 const portOf = (cluster: TestCluster, name: string) =>
-  cluster.status().find((m) => m.name === name)!.port;
+  defined(
+    cluster.status().find((m) => m.name === name),
+    `the member ${name}`,
+  ).port;
 const storePorts = (cluster: TestCluster) =>
   cluster.storeMembers().map((name) => portOf(cluster, name));
 
 /** The Redis key of a client's session: its public id, from the raw id in the signed cookie. */
 function sessionKey(client: VirtualClient): string {
-  const signed = decodeURIComponent(client.cookies.get('sid')!); // "s:<id>.<signature>"
+  // "s:<id>.<signature>"
+  const signed = decodeURIComponent(defined(client.cookies.get('sid'), 'the session cookie'));
   return `sess:${publicSessionId(signed.slice(2, signed.lastIndexOf('.')))}`;
 }
 
@@ -43,7 +48,7 @@ describe('redis-cluster: a master lost', () => {
   let killed = '';
 
   it('master SIGKILLed under load: its replica takes over, other slots never notice, its sessions survive', async () => {
-    const pair = (await cluster.storeFailover())!;
+    const pair = defined(await cluster.storeFailover(), "the store's failover pair");
     const clients = await failoverClients(cluster, { readers: 24, writers: 6, firstSubnet: 100 });
     try {
       const victimPort = portOf(cluster, pair.primary);
@@ -87,11 +92,16 @@ describe('redis-cluster: a master lost', () => {
       const roles = async () => {
         const now = await clusterNodes(storePorts(cluster).filter((p) => p !== victimPort));
         const [promoted, ...others] = pair.replicas
-          .map((name) => now.find((n) => n.port === portOf(cluster, name))!)
+          .map((name) =>
+            defined(
+              now.find((n) => n.port === portOf(cluster, name)),
+              `${name} among the nodes`,
+            ),
+          )
           .sort((a, b) => Number(b.master) - Number(a.master));
         return { promoted, others };
       };
-      const { promoted } = await roles();
+      const promoted = defined((await roles()).promoted, 'the promoted replica');
       expect(promoted.master && promoted.slots.some(([from]) => from === 0)).toBe(true);
       expect(
         await eventually(async () => {

@@ -13,6 +13,7 @@ import { describe, expect, it } from '@jest/globals';
 import { askRedis } from '../cluster/services/redis.js';
 import { measureFailover } from '../bench/measurements/failover.js';
 import type { FailoverResult } from '../bench/results.js';
+import { defined } from '../src/common/defined.js';
 import type { TestCluster } from './support/cluster.js';
 import { useCluster, stream } from './support/cluster.js';
 import { eventually } from './support/eventually.js';
@@ -27,7 +28,14 @@ const replication = (cluster: TestCluster, name: string) =>
   askRedis<string>(portOf(cluster, name), ['INFO', 'replication']);
 
 const portOf = (cluster: TestCluster, name: string) =>
-  cluster.status().find((m) => m.name === name)!.port;
+  defined(
+    cluster.status().find((m) => m.name === name),
+    `the member ${name}`,
+  ).port;
+
+/** The store's primary and its replicas now (redis-ha always has them). */
+const failoverPair = async (cluster: TestCluster) =>
+  defined(await cluster.storeFailover(), "the store's failover pair");
 
 function report(what: string, r: FailoverResult): void {
   process.stdout.write(
@@ -55,7 +63,7 @@ describe('redis-ha: Sentinel failover (durable logins off)', () => {
   let killed = '';
 
   it('primary SIGKILLed under load: a replica is promoted, the app follows, only fast 503s meanwhile; lagging replicas lose the last logins', async () => {
-    const before = await cluster.storeFailover();
+    const before = await failoverPair(cluster);
     const replicaPids = cluster.replicaPids();
     const clients = await failoverClients(cluster, { readers: 12, writers: 6, firstSubnet: 100 });
     try {
@@ -69,8 +77,8 @@ describe('redis-ha: Sentinel failover (durable logins off)', () => {
       report(`durable off, replicas ${LAG_MS} ms behind`, result);
       expectCleanFailover(result);
       killed = result.killed;
-      expect(result.killed).toBe(before!.primary);
-      expect(before!.replicas).toContain((await cluster.storeFailover())!.primary);
+      expect(result.killed).toBe(before.primary);
+      expect(before.replicas).toContain((await failoverPair(cluster)).primary);
       // Asynchronous replication: what the primary acknowledged while its replica lagged is gone.
       expect(result.loginsLost).toBeGreaterThan(0);
       expect(cluster.replicaPids()).toEqual(replicaPids); // followed without a restart
@@ -80,7 +88,7 @@ describe('redis-ha: Sentinel failover (durable logins off)', () => {
   }, 60_000);
 
   it('the old primary, restarted, is a replica of the new one', async () => {
-    const { primary } = (await cluster.storeFailover())!;
+    const { primary } = await failoverPair(cluster);
     expect(primary).not.toBe(killed);
     await cluster.restart(killed);
     expect(
@@ -108,7 +116,7 @@ describe('redis-ha: Sentinel failover (durable logins off)', () => {
   }, 30_000);
 
   it('one Sentinel killed: nothing happens (no failover, every request answered)', async () => {
-    const primaryBefore = (await cluster.storeFailover())!.primary;
+    const primaryBefore = (await failoverPair(cluster)).primary;
     const name = uniqueName('sentinel');
     const client = cluster.client(301);
     expect((await register(client, name)).status).toBe(201);
@@ -120,10 +128,10 @@ describe('redis-ha: Sentinel failover (durable logins off)', () => {
           isLoggedIn(client),
           login(cluster.client(302), name),
         ]);
-        return `${read}/${write.status}`;
+        return `${String(read)}/${write.status}`;
       });
       expect(new Set(statuses)).toEqual(new Set(['true/200']));
-      expect((await cluster.storeFailover())!.primary).toBe(primaryBefore);
+      expect((await failoverPair(cluster)).primary).toBe(primaryBefore);
     } finally {
       await cluster.restart('sentinel-1');
     }

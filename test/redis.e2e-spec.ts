@@ -5,6 +5,7 @@
  * append-only file brings the sessions back), and replicas that disagree on the secret.
  */
 import { describe, expect, it } from '@jest/globals';
+import { defined } from '../src/common/defined.js';
 import type { HttpClient } from './support/http-client.js';
 import { useCluster, stream } from './support/cluster.js';
 import { eventually, sleep } from './support/eventually.js';
@@ -56,7 +57,10 @@ describe('redis: a shared session store', () => {
       .then(() => (killedAt = performance.now()));
     try {
       const results = await stream(2500, 4, async () => {
-        const { client } = users[Math.floor(Math.random() * users.length)];
+        const { client } = defined(
+          users[Math.floor(Math.random() * users.length)],
+          'a random user',
+        );
         const res = await whoami(client);
         return {
           status: res.status,
@@ -94,7 +98,10 @@ describe('redis: a shared session store', () => {
     };
     expect(list.scope).toBe('cluster');
     expect(list.sessions).toHaveLength(2);
-    const phoneSession = list.sessions.find((s) => !s.current)!;
+    const phoneSession = defined(
+      list.sessions.find((s) => !s.current),
+      "the phone's session",
+    );
     expect((await laptop.delete(`/api/sessions/${phoneSession.id}`)).status).toBe(204);
     expect(await knownOn(phone)).toEqual(everywhere(false));
     expect(await knownOn(laptop)).toEqual(everywhere(true));
@@ -121,7 +128,7 @@ describe('redis: a shared session store', () => {
     // appendfsync everysec: a write is on disk within a second. Let this one get there.
     await sleep(1500);
     const replicaPids = cluster.replicaPids();
-    const [redis] = cluster.storeMembers();
+    const redis = defined(cluster.storeMembers()[0], 'the Redis server');
     await cluster.kill(redis);
     try {
       const answers = await Promise.all(Array.from({ length: 6 }, () => whoami(client)));
@@ -157,7 +164,10 @@ describe('same secret everywhere', () => {
     const answers = new Map<string, boolean>();
     for (let i = 0; i < 6; i++) {
       const a = await whoami(client);
-      answers.set(a.servedBy!, (a.body as { authenticated: boolean }).authenticated);
+      answers.set(
+        defined(a.servedBy, 'the replica that answered'),
+        (a.body as { authenticated: boolean }).authenticated,
+      );
     }
     // Same Redis, same session: app-2 can't verify the cookie's signature, so to it you are nobody.
     expect(Object.fromEntries(answers)).toEqual({ 'app-1': true, 'app-2': false, 'app-3': true });

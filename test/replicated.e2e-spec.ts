@@ -8,6 +8,7 @@
  */
 import { describe, expect, it } from '@jest/globals';
 import { readdir, readFile } from 'node:fs/promises';
+import { defined } from '../src/common/defined.js';
 import { FrameSigner, type Envelope } from '../src/replication/channel/envelope.js';
 import { knownOn, useCluster, type TestCluster } from './support/cluster.js';
 import { eventually, sleep } from './support/eventually.js';
@@ -80,15 +81,15 @@ describe('replicated: every replica holds every session', () => {
 
   it('by default runs every thread at normal priority (what a user without root gets)', async () => {
     for (const pid of cluster.replicaPids()) {
-      expect(pid).not.toBeNull();
-      const threads = await threadsOf(pid!);
+      if (pid === null) throw new Error('expected every replica running, found one without a pid');
+      const threads = await threadsOf(pid);
       expect(threads.length).toBeGreaterThan(1); // the channel has its thread
       expect(threads.filter((t) => t.policy !== 0)).toEqual([]); // 0: SCHED_OTHER
     }
   });
 
   it('login once, authenticated on all three; a profile edit is seen by every replica', async () => {
-    const [client] = await newUsers(cluster, 1, 10);
+    const client = defined((await newUsers(cluster, 1, 10))[0], 'a new user');
     expect(await knownOn(cluster, client)).toEqual(everywhere(cluster, true));
     expect((await client.patch('/api/me', { json: { displayName: 'Grace H.' } })).status).toBe(200);
     expect(await displayNameSettles(cluster, client, 'Grace H.')).toBe(true);
@@ -96,7 +97,7 @@ describe('replicated: every replica holds every session', () => {
 
   it('a replica SIGKILLed under load: 0 failed reads, 0 logouts; restarted, it serves nobody until it holds every session', async () => {
     const clients = await newUsers(cluster, 4, 20);
-    const victim = cluster.replicas[1];
+    const victim = defined(cluster.replicas[1], 'a second replica');
     const pids = cluster.replicaPids();
     const crash = (async () => {
       await sleep(500);
@@ -155,7 +156,10 @@ describe('replicated: every replica holds every session', () => {
     const phoneId = (await phone.get('/api/sessions')).body as {
       sessions: Array<{ id: string; current: boolean }>;
     };
-    const phoneSession = phoneId.sessions.find((s) => s.current)!.id;
+    const phoneSession = defined(
+      phoneId.sessions.find((s) => s.current),
+      "the phone's session",
+    ).id;
     expect(before.has(phoneSession)).toBe(true);
     expect((await laptop.delete(`/api/sessions/${phoneSession}`)).status).toBe(204);
     expect(await settlesTo(cluster, phone, false)).toBe(true);
@@ -181,7 +185,8 @@ describe('replicated: a partition and its heal', () => {
   const cluster = useCluster('replicated', { env: ENV });
 
   it('writes on both sides; after heal the replicas converge: the later write of a field wins, a logout beats any write', async () => {
-    const [cut, other] = [cluster.replicas[1], cluster.replicas[0]];
+    const cut = defined(cluster.replicas[1], 'a second replica');
+    const other = defined(cluster.replicas[0], 'a first replica');
     const edited = cluster.direct(other, undefined, 50);
     await register(edited, uniqueName('split'));
     const doomed = cluster.direct(other, undefined, 51);
@@ -234,13 +239,14 @@ describe('replicated: the peer port', () => {
     env: { ...ENV, REPLICATION_THREAD_PRIORITY: 'realtime' },
   });
 
-  const target = () => cluster.replicas[1];
-  const peerUrl = () => `ws://127.0.0.1:${cluster.peerEnv(target()).REPLICATION_PORT}/`;
+  const target = () => defined(cluster.replicas[1], 'a second replica');
+  const peerUrl = () =>
+    `ws://127.0.0.1:${defined(cluster.peerEnv(target()).REPLICATION_PORT, "the target's peer port")}/`;
 
   function envelope(overrides: Partial<Envelope>, body: unknown): Envelope {
     return {
       v: 1,
-      from: cluster.replicas[0],
+      from: defined(cluster.replicas[0], 'a first replica'),
       to: target(),
       epoch: 1,
       seq: 1,
@@ -257,13 +263,16 @@ describe('replicated: the peer port', () => {
     const sessions = (await victim.get('/api/sessions')).body as {
       sessions: Array<{ id: string; current: boolean }>;
     };
-    const id = sessions.sessions.find((s) => s.current)!.id;
+    const id = defined(
+      sessions.sessions.find((s) => s.current),
+      "the victim's session",
+    ).id;
     // What every hostile frame asks for: end the victim's session everywhere.
     const kill = {
       t: 'destroyed',
       items: [{ id, gone: [Date.now() * 1000 + 1e9, 'x'], until: Date.now() + 60_000 }],
     };
-    const secret = cluster.peerEnv(target()).REPLICATION_SECRET;
+    const secret = defined(cluster.peerEnv(target()).REPLICATION_SECRET, 'the replication secret');
     const real = new FrameSigner(secret);
     const forged = new FrameSigner('not-the-cluster-secret-not-the-cluster-secret');
     const signed = real.seal(envelope({ epoch: 1 }, kill));
@@ -310,7 +319,11 @@ describe('replicated: the peer port', () => {
     expect(cluster.replicaPids()).toEqual(pids);
     const res = await fetch(`${cluster.replicaUrl(target())}/health/ready`);
     expect(res.status).toBe(200);
-    const log = await readFile(cluster.status().find((m) => m.name === target())!.log, 'utf8');
+    const member = defined(
+      cluster.status().find((m) => m.name === target()),
+      `the member ${target()}`,
+    );
+    const log = await readFile(member.log, 'utf8');
     const refusals = log.split('\n').filter((l) => l.includes('peer frame refused'));
     expect(refusals.length).toBeGreaterThan(0);
     expect(refusals.length).toBeLessThanOrEqual(4); // one per source (address or claimed peer)
@@ -325,11 +338,12 @@ describe('replicated: the peer port', () => {
 
   it('asked for realtime, has a thread of its own that runs real-time (SCHED_FIFO), and only that thread', async () => {
     for (const pid of cluster.replicaPids()) {
-      expect(pid).not.toBeNull();
-      const threads = await threadsOf(pid!);
+      if (pid === null) throw new Error('expected every replica running, found one without a pid');
+      const threads = await threadsOf(pid);
       const realtime = threads.filter((t) => t.policy === 1); // SCHED_FIFO
       expect(realtime).toEqual([expect.objectContaining({ rtPriority: 1 })]);
-      expect(realtime[0].tid).not.toBe(pid); // not the main thread, which serves the requests
+      // not the main thread, which serves the requests
+      expect(defined(realtime[0], 'the real-time thread').tid).not.toBe(pid);
     }
   });
 });

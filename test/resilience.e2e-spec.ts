@@ -3,6 +3,7 @@
  * secret, and Postgres going away while logged-in users keep working.
  */
 import { describe, expect, it } from '@jest/globals';
+import { defined } from '../src/common/defined.js';
 import { useCluster, type TestCluster } from './support/cluster.js';
 import { eventually, sleep } from './support/eventually.js';
 import type { HttpClient } from './support/http-client.js';
@@ -44,8 +45,9 @@ describe('secret rotation', () => {
 
   it('add the new secret, let it sign, drop the old one: active users are never logged out', async () => {
     const active = await loggedIn(cluster, 3, 110);
-    const idle = (await loggedIn(cluster, 1, 120))[0];
-    const oldCookie = active[0].cookie('sid');
+    const idle = defined((await loggedIn(cluster, 1, 120))[0], 'the idle client');
+    const watched = defined(active[0], 'an active client');
+    const oldCookie = watched.cookie('sid');
     const steps = (async () => {
       await rollAll(`${OLD},${NEW}`); // 1. every replica accepts the new secret; old still signs
       await rollAll(`${NEW},${OLD}`); // 2. new signs, old still verifies
@@ -57,7 +59,7 @@ describe('secret rotation', () => {
     expect(tally.failed).toEqual([]);
     expect(tally.loggedOut).toBe(0);
     // The active client's cookie was re-signed along the way, and still works with NEW only.
-    expect(active[0].cookie('sid')).not.toBe(oldCookie);
+    expect(watched.cookie('sid')).not.toBe(oldCookie);
     for (const c of active) expect(await isLoggedIn(c)).toBe(true);
     // A client that sent nothing since before step 2 still holds an OLD-signed cookie: dropping
     // the old secret logs it out. That is why step 3 waits for the idle timeout in production.

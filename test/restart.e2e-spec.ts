@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { guaranteesOf, profileNames, profileOf } from '../cluster/profiles.js';
 import { freePort } from '../cluster/process/ports.js';
 import { stillRunning } from '../cluster/process/process-tree.js';
+import { defined } from '../src/common/defined.js';
 import { ARTIFACTS } from './support/browser.js';
 import { eventually } from './support/eventually.js';
 import { expectKnownAfterRestart, freshSubnet } from './support/guarantee-checks.js';
@@ -48,7 +49,7 @@ async function newLogin(run: Runner): Promise<LoggedIn> {
     return status !== 503;
   }, 15_000);
   expect(answer).toMatchObject({ status: 201 });
-  return user!;
+  return defined(user, 'a registered user');
 }
 
 /**

@@ -14,6 +14,7 @@ import { freePort } from '../cluster/process/ports.js';
 import { stillRunning } from '../cluster/process/process-tree.js';
 import { clusterNodes } from '../cluster/services/redis-cluster.js';
 import { profileNames } from '../cluster/profiles.js';
+import { defined } from '../src/common/defined.js';
 import { freshSubnet } from './support/guarantee-checks.js';
 import { CLI, Runner } from './support/runner.js';
 import { login, register, uniqueName, whoami } from './support/steps.js';
@@ -101,26 +102,32 @@ describe('npm run cluster: work dirs and ports', () => {
 
   it('runs two clusters from one checkout with nothing but two --ports; stop ends what a killed runner left', async () => {
     const ports = [await freePort(), await freePort()];
-    const dirs = ports.map((p) => join(PROJECT_ROOT, `.cluster-${p}`));
+    // Each runner: a profile of its own, and the work dir it picks for its port.
+    const sides = ports.map((port, i) => ({
+      port,
+      profile: defined(profileNames[i], `a profile for runner ${i + 1}`),
+      dir: join(PROJECT_ROOT, `.cluster-${port}`),
+    }));
     const runs: Runner[] = [];
     try {
       const started = await Promise.all(
-        ports.map((p, i) =>
-          Runner.start(['--profile', profileNames[i], '--port', String(p)], dirs[i]),
-        ),
+        sides.map((s) => Runner.start(['--profile', s.profile, '--port', String(s.port)], s.dir)),
       );
       runs.push(...started);
       for (const [i, run] of runs.entries()) {
-        expect(run.url).toBe(`http://127.0.0.1:${ports[i]}`);
+        const { port, profile, dir } = defined(sides[i], `runner ${i + 1}'s port and profile`);
+        expect(run.url).toBe(`http://127.0.0.1:${port}`);
         const client = run.client(freshSubnet());
         expect((await register(client, uniqueName('side-by-side'))).status).toBe(201);
-        expect((await whoami(client)).body).toMatchObject({ profile: profileNames[i] });
-        expect(await exists(join(dirs[i], 'control.sock'))).toBe(true);
+        expect((await whoami(client)).body).toMatchObject({ profile });
+        expect(await exists(join(dir, 'control.sock'))).toBe(true);
       }
+      const first = defined(runs[0], 'the first runner');
+      const second = defined(runs[1], 'the second runner');
 
       // The first runner is killed; `stop --port` finds what it left and stops it.
-      const left = await runs[0].footprint();
-      expect(await runs[0].stop('SIGKILL')).toBe(null);
+      const left = await first.footprint();
+      expect(await first.stop('SIGKILL')).toBe(null);
       expect((await stillRunning(left.processes)).length).toBeGreaterThan(0);
       const stop = cli(['stop', '--port', String(ports[0])]);
       expect(stop).toMatchObject({
@@ -129,12 +136,12 @@ describe('npm run cluster: work dirs and ports', () => {
       });
       expect(await stillRunning(left.processes)).toEqual([]);
       // The second one was not touched.
-      expect((await whoami(runs[1].client(freshSubnet()))).status).toBe(200);
+      expect((await whoami(second.client(freshSubnet()))).status).toBe(200);
       expect(cli(['stop', '--port', String(ports[1])]).code).toBe(0);
-      expect(await runs[1].stop('SIGINT')).toBe(0); // it had stopped by itself, cleanly
+      expect(await second.stop('SIGINT')).toBe(0); // it had stopped by itself, cleanly
     } finally {
       for (const run of runs) await run.stop('SIGINT');
-      for (const dir of dirs) await rm(dir, { recursive: true, force: true });
+      for (const { dir } of sides) await rm(dir, { recursive: true, force: true });
     }
   }, 180_000);
 });

@@ -5,6 +5,7 @@
  * forwarded headers trusted only from nginx.
  */
 import { describe, expect, it } from '@jest/globals';
+import { defined } from '../src/common/defined.js';
 import { HttpClient } from './support/http-client.js';
 import { useCluster } from './support/cluster.js';
 import { sleep } from './support/eventually.js';
@@ -51,9 +52,11 @@ describe('sessions under concurrency (redis profile, slow password hashing)', ()
     const list = (await laptop.get('/api/sessions')).body as {
       sessions: Array<{ id: string; current: boolean }>;
     };
-    expect(
-      (await laptop.delete(`/api/sessions/${list.sessions.find((s) => !s.current)!.id}`)).status,
-    ).toBe(204);
+    const phoneSession = defined(
+      list.sessions.find((s) => !s.current),
+      "the phone's session",
+    );
+    expect((await laptop.delete(`/api/sessions/${phoneSession.id}`)).status).toBe(204);
     const revokedAt = performance.now();
     // It had loaded the session (400, not 401) and finished after the revocation...
     expect((await inFlight).status).toBe(400);
@@ -86,7 +89,11 @@ describe('sessions under concurrency (redis profile, slow password hashing)', ()
     const sessions = (await tab1.get('/api/sessions')).body as {
       sessions: Array<{ current: boolean; lastSeenAt: string }>;
     };
-    expect(Date.parse(sessions.sessions.find((s) => s.current)!.lastSeenAt)).toBeGreaterThanOrEqual(
+    const current = defined(
+      sessions.sessions.find((s) => s.current),
+      'the current session',
+    );
+    expect(Date.parse(current.lastSeenAt)).toBeGreaterThanOrEqual(
       Math.floor(started / 1000) * 1000,
     );
   });
@@ -98,7 +105,7 @@ describe('session fixation and HTTPS (redis profile)', () => {
   it('a session id planted before login is worthless after it', async () => {
     const attacker = cluster.client();
     await register(attacker, uniqueName('attacker'));
-    const planted = attacker.cookie('sid')!;
+    const planted = defined(attacker.cookie('sid'), "the attacker's cookie");
     const victimName = uniqueName('victim');
     await register(cluster.client(), victimName);
 
@@ -135,13 +142,14 @@ describe('session fixation and HTTPS (redis profile)', () => {
       headers: { 'x-forwarded-for': '6.6.6.6' },
     });
     const mine = (c: HttpClient) =>
-      c
-        .get('/api/sessions')
-        .then((r) =>
+      c.get('/api/sessions').then((r) =>
+        defined(
           (r.body as { sessions: Array<{ current: boolean; ip: string }> }).sessions.find(
             (s) => s.current,
-          )!,
-        );
+          ),
+          'the current session',
+        ),
+      );
     expect((await mine(viaNginx)).ip).toBe('127.0.88.1');
 
     // Straight to a replica from another address, claiming https and another IP: ignored.

@@ -5,6 +5,7 @@
  * revocations still there after Redis returns). Hostile cookies: hostile-cookie.e2e-spec.ts.
  */
 import { describe, expect, it } from '@jest/globals';
+import { defined } from '../src/common/defined.js';
 import { knownOn, useCluster, type TestCluster } from './support/cluster.js';
 import { eventually, sleep } from './support/eventually.js';
 import {
@@ -85,7 +86,7 @@ describe('stateless-revocable: a denylist in Redis', () => {
     expect((await logout(phone)).status).toBe(204);
     // appendfsync everysec: the revocation is on disk within a second. Let it get there.
     await sleep(1500);
-    const [redis] = cluster.storeMembers();
+    const redis = defined(cluster.storeMembers()[0], 'the Redis server');
     await cluster.kill(redis);
     try {
       for (const client of [laptop, stolen]) {

@@ -8,6 +8,7 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import { ROUTE_COOKIE } from '../cluster/routing/route-cookie.js';
+import { defined } from '../src/common/defined.js';
 import { useCluster } from './support/cluster.js';
 import { crowdBehindOneAddress, skew } from './support/crowd.js';
 import { eventually } from './support/eventually.js';
@@ -35,19 +36,23 @@ describe('sticky-cookie: a route cookie over in-memory sessions', () => {
     const names = new Map<HttpClient, string>();
     for (let i = 0; i < 24; i++) {
       const c = cluster.client(70);
-      names.set(c, uniqueName('pinned'));
-      expect((await register(c, names.get(c)!)).status).toBe(201);
+      const name = uniqueName('pinned');
+      names.set(c, name);
+      expect((await register(c, name)).status).toBe(201);
       clients.push(c);
     }
-    const homeOf = new Map(clients.map((c) => [c, c.cookie(ROUTE_COOKIE)!]));
-    const victim = homeOf.get(clients[0])!;
+    const homeOf = new Map(
+      clients.map((c) => [c, defined(c.cookie(ROUTE_COOKIE), 'a route cookie')]),
+    );
+    const first = defined(clients[0], 'a first client');
+    const victim = defined(homeOf.get(first), "the first client's replica");
     const orphans = clients.filter((c) => homeOf.get(c) === victim);
     const others = clients.filter((c) => homeOf.get(c) !== victim);
     expect(orphans.length).toBeGreaterThan(0);
     expect(others.length).toBeGreaterThan(0);
 
     await cluster.kill(victim);
-    const newHome = new Map<HttpClient, string>();
+    const newHome = new Map<HttpClient, string | undefined>();
     try {
       for (const c of orphans) {
         const res = await whoami(c);
@@ -55,9 +60,10 @@ describe('sticky-cookie: a route cookie over in-memory sessions', () => {
         expect(res.servedBy).not.toBe(victim);
         expect(authenticated(res)).toBe(false); // ...but its session died with the replica
         expect(c.cookie(ROUTE_COOKIE)).toBe(res.servedBy); // re-pinned where it landed
-        newHome.set(c, res.servedBy!);
+        newHome.set(c, res.servedBy);
         // It logs in again on its new replica, and stays there.
-        expect((await login(c, names.get(c)!)).servedBy).toBe(res.servedBy);
+        const name = defined(names.get(c), "an orphan's username");
+        expect((await login(c, name)).servedBy).toBe(res.servedBy);
         for (let i = 0; i < 3; i++) expect((await whoami(c)).servedBy).toBe(res.servedBy);
       }
       for (const c of others) {
@@ -95,7 +101,7 @@ describe('sticky-cookie: a route cookie over in-memory sessions', () => {
         'default',
         '$route_upstream',
         'pin_app_1',
-        new URL(cluster.replicaUrl(replicas[0])).host,
+        new URL(cluster.replicaUrl(defined(replicas[0], 'a first replica'))).host,
         '127.0.0.1:5432',
         '',
       ),
@@ -111,15 +117,16 @@ describe('sticky-cookie: a route cookie over in-memory sessions', () => {
       fc.asyncProperty(forged, async (value) => {
         const client = cluster.client(72);
         client.cookies.set(ROUTE_COOKIE, value.replace(/[;\s]/g, ''));
-        const sent = client.cookie(ROUTE_COOKIE)!;
+        const sent = defined(client.cookie(ROUTE_COOKIE), 'the forged route cookie');
         const res = await whoami(client);
         expect(res.status).toBe(200);
         expect(addresses).toContain(res.headers['x-upstream-addr']);
         expect(authenticated(res)).toBe(false);
-        servedBy.add(res.servedBy!);
+        const by = defined(res.servedBy, 'the replica that answered');
+        servedBy.add(by);
         // nginx compares the value ignoring case: only a replica's own name pins to it.
-        if (sent.toLowerCase() !== res.servedBy!.toLowerCase()) {
-          expect(client.cookie(ROUTE_COOKIE)).toBe(res.servedBy);
+        if (sent.toLowerCase() !== by.toLowerCase()) {
+          expect(client.cookie(ROUTE_COOKIE)).toBe(by);
         }
       }),
       { numRuns: 120 },

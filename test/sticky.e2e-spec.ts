@@ -6,6 +6,7 @@
  * because ip_hash keys on the first three octets of an IPv4 address.
  */
 import { describe, expect, it } from '@jest/globals';
+import { defined } from '../src/common/defined.js';
 import type { HttpClient } from './support/http-client.js';
 import { useCluster } from './support/cluster.js';
 import { crowdBehindOneAddress, skew } from './support/crowd.js';
@@ -20,7 +21,7 @@ async function probe(client: HttpClient, n = 6) {
   let allAuthenticated = true;
   for (let i = 0; i < n; i++) {
     const res = await whoami(client);
-    served.add(res.servedBy!);
+    served.add(defined(res.servedBy, 'the replica that answered'));
     allAuthenticated &&= (res.body as { authenticated: boolean }).authenticated;
   }
   return { served: [...served], allAuthenticated };
@@ -46,7 +47,7 @@ describe('sticky: ip_hash over in-memory sessions', () => {
       const { served, allAuthenticated } = await probe(c);
       expect(served).toHaveLength(1);
       expect(allAuthenticated).toBe(true);
-      homes.add(served[0]);
+      homes.add(defined(served[0], "the client's replica"));
     }
     expect(homes.size).toBeGreaterThan(1);
   });
@@ -62,13 +63,15 @@ describe('sticky: ip_hash over in-memory sessions', () => {
   it("a dead replica loses its clients' sessions, other clients keep theirs; after restart its clients return to it, still logged out", async () => {
     const clients = await loggedInClients([31, 32, 33, 34, 35, 36, 37, 38, 39, 40]);
     const homeOf = new Map<HttpClient, string>();
-    for (const c of clients) homeOf.set(c, (await probe(c, 1)).served[0]);
-    const victim = homeOf.get(clients[0])!;
+    for (const c of clients)
+      homeOf.set(c, defined((await probe(c, 1)).served[0], "the client's replica"));
+    const first = defined(clients[0], 'a first client');
+    const victim = defined(homeOf.get(first), "the first client's replica");
     const orphans = clients.filter((c) => homeOf.get(c) === victim);
     const others = clients.filter((c) => homeOf.get(c) !== victim);
     expect(others.length).toBeGreaterThan(0);
 
-    const orphan = orphans[0];
+    const orphan = defined(orphans[0], 'an orphan');
     await cluster.kill(victim);
     try {
       for (const c of orphans) {
@@ -81,7 +84,7 @@ describe('sticky: ip_hash over in-memory sessions', () => {
         expect(await probe(c, 2)).toEqual({ served: [homeOf.get(c)], allAuthenticated: true });
 
       // During the outage an orphan logs in again, on the replica it failed over to.
-      const relogin = await login(orphan, usernames.get(orphan)!);
+      const relogin = await login(orphan, defined(usernames.get(orphan), "the orphan's username"));
       expect(relogin.status).toBe(200);
       expect(relogin.servedBy).not.toBe(victim);
       expect(await isLoggedIn(orphan)).toBe(true);

@@ -131,9 +131,9 @@ export function checkDocs(tree: Tree, result: BenchResult): Problem[] {
     }
   }
   for (const page of pages) {
-    const m = /^docs\/profiles\/([^/]+)\.md$/.exec(page);
-    if (m && !(profileNames as string[]).includes(m[1])) {
-      problems.push({ page, message: `"${m[1]}" is not a row of the profile table` });
+    const [, name] = /^docs\/profiles\/([^/]+)\.md$/.exec(page) ?? [];
+    if (name !== undefined && !(profileNames as string[]).includes(name)) {
+      problems.push({ page, message: `"${name}" is not a row of the profile table` });
     }
   }
   return problems;

@@ -5,6 +5,7 @@
  */
 import GithubSlugger from 'github-slugger';
 import MarkdownIt from 'markdown-it';
+import { defined } from '../../src/common/defined.js';
 type Token = ReturnType<InstanceType<typeof MarkdownIt>['parse']>[number];
 
 const md = new MarkdownIt({ html: true });
@@ -22,8 +23,8 @@ const BLOCK = /<!-- generated:([\w:.-]+) -->\n([\s\S]*?)<!-- \/generated -->/g;
 
 export function generatedBlocks(text: string): GeneratedBlock[] {
   return [...text.matchAll(BLOCK)].map((m) => ({
-    name: m[1],
-    content: m[2].trim(),
+    name: defined(m[1], "a generated block's name"),
+    content: defined(m[2], "a generated block's content").trim(),
     start: m.index,
     end: m.index + m[0].length,
   }));
@@ -64,12 +65,12 @@ export function linksOf(text: string): Link[] {
         : token.type === 'image'
           ? token.attrGet('src')
           : null;
-    if (href !== null && href !== undefined) links.push({ href: String(href), line });
+    if (href !== null) links.push({ href: String(href), line });
   }
   for (const t of tokens) {
     if (t.type !== 'html_block') continue;
     for (const m of t.content.matchAll(/\b(?:href|src)="([^"]+)"/g)) {
-      links.push({ href: m[1], line: (t.map?.[0] ?? 0) + 1 });
+      links.push({ href: defined(m[1], 'an HTML link target'), line: (t.map?.[0] ?? 0) + 1 });
     }
   }
   return links;
@@ -82,7 +83,7 @@ export function anchorsOf(text: string): Set<string> {
   const anchors = new Set<string>();
   tokens.forEach((t, i) => {
     if (t.type !== 'heading_open') return;
-    const inline = tokens[i + 1];
+    const inline = defined(tokens[i + 1], "a heading's text");
     const words = (inline.children ?? [])
       .filter((c) => c.type === 'text' || c.type === 'code_inline')
       .map((c) => c.content)

@@ -36,7 +36,7 @@ export async function clusterWorld(cluster: TestCluster): Promise<ClusterWorld> 
       const values = keys.length ? await redis.mGet(keys) : [];
       const redisEntries = keys.map((key, i) => {
         const value = values[i] ?? null;
-        if (!key.startsWith('sess:') || value === null) return `${key}=${value}`;
+        if (!key.startsWith('sess:') || value === null) return `${key}=${String(value)}`;
         const { [LAST_SEEN]: _lastSeen, ...rest } = JSON.parse(value) as Record<string, unknown>;
         return `${key}=${JSON.stringify(rest)}`;
       });

@@ -1,5 +1,6 @@
 import { expect } from '@jest/globals';
 import fc from 'fast-check';
+import { defined } from '../../src/common/defined.js';
 import { CookieSeal, type SealedData } from '../../src/session/sealed/cookie-seal.js';
 import type { HttpClient } from '../support/http-client.js';
 import type { HostilePort, Outcome } from './harness.js';
@@ -34,7 +35,8 @@ export interface CookieTarget {
   retired: string;
 }
 
-const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.';
+/** The characters of a sealed cookie, one each (all ASCII, so one code unit each). */
+const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.'.split('');
 const HOUR = 3_600_000;
 const printable = fc.string({
   unit: fc.integer({ min: 0x21, max: 0x7e }).map((c) => String.fromCharCode(c)),
@@ -121,7 +123,7 @@ export class CookiePort implements HostilePort<CookieCase> {
       case 'stranger key':
         return new CookieSeal([c.secret]).seal(sid, this.t.data, Date.now() + HOUR);
       case 'revoked':
-        return this.t.revoked[c.i];
+        return defined(this.t.revoked[c.i], `revoked cookie ${c.i}`);
       case 'cut off':
         return this.t.cutOff;
     }

@@ -35,7 +35,9 @@ export interface PeerTarget {
 }
 
 const base64url = fc.string({
-  unit: fc.constantFrom(...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'),
+  unit: fc.constantFrom(
+    ...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'.split(''),
+  ),
   minLength: 43,
   maxLength: 43,
 });

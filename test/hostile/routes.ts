@@ -7,7 +7,7 @@
  * it itself). The DTO's class-validator metadata gives the fields and their rules. A new
  * controller, route, query parameter or DTO field is covered without editing the suite.
  */
-import { RequestMethod } from '@nestjs/common';
+import { RequestMethod, type NestApplicationOptions } from '@nestjs/common';
 import { METHOD_METADATA, PATH_METADATA, ROUTE_ARGS_METADATA } from '@nestjs/common/constants.js';
 import { RouteParamtypes } from '@nestjs/common/enums/route-paramtypes.enum.js';
 import { DiscoveryService, MetadataScanner, ModulesContainer, NestFactory } from '@nestjs/core';
@@ -65,6 +65,9 @@ export const KNOWN_RULES = new Set([
   'conditionalValidation',
 ]);
 
+/** Some rules have no constraints, though class-validator types them as always there. */
+const constraintsOf = (m: { constraints?: unknown[] }) => m.constraints ?? [];
+
 function fieldsOf(dto: ClassConstructor<object>): Field[] {
   const byName = new Map<string, Field>();
   for (const m of getMetadataStorage().getTargetValidationMetadatas(dto, '', true, false)) {
@@ -77,7 +80,7 @@ function fieldsOf(dto: ClassConstructor<object>): Field[] {
     };
     const rule = m.name ?? m.type;
     f.rules.push(rule);
-    const [a, b] = (m.constraints ?? []) as [number | undefined, number | undefined];
+    const [a, b] = constraintsOf(m) as [number | undefined, number | undefined];
     if (rule === 'isOptional') f.required = false;
     if (rule === 'conditionalValidation') {
       const validates = m.constraints[0] as (object: object, value: unknown) => boolean;
@@ -112,10 +115,12 @@ export async function discoverRoutes(): Promise<Route[]> {
     REDIS_URL: 'redis://127.0.0.1:1',
     SESSION_SECRET: 'preview-preview-preview-preview-preview',
   });
-  const app = await NestFactory.create(AppModule.forRoot(config), {
+  // Nest types its options as a class, but only reads them: a plain object of the fields used.
+  const options: Pick<NestApplicationOptions, 'preview' | 'logger'> = {
     preview: true,
     logger: false,
-  });
+  };
+  const app = await NestFactory.create(AppModule.forRoot(config), options);
   try {
     const discovery = new DiscoveryService(app.get(ModulesContainer));
     const scanner = new MetadataScanner();
@@ -140,7 +145,7 @@ export async function discoverRoutes(): Promise<Route[]> {
         ).map(([key, arg]) => ({ type: Number(key.split(':')[0]), ...arg }));
         const types = (Reflect.getMetadata('design:paramtypes', proto, name) ?? []) as unknown[];
         // Nest keys route arguments "<RouteParamtypes number>:<index>".
-        const ofType = (type: RouteParamtypes) => args.filter((a) => a.type === Number(type));
+        const ofType = (type: number) => args.filter((a) => a.type === type);
         const named = (type: RouteParamtypes) =>
           ofType(type)
             .filter((a) => typeof a.data === 'string')
@@ -156,6 +161,10 @@ export async function discoverRoutes(): Promise<Route[]> {
           also: [],
         };
         const fields = contract.dto ? fieldsOf(contract.dto) : [];
+        const body =
+          contract.dto && fields.length
+            ? { dto: contract.dto, fields, also: contract.also }
+            : undefined;
 
         for (const sub of Array.isArray(subPath) ? subPath : [subPath]) {
           const path = joinPath(base, sub);
@@ -167,7 +176,7 @@ export async function discoverRoutes(): Promise<Route[]> {
             public: !!(
               Reflect.getMetadata(IS_PUBLIC, handler) ?? Reflect.getMetadata(IS_PUBLIC, controller)
             ),
-            ...(fields.length ? { body: { dto: contract.dto!, fields, also: contract.also } } : {}),
+            ...(body ? { body } : {}),
             query: named(RouteParamtypes.QUERY),
             params: named(RouteParamtypes.PARAM),
           });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import { ModelNetwork, neverEnds } from './model-network.js';
+import { defined } from '../../src/common/defined.js';
 import { BackupManager } from '../../src/replication/core/backup/backup-manager.js';
 
 /**
@@ -17,6 +18,8 @@ import { BackupManager } from '../../src/replication/core/backup/backup-manager.
  */
 const NAMES = ['r1', 'r2', 'r3', 'r4'];
 const FAR = 10 ** 12; // no session expires during a run
+/** The replica a step names by its index. */
+const nameAt = (i: number) => defined(NAMES[i], `replica number ${i}`);
 
 type Step =
   | { op: 'create'; at: number }
@@ -99,8 +102,13 @@ class Model {
     this.requestsOf.set(r, [...(this.requestsOf.get(r) ?? []), request]);
   }
 
+  /** A replica the test knows is up. */
+  replica(name: string): BackupManager {
+    return defined(this.replicas.get(name), `replica ${name} up`);
+  }
+
   serving(i: number): BackupManager | undefined {
-    const r = this.replicas.get(NAMES[i]);
+    const r = this.replicas.get(nameAt(i));
     return r?.ready && !this.leaving.has(r) ? r : undefined;
   }
 
@@ -149,13 +157,13 @@ class Model {
         this.serve(
           r,
           r.destroy([id]).then(() => {
-            if (this.replicas.get(NAMES[s.at]) === r) this.destroyed.add(id);
+            if (this.replicas.get(nameAt(s.at)) === r) this.destroyed.add(id);
           }),
         );
         break;
       }
       case 'crash': {
-        const name = NAMES[s.at];
+        const name = nameAt(s.at);
         const r = this.replicas.get(name);
         // The last replica that stays is not crashed: with every other one gone or leaving, the
         // cluster would end, and sessions in memory with it (nothing a replica can do about that).
@@ -167,7 +175,7 @@ class Model {
       case 'leave': {
         // A graceful leave (scale-in): no new requests reach it; it hands its copies on, and
         // goes once they are acknowledged (or it may be crashed by a later step meanwhile).
-        const name = NAMES[s.at];
+        const name = nameAt(s.at);
         const r = this.replicas.get(name);
         // Someone stays: a scale-in keeps at least one replica that is not leaving.
         if (!r || this.leaving.has(r) || this.staying() <= 1) break;
@@ -186,9 +194,11 @@ class Model {
         );
         break;
       }
-      case 'restart':
-        if (!this.replicas.has(NAMES[s.at])) this.work.push(this.boot(NAMES[s.at]));
+      case 'restart': {
+        const name = nameAt(s.at);
+        if (!this.replicas.has(name)) this.work.push(this.boot(name));
         break;
+      }
       case 'deliver':
         for (let i = 0; i < s.count; i++) this.net.deliver(s.pick + i);
         break;
@@ -420,11 +430,12 @@ async function check(steps: Step[]): Promise<void> {
     // Every live replica names the same primary and backup, and they are the holders.
     const loc = named[0];
     for (const other of named) expect(other).toEqual(loc);
-    expect([loc!.primary, loc!.backup].filter(Boolean).sort()).toEqual(holders);
+    expect([loc?.primary, loc?.backup].filter(Boolean).sort()).toEqual(holders);
     // And the content is the same on both (field order is not part of it).
-    const values = holders.map(
-      (h) => JSON.parse(model.replicas.get(h)!.map.read(id, FAR - 1)!) as unknown,
-    );
+    const values = holders.map((h) => {
+      const json = defined(model.replica(h).map.read(id, FAR - 1), `${h}'s copy of ${id}`);
+      return JSON.parse(json) as unknown;
+    });
     for (const v of values) expect(v).toEqual(values[0]);
   }
 }
@@ -447,21 +458,23 @@ describe('backup manager model (4 in-process replicas, random interleavings)', (
     // every partner more than one page of hand-overs (HANDOVER_PAGE).
     for (let i = 0; i < 400; i++) await model.run({ op: 'create', at: i % NAMES.length });
     await model.quiesce();
-    const r1 = model.replicas.get('r1')!;
+    const r1 = model.replica('r1');
     const held = model.created.filter((id) => model.holders(id).includes('r1'));
     expect(held.length).toBeGreaterThan(0);
     model.leaving.add(r1);
     let left = false;
     const leaving = r1.leave().then((n) => ((left = true), n));
+    // Read through a function: `left` is set in a callback, which the compiler's narrowing misses.
+    const hasLeft = () => left;
     // Deliver one message at a time, letting each reply be handled: while it leaves, no session
     // ever has fewer than two copies; and it says it has left only once the others hold them.
-    while (!left) {
+    while (!hasLeft()) {
       const thin = model.created.filter((id) => model.holders(id).length < 2);
       if (thin.length)
         expect({ withFewerThanTwoCopies: thin }).toEqual({ withFewerThanTwoCopies: [] });
       const delivered = model.net.deliver(0);
       await settle();
-      if (!delivered && !left && model.net.inFlight.length === 0)
+      if (!delivered && !hasLeft() && model.net.inFlight.length === 0)
         throw new Error('the leave waits for a message that never comes');
     }
     const others = (id: string) => model.holders(id).filter((h) => h !== 'r1');
@@ -474,8 +487,9 @@ describe('backup manager model (4 in-process replicas, random interleavings)', (
     await model.quiesce();
     for (const id of model.created) {
       expect(model.holders(id)).toEqual(others(id));
-      const loc = model.replicas.get(others(id)[0])!.locationOf(id)!;
-      expect([loc.primary, loc.backup].sort()).toEqual(others(id));
+      const [first] = others(id);
+      const loc = model.replica(defined(first, `a holder of ${id}`)).locationOf(id);
+      expect([loc?.primary, loc?.backup].sort()).toEqual(others(id));
     }
     expect(r1.stats.handedOn).toBe(held.length);
     // More than one page went to a partner.
@@ -485,17 +499,18 @@ describe('backup manager model (4 in-process replicas, random interleavings)', (
   it('scenario 1: the primary crashes, a read at the backup holder promotes it and re-replicates', async () => {
     const model = new Model();
     await Promise.all(NAMES.map((n) => model.boot(n)));
-    const r1 = model.replicas.get('r1')!;
+    const r1 = model.replica('r1');
     await model.run({ op: 'create', at: 0 });
     await model.quiesce();
-    const before = r1.locationOf('s0')!;
+    const before = defined(r1.locationOf('s0'), "s0's location");
     expect(before.primary).toBe('r1');
-    const backup = before.backup!;
+    const { backup } = before;
+    if (backup === null) throw new Error('expected a backup of s0, found none');
     // Crash without the others noticing yet is not modelled: they notice at once, so the backup
     // promotes itself; a read there afterwards is served from its own copy.
     await model.run({ op: 'crash', at: 0 });
     await model.quiesce();
-    const b = model.replicas.get(backup)!;
+    const b = model.replica(backup);
     expect(b.roleOf('s0')).toBe('primary');
     expect(await b.read('s0')).toContain('"a":0');
     expect(model.holders('s0')).toHaveLength(2);
@@ -507,17 +522,20 @@ describe('backup manager model (4 in-process replicas, random interleavings)', (
     await Promise.all(NAMES.map((n) => model.boot(n)));
     await model.run({ op: 'create', at: 0 });
     await model.quiesce();
-    const loc = model.replicas.get('r1')!.locationOf('s0')!;
-    const proxy = NAMES.find((n) => n !== loc.primary && n !== loc.backup)!;
-    const p = model.replicas.get(proxy)!;
+    const loc = defined(model.replica('r1').locationOf('s0'), "s0's location");
+    const proxy = defined(
+      NAMES.find((n) => n !== loc.primary && n !== loc.backup),
+      'a replica neither primary nor backup of s0',
+    );
+    const p = model.replica(proxy);
     expect(p.roleOf('s0')).toBe('proxy');
     const read = p.read('s0');
     await model.quiesce();
     expect(await read).toContain('"a":0');
     expect(p.roleOf('s0')).toBe('primary');
-    expect(p.locationOf('s0')!.backup).toBe(loc.backup);
+    expect(defined(p.locationOf('s0'), "s0's location").backup).toBe(loc.backup);
     expect(model.holders('s0')).toEqual([proxy, loc.backup].sort());
-    expect(model.replicas.get('r1')!.roleOf('s0')).toBe('proxy');
+    expect(model.replica('r1').roleOf('s0')).toBe('proxy');
   });
 
   it('a write on the old primary after a proxy holder took the session over from the backup reaches the new holders', async () => {
@@ -525,14 +543,17 @@ describe('backup manager model (4 in-process replicas, random interleavings)', (
     await Promise.all(NAMES.map((n) => model.boot(n)));
     await model.run({ op: 'create', at: 0 });
     await model.quiesce();
-    const r1 = model.replicas.get('r1')!;
-    const loc = r1.locationOf('s0')!;
-    const proxy = NAMES.find((n) => n !== loc.primary && n !== loc.backup)!;
+    const r1 = model.replica('r1');
+    const loc = defined(r1.locationOf('s0'), "s0's location");
+    const proxy = defined(
+      NAMES.find((n) => n !== loc.primary && n !== loc.backup),
+      'a replica neither primary nor backup of s0',
+    );
     // One client, two requests at once: one on r1 (the primary) reads its copy ...
     expect(await r1.read('s0')).toContain('"a":0');
     // ... the other lands on a proxy holder, which takes the session over from the backup; the
     // new location reaches r1 before r1's request saves, and r1 drops its copy.
-    const read = model.replicas.get(proxy)!.read('s0');
+    const read = model.replica(proxy).read('s0');
     await model.quiesce();
     await read;
     expect(r1.roleOf('s0')).toBe('proxy');
@@ -542,7 +563,7 @@ describe('backup manager model (4 in-process replicas, random interleavings)', (
     await model.quiesce();
     expect(await saved).toBe(true);
     for (const h of model.holders('s0'))
-      expect({ h, json: model.replicas.get(h)!.map.read('s0', FAR - 1) }).toEqual({
+      expect({ h, json: model.replica(h).map.read('s0', FAR - 1) }).toEqual({
         h,
         json: expect.stringContaining('"a":7'),
       });
@@ -560,12 +581,14 @@ describe('backup manager model (4 in-process replicas, random interleavings)', (
     await Promise.all(NAMES.map((n) => model.boot(n)));
     await model.run({ op: 'create', at: 0 });
     await model.quiesce();
-    const loc = model.replicas.get('r1')!.locationOf('s0')!;
+    const loc = defined(model.replica('r1').locationOf('s0'), "s0's location");
+    const { backup } = loc;
+    if (backup === null) throw new Error('expected a backup of s0, found none');
     model.replicas.delete(loc.primary);
     model.net.crash(loc.primary);
     // The backup dies before anything it sent on noticing (its promotion) leaves the machine.
-    model.replicas.delete(loc.backup!);
-    model.net.crash(loc.backup!, { dropSent: true });
+    model.replicas.delete(backup);
+    model.net.crash(backup, { dropSent: true });
     await model.quiesce();
     for (const r of model.replicas.values()) {
       expect(r.knows('s0')).toBe(false);

@@ -1,4 +1,13 @@
+import { defined } from '../../src/common/defined.js';
 import type { PeerHandlers, PeerLink } from '../../src/replication/core/peer-link.js';
+
+interface Message {
+  from: string;
+  to: string;
+  /** The connection and direction; on one link, only the oldest can be delivered. */
+  link: string;
+  deliver: () => void;
+}
 
 /**
  * For the model test: an in-memory network between replicas whose deliveries the test performs
@@ -10,8 +19,7 @@ import type { PeerHandlers, PeerLink } from '../../src/replication/core/peer-lin
  * to a crashed replica is lost, and its pending requests fail.
  */
 export class ModelNetwork {
-  /** `link`: the connection and direction; on one link, only the oldest can be delivered. */
-  readonly inFlight: Array<{ from: string; to: string; link: string; deliver: () => void }> = [];
+  inFlight: Message[] = [];
   private readonly nodes = new Map<string, ModelNode>();
 
   constructor(readonly names: readonly string[]) {}
@@ -25,8 +33,7 @@ export class ModelNetwork {
     this.nodes.set(name, node);
     // As the real channel's replay guard: once the new incarnation is heard, what the old one
     // sent and is still on its way is refused.
-    for (let i = this.inFlight.length - 1; i >= 0; i--)
-      if (this.inFlight[i].from === name) this.inFlight.splice(i, 1);
+    this.inFlight = this.inFlight.filter((m) => m.from !== name);
     for (const other of this.nodes.values()) if (other !== node) other.up(name);
     return node;
   }
@@ -35,9 +42,7 @@ export class ModelNetwork {
   crash(name: string, o: { dropSent?: boolean } = {}): void {
     const node = this.nodes.get(name);
     this.nodes.delete(name);
-    for (let i = this.inFlight.length - 1; i >= 0; i--)
-      if (this.inFlight[i].to === name || (o.dropSent && this.inFlight[i].from === name))
-        this.inFlight.splice(i, 1);
+    this.inFlight = this.inFlight.filter((m) => m.to !== name && !(o.dropSent && m.from === name));
     for (const other of this.nodes.values()) other.lost(name);
     node?.lost('*');
     if (node) node.dead = true;
@@ -52,14 +57,15 @@ export class ModelNetwork {
    * `index` (modulo their number); false when none is in flight.
    */
   deliver(index: number): boolean {
-    const next: number[] = [];
+    const next: Message[] = [];
     const seen = new Set<string>();
-    this.inFlight.forEach((m, i) => {
-      if (!seen.has(m.link)) next.push(i);
+    for (const m of this.inFlight) {
+      if (!seen.has(m.link)) next.push(m);
       seen.add(m.link);
-    });
+    }
     if (next.length === 0) return false;
-    const [m] = this.inFlight.splice(next[index % next.length], 1);
+    const m = defined(next[index % next.length], 'a message that may arrive next');
+    this.inFlight.splice(this.inFlight.indexOf(m), 1);
     m.deliver();
     return true;
   }
@@ -129,7 +135,8 @@ export class ModelNode implements PeerLink {
         to,
         link: `${this.self}->${to}`,
         deliver: () => {
-          const target = this.net.node(to)!;
+          // A crash drops what is addressed to the crashed replica: the target is up.
+          const target = defined(this.net.node(to), `${to} up to take the request`);
           // A handler may answer later (a promise), as over the real channel; the reply travels
           // back as a message of its own once it is there, lost if the requester crashed.
           const answer = (reply: unknown, failed?: Error) =>

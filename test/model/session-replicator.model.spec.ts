@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import { ModelNetwork, neverEnds } from './model-network.js';
+import { defined } from '../../src/common/defined.js';
 import {
   SessionReplicator,
   type ReplicationMode,
@@ -18,6 +19,8 @@ import {
  */
 const NAMES = ['r1', 'r2', 'r3'];
 const FAR = 10 ** 12; // no session expires during a run
+/** The replica a step names by its index. */
+const nameAt = (i: number) => defined(NAMES[i], `replica number ${i}`);
 
 type Step =
   | { op: 'create'; at: number }
@@ -94,9 +97,19 @@ class Model {
     return r.start();
   }
 
+  /** A replica the test knows is up. */
+  replica(name: string): SessionReplicator {
+    return defined(this.replicas.get(name), `replica ${name} up`);
+  }
+
+  /** What this incarnation of a replica ever held (each boot starts its set). */
+  heldOf(r: SessionReplicator): Set<string> {
+    return defined(this.heldBy.get(r), 'the sessions a booted replica held');
+  }
+
   /** A replica that serves clients: up and done with its state transfer (nginx asks readiness). */
   serving(i: number): SessionReplicator | undefined {
-    const r = this.replicas.get(NAMES[i]);
+    const r = this.replicas.get(nameAt(i));
     return r?.ready ? r : undefined;
   }
 
@@ -131,16 +144,18 @@ class Model {
         break;
       }
       case 'crash': {
-        const name = NAMES[s.at];
+        const name = nameAt(s.at);
         // Keep one replica up: with all down, every session is lost by definition.
         if (!this.replicas.has(name) || this.replicas.size === 1) break;
         this.replicas.delete(name);
         this.net.crash(name);
         break;
       }
-      case 'restart':
-        if (!this.replicas.has(NAMES[s.at])) this.work.push(this.boot(NAMES[s.at]));
+      case 'restart': {
+        const name = nameAt(s.at);
+        if (!this.replicas.has(name)) this.work.push(this.boot(name));
         break;
+      }
       case 'deliver':
         for (let i = 0; i < s.count; i++) this.net.deliver(s.pick + i);
         break;
@@ -155,7 +170,7 @@ class Model {
 
   recordHolders(): void {
     for (const r of this.replicas.values())
-      for (const id of this.created) if (r.map.has(id, this.clock)) this.heldBy.get(r)!.add(id);
+      for (const id of this.created) if (r.map.has(id, this.clock)) this.heldOf(r).add(id);
   }
 
   /** Every message delivered, heartbeats until the digests agree (anti-entropy), work settled. */
@@ -197,7 +212,7 @@ async function check(mode: ReplicationMode, steps: Step[]): Promise<void> {
   for (const id of model.destroyed) for (const v of views) expect(v[id]).toBeUndefined();
   // No loss while a holder lives.
   for (const r of live) {
-    for (const id of model.heldBy.get(r)!) {
+    for (const id of model.heldOf(r)) {
       if (model.destroyed.has(id)) continue;
       for (const v of views) expect(v[id]).toBeDefined();
     }
@@ -224,9 +239,9 @@ describe('replication model (N in-process replicas, random interleavings)', () =
     await model.quiesce();
     const restarted = model.boot('r3');
     await settle();
-    expect(model.replicas.get('r3')!.ready).toBe(false);
+    expect(model.replica('r3').ready).toBe(false);
     await model.quiesce();
     await restarted;
-    expect(Object.keys(model.view(model.replicas.get('r3')!))).toEqual(['s0', 's1']);
+    expect(Object.keys(model.view(model.replica('r3')))).toEqual(['s0', 's1']);
   });
 });

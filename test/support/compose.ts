@@ -19,6 +19,7 @@ import { freePort } from '../../cluster/process/ports.js';
 import { backendOf, profileOf, type ProfileName } from '../../cluster/profiles.js';
 import { isServiceOf } from '../../cluster/services/service.js';
 import { replicaService } from '../../cluster/render/compose-place.js';
+import { defined } from '../../src/common/defined.js';
 import { address } from './cluster.js';
 import { eventually } from './eventually.js';
 import { REPLICAS, type GuaranteeTarget } from './guarantee-checks.js';
@@ -102,6 +103,11 @@ export class ComposeProfile implements GuaranteeTarget {
     return this.compose[0] === 'docker-compose';
   }
 
+  /** The program that runs compose: `docker` or `docker-compose`. */
+  private get program(): string {
+    return defined(this.compose[0], 'the compose command (up() chooses it)');
+  }
+
   get url(): string {
     return `http://127.0.0.1:${this.httpPort}`;
   }
@@ -164,7 +170,14 @@ export class ComposeProfile implements GuaranteeTarget {
     const lines = (await docker('inspect', '-f', format, ...ids)).split('\n');
     return lines.map((line) => {
       const [service, image, status, exitCode, health] = line.split('|');
-      return { service, image, status, exitCode: Number(exitCode), health: health || undefined };
+      const field = `a field of docker inspect's "${line}"`;
+      return {
+        service: defined(service, field),
+        image: defined(image, field),
+        status: defined(status, field),
+        exitCode: Number(exitCode),
+        health: health || undefined,
+      };
     });
   }
 
@@ -206,7 +219,9 @@ export class ComposeProfile implements GuaranteeTarget {
 
   /** The last lines of every container's log: what to look at when a check failed. */
   async logs(): Promise<string> {
-    return this.composeRun(['logs', '--no-color', '--tail', '40']).catch((e: Error) => e.message);
+    return this.composeRun(['logs', '--no-color', '--tail', '40']).catch((e: unknown) =>
+      e instanceof Error ? e.message : String(e),
+    );
   }
 
   private ids = new Map<string, string>();
@@ -216,7 +231,8 @@ export class ComposeProfile implements GuaranteeTarget {
     const ids = (await this.composeRun(['ps', '-q'])).split('\n').filter(Boolean);
     for (const line of (await docker('inspect', '-f', format, ...ids)).split('\n')) {
       const [id, service] = line.split('|');
-      this.ids.set(service, id);
+      const field = `a field of docker inspect's "${line}"`;
+      this.ids.set(defined(service, field), defined(id, field));
     }
   }
 
@@ -251,14 +267,13 @@ export class ComposeProfile implements GuaranteeTarget {
   }
 
   private env(): NodeJS.ProcessEnv {
-    const env = { ...process.env };
-    for (const key of [
+    const dropped = new Set([
       'SESSION_SECRET',
       'COMPOSE_PROFILES',
       'COMPOSE_FILE',
       'COMPOSE_PROJECT_NAME',
-    ])
-      delete env[key];
+    ]);
+    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !dropped.has(k)));
     return {
       ...env,
       HTTP_PORT: String(this.httpPort),
@@ -270,7 +285,7 @@ export class ComposeProfile implements GuaranteeTarget {
   }
 
   private async composeRun(args: string[]): Promise<string> {
-    const { stdout } = await run(this.compose[0], [...this.baseArgs(), ...args], {
+    const { stdout } = await run(this.program, [...this.baseArgs(), ...args], {
       cwd: PROJECT_ROOT,
       env: this.env(),
       maxBuffer: 64 * 1024 * 1024,
@@ -282,7 +297,7 @@ export class ComposeProfile implements GuaranteeTarget {
   private composeLogged(name: string, args: string[], timeoutMs: number): Promise<string> {
     const logFile = join(this.logDir, `${name}.log`);
     const log = createWriteStream(logFile);
-    const child = spawn(this.compose[0], [...this.baseArgs(), ...args], {
+    const child = spawn(this.program, [...this.baseArgs(), ...args], {
       cwd: PROJECT_ROOT,
       env: this.env(),
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -303,7 +318,7 @@ export class ComposeProfile implements GuaranteeTarget {
             const tail = text.split('\n').slice(-40).join('\n');
             reject(
               new Error(
-                `${this.compose.join(' ')} ${args.join(' ')}: ${signal ?? `exit ${code}`}\n${tail}`,
+                `${this.compose.join(' ')} ${args.join(' ')}: ${signal ?? `exit ${String(code)}`}\n${tail}`,
               ),
             );
           }, reject);

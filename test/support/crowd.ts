@@ -1,3 +1,4 @@
+import { defined } from '../../src/common/defined.js';
 import { sleep } from './eventually.js';
 import type { HttpClient } from './http-client.js';
 import { whoamiAsBrowser } from './load.js';
@@ -23,10 +24,10 @@ async function eachRegistered(
   concurrency: number,
   then: (client: HttpClient, res: Awaited<ReturnType<typeof register>>) => Promise<void>,
 ): Promise<void> {
-  let next = 0;
+  // One iterator for all workers: each takes the next client.
+  const queue = clients.values();
   const worker = async () => {
-    while (next < clients.length) {
-      const client = clients[next++];
+    for (const client of queue) {
       const res = await register(client, uniqueName(prefix));
       if (res.status !== 201) throw new Error(`register answered ${res.status}: ${res.text}`);
       await then(client, res);
@@ -57,8 +58,9 @@ export async function crowdBehindOneAddress(
   let unpinned = 0;
   let loggedOut = 0;
   await eachRegistered(clients, 'crowd', o.concurrency ?? 8, async (client, res) => {
-    home.set(client, res.servedBy!);
-    load[res.servedBy!]++;
+    const replica = defined(res.servedBy, 'the replica that registered a client');
+    home.set(client, replica);
+    load[replica] = defined(load[replica], `${replica}'s count of clients`) + 1;
     const later = [];
     for (let i = 0; i < (o.probes ?? 3); i++) later.push(await whoami(client));
     if (later.some((r) => r.servedBy !== res.servedBy)) unpinned++;

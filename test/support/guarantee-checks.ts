@@ -7,6 +7,7 @@
 import { expect } from '@jest/globals';
 import { replicaNames, type Guarantees } from '../../cluster/profiles.js';
 import { servicePlugin } from '../../cluster/services/index.js';
+import { defined } from '../../src/common/defined.js';
 import { sessionBackends, type SessionStoreName } from '../../src/session/backends/index.js';
 import { eventually, sleep } from './eventually.js';
 import type { HttpClient } from './http-client.js';
@@ -25,7 +26,7 @@ export type GuaranteeTarget = Pick<
 
 /** Hashes with 128 MiB argon2: a password check there takes a few hundred ms (the slow request). */
 export const REPLICAS = replicaNames(3);
-export const SLOW_REPLICA = REPLICAS.at(-1)!;
+export const SLOW_REPLICA = defined(REPLICAS.at(-1), 'the last replica');
 export const LOGIN_LIMIT = 5;
 
 type Check = (cluster: GuaranteeTarget, expected: boolean) => Promise<void>;
@@ -50,7 +51,7 @@ export async function newUser(client: HttpClient): Promise<{ name: string; home:
   const name = uniqueName('guarantee');
   const res = await register(client, name);
   expect(res.status).toBe(201);
-  return { name, home: res.servedBy! };
+  return { name, home: defined(res.servedBy, 'the replica that registered the user') };
 }
 
 /**
@@ -93,7 +94,7 @@ const NEVER_SHARED = {
 
 function scaling(cluster: GuaranteeTarget): (count: number) => Promise<unknown> {
   if (!cluster.scale) throw new Error('this kind of cluster cannot scale');
-  return (count) => cluster.scale!(count);
+  return cluster.scale.bind(cluster);
 }
 
 /** Holds: not a request failed, nobody logged out. Breaks: readers logged out, still no errors. */
@@ -199,8 +200,8 @@ export const properties: Record<keyof Guarantees, Property> = {
         const client = cluster.client(nat);
         await newUser(client);
         for (let j = 0; j < 3; j++) {
-          const r = (await whoami(client)).servedBy!;
-          load.set(r, load.get(r)! + 1);
+          const r = defined((await whoami(client)).servedBy, 'the replica that answered whoami');
+          load.set(r, defined(load.get(r), `${r}'s count of requests`) + 1);
         }
       }
       const busy = [...load.values()].filter((n) => n > 0).length;
@@ -271,6 +272,7 @@ export const properties: Record<keyof Guarantees, Property> = {
       "a user's session list misses the other replica's session: it lists the answering replica's, or only the caller's own where the server keeps none",
     async check(cluster, expected) {
       const [first, second] = cluster.replicas;
+      if (first === undefined || second === undefined) throw new Error('expected two replicas');
       const laptop = cluster.direct(first, undefined, freshSubnet());
       const { name } = await newUser(laptop);
       const phone = cluster.direct(second, undefined, freshSubnet());
@@ -343,11 +345,12 @@ export const properties: Record<keyof Guarantees, Property> = {
     async check(cluster, expected) {
       if (!cluster.scaleStore || !cluster.storeShards)
         throw new Error('this cluster cannot grow its store');
-      const shards = cluster.storeShards();
+      const scaleStore = cluster.scaleStore.bind(cluster);
+      const shards = defined(cluster.storeShards(), "the store's number of shards");
       expect(shards).toBeGreaterThan(0);
       const crowd = await readingCrowd(cluster, readers());
-      const seen = await crowd.during(() => cluster.scaleStore!(shards! + 1));
-      expect(cluster.storeShards()).toBe(shards! + 1);
+      const seen = await crowd.during(() => scaleStore(shards + 1));
+      expect(cluster.storeShards()).toBe(shards + 1);
       // Either way the replicas' rolling restart (where they are told every server) drains.
       expect(seen.failures).toEqual({});
       expectScaled(seen, expected);

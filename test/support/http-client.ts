@@ -145,7 +145,7 @@ export class HttpClient {
 
   private storeCookies(setCookie: string[] | undefined): void {
     for (const line of setCookie ?? []) {
-      const [pair, ...attrs] = line.split(';');
+      const [pair = '', ...attrs] = line.split(';');
       const eq = pair.indexOf('=');
       const name = pair.slice(0, eq).trim();
       const value = pair.slice(eq + 1).trim();

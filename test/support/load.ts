@@ -19,8 +19,8 @@ export function whoamiAsBrowser(
   client: HttpClient,
   onRetry: () => void,
 ): ReturnType<typeof whoami> {
-  return whoami(client).catch((err: NodeJS.ErrnoException) => {
-    if (err.code !== 'ECONNRESET') throw err;
+  return whoami(client).catch((err: unknown) => {
+    if ((err as NodeJS.ErrnoException).code !== 'ECONNRESET') throw err;
     onRetry();
     return whoami(client);
   });

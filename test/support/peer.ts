@@ -28,7 +28,7 @@ export function peerExchange(
       });
     });
     ws.on('unexpected-response', (_req, res) => {
-      done(`http ${res.statusCode}`);
+      done(`http ${String(res.statusCode)}`);
     });
     ws.on('close', (code) => {
       done(`closed ${code}`);

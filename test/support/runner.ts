@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { sendControl, type ControlCommand, type ControlReply } from '../../cluster/control.js';
 import type { MemberStatus } from '../../cluster/cluster.js';
 import { PROJECT_ROOT } from '../../cluster/paths.js';
+import { defined } from '../../src/common/defined.js';
 import {
   descendantsOf,
   processEntry,
@@ -69,16 +70,16 @@ export class Runner {
         reject(new Error(`not ready within ${READY_TIMEOUT_MS} ms:\n${out.text}`));
       }, READY_TIMEOUT_MS);
       const look = () => {
-        const ready = /^ready (\S+)$/m.exec(out.text);
-        if (ready) {
+        const ready = /^ready (\S+)$/m.exec(out.text)?.[1];
+        if (ready !== undefined) {
           clearTimeout(timer);
-          resolve(ready[1]);
+          resolve(ready);
         }
       };
       child.stdout.on('data', look);
       void exit.then((code) => {
         clearTimeout(timer);
-        reject(new Error(`the runner exited (${code}) before it was ready:\n${out.text}`));
+        reject(new Error(`the runner exited (${String(code)}) before it was ready:\n${out.text}`));
       });
     });
     const status = await sendControl(join(workDir, 'control.sock'), { cmd: 'status' });
@@ -88,7 +89,7 @@ export class Runner {
   }
 
   get pid(): number {
-    return this.child.pid!;
+    return defined(this.child.pid, "the runner's pid");
   }
 
   /** Everything it printed so far. */
@@ -108,12 +109,14 @@ export class Runner {
 
   /** Every process of the run (each member and all it forked) and every member's port. */
   async footprint(): Promise<RunFootprint> {
-    const members = (await this.status()).filter((m) => m.pid !== null);
+    const members = (await this.status()).filter(
+      (m): m is MemberStatus & { pid: number } => m.pid !== null,
+    );
     const processes: ProcessEntry[] = [];
-    for (const m of members) {
-      const own = await processEntry(m.pid!);
+    for (const { pid } of members) {
+      const own = await processEntry(pid);
       if (own) processes.push(own);
-      processes.push(...(await descendantsOf(m.pid!)));
+      processes.push(...(await descendantsOf(pid)));
     }
     return { processes, ports: members.map((m) => m.port) };
   }
@@ -187,10 +190,11 @@ async function listeningSockets(ports: ReadonlySet<number>): Promise<Map<string,
   for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
     const text = await readFile(table, 'utf8').catch(() => '');
     for (const line of text.split('\n').slice(1)) {
-      const f = line.trim().split(/\s+/);
-      if (f.length < 10 || f[3] !== '0A') continue; // 0A: LISTEN
-      const port = parseInt(f[1].split(':')[1], 16);
-      if (ports.has(port)) inodes.set(f[9], port);
+      // sl, local address (hex ip:port), remote address, state, ..., inode (the 10th field)
+      const [, local, , state, , , , , , inode] = line.trim().split(/\s+/);
+      if (local === undefined || inode === undefined || state !== '0A') continue; // 0A: LISTEN
+      const port = parseInt(local.split(':')[1] ?? '', 16);
+      if (ports.has(port)) inodes.set(inode, port);
     }
   }
   return inodes;
