@@ -23,8 +23,9 @@ export default tseslint.config(
     ],
   },
   js.configs.recommended,
-  // Type-aware: floating promises, misused promises, unsafe `any` flows, awaiting non-promises.
-  ...tseslint.configs.recommendedTypeChecked,
+  // Type-aware and strict: floating promises, unsafe `any` flows, non-null assertions, conditions
+  // that are always true, void values used as results.
+  ...tseslint.configs.strictTypeChecked,
   {
     languageOptions: {
       parserOptions: { project: './tsconfig.json', tsconfigRootDir: import.meta.dirname },
@@ -35,6 +36,21 @@ export default tseslint.config(
         { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_' },
       ],
       '@typescript-eslint/no-explicit-any': 'error',
+      // A Nest module is a decorated class with an empty body: the framework's idiom.
+      '@typescript-eslint/no-extraneous-class': ['error', { allowWithDecorator: true }],
+      // A number renders one way in a template; `undefined`, `null`, objects and booleans, which
+      // the rule is for, stay errors.
+      '@typescript-eslint/restrict-template-expressions': [
+        'error',
+        {
+          allowNumber: true,
+          allowAny: false,
+          allowBoolean: false,
+          allowNullish: false,
+          allowRegExp: false,
+          allowNever: false,
+        },
+      ],
       'no-console': ['error', { allow: ['error', 'warn'] }],
       // An async method that implements a Promise-returning interface needs no await inside.
       '@typescript-eslint/require-await': 'off',
@@ -67,7 +83,7 @@ export default tseslint.config(
   },
   {
     // Plain Node scripts.
-    files: ['scripts/**/*.mjs'],
+    files: ['scripts/**/*.mjs', 'test/support/*.mjs'],
     languageOptions: {
       globals: {
         process: 'readonly',

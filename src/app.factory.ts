@@ -1,5 +1,6 @@
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { NestApplicationOptions } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { Eta } from 'eta';
@@ -24,10 +25,13 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 /** Builds the configured Nest app without listening: main.ts listens, tests use it directly. */
 export async function createApp(config: AppConfig): Promise<NestExpressApplication> {
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
+  // Partial<>: every field is optional anyway; it tells the linter these options are a plain
+  // object, which Nest takes them as, though its type extends a class.
+  const options: Partial<NestApplicationOptions> = {
     logger: new JsonLogger(config.replicaName, config.logLevel),
     bodyParser: false,
-  });
+  };
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), options);
 
   // req.ip and req.secure come from X-Forwarded-For/-Proto only when the peer is the trusted proxy.
   app.set('trust proxy', config.trustProxy);

@@ -4,7 +4,8 @@ import { Test } from '@nestjs/testing';
 import type { Request, Response } from 'express';
 import { AppConfig } from '../config/app-config.js';
 import type { Principal } from '../session/session.types.js';
-import type { User } from '../users/user.entity.js';
+import { User } from '../users/user.entity.js';
+import { RegisterDto } from '../users/users.dto.js';
 import { UsersService } from '../users/users.service.js';
 import { AuthService } from './auth.service.js';
 import { LoginThrottle } from './login-throttle.js';
@@ -18,7 +19,7 @@ const config = AppConfig.fromEnv({
   SESSION_COOKIE_NAME: 'sl_sid',
 });
 
-const alice: User = {
+const alice = Object.assign(new User(), {
   id: 'user-alice',
   username: 'alice',
   displayName: 'Alice',
@@ -26,7 +27,11 @@ const alice: User = {
   passwordHash: '$argon2id$stored-hash',
   createdAt: new Date(0),
   updatedAt: new Date(0),
-};
+});
+
+/** A registration as the validation pipe hands it over: a RegisterDto. */
+const registration = (fields: Pick<RegisterDto, 'username' | 'password' | 'displayName'>) =>
+  Object.assign(new RegisterDto(), fields);
 
 // Typed fakes of exactly the methods AuthService calls.
 const fakes = () => ({
@@ -141,13 +146,17 @@ describe('AuthService', () => {
   describe('register', () => {
     it('stores the hash (never the password) and returns the principal', async () => {
       f.hasher.hash.mockResolvedValue('$argon2id$new-hash');
-      f.users.create.mockImplementation(async (input) => ({ ...alice, ...input, id: 'user-new' }));
+      f.users.create.mockImplementation(async (input) =>
+        Object.assign(new User(), alice, input, { id: 'user-new' }),
+      );
 
-      const principal = await auth.register({
-        username: 'newbie',
-        password: 'long enough password',
-        displayName: '  New  ',
-      });
+      const principal = await auth.register(
+        registration({
+          username: 'newbie',
+          password: 'long enough password',
+          displayName: '  New  ',
+        }),
+      );
 
       expect(f.hasher.hash).toHaveBeenCalledWith('long enough password');
       expect(f.users.create).toHaveBeenCalledWith({
@@ -160,14 +169,12 @@ describe('AuthService', () => {
 
     it('uses the username as display name when none (or only blanks) is given', async () => {
       f.hasher.hash.mockResolvedValue('h');
-      f.users.create.mockImplementation(async (input) => ({ ...alice, ...input }));
+      f.users.create.mockImplementation(async (input) => Object.assign(new User(), alice, input));
 
-      await auth.register({ username: 'plain', password: 'long enough password' });
-      await auth.register({
-        username: 'blank',
-        password: 'long enough password',
-        displayName: '   ',
-      });
+      await auth.register(registration({ username: 'plain', password: 'long enough password' }));
+      await auth.register(
+        registration({ username: 'blank', password: 'long enough password', displayName: '   ' }),
+      );
 
       expect(f.users.create.mock.calls.map(([input]) => input.displayName)).toEqual([
         'plain',

@@ -56,7 +56,8 @@ export class AuthService {
   async startSession(req: Request, principal: Principal): Promise<void> {
     await new Promise<void>((resolve, reject) => {
       req.logIn(principal, (err) => {
-        err ? reject(err) : resolve();
+        if (err) reject(err);
+        else resolve();
       });
     });
   }

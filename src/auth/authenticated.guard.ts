@@ -20,7 +20,7 @@ export class AuthenticatedGuard implements CanActivate {
     ]);
     if (isPublic) return true;
     const req = context.switchToHttp().getRequest<Request>();
-    if (req.isAuthenticated?.()) return true;
+    if (req.isAuthenticated()) return true;
     throw new UnauthorizedException('You are not logged in, or your session has ended.');
   }
 }

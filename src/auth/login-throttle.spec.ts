@@ -111,8 +111,9 @@ describe('LoginThrottle when the store fails half-way', () => {
     const attempts = {
       hit: async (key: string) => {
         if (key.startsWith('ip:')) throw down;
-        counts.set(key, (counts.get(key) ?? 0) + 1);
-        return counts.get(key)!;
+        const count = (counts.get(key) ?? 0) + 1;
+        counts.set(key, count);
+        return count;
       },
       release: async (key: string) => void counts.set(key, (counts.get(key) ?? 0) - 1),
       peek: async (key: string) => counts.get(key) ?? 0,

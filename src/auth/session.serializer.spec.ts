@@ -4,6 +4,7 @@ import type { Request } from 'express';
 import passport from 'passport';
 import { AppConfig } from '../config/app-config.js';
 import type { Principal } from '../session/session.types.js';
+import { defined } from '../common/defined.js';
 import { SessionSerializer } from './session.serializer.js';
 
 const principal: Principal = { id: 'user-alice', username: 'alice', displayName: 'Alice' };
@@ -54,7 +55,11 @@ describe('SessionSerializer', () => {
     });
 
     expect(stored).toEqual(principal);
-    expect(Object.keys(stored!).sort()).toEqual(['displayName', 'id', 'username']);
+    expect(Object.keys(defined(stored, 'the stored principal')).sort()).toEqual([
+      'displayName',
+      'id',
+      'username',
+    ]);
   });
 
   it('stamps the new session with when and where it began, before passport saves it', async () => {
@@ -65,7 +70,7 @@ describe('SessionSerializer', () => {
 
     serializer.serializeUser(req, fullUser, () => undefined);
 
-    const meta = req.session.meta!;
+    const meta = defined(req.session.meta, "the session's meta");
     expect(meta).toMatchObject({
       ip: '10.0.0.7',
       userAgent: 'Firefox 140 on Linux',
@@ -92,13 +97,15 @@ describe('SessionSerializer', () => {
     await build(); // registers itself with passport
 
     const stored = await new Promise<object>((resolve, reject) => {
-      passport.serializeUser(fullUser, loginRequest(), (err: unknown, id?: unknown) => {
-        err ? reject(err) : resolve(id as object);
+      passport.serializeUser(fullUser, loginRequest(), (err, id) => {
+        if (err) reject(err);
+        else resolve(id as object);
       });
     });
     const restored = await new Promise<unknown>((resolve, reject) => {
-      passport.deserializeUser(stored, (err: unknown, user?: unknown) => {
-        err ? reject(err) : resolve(user);
+      passport.deserializeUser(stored, (err, user) => {
+        if (err) reject(err);
+        else resolve(user);
       });
     });
 

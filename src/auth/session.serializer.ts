@@ -18,7 +18,7 @@ type Done<T> = (err: unknown, value?: T) => void;
 @Injectable()
 export class SessionSerializer {
   constructor(private readonly config: AppConfig) {
-    passport.serializeUser<Principal>((req, user, done) => {
+    passport.serializeUser((req: Request, user: Express.User, done: Done<Principal>) => {
       this.serializeUser(req, user as Principal, done);
     });
     passport.deserializeUser<Principal>((payload, done) => {

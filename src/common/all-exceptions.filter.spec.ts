@@ -13,6 +13,7 @@ import { AppConfig } from '../config/app-config.js';
 import { Outages } from './outages.js';
 import { AllExceptionsFilter, type ErrorBody } from './all-exceptions.filter.js';
 import { validationFailed } from './validation.js';
+import { defined } from './defined.js';
 
 const config = AppConfig.fromEnv({
   DATABASE_URL: 'postgres://app@localhost/app',
@@ -157,7 +158,7 @@ describe('AllExceptionsFilter', () => {
       expect(res.statusCode).toBe(503);
       expect(res.headers['retry-after']).toBe('1');
       expect(res.body).toMatchObject({ statusCode: 503, error: 'Service Unavailable' });
-      expect(res.body!.message).toContain('session store is unavailable');
+      expect(defined(res.body, 'the JSON body').message).toContain('session store is unavailable');
       // An outage is expected: a warning, not an error with a stack.
       expect(warned).toHaveBeenCalledTimes(1);
       expect(logged).not.toHaveBeenCalled();
@@ -170,7 +171,7 @@ describe('AllExceptionsFilter', () => {
       const res = handle(down, request('GET', '/api/me'));
 
       expect(res.statusCode).toBe(503);
-      expect(res.body!.message).toContain('database is unavailable');
+      expect(defined(res.body, 'the JSON body').message).toContain('database is unavailable');
       // The log names the driver's reason, for the operator; the client's body does not.
       const cause = 'ETIMEDOUT: timeout exceeded when trying to connect';
       expect(warned).toHaveBeenCalledWith(expect.objectContaining({ cause }));
@@ -235,7 +236,7 @@ describe('AllExceptionsFilter', () => {
         const res = handle(err, request('POST', '/api/auth/login'));
 
         expect(res.body).toMatchObject({ statusCode: status, message });
-        expect(Object.keys(res.body!.fields!)).toEqual([field]);
+        expect(Object.keys(defined(res.body?.fields, 'the field errors'))).toEqual([field]);
       },
     );
 

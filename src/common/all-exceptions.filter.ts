@@ -96,17 +96,14 @@ export class AllExceptionsFilter implements ExceptionFilter {
     if (!http) {
       return {
         statusCode: 500,
-        error: STATUS_CODES[500]!,
+        error: 'Internal Server Error',
         message: 'Something went wrong on our side.',
         requestId: req.requestId,
       };
     }
     const status = http.getStatus();
     const response = http.getResponse();
-    const detail =
-      typeof response === 'object' && response !== null
-        ? (response as Record<string, unknown>)
-        : {};
+    const detail = typeof response === 'object' ? (response as Record<string, unknown>) : {};
     const message =
       typeof response === 'string'
         ? response

@@ -15,7 +15,7 @@ export class PageLocalsMiddleware implements NestMiddleware {
         store: this.config.session.store,
         profile: this.config.profile,
       };
-      res.locals.user = req.isAuthenticated?.() ? req.user : undefined;
+      res.locals.user = req.isAuthenticated() ? req.user : undefined;
       res.locals.csrfToken = req.csrfToken?.() ?? '';
       res.locals.path = req.path;
     }

@@ -1,10 +1,18 @@
 import { BadRequestException, SetMetadata, ValidationPipe } from '@nestjs/common';
 import { plainToInstance, type ClassConstructor } from 'class-transformer';
-import { validate, type ValidationError } from 'class-validator';
+import { validate } from 'class-validator';
 
 export type FieldErrors = Record<string, string[]>;
 
-function toFieldErrors(errors: ValidationError[], prefix = ''): FieldErrors {
+/** What is read of a class-validator error (Nest's and class-validator's types both fit). */
+interface FieldProblem {
+  /** Missing when the body itself is not an object, though both types say it is always there. */
+  property?: string;
+  constraints?: Record<string, string>;
+  children?: FieldProblem[];
+}
+
+function toFieldErrors(errors: FieldProblem[], prefix = ''): FieldErrors {
   const out: FieldErrors = {};
   for (const e of errors) {
     // No property: the body itself is not an object (forbidUnknownValues); '' is a key named so.

@@ -224,13 +224,12 @@ describe('AppConfig.fromEnv', () => {
   });
 
   it('reads process.env when no source is given', () => {
-    const saved = { ...process.env };
+    const saved = process.env;
+    process.env = { ...saved, ...minimal, REPLICA_NAME: 'app-from-env' };
     try {
-      Object.assign(process.env, minimal, { REPLICA_NAME: 'app-from-env' });
       expect(AppConfig.fromEnv().replicaName).toBe('app-from-env');
     } finally {
-      for (const key of Object.keys(process.env)) if (!(key in saved)) delete process.env[key];
-      Object.assign(process.env, saved);
+      process.env = saved;
     }
   });
 });

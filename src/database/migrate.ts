@@ -42,11 +42,10 @@ async function current(databaseUrl: string): Promise<{ ok: boolean; why: string 
 }
 
 async function waitForSchema(databaseUrl: string): Promise<void> {
-  const seconds = Number(process.env.MIGRATE_WAIT_SECONDS ?? 300);
+  const given = process.env.MIGRATE_WAIT_SECONDS ?? '300';
+  const seconds = Number(given);
   if (!Number.isFinite(seconds) || seconds <= 0)
-    throw new Error(
-      `MIGRATE_WAIT_SECONDS: a positive number of seconds, not "${process.env.MIGRATE_WAIT_SECONDS}"`,
-    );
+    throw new Error(`MIGRATE_WAIT_SECONDS: a positive number of seconds, not "${given}"`);
   const deadline = Date.now() + seconds * 1000;
   let said = 0;
   for (;;) {

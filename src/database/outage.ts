@@ -1,4 +1,3 @@
-import { types } from 'node:util';
 import type { OutageClassifier } from '../common/outages.js';
 
 /**
@@ -11,13 +10,21 @@ const DOWN_CODES =
 const DOWN_MESSAGES =
   /timeout exceeded when trying to connect|Connection terminated|connect ECONNREFUSED/i;
 
+/**
+ * An Error, also one made in Node's own realm, which is not the caller's under a VM context
+ * (Jest's); some drivers' errors are Error subclasses that are not native errors.
+ * `util.types.isNativeError` is deprecated and `Error.isError` needs Node 24: the built-in tag
+ * serves here (a forged one only gets the code test that follows).
+ */
+function isError(err: unknown): err is Error {
+  return err instanceof Error || Object.prototype.toString.call(err) === '[object Error]';
+}
+
 /** pg, TypeORM's QueryFailedError around it, or postgres.js saying Postgres can't be reached. */
 export const databaseOutage: OutageClassifier = {
   backend: 'database',
   isOutage(err) {
-    // Or made in Node's own realm, which is not the caller's under a VM context (Jest's); and
-    // some drivers' errors are Error subclasses that are not native errors.
-    if (!(err instanceof Error || types.isNativeError(err))) return false;
+    if (!isError(err)) return false;
     const code = (err as { code?: unknown }).code;
     const driverCode = (err as { driverError?: { code?: unknown } }).driverError?.code;
     if ([code, driverCode].some((c) => typeof c === 'string' && DOWN_CODES.test(c))) return true;

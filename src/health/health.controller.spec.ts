@@ -3,7 +3,7 @@ import type { Response } from 'express';
 import type { DataSource } from 'typeorm';
 import { AppConfig } from '../config/app-config.js';
 import type { SessionBackend } from '../session/backends/backend.js';
-import type { SessionBackendState } from '../session/session.module.js';
+import { SessionBackendState } from '../session/session.module.js';
 import { HealthController } from './health.controller.js';
 import { ShutdownState } from './shutdown-state.js';
 
@@ -22,11 +22,15 @@ function controller(o: {
 }) {
   const shutdown = new ShutdownState();
   shutdown.draining = o.draining ?? false;
+  const backend = {
+    ready: o.ready ?? (async () => undefined),
+    stats: o.stats,
+  } as unknown as SessionBackend;
   return new HealthController(
     config,
     { query: o.database ?? (async () => [{ '?column?': 1 }]) } as unknown as DataSource,
-    { ready: o.ready ?? (async () => undefined), stats: o.stats } as unknown as SessionBackend,
-    { status: 'started', ...o.state } as SessionBackendState,
+    backend,
+    Object.assign(new SessionBackendState(backend), { status: 'started' }, o.state),
     shutdown,
   );
 }

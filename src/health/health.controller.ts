@@ -49,7 +49,7 @@ export class HealthController {
           ...sessionStore,
           // Counters for the operator and the benchmark, asking a replica directly; not for
           // anyone on the internet (nginx sets X-Forwarded-For on what it passes on).
-          ...(this.backend.stats && !res.req?.headers['x-forwarded-for']
+          ...(this.backend.stats && !res.req.headers['x-forwarded-for']
             ? { stats: this.backend.stats() }
             : {}),
         },
@@ -60,7 +60,7 @@ export class HealthController {
   private async backendReady(): Promise<void> {
     const { status, error } = this.backendState;
     if (status === 'starting') throw new Error('starting');
-    if (status === 'failed') throw new Error(`failed to start: ${error}`);
+    if (status === 'failed') throw new Error(`failed to start: ${error ?? 'no reason given'}`);
     await this.backend.ready();
   }
 

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Logger } from '@nestjs/common';
 import type { z } from 'zod';
+import { defined } from '../common/defined.js';
 import {
   DnsMembership,
   FileMembership,
@@ -31,10 +32,21 @@ export function membershipOf(
     case 'static':
       return new StaticMembership(config.REPLICATION_PEERS);
     case 'file':
-      return new FileMembership(config.REPLICATION_MEMBERS_FILE!, replica, every, log);
+      return new FileMembership(
+        defined(
+          config.REPLICATION_MEMBERS_FILE,
+          'REPLICATION_MEMBERS_FILE (the config schema requires it)',
+        ),
+        replica,
+        every,
+        log,
+      );
     case 'dns':
       return new DnsMembership(
-        config.REPLICATION_DNS_NAME!,
+        defined(
+          config.REPLICATION_DNS_NAME,
+          'REPLICATION_DNS_NAME (the config schema requires it)',
+        ),
         config.REPLICATION_PORT,
         config.REPLICATION_DNS_SERVER,
         every,

@@ -4,6 +4,7 @@ import express, { type Request, type Response } from 'express';
 import { AppConfig } from '../config/app-config.js';
 import type { SessionMiddleware } from '../session/session.middleware.js';
 import { CsrfMiddleware } from './csrf.middleware.js';
+import { defined } from '../common/defined.js';
 
 const config = AppConfig.fromEnv({
   DATABASE_URL: 'postgres://app@localhost/app',
@@ -183,7 +184,7 @@ describe('CsrfMiddleware', () => {
     it('accepts a form POST with the token from the page and its cookie, bound to the session cookie', async () => {
       const page = request('GET', '/profile', { cookies: { sl_sid: 's:session-1.sig' } });
       await run(page);
-      const token = page.csrfToken!();
+      const token = defined(page.csrfToken, 'the csrfToken() the middleware set')();
       const csrfCookie = cookiesSet.find((c) => c.name === 'csrf');
       expect(csrfCookie?.value).toBe(token);
 
@@ -225,7 +226,7 @@ describe('CsrfMiddleware', () => {
     );
     const page = request('GET', '/profile', { cookies: { sl_sid: 'sid-1' } });
     before.use(page, res, jest.fn());
-    const token = page.csrfToken!();
+    const token = defined(page.csrfToken, 'the csrfToken() the middleware set')();
 
     const verdict = await new Promise<unknown>((resolve) => {
       after.use(

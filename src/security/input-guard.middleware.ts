@@ -43,8 +43,8 @@ export function inspectBody(body: unknown): FieldErrors | undefined {
   if (typeof body !== 'object' || body === null) return undefined;
   // Each entry: the node, its depth, its path, and the top-level field it is in.
   const stack: Array<[unknown, number, string, string]> = [[body, 1, '', 'body']];
-  while (stack.length) {
-    const [node, depth, path, top] = stack.pop()!;
+  for (let entry = stack.pop(); entry; entry = stack.pop()) {
+    const [node, depth, path, top] = entry;
     if (typeof node === 'string') {
       const problem = unsafeText(node);
       if (problem) return { [path]: [problem] };

@@ -23,9 +23,17 @@ const SYSTEMS: Array<[RegExp, string]> = [
 export function describeDevice(userAgent: string | undefined): string {
   const ua = (userAgent ?? '').trim();
   if (!ua) return 'unknown';
-  const browser = BROWSERS.map(([re, name]) => [re.exec(ua), name] as const).find(([m]) => m);
+  const label = browserOf(ua);
+  if (!label) return ua.replace(/[^\x20-\x7e]/g, '').slice(0, 40) || 'unknown';
   const system = SYSTEMS.find(([re]) => re.test(ua))?.[1];
-  if (!browser) return ua.replace(/[^\x20-\x7e]/g, '').slice(0, 40) || 'unknown';
-  const label = `${browser[1]} ${browser[0]![1]}`;
   return system ? `${label} on ${system}` : label;
+}
+
+/** The first browser that matches, with its version (every pattern captures one). */
+function browserOf(ua: string): string | undefined {
+  for (const [re, name] of BROWSERS) {
+    const version = re.exec(ua)?.[1];
+    if (version !== undefined) return `${name} ${version}`;
+  }
+  return undefined;
 }

@@ -1,4 +1,5 @@
 import type { Request, Response } from 'express';
+import { sessionOf } from './session.types.js';
 
 /**
  * Ends the request's own session: destroyed in the store (so the cookie fails on every replica),
@@ -7,12 +8,14 @@ import type { Request, Response } from 'express';
  * clearing it would log this browser out while the session lived on.
  */
 export async function endSession(req: Request, res: Response, cookieName: string): Promise<void> {
-  if (req.session) {
-    await new Promise<void>((resolve, reject) =>
-      req.session.destroy((err) => {
-        err ? reject(err) : resolve();
-      }),
-    );
+  const session = sessionOf(req);
+  if (session) {
+    await new Promise<void>((resolve, reject) => {
+      session.destroy((err) => {
+        if (err) reject(err);
+        else resolve();
+      });
+    });
   }
   req.user = undefined;
   res.clearCookie(cookieName, { path: '/' });

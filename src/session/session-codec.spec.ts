@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import type { SessionData } from 'express-session';
+import { Cookie, type SessionData } from 'express-session';
 import { describeDevice } from './device.js';
 import { SessionCodec } from './session-codec.js';
 
@@ -58,7 +58,7 @@ describe('SessionCodec', () => {
   it('keeps the Secure flag, and fields it does not know under their own names', () => {
     const secure = {
       ...session,
-      cookie: { ...session.cookie, secure: true },
+      cookie: Object.assign(new Cookie(), { secure: true }),
       flash: { note: 'hi' },
       meta: { ...session.meta, theme: 'dark' },
     } as SessionData;

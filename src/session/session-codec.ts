@@ -1,4 +1,5 @@
 import type { SessionData } from 'express-session';
+import { defined } from '../common/defined.js';
 import type { Json } from './session-merge.js';
 
 /**
@@ -30,27 +31,24 @@ const SECURE = 's';
 type Obj = { [key: string]: Json };
 const isObject = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** Removes the value at `path` from `root` (and parents left empty); returns it. */
-function take(root: Obj, path: string[]): Json | undefined {
-  const [head, ...rest] = path as [string, ...string[]];
-  const value = root[head];
-  if (rest.length === 0) {
-    delete root[head];
-    return value;
-  }
-  if (!isObject(value)) return undefined;
-  const found = take(value, rest);
-  if (Object.keys(value).length === 0) delete root[head];
-  return found;
+/** `root` without the value at `path` (nor the parents that leaves empty), and that value. */
+function take(root: Obj, path: readonly string[]): [rest: Obj, value: Json | undefined] {
+  const [head, ...tail] = path;
+  if (head === undefined) return [root, undefined];
+  const { [head]: value, ...others } = root;
+  if (tail.length === 0) return [others, value];
+  if (!isObject(value)) return [root, undefined];
+  const [inner, found] = take(value, tail);
+  return [Object.keys(inner).length > 0 ? { ...root, [head]: inner } : others, found];
 }
 
-function put(root: Obj, path: string[], value: Json): void {
+function put(root: Obj, path: readonly string[], value: Json): void {
   let node = root;
   for (const key of path.slice(0, -1)) {
     if (!isObject(node[key])) node[key] = {};
     node = node[key];
   }
-  node[path.at(-1)!] = value;
+  node[defined(path.at(-1), "a field's name")] = value;
 }
 
 const SPLIT = FIELDS.map(([path, short, unit]) => [path.split('.'), short, unit] as const);
@@ -69,15 +67,16 @@ export class SessionCodec {
   constructor(private readonly cookie: CookieDefaults) {}
 
   encode(sess: SessionData): string {
-    const rest = JSON.parse(JSON.stringify(sess)) as Obj & { cookie?: { secure?: boolean } };
-    const secure = rest.cookie?.secure === true;
-    delete rest.cookie;
+    const { cookie, ...fields } = JSON.parse(JSON.stringify(sess)) as Obj;
+    const secure = isObject(cookie) && cookie.secure === true;
+    let rest = fields;
     const out: Obj = {};
     for (const [path, short, unit] of SPLIT) {
-      const value = take(rest, path);
+      const [left, value] = take(rest, path);
+      rest = left;
       if (value !== undefined) out[short] = toStored(value, unit);
     }
-    for (const path of NOT_STORED) take(rest, path.split('.'));
+    for (const path of NOT_STORED) rest = take(rest, path.split('.'))[0];
     if (secure) out[SECURE] = 1;
     return JSON.stringify({ ...out, ...rest });
   }
@@ -99,6 +98,7 @@ export class SessionCodec {
       sameSite: 'lax',
       secure: secure === 1,
     };
+    // The cookie as a plain object, as any store hands it over: Store#createSession makes the Cookie.
     return out as unknown as SessionData;
   }
 }

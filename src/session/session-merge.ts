@@ -37,19 +37,24 @@ export function diff(
   return [after === undefined ? { path } : { path, value: after }];
 }
 
-/** Applies `changes` to `target` (mutated and returned). Creates intermediate objects as needed. */
+/** `target` with `changes` applied (a new object). Creates intermediate objects as needed. */
 export function apply(target: Record<string, Json>, changes: Change[]): Record<string, Json> {
-  for (const { path, value } of changes) {
-    let node: Record<string, Json> = target;
-    for (const key of path.slice(0, -1)) {
-      if (!isObject(node[key])) node[key] = {};
-      node = node[key];
-    }
-    const leaf = path.at(-1)!;
-    if (value === undefined) delete node[leaf];
-    else node[leaf] = value;
+  return changes.reduce((node, { path, value }) => applyAt(node, path, value), target);
+}
+
+function applyAt(
+  node: Record<string, Json>,
+  [key, ...rest]: readonly string[],
+  value: Json | undefined,
+): Record<string, Json> {
+  if (key === undefined) return node;
+  if (rest.length > 0) {
+    const child = node[key];
+    return { ...node, [key]: applyAt(isObject(child) ? child : {}, rest, value) };
   }
-  return target;
+  if (value !== undefined) return { ...node, [key]: value };
+  const { [key]: _deleted, ...others } = node;
+  return others;
 }
 
 /**

@@ -46,10 +46,16 @@ function app(store = new MemoryStore()) {
     middleware.use(req, res, next);
   });
   a.post('/login', (req: Request, res: Response, next) => {
-    req.logIn(alice, (err) => (err ? next(err) : res.json({ sessionID: req.sessionID })));
+    req.logIn(alice, (err) => {
+      if (err) next(err);
+      else res.json({ sessionID: req.sessionID });
+    });
   });
   a.post('/logout', (req: Request, res: Response, next) => {
-    req.logOut((err) => (err ? next(err) : res.json({ user: req.user ?? null })));
+    req.logOut((err) => {
+      if (err) next(err);
+      else res.json({ user: req.user ?? null });
+    });
   });
   a.get('/me', (req: Request, res: Response) => {
     res.json({

@@ -9,6 +9,7 @@ import { compose } from '../common/compose.js';
 import { cookieSessions } from './sealed/cookie-session.js';
 import { SESSION_BACKEND } from './session.tokens.js';
 import type { SessionBackend } from './backends/backend.js';
+import { sessionOf } from './session.types.js';
 
 /** Pages have their cookies parsed already (CSRF); a parsed request is not parsed again. */
 const parseCookies = cookieParser();
@@ -69,7 +70,9 @@ export class SessionMiddleware implements NestMiddleware {
   }
 
   use(req: Request, res: Response, next: NextFunction): void {
-    if (req.isAuthenticated === undefined) installPassportMethods(req, res);
+    // passport's types put its methods on every request; they are there once installed.
+    const installed: Partial<Pick<Request, 'isAuthenticated'>> = req;
+    if (installed.isAuthenticated === undefined) installPassportMethods(req, res);
     this.chain(req, res, (err?: unknown) => {
       next(err ? this.outages.asHttp(err) : undefined);
     });
@@ -82,7 +85,7 @@ export class SessionMiddleware implements NestMiddleware {
    * one store lookup and no write.
    */
   private enforceLifetime(req: Request, res: Response, next: NextFunction): void {
-    const meta = req.session?.meta;
+    const meta = req.session.meta;
     if (!req.user || !meta) {
       next();
       return;
@@ -115,8 +118,7 @@ export class SessionMiddleware implements NestMiddleware {
  * Login (`passport.authenticate('local')`) still goes through passport proper.
  */
 function restoreUser(req: Request, _res: Response, next: NextFunction): void {
-  const session = req.session as
-    (Request['session'] & { passport?: { user?: unknown } }) | undefined;
+  const session = sessionOf(req);
   if (!session) {
     next(
       new Error(
@@ -125,18 +127,21 @@ function restoreUser(req: Request, _res: Response, next: NextFunction): void {
     );
     return;
   }
-  const stored = session.passport?.user;
-  if (!stored && stored !== 0) {
+  // passport's own record of the login (its SessionManager's key); unchecked store data.
+  const login = session.passport;
+  const stored: unknown = login?.user;
+  if (!login || (!stored && stored !== 0)) {
     next();
     return;
   }
+  // The overload passport's types call private: the deserializer chain, with no strategy object.
   passport.deserializeUser(stored, req, (err: unknown, user?: Express.User | false | null) => {
     if (err) {
       next(err);
       return;
     }
     if (user) req.user = user;
-    else delete session.passport!.user;
+    else delete login.user;
     next();
   });
 }

@@ -1,4 +1,5 @@
 import { hash } from 'node:crypto';
+import type { Request } from 'express';
 
 /** What the session keeps about the user: enough to answer "who is this?" without Postgres. */
 export interface Principal {
@@ -30,6 +31,14 @@ declare module 'express-session' {
  */
 export const publicSessionId = (sid: string): string =>
   hash('sha256', sid, 'base64url').slice(0, 22);
+
+/**
+ * The request's session, if it has one. express-session's types say it always does, but
+ * destroy() takes it off the request, and a request no session middleware ran for has none.
+ */
+export function sessionOf(req: Request): Request['session'] | undefined {
+  return req.session;
+}
 
 /** A stored session as the registry sees it. */
 export interface StoredSession {

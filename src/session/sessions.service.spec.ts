@@ -7,6 +7,7 @@ import { memoryBackend } from './backends/memory.backend.js';
 import { SESSION_BACKEND, SESSION_BACKEND_RECORD } from './session.tokens.js';
 import { publicSessionId, type Principal, type SessionMeta } from './session.types.js';
 import { SessionsService } from './sessions.service.js';
+import { defined } from '../common/defined.js';
 
 const alice: Principal = { id: 'user-alice', username: 'alice', displayName: 'Alice' };
 const bob: Principal = { id: 'user-bob', username: 'bob', displayName: 'Bob' };
@@ -31,8 +32,9 @@ function store(
     },
   };
   return new Promise((resolve, reject) => {
-    backend.store!.set(sid, sess, (err) => {
-      err ? reject(err) : resolve();
+    defined(backend.store, "the memory backend's store").set(sid, sess, (err) => {
+      if (err) reject(err);
+      else resolve();
     });
   });
 }

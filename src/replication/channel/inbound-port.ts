@@ -143,12 +143,12 @@ export class InboundPort {
 
   async close(): Promise<void> {
     for (const socket of this.sockets.values()) socket.terminate();
+    const { server } = this;
+    if (!server) return;
     await new Promise<void>((resolve) => {
-      this.server
-        ? this.server.close(() => {
-            resolve();
-          })
-        : resolve();
+      server.close(() => {
+        resolve();
+      });
     });
   }
 

@@ -85,8 +85,10 @@ describe('PeerChannel with changing members', () => {
   }
 
   const fileOf = (name: string) => join(dir, `${name}.peers`);
+  const channelOf = (name: string) => defined(channels.get(name), `${name}'s channel`);
+  const portOf = (name: string) => defined(ports.get(name), `${name}'s port`);
   const writeMembers = async (members: string[]) => {
-    const text = members.map((n) => `${n}=127.0.0.1:${ports.get(n)}`).join('\n');
+    const text = members.map((n) => `${n}=127.0.0.1:${portOf(n)}`).join('\n');
     // Every member's file lists every member (its own line is skipped).
     await Promise.all(POOL.map((n) => writeFile(fileOf(n), text + '\n')));
   };
@@ -95,7 +97,7 @@ describe('PeerChannel with changing members', () => {
     const channel = new PeerChannel({
       self: name,
       host: '127.0.0.1',
-      port: ports.get(name)!,
+      port: portOf(name),
       peers: new FileMembership(fileOf(name), name, 100, () => undefined),
       secret,
       log: () => undefined,
@@ -124,11 +126,11 @@ describe('PeerChannel with changing members', () => {
                 await c.close();
                 channels.delete(n);
               }
-              for (const n of members) started.set(n, channels.get(n)!);
+              for (const n of members) started.set(n, channelOf(n));
               const others = (n: string) => JSON.stringify(members.filter((m) => m !== n).sort());
               await until(() =>
                 members.every((n) => {
-                  const c = channels.get(n)!;
+                  const c = channelOf(n);
                   return (
                     JSON.stringify(c.livePeers().sort()) === others(n) &&
                     JSON.stringify([...c.peers].sort()) === others(n)
@@ -155,13 +157,13 @@ describe('PeerChannel with changing members', () => {
       await start('a');
       await start('b');
       await start('d', 'x'.repeat(43)); // listed, but with another secret
-      channels.get('d')!.listen({ message: (from, body) => heard.push([from, body]) });
-      await until(() => channels.get('a')!.livePeers().includes('b'));
-      channels.get('a')!.send(['b', 'd'], { secret: 'session data' });
+      channelOf('d').listen({ message: (from, body) => heard.push([from, body]) });
+      await until(() => channelOf('a').livePeers().includes('b'));
+      channelOf('a').send(['b', 'd'], { secret: 'session data' });
       await new Promise((r) => setTimeout(r, 600));
-      expect(channels.get('a')!.livePeers()).toEqual(['b']);
-      expect(channels.get('b')!.livePeers()).toEqual(['a']);
-      expect(channels.get('d')!.livePeers()).toEqual([]);
+      expect(channelOf('a').livePeers()).toEqual(['b']);
+      expect(channelOf('b').livePeers()).toEqual(['a']);
+      expect(channelOf('d').livePeers()).toEqual([]);
       expect(heard).toEqual([]);
     } finally {
       await tearDown();

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { WebSocket, type RawData } from 'ws';
+import { defined } from '../../common/defined.js';
 import { FrameSigner } from './envelope.js';
 import {
   CHALLENGE_HEADER,
@@ -149,7 +150,7 @@ export class OutboundLinks {
         socket.terminate();
         return;
       }
-      const name = answer.name!;
+      const name = defined(answer.name, 'the name the peer proved (refusal() checked it)');
       if (name === this.o.self) {
         link.self = true; // our own address: nothing to connect to
         socket.terminate();

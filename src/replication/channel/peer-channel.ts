@@ -172,8 +172,14 @@ export class PeerChannel implements PeerLink {
       };
       this.pending.set(id, {
         to,
-        resolve: (v) => (done(), resolve(v)),
-        reject: (e) => (done(), reject(e)),
+        resolve: (v) => {
+          done();
+          resolve(v);
+        },
+        reject: (e) => {
+          done();
+          reject(e);
+        },
       });
       this.transmit([{ to, kind: 'req', body, id }]);
     });
@@ -271,9 +277,10 @@ export class PeerChannel implements PeerLink {
   }
 
   private settle(e: Envelope): void {
-    const p = e.id === undefined ? undefined : this.pending.get(e.id);
+    if (e.id === undefined) return;
+    const p = this.pending.get(e.id);
     if (!p || p.to !== e.from) return;
-    this.pending.delete(e.id!);
+    this.pending.delete(e.id);
     const reply = e.body as Reply | null;
     if (reply?.ok === true) p.resolve(reply.value ?? null);
     else

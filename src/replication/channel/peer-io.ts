@@ -120,7 +120,9 @@ export class ThreadIo implements PeerIo {
     worker.on('error', (err) => {
       this.fail(err instanceof Error ? err : new Error(String(err)));
     });
-    worker.on('exit', (code) => this.closing || this.fail(new Error(`exited with ${code}`)));
+    worker.on('exit', (code) => {
+      if (!this.closing) this.fail(new Error(`exited with ${code}`));
+    });
   }
 
   drain(): void {

@@ -18,6 +18,8 @@ interface Tombstone {
   until: number;
 }
 
+const tombstoneItem = (id: string, t: Tombstone): Item => ({ id, gone: t.version, until: t.until });
+
 /**
  * Every session of the cluster as this replica knows it, and the one operation that changes it:
  * merge(item). Merging is a join — each top-level field keeps its newest version, expiry its
@@ -72,7 +74,7 @@ export class SessionMap {
 
   /** Everything this replica knows, tombstones included: a state-transfer snapshot. */
   *items(): Generator<Item> {
-    for (const id of this.tombstones.keys()) yield this.tombstoneOf(id)!;
+    yield* this.tombstoneItems();
     for (const [id, e] of this.entries) {
       const fields: Record<string, [string, Version]> = {};
       for (const [name, f] of e.fields) fields[name] = [f.json, f.version];
@@ -92,12 +94,12 @@ export class SessionMap {
   /** The session's tombstone as an item, if it ended here. */
   tombstoneOf(id: string): Item | undefined {
     const t = this.tombstones.get(id);
-    return t && { id, gone: t.version, until: t.until };
+    return t && tombstoneItem(id, t);
   }
 
   /** Tombstones, for a replica that joins (so it too refuses a late copy of an ended session). */
   *tombstoneItems(): Generator<Item> {
-    for (const id of this.tombstones.keys()) yield this.tombstoneOf(id)!;
+    for (const [id, t] of this.tombstones) yield tombstoneItem(id, t);
   }
 
   /**

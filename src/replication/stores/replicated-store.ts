@@ -113,7 +113,10 @@ export class ReplicatedSessionStore extends Store {
     const now = Date.now();
     const id = publicSessionId(sid);
     const ttl = sessionTtlMs(sess, this.lifetime, now);
-    if (ttl <= 0) return void (await this.replicator.destroy([id]));
+    if (ttl <= 0) {
+      await this.replicator.destroy([id]);
+      return;
+    }
     const stored = JSON.stringify(sess);
     const loaded = loadedFormOf(sess);
     if (loaded === undefined) {

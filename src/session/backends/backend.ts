@@ -128,13 +128,8 @@ export interface SessionBackendRecord<Shape extends z.ZodRawShape = z.ZodRawShap
 }
 
 /** Declares a backend record; the identity function, there for the types. */
-export function defineBackend<Shape extends z.ZodRawShape, Injected extends unknown[] = []>(
-  record: Omit<SessionBackendRecord<Shape>, 'create'> & {
-    create(
-      deps: BackendDeps<z.infer<z.ZodObject<Shape>>>,
-      ...injected: Injected
-    ): Promise<SessionBackend>;
-  },
+export function defineBackend<Shape extends z.ZodRawShape>(
+  record: SessionBackendRecord<Shape>,
 ): SessionBackendRecord<Shape> {
-  return record as unknown as SessionBackendRecord<Shape>;
+  return record;
 }

@@ -126,7 +126,7 @@ export class MemcachedAttemptCounter implements AttemptCounter {
     const { value } = await this.deadline.within(
       this.client.increment(attemptsKeyOf(key), 1, { initial: 1, expires: seconds(windowMs) }),
     );
-    return Number(value ?? 1);
+    return value ?? 1;
   }
 
   async peek(key: string): Promise<number> {

@@ -4,6 +4,7 @@ import type { Principal, SessionMeta } from '../session.types.js';
 import { publicSessionId, sessionTtlMs } from '../session.types.js';
 import type { BackendDeps, SessionBackend } from './backend.js';
 import { memoryBackend, MemorySessionStore } from './memory.backend.js';
+import { defined } from '../../common/defined.js';
 
 const IDLE = 60_000;
 const ABSOLUTE = 10 * 60_000;
@@ -57,21 +58,29 @@ const asError = (err: unknown) => (err instanceof Error ? err : new Error(String
 const get = (store: MemorySessionStore, sid: string) =>
   new Promise<SessionData | null | undefined>((resolve, reject) => {
     store.get(sid, (err, value) => {
-      err ? reject(asError(err)) : resolve(value);
+      if (err) reject(asError(err));
+      else resolve(value);
     });
   });
 const set = (store: MemorySessionStore, sid: string, sess: SessionData) =>
   new Promise<void>((resolve, reject) => {
     store.set(sid, sess, (err) => {
-      err ? reject(asError(err)) : resolve();
+      if (err) reject(asError(err));
+      else resolve();
     });
   });
 const destroy = (store: MemorySessionStore, sid: string) =>
   new Promise<void>((resolve, reject) => {
     store.destroy(sid, (err) => {
-      err ? reject(asError(err)) : resolve();
+      if (err) reject(asError(err));
+      else resolve();
     });
   });
+
+/** What a test expects a session to hold. */
+const userOf = (s: SessionData | null | undefined) =>
+  defined(s?.passport?.user, "the session's user");
+const metaOf = (s: SessionData | null | undefined) => defined(s?.meta, "the session's meta");
 
 describe('MemorySessionStore', () => {
   let store: MemorySessionStore;
@@ -95,12 +104,12 @@ describe('MemorySessionStore', () => {
     await set(store, 'sid-1', sess);
 
     const first = await get(store, 'sid-1');
-    first!.passport!.user!.displayName = 'Mallory';
-    sess.meta!.ip = '10.0.0.66';
+    userOf(first).displayName = 'Mallory';
+    metaOf(sess).ip = '10.0.0.66';
 
     const second = await get(store, 'sid-1');
-    expect(second!.passport!.user!.displayName).toBe('Alice');
-    expect(second!.meta!.ip).toBe('127.0.0.1');
+    expect(userOf(second).displayName).toBe('Alice');
+    expect(metaOf(second).ip).toBe('127.0.0.1');
     expect(second).not.toBe(first);
   });
 

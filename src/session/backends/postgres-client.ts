@@ -57,9 +57,12 @@ export class SessionSql {
    * as a tagged template": the text is a constant of ours, and every value goes as a parameter.)
    */
   async query<Row extends object>(text: string, values: Parameter[] = []): Promise<Result<Row>> {
-    let sent: postgres.PendingQuery<Row[]> | undefined;
-    let settled = false;
     let abandoned = false;
+    // Past the deadline, what has not run yet must not run later: a statement not sent yet is
+    // never sent, one running is cancelled, one answered is left alone.
+    let abandon = (): void => {
+      abandoned = true;
+    };
     const answered = new Promise<postgres.RowList<Row[]>>((resolve, reject) => {
       if (this.waiting.length === 0)
         setImmediate(() => {
@@ -67,10 +70,19 @@ export class SessionSql {
         });
       this.waiting.push(() => {
         if (abandoned) return;
-        sent = this.sql.unsafe<Row[]>(text, values, { prepare: true });
+        const sent = this.sql.unsafe<Row[]>(text, values, { prepare: true });
+        abandon = () => {
+          sent.cancel().catch(() => undefined);
+        };
         sent.then(
-          (rows) => ((settled = true), resolve(rows)),
-          (err: unknown) => ((settled = true), reject(err)),
+          (rows) => {
+            abandon = () => undefined;
+            resolve(rows);
+          },
+          (err: unknown) => {
+            abandon = () => undefined;
+            reject(err);
+          },
         );
       });
     });
@@ -78,9 +90,7 @@ export class SessionSql {
       const result = await this.deadline.within(answered);
       return { rows: result, rowCount: result.count };
     } catch (err) {
-      // Past the deadline: what has not run yet must not run later.
-      abandoned = true;
-      if (sent && !settled) sent.cancel().catch(() => undefined);
+      abandon();
       throw err;
     }
   }
@@ -106,7 +116,8 @@ export function sessionSqlFor(
   timeoutMs: number,
   what = '',
 ): SessionSql {
-  const { url } = database.options as { url?: string };
+  const { options } = database;
+  const url = 'url' in options ? options.url : undefined;
   if (!url) throw new Error('the session statements need the DataSource configured by URL');
   const deadline = new Deadline(
     timeoutMs,

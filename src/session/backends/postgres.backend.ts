@@ -53,7 +53,9 @@ export const postgresBackend = defineBackend({
       locate: async () => [
         { holder: 'Postgres', role: 'a row of user_sessions, shared by every replica' },
       ],
-      ready: async () => void (await sql.query('SELECT 1')),
+      ready: async () => {
+        await sql.query('SELECT 1');
+      },
       close: async () => {
         await Promise.all([stopPruning(), sql.end()]);
       },

@@ -101,7 +101,8 @@ describe('redisBackend (the record)', () => {
       expect(redisBackend.config.parse({ REDIS_URL })).toEqual({ REDIS_URL });
   });
 
-  it.each([
+  // Typed as isOutage() takes them: anything thrown.
+  it.each<[string, unknown]>([
     ['ClientOfflineError (command sent while Redis is down)', new ClientOfflineError()],
     ['ClientClosedError (command after the client closed)', new ClientClosedError()],
     ['ConnectionTimeoutError', new ConnectionTimeoutError()],
@@ -123,7 +124,7 @@ describe('redisBackend (the record)', () => {
     expect(redisBackend.isOutage(err)).toBe(true);
   });
 
-  it.each([
+  it.each<[string, unknown]>([
     ['a plain Error', new Error('boom')],
     [
       'an error reply that is a bug, not an outage',
@@ -247,13 +248,14 @@ describe('RedisSessionStore (fake client)', () => {
     const reader = storeOver(read.client);
     const loaded = await new Promise<SessionData>((resolve, reject) => {
       reader.get('sid-1', (err, sess) => {
-        err || !sess ? reject(err) : resolve(sess);
+        if (err || !sess) reject(err);
+        else resolve(sess);
       });
     });
     const req = { sessionID: 'sid-1' } as unknown as Request;
     const live = store.createSession(req, loaded);
 
-    live.passport!.user!.displayName = 'Alice L.';
+    defined(live.passport?.user, 'the logged-in user').displayName = 'Alice L.';
     await store.save('sid-1', live);
 
     expect(sent).toHaveLength(1);
@@ -315,7 +317,7 @@ describe('IndexedSessionRegistry over Redis (fake client and index)', () => {
     const { codec } = storeOver(fakeRedis().client);
     const value = codec.encode({
       ...session(alice, T0),
-      meta: { ...session(alice, T0).meta!, lastSeenAt: T0 + 60_000 },
+      meta: { ...defined(session(alice, T0).meta, "the session's meta"), lastSeenAt: T0 + 60_000 },
     });
     const { registry: r, removed } = registry({ 'sess:live': value });
 

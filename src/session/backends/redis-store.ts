@@ -225,7 +225,7 @@ export class RedisSessionStore extends IndexedKeyValueStore {
         return n;
       }),
     );
-    return ended.reduce((a, b) => a + Number(b), 0);
+    return ended.reduce((a, b) => a + b, 0);
   }
 }
 

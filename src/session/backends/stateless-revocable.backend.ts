@@ -85,7 +85,9 @@ export const statelessRevocableBackend = defineBackend({
         { holder: 'your browser', role: 'the only copy: sealed in the cookie' },
         { holder: 'Redis', role: 'only whether it was revoked, checked on every request' },
       ],
-      ready: async () => void (await deadline.within(client.ping())),
+      ready: async () => {
+        await deadline.within(client.ping());
+      },
       close: async () => {
         if (client.isOpen) await client.close();
         else client.destroy();

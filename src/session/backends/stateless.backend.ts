@@ -39,7 +39,9 @@ export const statelessBackend = defineBackend({
       locate: async () => [
         { holder: 'your browser', role: 'the only copy: sealed in the cookie, no server keeps it' },
       ],
-      ready: async () => void (await sql.query('SELECT 1')),
+      ready: async () => {
+        await sql.query('SELECT 1');
+      },
       close: async () => {
         await Promise.all([stopPruning(), sql.end()]);
       },

@@ -99,7 +99,10 @@ export abstract class SessionStoreBase extends Store {
     const now = Date.now();
     const ttlMs = sessionTtlMs(sess, this.lifetime, now);
     const id = publicSessionId(sid);
-    if (ttlMs <= 0) return void (await this.remove([id]));
+    if (ttlMs <= 0) {
+      await this.remove([id]);
+      return;
+    }
     const stored = this.codec.encode(sess);
     const changes = changesOf(sess, stored);
     if (changes) {

@@ -1,5 +1,5 @@
 import { hash, hkdfSync } from 'node:crypto';
-import { decodeProtectedHeader, EncryptJWT, jwtDecrypt, type JWTPayload } from 'jose';
+import { decodeProtectedHeader, EncryptJWT, jwtDecrypt } from 'jose';
 import { z } from 'zod';
 import type { SessionMeta } from '../session.types.js';
 
@@ -124,8 +124,9 @@ export class CookieSeal {
         currentDate: new Date(now),
       });
       const parsed = payload.safeParse(claims);
-      if (!parsed.success) return undefined;
-      return { sid: parsed.data.sid, data: parsed.data.s, expiresAt: claims.exp! * 1000 };
+      // `exp` is there: jose refuses a token without one (requiredClaims).
+      if (!parsed.success || claims.exp === undefined) return undefined;
+      return { sid: parsed.data.sid, data: parsed.data.s, expiresAt: claims.exp * 1000 };
     } catch {
       return undefined;
     }

@@ -9,7 +9,7 @@ import { Outages } from '../../common/outages.js';
 import type { SessionBackend } from '../backends/backend.js';
 import { SessionMiddleware } from '../session.middleware.js';
 import { endSession } from '../end-session.js';
-import { publicSessionId } from '../session.types.js';
+import { publicSessionId, sessionOf } from '../session.types.js';
 import { CookieSeal } from './cookie-seal.js';
 import type { Revocations } from './cookie-session.js';
 import { defined } from '../../common/defined.js';
@@ -23,11 +23,13 @@ const NAME = config.session.cookieName;
 const alice = { id: 'user-alice', username: 'alice', displayName: 'Alice' };
 
 beforeAll(() => {
-  passport.serializeUser<Express.User>((req, user, done) => {
-    const now = Date.now();
-    req.session.meta = { createdAt: now, lastSeenAt: now, ip: '', userAgent: 'x', replica: 'a' };
-    done(null, user);
-  });
+  passport.serializeUser(
+    (req: Request, user: Express.User, done: (err: null, id: Express.User) => void) => {
+      const now = Date.now();
+      req.session.meta = { createdAt: now, lastSeenAt: now, ip: '', userAgent: 'x', replica: 'a' };
+      done(null, user);
+    },
+  );
   passport.deserializeUser((stored: Express.User, done) => {
     done(null, stored);
   });
@@ -67,16 +69,18 @@ function app(o: { revocations?: Revocations; seal?: CookieSeal } = {}) {
     middleware.use(req, res, next);
   });
   a.post('/login', (req: Request, res: Response, next) => {
-    req.logIn(alice, (err) => (err ? next(err) : res.json({ sid: req.sessionID })));
+    req.logIn(alice, (err) => {
+      if (err) next(err);
+      else res.json({ sid: req.sessionID });
+    });
   });
   a.post('/logout', (req: Request, res: Response, next) => {
-    endSession(req, res, NAME).then(
-      () => res.status(200).json({ session: req.session ?? null }),
-      next,
-    );
+    endSession(req, res, NAME).then(() => {
+      res.status(200).json({ session: sessionOf(req) ?? null });
+    }, next);
   });
   a.post('/rename', (req: Request, res: Response) => {
-    req.session.passport!.user!.displayName = req.query.to as string;
+    defined(req.session.passport?.user, 'the logged-in user').displayName = req.query.to as string;
     if (req.query.then) res.redirect(303, '/me');
     else res.json({ ok: true });
   });
@@ -104,9 +108,13 @@ const sessionCookie = (res: request.Response): string | undefined =>
     .find((c) => c.startsWith(`${NAME}=`))
     ?.split(';', 1)[0];
 
+/** The session cookie an answer must set. */
+const cookieSetBy = (res: request.Response): string =>
+  defined(sessionCookie(res), 'a session cookie in the answer');
+
 async function loggedIn(a: express.Express) {
   const res = await request(a).post('/login').expect(200);
-  const cookie = sessionCookie(res)!;
+  const cookie = cookieSetBy(res);
   return { cookie, sid: (res.body as { sid: string }).sid };
 }
 
@@ -114,12 +122,15 @@ describe('a session sealed into its cookie', () => {
   it('login seals the session into the cookie (HttpOnly, SameSite, an expiry); a read sets none', async () => {
     const a = app();
     const res = await request(a).post('/login').expect(200);
-    const line = setCookies(res).find((c) => c.startsWith(NAME))!;
+    const line = defined(
+      setCookies(res).find((c) => c.startsWith(NAME)),
+      'the session cookie line',
+    );
     expect(line).toMatch(/HttpOnly/);
     expect(line).toMatch(/SameSite=Lax/);
     expect(line).toMatch(/Max-Age=\d+/);
     expect(line).not.toContain('alice');
-    const cookie = sessionCookie(res)!;
+    const cookie = cookieSetBy(res);
     const me = await request(a).get('/me').set('Cookie', cookie).expect(200);
     expect(me.body).toMatchObject({ user: alice, sid: (res.body as { sid: string }).sid });
     expect(sessionCookie(me)).toBeUndefined();
@@ -129,7 +140,7 @@ describe('a session sealed into its cookie', () => {
     const a = app();
     const { cookie, sid } = await loggedIn(a);
     const renamed = await request(a).post('/rename?to=Ally').set('Cookie', cookie).expect(200);
-    const resealed = sessionCookie(renamed)!;
+    const resealed = cookieSetBy(renamed);
     expect(resealed).not.toBe(cookie);
     const me = await request(a).get('/me').set('Cookie', resealed).expect(200);
     expect(me.body).toMatchObject({ user: { ...alice, displayName: 'Ally' }, sid, identity: sid });
@@ -146,10 +157,16 @@ describe('a session sealed into its cookie', () => {
     const line = setCookies(touched).find((c) => c.startsWith(NAME));
     expect(line).toBeDefined();
     const seal = new CookieSeal(config.session.secrets);
-    const before = await seal.open(cookie.slice(NAME.length + 1), t0);
-    const after = await seal.open(sessionCookie(touched)!.slice(NAME.length + 1), t0 + 61_000);
-    expect(after!.expiresAt - before!.expiresAt).toBeGreaterThanOrEqual(60_000);
-    expect(after!.sid).toBe(before!.sid);
+    const before = defined(
+      await seal.open(cookie.slice(NAME.length + 1), t0),
+      'the session in the first cookie',
+    );
+    const after = defined(
+      await seal.open(cookieSetBy(touched).slice(NAME.length + 1), t0 + 61_000),
+      'the session in the touched cookie',
+    );
+    expect(after.expiresAt - before.expiresAt).toBeGreaterThanOrEqual(60_000);
+    expect(after.sid).toBe(before.sid);
   });
 
   it('without a denylist, a copy of the cookie outlives the logout (the `stateless` row)', async () => {
@@ -172,8 +189,7 @@ describe('a session sealed into its cookie', () => {
     const { cookie, sid } = await loggedIn(a);
     // A copy sealed later (a request in flight, a stolen cookie kept in use) expires later.
     jest.spyOn(Date, 'now').mockReturnValue(t0 + 61_000);
-    const copy = sessionCookie(await request(a).get('/me').set('Cookie', cookie))!;
-    expect(copy).toBeDefined();
+    const copy = cookieSetBy(await request(a).get('/me').set('Cookie', cookie));
     await request(a).post('/logout').set('Cookie', cookie).expect(200);
     expect([...revocations.revoked.keys()]).toEqual([publicSessionId(sid)]);
     // Listed until the session's absolute end: no copy of it can open after that.
@@ -202,7 +218,7 @@ describe('a session sealed into its cookie', () => {
     expect((await request(a).get('/me').set('Cookie', first.cookie)).body).toMatchObject({
       user: null,
     });
-    const second = sessionCookie(again)!;
+    const second = cookieSetBy(again);
     expect((await request(a).get('/me').set('Cookie', second)).body).toMatchObject({ user: alice });
   });
 

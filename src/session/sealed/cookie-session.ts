@@ -78,13 +78,14 @@ class CookieSession {
     return this.#regenerated;
   }
 
-  /** What is sealed: the data the app keeps in it. */
+  /** What is sealed: the data the app keeps in it (its own properties; the state is private). */
   data(): SealedData {
-    return { ...this } as SealedData;
+    return Object.fromEntries(Object.entries(this));
   }
 
+  /** Drops the data; the object stays, as it is the request's `req.session`. */
   private clear(): void {
-    for (const key of Object.keys(this)) delete (this as Record<string, unknown>)[key];
+    for (const key of Object.keys(this)) Reflect.deleteProperty(this, key);
   }
 
   /**
@@ -199,6 +200,7 @@ export function cookieSessions(o: CookieSessionOptions): CookieSessions {
           (req as { session?: unknown }).session = undefined;
         },
       });
+      // Not express-session's Session class: the part of it passport and the app call (see top).
       req.session = session as unknown as Request['session'];
       // Follows regenerate(), as express-session's does.
       Object.defineProperty(req, 'sessionID', { get: () => session.id, configurable: true });

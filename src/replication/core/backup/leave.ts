@@ -163,8 +163,8 @@ export class Leave {
   private async handOnLast(id: string, candidates: string[]): Promise<void> {
     const { r, o, locs, copies } = this.c;
     const item = r.map.itemOf(id, o.now());
-    if (!item || candidates.length === 0) return;
-    const primary = chooseBackup(id, candidates)!;
+    const primary = chooseBackup(id, candidates); // null for no candidates
+    if (!item || primary === null) return;
     const backup = chooseBackup(
       id,
       candidates.filter((p) => p !== primary),

@@ -101,16 +101,17 @@ export class Locations {
 
   /** One page of the state a starting replica copies: locations, and tombstones and attempts first. */
   page(after: string | null): LocationsPage {
-    const ids = this.ids()
-      .filter((id) => after === null || id > after)
-      .sort();
-    const page = ids.slice(0, PAGE_SIZE);
+    const rest = [...this.locs]
+      .filter(([id]) => after === null || id > after)
+      .sort(([a], [b]) => (a < b ? -1 : 1)); // by id, each id once
+    const page = rest.slice(0, PAGE_SIZE);
+    const last = page.at(-1);
     const first = after === null;
     return {
-      entries: page.map((id) => ({ id, loc: this.locs.get(id)! })),
+      entries: page.map(([id, loc]) => ({ id, loc })),
       gone: first ? [...this.r.map.tombstoneItems()].slice(0, PAGE_SIZE) : [],
       attempts: first ? this.r.attempts.all().slice(0, PAGE_SIZE) : [],
-      next: ids.length > PAGE_SIZE ? page.at(-1)! : null,
+      next: rest.length > PAGE_SIZE && last ? last[0] : null,
     };
   }
 }
