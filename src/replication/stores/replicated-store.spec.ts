@@ -4,6 +4,7 @@ import { publicSessionId } from '../../session/session.types.js';
 import { ModelNetwork, neverEnds } from '../../../test/model/model-network.js';
 import { ReplicatedSessionStore } from './replicated-store.js';
 import { SessionReplicator } from '../core/replicated/session-replicator.js';
+import { defined } from '../../common/defined.js';
 
 const LIFETIME = { idleTimeoutMs: 60_000, absoluteTimeoutMs: 3_600_000 };
 
@@ -29,15 +30,34 @@ async function setup() {
     while (net.deliver(0));
     return n;
   };
-  return { store: new ReplicatedSessionStore(a, LIFETIME), a, b, sent };
+  /** Delivers messages until `work` is done: a logout waits for the peer's acknowledgement. */
+  const delivering = async <T>(work: Promise<T>): Promise<T> => {
+    // Set in a callback, which the compiler's narrowing does not follow.
+    let done = false as boolean;
+    const result = work.finally(() => (done = true));
+    while (!done) {
+      sent();
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    return result;
+  };
+  return { store: new ReplicatedSessionStore(a, LIFETIME), a, b, sent, delivering };
 }
 
 const get = (store: ReplicatedSessionStore, sid: string) =>
   new Promise<SessionData | null | undefined>((resolve, reject) => {
     store.get(sid, (err, s) => {
-      err ? reject(err instanceof Error ? err : new Error('get failed')) : resolve(s);
+      if (err) reject(err instanceof Error ? err : new Error('get failed'));
+      else resolve(s);
     });
   });
+
+/** A session the store must have. */
+async function stored(store: ReplicatedSessionStore, sid: string): Promise<SessionData> {
+  const s = await get(store, sid);
+  if (!s) throw new Error(`expected session ${sid} in the store, found nothing`);
+  return s;
+}
 
 const session = (now: number, extra: object = {}) =>
   ({
@@ -49,7 +69,7 @@ const session = (now: number, extra: object = {}) =>
 
 describe('ReplicatedSessionStore', () => {
   it('creates everywhere, sends only changed fields, batches touches, and a late save revives nothing', async () => {
-    const { store, b, sent } = await setup();
+    const { store, b, sent, delivering } = await setup();
     const now = Date.now();
     await store.save('sid-1', session(now));
     expect(sent()).toBe(1);
@@ -57,28 +77,30 @@ describe('ReplicatedSessionStore', () => {
     expect(b.map.has(id, Date.now())).toBe(true);
 
     // A loaded session, edited: one delta with the passport field alone.
-    const loaded = (await get(store, 'sid-1'))!;
-    loaded.passport!.user!.displayName = 'Ada L.';
+    const loaded = await stored(store, 'sid-1');
+    defined(loaded.passport?.user, 'the logged-in user').displayName = 'Ada L.';
     await store.save('sid-1', loaded);
     expect(sent()).toBe(1);
-    expect(JSON.parse(b.map.read(id, Date.now())!)).toMatchObject({
+    expect(JSON.parse(defined(b.map.read(id, Date.now()), 'the session on b'))).toMatchObject({
       passport: { user: { displayName: 'Ada L.' } },
     });
 
     // A touch (last seen) goes out with the next batch, not with the request.
-    const touched = (await get(store, 'sid-1'))!;
-    touched.meta!.lastSeenAt = now + 5000;
+    const touched = await stored(store, 'sid-1');
+    defined(touched.meta, "the session's meta").lastSeenAt = now + 5000;
     await store.save('sid-1', touched);
     expect(sent()).toBe(0);
 
     // Logout, then a request that loaded the session before it saves: nothing comes back.
-    const inFlight = (await get(store, 'sid-1'))!;
-    await new Promise<void>((resolve) => {
-      store.destroy('sid-1', () => {
-        resolve();
-      });
-    });
-    inFlight.passport!.user!.displayName = 'late';
+    const inFlight = await stored(store, 'sid-1');
+    await delivering(
+      new Promise<void>((resolve) => {
+        store.destroy('sid-1', () => {
+          resolve();
+        });
+      }),
+    );
+    defined(inFlight.passport?.user, 'the logged-in user').displayName = 'late';
     await store.save('sid-1', inFlight);
     expect(await get(store, 'sid-1')).toBeNull();
     sent();
@@ -87,9 +109,8 @@ describe('ReplicatedSessionStore', () => {
   });
 
   it('destroys a session past its absolute lifetime instead of saving it', async () => {
-    const { store, b, sent } = await setup();
-    await store.save('old', session(Date.now() - LIFETIME.absoluteTimeoutMs - 1));
-    sent();
+    const { store, b, delivering } = await setup();
+    await delivering(store.save('old', session(Date.now() - LIFETIME.absoluteTimeoutMs - 1)));
     expect(await get(store, 'old')).toBeNull();
     expect(b.map.isGone(publicSessionId('old'))).toBe(true);
   });

@@ -276,7 +276,12 @@ export class SessionReplicator {
     return true;
   }
 
-  /** Ends sessions everywhere (tombstones); returns how many were alive here. */
+  /**
+   * Ends sessions everywhere (tombstones); returns how many were alive here. Waits for the peers
+   * even in async mode (bounded by the sync timeout): a logout answered before its tombstone
+   * left could be undone by this replica crashing and restarting (its old frames are refused
+   * then), and logout must be final.
+   */
   async destroy(ids: string[]): Promise<number> {
     if (ids.length === 0) return 0;
     this.catchUp();
@@ -290,7 +295,7 @@ export class SessionReplicator {
       return item;
     });
     for (let i = 0; i < items.length; i += 1000)
-      await this.publish({ t: 'destroyed', items: items.slice(i, i + 1000) });
+      await this.publish({ t: 'destroyed', items: items.slice(i, i + 1000) }, 'sync');
     return alive;
   }
 
