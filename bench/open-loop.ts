@@ -13,7 +13,6 @@
  * `lagLimitMs` measured the generator, not the servers, and says so (`behind`).
  */
 import type { Reply } from '../cluster/virtual-client.js';
-import { defined } from '../src/common/defined.js';
 import { Histogram } from './histogram.js';
 
 /** Anything that sends a request and answers with a Reply (a VirtualClient). */
@@ -186,7 +185,8 @@ export function runOpenLoop(clients: Sender[], o: OpenLoopOptions): Promise<Open
         return;
       }
       for (let due = dueOf(next); due < end && due <= now; due = dueOf(++next)) {
-        const lane = defined(lanes[next % n], `client ${next % n}`);
+        const lane = lanes[next % n];
+        if (lane === undefined) throw new Error(`open loop: no client ${next % n}`);
         if (due >= measureFrom) {
           run.scheduled++;
           // How late the generator got to this request, whether or not its client is free (a

@@ -2,6 +2,7 @@
  * bench/REPORT.md from one run's result: the comparison table (the sources' columns, filled with
  * figures), the targets, the machine and settings, then one section per measurement.
  */
+import { basename } from 'node:path';
 import { cellText } from './charts/faults.js';
 import { scalingCurves } from './charts/scaling.js';
 import { faults } from './faults.js';
@@ -42,9 +43,7 @@ export const skew = (s: number | null | undefined): string =>
 
 export function complexity(t: TopologyResult): string {
   const { processes, stores } = t.complexity;
-  const code = t.complexity.sessionCode.map(
-    (c) => `${c.file.replace(/.*\//, '')} ${c.lines} lines`,
-  );
+  const code = t.complexity.sessionCode.map((c) => `${basename(c.file)} ${c.lines} lines`);
   return `${processes.length} processes${stores.length ? ` (+ ${stores.join(', ')})` : ''}; ${code.join(', ')}`;
 }
 

@@ -11,7 +11,6 @@ import { fileURLToPath } from 'node:url';
 import { startCluster, type Cluster } from '../cluster/cluster.js';
 import { abandoned, ledgerOf } from '../cluster/work-dir.js';
 import { PROJECT_ROOT } from '../cluster/paths.js';
-import { defined } from '../src/common/defined.js';
 import { profileNames, profileOf, type ProfileName } from '../cluster/profiles.js';
 import type { TopologyName } from './results.js';
 import { profileWhere } from './traits.js';
@@ -269,10 +268,12 @@ export async function startTopology(
     await rm(workDir, { recursive: true, force: true });
     throw error;
   }
-  const pgPort = defined(
-    cluster.status().find((m) => m.kind === 'postgres')?.port,
-    "Postgres's port",
-  );
+  const pgPort = cluster.status().find((m) => m.kind === 'postgres')?.port;
+  if (pgPort === undefined) {
+    await cluster.stop();
+    await rm(workDir, { recursive: true, force: true });
+    throw new Error('no Postgres in the cluster: every profile runs one (the users table)');
+  }
   return {
     spec,
     cluster,

@@ -71,8 +71,8 @@ export async function kustomize(overlay: string): Promise<Record<string, unknown
     if (errorCode(err) === 'ENOENT')
       throw new Error('kubectl is not installed: the check needs kubectl 1.21 or later');
     // execFile's error holds what kubectl said on stderr (no `instanceof`: see errorCode).
-    const said =
-      typeof err === 'object' && err !== null && 'stderr' in err ? String(err.stderr) : '';
+    const stderr = typeof err === 'object' && err !== null && 'stderr' in err ? err.stderr : '';
+    const said = typeof stderr === 'string' ? stderr : '';
     throw new Error(`kubectl kustomize ${overlay}: ${said.trim() || errorMessage(err)}`);
   });
   // YAML 1.1, as kubectl writes it.
