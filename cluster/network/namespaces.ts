@@ -1,0 +1,245 @@
+/**
+ * A private network for one cluster: every member in a network namespace of its own, joined by a
+ * bridge that lives in a namespace of its own too. Faults are kernel rules inside the members'
+ * namespaces (iptables: DROP for a partition, the `statistic` match for random loss), so the
+ * addresses a member sees are the real ones: `ip_hash` and the addresses Redis announces work as
+ * on a real network. Root only: namespaces, veth pairs and iptables need CAP_NET_ADMIN.
+ *
+ * Nothing here reaches the root namespace: its only trace there is an `unreachable` route for the
+ * cluster's /24, so a process in the root namespace that tries one of these addresses by mistake
+ * fails at once instead of sending the packet to the machine's default gateway.
+ */
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+/** Our private range: 10.213.<network>.0/24, one /24 per network-mode cluster. */
+const RANGE = '10.213';
+/** The chain each member's INPUT and OUTPUT jump to; a heal flushes it. */
+const CHAIN = 'SL-FAULTS';
+
+export class NetworkModeError extends Error {}
+
+/** What a namespace network's record file says: enough to remove it after a crash. */
+interface NetworkRecord {
+  index: number;
+  members: string[];
+  /** A random name given to the bridge, which a later network with the same index lacks. */
+  token: string;
+}
+
+/** Runs `ip` or `iptables`; a failure names the command and what it printed. */
+async function sh(program: string, args: readonly string[]): Promise<string> {
+  try {
+    const { stdout } = await run(program, args);
+    return stdout;
+  } catch (error) {
+    const stderr = (error as { stderr?: string }).stderr?.trim();
+    throw new NetworkModeError(`${program} ${args.join(' ')}: ${stderr || String(error)}`);
+  }
+}
+
+export function assertNetworkModeAllowed(): void {
+  if (process.getuid?.() !== 0)
+    throw new NetworkModeError(
+      'the network mode needs root (network namespaces, veth pairs and iptables need CAP_NET_ADMIN)',
+    );
+}
+
+/** The namespaces that exist now. */
+async function namespaces(): Promise<Set<string>> {
+  const out = await sh('ip', ['netns', 'list']);
+  return new Set(
+    out
+      .split('\n')
+      .map((line) => line.split(' ')[0] ?? '')
+      .filter(Boolean),
+  );
+}
+
+/** The token of the network at `index` (its bridge's alias), if there is one. */
+async function bridgeToken(index: number): Promise<string | undefined> {
+  const out = await sh('ip', ['-n', bridgeOf(index), '-o', 'link', 'show', 'br0']).catch(() => '');
+  return /\balias (\S+)/.exec(out)?.[1];
+}
+
+const bridgeOf = (index: number) => `sl${index}-bridge`;
+const memberNs = (index: number, i: number) => `sl${index}-m${i}`;
+
+export class NamespaceNetwork {
+  private constructor(
+    /** Which /24 of the range this network has: two clusters at once get two. */
+    readonly index: number,
+    readonly members: readonly string[],
+    private readonly recordFile: string,
+  ) {}
+
+  /**
+   * Builds the network for `members`, first removing what a crashed run left (named in
+   * `recordFile`, a file in the cluster's work dir).
+   */
+  static async create(members: readonly string[], recordFile: string): Promise<NamespaceNetwork> {
+    assertNetworkModeAllowed();
+    if (new Set(members).size !== members.length || members.length > 250)
+      throw new NetworkModeError('network members must be distinct, at most 250');
+    await NamespaceNetwork.removeLeftover(recordFile);
+    const taken = await namespaces();
+    for (let index = 1; index <= 250; index++) {
+      if (taken.has(bridgeOf(index))) continue;
+      // Creating the bridge's namespace claims the index: another cluster starting at the same
+      // moment fails here ("File exists") and tries the next one.
+      const claimed = await sh('ip', ['netns', 'add', bridgeOf(index)]).then(
+        () => true,
+        () => false,
+      );
+      if (!claimed) continue;
+      const record: NetworkRecord = { index, members: [...members], token: randomUUID() };
+      const network = new NamespaceNetwork(index, members, recordFile);
+      try {
+        await sh('ip', ['-n', bridgeOf(index), 'link', 'add', 'br0', 'type', 'bridge']);
+        await sh('ip', ['-n', bridgeOf(index), 'link', 'set', 'br0', 'alias', record.token]);
+        await writeFile(recordFile, JSON.stringify(record) + '\n');
+        await network.build();
+      } catch (error) {
+        await network.destroy();
+        throw error;
+      }
+      return network;
+    }
+    throw new NetworkModeError('no free network: 250 are in use');
+  }
+
+  /**
+   * Removes the network a crashed run recorded in `recordFile`, if it is still that run's: a
+   * later cluster may have the same index by now (its bridge is then another namespace).
+   */
+  static async removeLeftover(recordFile: string): Promise<void> {
+    const text = await readFile(recordFile, 'utf8').catch(() => undefined);
+    if (text === undefined) return;
+    const record = JSON.parse(text) as NetworkRecord;
+    const ours = (await bridgeToken(record.index)) === record.token;
+    if (ours) await new NamespaceNetwork(record.index, record.members, recordFile).destroy();
+    await rm(recordFile, { force: true });
+  }
+
+  get subnet(): string {
+    return `${RANGE}.${this.index}.0/24`;
+  }
+
+  /** The member's address: .2 onwards, in the order given. */
+  address(member: string): string {
+    return `${RANGE}.${this.index}.${this.position(member) + 2}`;
+  }
+
+  namespace(member: string): string {
+    return memberNs(this.index, this.position(member));
+  }
+
+  /** The command line that runs `command` inside the member's namespace. */
+  wrap(member: string, command: readonly string[]): string[] {
+    return ['ip', 'netns', 'exec', this.namespace(member), ...command];
+  }
+
+  /**
+   * Splits the members into sides that cannot reach each other (both ways). A member in no side
+   * is a side of its own.
+   */
+  async partition(sides: ReadonlyArray<readonly string[]>): Promise<void> {
+    const sideOf = new Map<string, number>();
+    sides.forEach((side, i) => {
+      for (const m of side) sideOf.set(this.checked(m), i);
+    });
+    const side = (m: string) => sideOf.get(m) ?? `alone:${m}`;
+    for (const a of this.members)
+      for (const b of this.members)
+        if (a !== b && side(a) !== side(b)) await this.drop(a, b, 'from-and-to');
+  }
+
+  /** One way: what `from` sends to `to` is lost; the other direction still works. */
+  async cut(from: string, to: string): Promise<void> {
+    await this.drop(this.checked(from), this.checked(to), 'to');
+  }
+
+  /** Loses each packet `member` receives (from `from`, or from anyone) with this probability. */
+  async lose(member: string, probability: number, from?: readonly string[]): Promise<void> {
+    if (!(probability > 0 && probability <= 1))
+      throw new NetworkModeError(`loss probability must be in (0, 1], not ${probability}`);
+    const ns = this.namespace(this.checked(member));
+    const sources = from?.map((m) => ['-s', this.address(this.checked(m))]) ?? [[]];
+    for (const source of sources)
+      await sh('ip', [
+        ...['netns', 'exec', ns, 'iptables', '-A', CHAIN, ...source],
+        ...[
+          '-m',
+          'statistic',
+          '--mode',
+          'random',
+          '--probability',
+          String(probability),
+          '-j',
+          'DROP',
+        ],
+      ]);
+  }
+
+  /** Ends every partition, cut and loss. */
+  async heal(): Promise<void> {
+    for (const m of this.members)
+      await sh('ip', ['netns', 'exec', this.namespace(m), 'iptables', '-F', CHAIN]);
+  }
+
+  /** Removes the namespaces (their processes must have stopped), the bridge and the route. */
+  async destroy(): Promise<void> {
+    const existing = await namespaces();
+    for (const ns of [...this.members.map((_, i) => memberNs(this.index, i)), bridgeOf(this.index)])
+      if (existing.has(ns)) await sh('ip', ['netns', 'delete', ns]);
+    await sh('ip', ['route', 'del', 'unreachable', this.subnet]).catch(() => undefined);
+    await rm(this.recordFile, { force: true });
+  }
+
+  /** Everything but the bridge, which create() made to claim the index. */
+  private async build(): Promise<void> {
+    const bridge = bridgeOf(this.index);
+    await sh('ip', ['-n', bridge, 'link', 'set', 'br0', 'up']);
+    for (const [i, member] of this.members.entries()) {
+      const ns = memberNs(this.index, i);
+      const port = `v${this.index}m${i}`; // the bridge's end; interface names have 15 characters
+      await sh('ip', ['netns', 'add', ns]);
+      await sh('ip', [
+        ...['link', 'add', port, 'netns', bridge, 'type', 'veth'],
+        ...['peer', 'name', 'eth0', 'netns', ns],
+      ]);
+      await sh('ip', ['-n', bridge, 'link', 'set', port, 'master', 'br0', 'up']);
+      await sh('ip', ['-n', ns, 'addr', 'add', `${this.address(member)}/24`, 'dev', 'eth0']);
+      await sh('ip', ['-n', ns, 'link', 'set', 'eth0', 'up']);
+      await sh('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+      await sh('ip', ['netns', 'exec', ns, 'iptables', '-N', CHAIN]);
+      await sh('ip', ['netns', 'exec', ns, 'iptables', '-A', 'INPUT', '-j', CHAIN]);
+      await sh('ip', ['netns', 'exec', ns, 'iptables', '-A', 'OUTPUT', '-j', CHAIN]);
+    }
+    await sh('ip', ['route', 'add', 'unreachable', this.subnet]);
+  }
+
+  /** Drops what `a` sends to `b` (`to`), and with `from-and-to` also what it gets from `b`. */
+  private async drop(a: string, b: string, how: 'to' | 'from-and-to'): Promise<void> {
+    const ns = this.namespace(a);
+    const peer = this.address(b);
+    await sh('ip', ['netns', 'exec', ns, 'iptables', '-A', CHAIN, '-d', peer, '-j', 'DROP']);
+    if (how === 'from-and-to')
+      await sh('ip', ['netns', 'exec', ns, 'iptables', '-A', CHAIN, '-s', peer, '-j', 'DROP']);
+  }
+
+  private position(member: string): number {
+    const i = this.members.indexOf(member);
+    if (i < 0) throw new NetworkModeError(`no member "${member}" in this network`);
+    return i;
+  }
+
+  private checked(member: string): string {
+    this.position(member);
+    return member;
+  }
+}

@@ -1,0 +1,46 @@
+// Runs inside a network namespace (ip netns exec … node net-probe.mjs …) for test/network.e2e-spec.ts.
+//   listen <host> <port>            TCP: accepts and closes; UDP: prints the count of datagrams on SIGTERM
+//   connect <host> <port> <ms>      prints "ok" or the error code (or "timeout")
+//   send <host> <port> <count>      UDP datagrams, 1 ms apart
+import dgram from 'node:dgram';
+import net from 'node:net';
+
+const [mode, host, portText, extra] = process.argv.slice(2);
+const port = Number(portText);
+
+if (mode === 'listen') {
+  let received = 0;
+  const udp = dgram.createSocket('udp4');
+  udp.on('message', () => received++);
+  udp.bind(port, host);
+  const tcp = net
+    .createServer((s) => s.on('error', () => undefined).end())
+    .listen(port, host, () => console.log('listening'));
+  process.on('SIGTERM', () => {
+    console.log(String(received));
+    udp.close();
+    tcp.close();
+  });
+} else if (mode === 'connect') {
+  const socket = net.connect({ host, port });
+  const timer = setTimeout(() => done('timeout'), Number(extra));
+  const done = (what) => {
+    clearTimeout(timer);
+    console.log(what);
+    socket.destroy();
+  };
+  socket.on('connect', () => done('ok'));
+  socket.on('error', (err) => done(err.code ?? err.message));
+} else if (mode === 'send') {
+  const udp = dgram.createSocket('udp4');
+  let sent = 0;
+  const next = () => {
+    if (sent === Number(extra)) return udp.close();
+    sent++;
+    udp.send('x', port, host, () => setTimeout(next, 1));
+  };
+  next();
+} else {
+  console.error(`net-probe: unknown mode ${mode}`);
+  process.exit(2);
+}
