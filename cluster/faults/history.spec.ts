@@ -1,0 +1,210 @@
+import { describe, expect, it } from '@jest/globals';
+import fc from 'fast-check';
+import { checkHistory, type HistoryEvent, type Operation, type Promises } from './history.js';
+
+const ALL: Promises = { loginsKept: true, logoutFinal: true, writesKept: true };
+
+/**
+ * A history a correct server could give: each operation takes effect at one moment between its
+ * send and its answer (an `info` one at any moment after its send, or never), in one order, on one
+ * copy of the truth; every read answers from that copy.
+ */
+interface Step {
+  session: number;
+  kind: Operation['kind'];
+  start: number;
+  length: number;
+  /** Where in [start, start + length] it takes effect, as a fraction. */
+  at: number;
+  outcome: 'ok' | 'fail' | 'info';
+  /** An `info` operation: whether it took effect at all. */
+  applied: boolean;
+}
+
+const step = fc.record({
+  session: fc.integer({ min: 0, max: 1 }),
+  // Ends are rarer: after one, a session has nothing more to show.
+  kind: fc.constantFrom<Operation['kind']>(
+    'write',
+    'write',
+    'read',
+    'read',
+    'read',
+    'logout',
+    'revoke',
+  ),
+  start: fc.integer({ min: 1, max: 150 }),
+  length: fc.integer({ min: 0, max: 40 }),
+  at: fc.double({ min: 0, max: 1, noNaN: true }),
+  outcome: fc.constantFrom<'ok' | 'fail' | 'info'>('ok', 'ok', 'ok', 'fail', 'info'),
+  applied: fc.boolean(),
+});
+
+/** Logins first (one per session, at time 0), then the steps, answered from a single truth. */
+function correctHistory(steps: Step[]): HistoryEvent[] {
+  const sessions = [...new Set(steps.map((s) => s.session))];
+  const logins: HistoryEvent[] = sessions.map((s) => ({
+    session: `s${s}`,
+    op: { kind: 'login' },
+    invokedAt: 0,
+    completedAt: 0.5,
+    outcome: 'ok',
+  }));
+  const events = steps.map((s, i): { event: HistoryEvent; effectAt: number; takes: boolean } => {
+    const op: Operation = s.kind === 'write' ? { kind: 'write', value: `v${i}` } : { kind: s.kind };
+    const completedAt = s.start + s.length;
+    // An `info` operation may take effect after its answer, up to 50 ms later (a late message).
+    const effectAt = s.start + (s.outcome === 'info' ? s.length + 50 : s.length) * s.at;
+    const takes = s.outcome === 'ok' || (s.outcome === 'info' && s.applied);
+    const outcome = s.kind === 'read' && s.outcome !== 'ok' ? 'info' : s.outcome;
+    return {
+      event: { session: `s${s.session}`, op, invokedAt: s.start, completedAt, outcome },
+      effectAt,
+      takes,
+    };
+  });
+  const truth = new Map<string, { in: boolean; value?: string }>(
+    logins.map((l) => [l.session, { in: true }]),
+  );
+  for (const e of [...events].sort((a, b) => a.effectAt - b.effectAt)) {
+    const state = truth.get(e.event.session);
+    if (state === undefined) throw new Error('a step of a session with no login');
+    if (!e.takes) continue;
+    const op = e.event.op;
+    if (op.kind === 'write' && state.in) state.value = op.value;
+    if (op.kind === 'logout' || op.kind === 'revoke') state.in = false;
+    if (op.kind === 'read' && e.event.outcome === 'ok')
+      e.event.saw = state.in
+        ? { authenticated: true, value: state.value }
+        : { authenticated: false };
+  }
+  return [...logins, ...events.map((e) => e.event)];
+}
+
+const steps = fc.array(step, { minLength: 1, maxLength: 40 });
+const reads = (h: HistoryEvent[]) => h.filter((e) => e.op.kind === 'read' && e.outcome === 'ok');
+const ended = (h: HistoryEvent[], read: HistoryEvent, ok: boolean) =>
+  h.some(
+    (e) =>
+      e.session === read.session &&
+      (e.op.kind === 'logout' || e.op.kind === 'revoke') &&
+      (ok
+        ? e.outcome === 'ok' && e.completedAt < read.invokedAt
+        : e.outcome !== 'fail' && e.invokedAt <= read.completedAt),
+  );
+/** The read at `pick` (modulo) among those `fits` accepts, or undefined when none does. */
+function pickRead(h: HistoryEvent[], pick: number, fits: (read: HistoryEvent) => boolean) {
+  const candidates = reads(h).filter(fits);
+  return candidates[pick % Math.max(1, candidates.length)];
+}
+
+describe('checkHistory', () => {
+  it('flags nothing in a history a correct server could give', () => {
+    fc.assert(
+      fc.property(steps, (s) => {
+        expect(checkHistory(correctHistory(s), ALL)).toEqual([]);
+      }),
+      // The false alarms that matter (two writes at once, an answer lost) need many histories.
+      { numRuns: 2000 },
+    );
+  });
+
+  it('catches an acknowledged login that a later read finds logged out', () => {
+    fc.assert(
+      fc.property(steps, fc.nat(), (s, pick) => {
+        const h = correctHistory(s);
+        const read = pickRead(h, pick, (r) => !ended(h, r, false));
+        fc.pre(read !== undefined);
+        read.saw = { authenticated: false };
+        expect(checkHistory(h, ALL)).toContainEqual(
+          expect.objectContaining({ kind: 'lost-login', read }),
+        );
+        expect(checkHistory(h, { ...ALL, loginsKept: false })).toEqual([]);
+      }),
+    );
+  });
+
+  it('catches a session that a read finds alive after an acknowledged logout or revoke', () => {
+    fc.assert(
+      fc.property(steps, fc.nat(), (s, pick) => {
+        const h = correctHistory(s);
+        const read = pickRead(h, pick, (r) => ended(h, r, true));
+        fc.pre(read !== undefined);
+        read.saw = { authenticated: true };
+        expect(checkHistory(h, ALL)).toContainEqual(
+          expect.objectContaining({ kind: 'resurrected', read }),
+        );
+        const quiet = checkHistory(h, { ...ALL, logoutFinal: false });
+        expect(quiet.filter((v) => v.kind === 'resurrected')).toEqual([]);
+      }),
+    );
+  });
+
+  it('catches a read that sees an older value than an acknowledged write', () => {
+    const acked = (h: HistoryEvent[], read: HistoryEvent) =>
+      h.some(
+        (e) =>
+          e.session === read.session &&
+          e.op.kind === 'write' &&
+          e.outcome === 'ok' &&
+          e.completedAt < read.invokedAt,
+      );
+    fc.assert(
+      fc.property(steps, fc.nat(), (s, pick) => {
+        const h = correctHistory(s);
+        const read = pickRead(h, pick, (r) => r.saw?.authenticated === true && acked(h, r));
+        fc.pre(read !== undefined);
+        read.saw = { authenticated: true }; // the value the session had at login
+        expect(checkHistory(h, ALL)).toContainEqual(
+          expect.objectContaining({ kind: 'lost-write', read }),
+        );
+        expect(checkHistory(h, { ...ALL, writesKept: false })).toEqual([]);
+      }),
+    );
+  });
+
+  it('catches both a lost login and a resurrected session in one fixed history', () => {
+    const at = (t: number) => ({ invokedAt: t, completedAt: t + 1 });
+    const history: HistoryEvent[] = [
+      { session: 'alice', op: { kind: 'login' }, ...at(0), outcome: 'ok' },
+      { session: 'bob', op: { kind: 'login' }, ...at(0), outcome: 'ok' },
+      // The partition: alice's session lived only on the minority side, bob logs out there.
+      { session: 'bob', op: { kind: 'logout' }, ...at(10), outcome: 'ok' },
+      // After the heal.
+      {
+        session: 'alice',
+        op: { kind: 'read' },
+        ...at(20),
+        outcome: 'ok',
+        saw: { authenticated: false },
+      },
+      {
+        session: 'bob',
+        op: { kind: 'read' },
+        ...at(20),
+        outcome: 'ok',
+        saw: { authenticated: true },
+      },
+    ];
+    expect(checkHistory(history, ALL).map((v) => [v.kind, v.session])).toEqual([
+      ['lost-login', 'alice'],
+      ['resurrected', 'bob'],
+    ]);
+  });
+
+  it('does not blame a logout whose answer was lost: it may have been done', () => {
+    const history: HistoryEvent[] = [
+      { session: 'carol', op: { kind: 'login' }, invokedAt: 0, completedAt: 1, outcome: 'ok' },
+      { session: 'carol', op: { kind: 'logout' }, invokedAt: 5, completedAt: 9, outcome: 'info' },
+      {
+        session: 'carol',
+        op: { kind: 'read' },
+        invokedAt: 20,
+        completedAt: 21,
+        outcome: 'ok',
+        saw: { authenticated: false },
+      },
+    ];
+    expect(checkHistory(history, ALL)).toEqual([]);
+  });
+});

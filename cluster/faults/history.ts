@@ -1,0 +1,114 @@
+/**
+ * A Jepsen-style history checker for sessions. Clients record every operation with the time they
+ * sent it and the time they heard back, and how it ended: `ok` (acknowledged), `fail` (certainly
+ * not done: refused before it reached the app) or `info` (unknown: a timeout, a 503 that may have
+ * come after the store took the write). After the faults heal, the checker decides whether the
+ * profile kept its promises. An operation may take effect at any moment between its send and its
+ * answer (an `info` one at any moment after its send, or never); the checker flags only what no
+ * such order explains, so a correct history is never flagged.
+ */
+
+/** What a client did to one session. Sessions are the client's labels, known before login ends. */
+export type Operation =
+  | { kind: 'login' }
+  /** Change what the session carries (the display name); values are unique per session. */
+  | { kind: 'write'; value: string }
+  | { kind: 'read' }
+  | { kind: 'logout' }
+  /** Another session of the same user ends this one ("my sessions" → revoke). */
+  | { kind: 'revoke' };
+
+export type Outcome = 'ok' | 'fail' | 'info';
+
+export interface HistoryEvent {
+  session: string;
+  op: Operation;
+  invokedAt: number;
+  completedAt: number;
+  outcome: Outcome;
+  /** What an `ok` read saw: whether the session was logged in, and the value it carried. */
+  saw?: { authenticated: boolean; value?: string };
+}
+
+/** What a profile promises under faults: each is checked only where promised. */
+export interface Promises {
+  /** An acknowledged login stays logged in until the session is ended. */
+  loginsKept: boolean;
+  /** After an acknowledged logout or revoke, no read finds the session logged in. */
+  logoutFinal: boolean;
+  /** After an acknowledged write, no later read sees an older value. */
+  writesKept: boolean;
+}
+
+export interface Violation {
+  kind: 'lost-login' | 'resurrected' | 'lost-write';
+  session: string;
+  /** The read that shows it. */
+  read: HistoryEvent;
+  /** The acknowledged operation it contradicts. */
+  because: HistoryEvent;
+}
+
+/** Every violation of the promises in the history; empty when the history is explained. */
+export function checkHistory(history: readonly HistoryEvent[], promises: Promises): Violation[] {
+  const bySession = new Map<string, HistoryEvent[]>();
+  for (const e of history) {
+    const list = bySession.get(e.session) ?? [];
+    list.push(e);
+    bySession.set(e.session, list);
+  }
+  const violations: Violation[] = [];
+  for (const [session, events] of bySession) {
+    const reads = events.filter((e) => e.op.kind === 'read' && e.outcome === 'ok' && e.saw);
+    const done = (kinds: Operation['kind'][]) =>
+      events.filter((e) => kinds.includes(e.op.kind) && e.outcome === 'ok');
+    const ends = events.filter(
+      (e) => (e.op.kind === 'logout' || e.op.kind === 'revoke') && e.outcome !== 'fail',
+    );
+    for (const read of reads) {
+      const saw = read.saw;
+      if (saw === undefined) continue;
+      const before = (e: HistoryEvent) => e.completedAt < read.invokedAt;
+      if (promises.loginsKept && !saw.authenticated) {
+        // Logged in for sure before the read, and no end that could have come first.
+        const login = done(['login']).find(before);
+        const mayHaveEnded = ends.some((e) => e.invokedAt <= read.completedAt);
+        if (login && !mayHaveEnded)
+          violations.push({ kind: 'lost-login', session, read, because: login });
+      }
+      if (promises.logoutFinal && saw.authenticated) {
+        const end = done(['logout', 'revoke']).find(before);
+        if (end) violations.push({ kind: 'resurrected', session, read, because: end });
+      }
+      if (promises.writesKept && saw.authenticated) {
+        const stale = staleBecause(events, read, saw.value);
+        if (stale) violations.push({ kind: 'lost-write', session, read, because: stale });
+      }
+    }
+  }
+  return violations;
+}
+
+/**
+ * The acknowledged write that makes a read's value stale: one that ended before the read began,
+ * and began after the write of the value seen had ended (so no order puts that one later). The
+ * value a session starts with counts as written by its login.
+ */
+function staleBecause(
+  events: readonly HistoryEvent[],
+  read: HistoryEvent,
+  value: string | undefined,
+): HistoryEvent | undefined {
+  const writes = events.filter((e) => e.op.kind === 'write' || e.op.kind === 'login');
+  const source = writes.find((e) => (e.op.kind === 'write' ? e.op.value === value : false));
+  const sourceDone = source ?? writes.find((e) => e.op.kind === 'login');
+  if (sourceDone === undefined || sourceDone.outcome !== 'ok') return undefined;
+  return writes.find(
+    (w) =>
+      w !== sourceDone &&
+      w.op.kind === 'write' &&
+      w.outcome === 'ok' &&
+      w.completedAt < read.invokedAt &&
+      w.invokedAt > sourceDone.completedAt,
+  );
+}
