@@ -7,12 +7,13 @@
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { access, mkdtemp, readFile, rm } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { NamespaceNetwork, NetworkModeError } from '../cluster/network/namespaces.js';
+import { NetworkModeError } from '../cluster/network/errors.js';
+import { NamespaceNetwork } from '../cluster/network/namespaces.js';
 
 const run = promisify(execFile);
 const PROBE = join(import.meta.dirname, 'support', 'net-probe.mjs');
@@ -130,6 +131,29 @@ const reaches = (network: NamespaceNetwork, from: string, to: string) =>
     } finally {
       await l.stopAll();
     }
+  });
+
+  it('delays what a member sends, changes the delay live, and stops its program at destroy', async () => {
+    const network = await create(['a', 'b']);
+    const l = await listeners(network);
+    const fastest = async () =>
+      Number(await probe(network, 'a', ['fastest', network.address('b'), String(PORT), '5']));
+    try {
+      // A connect waits for a's SYN: never sooner than a's delay (a lower bound, not a timing).
+      await network.delay('a', { ms: 40, jitterMs: 0 });
+      expect(await fastest()).toBeGreaterThanOrEqual(40);
+      await network.delay('a', { ms: 80, jitterMs: 5 });
+      expect(await fastest()).toBeGreaterThanOrEqual(75);
+      await expect(network.delay('a', { ms: -1, jitterMs: 0 })).rejects.toThrow(NetworkModeError);
+    } finally {
+      await l.stopAll();
+    }
+    // What still runs in a's namespace (the listeners have stopped): its delay program.
+    const { stdout } = await run('ip', ['netns', 'pids', network.namespace('a')]);
+    const pids = stdout.trim().split('\n').filter(Boolean);
+    expect(pids).toHaveLength(1);
+    await network.destroy();
+    for (const pid of pids) await expect(access(`/proc/${pid}`)).rejects.toThrow();
   });
 
   it('runs two networks at once, apart from each other', async () => {

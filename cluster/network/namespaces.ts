@@ -13,6 +13,8 @@ import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
+import { DelayProcess, type LinkDelay } from './delay.js';
+import { NetworkModeError } from './errors.js';
 
 const run = promisify(execFile);
 
@@ -20,8 +22,6 @@ const run = promisify(execFile);
 const RANGE = '10.213';
 /** The chain each member's INPUT and OUTPUT jump to; a heal flushes it. */
 const CHAIN = 'SL-FAULTS';
-
-export class NetworkModeError extends Error {}
 
 /** What a namespace network's record file says: enough to remove it after a crash. */
 interface NetworkRecord {
@@ -70,6 +70,8 @@ const bridgeOf = (index: number) => `sl${index}-bridge`;
 const memberNs = (index: number, i: number) => `sl${index}-m${i}`;
 
 export class NamespaceNetwork {
+  private readonly delays = new Map<string, DelayProcess>();
+
   private constructor(
     /** Which /24 of the range this network has: two clusters at once get two. */
     readonly index: number,
@@ -185,7 +187,17 @@ export class NamespaceNetwork {
       ]);
   }
 
-  /** Ends every partition, cut and loss. */
+  /**
+   * Delays what `member` sends (to every other member) by `d`; { ms: 0, jitterMs: 0 } takes the
+   * delay away. A link's round trip is the two members' delays together.
+   */
+  async delay(member: string, d: LinkDelay): Promise<void> {
+    const running = this.delays.get(this.checked(member));
+    if (running) running.set(d);
+    else this.delays.set(member, await DelayProcess.start(this.namespace(member), d));
+  }
+
+  /** Ends every partition, cut and loss (delays stay: they are the network, not a fault). */
   async heal(): Promise<void> {
     for (const m of this.members)
       await sh('ip', ['netns', 'exec', this.namespace(m), 'iptables', '-F', CHAIN]);
@@ -193,6 +205,8 @@ export class NamespaceNetwork {
 
   /** Removes the namespaces (their processes must have stopped), the bridge and the route. */
   async destroy(): Promise<void> {
+    for (const d of this.delays.values()) await d.stop();
+    this.delays.clear();
     const existing = await namespaces();
     for (const ns of [...this.members.map((_, i) => memberNs(this.index, i)), bridgeOf(this.index)])
       if (existing.has(ns)) await sh('ip', ['netns', 'delete', ns]);
@@ -219,6 +233,11 @@ export class NamespaceNetwork {
       await sh('ip', ['netns', 'exec', ns, 'iptables', '-N', CHAIN]);
       await sh('ip', ['netns', 'exec', ns, 'iptables', '-A', 'INPUT', '-j', CHAIN]);
       await sh('ip', ['netns', 'exec', ns, 'iptables', '-A', 'OUTPUT', '-j', CHAIN]);
+      // What survives the faults goes through the member's delay program, if it has one.
+      await sh('ip', [
+        ...['netns', 'exec', ns, 'iptables', '-A', 'OUTPUT', '-d', this.subnet],
+        ...['-j', 'NFQUEUE', '--queue-num', '0', '--queue-bypass'],
+      ]);
     }
     await sh('ip', ['route', 'add', 'unreachable', this.subnet]);
   }

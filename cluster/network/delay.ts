@@ -1,0 +1,97 @@
+/**
+ * Latency on a namespace network's links: one `nfq-delay` (nfq-delay.c) per member that has a
+ * delay, inside the member's namespace, holding what the member sends for the delay plus a
+ * jitter. An iptables NFQUEUE rule with `--queue-bypass` hands it the packets, so a member
+ * without one (or whose program has exited) sends at once.
+ *
+ * The program is compiled on first use (gcc and libnetfilter-queue, which scripts/setup installs)
+ * into .cluster/bin/, and again when its source is newer than the binary.
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { PROJECT_ROOT } from '../paths.js';
+import { NetworkModeError } from './errors.js';
+
+const run = promisify(execFile);
+const SOURCE = join(PROJECT_ROOT, 'cluster', 'network', 'nfq-delay.c');
+const BINARY = join(PROJECT_ROOT, '.cluster', 'bin', 'nfq-delay');
+
+export interface LinkDelay {
+  /** Mean one-way delay of what the member sends, in ms. */
+  ms: number;
+  /** Each packet's delay is uniform in ms ± jitterMs (never below 0). */
+  jitterMs: number;
+}
+
+/** One data centre: what the network mode gives every member unless told otherwise. */
+export const DATA_CENTRE: LinkDelay = { ms: 0.5, jitterMs: 0.1 };
+
+let built: Promise<string> | undefined;
+
+/** The compiled program, built now if it is missing or older than its source. */
+export function delayProgram(): Promise<string> {
+  built ??= (async () => {
+    const [source, binary] = await Promise.all([stat(SOURCE), stat(BINARY).catch(() => undefined)]);
+    if (binary && binary.mtimeMs >= source.mtimeMs) return BINARY;
+    await mkdir(join(PROJECT_ROOT, '.cluster', 'bin'), { recursive: true });
+    try {
+      await run('gcc', ['-O2', '-Wall', '-o', BINARY, SOURCE, '-lnetfilter_queue']);
+    } catch (error) {
+      const said = (error as { stderr?: string }).stderr?.trim() ?? String(error);
+      throw new NetworkModeError(
+        `building nfq-delay failed (it needs gcc and libnetfilter-queue-dev; scripts/setup installs them): ${said}`,
+      );
+    }
+    return BINARY;
+  })();
+  built.catch(() => (built = undefined));
+  return built;
+}
+
+export function checkDelay(d: LinkDelay): void {
+  if (!(Number.isFinite(d.ms) && d.ms >= 0 && Number.isFinite(d.jitterMs) && d.jitterMs >= 0))
+    throw new NetworkModeError(`a delay needs ms >= 0 and jitterMs >= 0, not ${JSON.stringify(d)}`);
+}
+
+/** A running nfq-delay in one namespace; its settings change through its stdin. */
+export class DelayProcess {
+  private constructor(private readonly child: ChildProcess) {}
+
+  /** Starts it in `namespace` (whose NFQUEUE rule uses queue 0) and waits until it listens. */
+  static async start(namespace: string, d: LinkDelay): Promise<DelayProcess> {
+    checkDelay(d);
+    const program = await delayProgram();
+    const child = spawn(
+      'ip',
+      ['netns', 'exec', namespace, program, '0', String(d.ms), String(d.jitterMs)],
+      { stdio: ['pipe', 'pipe', 'inherit'] },
+    );
+    const [first] = (await Promise.race([
+      once(child.stdout, 'data'),
+      once(child, 'exit').then(() => {
+        throw new NetworkModeError(`nfq-delay in ${namespace} exited before it was ready`);
+      }),
+    ])) as [Buffer];
+    if (!first.toString().startsWith('ready'))
+      throw new NetworkModeError(`nfq-delay in ${namespace} said ${first.toString()}`);
+    return new DelayProcess(child);
+  }
+
+  set(d: LinkDelay): void {
+    checkDelay(d);
+    this.child.stdin?.write(`${d.ms} ${d.jitterMs}\n`);
+  }
+
+  /** Closing its stdin ends it (as when the runner dies); SIGKILL after a second. */
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    const exited = once(this.child, 'exit');
+    this.child.stdin?.end();
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 1000);
+    await exited;
+    clearTimeout(timer);
+  }
+}
