@@ -156,6 +156,46 @@ const reaches = (network: NamespaceNetwork, from: string, to: string) =>
     for (const pid of pids) await expect(access(`/proc/${pid}`)).rejects.toThrow();
   });
 
+  it("forwards a member's port to the root namespace's loopback, the client's address kept on request", async () => {
+    const network = await create(['a', 'b']);
+    const [program, ...rest] = network.wrap('b', [
+      process.execPath,
+      PROBE,
+      'echo',
+      '0.0.0.0',
+      '7100',
+    ]);
+    const echo = spawn(program ?? 'ip', rest, { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      await once(echo.stdout, 'data');
+      const ask = (port: number, localAddress = '127.0.0.1') =>
+        new Promise<string>((resolve, reject) => {
+          const s = net.connect({ host: '127.0.0.1', port, localAddress }, () =>
+            s.write('hello\n'),
+          );
+          let got = '';
+          s.on('data', (chunk: Buffer) => (got += chunk.toString()));
+          s.on('end', () => {
+            resolve(got);
+          });
+          s.on('error', reject);
+        });
+      const plain = await network.forward('b', 7100);
+      expect(await ask(plain.port)).toBe('hello\n');
+      const proxied = await network.forward('b', 7100, { proxyProtocol: true });
+      expect(await ask(proxied.port, '127.0.0.7')).toMatch(
+        new RegExp(`^PROXY TCP4 127\\.0\\.0\\.7 127\\.0\\.0\\.1 \\d+ ${proxied.port}\r\n`),
+      );
+    } finally {
+      echo.kill('SIGTERM');
+    }
+    await network.destroy();
+    const { stdout } = await run('ip', ['netns', 'pids', network.namespace('b')]).catch(() => ({
+      stdout: '',
+    }));
+    expect(stdout.trim()).toBe('');
+  });
+
   it('runs two networks at once, apart from each other', async () => {
     const one = await create(['a', 'b']);
     const two = await create(['a', 'b']);

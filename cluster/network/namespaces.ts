@@ -12,8 +12,10 @@
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readFile, rm, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { DelayProcess, type LinkDelay } from './delay.js';
+import { NamespaceAgent, PortForward } from './forward.js';
 import { NetworkModeError } from './errors.js';
 
 const run = promisify(execFile);
@@ -71,6 +73,8 @@ const memberNs = (index: number, i: number) => `sl${index}-m${i}`;
 
 export class NamespaceNetwork {
   private readonly delays = new Map<string, DelayProcess>();
+  private readonly agents = new Map<string, Promise<NamespaceAgent>>();
+  private readonly forwards: PortForward[] = [];
 
   private constructor(
     /** Which /24 of the range this network has: two clusters at once get two. */
@@ -197,6 +201,28 @@ export class NamespaceNetwork {
     else this.delays.set(member, await DelayProcess.start(this.namespace(member), d));
   }
 
+  /**
+   * 127.0.0.1:`o.listen` (0: any free port) in the root namespace, carried to `port` of the
+   * member (on its loopback, inside): how the runner and the clients reach a server in here.
+   */
+  async forward(
+    member: string,
+    port: number,
+    o: { listen?: number; proxyProtocol?: boolean } = {},
+  ): Promise<PortForward> {
+    const ns = this.namespace(member);
+    let agent = this.agents.get(member);
+    if (!agent) {
+      const socket = join(dirname(this.recordFile), `${ns}.sock`);
+      agent = NamespaceAgent.start(ns, socket);
+      agent.catch(() => this.agents.delete(member));
+      this.agents.set(member, agent);
+    }
+    const opened = await PortForward.open(await agent, { listen: o.listen ?? 0, port, ...o });
+    this.forwards.push(opened);
+    return opened;
+  }
+
   /** Ends every partition, cut and loss (delays stay: they are the network, not a fault). */
   async heal(): Promise<void> {
     for (const m of this.members)
@@ -205,6 +231,9 @@ export class NamespaceNetwork {
 
   /** Removes the namespaces (their processes must have stopped), the bridge and the route. */
   async destroy(): Promise<void> {
+    for (const f of this.forwards.splice(0)) await f.close();
+    for (const a of this.agents.values()) await (await a.catch(() => undefined))?.stop();
+    this.agents.clear();
     for (const d of this.delays.values()) await d.stop();
     this.delays.clear();
     const existing = await namespaces();

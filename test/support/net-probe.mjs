@@ -3,6 +3,7 @@
 //   connect <host> <port> <ms>      prints "ok" or the error code (or "timeout")
 //   send <host> <port> <count>      UDP datagrams, 1 ms apart
 //   fastest <host> <port> <count>   the shortest of <count> TCP connects, in ms
+//   echo <host> <port>              TCP: answers each connection's first chunk with itself
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
@@ -42,6 +43,14 @@ if (mode === 'listen') {
     udp.send('x', port, host, () => setTimeout(next, 1));
   };
   next();
+} else if (mode === 'echo') {
+  net
+    .createServer((s) => {
+      s.on('error', () => undefined);
+      s.once('data', (chunk) => s.end(chunk));
+    })
+    .listen(port, host, () => console.log('listening'));
+  process.on('SIGTERM', () => process.exit(0));
 } else if (mode === 'fastest') {
   let best = Infinity;
   for (let i = 0; i < Number(extra); i++) {

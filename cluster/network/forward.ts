@@ -1,0 +1,100 @@
+/**
+ * Ports of a namespace network's members, reachable from the root namespace's loopback: the
+ * runner's probes, observers and clients talk to 127.0.0.1:<port> as they do natively, and a
+ * forward carries each connection into the member's namespace (a Unix socket to ns-agent.mjs
+ * there, which connects to 127.0.0.1:<port> inside). The root namespace gets no route to the
+ * network itself.
+ *
+ * A forward with `proxyProtocol` starts each connection with a PROXY protocol v1 line naming the
+ * client's own address, so nginx inside sees who connected (ip_hash, the login limit per address)
+ * rather than the forward.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import net from 'node:net';
+import { join } from 'node:path';
+import { PROJECT_ROOT } from '../paths.js';
+import { NetworkModeError } from './errors.js';
+
+const AGENT = join(PROJECT_ROOT, 'cluster', 'network', 'ns-agent.mjs');
+
+/** The inside end in one namespace: one agent serves every port forwarded into it. */
+export class NamespaceAgent {
+  private constructor(
+    readonly socket: string,
+    private readonly child: ChildProcess,
+  ) {}
+
+  static async start(namespace: string, socket: string): Promise<NamespaceAgent> {
+    const child = spawn('ip', ['netns', 'exec', namespace, process.execPath, AGENT, socket], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    });
+    const [first] = (await Promise.race([
+      once(child.stdout, 'data'),
+      once(child, 'exit').then(() => {
+        throw new NetworkModeError(`the agent in ${namespace} exited before it was ready`);
+      }),
+    ])) as [Buffer];
+    if (!first.toString().startsWith('ready'))
+      throw new NetworkModeError(`the agent in ${namespace} said ${first.toString()}`);
+    return new NamespaceAgent(socket, child);
+  }
+
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    const exited = once(this.child, 'exit');
+    this.child.stdin?.end();
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 1000);
+    await exited;
+    clearTimeout(timer);
+  }
+}
+
+/** 127.0.0.1:`listen` in the root namespace, carried to 127.0.0.1:`port` in the agent's namespace. */
+export class PortForward {
+  private constructor(
+    private readonly server: net.Server,
+    private readonly open: Set<net.Socket>,
+  ) {}
+
+  static async open(
+    agent: NamespaceAgent,
+    o: { listen: number; port: number; proxyProtocol?: boolean },
+  ): Promise<PortForward> {
+    const open = new Set<net.Socket>();
+    const server = net.createServer((client) => {
+      const inside = net.connect(agent.socket);
+      open.add(client);
+      client.on('close', () => open.delete(client));
+      const header = o.proxyProtocol ? proxyLine(client) : '';
+      inside.write(`${o.port}\n${header}`);
+      client.pipe(inside).pipe(client);
+      client.on('error', () => inside.destroy());
+      inside.on('error', () => client.destroy());
+    });
+    server.listen(o.listen, '127.0.0.1');
+    await once(server, 'listening');
+    return new PortForward(server, open);
+  }
+
+  get port(): number {
+    const address = this.server.address();
+    if (address === null || typeof address === 'string')
+      throw new NetworkModeError('a port forward that is not listening');
+    return address.port;
+  }
+
+  async close(): Promise<void> {
+    const closed = once(this.server, 'close');
+    this.server.close();
+    for (const socket of this.open) socket.destroy();
+    await closed;
+  }
+}
+
+/** PROXY protocol v1: who connected, and to where. */
+function proxyLine(client: net.Socket): string {
+  const family = client.remoteFamily === 'IPv6' ? 'TCP6' : 'TCP4';
+  const { remoteAddress = '', remotePort = 0, localAddress = '', localPort = 0 } = client;
+  return `PROXY ${family} ${remoteAddress} ${localAddress} ${remotePort} ${localPort}\r\n`;
+}
