@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { Inject, Injectable, Logger, type NestMiddleware } from '@nestjs/common';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import session from 'express-session';
@@ -10,6 +11,15 @@ import { cookieSessions } from './sealed/cookie-session.js';
 import { SESSION_BACKEND } from './session.tokens.js';
 import type { SessionBackend } from './backends/backend.js';
 import { sessionOf } from './session.types.js';
+
+/**
+ * The session id a request's cookie named when this replica did not find that session (express-
+ * session then starts a new one). A logout destroys it anyway: in a partition, or before a copy
+ * arrived, the session can live where this replica cannot see it, and the logout must reach it
+ * once the copies meet (a tombstone for an id wins over the session).
+ */
+const unfound = new WeakMap<Request, string>();
+export const unfoundSessionId = (req: Request): string | undefined => unfound.get(req);
 
 /** Pages have their cookies parsed already (CSRF); a parsed request is not parsed again. */
 const parseCookies = cookieParser();
@@ -55,6 +65,13 @@ export class SessionMiddleware implements NestMiddleware {
         // request that misses on another replica would replace the cookie with a new empty one.
         saveUninitialized: false,
         resave: false,
+        // Called for a new session; req.sessionID is still the cookie's (unsigned) id, if any,
+        // and req.session is not there yet unless a login regenerates it.
+        genid: (req) => {
+          if (typeof req.sessionID === 'string' && sessionOf(req) === undefined)
+            unfound.set(req, req.sessionID);
+          return randomBytes(24).toString('base64url'); // express-session's own default
+        },
         cookie: {
           ...cookie,
           secure: 'auto', // Secure whenever the request came in over TLS (X-Forwarded-Proto via trust proxy)
