@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import { checkHistory, type HistoryEvent, type Operation, type Promises } from './history.js';
 
-const ALL: Promises = { loginsKept: true, logoutFinal: true, writesKept: true };
+const ALL: Promises = { loginsKept: true, logoutFinal: true, revokeFinal: true, writesKept: true };
 
 /**
  * A history a correct server could give: each operation takes effect at one moment between its
@@ -134,7 +134,7 @@ describe('checkHistory', () => {
         expect(checkHistory(h, ALL)).toContainEqual(
           expect.objectContaining({ kind: 'resurrected', read }),
         );
-        const quiet = checkHistory(h, { ...ALL, logoutFinal: false });
+        const quiet = checkHistory(h, { ...ALL, logoutFinal: false, revokeFinal: false });
         expect(quiet.filter((v) => v.kind === 'resurrected')).toEqual([]);
       }),
     );
@@ -190,6 +190,53 @@ describe('checkHistory', () => {
       ['lost-login', 'alice'],
       ['resurrected', 'bob'],
     ]);
+  });
+
+  it('holds a revoke to revokeFinal and a logout to logoutFinal', () => {
+    const ended = (kind: 'logout' | 'revoke'): HistoryEvent[] => [
+      { session: 'eve', op: { kind: 'login' }, invokedAt: 0, completedAt: 1, outcome: 'ok' },
+      { session: 'eve', op: { kind }, invokedAt: 2, completedAt: 3, outcome: 'ok' },
+      {
+        session: 'eve',
+        op: { kind: 'read' },
+        invokedAt: 4,
+        completedAt: 5,
+        outcome: 'ok',
+        saw: { authenticated: true },
+      },
+    ];
+    const kinds = (h: HistoryEvent[], p: Partial<Promises>) =>
+      checkHistory(h, { ...ALL, ...p }).map((v) => v.kind);
+    expect(kinds(ended('revoke'), { revokeFinal: false })).toEqual([]);
+    expect(kinds(ended('revoke'), { logoutFinal: false })).toEqual(['resurrected']);
+    expect(kinds(ended('logout'), { revokeFinal: false })).toEqual(['resurrected']);
+    expect(kinds(ended('logout'), { logoutFinal: false })).toEqual([]);
+  });
+
+  it('judges only the reads sent from judgeFrom on, when asked to', () => {
+    const history: HistoryEvent[] = [
+      { session: 'dan', op: { kind: 'login' }, invokedAt: 0, completedAt: 1, outcome: 'ok' },
+      // During the partition: the other side does not know the session yet.
+      {
+        session: 'dan',
+        op: { kind: 'read' },
+        invokedAt: 5,
+        completedAt: 6,
+        outcome: 'ok',
+        saw: { authenticated: false },
+      },
+      // After the heal and convergence: it does.
+      {
+        session: 'dan',
+        op: { kind: 'read' },
+        invokedAt: 50,
+        completedAt: 51,
+        outcome: 'ok',
+        saw: { authenticated: true },
+      },
+    ];
+    expect(checkHistory(history, ALL).map((v) => v.kind)).toEqual(['lost-login']);
+    expect(checkHistory(history, ALL, { judgeFrom: 40 })).toEqual([]);
   });
 
   it('does not blame a logout whose answer was lost: it may have been done', () => {

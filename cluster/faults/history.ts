@@ -34,8 +34,10 @@ export interface HistoryEvent {
 export interface Promises {
   /** An acknowledged login stays logged in until the session is ended. */
   loginsKept: boolean;
-  /** After an acknowledged logout or revoke, no read finds the session logged in. */
+  /** After an acknowledged logout, no read finds the session logged in. */
   logoutFinal: boolean;
+  /** The same after an acknowledged revoke from another session of the user. */
+  revokeFinal: boolean;
   /** After an acknowledged write, no later read sees an older value. */
   writesKept: boolean;
 }
@@ -49,8 +51,17 @@ export interface Violation {
   because: HistoryEvent;
 }
 
-/** Every violation of the promises in the history; empty when the history is explained. */
-export function checkHistory(history: readonly HistoryEvent[], promises: Promises): Violation[] {
+/**
+ * Every violation of the promises in the history; empty when the history is explained. With
+ * `judgeFrom`, only reads sent from then on are judged: a promise that holds once the faults are
+ * healed and the copies have converged (what a partition allows at best), the operations before
+ * still counting as what the reads must reflect.
+ */
+export function checkHistory(
+  history: readonly HistoryEvent[],
+  promises: Promises,
+  o: { judgeFrom?: number } = {},
+): Violation[] {
   const bySession = new Map<string, HistoryEvent[]>();
   for (const e of history) {
     const list = bySession.get(e.session) ?? [];
@@ -59,7 +70,10 @@ export function checkHistory(history: readonly HistoryEvent[], promises: Promise
   }
   const violations: Violation[] = [];
   for (const [session, events] of bySession) {
-    const reads = events.filter((e) => e.op.kind === 'read' && e.outcome === 'ok' && e.saw);
+    const reads = events.filter(
+      (e) =>
+        e.op.kind === 'read' && e.outcome === 'ok' && e.saw && e.invokedAt >= (o.judgeFrom ?? 0),
+    );
     const done = (kinds: Operation['kind'][]) =>
       events.filter((e) => kinds.includes(e.op.kind) && e.outcome === 'ok');
     const ends = events.filter(
@@ -76,8 +90,11 @@ export function checkHistory(history: readonly HistoryEvent[], promises: Promise
         if (login && !mayHaveEnded)
           violations.push({ kind: 'lost-login', session, read, because: login });
       }
-      if (promises.logoutFinal && saw.authenticated) {
-        const end = done(['logout', 'revoke']).find(before);
+      if (saw.authenticated) {
+        const final: Operation['kind'][] = [];
+        if (promises.logoutFinal) final.push('logout');
+        if (promises.revokeFinal) final.push('revoke');
+        const end = done(final).find(before);
         if (end) violations.push({ kind: 'resurrected', session, read, because: end });
       }
       if (promises.writesKept && saw.authenticated) {
