@@ -1,6 +1,12 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
-import { checkHistory, type HistoryEvent, type Operation, type Promises } from './history.js';
+import {
+  checkHistory,
+  type HistoryEvent,
+  type Operation,
+  type Outcome,
+  type Promises,
+} from './history.js';
 
 const ALL: Promises = { loginsKept: true, logoutFinal: true, revokeFinal: true, writesKept: true };
 
@@ -163,28 +169,33 @@ describe('checkHistory', () => {
     );
   });
 
+  /** An event of a fixed history: sent at `t`, answered at `t + 1`. */
+  const at = (
+    session: string,
+    t: number,
+    op: Operation,
+    outcome: Outcome = 'ok',
+  ): HistoryEvent => ({
+    session,
+    op,
+    invokedAt: t,
+    completedAt: t + 1,
+    outcome,
+  });
+  const reads = (session: string, t: number, authenticated: boolean): HistoryEvent => ({
+    ...at(session, t, { kind: 'read' }),
+    saw: { authenticated },
+  });
+
   it('catches both a lost login and a resurrected session in one fixed history', () => {
-    const at = (t: number) => ({ invokedAt: t, completedAt: t + 1 });
-    const history: HistoryEvent[] = [
-      { session: 'alice', op: { kind: 'login' }, ...at(0), outcome: 'ok' },
-      { session: 'bob', op: { kind: 'login' }, ...at(0), outcome: 'ok' },
+    const history = [
+      at('alice', 0, { kind: 'login' }),
+      at('bob', 0, { kind: 'login' }),
       // The partition: alice's session lived only on the minority side, bob logs out there.
-      { session: 'bob', op: { kind: 'logout' }, ...at(10), outcome: 'ok' },
+      at('bob', 10, { kind: 'logout' }),
       // After the heal.
-      {
-        session: 'alice',
-        op: { kind: 'read' },
-        ...at(20),
-        outcome: 'ok',
-        saw: { authenticated: false },
-      },
-      {
-        session: 'bob',
-        op: { kind: 'read' },
-        ...at(20),
-        outcome: 'ok',
-        saw: { authenticated: true },
-      },
+      reads('alice', 20, false),
+      reads('bob', 20, true),
     ];
     expect(checkHistory(history, ALL).map((v) => [v.kind, v.session])).toEqual([
       ['lost-login', 'alice'],
@@ -193,17 +204,10 @@ describe('checkHistory', () => {
   });
 
   it('holds a revoke to revokeFinal and a logout to logoutFinal', () => {
-    const ended = (kind: 'logout' | 'revoke'): HistoryEvent[] => [
-      { session: 'eve', op: { kind: 'login' }, invokedAt: 0, completedAt: 1, outcome: 'ok' },
-      { session: 'eve', op: { kind }, invokedAt: 2, completedAt: 3, outcome: 'ok' },
-      {
-        session: 'eve',
-        op: { kind: 'read' },
-        invokedAt: 4,
-        completedAt: 5,
-        outcome: 'ok',
-        saw: { authenticated: true },
-      },
+    const ended = (kind: 'logout' | 'revoke') => [
+      at('eve', 0, { kind: 'login' }),
+      at('eve', 2, { kind }),
+      reads('eve', 4, true),
     ];
     const kinds = (h: HistoryEvent[], p: Partial<Promises>) =>
       checkHistory(h, { ...ALL, ...p }).map((v) => v.kind);
@@ -214,43 +218,20 @@ describe('checkHistory', () => {
   });
 
   it('judges only the reads sent from judgeFrom on, when asked to', () => {
-    const history: HistoryEvent[] = [
-      { session: 'dan', op: { kind: 'login' }, invokedAt: 0, completedAt: 1, outcome: 'ok' },
-      // During the partition: the other side does not know the session yet.
-      {
-        session: 'dan',
-        op: { kind: 'read' },
-        invokedAt: 5,
-        completedAt: 6,
-        outcome: 'ok',
-        saw: { authenticated: false },
-      },
-      // After the heal and convergence: it does.
-      {
-        session: 'dan',
-        op: { kind: 'read' },
-        invokedAt: 50,
-        completedAt: 51,
-        outcome: 'ok',
-        saw: { authenticated: true },
-      },
+    const history = [
+      at('dan', 0, { kind: 'login' }),
+      reads('dan', 5, false), // during the partition: the other side does not know it yet
+      reads('dan', 50, true), // healed and converged: it does
     ];
     expect(checkHistory(history, ALL).map((v) => v.kind)).toEqual(['lost-login']);
     expect(checkHistory(history, ALL, { judgeFrom: 40 })).toEqual([]);
   });
 
   it('does not blame a logout whose answer was lost: it may have been done', () => {
-    const history: HistoryEvent[] = [
-      { session: 'carol', op: { kind: 'login' }, invokedAt: 0, completedAt: 1, outcome: 'ok' },
-      { session: 'carol', op: { kind: 'logout' }, invokedAt: 5, completedAt: 9, outcome: 'info' },
-      {
-        session: 'carol',
-        op: { kind: 'read' },
-        invokedAt: 20,
-        completedAt: 21,
-        outcome: 'ok',
-        saw: { authenticated: false },
-      },
+    const history = [
+      at('carol', 0, { kind: 'login' }),
+      { ...at('carol', 5, { kind: 'logout' }, 'info'), completedAt: 9 },
+      reads('carol', 20, false),
     ];
     expect(checkHistory(history, ALL)).toEqual([]);
   });

@@ -7,13 +7,13 @@
  * The program is compiled on first use (gcc and libnetfilter-queue, which scripts/setup installs)
  * into .cluster/bin/, and again when its source is newer than the binary.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
+import { execFile } from 'node:child_process';
 import { mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { PROJECT_ROOT } from '../paths.js';
 import { NetworkModeError } from './errors.js';
+import { NamespaceProcess } from './ns-process.js';
 
 const run = promisify(execFile);
 const SOURCE = join(PROJECT_ROOT, 'cluster', 'network', 'nfq-delay.c');
@@ -58,40 +58,22 @@ export function checkDelay(d: LinkDelay): void {
 
 /** A running nfq-delay in one namespace; its settings change through its stdin. */
 export class DelayProcess {
-  private constructor(private readonly child: ChildProcess) {}
+  private constructor(private readonly program: NamespaceProcess) {}
 
   /** Starts it in `namespace` (whose NFQUEUE rule uses queue 0) and waits until it listens. */
   static async start(namespace: string, d: LinkDelay): Promise<DelayProcess> {
     checkDelay(d);
     const program = await delayProgram();
-    const child = spawn(
-      'ip',
-      ['netns', 'exec', namespace, program, '0', String(d.ms), String(d.jitterMs)],
-      { stdio: ['pipe', 'pipe', 'inherit'] },
-    );
-    const [first] = (await Promise.race([
-      once(child.stdout, 'data'),
-      once(child, 'exit').then(() => {
-        throw new NetworkModeError(`nfq-delay in ${namespace} exited before it was ready`);
-      }),
-    ])) as [Buffer];
-    if (!first.toString().startsWith('ready'))
-      throw new NetworkModeError(`nfq-delay in ${namespace} said ${first.toString()}`);
-    return new DelayProcess(child);
+    const command = [program, '0', String(d.ms), String(d.jitterMs)];
+    return new DelayProcess(await NamespaceProcess.start(namespace, command));
   }
 
   set(d: LinkDelay): void {
     checkDelay(d);
-    this.child.stdin?.write(`${d.ms} ${d.jitterMs}\n`);
+    this.program.tell(`${d.ms} ${d.jitterMs}`);
   }
 
-  /** Closing its stdin ends it (as when the runner dies); SIGKILL after a second. */
-  async stop(): Promise<void> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
-    const exited = once(this.child, 'exit');
-    this.child.stdin?.end();
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), 1000);
-    await exited;
-    clearTimeout(timer);
+  stop(): Promise<void> {
+    return this.program.stop();
   }
 }

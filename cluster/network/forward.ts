@@ -9,12 +9,12 @@
  * client's own address, so nginx inside sees who connected (ip_hash, the login limit per address)
  * rather than the forward.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import net from 'node:net';
 import { join } from 'node:path';
 import { PROJECT_ROOT } from '../paths.js';
 import { NetworkModeError } from './errors.js';
+import { NamespaceProcess } from './ns-process.js';
 
 const AGENT = join(PROJECT_ROOT, 'cluster', 'network', 'ns-agent.mjs');
 
@@ -22,31 +22,16 @@ const AGENT = join(PROJECT_ROOT, 'cluster', 'network', 'ns-agent.mjs');
 export class NamespaceAgent {
   private constructor(
     readonly socket: string,
-    private readonly child: ChildProcess,
+    private readonly program: NamespaceProcess,
   ) {}
 
   static async start(namespace: string, socket: string): Promise<NamespaceAgent> {
-    const child = spawn('ip', ['netns', 'exec', namespace, process.execPath, AGENT, socket], {
-      stdio: ['pipe', 'pipe', 'inherit'],
-    });
-    const [first] = (await Promise.race([
-      once(child.stdout, 'data'),
-      once(child, 'exit').then(() => {
-        throw new NetworkModeError(`the agent in ${namespace} exited before it was ready`);
-      }),
-    ])) as [Buffer];
-    if (!first.toString().startsWith('ready'))
-      throw new NetworkModeError(`the agent in ${namespace} said ${first.toString()}`);
-    return new NamespaceAgent(socket, child);
+    const agent = await NamespaceProcess.start(namespace, [process.execPath, AGENT, socket]);
+    return new NamespaceAgent(socket, agent);
   }
 
-  async stop(): Promise<void> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
-    const exited = once(this.child, 'exit');
-    this.child.stdin?.end();
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), 1000);
-    await exited;
-    clearTimeout(timer);
+  stop(): Promise<void> {
+    return this.program.stop();
   }
 }
 
