@@ -1,8 +1,8 @@
 /**
  * The network mode's network (cluster/network/namespaces.ts), on the real kernel: members that
  * reach each other over a bridge of their own, a root namespace that cannot reach them, faults as
- * kernel rules, clean-up after a crash, two networks at once. As root (CI); otherwise the spec
- * checks that the mode refuses with a clear error.
+ * kernel rules, clean-up after a crash, two networks at once. As root, as CI runs; the refusal
+ * without root is a unit spec (cluster/network/namespaces.spec.ts).
  */
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
@@ -231,19 +231,5 @@ const reaches = (network: NamespaceNetwork, from: string, to: string) =>
     const { stdout } = await run('ip', ['route', 'show', 'type', 'unreachable']);
     expect(stdout).not.toContain(next.subnet.replace('/24', ''));
     await expect(readFile(record, 'utf8')).rejects.toThrow();
-  });
-});
-
-(isRoot ? describe.skip : describe)('the network mode (not root)', () => {
-  it('refuses with a clear error', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'netns-'));
-    try {
-      await expect(NamespaceNetwork.create(['a'], join(dir, 'n.json'))).rejects.toThrow(
-        NetworkModeError,
-      );
-      await expect(NamespaceNetwork.create(['a'], join(dir, 'n.json'))).rejects.toThrow(/root/);
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
   });
 });

@@ -44,8 +44,8 @@ async function sh(program: string, args: readonly string[]): Promise<string> {
   }
 }
 
-export function assertNetworkModeAllowed(): void {
-  if (process.getuid?.() !== 0)
+export function assertNetworkModeAllowed(uid = process.getuid?.()): void {
+  if (uid !== 0)
     throw new NetworkModeError(
       'the network mode needs root (network namespaces, veth pairs and iptables need CAP_NET_ADMIN)',
     );
