@@ -125,6 +125,10 @@ const reaches = (network: NamespaceNetwork, from: string, to: string) =>
       // Half of what c receives is lost: 400 datagrams, binomial(400, 0.5) is 200 ± 10.
       await network.lose('c', 0.5);
       await probe(network, 'b', ['send', network.address('c'), String(PORT), '400']);
+      // All of it lost: nothing reaches c over the network; its own loopback is untouched.
+      await network.lose('c', 1);
+      expect(await reaches(network, 'b', 'c')).toBe('timeout');
+      expect(await reaches(network, 'c', 'c')).toBe('ok');
       const got = await l.stop('c');
       expect(got).toBeGreaterThan(120);
       expect(got).toBeLessThan(280);
@@ -231,5 +235,9 @@ const reaches = (network: NamespaceNetwork, from: string, to: string) =>
     const { stdout } = await run('ip', ['route', 'show', 'type', 'unreachable']);
     expect(stdout).not.toContain(next.subnet.replace('/24', ''));
     await expect(readFile(record, 'utf8')).rejects.toThrow();
+    // Destroyed again once its index is another network's: that one stays.
+    const later = await create(['a', 'b']);
+    await next.destroy();
+    expect(await names()).toContain(later.namespace('a'));
   });
 });

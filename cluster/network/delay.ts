@@ -8,7 +8,7 @@
  * into .cluster/bin/, and again when its source is newer than the binary.
  */
 import { execFile } from 'node:child_process';
-import { mkdir, stat } from 'node:fs/promises';
+import { mkdir, rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { PROJECT_ROOT } from '../paths.js';
@@ -22,9 +22,15 @@ const BINARY = join(PROJECT_ROOT, '.cluster', 'bin', 'nfq-delay');
 export interface LinkDelay {
   /** Mean one-way delay of what the member sends, in ms. */
   ms: number;
-  /** Each packet's delay is uniform in ms ± jitterMs (never below 0). */
+  /**
+   * Each packet's delay is drawn uniform in ms ± jitterMs (never below 0); packets keep their
+   * order, so under load a packet may wait for the one before it (towards ms + jitterMs).
+   */
   jitterMs: number;
 }
+
+/** Ten seconds: more is not a network, and the C side's arithmetic stays far from overflow. */
+const MAX_MS = 10_000;
 
 /** One data centre: what the network mode gives every member unless told otherwise. */
 export const DATA_CENTRE: LinkDelay = { ms: 0.5, jitterMs: 0.1 };
@@ -37,8 +43,11 @@ export function delayProgram(): Promise<string> {
     const [source, binary] = await Promise.all([stat(SOURCE), stat(BINARY).catch(() => undefined)]);
     if (binary && binary.mtimeMs >= source.mtimeMs) return BINARY;
     await mkdir(join(PROJECT_ROOT, '.cluster', 'bin'), { recursive: true });
+    // Built aside and renamed: two runners building at once never run a half-written binary.
+    const building = `${BINARY}.${process.pid}`;
     try {
-      await run('gcc', ['-O2', '-Wall', '-o', BINARY, SOURCE, '-lnetfilter_queue']);
+      await run('gcc', ['-O2', '-Wall', '-o', building, SOURCE, '-lnetfilter_queue']);
+      await rename(building, BINARY);
     } catch (error) {
       const said = (error as { stderr?: string }).stderr?.trim() ?? String(error);
       throw new NetworkModeError(
@@ -52,8 +61,11 @@ export function delayProgram(): Promise<string> {
 }
 
 export function checkDelay(d: LinkDelay): void {
-  if (!(Number.isFinite(d.ms) && d.ms >= 0 && Number.isFinite(d.jitterMs) && d.jitterMs >= 0))
-    throw new NetworkModeError(`a delay needs ms >= 0 and jitterMs >= 0, not ${JSON.stringify(d)}`);
+  const within = (n: number) => Number.isFinite(n) && n >= 0 && n <= MAX_MS;
+  if (!(within(d.ms) && within(d.jitterMs)))
+    throw new NetworkModeError(
+      `a delay needs ms and jitterMs from 0 to ${MAX_MS}, not ${JSON.stringify(d)}`,
+    );
 }
 
 /** A running nfq-delay in one namespace; its settings change through its stdin. */
@@ -65,7 +77,7 @@ export class DelayProcess {
     checkDelay(d);
     const program = await delayProgram();
     const command = [program, '0', String(d.ms), String(d.jitterMs)];
-    return new DelayProcess(await NamespaceProcess.start(namespace, command));
+    return new DelayProcess(await NamespaceProcess.start(namespace, command, 'nfq-delay'));
   }
 
   set(d: LinkDelay): void {

@@ -26,7 +26,11 @@ export class NamespaceAgent {
   ) {}
 
   static async start(namespace: string, socket: string): Promise<NamespaceAgent> {
-    const agent = await NamespaceProcess.start(namespace, [process.execPath, AGENT, socket]);
+    const agent = await NamespaceProcess.start(
+      namespace,
+      [process.execPath, AGENT, socket],
+      'the agent',
+    );
     return new NamespaceAgent(socket, agent);
   }
 
@@ -47,15 +51,22 @@ export class PortForward {
     o: { listen: number; port: number; proxyProtocol?: boolean },
   ): Promise<PortForward> {
     const open = new Set<net.Socket>();
-    const server = net.createServer((client) => {
-      const inside = net.connect(agent.socket);
+    // Half-open allowed: a client that has sent all it will send still gets the answer.
+    const server = net.createServer({ allowHalfOpen: true }, (client) => {
+      const inside = net.connect({ path: agent.socket, allowHalfOpen: true });
       open.add(client);
-      client.on('close', () => open.delete(client));
       const header = o.proxyProtocol ? proxyLine(client) : '';
       inside.write(`${o.port}\n${header}`);
       client.pipe(inside).pipe(client);
       client.on('error', () => inside.destroy());
       inside.on('error', () => client.destroy());
+      // The client gone, nothing more can reach it; the inside gone, the client gets what is on
+      // its way (end, not destroy).
+      client.on('close', () => {
+        open.delete(client);
+        inside.destroy();
+      });
+      inside.on('close', () => client.end());
     });
     server.listen(o.listen, '127.0.0.1');
     await once(server, 'listening');

@@ -5,9 +5,10 @@
  * addresses a member sees are the real ones: `ip_hash` and the addresses Redis announces work as
  * on a real network. Root only: namespaces, veth pairs and iptables need CAP_NET_ADMIN.
  *
- * Nothing here reaches the root namespace: its only trace there is an `unreachable` route for the
- * cluster's /24, so a process in the root namespace that tries one of these addresses by mistake
- * fails at once instead of sending the packet to the machine's default gateway.
+ * The root namespace has no address on the network and no route to it: only an `unreachable`
+ * route for the cluster's /24, so a process there that tries one of these addresses by mistake
+ * fails at once instead of sending the packet to the machine's default gateway. The runner
+ * reaches servers inside through port forwards over Unix sockets (forward.ts).
  */
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -72,7 +73,8 @@ const bridgeOf = (index: number) => `sl${index}-bridge`;
 const memberNs = (index: number, i: number) => `sl${index}-m${i}`;
 
 export class NamespaceNetwork {
-  private readonly delays = new Map<string, DelayProcess>();
+  private readonly delays = new Map<string, Promise<DelayProcess>>();
+  private destroyed = false;
   private readonly agents = new Map<string, Promise<NamespaceAgent>>();
   private readonly forwards: PortForward[] = [];
 
@@ -81,6 +83,8 @@ export class NamespaceNetwork {
     readonly index: number,
     readonly members: readonly string[],
     private readonly recordFile: string,
+    /** The bridge's alias: what tells this network from a later one with the same index. */
+    private readonly token: string,
   ) {}
 
   /**
@@ -97,17 +101,18 @@ export class NamespaceNetwork {
       if (taken.has(bridgeOf(index))) continue;
       // Creating the bridge's namespace claims the index: another cluster starting at the same
       // moment fails here ("File exists") and tries the next one.
-      const claimed = await sh('ip', ['netns', 'add', bridgeOf(index)]).then(
-        () => true,
-        () => false,
-      );
-      if (!claimed) continue;
+      const claim = await sh('ip', ['netns', 'add', bridgeOf(index)]).catch((err: unknown) => err);
+      if (claim instanceof NetworkModeError) {
+        if (/File exists/.test(claim.message)) continue;
+        throw claim;
+      }
       const record: NetworkRecord = { index, members: [...members], token: randomUUID() };
-      const network = new NamespaceNetwork(index, members, recordFile);
+      // Recorded first: a crash from here on is cleaned up by the next start.
+      await writeFile(recordFile, JSON.stringify(record) + '\n');
+      const network = new NamespaceNetwork(index, members, recordFile, record.token);
       try {
         await sh('ip', ['-n', bridgeOf(index), 'link', 'add', 'br0', 'type', 'bridge']);
         await sh('ip', ['-n', bridgeOf(index), 'link', 'set', 'br0', 'alias', record.token]);
-        await writeFile(recordFile, JSON.stringify(record) + '\n');
         await network.build();
       } catch (error) {
         await network.destroy();
@@ -126,8 +131,8 @@ export class NamespaceNetwork {
     const text = await readFile(recordFile, 'utf8').catch(() => undefined);
     if (text === undefined) return;
     const record = JSON.parse(text) as NetworkRecord;
-    const ours = (await bridgeToken(record.index)) === record.token;
-    if (ours) await new NamespaceNetwork(record.index, record.members, recordFile).destroy();
+    const left = new NamespaceNetwork(record.index, record.members, recordFile, record.token);
+    await left.destroy();
     await rm(recordFile, { force: true });
   }
 
@@ -151,7 +156,7 @@ export class NamespaceNetwork {
 
   /**
    * Splits the members into sides that cannot reach each other (both ways). A member in no side
-   * is a side of its own.
+   * is a side of its own. Adds to the faults already in place; heal() ends them all.
    */
   async partition(sides: ReadonlyArray<readonly string[]>): Promise<void> {
     const sideOf = new Map<string, number>();
@@ -169,7 +174,10 @@ export class NamespaceNetwork {
     await this.drop(this.checked(from), this.checked(to), 'to');
   }
 
-  /** Loses each packet `member` receives (from `from`, or from anyone) with this probability. */
+  /**
+   * Loses each packet `member` receives over the network (from `from`, or from anyone) with this
+   * probability; what it sends, and its loopback, are untouched.
+   */
   async lose(member: string, probability: number, from?: readonly string[]): Promise<void> {
     if (!(probability > 0 && probability <= 1))
       throw new NetworkModeError(`loss probability must be in (0, 1], not ${probability}`);
@@ -177,7 +185,7 @@ export class NamespaceNetwork {
     const sources = from?.map((m) => ['-s', this.address(this.checked(m))]) ?? [[]];
     for (const source of sources)
       await sh('ip', [
-        ...['netns', 'exec', ns, 'iptables', '-A', CHAIN, ...source],
+        ...['netns', 'exec', ns, 'iptables', '-A', CHAIN, '-i', 'eth0', ...source],
         ...[
           '-m',
           'statistic',
@@ -197,8 +205,14 @@ export class NamespaceNetwork {
    */
   async delay(member: string, d: LinkDelay): Promise<void> {
     const running = this.delays.get(this.checked(member));
-    if (running) running.set(d);
-    else this.delays.set(member, await DelayProcess.start(this.namespace(member), d));
+    if (running) {
+      (await running).set(d);
+      return;
+    }
+    const started = DelayProcess.start(this.namespace(member), d);
+    this.delays.set(member, started);
+    started.catch(() => this.delays.delete(member));
+    await started;
   }
 
   /**
@@ -229,18 +243,25 @@ export class NamespaceNetwork {
       await sh('ip', ['netns', 'exec', this.namespace(m), 'iptables', '-F', CHAIN]);
   }
 
-  /** Removes the namespaces (their processes must have stopped), the bridge and the route. */
+  /**
+   * Removes the namespaces (their processes must have stopped), the bridge and the route; once,
+   * and only while the bridge is still this network's (its index may be another's by now).
+   */
   async destroy(): Promise<void> {
+    if (this.destroyed) return;
+    this.destroyed = true;
     for (const f of this.forwards.splice(0)) await f.close();
     for (const a of this.agents.values()) await (await a.catch(() => undefined))?.stop();
     this.agents.clear();
-    for (const d of this.delays.values()) await d.stop();
+    for (const d of this.delays.values()) await (await d.catch(() => undefined))?.stop();
     this.delays.clear();
+    await rm(this.recordFile, { force: true });
     const existing = await namespaces();
+    if (existing.has(bridgeOf(this.index)) && (await bridgeToken(this.index)) !== this.token)
+      return;
     for (const ns of [...this.members.map((_, i) => memberNs(this.index, i)), bridgeOf(this.index)])
       if (existing.has(ns)) await sh('ip', ['netns', 'delete', ns]);
     await sh('ip', ['route', 'del', 'unreachable', this.subnet]).catch(() => undefined);
-    await rm(this.recordFile, { force: true });
   }
 
   /** Everything but the bridge, which create() made to claim the index. */
@@ -250,6 +271,8 @@ export class NamespaceNetwork {
     for (const [i, member] of this.members.entries()) {
       const ns = memberNs(this.index, i);
       const port = `v${this.index}m${i}`; // the bridge's end; interface names have 15 characters
+      // A member namespace of an earlier network with this index that lost its bridge first.
+      await sh('ip', ['netns', 'delete', ns]).catch(() => undefined);
       await sh('ip', ['netns', 'add', ns]);
       await sh('ip', [
         ...['link', 'add', port, 'netns', bridge, 'type', 'veth'],
@@ -268,7 +291,7 @@ export class NamespaceNetwork {
         ...['-j', 'NFQUEUE', '--queue-num', '0', '--queue-bypass'],
       ]);
     }
-    await sh('ip', ['route', 'add', 'unreachable', this.subnet]);
+    await sh('ip', ['route', 'replace', 'unreachable', this.subnet]);
   }
 
   /** Drops what `a` sends to `b` (`to`), and with `from-and-to` also what it gets from `b`. */

@@ -23,7 +23,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#define CAPACITY 65536 /* packets held at once; more are let go at once (never dropped) */
+/* Packets held at once: the kernel queue's length too. Past it the kernel lets packets through
+ * undelayed (fail-open) rather than dropping them, so this buffer never overflows. */
+#define CAPACITY 65536
+#define MAX_MS 10000.0 /* as delay.ts: far from int64 overflow in microseconds */
 
 static struct {
   uint32_t id;
@@ -59,7 +62,7 @@ static int on_packet(struct nfq_q_handle *q, struct nfgenmsg *msg, struct nfq_da
   uint32_t id = ntohl(header->packet_id);
   int64_t due = now_us() + sample_us();
   if (due < last_due_us) due = last_due_us; /* in order */
-  if (count == CAPACITY) {
+  if (count == CAPACITY) { /* cannot happen with the kernel's queue as long as ours */
     release(id);
     return 0;
   }
@@ -79,16 +82,35 @@ static void release_due(void) {
   }
 }
 
-static int read_settings(void) {
-  char line[128];
-  if (fgets(line, sizeof line, stdin) == NULL) return -1;
+/* Settings from stdin, read with read(2) (stdio's buffer would hide a second line from poll):
+ * the last complete line wins. Returns -1 once stdin is closed. */
+static char pending[256];
+static size_t pending_len;
+
+static void apply(const char *line) {
   double d, j;
-  if (sscanf(line, "%lf %lf", &d, &j) == 2 && d >= 0 && j >= 0) {
+  if (sscanf(line, "%lf %lf", &d, &j) == 2 && d >= 0 && j >= 0 && d <= MAX_MS && j <= MAX_MS) {
     delay_ms = d;
     jitter_ms = j;
   } else {
-    fprintf(stderr, "nfq-delay: expected \"<delay-ms> <jitter-ms>\", got %s", line);
+    fprintf(stderr, "nfq-delay: expected \"<delay-ms> <jitter-ms>\", got %s\n", line);
   }
+}
+
+static int read_settings(void) {
+  ssize_t got = read(0, pending + pending_len, sizeof pending - 1 - pending_len);
+  if (got <= 0) return got == 0 || errno != EINTR ? -1 : 0;
+  pending_len += (size_t)got;
+  pending[pending_len] = 0;
+  char *line = pending, *end;
+  while ((end = strchr(line, '\n')) != NULL) {
+    *end = 0;
+    apply(line);
+    line = end + 1;
+  }
+  pending_len = strlen(line);
+  memmove(pending, line, pending_len + 1);
+  if (pending_len == sizeof pending - 1) pending_len = 0; /* a line too long: dropped */
   return 0;
 }
 
@@ -97,10 +119,10 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: nfq-delay <queue> <delay-ms> <jitter-ms>\n");
     return 2;
   }
-  delay_ms = atof(argv[2]);
-  jitter_ms = atof(argv[3]);
+  char first[128];
+  snprintf(first, sizeof first, "%s %s", argv[2], argv[3]);
+  apply(first);
   srand48((long)now_us());
-  setvbuf(stdin, NULL, _IOLBF, 0);
 
   struct nfq_handle *h = nfq_open();
   if (h == NULL) {
@@ -115,12 +137,12 @@ int main(int argc, char **argv) {
   /* Only the packet's id is needed: the kernel keeps the packet and sends it on ACCEPT. */
   nfq_set_mode(queue, NFQNL_COPY_META, 0);
   nfq_set_queue_maxlen(queue, CAPACITY);
+  nfq_set_queue_flags(queue, NFQA_CFG_F_FAIL_OPEN, NFQA_CFG_F_FAIL_OPEN);
   int fd = nfq_fd(h);
   printf("ready\n");
   fflush(stdout);
 
   char buf[4096] __attribute__((aligned));
-  int stdin_open = 1;
   for (;;) {
     /* Microseconds: a data centre's delay is half a millisecond. */
     struct timespec wait = {0, 0}, *timeout = NULL;
@@ -130,7 +152,7 @@ int main(int argc, char **argv) {
       timeout = &wait;
     }
     struct pollfd fds[2] = {{fd, POLLIN, 0}, {0, POLLIN, 0}};
-    int n = ppoll(fds, stdin_open ? 2 : 1, timeout, NULL);
+    int n = ppoll(fds, 2, timeout, NULL);
     if (n < 0 && errno != EINTR) {
       perror("nfq-delay: poll");
       return 1;
@@ -140,7 +162,7 @@ int main(int argc, char **argv) {
       if (got > 0) nfq_handle_packet(h, buf, (int)got);
       else if (got < 0 && errno == ENOBUFS) fprintf(stderr, "nfq-delay: packets lost (ENOBUFS)\n");
     }
-    if (stdin_open && n > 0 && (fds[1].revents & (POLLIN | POLLHUP)))
+    if (n > 0 && (fds[1].revents & (POLLIN | POLLHUP)))
       if (read_settings() < 0) return 0; /* stdin closed: the runner is gone, so are we */
     release_due();
   }

@@ -16,7 +16,7 @@ if (!socketPath) {
 }
 rmSync(socketPath, { force: true });
 
-const server = net.createServer((client) => {
+const server = net.createServer({ allowHalfOpen: true }, (client) => {
   client.on('error', () => client.destroy());
   let head = Buffer.alloc(0);
   const onData = (chunk) => {
@@ -29,14 +29,16 @@ const server = net.createServer((client) => {
     client.off('data', onData);
     client.pause();
     const port = Number(head.subarray(0, end).toString());
+    if (!Number.isInteger(port) || port < 1 || port > 65535) return void client.destroy();
     const rest = head.subarray(end + 1);
-    const target = net.connect({ host: '127.0.0.1', port }, () => {
+    const target = net.connect({ host: '127.0.0.1', port, allowHalfOpen: true }, () => {
       if (rest.length > 0) target.write(rest);
       client.pipe(target).pipe(client);
       client.resume();
     });
     target.on('error', () => client.destroy());
-    client.on('error', () => target.destroy());
+    target.on('close', () => client.end());
+    client.on('close', () => target.destroy());
   };
   client.on('data', onData);
 });

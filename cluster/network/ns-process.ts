@@ -7,22 +7,43 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { NetworkModeError } from './errors.js';
 
+const READY_TIMEOUT_MS = 10_000;
+
 export class NamespaceProcess {
   private constructor(private readonly child: ChildProcess) {}
 
-  static async start(namespace: string, command: readonly string[]): Promise<NamespaceProcess> {
-    const what = `${command[1]?.replace(/.*\//, '') ?? command[0] ?? '?'} in ${namespace}`;
+  /** Starts `command` (program and arguments) in `namespace`; `what` names it in errors. */
+  static async start(
+    namespace: string,
+    command: readonly string[],
+    what: string,
+  ): Promise<NamespaceProcess> {
     const child = spawn('ip', ['netns', 'exec', namespace, ...command], {
       stdio: ['pipe', 'pipe', 'inherit'],
     });
-    const [first] = (await Promise.race([
-      once(child.stdout, 'data'),
-      once(child, 'exit').then(() => {
-        throw new NetworkModeError(`${what} exited before it was ready`);
+    child.stdin.on('error', () => undefined); // it exited: what it was told no longer matters
+    const failed = (reason: string) => {
+      child.kill('SIGKILL');
+      return new NetworkModeError(`${what} in ${namespace}: ${reason}`);
+    };
+    let timer: NodeJS.Timeout | undefined;
+    const first = await Promise.race([
+      once(child.stdout, 'data').then(([chunk]) => String(chunk)),
+      once(child, 'error').then(([err]) => {
+        throw failed(String(err));
       }),
-    ])) as [Buffer];
-    if (!first.toString().startsWith('ready'))
-      throw new NetworkModeError(`${what} said ${first.toString()}`);
+      once(child, 'exit').then(() => {
+        throw failed('exited before it was ready');
+      }),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          reject(failed(`not ready within ${READY_TIMEOUT_MS / 1000} s`));
+        }, READY_TIMEOUT_MS);
+      }),
+    ]).finally(() => {
+      clearTimeout(timer);
+    });
+    if (!first.startsWith('ready')) throw failed(`said ${first}`);
     return new NamespaceProcess(child);
   }
 
