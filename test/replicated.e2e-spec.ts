@@ -235,8 +235,9 @@ describe('replicated: a partition and its heal', () => {
     }
   }, 120_000);
 
-  // Generated: which replica is cut off, for how long, and what the clients do meanwhile. The
-  // seed is fixed in CI; FAULT_SEED=<n> tries another schedule.
+  // Generated: which replica is cut off, for how long, and what the clients choose to do. The
+  // seed is fixed in CI; FAULT_SEED=<n> tries another (the timing of the interleaving is the
+  // machine's: a seed replays the schedule and the choices, not the exact history).
   it('partitions under load, generated: once healed and converged, no acknowledged login or write is lost and no logout undone (history check)', async () => {
     const seed = Number(process.env.FAULT_SEED ?? 20261207);
     const [schedule = []] = fc.sample(

@@ -1,5 +1,5 @@
 import type { Request, Response } from 'express';
-import { unfoundSessionId } from './session.middleware.js';
+import { sessionMadeHere, unfoundSessionId } from './session.middleware.js';
 import { sessionOf } from './session.types.js';
 
 /**
@@ -20,7 +20,11 @@ export async function endSession(req: Request, res: Response, cookieName: string
     });
   }
   const session = sessionOf(req);
-  if (session) {
+  if (session && sessionMadeHere(req)) {
+    // Made during this request (no cookie, or its session not found): never stored, so nothing
+    // to destroy (a tombstone for it would cost every replica); dropped so it is not saved.
+    Reflect.deleteProperty(req, 'session');
+  } else if (session) {
     await new Promise<void>((resolve, reject) => {
       session.destroy((err) => {
         if (err) reject(err);

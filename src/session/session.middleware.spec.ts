@@ -6,6 +6,7 @@ import passport from 'passport';
 import request from 'supertest';
 import { AppConfig } from '../config/app-config.js';
 import { SessionMiddleware } from './session.middleware.js';
+import { endSession } from './end-session.js';
 import { Outages } from '../common/outages.js';
 import type { SessionBackend } from './backends/backend.js';
 
@@ -56,6 +57,14 @@ function app(store = new MemoryStore()) {
       if (err) next(err);
       else res.json({ user: req.user ?? null });
     });
+  });
+  a.post('/end', (req: Request, res: Response, next) => {
+    endSession(req, res, config.session.cookieName).then(
+      () => res.status(204).end(),
+      (err: unknown) => {
+        next(err);
+      },
+    );
   });
   a.get('/me', (req: Request, res: Response) => {
     res.json({
@@ -139,4 +148,53 @@ describe('SessionMiddleware: session -> req.user', () => {
 
     await request(a).get('/me').set('Cookie', cookie).expect(500, { error: 'users table on fire' });
   });
+
+  describe('endSession', () => {
+    /** The ids a store was asked to destroy. */
+    const destroying = (store: MemoryStore) => {
+      const ids: string[] = [];
+      const destroy = store.destroy.bind(store);
+      store.destroy = (sid, cb) => {
+        ids.push(sid);
+        destroy(sid, cb);
+      };
+      return ids;
+    };
+
+    it('destroys the stored session', async () => {
+      const { app: a, store } = app();
+      const { cookie, sid } = await loggedIn(a);
+      const ids = destroying(store);
+      await request(a).post('/end').set('Cookie', cookie).expect(204);
+      expect(ids).toEqual([sid]);
+    });
+
+    it('destroys the session a signed cookie names even where this store does not have it', async () => {
+      const { app: a, store } = app();
+      const { cookie, sid } = await loggedIn(a);
+      // Another replica's store: it never saw the session (a partition, a copy on its way).
+      const { app: elsewhere, store: other } = app();
+      const ids = destroying(other);
+      await request(elsewhere).post('/end').set('Cookie', cookie).expect(204);
+      expect(ids).toEqual([sid]);
+      expect(Object.keys(await allOf(store))).toContain(sid); // the first store is untouched here
+    });
+
+    it('destroys nothing for a request without a session cookie, and stores nothing', async () => {
+      const { app: a, store } = app();
+      const ids = destroying(store);
+      const res = await request(a).post('/end').expect(204);
+      expect(ids).toEqual([]);
+      expect(await allOf(store)).toEqual({});
+      expect([res.headers['set-cookie']].flat().join(';')).not.toMatch(/=s%3A/); // no new session id
+    });
+  });
 });
+
+const allOf = (store: MemoryStore) =>
+  new Promise<Record<string, unknown>>((resolve, reject) => {
+    store.all((err, all) => {
+      if (err) reject(err instanceof Error ? err : new Error(String(err)));
+      else resolve(all ?? {});
+    });
+  });

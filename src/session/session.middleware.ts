@@ -20,6 +20,9 @@ import { sessionOf } from './session.types.js';
  */
 const unfound = new WeakMap<Request, string>();
 export const unfoundSessionId = (req: Request): string | undefined => unfound.get(req);
+/** Requests whose session was made during the request: never stored, nothing to destroy. */
+const madeHere = new WeakSet<Request>();
+export const sessionMadeHere = (req: Request): boolean => madeHere.has(req);
 
 /** Pages have their cookies parsed already (CSRF); a parsed request is not parsed again. */
 const parseCookies = cookieParser();
@@ -70,6 +73,7 @@ export class SessionMiddleware implements NestMiddleware {
         genid: (req) => {
           if (typeof req.sessionID === 'string' && sessionOf(req) === undefined)
             unfound.set(req, req.sessionID);
+          madeHere.add(req);
           return randomBytes(24).toString('base64url'); // express-session's own default
         },
         cookie: {

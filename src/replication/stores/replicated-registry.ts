@@ -6,7 +6,10 @@ import type {
 } from '../../session/session.types.js';
 import type { SessionReplicator } from '../core/replicated/session-replicator.js';
 
-/** Every replica holds every session, so the list and revocation are cluster-wide from any. */
+/**
+ * Every replica holds every session, so the list and revocation are cluster-wide from any, as far
+ * as its copy goes: in a partition, a session made on the other side is not in it.
+ */
 export class ReplicatedSessionRegistry implements SessionRegistry {
   constructor(private readonly replicator: SessionReplicator) {}
 
@@ -28,6 +31,7 @@ export class ReplicatedSessionRegistry implements SessionRegistry {
   }
 
   async revokeAllExcept(userId: string, keepId: string | null): Promise<number> {
+    this.replicator.catchUp(); // a session whose copy has arrived but is not applied yet counts
     const ids = this.replicator.map.idsOf(userId, Date.now()).filter((id) => id !== keepId);
     return this.replicator.destroy(ids);
   }
