@@ -31,6 +31,10 @@ beforeAll(async () => {
   stops.push(() => cluster.teardown());
   victim = cluster.client(70);
   await register(victim, uniqueName('hostile-peer'));
+  // The copies are asynchronous: the next request may reach a replica the session has not yet.
+  const everywhere = async () => Object.values(await knownOn(cluster, victim)).every(Boolean);
+  if (!(await eventually(everywhere)))
+    throw new Error("the victim's session never reached every replica");
   const list = (await victim.get('/api/sessions')).body as {
     sessions: Array<{ id: string; current: boolean }>;
   };

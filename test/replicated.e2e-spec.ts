@@ -359,6 +359,8 @@ describe('replicated: the peer port', () => {
   it('refuses unauthenticated, forged, replayed, truncated and oversized frames, logs them sparingly, and keeps serving', async () => {
     const victim = cluster.client(60);
     await register(victim, uniqueName('peer'));
+    // The copies are asynchronous: the next request may reach a replica the session has not yet.
+    expect(await settlesTo(cluster, victim, true)).toBe(true);
     const sessions = (await victim.get('/api/sessions')).body as {
       sessions: Array<{ id: string; current: boolean }>;
     };
