@@ -32,13 +32,10 @@ export interface LinkDelay {
 /** Ten seconds: more is not a network, and the C side's arithmetic stays far from overflow. */
 const MAX_MS = 10_000;
 
-/** One data centre: what the network mode gives every member unless told otherwise. */
-export const DATA_CENTRE: LinkDelay = { ms: 0.5, jitterMs: 0.1 };
-
 let built: Promise<string> | undefined;
 
 /** The compiled program, built now if it is missing or older than its source. */
-export function delayProgram(): Promise<string> {
+function delayProgram(): Promise<string> {
   built ??= (async () => {
     const [source, binary] = await Promise.all([stat(SOURCE), stat(BINARY).catch(() => undefined)]);
     if (binary && binary.mtimeMs >= source.mtimeMs) return BINARY;
@@ -60,7 +57,7 @@ export function delayProgram(): Promise<string> {
   return built;
 }
 
-export function checkDelay(d: LinkDelay): void {
+function checkDelay(d: LinkDelay): void {
   const within = (n: number) => Number.isFinite(n) && n >= 0 && n <= MAX_MS;
   if (!(within(d.ms) && within(d.jitterMs)))
     throw new NetworkModeError(
