@@ -114,11 +114,11 @@ export const faults: Fault[] = [
     appliesTo: (row) => row.traits.peerChannel,
     needsPeerRelays: true,
     async inject(cluster) {
-      cluster.partition(FAULT_REPLICA);
+      await cluster.partition(FAULT_REPLICA);
       try {
         await sleep(PARTITION_MS);
       } finally {
-        cluster.heal();
+        await cluster.heal();
       }
       return {};
     },

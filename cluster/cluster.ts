@@ -1,5 +1,8 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { LINK_DELAY_DEFAULT, type LinkDelay } from './network/delay.js';
+import { NetworkModeError } from './network/errors.js';
+import { assertNetworkModeAllowed, NamespaceNetwork } from './network/namespaces.js';
 import { errorMessage, pollUntil, sleep } from './process/poll.js';
 import { reservePort } from './process/ports.js';
 import type { ClusterOptions } from './options.js';
@@ -30,6 +33,25 @@ export interface MemberStatus {
   log: string;
   /** A replica's Node version (the runner's own binary, which starts it). */
   runtime?: string;
+}
+
+/**
+ * The network mode's faults (ClusterOptions.network 'netns'), by member name: kernel rules in the
+ * members' namespaces, so a member sees a real network fail, whichever program it runs. Each adds
+ * to those in place; heal() ends them all (delays stay: they are the network).
+ */
+export interface NetworkFaults {
+  /** The members named cannot reach those on another side (both ways); others keep every link. */
+  partition(sides: ReadonlyArray<readonly string[]>): Promise<void>;
+  /** One way: what `from` sends to `to` is lost. */
+  cut(from: string, to: string): Promise<void>;
+  /** Each packet `member` receives from another member is lost with this probability. */
+  lose(member: string, probability: number): Promise<void>;
+  /** What `member` sends waits this long (one way); the default is LINK_DELAY_DEFAULT. */
+  delay(member: string, d: LinkDelay): Promise<void>;
+  heal(): Promise<void>;
+  /** A member's address on the cluster's network. */
+  address(member: string): string;
 }
 
 /** The most replicas a cluster runs (ports, relays per pair, a 2-core machine). */
@@ -65,10 +87,13 @@ export interface Cluster extends Entry {
   rejoin(replica: string): Promise<void>;
   /**
    * Cuts a replica's peer links (profiles with a peer channel): it still serves clients, but
-   * neither sends to nor hears from its peers until heal().
+   * neither sends to nor hears from its peers until heal(). In the network mode, a partition
+   * of the replica from the other replicas.
    */
-  partition(replica: string): void;
-  heal(): void;
+  partition(replica: string): Promise<void>;
+  heal(): Promise<void>;
+  /** The network mode's faults; undefined on loopback. */
+  readonly faults?: NetworkFaults;
   /** The peer-channel keys (REPLICATION_*) a replica was given; empty without a peer channel. */
   peerEnv(replica: string): Record<string, string>;
   status(): MemberStatus[];
@@ -127,7 +152,22 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   // nginx binds last: no server started before it may be handed its ports.
   for (const port of [options.port, options.tlsPort]) if (port) reservePort(port);
 
-  const place = nativePlace({ workDir, logDir, ledger: state.ledger, ports: state.ports, options });
+  const network = await openNetwork(options, profile, workDir).catch(async (error: unknown) => {
+    await state.release();
+    throw error;
+  });
+  if (network)
+    progress(
+      `network mode: each server in a namespace of its own on ${network.subnet}; the runner reaches them on 127.0.0.1 through forwards`,
+    );
+  const place = nativePlace({
+    workDir,
+    logDir,
+    ledger: state.ledger,
+    ports: state.ports,
+    options,
+    network,
+  });
   const readyTimeoutMs = options.readyTimeoutMs ?? 30_000;
   const ctx: StartContext = { profile, options, place, readyTimeoutMs, progress };
   /** What the plugins so far hand the replicas, and the servers they wait for. */
@@ -144,6 +184,9 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   let peerNetwork: PeerNetwork | undefined;
   const stopAll = async () => {
     for (const { member } of [...members].reverse()) await member.stop().catch(() => undefined);
+    await network?.destroy().catch((error: unknown) => {
+      progress(`removing the network failed: ${errorMessage(error)}`);
+    });
     await state.release();
   };
 
@@ -461,9 +504,18 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       busy = undefined;
     }
   };
-  const network = (): PeerNetwork => {
+  const peerLinks = (): PeerNetwork => {
     if (!peerNetwork) throw new Error(`profile "${profile.name}" has no peer links to cut`);
     return peerNetwork;
+  };
+  const serviceOf = (name: string) => find(name).description.service;
+  const faults: NetworkFaults | undefined = network && {
+    partition: (sides) => network.partition(sides.map((side) => side.map(serviceOf))),
+    cut: (from, to) => network.cut(serviceOf(from), serviceOf(to)),
+    lose: (member, p) => network.lose(serviceOf(member), p),
+    delay: (member, d) => network.delay(serviceOf(member), d),
+    heal: () => network.heal(),
+    address: (member) => network.address(serviceOf(member)),
   };
   const rejoin = async (replica: Member, replicaEnv?: Record<string, string>) => {
     await replica.restart(replicaEnv);
@@ -484,13 +536,17 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     restart: (name, replicaEnv) => find(name).restart(replicaEnv),
     rollingRestart,
     rejoin: (name) => rejoin(find(name)),
-    partition(name) {
+    async partition(name) {
       if (find(name).kind !== 'replica') throw new Error(`"${name}" is not a replica`);
-      network().partition(name);
+      if (!faults) return peerLinks().partition(name);
+      const others = replicasNow().filter((r) => r.name !== name);
+      await faults.partition([[name], others.map((r) => r.name)]);
     },
-    heal: () => {
-      network().heal();
+    heal: async () => {
+      if (faults) await faults.heal();
+      else peerLinks().heal();
     },
+    faults,
     peerEnv: (name) => peerNetwork?.envFor(name) ?? {},
     status: () =>
       members.map(({ member: m, service }) => ({
@@ -532,5 +588,28 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     storeShards: () => growth?.grow.shards(),
     stop: () => (stopping ??= stopAll()),
   };
+}
+/**
+ * The network mode's network, when the options ask for it: root only, and for the stores whose
+ * servers the runner reaches by port (Redis Cluster's nodes tell clients their addresses on the
+ * network, which the runner cannot reach).
+ */
+async function openNetwork(
+  options: ClusterOptions,
+  profile: Profile,
+  workDir: string,
+): Promise<NamespaceNetwork | undefined> {
+  const record = join(workDir, 'network.json');
+  if (options.network !== 'netns') {
+    // A network-mode run of this work dir that was killed: its namespaces go now.
+    if (process.getuid?.() === 0) await NamespaceNetwork.removeLeftover(record);
+    return undefined;
+  }
+  assertNetworkModeAllowed();
+  if (backendOf(profile).services.includes('redis-cluster'))
+    throw new NetworkModeError(
+      'the network mode does not run redis-cluster yet: its nodes hand clients their addresses on the private network, which the runner and the dashboard cannot reach',
+    );
+  return NamespaceNetwork.create([], record, { linkDelay: options.linkDelay ?? LINK_DELAY_DEFAULT });
 }
 export type { ClusterOptions } from './options.js';

@@ -96,14 +96,14 @@ export async function runCommand(
           message: `${command.member} restarted and ready`,
         };
       case 'partition':
-        cluster.partition(command.member);
+        await cluster.partition(command.member);
         return {
           ok: true,
           status: cluster.status(),
           message: `${command.member} cut off from its peers (still served by nginx); undo: heal`,
         };
       case 'heal':
-        cluster.heal();
+        await cluster.heal();
         return { ok: true, status: cluster.status(), message: 'every peer link restored' };
       case 'failover': {
         const { killed, promoted } = await cluster.failStore();

@@ -2,6 +2,7 @@
  * What a cluster is started with: the runner (cluster.ts) takes it, and the service plugins read
  * it (the number of replicas, extra environment). Its own file so that neither imports the other.
  */
+import type { LinkDelay } from './network/delay.js';
 import type { ProfileName } from './profiles.js';
 
 export interface ClusterOptions {
@@ -43,5 +44,16 @@ export interface ClusterOptions {
    * its load generator, which stands for clients on other machines. Anyone may raise it.
    */
   nice?: number;
+  /**
+   * Where the members talk: `loopback` (default), or `netns`, the network mode: every server in
+   * a network namespace of its own on a private bridge, with real addresses, a delay on every
+   * link and the faults of Cluster.faults (root only; cluster/network/).
+   */
+  network?: 'loopback' | 'netns';
+  /**
+   * The network mode's delay of every packet a member sends to another; default
+   * LINK_DELAY_DEFAULT (one data centre), { ms: 0, jitterMs: 0 } for none.
+   */
+  linkDelay?: LinkDelay;
   onProgress?: (line: string) => void;
 }

@@ -40,7 +40,7 @@ const peerPort = (links: PeerLinks, from: string, to: string) => {
 
 async function openLinks(replicas: string[], relays = true) {
   const dir = await mkdtemp(join(tmpdir(), 'peer-links-'));
-  const links = await PeerLinks.open(replicas, dir, relays);
+  const links = await PeerLinks.open(replicas, dir, { relays });
   return { links, dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
 }
 

@@ -22,6 +22,13 @@ interface Relay {
 
 const HOST = '127.0.0.1';
 
+/**
+ * How the replicas reach each other: through relays of this process on loopback (default), on
+ * loopback directly (`relays: false`), or on a network of their own (the network mode), where
+ * each listens on `bind` and is reached at `hostOf(name)`; that network's rules cut links there.
+ */
+export type PeerAddressing = { relays?: boolean } | { bind: string; hostOf(replica: string): string };
+
 export class PeerLinks {
   /** Generated per cluster: the replicas sign every peer frame with it. */
   readonly secret = randomBytes(32).toString('base64url');
@@ -32,6 +39,7 @@ export class PeerLinks {
     private readonly relays: Relay[],
     private readonly relayed: boolean,
     private readonly membersDir: string,
+    private readonly addressing: PeerAddressing,
   ) {}
 
   /**
@@ -43,11 +51,12 @@ export class PeerLinks {
   static async open(
     replicas: readonly string[],
     membersDir: string,
-    relays = true,
+    addressing: PeerAddressing = {},
   ): Promise<PeerLinks> {
     const ports = new Map<string, number>();
     for (const name of replicas) ports.set(name, await freePort());
-    const links = new PeerLinks(ports, [], relays, membersDir);
+    const relays = 'relays' in addressing ? addressing.relays !== false : !('bind' in addressing);
+    const links = new PeerLinks(ports, [], relays, membersDir, addressing);
     if (relays)
       for (const from of replicas)
         for (const to of replicas)
@@ -60,7 +69,7 @@ export class PeerLinks {
   envFor(replica: string): Record<string, string> {
     return {
       REPLICATION_PORT: String(this.ports.get(replica)),
-      REPLICATION_HOST: HOST,
+      REPLICATION_HOST: 'bind' in this.addressing ? this.addressing.bind : HOST,
       REPLICATION_SECRET: this.secret,
       REPLICATION_MEMBERSHIP: 'file',
       REPLICATION_MEMBERS_FILE: this.membersFile(replica),
@@ -69,9 +78,11 @@ export class PeerLinks {
 
   /** `name=host:port` of each peer as `replica` reaches it: its relay, or the peer's own port. */
   membersOf(replica: string): string[] {
+    const hostOf = (peer: string) =>
+      'hostOf' in this.addressing ? this.addressing.hostOf(peer) : HOST;
     return [...this.ports.keys()]
       .filter((peer) => peer !== replica)
-      .map((peer) => `${peer}=${HOST}:${this.portTo(replica, peer)}`);
+      .map((peer) => `${peer}=${hostOf(peer)}:${this.portTo(replica, peer)}`);
   }
 
   private membersFile(replica: string): string {
@@ -120,7 +131,12 @@ export class PeerLinks {
 
   /** Cuts every link from and to `replica`, open connections included. */
   partition(replica: string): void {
-    if (!this.relayed) throw new Error('this cluster was started without peer relays');
+    if (!this.relayed)
+      throw new Error(
+        'bind' in this.addressing
+          ? 'the network mode cuts links with its own faults (Cluster.faults)'
+          : 'this cluster was started without peer relays',
+      );
     this.cut.add(replica);
     for (const r of this.relays) if (this.isCut(r)) for (const s of r.sockets) s.destroy();
   }

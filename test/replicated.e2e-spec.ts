@@ -197,7 +197,7 @@ describe('replicated: a partition and its heal', () => {
     expect(await settlesTo(cluster, edited, true)).toBe(true);
     expect(await settlesTo(cluster, doomed, true)).toBe(true);
 
-    cluster.partition(cut);
+    await cluster.partition(cut);
     try {
       // A login on each side: the other side does not know it while the partition lasts.
       const leftAlone = cluster.direct(cut, undefined, 52);
@@ -223,7 +223,7 @@ describe('replicated: a partition and its heal', () => {
         200,
       );
 
-      cluster.heal();
+      await cluster.heal();
       // Anti-entropy: heartbeats carry a digest of each replica's sessions; one that differs
       // twice in a row makes the replicas pull and merge each other's state.
       expect(await settlesTo(cluster, leftAlone, true)).toBe(true);
@@ -231,7 +231,7 @@ describe('replicated: a partition and its heal', () => {
       expect(await settlesTo(cluster, doomed, false)).toBe(true);
       expect(await displayNameSettles(cluster, edited, 'later')).toBe(true);
     } finally {
-      cluster.heal();
+      await cluster.heal();
     }
   }, 120_000);
 
@@ -272,15 +272,15 @@ describe('replicated: a partition and its heal', () => {
     const cutOff: Array<[number, number]> = [];
     try {
       for (const step of schedule) {
-        cluster.partition(defined(cluster.replicas[step.replica], `replica ${step.replica}`));
+        await cluster.partition(defined(cluster.replicas[step.replica], `replica ${step.replica}`));
         const from = performance.now();
         await sleep(step.partitionMs);
-        cluster.heal();
+        await cluster.heal();
         cutOff.push([from, performance.now()]);
         await sleep(step.pauseMs);
       }
     } finally {
-      cluster.heal();
+      await cluster.heal();
       stop();
     }
     const recorded = await recording;

@@ -34,6 +34,17 @@ export class NamespaceAgent {
     return new NamespaceAgent(socket, agent);
   }
 
+  /** Whether something listens on `port` inside (a forward accepts before it knows). */
+  async listens(port: number): Promise<boolean> {
+    const socket = net.connect({ path: this.socket });
+    socket.end(`?${port}\n`);
+    let answer = '';
+    socket.on('data', (chunk: Buffer) => (answer += chunk.toString()));
+    socket.setTimeout(2000, () => socket.destroy());
+    await once(socket, 'close').catch(() => undefined);
+    return answer === 'open\n';
+  }
+
   stop(): Promise<void> {
     return this.program.stop();
   }

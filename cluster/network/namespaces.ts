@@ -23,13 +23,14 @@ const run = promisify(execFile);
 
 /** Our private range: 10.213.<network>.0/24, one /24 per network-mode cluster. */
 const RANGE = '10.213';
+/** Addresses .2 to .251 of the /24. */
+const MAX_MEMBERS = 250;
 /** The chain each member's INPUT and OUTPUT jump to; a heal flushes it. */
 const CHAIN = 'SL-FAULTS';
 
 /** What a namespace network's record file says: enough to remove it after a crash. */
 interface NetworkRecord {
   index: number;
-  members: string[];
   /** A random name given to the bridge, which a later network with the same index lacks. */
   token: string;
 }
@@ -71,30 +72,42 @@ async function bridgeToken(index: number): Promise<string | undefined> {
 
 const bridgeOf = (index: number) => `sl${index}-bridge`;
 const memberNs = (index: number, i: number) => `sl${index}-m${i}`;
+/** Every member namespace of the network at `index`, whoever made it. */
+const isMemberOf = (index: number, ns: string) => new RegExp(`^sl${index}-m\\d+$`).test(ns);
 
 export class NamespaceNetwork {
   private readonly delays = new Map<string, Promise<DelayProcess>>();
   private destroyed = false;
   private readonly agents = new Map<string, Promise<NamespaceAgent>>();
   private readonly forwards: PortForward[] = [];
+  /** Every member given an address, in order: its position is its address and namespace. */
+  private readonly named: string[] = [];
+  /** The members whose namespace is built (or being built). */
+  private readonly joined = new Map<string, Promise<void>>();
 
   private constructor(
     /** Which /24 of the range this network has: two clusters at once get two. */
     readonly index: number,
-    readonly members: readonly string[],
     private readonly recordFile: string,
     /** The bridge's alias: what tells this network from a later one with the same index. */
     private readonly token: string,
+    /** What every member's sends wait, from its join (delay() changes one member's). */
+    private readonly linkDelay?: LinkDelay,
   ) {}
 
   /**
-   * Builds the network for `members`, first removing what a crashed run left (named in
-   * `recordFile`, a file in the cluster's work dir).
+   * Builds the network with `members` (more may join later), first removing what a crashed run
+   * left (named in `recordFile`, a file in the cluster's work dir). With `linkDelay`, every
+   * member's sends wait that long from its join.
    */
-  static async create(members: readonly string[], recordFile: string): Promise<NamespaceNetwork> {
+  static async create(
+    members: readonly string[],
+    recordFile: string,
+    o: { linkDelay?: LinkDelay } = {},
+  ): Promise<NamespaceNetwork> {
     assertNetworkModeAllowed();
-    if (new Set(members).size !== members.length || members.length > 250)
-      throw new NetworkModeError('network members must be distinct, at most 250');
+    if (new Set(members).size !== members.length || members.length > MAX_MEMBERS)
+      throw new NetworkModeError(`network members must be distinct, at most ${MAX_MEMBERS}`);
     await NamespaceNetwork.removeLeftover(recordFile);
     const taken = await namespaces();
     for (let index = 1; index <= 250; index++) {
@@ -106,14 +119,16 @@ export class NamespaceNetwork {
         if (/File exists/.test(claim.message)) continue;
         throw claim;
       }
-      const record: NetworkRecord = { index, members: [...members], token: randomUUID() };
+      const record: NetworkRecord = { index, token: randomUUID() };
       // Recorded first: a crash from here on is cleaned up by the next start.
       await writeFile(recordFile, JSON.stringify(record) + '\n');
-      const network = new NamespaceNetwork(index, members, recordFile, record.token);
+      const network = new NamespaceNetwork(index, recordFile, record.token, o.linkDelay);
       try {
         await sh('ip', ['-n', bridgeOf(index), 'link', 'add', 'br0', 'type', 'bridge']);
         await sh('ip', ['-n', bridgeOf(index), 'link', 'set', 'br0', 'alias', record.token]);
-        await network.build();
+        await sh('ip', ['-n', bridgeOf(index), 'link', 'set', 'br0', 'up']);
+        await sh('ip', ['route', 'replace', 'unreachable', network.subnet]);
+        for (const member of members) await network.join(member);
       } catch (error) {
         await network.destroy();
         throw error;
@@ -131,7 +146,7 @@ export class NamespaceNetwork {
     const text = await readFile(recordFile, 'utf8').catch(() => undefined);
     if (text === undefined) return;
     const record = JSON.parse(text) as NetworkRecord;
-    const left = new NamespaceNetwork(record.index, record.members, recordFile, record.token);
+    const left = new NamespaceNetwork(record.index, recordFile, record.token);
     await left.destroy();
     await rm(recordFile, { force: true });
   }
@@ -140,9 +155,39 @@ export class NamespaceNetwork {
     return `${RANGE}.${this.index}.0/24`;
   }
 
+  /** The members given an address so far, in order. */
+  get members(): readonly string[] {
+    return this.named;
+  }
+
   /** The member's address: .2 onwards, in the order given. */
   address(member: string): string {
     return `${RANGE}.${this.index}.${this.position(member) + 2}`;
+  }
+
+  /**
+   * The address `member` will have, given now if it has none (its namespace is built by join):
+   * what a server's description names its peers by before any of them starts.
+   */
+  claim(member: string): string {
+    if (!this.named.includes(member)) {
+      if (this.named.length >= MAX_MEMBERS)
+        throw new NetworkModeError(`a network has at most ${MAX_MEMBERS} members`);
+      this.named.push(member);
+    }
+    return this.address(member);
+  }
+
+  /** Builds `member`'s namespace on the bridge, once (claiming its address if need be). */
+  join(member: string): Promise<void> {
+    this.claim(member);
+    let joined = this.joined.get(member);
+    if (!joined) {
+      joined = this.build(member);
+      this.joined.set(member, joined);
+      joined.catch(() => this.joined.delete(member));
+    }
+    return joined;
   }
 
   namespace(member: string): string {
@@ -155,18 +200,19 @@ export class NamespaceNetwork {
   }
 
   /**
-   * Splits the members into sides that cannot reach each other (both ways). A member in no side
-   * is a side of its own. Adds to the faults already in place; heal() ends them all.
+   * Splits the members named in `sides` into groups that cannot reach each other (both ways); a
+   * member in no side keeps every link. Adds to the faults already in place; heal() ends them all.
    */
   async partition(sides: ReadonlyArray<readonly string[]>): Promise<void> {
     const sideOf = new Map<string, number>();
     sides.forEach((side, i) => {
-      for (const m of side) sideOf.set(this.checked(m), i);
+      for (const m of side) {
+        if (sideOf.has(this.checked(m))) throw new NetworkModeError(`"${m}" is on two sides`);
+        sideOf.set(m, i);
+      }
     });
-    const side = (m: string) => sideOf.get(m) ?? `alone:${m}`;
-    for (const a of this.members)
-      for (const b of this.members)
-        if (a !== b && side(a) !== side(b)) await this.drop(a, b, 'from-and-to');
+    for (const [a, sa] of sideOf)
+      for (const [b, sb] of sideOf) if (sa !== sb) await this.drop(a, b, 'from-and-to');
   }
 
   /** One way: what `from` sends to `to` is lost; the other direction still works. */
@@ -224,22 +270,31 @@ export class NamespaceNetwork {
     port: number,
     o: { listen?: number; proxyProtocol?: boolean } = {},
   ): Promise<PortForward> {
-    const ns = this.namespace(member);
-    let agent = this.agents.get(member);
-    if (!agent) {
-      const socket = join(dirname(this.recordFile), `${ns}.sock`);
-      agent = NamespaceAgent.start(ns, socket);
-      agent.catch(() => this.agents.delete(member));
-      this.agents.set(member, agent);
-    }
-    const opened = await PortForward.open(await agent, { listen: o.listen ?? 0, port, ...o });
+    const agent = await this.agentOf(this.checked(member));
+    const opened = await PortForward.open(agent, { listen: o.listen ?? 0, port, ...o });
     this.forwards.push(opened);
     return opened;
   }
 
+  /** Whether something listens on `port` in the member's namespace (a forward cannot tell). */
+  async listens(member: string, port: number): Promise<boolean> {
+    return (await this.agentOf(this.checked(member))).listens(port);
+  }
+
+  private agentOf(member: string): Promise<NamespaceAgent> {
+    let agent = this.agents.get(member);
+    if (!agent) {
+      const ns = this.namespace(member);
+      agent = NamespaceAgent.start(ns, join(dirname(this.recordFile), `${ns}.sock`));
+      agent.catch(() => this.agents.delete(member));
+      this.agents.set(member, agent);
+    }
+    return agent;
+  }
+
   /** Ends every partition, cut and loss (delays stay: they are the network, not a fault). */
   async heal(): Promise<void> {
-    for (const m of this.members)
+    for (const m of this.joined.keys())
       await sh('ip', ['netns', 'exec', this.namespace(m), 'iptables', '-F', CHAIN]);
   }
 
@@ -259,39 +314,40 @@ export class NamespaceNetwork {
     const existing = await namespaces();
     if (existing.has(bridgeOf(this.index)) && (await bridgeToken(this.index)) !== this.token)
       return;
-    for (const ns of [...this.members.map((_, i) => memberNs(this.index, i)), bridgeOf(this.index)])
-      if (existing.has(ns)) await sh('ip', ['netns', 'delete', ns]);
+    for (const ns of [...existing].filter((n) => isMemberOf(this.index, n)))
+      await sh('ip', ['netns', 'delete', ns]);
+    if (existing.has(bridgeOf(this.index))) await sh('ip', ['netns', 'delete', bridgeOf(this.index)]);
     await sh('ip', ['route', 'del', 'unreachable', this.subnet]).catch(() => undefined);
   }
 
-  /** Everything but the bridge, which create() made to claim the index. */
-  private async build(): Promise<void> {
+  /** One member's namespace: a veth pair to the bridge, its address, the fault chain. */
+  private async build(member: string): Promise<void> {
+    if (this.destroyed) throw new NetworkModeError('the network has been destroyed');
     const bridge = bridgeOf(this.index);
-    await sh('ip', ['-n', bridge, 'link', 'set', 'br0', 'up']);
-    for (const [i, member] of this.members.entries()) {
-      const ns = memberNs(this.index, i);
-      const port = `v${this.index}m${i}`; // the bridge's end; interface names have 15 characters
-      // A member namespace of an earlier network with this index that lost its bridge first.
-      await sh('ip', ['netns', 'delete', ns]).catch(() => undefined);
-      await sh('ip', ['netns', 'add', ns]);
-      await sh('ip', [
-        ...['link', 'add', port, 'netns', bridge, 'type', 'veth'],
-        ...['peer', 'name', 'eth0', 'netns', ns],
-      ]);
-      await sh('ip', ['-n', bridge, 'link', 'set', port, 'master', 'br0', 'up']);
-      await sh('ip', ['-n', ns, 'addr', 'add', `${this.address(member)}/24`, 'dev', 'eth0']);
-      await sh('ip', ['-n', ns, 'link', 'set', 'eth0', 'up']);
-      await sh('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
-      await sh('ip', ['netns', 'exec', ns, 'iptables', '-N', CHAIN]);
-      await sh('ip', ['netns', 'exec', ns, 'iptables', '-A', 'INPUT', '-j', CHAIN]);
-      await sh('ip', ['netns', 'exec', ns, 'iptables', '-A', 'OUTPUT', '-j', CHAIN]);
-      // What survives the faults goes through the member's delay program, if it has one.
-      await sh('ip', [
-        ...['netns', 'exec', ns, 'iptables', '-A', 'OUTPUT', '-d', this.subnet],
-        ...['-j', 'NFQUEUE', '--queue-num', '0', '--queue-bypass'],
-      ]);
-    }
-    await sh('ip', ['route', 'replace', 'unreachable', this.subnet]);
+    const i = this.position(member);
+    const ns = memberNs(this.index, i);
+    const port = `v${this.index}m${i}`; // the bridge's end; interface names have 15 characters
+    // A member namespace of an earlier network with this index that lost its bridge first.
+    await sh('ip', ['netns', 'delete', ns]).catch(() => undefined);
+    await sh('ip', ['netns', 'add', ns]);
+    await sh('ip', [
+      ...['link', 'add', port, 'netns', bridge, 'type', 'veth'],
+      ...['peer', 'name', 'eth0', 'netns', ns],
+    ]);
+    await sh('ip', ['-n', bridge, 'link', 'set', port, 'master', 'br0', 'up']);
+    await sh('ip', ['-n', ns, 'addr', 'add', `${this.address(member)}/24`, 'dev', 'eth0']);
+    await sh('ip', ['-n', ns, 'link', 'set', 'eth0', 'up']);
+    await sh('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+    await sh('ip', ['netns', 'exec', ns, 'iptables', '-N', CHAIN]);
+    await sh('ip', ['netns', 'exec', ns, 'iptables', '-A', 'INPUT', '-j', CHAIN]);
+    await sh('ip', ['netns', 'exec', ns, 'iptables', '-A', 'OUTPUT', '-j', CHAIN]);
+    // What survives the faults goes through the member's delay program, if it has one.
+    await sh('ip', [
+      ...['netns', 'exec', ns, 'iptables', '-A', 'OUTPUT', '-d', this.subnet],
+      ...['-j', 'NFQUEUE', '--queue-num', '0', '--queue-bypass'],
+    ]);
+    const d = this.linkDelay;
+    if (d && (d.ms > 0 || d.jitterMs > 0)) await this.delay(member, d);
   }
 
   /** Drops what `a` sends to `b` (`to`), and with `from-and-to` also what it gets from `b`. */
@@ -304,13 +360,15 @@ export class NamespaceNetwork {
   }
 
   private position(member: string): number {
-    const i = this.members.indexOf(member);
+    const i = this.named.indexOf(member);
     if (i < 0) throw new NetworkModeError(`no member "${member}" in this network`);
     return i;
   }
 
+  /** A member whose namespace is built: faults and programs need one. */
   private checked(member: string): string {
     this.position(member);
+    if (!this.joined.has(member)) throw new NetworkModeError(`"${member}" has not joined yet`);
     return member;
   }
 }

@@ -1,8 +1,9 @@
 // The inside end of a port forward into a network namespace (cluster/network/forward.ts): runs
 // in the member's namespace (ip netns exec … node ns-agent.mjs <socket>), listens on a Unix socket
 // (files cross namespaces, addresses do not), and joins each connection, whose first line names a
-// port, to 127.0.0.1:<port> in its namespace. It ends when its stdin closes: a runner killed
-// with SIGKILL leaves none behind.
+// port, to 127.0.0.1:<port> in its namespace. A first line `?<port>` asks instead whether
+// something listens there: the answer is `open` or `closed`. It ends when its stdin closes: a
+// runner killed with SIGKILL leaves none behind.
 import { Buffer } from 'node:buffer';
 import console from 'node:console';
 import { rmSync } from 'node:fs';
@@ -28,8 +29,19 @@ const server = net.createServer({ allowHalfOpen: true }, (client) => {
     }
     client.off('data', onData);
     client.pause();
-    const port = Number(head.subarray(0, end).toString());
+    const line = head.subarray(0, end).toString();
+    const asking = line.startsWith('?');
+    const port = Number(asking ? line.slice(1) : line);
     if (!Number.isInteger(port) || port < 1 || port > 65535) return void client.destroy();
+    if (asking) {
+      const probe = net.connect({ host: '127.0.0.1', port });
+      probe.on('connect', () => {
+        probe.destroy();
+        client.end('open\n');
+      });
+      probe.on('error', () => client.end('closed\n'));
+      return;
+    }
     const rest = head.subarray(end + 1);
     const target = net.connect({ host: '127.0.0.1', port, allowHalfOpen: true }, () => {
       if (rest.length > 0) target.write(rest);

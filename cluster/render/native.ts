@@ -10,6 +10,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { defined } from '../../src/common/defined.js';
+import type { NamespaceNetwork } from '../network/namespaces.js';
 import { PROJECT_ROOT } from '../paths.js';
 import { PeerLinks } from '../peer-links.js';
 import type { ClusterOptions } from '../options.js';
@@ -47,14 +48,37 @@ const loopback = () =>
     ip: () => LOOPBACK,
   }) as const;
 
-/** The place the native runner starts a cluster in: loopback, the work dir, the port book. */
+/**
+ * The network mode's place: each server in a namespace of its own (cluster/network/), listening
+ * on every interface there and reaching the others by their addresses on the cluster's private
+ * network; the runner still reaches every server at 127.0.0.1:<its port>, through a forward.
+ */
+const inNamespaces = (network: NamespaceNetwork) =>
+  ({
+    kind: 'native',
+    bind: '0.0.0.0',
+    portsMove: true,
+    byName: false,
+    root: isRoot(),
+    host: (service: string) => network.claim(service),
+    ip: (service: string) => network.claim(service),
+    runnerHost: () => LOOPBACK,
+    privateNetwork: network.subnet,
+  }) as const;
+
+/**
+ * The place the native runner starts a cluster in: loopback (or, given a namespace network, the
+ * network mode), the work dir, the port book.
+ */
 export function nativePlace(o: {
   workDir: string;
   logDir: string;
   ledger: ProcessLedger;
   ports: PortBook;
   options: ClusterOptions;
+  network?: NamespaceNetwork;
 }): NativePlacement {
+  const network = o.network;
   const taken = new Map<string, Promise<number>>();
   let names = replicaNames(o.options.replicas ?? 3);
   let draining: readonly string[] = [];
@@ -69,7 +93,8 @@ export function nativePlace(o: {
   })();
   let links: Promise<PeerLinks> | undefined;
   return {
-    ...loopback(),
+    ...(network ? inNamespaces(network) : loopback()),
+    network,
     workDir: o.workDir,
     logDir: o.logDir,
     ledger: o.ledger,
@@ -109,15 +134,18 @@ export function nativePlace(o: {
       },
       script: o.options.replicaScript ?? join('dist', 'main.js'),
       secret: () => sharedSecret(o.workDir),
-      // Only nginx (which connects from 127.0.0.1) may set X-Forwarded-*: a client that reaches a
-      // replica directly from another address can't claim to be someone else.
-      trustProxy: LOOPBACK,
+      // Only nginx (which connects from 127.0.0.1, or from its own address in the network mode)
+      // may set X-Forwarded-*: a client that reaches a replica directly can't claim to be another.
+      trustProxy: network ? network.claim('nginx') : LOOPBACK,
       overrides: (replica) => ({ ...o.options.env, ...o.options.replicaEnv?.[replica] }),
       peers: async (): Promise<PeerPlace> => {
+        // In the network mode the replicas reach each other directly: the network cuts links.
         const opened = await (links ??= PeerLinks.open(
           names,
           join(o.workDir, 'members'),
-          o.options.peerRelays ?? true,
+          network
+            ? { bind: '0.0.0.0', hostOf: (r) => network.claim(r) }
+            : { relays: o.options.peerRelays ?? true },
         ));
         return {
           envFor: (r) => opened.envFor(r),
@@ -152,9 +180,12 @@ export class NativeServer implements RunningServer {
   private process: ManagedProcess | undefined;
   private readonly env: Record<string, string>;
 
+  /** In the network mode: the root's forwards into its namespace are open. */
+  private forwarded = false;
+
   constructor(
     public description: ServerDescription,
-    private readonly place: Pick<NativePlacement, 'logDir' | 'root'> & {
+    private readonly place: Pick<NativePlacement, 'logDir' | 'root' | 'network'> & {
       ledger?: ProcessLedger;
       nice?: number;
     },
@@ -194,19 +225,41 @@ export class NativeServer implements RunningServer {
   async start(): Promise<void> {
     const d = this.description;
     if (d.state) await mkdir(d.state.dir, { recursive: true });
+    const network = this.place.network;
+    if (network) await this.joinNetwork(network);
     await d.prepare?.();
     const proc = await ManagedProcess.start({
-      ...(await launchOf(d, this.env, this.place.root)),
+      ...(await launchOf(d, this.env, this.place.root, network?.namespace(d.service))),
       logFile: this.log,
       ledger: this.place.ledger,
       nice: this.place.nice,
     });
     this.process = proc;
-    await proc.waitUntilReady(() => nativeProbe(d.ready, proc.pid), {
+    // A forward accepts connections before the server inside listens: ask inside instead.
+    const probe =
+      network && d.ready.kind === 'tcp'
+        ? () => network.listens(d.service, d.ready.port)
+        : () => nativeProbe(d.ready, proc.pid);
+    await proc.waitUntilReady(probe, {
       timeoutMs: this.readyTimeoutMs,
       intervalMs: 200,
       what: probeText(d.ready),
     });
+  }
+
+  /**
+   * Its namespace, and 127.0.0.1:<port> in the root namespace carried to it for each port it
+   * listens on (the runner's probes and clients use those). nginx's forwards say who connected
+   * (PROXY protocol): ip_hash and the login limit see the clients, not the forward.
+   */
+  private async joinNetwork(network: NamespaceNetwork): Promise<void> {
+    const d = this.description;
+    await network.join(d.service);
+    if (this.forwarded) return;
+    const ports = new Set([d.port, ...(d.publish ?? []).map((p) => p.port)]);
+    for (const port of ports)
+      await network.forward(d.service, port, { listen: port, proxyProtocol: d.kind === 'nginx' });
+    this.forwarded = true;
   }
 
   async kill(): Promise<void> {
@@ -241,25 +294,33 @@ export class NativeServer implements RunningServer {
   }
 }
 
-/** What a server's process is started with natively: its description, and the binary found. */
+/**
+ * What a server's process is started with natively: its description, and the binary found. In
+ * a `namespace` (the network mode) through `ip netns exec`, which execs the server itself (the
+ * PID stays the server's), dropping to its user with setpriv once inside.
+ */
 export async function launchOf(
   d: ServerDescription,
   env: Readonly<Record<string, string>> = d.env ?? {},
   root = isRoot(),
+  namespace?: string,
 ) {
   const [program, ...args] = d.command;
   const user = d.user && root ? await lookupSystemUser(d.user) : undefined;
   const cwd = d.state?.dir ?? PROJECT_ROOT;
+  const binary = await nativeProgram(defined(program, `${d.name}'s program`));
+  const dropTo = user
+    ? ['setpriv', `--reuid=${user.uid}`, `--regid=${user.gid}`, '--init-groups']
+    : [];
   return {
     name: d.name,
-    command: await nativeProgram(defined(program, `${d.name}'s program`)),
-    args,
+    ...(namespace
+      ? { command: 'ip', args: ['netns', 'exec', namespace, ...dropTo, binary, ...args] }
+      : { command: binary, args, uid: user?.uid, gid: user?.gid }),
     // HOME and USER of root would be wrong (and unreadable) for another user.
     env: user ? { ...env, HOME: cwd, USER: user.name, LOGNAME: user.name } : { ...env },
     cwd,
     stopSignal: d.stop.signal,
-    uid: user?.uid,
-    gid: user?.gid,
   };
 }
 
@@ -335,11 +396,16 @@ async function runJob(job: JobDescription, place: NativePlacement, timeoutMs: nu
     if (reply.includes(job.unless.contains)) return;
   }
   const [program, ...args] = job.command;
+  const binary = await nativeProgram(defined(program, `${job.service}'s program`));
+  // In the network mode jobs run in a namespace of their own: they reach servers by address.
+  const network = place.network;
+  if (network) await network.join('jobs');
   await runToCompletion(
     {
       name: job.service,
-      command: await nativeProgram(defined(program, `${job.service}'s program`)),
-      args,
+      ...(network
+        ? { command: 'ip', args: ['netns', 'exec', network.namespace('jobs'), binary, ...args] }
+        : { command: binary, args }),
       env: job.env,
       cwd: PROJECT_ROOT,
       logFile: join(place.logDir, `${job.service}.log`),

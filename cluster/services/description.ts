@@ -28,8 +28,21 @@ export interface Place {
   port(key: string, standard: number, options?: { keep?: boolean; plus?: number }): Promise<number>;
   /** The port `key` had in the last run, where ports move (natively). */
   previousPort?(key: string): number | undefined;
-  /** The host name others reach `service` by: 127.0.0.1 natively, the service's name in compose. */
+  /**
+   * The host name others reach `service` by: 127.0.0.1 natively, the service's name in compose,
+   * its address on the cluster's own network in the network mode.
+   */
   host(service: string): string;
+  /**
+   * Where the runner's own steps (a server's `prepare`) reach `service`, where that differs from
+   * `host`: 127.0.0.1 in the network mode (through a forward). Absent: `host`.
+   */
+  runnerHost?(service: string): string;
+  /**
+   * The network mode's private range (10.213.n.0/24): only the cluster's members are on it, so
+   * servers trust it as they trust loopback (Postgres' pg_hba, Redis' protected mode).
+   */
+  readonly privateNetwork?: string;
   /**
    * Where a tool needs an IP address (Redis' CLUSTER MEET takes no names): natively 127.0.0.1, in
    * compose a lookup of the container's address when the job runs (a shell expansion).

@@ -74,8 +74,16 @@ export async function renderNginxConfig(o: {
   return writeNginxConfig(o.prefix, vars);
 }
 
-/** The template rendered with `vars`, and the main config around it, in `p`; resolves the latter. */
-async function writeNginxConfig(p: string, vars: Record<string, string>): Promise<string> {
+/**
+ * The template rendered with `vars`, and the main config around it, in `p`; resolves the latter.
+ * `proxiedFrom`: the address whose connections start with a PROXY protocol line naming the client
+ * (the network mode's forward), which nginx then takes as the client's address.
+ */
+async function writeNginxConfig(
+  p: string,
+  vars: Record<string, string>,
+  proxiedFrom?: string,
+): Promise<string> {
   const site = envsubst(await readTemplate(), vars);
   await mkdir(join(p, 'logs'), { recursive: true });
   await mkdir(join(p, 'temp'), { recursive: true });
@@ -92,7 +100,7 @@ http {
     log_format cluster '$remote_addr [$time_local] "$request" $status $body_bytes_sent '
                        '$request_time id=$request_id upstream=$upstream_addr';
     access_log ${join(p, 'logs', 'access.log')} cluster;
-    client_body_temp_path ${join(p, 'temp', 'body')};
+${proxiedFrom ? `    set_real_ip_from ${proxiedFrom};\n    real_ip_header proxy_protocol;\n` : ''}    client_body_temp_path ${join(p, 'temp', 'body')};
     proxy_temp_path ${join(p, 'temp', 'proxy')};
     fastcgi_temp_path ${join(p, 'temp', 'fastcgi')};
     uwsgi_temp_path ${join(p, 'temp', 'uwsgi')};
@@ -150,10 +158,12 @@ export const nginxService: ServicePlugin = {
         port: await place.port(name, APP_PORT),
         ...(place.app.draining?.includes(name) ? { down: true } : {}),
       });
+    // In the network mode clients come through the runner's forward, which names them first.
+    const proxied = place.privateNetwork ? ' proxy_protocol' : '';
     const env = nginxTemplateVars(
       {
-        http: `${place.bind}:${port}`,
-        https: `${place.bind}:${tlsPort}`,
+        http: `${place.bind}:${port}${proxied}`,
+        https: `${place.bind}:${tlsPort}${proxied}`,
         tls: { cert: join(tlsSeen, 'cert.pem'), key: join(tlsSeen, 'key.pem') },
       },
       routingOf(ctx.profile).render(upstreams),
@@ -185,7 +195,7 @@ export const nginxService: ServicePlugin = {
       after: [...place.app.replicas, 'tls-cert'],
       prepare: native
         ? async () => {
-            await writeNginxConfig(prefix, env);
+            await writeNginxConfig(prefix, env, proxied ? '127.0.0.1' : undefined);
             // Worker processes run as "nobody" when we are root: they need their temp dirs.
             await chmod(prefix, 0o755);
             await chmod(join(prefix, 'temp'), 0o777);

@@ -3,7 +3,7 @@
  * the work dir holds the data dir, the socket dir and initdb's log, and the runner makes the app's
  * role and database; in a container the image's entrypoint does both (POSTGRES_USER, ...).
  */
-import { access, chmod, mkdir, stat, writeFile } from 'node:fs/promises';
+import { access, chmod, chown, mkdir, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve, sep } from 'node:path';
 import { Client, escapeIdentifier, escapeLiteral } from 'pg';
@@ -91,7 +91,9 @@ export async function describePostgres(
     state: { dir: base, volume: 'postgres-data' },
     // Postgres refuses to run as root.
     user: 'postgres',
-    prepare: native ? () => initialise(base, data, socket, o.fast ?? false) : undefined,
+    prepare: native
+      ? () => initialise(base, data, socket, o.fast ?? false, place.privateNetwork)
+      : undefined,
     comment: 'Users and profiles, in every profile.',
   };
 }
@@ -130,14 +132,37 @@ export async function startPostgres(
 }
 
 /**
- * Before every native start: private dirs the server's user owns, and a data dir (initdb, once).
- * Trust without passwords is fine for a throwaway local instance, because nothing outside this
- * machine can reach it: the socket dir is private and TCP is loopback only.
+ * Before every native start: private dirs the server's user owns, a data dir (initdb, once), and
+ * who may connect. Trust without passwords is fine for a throwaway local instance, because
+ * nothing outside this machine can reach it: the socket dir is private and TCP is loopback only,
+ * or, in the network mode, the cluster's own network (`trusted`), which only its members are on.
  */
-async function initialise(base: string, data: string, socket: string, fast: boolean) {
+async function initialise(
+  base: string,
+  data: string,
+  socket: string,
+  fast: boolean,
+  trusted: string | undefined,
+) {
   const owner = isRoot() ? await lookupSystemUser('postgres') : undefined;
   await prepareDirs(base, data, socket, owner);
-  if (await exists(join(data, 'PG_VERSION'))) return;
+  if (!(await exists(join(data, 'PG_VERSION')))) await initdb(base, data, fast, owner);
+  // Written at every start: the network mode's range changes from run to run.
+  const hba = join(data, 'pg_hba.conf');
+  await writeFile(
+    hba,
+    [
+      '# Written by cluster/services/postgres.ts: a local instance, loopback and private socket only.',
+      'local all all trust',
+      'host  all all 127.0.0.0/8 trust',
+      ...(trusted ? [`host  all all ${trusted} trust`] : []),
+      '',
+    ].join('\n'),
+  );
+  if (owner) await chown(hba, owner.uid, owner.gid);
+}
+
+async function initdb(base: string, data: string, fast: boolean, owner: SystemUser | undefined) {
   await runToCompletion({
     name: 'initdb',
     command: await nativeProgram('initdb'),
@@ -156,16 +181,6 @@ async function initialise(base: string, data: string, socket: string, fast: bool
         }
       : {}),
   });
-  await writeFile(
-    join(data, 'pg_hba.conf'),
-    [
-      '# Written by cluster/services/postgres.ts: a local instance, loopback and private socket only.',
-      'local all all trust',
-      'host  all all 127.0.0.0/8 trust',
-      '',
-    ].join('\n'),
-  );
-  if (owner) await chownRecursive(data, owner);
 }
 
 async function prepareDirs(

@@ -151,7 +151,9 @@ async function describeSetup(place: Place) {
           dir,
           place.byName ? [`replica-announce-ip ${service}`] : [],
         );
-        const told = await primaryAddress(sentinels).catch(() => undefined);
+        const told = await primaryAddress(
+          sentinels.map((s) => ({ ...s, host: place.runnerHost?.(serviceOf(s.name)) ?? s.host })),
+        ).catch(() => undefined);
         const me = { host: place.host(service), port: server.port };
         if (told) {
           if (told.host !== me.host || told.port !== me.port) await setReplicaOf(dir, told);

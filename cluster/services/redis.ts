@@ -59,8 +59,9 @@ export async function describeRedis(place: Place, o: RedisDescription): Promise<
       ...['--save', ''], // no RDB snapshots: the append-only file is the persistence under test
       ...['--appendonly', 'yes', '--appendfsync', 'everysec'],
       ...['--daemonize', 'no'],
-      // Loopback natively; in a container other containers connect, on a private network.
-      ...['--protected-mode', place.kind === 'native' ? 'yes' : 'no'],
+      // Natively on loopback only; elsewhere (containers, the network mode's own network) others
+      // connect over the network, which only the cluster's members are on.
+      ...['--protected-mode', place.kind === 'native' && !place.privateNetwork ? 'yes' : 'no'],
       ...(o.cluster
         ? [
             ...['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf'],

@@ -2,6 +2,7 @@
  * What the runner (cluster.ts), the compose generator and the benchmark know of a service plugin,
  * and of the members it starts: they only ever talk to plugins through these types.
  */
+import type { NamespaceNetwork } from '../network/namespaces.js';
 import type { ClusterOptions } from '../options.js';
 import type { Profile } from '../profiles.js';
 import type { DescribeContext, Described, Place } from './description.js';
@@ -158,6 +159,8 @@ export interface NativePlacement extends Place {
   readonly nice?: number;
   /** Ports of stateful servers, kept across runs. */
   readonly ports: PortBook;
+  /** The network mode's network (ClusterOptions.network 'netns'); undefined on loopback. */
+  readonly network?: NamespaceNetwork;
   /** The links between replicas, once a plugin has asked for them (app.peers). */
   peerNetwork(): Promise<PeerNetwork | undefined>;
   /** The replicas from now on (scale): what the app and nginx plugins describe next. */
