@@ -538,7 +538,10 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     rejoin: (name) => rejoin(find(name)),
     async partition(name) {
       if (find(name).kind !== 'replica') throw new Error(`"${name}" is not a replica`);
-      if (!faults) return peerLinks().partition(name);
+      if (!faults) {
+        peerLinks().partition(name);
+        return;
+      }
       const others = replicasNow().filter((r) => r.name !== name);
       await faults.partition([[name], others.map((r) => r.name)]);
     },
@@ -610,6 +613,8 @@ async function openNetwork(
     throw new NetworkModeError(
       'the network mode does not run redis-cluster yet: its nodes hand clients their addresses on the private network, which the runner and the dashboard cannot reach',
     );
-  return NamespaceNetwork.create([], record, { linkDelay: options.linkDelay ?? LINK_DELAY_DEFAULT });
+  return NamespaceNetwork.create([], record, {
+    linkDelay: options.linkDelay ?? LINK_DELAY_DEFAULT,
+  });
 }
 export type { ClusterOptions } from './options.js';

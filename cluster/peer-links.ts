@@ -27,7 +27,8 @@ const HOST = '127.0.0.1';
  * loopback directly (`relays: false`), or on a network of their own (the network mode), where
  * each listens on `bind` and is reached at `hostOf(name)`; that network's rules cut links there.
  */
-export type PeerAddressing = { relays?: boolean } | { bind: string; hostOf(replica: string): string };
+export type PeerAddressing =
+  { relays?: boolean } | { bind: string; hostOf(replica: string): string };
 
 export class PeerLinks {
   /** Generated per cluster: the replicas sign every peer frame with it. */

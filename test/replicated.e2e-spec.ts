@@ -11,9 +11,8 @@ import fc from 'fast-check';
 import { readdir, readFile } from 'node:fs/promises';
 import { defined } from '../src/common/defined.js';
 import { FrameSigner, type Envelope } from '../src/replication/channel/envelope.js';
-import { checkHistory } from '../cluster/faults/history.js';
 import { knownOn, useCluster, type TestCluster } from './support/cluster.js';
-import { recordHistory } from './support/history-clients.js';
+import { expectPromisesKept, faultSeed, runSchedule, scheduleOf } from './support/fault-run.js';
 import { eventually, sleep } from './support/eventually.js';
 import type { HttpClient } from './support/http-client.js';
 import { background } from './support/load.js';
@@ -235,100 +234,26 @@ describe('replicated: a partition and its heal', () => {
     }
   }, 120_000);
 
-  // Generated: which replica is cut off, for how long, and what the clients choose to do. The
-  // seed is fixed in CI; FAULT_SEED=<n> tries another (the timing of the interleaving is the
-  // machine's: a seed replays the schedule and the choices, not the exact history).
+  // Generated: which replica is cut off, for how long, and what the clients choose to do
+  // (test/support/fault-run.ts; FAULT_SEED=<n> tries another seed).
   it('partitions under load, generated: once healed and converged, no acknowledged login or write is lost and no logout undone (history check)', async () => {
-    const seed = Number(process.env.FAULT_SEED ?? 20261207);
-    const [schedule = []] = fc.sample(
-      fc.array(
-        fc.record({
-          replica: fc.nat({ max: 2 }),
-          partitionMs: fc.integer({ min: 300, max: 1500 }),
-          pauseMs: fc.integer({ min: 200, max: 800 }),
-        }),
-        { minLength: 2, maxLength: 4 },
-      ),
-      { seed, numRuns: 1 },
-    );
-    // Uniform in [0, 1): fc.double draws uniformly among floats, most of them tiny.
-    const draws = fc
-      .sample(fc.noBias(fc.integer({ min: 0, max: 2 ** 30 - 1 })), { seed, numRuns: 10_000 })
-      .map((n) => n / 2 ** 30);
-    let drawn = 0;
-    let stop: () => void = () => undefined;
-    const stopped = new Promise<void>((resolve) => {
-      stop = resolve;
+    const seed = faultSeed();
+    const run = await runSchedule({
+      client: (n) => cluster.client(100 + n),
+      seed,
+      steps: scheduleOf(fc.nat({ max: 2 }), seed),
+      apply: (replica) =>
+        cluster.partition(defined(cluster.replicas[replica], `replica ${replica}`)),
+      heal: () => cluster.heal(),
     });
-    const recording = recordHistory(
-      {
-        client: (n) => cluster.client(100 + n),
-        users: 6,
-        random: () => draws[drawn++ % draws.length] ?? 0,
-        pauseMs: 20,
-      },
-      stopped,
-    );
-    const cutOff: Array<[number, number]> = [];
-    try {
-      for (const step of schedule) {
-        await cluster.partition(defined(cluster.replicas[step.replica], `replica ${step.replica}`));
-        const from = performance.now();
-        await sleep(step.partitionMs);
-        await cluster.heal();
-        cutOff.push([from, performance.now()]);
-        await sleep(step.pauseMs);
-      }
-    } finally {
-      await cluster.heal();
-      stop();
-    }
-    const recorded = await recording;
-
-    // Converged: every replica, asked directly, reads each session the same way.
-    const readsOf = async (jar: HttpClient) =>
-      JSON.stringify(
-        await Promise.all(
-          cluster.replicas.map(async (r) => {
-            const body = (await whoami(cluster.direct(r, jar))).body as {
-              authenticated?: boolean;
-              user?: { displayName?: string };
-            };
-            return [body.authenticated, body.user?.displayName];
-          }),
-        ),
-      );
-    const agree = async () => {
-      for (const jar of recorded.jars.values()) {
-        const [first, ...rest] = JSON.parse(await readsOf(jar)) as unknown[];
-        if (rest.some((r) => JSON.stringify(r) !== JSON.stringify(first))) return false;
-      }
-      return true;
-    };
-    expect(await eventually(agree, CONVERGE_MS, 500)).toBe(true);
-
-    const judgeFrom = performance.now();
-    for (const [session, jar] of recorded.jars)
-      for (const r of cluster.replicas) await recorded.read(session, cluster.direct(r, jar));
-    const violations = checkHistory(
-      recorded.history,
+    await expectPromisesKept(run, {
+      replicas: cluster.replicas,
+      direct: (r, jar) => cluster.direct(r, jar),
       // Not promised: "sign out my other devices" during a partition reaches only the sessions its
       // side knows; one made on the other side lives on (docs/profiles/replicated.md).
-      { loginsKept: true, logoutFinal: true, revokeFinal: false, writesKept: true },
-      { judgeFrom },
-    );
-    expect(violations.map((v) => `${v.kind} ${v.session}`)).toEqual([]);
-    // Not vacuous: the clients logged in, wrote and logged out while the links were cut.
-    const duringCuts = (kinds: string[]) =>
-      recorded.history.filter(
-        (e) =>
-          kinds.includes(e.op.kind) &&
-          e.outcome === 'ok' &&
-          cutOff.some(([from, to]) => e.invokedAt >= from && e.completedAt <= to),
-      ).length;
-    expect(duringCuts(['login'])).toBeGreaterThan(0);
-    expect(duringCuts(['write'])).toBeGreaterThan(0);
-    expect(duringCuts(['logout', 'revoke'])).toBeGreaterThan(0);
+      promises: { loginsKept: true, logoutFinal: true, revokeFinal: false, writesKept: true },
+      convergeMs: CONVERGE_MS,
+    });
   }, 120_000);
 });
 

@@ -316,7 +316,8 @@ export class NamespaceNetwork {
       return;
     for (const ns of [...existing].filter((n) => isMemberOf(this.index, n)))
       await sh('ip', ['netns', 'delete', ns]);
-    if (existing.has(bridgeOf(this.index))) await sh('ip', ['netns', 'delete', bridgeOf(this.index)]);
+    if (existing.has(bridgeOf(this.index)))
+      await sh('ip', ['netns', 'delete', bridgeOf(this.index)]);
     await sh('ip', ['route', 'del', 'unreachable', this.subnet]).catch(() => undefined);
   }
 

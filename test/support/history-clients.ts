@@ -29,6 +29,35 @@ interface Browser {
 
 const TIMEOUT_MS = 3000;
 
+/**
+ * Sends one operation and adds it to `history` with its send and answer times and how it ended:
+ * `judge` reads the answer; no answer is `fail` when the connection was refused (it reached no
+ * one), `info` otherwise (a timeout: it may have been done).
+ */
+export async function recordOperation(
+  history: HistoryEvent[],
+  session: string,
+  op: Operation,
+  send: () => Promise<HttpResponse>,
+  judge: (res: HttpResponse) => Pick<HistoryEvent, 'outcome' | 'saw'>,
+): Promise<HistoryEvent> {
+  const invokedAt = performance.now();
+  let ended: Pick<HistoryEvent, 'outcome' | 'saw'>;
+  try {
+    ended = judge(await send());
+  } catch (error) {
+    // Refused before it reached anyone: not done. Anything else (a timeout): unknown.
+    ended = { outcome: errorCode(error) === 'ECONNREFUSED' ? 'fail' : 'info' };
+  }
+  const event: HistoryEvent = { session, op, invokedAt, completedAt: performance.now(), ...ended };
+  history.push(event);
+  return event;
+}
+
+/** ok when the status is one of `ok`; unknown (info) for a 5xx or no status; else fail. */
+export const outcomeOf = (res: HttpResponse, ok: number[]): Outcome =>
+  ok.includes(res.status) ? 'ok' : res.status >= 500 || res.status === 0 ? 'info' : 'fail';
+
 export interface Recorded {
   history: HistoryEvent[];
   /** Each session's cookie jar as its login left it: to ask any replica about it afterwards. */
@@ -36,6 +65,23 @@ export interface Recorded {
   /** Records a read of `session` through `client` (e.g. one replica asked directly). */
   read(session: string, client: HttpClient): Promise<HistoryEvent>;
 }
+
+/** Reads `session` (whoami) through `client` into `history`: what it saw, if it answered. */
+export const recordRead = (history: HistoryEvent[], session: string, client: HttpClient) =>
+  recordOperation(
+    history,
+    session,
+    { kind: 'read' },
+    () => client.get('/api/whoami', { timeoutMs: TIMEOUT_MS }),
+    (res) => {
+      if (res.status !== 200) return { outcome: 'info' };
+      const body = res.body as { authenticated?: boolean; user?: { displayName?: string } };
+      return {
+        outcome: 'ok',
+        saw: { authenticated: body.authenticated === true, value: body.user?.displayName },
+      };
+    },
+  );
 
 /** Runs the workload until `stop` resolves; the history, and the sessions' cookie jars. */
 export async function recordHistory(w: Workload, stop: Promise<void>): Promise<Recorded> {
@@ -45,32 +91,12 @@ export async function recordHistory(w: Workload, stop: Promise<void>): Promise<R
   void stop.then(() => (stopped = true));
   let writes = 0;
 
-  async function record(
+  const record = (
     session: string,
     op: Operation,
     send: () => Promise<HttpResponse>,
     judge: (res: HttpResponse) => Pick<HistoryEvent, 'outcome' | 'saw'>,
-  ): Promise<HistoryEvent> {
-    const invokedAt = performance.now();
-    let ended: Pick<HistoryEvent, 'outcome' | 'saw'>;
-    try {
-      ended = judge(await send());
-    } catch (error) {
-      // Refused before it reached anyone: not done. Anything else (a timeout): unknown.
-      ended = { outcome: errorCode(error) === 'ECONNREFUSED' ? 'fail' : 'info' };
-    }
-    const event: HistoryEvent = {
-      session,
-      op,
-      invokedAt,
-      completedAt: performance.now(),
-      ...ended,
-    };
-    history.push(event);
-    return event;
-  }
-  const outcomeOf = (res: HttpResponse, ok: number[]): Outcome =>
-    ok.includes(res.status) ? 'ok' : res.status >= 500 || res.status === 0 ? 'info' : 'fail';
+  ) => recordOperation(history, session, op, send, judge);
 
   async function logIn(b: Browser, name: string): Promise<void> {
     const label = `${name}/${b.client.localAddress ?? ''}#${++b.logins}`;
@@ -91,20 +117,7 @@ export async function recordHistory(w: Workload, stop: Promise<void>): Promise<R
     } else b.client.cookies.clear();
   }
 
-  const readThrough = (session: string, client: HttpClient) =>
-    record(
-      session,
-      { kind: 'read' },
-      () => client.get('/api/whoami', { timeoutMs: TIMEOUT_MS }),
-      (res) => {
-        if (res.status !== 200) return { outcome: 'info' };
-        const body = res.body as { authenticated?: boolean; user?: { displayName?: string } };
-        return {
-          outcome: 'ok',
-          saw: { authenticated: body.authenticated === true, value: body.user?.displayName },
-        };
-      },
-    );
+  const readThrough = (session: string, client: HttpClient) => recordRead(history, session, client);
 
   async function read(b: Browser): Promise<void> {
     if (b.session !== undefined) await readThrough(b.session, b.client);
