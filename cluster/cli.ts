@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import { defined } from '../src/common/defined.js';
 import { MAX_REPLICAS, startCluster, type Cluster, type MemberStatus } from './cluster.js';
 import { sendControl, serveControl, type ControlCommand } from './control.js';
+import { FaultError, parseFault } from './faults/network-fault.js';
 import { serveDashboard } from './dashboard/server.js';
 import { PROJECT_ROOT } from './paths.js';
 import { accessLogOf } from './services/nginx.js';
@@ -22,9 +23,13 @@ const DEFAULT_TLS_PORT = 8443;
 const USAGE = `Usage:
   npm run cluster -- [--profile ${profileNames.join('|')}] [--port 8080] [--replicas 3] [--fresh]
                      [--tls-port 8443] [--work-dir .cluster] [--dashboard-port 0]
+                     [--network loopback|netns] [--link-delay 0.25]
       A cluster starts again on what it left in its work dir (users, the sessions a store keeps);
       --fresh discards that first. The work dir is .cluster for port 8080, .cluster-<port> for
       another port; the https port is 8443 for port 8080, a free one otherwise.
+      --network netns (root only): every server in a network namespace of its own, on a private
+      network whose links delay each packet --link-delay ms (± a fifth; 0: none), with the
+      network faults below.
   npm run cluster -- status                  members of the running cluster (add --port or
                                              --work-dir to name another one)
   npm run cluster -- kill <member>           SIGKILL a member (app-2, nginx, postgres, a store server: see status): a crash
@@ -36,7 +41,12 @@ const USAGE = `Usage:
   npm run cluster -- scale-store <n>         grow the session store to n shards live: memcached
                                              nodes, redis-cluster masters (slots move to them)
   npm run cluster -- partition <replica>     cut a replica's peer links (replicated profile)
-  npm run cluster -- heal                    restore every cut peer link
+  npm run cluster -- partition <a,b> <c,d>   --network netns: the members named in one group
+                                             cannot reach those in another (others keep links)
+  npm run cluster -- cut <from> <to>         --network netns: what <from> sends to <to> is lost
+  npm run cluster -- lose <member> <percent> --network netns: <member> loses that share of what it receives
+  npm run cluster -- slow <member> <ms>      --network netns: what <member> sends waits <ms>
+  npm run cluster -- heal                    restore every cut peer link (and end every network fault)
   npm run cluster -- failover                crash the store's primary (redis-ha, redis-cluster), wait for the takeover
   npm run cluster -- stop                    stop the running cluster (or what a killed runner left)
 
@@ -58,6 +68,8 @@ function parse(argv: string[]) {
       'dashboard-port': { type: 'string', default: '0' },
       'work-dir': { type: 'string' },
       fresh: { type: 'boolean', default: false },
+      network: { type: 'string', default: 'loopback' },
+      'link-delay': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -75,8 +87,18 @@ function parse(argv: string[]) {
   if (!isProfileName(values.profile)) throw new UsageError(`unknown profile "${values.profile}"`);
   if (!Number.isInteger(replicas) || replicas < 1 || replicas > MAX_REPLICAS)
     throw new UsageError(`--replicas must be 1-${MAX_REPLICAS}, not "${values.replicas}"`);
+  const network = (['loopback', 'netns'] as const).find((n) => n === values.network);
+  if (!network)
+    throw new UsageError(`--network must be loopback or netns, not "${values.network}"`);
+  const delayMs = values['link-delay'] === undefined ? undefined : Number(values['link-delay']);
+  if (delayMs !== undefined && !(Number.isFinite(delayMs) && delayMs >= 0 && delayMs <= 10_000))
+    throw new UsageError(`--link-delay must be 0-10000 ms, not "${values['link-delay'] ?? ''}"`);
+  if (delayMs !== undefined && network !== 'netns')
+    throw new UsageError('--link-delay needs --network netns (loopback has no links to delay)');
   return {
     ...values,
+    network,
+    linkDelay: delayMs === undefined ? undefined : { ms: delayMs, jitterMs: delayMs / 5 },
     profile: values.profile,
     port,
     tlsPort,
@@ -210,6 +232,8 @@ async function up(o: ReturnType<typeof parse>): Promise<void> {
     replicas: o.replicas,
     workDir: o.workDir,
     fresh: o.fresh,
+    network: o.network,
+    linkDelay: o.linkDelay,
     onProgress: say,
   }).catch((error: unknown) => {
     if (o.fresh) throw error;
@@ -260,6 +284,22 @@ async function main(): Promise<void> {
     return;
   }
   const [command, member, ...extra] = o.positionals;
+  const faultCommand =
+    (command === 'partition' && extra.length > 0) ||
+    command === 'cut' ||
+    command === 'lose' ||
+    command === 'slow';
+  if (faultCommand) {
+    let fault;
+    try {
+      fault = parseFault(o.positionals);
+    } catch (error) {
+      if (error instanceof FaultError) throw new UsageError(error.message);
+      throw error;
+    }
+    await control(o.workDir, { cmd: 'fault', fault });
+    return;
+  }
   if (extra.length) throw new UsageError(`unexpected arguments: ${extra.join(' ')}`);
   switch (command) {
     case undefined:

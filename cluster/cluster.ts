@@ -38,7 +38,7 @@ export interface MemberStatus {
 /**
  * The network mode's faults (ClusterOptions.network 'netns'), by member name: kernel rules in the
  * members' namespaces, so a member sees a real network fail, whichever program it runs. Each adds
- * to those in place; heal() ends them all (delays stay: they are the network).
+ * to those in place; heal() ends them all.
  */
 export interface NetworkFaults {
   /** The members named cannot reach those on another side (both ways); others keep every link. */
@@ -47,8 +47,9 @@ export interface NetworkFaults {
   cut(from: string, to: string): Promise<void>;
   /** Each packet `member` receives from another member is lost with this probability. */
   lose(member: string, probability: number): Promise<void>;
-  /** What `member` sends waits this long (one way); the default is LINK_DELAY_DEFAULT. */
+  /** What `member` sends waits this long (one way), until heal(). */
   delay(member: string, d: LinkDelay): Promise<void>;
+  /** Ends every partition, cut and loss, and gives slowed members the cluster's delay again. */
   heal(): Promise<void>;
   /** A member's address on the cluster's network. */
   address(member: string): string;
@@ -509,12 +510,21 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     return peerNetwork;
   };
   const serviceOf = (name: string) => find(name).description.service;
+  /** Members whose delay a fault changed: a heal gives them the cluster's link delay again. */
+  const slowed = new Set<string>();
   const faults: NetworkFaults | undefined = network && {
     partition: (sides) => network.partition(sides.map((side) => side.map(serviceOf))),
     cut: (from, to) => network.cut(serviceOf(from), serviceOf(to)),
     lose: (member, p) => network.lose(serviceOf(member), p),
-    delay: (member, d) => network.delay(serviceOf(member), d),
-    heal: () => network.heal(),
+    delay: async (member, d) => {
+      await network.delay(serviceOf(member), d);
+      slowed.add(serviceOf(member));
+    },
+    heal: async () => {
+      await network.heal();
+      for (const service of slowed) await network.delay(service, linkDelayOf(options));
+      slowed.clear();
+    },
     address: (member) => network.address(serviceOf(member)),
   };
   const rejoin = async (replica: Member, replicaEnv?: Record<string, string>) => {
@@ -613,8 +623,8 @@ async function openNetwork(
     throw new NetworkModeError(
       'the network mode does not run redis-cluster yet: its nodes hand clients their addresses on the private network, which the runner and the dashboard cannot reach',
     );
-  return NamespaceNetwork.create([], record, {
-    linkDelay: options.linkDelay ?? LINK_DELAY_DEFAULT,
-  });
+  return NamespaceNetwork.create([], record, { linkDelay: linkDelayOf(options) });
 }
+
+const linkDelayOf = (options: ClusterOptions): LinkDelay => options.linkDelay ?? LINK_DELAY_DEFAULT;
 export type { ClusterOptions } from './options.js';

@@ -1,6 +1,12 @@
 import { unlink } from 'node:fs/promises';
 import net from 'node:net';
 import type { Cluster, MemberStatus } from './cluster.js';
+import {
+  applyFault,
+  checkFault,
+  describeFault,
+  type NetworkFault,
+} from './faults/network-fault.js';
 
 /**
  * A running `npm run cluster` listens on a Unix socket in its work dir, so that
@@ -10,7 +16,9 @@ export type ControlCommand =
   | { cmd: 'status' | 'roll' | 'stop' | 'heal' | 'failover' }
   | { cmd: 'kill' | 'restart' | 'stop-member' | 'partition'; member: string }
   /** The replica count as the user typed it: the cluster checks it (1..9, a whole number). */
-  | { cmd: 'scale' | 'scale-store'; count: string | number };
+  | { cmd: 'scale' | 'scale-store'; count: string | number }
+  /** The network mode's faults (cluster/faults/network-fault.ts); `heal` ends them. */
+  | { cmd: 'fault'; fault: NetworkFault };
 export type ControlReply =
   { ok: true; status: MemberStatus[]; message?: string } | { ok: false; error: string };
 
@@ -104,7 +112,27 @@ export async function runCommand(
         };
       case 'heal':
         await cluster.heal();
-        return { ok: true, status: cluster.status(), message: 'every peer link restored' };
+        return {
+          ok: true,
+          status: cluster.status(),
+          message: cluster.faults
+            ? 'every network fault ended (partitions, cuts, loss, slow links)'
+            : 'every peer link restored',
+        };
+      case 'fault': {
+        if (!cluster.faults)
+          return {
+            ok: false,
+            error: 'network faults need the network mode: start the cluster with --network netns',
+          };
+        const fault = checkFault(command.fault);
+        await applyFault(cluster.faults, fault);
+        return {
+          ok: true,
+          status: cluster.status(),
+          message: `${describeFault(fault)}; undo: heal`,
+        };
+      }
       case 'failover': {
         const { killed, promoted } = await cluster.failStore();
         return {

@@ -11,7 +11,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import fc from 'fast-check';
 import { checkHistory, type HistoryEvent, type Violation } from '../cluster/faults/history.js';
-import { LINK_DELAY_DEFAULT } from '../cluster/network/delay.js';
+import { applyFault, type NetworkFault } from '../cluster/faults/network-fault.js';
 import { askRedis } from '../cluster/services/redis-protocol.js';
 import { defined } from '../src/common/defined.js';
 import { useCluster, type TestCluster } from './support/cluster.js';
@@ -26,68 +26,48 @@ const isRoot = process.getuid?.() === 0;
 /** Every replica's copies agree within rounds of anti-entropy, the store's after a resync. */
 const CONVERGE_MS = 30_000;
 
-/** A fault the kernel applies in the members' namespaces (Cluster.faults). */
-type Fault =
-  | { kind: 'partition'; sides: [string[], string[]] }
-  | { kind: 'cut'; from: string; to: string }
-  | { kind: 'loss'; member: string; probability: number }
-  | { kind: 'slow'; member: string; ms: number };
-
 /** Any split of `members` in two (those in neither side keep their links). */
-const anySplit = (members: readonly string[]): fc.Arbitrary<Fault> =>
+const anySplit = (members: readonly string[]): fc.Arbitrary<NetworkFault> =>
   fc
     .shuffledSubarray([...members], { minLength: 2 })
     .chain((chosen) =>
       fc
         .integer({ min: 1, max: chosen.length - 1 })
-        .map((k): Fault => ({ kind: 'partition', sides: [chosen.slice(0, k), chosen.slice(k)] })),
+        .map((k): NetworkFault => ({
+          kind: 'partition',
+          sides: [chosen.slice(0, k), chosen.slice(k)],
+        })),
     );
 /** One member cut off from all the others. */
-const oneCutOff = (members: readonly string[]): fc.Arbitrary<Fault> =>
-  fc.constantFrom(...members).map((m): Fault => ({
+const oneCutOff = (members: readonly string[]): fc.Arbitrary<NetworkFault> =>
+  fc.constantFrom(...members).map((m): NetworkFault => ({
     kind: 'partition',
     sides: [[m], members.filter((x) => x !== m)],
   }));
 /** A one-way cut, a lossy member or a slow one. */
-const linkFaults = (members: readonly string[]): fc.Arbitrary<Fault>[] => [
+const linkFaults = (members: readonly string[]): fc.Arbitrary<NetworkFault>[] => [
   fc
     .tuple(fc.constantFrom(...members), fc.constantFrom(...members))
     .filter(([from, to]) => from !== to)
-    .map(([from, to]): Fault => ({ kind: 'cut', from, to })),
+    .map(([from, to]): NetworkFault => ({ kind: 'cut', from, to })),
   fc
     .record({ member: fc.constantFrom(...members), probability: fc.integer({ min: 5, max: 30 }) })
-    .map((f): Fault => ({ kind: 'loss', member: f.member, probability: f.probability / 100 })),
+    .map((f): NetworkFault => ({
+      kind: 'loss',
+      member: f.member,
+      probability: f.probability / 100,
+    })),
   fc
     .record({ member: fc.constantFrom(...members), ms: fc.integer({ min: 5, max: 50 }) })
-    .map((f): Fault => ({ kind: 'slow', ...f })),
+    .map((f): NetworkFault => ({ kind: 'slow', ...f })),
 ];
-const withPartition = (steps: ReadonlyArray<{ fault: Fault }>) =>
+const withPartition = (steps: ReadonlyArray<{ fault: NetworkFault }>) =>
   steps.some((s) => s.fault.kind === 'partition');
-
-async function apply(cluster: TestCluster, fault: Fault): Promise<void> {
-  const faults = defined(cluster.faults, 'the network mode');
-  switch (fault.kind) {
-    case 'partition':
-      return faults.partition(fault.sides);
-    case 'cut':
-      return faults.cut(fault.from, fault.to);
-    case 'loss':
-      return faults.lose(fault.member, fault.probability);
-    case 'slow':
-      return faults.delay(fault.member, { ms: fault.ms, jitterMs: fault.ms / 10 });
-  }
-}
-
-async function heal(cluster: TestCluster, fault: Fault | undefined): Promise<void> {
-  const faults = defined(cluster.faults, 'the network mode');
-  await faults.heal();
-  if (fault?.kind === 'slow') await faults.delay(fault.member, LINK_DELAY_DEFAULT);
-}
 
 /** The generated schedule of `fault` under recorded load, then the history check. */
 async function scheduleHolds(
   cluster: TestCluster,
-  fault: fc.Arbitrary<Fault>,
+  fault: fc.Arbitrary<NetworkFault>,
   promises: Parameters<typeof expectPromisesKept>[1]['promises'],
 ): Promise<void> {
   const seed = faultSeed();
@@ -96,8 +76,8 @@ async function scheduleHolds(
     client: (n) => cluster.client(100 + n),
     seed,
     steps,
-    apply: (f) => apply(cluster, f),
-    heal: (f) => heal(cluster, f),
+    apply: (f) => applyFault(defined(cluster.faults, 'the network mode'), f),
+    heal: () => defined(cluster.faults, 'the network mode').heal(),
   });
   await expectPromisesKept(recorded, {
     replicas: cluster.replicas,

@@ -71,10 +71,16 @@ export async function runSchedule<F>(o: {
   const stopped = new Promise<void>((resolve) => {
     stop = resolve;
   });
+  let registered: () => void = () => undefined;
+  const ready = new Promise<void>((resolve) => {
+    registered = resolve;
+  });
   const recording = recordHistory(
-    { client: o.client, users: 6, random: draws(o.seed), pauseMs: 20 },
+    { client: o.client, users: 6, random: draws(o.seed), pauseMs: 20, registered },
     stopped,
   );
+  // The users exist before the first fault (a registration that fails ends the run).
+  await Promise.race([ready, recording]);
   const windows: Array<[number, number]> = [];
   try {
     for (const step of o.steps) {

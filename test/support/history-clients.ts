@@ -18,6 +18,8 @@ export interface Workload {
   random: () => number;
   /** Wait between two operations of one user, in ms. */
   pauseMs: number;
+  /** Called once every user is registered, before the first operation (faults may start). */
+  registered?: () => void;
 }
 
 interface Browser {
@@ -160,7 +162,8 @@ export async function recordHistory(w: Workload, stop: Promise<void>): Promise<R
     if (e.outcome !== 'fail') other.session = undefined;
   }
 
-  async function user(u: number): Promise<Browser[]> {
+  /** A new user, registered, with two browsers logged out. */
+  async function newUser(u: number) {
     const name = `history-${process.pid}-${Date.now().toString(36)}-${u}`;
     const browsers: Browser[] = [0, 1].map((k) => ({
       client: w.client(2 * u + k + 1),
@@ -172,6 +175,10 @@ export async function recordHistory(w: Workload, stop: Promise<void>): Promise<R
     if (made.status !== 201 && made.status !== 200)
       throw new Error(`registering ${name}: ${made.status}`);
     first.client.cookies.clear(); // registering logs in: the history starts at a login
+    return { name, first, second };
+  }
+
+  async function work({ name, first, second }: Awaited<ReturnType<typeof newUser>>) {
     while (!stopped) {
       const [b, other] = w.random() < 0.5 ? [first, second] : [second, first];
       const pick = w.random();
@@ -182,9 +189,10 @@ export async function recordHistory(w: Workload, stop: Promise<void>): Promise<R
       else await revoke(b, other);
       await new Promise((resolve) => setTimeout(resolve, w.pauseMs));
     }
-    return browsers;
   }
 
-  await Promise.all([...Array(w.users).keys()].map(user));
+  const users = await Promise.all([...Array(w.users).keys()].map(newUser));
+  w.registered?.();
+  await Promise.all(users.map(work));
   return { history, jars, read: readThrough };
 }
