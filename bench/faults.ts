@@ -4,14 +4,19 @@
  * measured window is over (a killed replica restarted, a killed primary rejoining as a replica),
  * so the next fault starts from a whole cluster.
  */
-import type { Cluster } from '../cluster/cluster.js';
+import type { Cluster, NetworkFaults } from '../cluster/cluster.js';
+import { applyFault, type NetworkFault } from '../cluster/faults/network-fault.js';
 import { sleep } from '../cluster/process/poll.js';
 import type { Row } from './traits.js';
 
 /** The replica the replica faults hit: the same one the kill measurement uses. */
 export const FAULT_REPLICA = 'app-2';
-/** How long a partition lasts before it heals. */
+/** How long a partition (and any network fault) lasts before it heals. */
 export const PARTITION_MS = 3000;
+/** Slow link: what the hit members send waits this long (one way), a second data centre's. */
+export const SLOW_LINK_MS = 20;
+/** Loss: the share of packets the hit members lose. */
+export const LOSS = 0.1;
 /** The scaling event: from the cluster's 3 replicas out to the first size, then in to the second. */
 export const SCALE_STEPS = [5, 2] as const;
 
@@ -28,6 +33,11 @@ export interface Fault {
    * do not use): measured on a cluster of its own.
    */
   needsPeerRelays?: true;
+  /**
+   * Needs the runner's network mode (root only: every member in a namespace of its own, faults
+   * as kernel rules): measured on a cluster of its own, started so.
+   */
+  needsNetwork?: true;
   /** Too long for a quick run (a rolling restart: every replica in turn). */
   fullRunOnly?: true;
   /**
@@ -45,7 +55,10 @@ export type FaultName =
   | 'partition'
   | 'store-failover'
   | 'store-restart'
-  | 'store-scale';
+  | 'store-scale'
+  | 'net-partition'
+  | 'net-slow'
+  | 'net-loss';
 
 const always = () => true;
 
@@ -123,6 +136,7 @@ export const faults: Fault[] = [
       return {};
     },
   },
+  ...networkFaults(),
   {
     name: 'store-failover',
     label: 'store failover',
@@ -172,6 +186,80 @@ export const faults: Fault[] = [
 ];
 
 export const faultNames = faults.map((f) => f.name);
+
+/**
+ * The faults a run measured on some row, in the matrix's order: its columns. A fault no row had
+ * (the network mode's, in a run that was not root) gets no column rather than a row of n/a.
+ */
+export const measuredFaults = (topologies: ReadonlyArray<{ faults?: Array<{ fault: string }> }>) =>
+  faults.filter((f) => topologies.some((t) => t.faults?.some((c) => c.fault === f.name)));
+
+
+/**
+ * The members a network fault hits: FAULT_REPLICA, and the store's primary where the store fails
+ * over (its Sentinel setup or Cluster master: the one whose isolation Jepsen showed loses writes).
+ */
+async function hitBy(cluster: Cluster): Promise<string[]> {
+  const pair = await cluster.storeFailover();
+  return [FAULT_REPLICA, ...(pair ? [pair.primary] : [])];
+}
+
+/**
+ * The faults of the network mode, for the rows that declare what they promise under them
+ * (cluster/profiles.ts, networkFaults). Each lasts PARTITION_MS and then heals.
+ */
+function networkFaults(): Fault[] {
+  const held = async (
+    cluster: Cluster,
+    fault: (hit: string[], faults: NetworkFaults) => NetworkFault[],
+  ) => {
+    const faults = cluster.faults;
+    if (!faults) throw new Error('a network fault needs the network mode (--network netns)');
+    const hit = await hitBy(cluster);
+    try {
+      for (const f of fault(hit, faults)) await applyFault(faults, f);
+      await sleep(PARTITION_MS);
+    } finally {
+      await faults.heal();
+    }
+    return { note: `on ${hit.join(', ')}` };
+  };
+  const declared = (row: Row) => row.traits.networkPromises !== undefined;
+  return [
+    {
+      name: 'net-partition',
+      label: 'network partition',
+      what: `${FAULT_REPLICA} (with the store's primary, where it fails over) cut off from the other replicas and the store's servers for ${PARTITION_MS / 1000} s, then healed (network mode; nginx reaches every side)`,
+      appliesTo: declared,
+      needsNetwork: true,
+      inject: (cluster) =>
+        held(cluster, (hit) => {
+          const others = [...cluster.replicas, ...cluster.storeMembers()].filter(
+            (m) => !hit.includes(m),
+          );
+          return [{ kind: 'partition', sides: [hit, others] }];
+        }),
+    },
+    {
+      name: 'net-slow',
+      label: 'slow link',
+      what: `what ${FAULT_REPLICA} (and the store's primary) send waits ${SLOW_LINK_MS} ms for ${PARTITION_MS / 1000} s (network mode)`,
+      appliesTo: declared,
+      needsNetwork: true,
+      inject: (cluster) =>
+        held(cluster, (hit) => hit.map((member) => ({ kind: 'slow', member, ms: SLOW_LINK_MS }))),
+    },
+    {
+      name: 'net-loss',
+      label: 'packet loss',
+      what: `${FAULT_REPLICA} (and the store's primary) lose ${LOSS * 100}% of what they receive for ${PARTITION_MS / 1000} s (network mode)`,
+      appliesTo: declared,
+      needsNetwork: true,
+      inject: (cluster) =>
+        held(cluster, (hit) => hit.map((member) => ({ kind: 'loss', member, probability: LOSS }))),
+    },
+  ];
+}
 
 /**
  * Which of a profile's applicable faults a run measures. A full run: all of them. A quick run: at

@@ -5,7 +5,7 @@
 import { basename } from 'node:path';
 import { cellText } from './charts/faults.js';
 import { scalingCurves } from './charts/scaling.js';
-import { faults } from './faults.js';
+import { faults, measuredFaults } from './faults.js';
 import { median } from './measurements/throughput.js';
 import { KNEE } from './measurements/latency.js';
 import type { LoadSummary } from './load.js';
@@ -518,11 +518,12 @@ function replicationSection(r: BenchResult): string {
 }
 
 export function faultSection(r: BenchResult): string {
+  const columns = measuredFaults(r.topologies);
   const rows = r.topologies
     .filter((t) => t.kind === 'profile' && t.faults)
     .map((t) => [
       t.name,
-      ...faults.map((f) => {
+      ...columns.map((f) => {
         const c = t.faults?.find((x) => x.fault === f.name);
         if (!c) return r.settings.quick ? 'not in this run' : 'n/a';
         return cellText(c).filter(Boolean).join('; ');
@@ -544,8 +545,8 @@ export function faultSection(r: BenchResult): string {
       ),
   );
   return [
-    table(['', ...faults.map((f) => f.label)], rows),
-    faults.map((f) => `- **${f.label}**: ${f.what}.`).join('\n'),
+    table(['', ...columns.map((f) => f.label)], rows),
+    columns.map((f) => `- **${f.label}**: ${f.what}.`).join('\n'),
     ...(notes.length ? [`What the faults saw happen:\n\n${notes.join('\n')}`] : []),
   ].join('\n\n');
 }

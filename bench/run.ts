@@ -250,8 +250,9 @@ async function measureRound(
 }
 
 /**
- * The faults of one profile: on its measured cluster, except those that cut peer links, which
- * need a cluster of their own with relays (see Fault.needsPeerRelays).
+ * The faults of one profile: on its measured cluster, except those that cut peer links (a cluster
+ * of its own with relays, see Fault.needsPeerRelays) and those of the network mode (a cluster of
+ * its own in namespaces, as root only: Fault.needsNetwork).
  */
 async function measureFaultRow(
   s: Subject,
@@ -260,31 +261,51 @@ async function measureFaultRow(
   o: BenchOptions,
   say: Say,
 ): Promise<FaultCell[]> {
+  const own = (f: Fault) => f.needsPeerRelays ?? f.needsNetwork;
   const cells = await measureFaults(
     s,
-    chosen.filter((f) => !f.needsPeerRelays),
+    chosen.filter((f) => !own(f)),
     timing,
     say,
   );
   const relayed = chosen.filter((f) => f.needsPeerRelays);
-  if (!relayed.length) return cells;
-  say(
-    `a cluster of its own with relayed peer links for ${relayed.map((f) => f.label).join(', ')} …`,
-  );
-  const topology = await startTopology(s.topology.spec, o.appEnv, () => undefined, {
-    peerRelays: true,
-  });
+  if (relayed.length) {
+    say(
+      `a cluster of its own with relayed peer links for ${relayed.map((f) => f.label).join(', ')} …`,
+    );
+    cells.push(...(await onClusterOfItsOwn(s, relayed, timing, o, say, { peerRelays: true })));
+  }
+  const networked = chosen.filter((f) => f.needsNetwork);
+  if (networked.length && process.getuid?.() !== 0)
+    say(`${networked.map((f) => f.label).join(', ')}: not measured (the network mode needs root)`);
+  else if (networked.length) {
+    say(
+      `a cluster of its own in the network mode for ${networked.map((f) => f.label).join(', ')} …`,
+    );
+    cells.push(...(await onClusterOfItsOwn(s, networked, timing, o, say, { network: 'netns' })));
+  }
+  return cells;
+}
+
+async function onClusterOfItsOwn(
+  s: Subject,
+  chosen: Fault[],
+  timing: FaultTiming,
+  o: BenchOptions,
+  say: Say,
+  start: { peerRelays?: boolean; network?: 'netns' },
+): Promise<FaultCell[]> {
+  const topology = await startTopology(s.topology.spec, o.appEnv, () => undefined, start);
   running.add(topology);
   let subject: Subject | undefined;
   try {
     subject = await prepareSubject(topology, s.clients.length);
-    cells.push(...(await measureFaults(subject, relayed, timing, say)));
+    return await measureFaults(subject, chosen, timing, say);
   } finally {
     await subject?.close();
     await topology.stop();
     running.delete(topology);
   }
-  return cells;
 }
 
 async function complexityOf(s: Subject): Promise<Complexity> {

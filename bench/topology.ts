@@ -243,6 +243,8 @@ export async function startTopology(
     replicas?: number;
     /** Peer links through the runner's relays, so that they can be cut (the partition fault). */
     peerRelays?: boolean;
+    /** The runner's network mode (the network faults): every member in a namespace of its own. */
+    network?: 'netns';
   } = {},
 ): Promise<RunningTopology> {
   const workDir = await mkdtemp(join(tmpdir(), `${WORK_DIR_PREFIX}${spec.name}-`));
@@ -261,6 +263,7 @@ export async function startTopology(
       peerRelays: o.peerRelays ?? false,
       nice: SERVER_NICENESS,
       ...(o.replicas ? { replicas: o.replicas } : {}),
+      ...(o.network ? { network: o.network } : {}),
       env: { ...spec.env, ...probeEnv(workDir), ...BENCH_SESSIONS, ...appEnv },
       onProgress,
     });

@@ -10,6 +10,7 @@ import {
   guaranteesOf,
   profileOf,
   type Guarantees,
+  type NetworkPromises,
   type Profile,
   type ProfileName,
 } from '../cluster/profiles.js';
@@ -30,6 +31,8 @@ export interface Traits {
   /** Replicas talk to each other. */
   peerChannel: boolean;
   guarantees: Guarantees;
+  /** What it promises once a network fault heals, where it declares it (the network mode). */
+  networkPromises?: NetworkPromises;
 }
 
 export function traitsOf(profile: Profile): Traits {
@@ -42,6 +45,7 @@ export function traitsOf(profile: Profile): Traits {
     ...(backend.copies ? { copies: backend.copies } : {}),
     peerChannel: backend.peerChannel === true,
     guarantees: guaranteesOf(profile),
+    ...(profile.networkFaults ? { networkPromises: profile.networkFaults } : {}),
   };
 }
 

@@ -7,6 +7,7 @@
  */
 import { sessionBackends, type SessionStoreName } from '../src/session/backends/index.js';
 import type { SessionBackendRecord } from '../src/session/backends/backend.js';
+import type { Promises } from './faults/history.js';
 import { routingStrategies, type RoutingName } from './routing/index.js';
 
 /**
@@ -57,6 +58,21 @@ export interface Guarantees extends DeclaredGuarantees {
   sessionListClusterWide: boolean;
 }
 
+/**
+ * What a profile promises once a network fault has healed and its copies converged: the network
+ * mode's history check holds it to `promises` (test/network-faults.e2e-spec.ts), and the
+ * reliability page prints them with `limits`.
+ */
+export interface NetworkPromises {
+  /** The partitions it holds under: any split of its members, or one member cut off at a time. */
+  partitions: 'any-split' | 'one-member';
+  promises: Promises;
+  /** Replica settings the promises need (e.g. durable logins). */
+  env?: Readonly<Record<string, string>>;
+  /** What it does not promise under a partition, and why: a line each. */
+  limits: readonly string[];
+}
+
 export interface Profile {
   name: string;
   routing: RoutingName;
@@ -65,6 +81,8 @@ export interface Profile {
   /** One line for the status table and the README. */
   shows: string;
   guarantees: DeclaredGuarantees;
+  /** Absent: not run under network faults yet. */
+  networkFaults?: NetworkPromises;
 }
 
 /** What a separate store promises, whichever servers hold it. */
@@ -160,6 +178,13 @@ export const profiles = {
       natClientsSpread: true,
       logoutFinal: true,
     },
+    networkFaults: {
+      partitions: 'any-split',
+      promises: { loginsKept: true, logoutFinal: true, revokeFinal: false, writesKept: true },
+      limits: [
+        'a revocation or password change reaches only the sessions its side of a partition knows: one made on the other side lives on',
+      ],
+    },
   },
   backup: {
     name: 'backup',
@@ -194,6 +219,16 @@ export const profiles = {
     shows:
       "the store's single point of failure removed: Sentinel promotes a replica; what async replication loses",
     guarantees: sharedStore,
+    networkFaults: {
+      partitions: 'one-member',
+      promises: { loginsKept: true, logoutFinal: true, revokeFinal: false, writesKept: false },
+      env: { REDIS_DURABLE_LOGINS: 'true' },
+      limits: [
+        'without durable logins, a primary cut off with clients still on it acknowledges logins and logouts that the heal undoes',
+        'a split that leaves the old primary with a replica loses even durable logins: WAIT 1 is answered on the losing side',
+        'profile edits and revocations do not wait for a replica: the isolated primary may take them, and the heal undoes them',
+      ],
+    },
   },
   'redis-cluster': {
     name: 'redis-cluster',

@@ -4,7 +4,7 @@
  * out for a while (orange), requests failed (yellow), nothing (green); its strength is the share
  * of clients or requests it hit. Grey: the fault does not apply; white: not measured in this run.
  */
-import { faults } from '../faults.js';
+import { measuredFaults } from '../faults.js';
 import type { BenchResult, FaultCell } from '../results.js';
 import { escape, svgDocument } from './svg.js';
 
@@ -49,6 +49,7 @@ function fill(c: FaultCell): string {
 
 export function renderFaultChart(result: BenchResult): string {
   const rows = result.topologies.filter((t) => t.kind === 'profile');
+  const faults = measuredFaults(result.topologies);
   const width = LABEL + faults.length * COL + 20;
   const height = HEAD + rows.length * ROW + 56;
   const body: string[] = [
