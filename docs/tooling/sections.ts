@@ -13,7 +13,9 @@ import {
   profileNames,
   profileOf,
   type Guarantees,
+  type NetworkPromises,
 } from '../../cluster/profiles.js';
+import { defined } from '../../src/common/defined.js';
 import { cellText } from '../../bench/charts/faults.js';
 import { faults, SCALE_STEPS } from '../../bench/faults.js';
 import { routingStrategies } from '../../cluster/routing/index.js';
@@ -148,6 +150,61 @@ function faultMatrixSection(ctx: SectionContext): string {
   ].join('\n\n');
 }
 
+/** The network columns of the fault matrix, as the reliability page names them. */
+const NETWORK_FAULTS = [
+  ['net-partition', 'partition'],
+  ['net-slow', 'slow link'],
+  ['net-loss', 'packet loss'],
+] as const;
+
+/** What a row's network promises say, in words. */
+function promisedText(d: NetworkPromises): string {
+  const p = d.promises;
+  const held = [
+    p.loginsKept && 'no acknowledged login lost',
+    p.logoutFinal && 'no logout undone',
+    p.writesKept && 'no acknowledged profile edit lost',
+    p.revokeFinal && 'no revocation undone',
+  ].filter(Boolean);
+  const under =
+    d.partitions === 'any-split' ? 'any split of its members' : 'one member cut off at a time';
+  const env = Object.entries(d.env ?? {}).map(([k, v]) => `\`${k}=${v}\``);
+  return `${held.join(', ')}; under ${under}${env.length ? `, with ${env.join(', ')}` : ''}`;
+}
+
+/**
+ * Each row that declares what it promises under network faults (cluster/profiles.ts): the promise
+ * the history check holds it to, and what the committed run measured under each network fault.
+ */
+function networkFaultsSection(ctx: SectionContext): string {
+  const declared = profileNames.filter((name) => profileOf(name).networkFaults);
+  const rows = declared.map((name) => {
+    const d = defined(profileOf(name).networkFaults, `${name}'s network promises`);
+    const t = ctx.result.topologies.find((x) => x.name === name && x.kind === 'profile');
+    return [
+      `**${name}**`,
+      promisedText(d),
+      ...NETWORK_FAULTS.map(([fault]) => {
+        const cell = t?.faults?.find((c) => c.fault === fault);
+        return cell ? cellText(cell).filter(Boolean).join('; ') : 'not in the committed run';
+      }),
+    ];
+  });
+  const limits = declared.flatMap((name) =>
+    (profileOf(name).networkFaults?.limits ?? []).map(
+      (l) => `- **${name}** does not promise: ${l}.`,
+    ),
+  );
+  const others = profileNames.filter((name) => !profileOf(name).networkFaults);
+  return [
+    table(['', 'promised once healed', ...NETWORK_FAULTS.map(([, label]) => label)], rows),
+    [
+      ...limits,
+      `- Not run under network faults yet: ${others.map((n) => `\`${n}\``).join(', ')}.`,
+    ].join('\n'),
+  ].join('\n\n');
+}
+
 /** Logged out (the share the theory is about), then sessions lost and failed requests. */
 const sawWhileScaling = (c: FaultCell) =>
   `${c.loggedOut}/${c.clients} logged out, ${c.sessionsLost} sessions lost, ${c.failed} failed`;
@@ -216,6 +273,8 @@ export function renderSection(name: string, ctx: SectionContext): string | undef
       return arg === undefined ? guaranteesSection() : undefined;
     case 'fault-matrix':
       return arg === undefined ? faultMatrixSection(ctx) : undefined;
+    case 'network-faults':
+      return arg === undefined ? networkFaultsSection(ctx) : undefined;
     case 'targets':
       return arg === undefined ? targetsOf(ctx) : undefined;
     case 'scaling':
