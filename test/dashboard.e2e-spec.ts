@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Page } from 'playwright-core';
 import { serveDashboard, type Dashboard } from '../cluster/dashboard/server.js';
-import type { Snapshot } from '../cluster/dashboard/snapshot.js';
+import { nextSnapshot } from './support/dashboard.js';
 import { ARTIFACTS, useBrowser } from './support/browser.js';
 import type { ProfileName } from '../cluster/profiles.js';
 import { accessLogOf } from '../cluster/services/nginx.js';
@@ -157,29 +157,6 @@ describe('dashboard, profile redis', () => {
     await page.close();
   }, 120_000);
 });
-
-/** The next snapshot the dashboard streams (one server-sent event). */
-async function nextSnapshot(dashboard: Dashboard): Promise<Snapshot> {
-  const { origin } = new URL(dashboard.url);
-  const res = await fetch(`${origin}/events?token=${dashboard.token}`, {
-    signal: AbortSignal.timeout(10_000),
-  });
-  if (!res.body) throw new Error('the event stream has no body');
-  const reader = res.body.getReader();
-  let text = '';
-  try {
-    for (;;) {
-      const { value, done } = (await reader.read()) as { value?: Uint8Array; done: boolean };
-      if (done) throw new Error('the event stream ended');
-      text += new TextDecoder().decode(value);
-      const frame = /^data: (.*)$/m.exec(text);
-      if (frame && text.includes('\n\n', frame.index))
-        return JSON.parse(defined(frame[1], 'the data of an event')) as Snapshot;
-    }
-  } finally {
-    await reader.cancel();
-  }
-}
 
 describe('dashboard, profile redis-ha', () => {
   const { cluster, dashboard } = useDashboard('redis-ha');

@@ -11,11 +11,14 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import fc from 'fast-check';
 import { checkHistory, type HistoryEvent, type Violation } from '../cluster/faults/history.js';
+import { serveDashboard } from '../cluster/dashboard/server.js';
 import { applyFault, type NetworkFault } from '../cluster/faults/network-fault.js';
+import { accessLogOf } from '../cluster/services/nginx.js';
 import { askRedis } from '../cluster/services/redis-protocol.js';
 import { defined } from '../src/common/defined.js';
 import { profileNames, profileOf } from '../cluster/profiles.js';
 import { useCluster, type TestCluster } from './support/cluster.js';
+import { nextSnapshot } from './support/dashboard.js';
 import { eventually, sleep } from './support/eventually.js';
 import { expectPromisesKept, faultSeed, runSchedule, scheduleOf } from './support/fault-run.js';
 import { outcomeOf, recordOperation, recordRead } from './support/history-clients.js';
@@ -276,6 +279,60 @@ const tested = profileNames.filter((name) => profileOf(name).networkFaults);
       };
       expect(listed.sessions.map((s) => s.ip)).toEqual(['127.0.7.1']);
     });
+
+    if (name === 'replicated')
+      it("the dashboard injects a fault from the CLI's words and heals it, with both on the timeline; bad words get the usage", async () => {
+        const dashboard = await serveDashboard(cluster, {
+          nginxAccessLog: accessLogOf(cluster.workDir),
+        });
+        const command = async (body: unknown) => {
+          const res = await fetch(`${new URL(dashboard.url).origin}/api/command`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', 'x-dashboard-token': dashboard.token },
+            body: JSON.stringify(body),
+          });
+          return {
+            status: res.status,
+            body: (await res.json()) as { message?: string; error?: string },
+          };
+        };
+        const livePeers = async (replica: string) => {
+          const res = await fetch(`${cluster.replicaUrl(replica)}/health/ready`);
+          const ready = (await res.json()) as {
+            checks?: { sessionStore?: { stats?: { livePeers?: string[] } } };
+          };
+          return ready.checks?.sessionStore?.stats?.livePeers ?? [];
+        };
+        try {
+          const bad = await command({ cmd: 'fault', words: 'partition app-1' });
+          expect(bad).toMatchObject({
+            status: 400,
+            body: { error: expect.stringMatching(/partition <a,b> <c,d>/) },
+          });
+          const cut = await command({ cmd: 'fault', words: 'partition app-1 app-2,app-3' });
+          expect(cut).toMatchObject({
+            status: 200,
+            body: { message: expect.stringMatching(/\{app-1\} \| \{app-2, app-3\}/) },
+          });
+          // The peers notice: app-1 hears from no one (a peer silent for 2 s is down).
+          expect(
+            await eventually(async () => (await livePeers('app-1')).length === 0, 10_000),
+          ).toBe(true);
+          expect((await command({ cmd: 'heal' })).status).toBe(200);
+          expect(
+            await eventually(async () => (await livePeers('app-1')).length === 2, 10_000),
+          ).toBe(true);
+          const events = (await nextSnapshot(dashboard)).events.filter(
+            (e) => e.member === 'network',
+          );
+          expect(events.map((e) => e.what)).toEqual([
+            'partition: {app-1} | {app-2, app-3}',
+            'every fault healed',
+          ]);
+        } finally {
+          await dashboard.close();
+        }
+      });
 
     if (name === 'redis-ha')
       describe('the Sentinel primary cut off with writers on it', () => {

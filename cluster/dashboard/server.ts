@@ -9,6 +9,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { join } from 'node:path';
 import type { Cluster, MemberStatus } from '../cluster.js';
 import { runCommand, type ControlCommand } from '../control.js';
+import { checkFault, describeFault, FaultError, parseFault } from '../faults/network-fault.js';
 import { PROJECT_ROOT } from '../paths.js';
 import type { StoreObserver } from '../services/service.js';
 import { SimulatedLoad } from './simulated-load.js';
@@ -24,7 +25,16 @@ const ASSETS = new Map([
   ['/dashboard.css', { file: 'dashboard.css', type: 'text/css; charset=utf-8' }],
 ]);
 /** The buttons: what a member or the replicas can be made to do (not "stop the cluster"). */
-const BUTTONS = new Set(['kill', 'restart', 'stop-member', 'roll', 'partition', 'heal', 'scale']);
+const BUTTONS = new Set([
+  'kill',
+  'restart',
+  'stop-member',
+  'roll',
+  'partition',
+  'heal',
+  'scale',
+  'fault',
+]);
 const MAX_BODY = 4096;
 const DEFAULT_CLIENTS = 30;
 
@@ -170,13 +180,30 @@ export async function serveDashboard(
   }
 
   async function command(body: unknown): Promise<[number, unknown]> {
-    const { cmd, member, count } = (body ?? {}) as {
+    const { cmd, member, count, fault, words } = (body ?? {}) as {
       cmd?: unknown;
       member?: unknown;
       count?: unknown;
+      /** A network fault as JSON (a member's "isolate" button)... */
+      fault?: unknown;
+      /** ...or as the CLI's words ("partition app-1,redis-1 app-2,app-3"). */
+      words?: unknown;
     };
     if (typeof cmd !== 'string' || !BUTTONS.has(cmd))
       return [400, { error: `cmd must be one of ${[...BUTTONS].join(', ')}` }];
+    if (cmd === 'fault') {
+      let checked;
+      try {
+        checked =
+          typeof words === 'string' ? parseFault(words.trim().split(/\s+/)) : checkFault(fault);
+      } catch (error) {
+        if (error instanceof FaultError) return [400, { ok: false, error: error.message }];
+        throw error;
+      }
+      const reply = await runCommand({ cmd, fault: checked }, cluster, () => o.onStop?.());
+      if (reply.ok) timeline.add('network', describeFault(checked));
+      return [reply.ok ? 200 : 400, reply];
+    }
     if (cmd === 'scale') {
       if (typeof count !== 'number' && typeof count !== 'string')
         return [400, { error: 'count is required' }];
@@ -189,7 +216,15 @@ export async function serveDashboard(
     }
     const whole = cmd === 'roll' || cmd === 'heal'; // commands for the replicas together
     if (!whole && typeof member !== 'string') return [400, { error: 'member is required' }];
-    if (whole) timeline.add('replicas', cmd === 'roll' ? 'rolling restart' : 'peer links healed');
+    if (whole)
+      timeline.add(
+        cluster.faults && cmd === 'heal' ? 'network' : 'replicas',
+        cmd === 'roll'
+          ? 'rolling restart'
+          : cluster.faults
+            ? 'every fault healed'
+            : 'peer links healed',
+      );
     else if (cmd === 'partition') timeline.add(member as string, 'cut off from its peers');
     else {
       const what = { kill: 'killed (SIGKILL)', 'stop-member': 'stopped (SIGTERM)' }[cmd] ?? cmd;

@@ -14,6 +14,8 @@ export interface Snapshot {
     sessions: string;
     /** Replicas talk over a peer channel: partition and heal apply. */
     peerChannel: boolean;
+    /** The network mode: every member in a namespace of its own, network faults apply. */
+    network: boolean;
   };
   /** For stores that fail over: the member that is the primary now. */
   primary?: string;
@@ -114,6 +116,7 @@ export async function takeSnapshot(
       routing: cluster.profile.routing,
       sessions: cluster.profile.sessions,
       peerChannel: backendOf(cluster.profile).peerChannel === true,
+      network: cluster.faults !== undefined,
     },
     primary: o.primary,
     at: Date.now(),

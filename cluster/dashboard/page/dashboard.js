@@ -69,7 +69,28 @@ function renderMembers(s) {
           button('stop', 'stop-member', 'secondary'),
         );
       buttons.append(button(m.running ? 'restart' : 'start', 'restart', 'secondary'));
-      if (s.profile.peerChannel && m.kind === 'replica')
+      if (s.profile.network)
+        buttons.append(
+          el(
+            'button',
+            {
+              type: 'button',
+              class: 'secondary',
+              'data-cmd': 'isolate',
+              'data-member': m.name,
+              onclick: (e) =>
+                act(e.target, {
+                  cmd: 'fault',
+                  fault: {
+                    kind: 'partition',
+                    sides: [[m.name], s.members.map((x) => x.name).filter((n) => n !== m.name)],
+                  },
+                }),
+            },
+            'isolate',
+          ),
+        );
+      else if (s.profile.peerChannel && m.kind === 'replica')
         buttons.append(button('partition', 'partition', 'secondary'));
       const role = m.name === s.primary ? `${m.kind} · primary` : m.kind;
       return el(
@@ -84,7 +105,9 @@ function renderMembers(s) {
       );
     }),
   );
-  $('heal').hidden = !s.profile.peerChannel;
+  $('heal').hidden = !s.profile.peerChannel && !s.profile.network;
+  $('heal').textContent = s.profile.network ? 'Heal the network' : 'Heal the peer links';
+  $('network').hidden = !s.profile.network;
 }
 
 function renderTraffic(traffic) {
@@ -208,6 +231,10 @@ const scaleBy = (e, step) => act(e.target, { cmd: 'scale', count: replicaCount +
 $('scale-out').addEventListener('click', (e) => scaleBy(e, +1));
 $('scale-in').addEventListener('click', (e) => scaleBy(e, -1));
 $('heal').addEventListener('click', (e) => act(e.target, { cmd: 'heal' }));
+$('fault-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  act($('fault-inject'), { cmd: 'fault', words: $('fault-words').value });
+});
 $('sim-start').addEventListener('click', () =>
   post('/api/load', { action: 'start', clients: Number($('sim-count').value) }),
 );
