@@ -204,6 +204,13 @@ export const profiles = {
       natClientsSpread: true,
       logoutFinal: true,
     },
+    networkFaults: {
+      partitions: 'any-split',
+      promises: { loginsKept: true, logoutFinal: true, revokeFinal: false, writesKept: true },
+      limits: [
+        'a revocation or password change reaches only the sessions its side of a partition knows: one made on the other side lives on',
+      ],
+    },
   },
   redis: {
     name: 'redis',

@@ -227,6 +227,31 @@ describe('checkHistory', () => {
     expect(checkHistory(history, ALL, { judgeFrom: 40 })).toEqual([]);
   });
 
+  it("does not blame a revoke of the user's other sessions that was still on its way when a new login came", () => {
+    const of = (e: HistoryEvent): HistoryEvent => ({ ...e, user: 'frank' });
+    const revoke = (outcome: Outcome, completedAt: number) => ({
+      ...of(at('frank/phone#1', 5, { kind: 'revoke', keeps: 'frank/laptop#1' }, outcome)),
+      completedAt,
+    });
+    const history = (r: HistoryEvent) => [
+      of(at('frank/laptop#1', 0, { kind: 'login' })),
+      of(at('frank/phone#1', 0, { kind: 'login' })),
+      r,
+      // The phone logs in again while the revoke (unanswered, or slow) has not yet taken effect.
+      of(at('frank/phone#2', 10, { kind: 'login' })),
+      ...[reads('frank/phone#2', 20, false), reads('frank/laptop#1', 20, true)].map(of),
+    ];
+    expect(checkHistory(history(revoke('info', 9)), ALL)).toEqual([]);
+    expect(checkHistory(history(revoke('ok', 12)), ALL)).toEqual([]);
+    // Answered before the new login was sent: it could not have reached it.
+    expect(checkHistory(history(revoke('ok', 7)), ALL).map((v) => v.kind)).toEqual(['lost-login']);
+    // Nor another user's session, nor the session it keeps.
+    const other = history(revoke('info', 9)).map((e) =>
+      e.session === 'frank/phone#2' ? { ...e, user: 'grace' } : e,
+    );
+    expect(checkHistory(other, ALL).map((v) => v.kind)).toEqual(['lost-login']);
+  });
+
   it('does not blame a logout whose answer was lost: it may have been done', () => {
     const history = [
       at('carol', 0, { kind: 'login' }),

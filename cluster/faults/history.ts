@@ -15,13 +15,19 @@ export type Operation =
   | { kind: 'write'; value: string }
   | { kind: 'read' }
   | { kind: 'logout' }
-  /** Another session of the same user ends this one ("my sessions" → revoke). */
-  | { kind: 'revoke' };
+  /**
+   * Another session of the same user ends this one ("my sessions" → revoke). It ends every
+   * session of the user but `keeps` (the revoker's) that exists when it takes effect: also one
+   * logged in after it was sent, while an unanswered revoke was still on its way.
+   */
+  | { kind: 'revoke'; keeps?: string };
 
 export type Outcome = 'ok' | 'fail' | 'info';
 
 export interface HistoryEvent {
   session: string;
+  /** The user the session belongs to: a revoke reaches all of them (see Operation). */
+  user?: string;
   op: Operation;
   invokedAt: number;
   completedAt: number;
@@ -76,9 +82,12 @@ export function checkHistory(
     );
     const done = (kinds: Operation['kind'][]) =>
       events.filter((e) => kinds.includes(e.op.kind) && e.outcome === 'ok');
-    const ends = events.filter(
-      (e) => (e.op.kind === 'logout' || e.op.kind === 'revoke') && e.outcome !== 'fail',
-    );
+    const ends = [
+      ...events.filter(
+        (e) => (e.op.kind === 'logout' || e.op.kind === 'revoke') && e.outcome !== 'fail',
+      ),
+      ...revokesReaching(history, session, events),
+    ];
     for (const read of reads) {
       const saw = read.saw;
       if (saw === undefined) continue;
@@ -104,6 +113,29 @@ export function checkHistory(
     }
   }
   return violations;
+}
+
+/**
+ * The revokes by another session of the same user that may have ended `session`: one that could
+ * take effect once the session existed (answered after its login was sent, or not answered).
+ */
+function revokesReaching(
+  history: readonly HistoryEvent[],
+  session: string,
+  events: readonly HistoryEvent[],
+): HistoryEvent[] {
+  const user = events.find((e) => e.user !== undefined)?.user;
+  const loginSent = events.find((e) => e.op.kind === 'login')?.invokedAt ?? 0;
+  if (user === undefined) return [];
+  return history.filter(
+    (e) =>
+      e.op.kind === 'revoke' &&
+      e.user === user &&
+      e.session !== session &&
+      e.op.keeps !== session &&
+      e.outcome !== 'fail' &&
+      (e.outcome === 'info' || e.completedAt >= loginSent),
+  );
 }
 
 /**

@@ -190,10 +190,13 @@ function networkFaultsSection(ctx: SectionContext): string {
       }),
     ];
   });
-  const limits = declared.flatMap((name) =>
-    (profileOf(name).networkFaults?.limits ?? []).map(
-      (l) => `- **${name}** does not promise: ${l}.`,
-    ),
+  // One line per limit, naming every row that has it.
+  const rowsOf = new Map<string, string[]>();
+  for (const name of declared)
+    for (const limit of profileOf(name).networkFaults?.limits ?? [])
+      rowsOf.set(limit, [...(rowsOf.get(limit) ?? []), `**${name}**`]);
+  const limits = [...rowsOf].map(
+    ([limit, names]) => `- Not promised by ${names.join(', ')}: ${limit}.`,
   );
   const others = profileNames.filter((name) => !profileOf(name).networkFaults);
   return [

@@ -42,6 +42,7 @@ export async function recordOperation(
   op: Operation,
   send: () => Promise<HttpResponse>,
   judge: (res: HttpResponse) => Pick<HistoryEvent, 'outcome' | 'saw'>,
+  user?: string,
 ): Promise<HistoryEvent> {
   const invokedAt = performance.now();
   let ended: Pick<HistoryEvent, 'outcome' | 'saw'>;
@@ -51,7 +52,14 @@ export async function recordOperation(
     // Refused before it reached anyone: not done. Anything else (a timeout): unknown.
     ended = { outcome: errorCode(error) === 'ECONNREFUSED' ? 'fail' : 'info' };
   }
-  const event: HistoryEvent = { session, op, invokedAt, completedAt: performance.now(), ...ended };
+  const event: HistoryEvent = {
+    session,
+    ...(user === undefined ? {} : { user }),
+    op,
+    invokedAt,
+    completedAt: performance.now(),
+    ...ended,
+  };
   history.push(event);
   return event;
 }
@@ -93,12 +101,14 @@ export async function recordHistory(w: Workload, stop: Promise<void>): Promise<R
   void stop.then(() => (stopped = true));
   let writes = 0;
 
+  /** Sessions are labelled `<user>/<browser's address>#<login>`: a revoke reaches the user's. */
+  const userOf = (session: string) => session.slice(0, session.indexOf('/'));
   const record = (
     session: string,
     op: Operation,
     send: () => Promise<HttpResponse>,
     judge: (res: HttpResponse) => Pick<HistoryEvent, 'outcome' | 'saw'>,
-  ) => recordOperation(history, session, op, send, judge);
+  ) => recordOperation(history, session, op, send, judge, userOf(session));
 
   async function logIn(b: Browser, name: string): Promise<void> {
     const label = `${name}/${b.client.localAddress ?? ''}#${++b.logins}`;
@@ -149,13 +159,16 @@ export async function recordHistory(w: Workload, stop: Promise<void>): Promise<R
     if (e.outcome !== 'fail') b.session = undefined;
   }
 
-  /** `b` ends `other`'s session ("my sessions": sign out the other devices). */
+  /**
+   * `b` ends `other`'s session ("my sessions": sign out the other devices). It ends every session
+   * of the user but b's, so the checker is told whose it keeps.
+   */
   async function revoke(b: Browser, other: Browser): Promise<void> {
     const session = other.session;
     if (b.session === undefined || session === undefined) return;
     const e = await record(
       session,
-      { kind: 'revoke' },
+      { kind: 'revoke', keeps: b.session },
       () => b.client.delete('/api/sessions', { timeoutMs: TIMEOUT_MS }),
       (res) => ({ outcome: outcomeOf(res, [200, 204]) }),
     );
