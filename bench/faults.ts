@@ -194,7 +194,6 @@ export const faultNames = faults.map((f) => f.name);
 export const measuredFaults = (topologies: ReadonlyArray<{ faults?: Array<{ fault: string }> }>) =>
   faults.filter((f) => topologies.some((t) => t.faults?.some((c) => c.fault === f.name)));
 
-
 /**
  * The members a network fault hits: FAULT_REPLICA, and the store's primary where the store fails
  * over (its Sentinel setup or Cluster master: the one whose isolation Jepsen showed loses writes).

@@ -63,7 +63,7 @@ describe('a made-up row on an existing backend', () => {
     });
   });
 
-  it('route cookie over primary/backup replication: replication and the partition fault', () => {
+  it('route cookie over primary/backup replication: replication, links and the partition fault', () => {
     const r = row(madeUp('route-cookie', 'backup'), { samples: false, failsOver: false });
     expect(plan(r)).toEqual({
       steps: [
@@ -73,6 +73,7 @@ describe('a made-up row on an existing backend', () => {
         'login',
         'memory',
         'replication',
+        'links',
         'scaling',
         'faults',
         'kill',

@@ -15,6 +15,7 @@ import { measureNat } from './measurements/nat.js';
 import { measureWire } from './measurements/wire.js';
 import { measureReplicaScaling } from './measurements/replica-scaling.js';
 import { measureReplication } from './measurements/replication.js';
+import { LINKS, measureLinks } from './measurements/links.js';
 import type { BenchOptions } from './options.js';
 import { storeLabel } from './probes.js';
 import type { Measurement, ScalingPoint, TopologyResult } from './results.js';
@@ -83,6 +84,9 @@ export interface Step {
 
 /** How far behind its primary the replica is when the primary dies (measurements/failover.ts). */
 const FAILOVER_LAG_MS = 600;
+
+/** A quick run's links: loopback and the farthest. */
+const quickLinks = LINKS.filter((_, i) => i === 0 || i === LINKS.length - 1);
 
 /** The secondary runs (NAT, cost growth) are shorter than the main ones. */
 const short = (o: BenchOptions) => ({
@@ -192,6 +196,34 @@ export const measurementSteps: Step[] = [
           boundedBasis: c.sustained(),
           sync: !c.o.quick,
         }),
+      };
+    },
+  },
+  {
+    // The network mode needs root: elsewhere the run says so and goes on. A quick run measures
+    // one row, on loopback and the two data centres' link only.
+    name: 'links',
+    appliesTo: (row) => isProfile(row) && row.traits.peerChannel,
+    quickKey: () => 'links',
+    label: (c) =>
+      `replication lag and CPU per write over ${(c.o.quick ? quickLinks : LINKS).map((l) => l.label).join(', ')} (a cluster each)`,
+    run: async (c) => {
+      if (process.getuid?.() !== 0) {
+        c.say('links: not measured (the network mode needs root)');
+        return {};
+      }
+      return {
+        links: await measureLinks(
+          c.s.topology.spec,
+          c.o.appEnv,
+          {
+            durationMs: short(c.o).durationMs,
+            writesPerSecond: 50,
+            clients: 8,
+            links: c.o.quick ? quickLinks : LINKS,
+          },
+          c.say,
+        ),
       };
     },
   },

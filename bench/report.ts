@@ -500,6 +500,20 @@ function replicationSection(r: BenchResult): string {
         lagRows,
       )}`
     : '';
+  const linkRows = r.topologies.flatMap((t) =>
+    (t.links ?? []).map((l) => [
+      t.name,
+      l.link,
+      `p50 ${lagMs(l.lagP50)}, p99 ${lagMs(l.lagP99)} (${int(l.writes)} writes)`,
+      `${fmt(l.replicaCpuMsPerWrite, 2)} ms`,
+    ]),
+  );
+  const linkTable = linkRows.length
+    ? `Over a real network (the runner's network mode: every member in a namespace of its own, each packet between two members delayed), profile edits only, on one replica, no reads:\n\n${table(
+        ['', 'link', 'lag (visible)', 'replica CPU per write'],
+        linkRows,
+      )}`
+    : '';
   return [
     table(
       [
@@ -514,6 +528,7 @@ function replicationSection(r: BenchResult): string {
       rows,
     ),
     ...(lagTable ? [lagTable] : []),
+    ...(linkTable ? [linkTable] : []),
   ].join('\n\n');
 }
 

@@ -194,6 +194,19 @@ export interface StaleReads {
   rate: number;
 }
 
+/** Replication over one kind of link: profile edits on one replica, the lag on the others. */
+export interface LinkResult {
+  /** 'loopback', or the network mode's link. */
+  link: string;
+  /** What each packet between two members waits, one way (0: loopback). */
+  delayMs: number;
+  writes: number;
+  lagP50: number;
+  lagP99: number;
+  /** CPU of all replicas together per write, in ms. */
+  replicaCpuMsPerWrite: number;
+}
+
 /** Measurement 8: replication between replicas (profiles with a peer channel). */
 export interface ReplicationResult {
   /** whoami requests in the read-only window, and the peer messages they caused (T9: 0). */
@@ -383,6 +396,8 @@ export interface TopologyResult {
   failover?: FailoverRuns;
   growth?: GrowthResult;
   replication?: ReplicationResult;
+  /** Replication over loopback and over links of one and two data centres (the network mode). */
+  links?: LinkResult[];
   backup?: BackupResult;
   replicaScaling?: ScalingPoint[];
   /** The fault matrix's row: every fault that applies (quick runs: one per profile). */
@@ -458,6 +473,7 @@ export const measurements = [
   'login',
   'memory',
   'replication',
+  'links',
   'scaling',
   'failover',
   'faults',

@@ -3,6 +3,7 @@
  * the same topology (Postgres, the servers its session backend needs, three replicas, the same
  * nginx config) started through the native runner on free ports in a temp dir.
  */
+import type { LinkDelay } from '../cluster/network/delay.js';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -245,6 +246,8 @@ export async function startTopology(
     peerRelays?: boolean;
     /** The runner's network mode (the network faults): every member in a namespace of its own. */
     network?: 'netns';
+    /** The network mode's delay on every link (its default otherwise). */
+    linkDelay?: LinkDelay;
   } = {},
 ): Promise<RunningTopology> {
   const workDir = await mkdtemp(join(tmpdir(), `${WORK_DIR_PREFIX}${spec.name}-`));
@@ -264,6 +267,7 @@ export async function startTopology(
       nice: SERVER_NICENESS,
       ...(o.replicas ? { replicas: o.replicas } : {}),
       ...(o.network ? { network: o.network } : {}),
+      ...(o.linkDelay ? { linkDelay: o.linkDelay } : {}),
       env: { ...spec.env, ...probeEnv(workDir), ...BENCH_SESSIONS, ...appEnv },
       onProgress,
     });
