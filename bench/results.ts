@@ -203,7 +203,7 @@ export interface LinkResult {
   writes: number;
   lagP50: number;
   lagP99: number;
-  /** CPU of all replicas together per write, in ms. */
+  /** CPU of all replicas together per write, in ms, less what they use idle over as long. */
   replicaCpuMsPerWrite: number;
 }
 

@@ -9,7 +9,7 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startCluster, type Cluster } from '../cluster/cluster.js';
+import { removeLeftoverNetwork, startCluster, type Cluster } from '../cluster/cluster.js';
 import { abandoned, ledgerOf } from '../cluster/work-dir.js';
 import { PROJECT_ROOT } from '../cluster/paths.js';
 import { profileNames, profileOf, type ProfileName } from '../cluster/profiles.js';
@@ -229,6 +229,7 @@ export async function sweepAbandonedWorkDirs(parent = tmpdir()): Promise<string[
     const dir = join(parent, name);
     if (!(await abandoned(dir))) continue;
     await ledgerOf(dir).sweep();
+    await removeLeftoverNetwork(dir);
     await rm(dir, { recursive: true, force: true });
     swept.push(dir);
   }

@@ -143,6 +143,9 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const profile: Profile = profiles[options.profile];
   const progress = options.onProgress ?? (() => undefined);
   const workDir = options.workDir;
+  // A network-mode run of this work dir that was killed: its namespaces go first (--fresh would
+  // discard the record that names them).
+  await removeLeftoverNetwork(workDir);
   const state = await openWorkDir(workDir, { fresh: options.fresh });
   if (state.swept.length)
     progress(
@@ -612,18 +615,21 @@ async function openNetwork(
   profile: Profile,
   workDir: string,
 ): Promise<NamespaceNetwork | undefined> {
-  const record = join(workDir, 'network.json');
-  if (options.network !== 'netns') {
-    // A network-mode run of this work dir that was killed: its namespaces go now.
-    if (process.getuid?.() === 0) await NamespaceNetwork.removeLeftover(record);
-    return undefined;
-  }
+  if (options.network !== 'netns') return undefined;
   assertNetworkModeAllowed();
   if (backendOf(profile).services.includes('redis-cluster'))
     throw new NetworkModeError(
       'the network mode does not run redis-cluster yet: its nodes hand clients their addresses on the private network, which the runner and the dashboard cannot reach',
     );
-  return NamespaceNetwork.create([], record, { linkDelay: linkDelayOf(options) });
+  return NamespaceNetwork.create([], networkRecord(workDir), { linkDelay: linkDelayOf(options) });
+}
+
+/** Where a network-mode cluster records its network, for the clean-up after a crash. */
+const networkRecord = (workDir: string) => join(workDir, 'network.json');
+
+/** Removes what a killed network-mode run of `workDir` left (root only can have made one). */
+export async function removeLeftoverNetwork(workDir: string): Promise<void> {
+  if (process.getuid?.() === 0) await NamespaceNetwork.removeLeftover(networkRecord(workDir));
 }
 
 const linkDelayOf = (options: ClusterOptions): LinkDelay => options.linkDelay ?? LINK_DELAY_DEFAULT;

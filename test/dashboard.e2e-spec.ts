@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Page } from 'playwright-core';
 import { serveDashboard, type Dashboard } from '../cluster/dashboard/server.js';
-import { nextSnapshot } from './support/dashboard.js';
+import { dashboardCommand, nextSnapshot } from './support/dashboard.js';
 import { ARTIFACTS, useBrowser } from './support/browser.js';
 import type { ProfileName } from '../cluster/profiles.js';
 import { accessLogOf } from '../cluster/services/nginx.js';
@@ -164,11 +164,7 @@ describe('dashboard, profile redis-ha', () => {
   it("marks the store's primary, and shows the replica's promotion when the primary is killed", async () => {
     const pair = defined(await cluster.storeFailover(), "the store's failover pair");
     expect((await nextSnapshot(dashboard())).primary).toBe(pair.primary);
-    const killed = await fetch(`${new URL(dashboard().url).origin}/api/command`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-dashboard-token': dashboard().token },
-      body: JSON.stringify({ cmd: 'kill', member: pair.primary }),
-    });
+    const killed = await dashboardCommand(dashboard(), { cmd: 'kill', member: pair.primary });
     expect(killed.status).toBe(200);
     // Sentinel notices in about a second (down-after-milliseconds), then promotes a replica.
     const promoted = async () => {

@@ -18,7 +18,7 @@ import { askRedis } from '../cluster/services/redis-protocol.js';
 import { defined } from '../src/common/defined.js';
 import { profileNames, profileOf } from '../cluster/profiles.js';
 import { useCluster, type TestCluster } from './support/cluster.js';
-import { nextSnapshot } from './support/dashboard.js';
+import { dashboardCommand, nextSnapshot } from './support/dashboard.js';
 import { eventually, sleep } from './support/eventually.js';
 import { expectPromisesKept, faultSeed, runSchedule, scheduleOf } from './support/fault-run.js';
 import { outcomeOf, recordOperation, recordRead } from './support/history-clients.js';
@@ -285,17 +285,7 @@ const tested = profileNames.filter((name) => profileOf(name).networkFaults);
         const dashboard = await serveDashboard(cluster, {
           nginxAccessLog: accessLogOf(cluster.workDir),
         });
-        const command = async (body: unknown) => {
-          const res = await fetch(`${new URL(dashboard.url).origin}/api/command`, {
-            method: 'POST',
-            headers: { 'content-type': 'application/json', 'x-dashboard-token': dashboard.token },
-            body: JSON.stringify(body),
-          });
-          return {
-            status: res.status,
-            body: (await res.json()) as { message?: string; error?: string },
-          };
-        };
+        const command = (body: unknown) => dashboardCommand(dashboard, body);
         const livePeers = async (replica: string) => {
           const res = await fetch(`${cluster.replicaUrl(replica)}/health/ready`);
           const ready = (await res.json()) as {
@@ -349,5 +339,29 @@ const tested = profileNames.filter((name) => profileOf(name).networkFaults);
       const partitions = declared.partitions === 'any-split' ? anySplit(all) : oneCutOff(all);
       await scheduleHolds(cluster, fc.oneof(partitions, ...linkFaults(all)), declared.promises);
     }, 180_000);
+
+    if (name === 'replicated')
+      it('scales in and out again: the new replica joins the network at its address and serves', async () => {
+        await cluster.scale(2);
+        await cluster.scale(3);
+        const faults = defined(cluster.faults, 'the network mode');
+        expect(faults.address('app-3')).toMatch(/^10\.213\./);
+        const res = await cluster.direct('app-3').get('/health/ready');
+        expect(res.status).toBe(200);
+        // A fault reaches it like any member.
+        await faults.partition([['app-3'], ['app-1', 'app-2']]);
+        await faults.heal();
+      }, 120_000);
+
+    // Last: the cluster stopped, nothing of its network is left (namespaces, the route).
+    it('stops without leaving its namespaces or its route behind', async () => {
+      const address = defined(cluster.faults, 'the network mode').address('nginx');
+      const index = defined(address.split('.')[2], 'the network index');
+      await cluster.stop();
+      const { stdout: left } = await run('ip', ['netns', 'list']);
+      expect(left.split('\n').filter((l) => l.startsWith(`sl${index}-`))).toEqual([]);
+      const { stdout: routes } = await run('ip', ['route', 'show', 'type', 'unreachable']);
+      expect(routes).not.toContain(`10.213.${index}.0/24`);
+    });
   });
 });

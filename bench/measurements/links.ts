@@ -5,7 +5,7 @@
  * edits only, on one replica at a fixed rate, no read load: what the link adds, nothing else. A
  * cluster each; root only (the network mode needs it).
  */
-import type { LinkDelay } from '../../cluster/network/delay.js';
+import { LINK_DELAY_DEFAULT, type LinkDelay } from '../../cluster/network/delay.js';
 import { defined } from '../../src/common/defined.js';
 import { lagQuantile } from '../../src/replication/core/lag-histogram.js';
 import { VirtualClient } from '../../cluster/virtual-client.js';
@@ -19,7 +19,7 @@ import { peerStatsOf, type PeerCounters } from './peer-stats.js';
 /** Loopback, then each packet between two members held this long (one way, ± a fifth). */
 export const LINKS: ReadonlyArray<{ label: string; delay?: LinkDelay }> = [
   { label: 'loopback' },
-  { label: '0.5 ms round trip (one data centre)', delay: { ms: 0.25, jitterMs: 0.05 } },
+  { label: '0.5 ms round trip (one data centre)', delay: LINK_DELAY_DEFAULT },
   { label: '5 ms round trip (two data centres)', delay: { ms: 2.5, jitterMs: 0.5 } },
 ];
 
@@ -49,6 +49,10 @@ async function editWindow(
         merged[Number(i)] = (merged[Number(i)] ?? 0) + n;
     return merged;
   };
+  // What the replicas burn idle (heartbeats, timers) over as long: not the writes' cost.
+  const idle0 = await cpuSnapshot(s.topology.cluster);
+  await new Promise((resolve) => setTimeout(resolve, o.durationMs));
+  const idle = cpuDelta(idle0, await cpuSnapshot(s.topology.cluster)).replicas ?? 0;
   const lag0 = await lagOf();
   const cpu0 = await cpuSnapshot(s.topology.cluster);
   let writes = 0;
@@ -71,7 +75,7 @@ async function editWindow(
   // Let the last edits arrive before the histograms are read.
   await new Promise((resolve) => setTimeout(resolve, 500));
   const lag1 = await lagOf();
-  const cores = cpu.replicas ?? 0;
+  const cores = Math.max(0, (cpu.replicas ?? 0) - idle);
   return {
     writes,
     lagP50: lagQuantile(lag0, lag1, 0.5),

@@ -45,7 +45,7 @@ export function describeFault(f: NetworkFault): string {
 export class FaultError extends Error {}
 
 const USAGE =
-  'a fault is one of: partition <a,b> <c,d> ... | cut <from> <to> | lose <member> <percent, 0-100> | slow <member> <ms, up to 10000>';
+  'a fault is one of: partition <a,b> <c,d> ... | cut <from> <to> | lose <member> <percent, 1-100> | slow <member> <ms, 1-10000>';
 
 /** The CLI's words (`partition app-1,redis-1 app-2,app-3`, `lose app-2 20`, ...) as a fault. */
 export function parseFault(words: readonly string[]): NetworkFault {

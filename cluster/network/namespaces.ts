@@ -79,7 +79,8 @@ export class NamespaceNetwork {
   private readonly delays = new Map<string, Promise<DelayProcess>>();
   private destroyed = false;
   private readonly agents = new Map<string, Promise<NamespaceAgent>>();
-  private readonly forwards: PortForward[] = [];
+  /** Open forwards by member and port: a member started again (or re-added) reuses its own. */
+  private readonly forwards = new Map<string, PortForward>();
   /** Every member given an address, in order: its position is its address and namespace. */
   private readonly named: string[] = [];
   /** The members whose namespace is built (or being built). */
@@ -204,6 +205,7 @@ export class NamespaceNetwork {
    * member in no side keeps every link. Adds to the faults already in place; heal() ends them all.
    */
   async partition(sides: ReadonlyArray<readonly string[]>): Promise<void> {
+    await this.settled();
     const sideOf = new Map<string, number>();
     sides.forEach((side, i) => {
       for (const m of side) {
@@ -217,6 +219,7 @@ export class NamespaceNetwork {
 
   /** One way: what `from` sends to `to` is lost; the other direction still works. */
   async cut(from: string, to: string): Promise<void> {
+    await this.settled();
     await this.drop(this.checked(from), this.checked(to), 'to');
   }
 
@@ -227,11 +230,12 @@ export class NamespaceNetwork {
   async lose(member: string, probability: number, from?: readonly string[]): Promise<void> {
     if (!(probability > 0 && probability <= 1))
       throw new NetworkModeError(`loss probability must be in (0, 1], not ${probability}`);
+    await this.settled();
     const ns = this.namespace(this.checked(member));
     const sources = from?.map((m) => ['-s', this.address(this.checked(m))]) ?? [[]];
     for (const source of sources)
       await sh('ip', [
-        ...['netns', 'exec', ns, 'iptables', '-A', CHAIN, '-i', 'eth0', ...source],
+        ...['netns', 'exec', ns, 'iptables', '-w', '-A', CHAIN, '-i', 'eth0', ...source],
         ...[
           '-m',
           'statistic',
@@ -270,9 +274,12 @@ export class NamespaceNetwork {
     port: number,
     o: { listen?: number; proxyProtocol?: boolean } = {},
   ): Promise<PortForward> {
+    const key = `${member}:${port}:${o.listen ?? 0}:${o.proxyProtocol ? 'proxy' : 'plain'}`;
+    const open = o.listen ? this.forwards.get(key) : undefined;
+    if (open) return open;
     const agent = await this.agentOf(this.checked(member));
     const opened = await PortForward.open(agent, { listen: o.listen ?? 0, port, ...o });
-    this.forwards.push(opened);
+    this.forwards.set(o.listen ? key : `${key}:${opened.port}`, opened);
     return opened;
   }
 
@@ -294,8 +301,9 @@ export class NamespaceNetwork {
 
   /** Ends every partition, cut and loss (delays stay: they are the network, not a fault). */
   async heal(): Promise<void> {
+    await this.settled();
     for (const m of this.joined.keys())
-      await sh('ip', ['netns', 'exec', this.namespace(m), 'iptables', '-F', CHAIN]);
+      await sh('ip', ['netns', 'exec', this.namespace(m), 'iptables', '-w', '-F', CHAIN]);
   }
 
   /**
@@ -305,20 +313,27 @@ export class NamespaceNetwork {
   async destroy(): Promise<void> {
     if (this.destroyed) return;
     this.destroyed = true;
-    for (const f of this.forwards.splice(0)) await f.close();
+    for (const f of this.forwards.values()) await f.close();
+    this.forwards.clear();
     for (const a of this.agents.values()) await (await a.catch(() => undefined))?.stop();
     this.agents.clear();
     for (const d of this.delays.values()) await (await d.catch(() => undefined))?.stop();
     this.delays.clear();
-    await rm(this.recordFile, { force: true });
     const existing = await namespaces();
-    if (existing.has(bridgeOf(this.index)) && (await bridgeToken(this.index)) !== this.token)
+    // Another network's by now (a token that is not ours); one with none was ours, cut short
+    // between its claim and its alias.
+    const token = existing.has(bridgeOf(this.index)) ? await bridgeToken(this.index) : undefined;
+    if (token !== undefined && token !== this.token) {
+      await rm(this.recordFile, { force: true });
       return;
+    }
     for (const ns of [...existing].filter((n) => isMemberOf(this.index, n)))
       await sh('ip', ['netns', 'delete', ns]);
     if (existing.has(bridgeOf(this.index)))
       await sh('ip', ['netns', 'delete', bridgeOf(this.index)]);
     await sh('ip', ['route', 'del', 'unreachable', this.subnet]).catch(() => undefined);
+    // Last: while the record is there, a failure above is cleaned up by the next start.
+    await rm(this.recordFile, { force: true });
   }
 
   /** One member's namespace: a veth pair to the bridge, its address, the fault chain. */
@@ -339,12 +354,12 @@ export class NamespaceNetwork {
     await sh('ip', ['-n', ns, 'addr', 'add', `${this.address(member)}/24`, 'dev', 'eth0']);
     await sh('ip', ['-n', ns, 'link', 'set', 'eth0', 'up']);
     await sh('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
-    await sh('ip', ['netns', 'exec', ns, 'iptables', '-N', CHAIN]);
-    await sh('ip', ['netns', 'exec', ns, 'iptables', '-A', 'INPUT', '-j', CHAIN]);
-    await sh('ip', ['netns', 'exec', ns, 'iptables', '-A', 'OUTPUT', '-j', CHAIN]);
+    await sh('ip', ['netns', 'exec', ns, 'iptables', '-w', '-N', CHAIN]);
+    await sh('ip', ['netns', 'exec', ns, 'iptables', '-w', '-A', 'INPUT', '-j', CHAIN]);
+    await sh('ip', ['netns', 'exec', ns, 'iptables', '-w', '-A', 'OUTPUT', '-j', CHAIN]);
     // What survives the faults goes through the member's delay program, if it has one.
     await sh('ip', [
-      ...['netns', 'exec', ns, 'iptables', '-A', 'OUTPUT', '-d', this.subnet],
+      ...['netns', 'exec', ns, 'iptables', '-w', '-A', 'OUTPUT', '-d', this.subnet],
       ...['-j', 'NFQUEUE', '--queue-num', '0', '--queue-bypass'],
     ]);
     const d = this.linkDelay;
@@ -355,15 +370,32 @@ export class NamespaceNetwork {
   private async drop(a: string, b: string, how: 'to' | 'from-and-to'): Promise<void> {
     const ns = this.namespace(a);
     const peer = this.address(b);
-    await sh('ip', ['netns', 'exec', ns, 'iptables', '-A', CHAIN, '-d', peer, '-j', 'DROP']);
+    await sh('ip', ['netns', 'exec', ns, 'iptables', '-w', '-A', CHAIN, '-d', peer, '-j', 'DROP']);
     if (how === 'from-and-to')
-      await sh('ip', ['netns', 'exec', ns, 'iptables', '-A', CHAIN, '-s', peer, '-j', 'DROP']);
+      await sh('ip', [
+        'netns',
+        'exec',
+        ns,
+        'iptables',
+        '-w',
+        '-A',
+        CHAIN,
+        '-s',
+        peer,
+        '-j',
+        'DROP',
+      ]);
   }
 
   private position(member: string): number {
     const i = this.named.indexOf(member);
     if (i < 0) throw new NetworkModeError(`no member "${member}" in this network`);
     return i;
+  }
+
+  /** Waits for the joins under way (a scale's new members): a fault then finds their chains. */
+  private async settled(): Promise<void> {
+    await Promise.allSettled(this.joined.values());
   }
 
   /** A member whose namespace is built: faults and programs need one. */

@@ -35,11 +35,13 @@ const server = net.createServer({ allowHalfOpen: true }, (client) => {
     if (!Number.isInteger(port) || port < 1 || port > 65535) return void client.destroy();
     if (asking) {
       const probe = net.connect({ host: '127.0.0.1', port });
+      // The answer, then the socket closed whatever the asker does (it is paused).
+      const answer = (text) => client.end(text, () => client.destroy());
       probe.on('connect', () => {
         probe.destroy();
-        client.end('open\n');
+        answer('open\n');
       });
-      probe.on('error', () => client.end('closed\n'));
+      probe.on('error', () => answer('closed\n'));
       return;
     }
     const rest = head.subarray(end + 1);

@@ -229,7 +229,12 @@ export class NativeServer implements RunningServer {
     if (network) await this.joinNetwork(network);
     await d.prepare?.();
     const proc = await ManagedProcess.start({
-      ...(await launchOf(d, this.env, this.place.root, network?.namespace(d.service))),
+      ...(await launchOf(
+        d,
+        this.env,
+        this.place.root,
+        network && ((c) => network.wrap(d.service, c)),
+      )),
       logFile: this.log,
       ledger: this.place.ledger,
       nice: this.place.nice,
@@ -303,7 +308,8 @@ export async function launchOf(
   d: ServerDescription,
   env: Readonly<Record<string, string>> = d.env ?? {},
   root = isRoot(),
-  namespace?: string,
+  /** The command line that runs a command where it runs (NamespaceNetwork.wrap); absent: here. */
+  inside?: (command: readonly string[]) => string[],
 ) {
   const [program, ...args] = d.command;
   const user = d.user && root ? await lookupSystemUser(d.user) : undefined;
@@ -312,10 +318,11 @@ export async function launchOf(
   const dropTo = user
     ? ['setpriv', `--reuid=${user.uid}`, `--regid=${user.gid}`, '--init-groups']
     : [];
+  const [wrapper, ...wrapped] = inside?.([...dropTo, binary, ...args]) ?? [];
   return {
     name: d.name,
-    ...(namespace
-      ? { command: 'ip', args: ['netns', 'exec', namespace, ...dropTo, binary, ...args] }
+    ...(wrapper
+      ? { command: wrapper, args: wrapped }
       : { command: binary, args, uid: user?.uid, gid: user?.gid }),
     // HOME and USER of root would be wrong (and unreadable) for another user.
     env: user ? { ...env, HOME: cwd, USER: user.name, LOGNAME: user.name } : { ...env },
@@ -400,12 +407,14 @@ async function runJob(job: JobDescription, place: NativePlacement, timeoutMs: nu
   // In the network mode jobs run in a namespace of their own: they reach servers by address.
   const network = place.network;
   if (network) await network.join('jobs');
+  const [command = binary, ...commandArgs] = network
+    ? network.wrap('jobs', [binary, ...args])
+    : [binary, ...args];
   await runToCompletion(
     {
       name: job.service,
-      ...(network
-        ? { command: 'ip', args: ['netns', 'exec', network.namespace('jobs'), binary, ...args] }
-        : { command: binary, args }),
+      command,
+      args: commandArgs,
       env: job.env,
       cwd: PROJECT_ROOT,
       logFile: join(place.logDir, `${job.service}.log`),

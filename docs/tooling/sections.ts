@@ -150,12 +150,8 @@ function faultMatrixSection(ctx: SectionContext): string {
   ].join('\n\n');
 }
 
-/** The network columns of the fault matrix, as the reliability page names them. */
-const NETWORK_FAULTS = [
-  ['net-partition', 'partition'],
-  ['net-slow', 'slow link'],
-  ['net-loss', 'packet loss'],
-] as const;
+/** The network columns of the fault matrix: the faults of the network mode. */
+const NETWORK_FAULTS = faults.filter((f) => f.needsNetwork);
 
 /** What a row's network promises say, in words. */
 function promisedText(d: NetworkPromises): string {
@@ -184,8 +180,8 @@ function networkFaultsSection(ctx: SectionContext): string {
     return [
       `**${name}**`,
       promisedText(d),
-      ...NETWORK_FAULTS.map(([fault]) => {
-        const cell = t?.faults?.find((c) => c.fault === fault);
+      ...NETWORK_FAULTS.map((fault) => {
+        const cell = t?.faults?.find((c) => c.fault === fault.name);
         return cell ? cellText(cell).filter(Boolean).join('; ') : 'not in the committed run';
       }),
     ];
@@ -200,7 +196,7 @@ function networkFaultsSection(ctx: SectionContext): string {
   );
   const others = profileNames.filter((name) => !profileOf(name).networkFaults);
   return [
-    table(['', 'promised once healed', ...NETWORK_FAULTS.map(([, label]) => label)], rows),
+    table(['', 'promised once healed', ...NETWORK_FAULTS.map((f) => f.label)], rows),
     [
       ...limits,
       `- Not run under network faults yet: ${others.map((n) => `\`${n}\``).join(', ')}.`,

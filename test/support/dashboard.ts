@@ -24,3 +24,16 @@ export async function nextSnapshot(dashboard: Dashboard): Promise<Snapshot> {
     await reader.cancel();
   }
 }
+
+/** POSTs a command to the dashboard with its token, as its buttons do: the status and the reply. */
+export async function dashboardCommand(
+  dashboard: Dashboard,
+  body: unknown,
+): Promise<{ status: number; body: { ok?: boolean; message?: string; error?: string } }> {
+  const res = await fetch(`${new URL(dashboard.url).origin}/api/command`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-dashboard-token': dashboard.token },
+    body: JSON.stringify(body),
+  });
+  return { status: res.status, body: (await res.json()) as { message?: string; error?: string } };
+}
