@@ -242,6 +242,8 @@ function networkFaults(): Fault[] {
     {
       name: 'net-slow',
       label: 'slow link',
+      // A quick run does the network mode's partition only: each of these needs a cluster too.
+      fullRunOnly: true,
       what: `what ${FAULT_REPLICA} (and the store's primary) send waits ${SLOW_LINK_MS} ms for ${PARTITION_MS / 1000} s (network mode)`,
       appliesTo: declared,
       needsNetwork: true,
@@ -251,6 +253,7 @@ function networkFaults(): Fault[] {
     {
       name: 'net-loss',
       label: 'packet loss',
+      fullRunOnly: true,
       what: `${FAULT_REPLICA} (and the store's primary) lose ${LOSS * 100}% of what they receive for ${PARTITION_MS / 1000} s (network mode)`,
       appliesTo: declared,
       needsNetwork: true,

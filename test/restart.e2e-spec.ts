@@ -12,11 +12,11 @@
  * Rows run two at a time (jest-e2e.config.js: maxConcurrency): they share nothing but the cores.
  */
 import { describe, expect, it } from '@jest/globals';
-import { cp, mkdtemp, rm } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { guaranteesOf, profileNames, profileOf } from '../cluster/profiles.js';
-import { freePort } from '../cluster/process/ports.js';
+import { isPortFree } from '../cluster/process/ports.js';
 import { stillRunning } from '../cluster/process/process-tree.js';
 import { defined } from '../src/common/defined.js';
 import { ARTIFACTS } from './support/browser.js';
@@ -28,6 +28,29 @@ import { register, uniqueName } from './support/steps.js';
 
 /** Two replicas: enough to ask "known on every replica?", and a quicker start. */
 const ARGS = ['--replicas', '2'];
+
+/** The ports the rows' nginx got: no two rows share one. */
+const chosen = new Set<number>();
+
+/**
+ * A port for a row's nginx, kept across its three starts, below the kernel's ephemeral range:
+ * the rows run at once, and every other runner asks the kernel for free ports (port 0), which
+ * come from that range. One of them once took this row's port between two of its starts.
+ */
+async function portOfItsOwn(): Promise<number> {
+  const [low = 32768] = (await readFile('/proc/sys/net/ipv4/ip_local_port_range', 'utf8'))
+    .trim()
+    .split(/\s+/)
+    .map(Number);
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * (low - 20_000));
+    if (!chosen.has(port) && (await isPortFree(port))) {
+      chosen.add(port);
+      return port;
+    }
+  }
+  throw new Error(`no free port from 20000 to ${low}`);
+}
 
 interface LoggedIn {
   name: string;
@@ -72,7 +95,7 @@ describe('a cluster starts again on the state it left', () => {
     async (name) => {
       const expected = guaranteesOf(profileOf(name)).survivesClusterRestart;
       const workDir = await mkdtemp(join(tmpdir(), `scaled-login-restart-${name}-`));
-      const port = String(await freePort());
+      const port = String(await portOfItsOwn());
       const args = ['--profile', name, '--port', port, '--work-dir', workDir, ...ARGS];
       let run: Runner | undefined;
       try {
