@@ -88,8 +88,16 @@ export class SimulatedLoad {
       const reply = await send('POST', '/api/auth/login', { username, password: PASSWORD });
       if (reply.status === 200) this.loggedIn.add(client);
     };
-    const registered = await send('POST', '/api/auth/register', { username, password: PASSWORD });
-    if (registered.status === 201) this.loggedIn.add(client);
+    // Registered once the server said so (201), or said the name is taken (409: an earlier
+    // attempt got through, its answer did not); until then a failed attempt is made again.
+    const account = { registered: false };
+    const register = async () => {
+      const reply = await send('POST', '/api/auth/register', { username, password: PASSWORD });
+      if (reply.status === 201) this.loggedIn.add(client);
+      account.registered = reply.status === 201 || reply.status === 409;
+      if (reply.status === 409) await signIn();
+    };
+    await register();
     while (this.running) {
       const reply = await send('GET', '/api/whoami');
       if (isAuthenticated(reply)) {
@@ -99,7 +107,9 @@ export class SimulatedLoad {
         this.onLoggedOut();
         await signIn();
       } else if (!this.loggedIn.has(client) && reply.status === 200) {
-        await signIn(); // registration or an earlier login failed: try again
+        // Registration or an earlier login failed: try again.
+        if (account.registered) await signIn();
+        else await register();
       }
       await new Promise((resolve) => setTimeout(resolve, THINK_MS));
     }
